@@ -1,0 +1,43 @@
+import { createRequire } from "node:module";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+/** The compiler comes from the pinned npm `solc` package: Hardhat never downloads one. */
+const SOLC_VERSION = "0.8.30";
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+      production: {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+    },
+  },
+  paths: { tests: { mocha: "test/contracts", solidity: "test/solidity" } },
+  test: {
+    mocha: { timeout: 60_000 },
+    solidity: { fuzz: { runs: process.env.CI ? 1024 : 256 }, invariant: { runs: process.env.CI ? 128 : 48, depth: 40 } },
+  },
+  networks: {
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // Any EVM network: set TESSELLATE_RPC_URL and keep the deployer key in the Hardhat keystore
+    // (`npx hardhat keystore set TESSELLATE_DEPLOYER_KEY`).
+    remote: {
+      type: "http",
+      chainType: "generic",
+      url: configVariable("TESSELLATE_RPC_URL"),
+      accounts: [configVariable("TESSELLATE_DEPLOYER_KEY")],
+    },
+  },
+});

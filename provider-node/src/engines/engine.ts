@@ -1,0 +1,68 @@
+/**
+ * The one interface every render engine implements. Engines know nothing of manifests or
+ * segment indices: the worker maps (manifest, segment) to a `RenderRequest` through the sdk's
+ * segment plan, so an engine only renders one rectangle of one frame into a PNG.
+ */
+
+/** A pixel rectangle, origin at the top-left of the frame. */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface EngineInfo {
+  /** Registry name: `builtin`, `povray`, `blender`. */
+  name: string;
+  /** Exact version string, compared verbatim with the manifest's `engine.version`. */
+  version: string;
+}
+
+export interface RenderRequest {
+  /** Folder holding the scene and everything it includes; treated as read-only. */
+  sceneDir: string;
+  /** Entry file, relative to `sceneDir`. */
+  entry: string;
+  /** Full frame size in pixels. */
+  width: number;
+  height: number;
+  /** The region to render; the output PNG is exactly `rect.width × rect.height`. */
+  rect: Rect;
+  /** Frame to render, and the job's whole frame range (for engines whose clock spans it). */
+  frame: number;
+  frames: { start: number; end: number };
+  /** Engine-specific settings, already validated by the sdk manifest schema for this engine. */
+  settings: Record<string, unknown>;
+  /** Where to write the PNG. */
+  outPath: string;
+  /** Resource limits granted by the provider. */
+  limits: RenderLimits;
+  signal?: AbortSignal;
+  /** Called with a fraction in [0, 1] as work advances. */
+  onProgress?: (fraction: number) => void;
+}
+
+export interface RenderLimits {
+  threads: number;
+  /** Address-space limit for the engine process, in bytes. */
+  memoryBytes: number;
+  /** Wall-clock limit in milliseconds. */
+  timeoutMs: number;
+}
+
+export interface BenchmarkResult {
+  /** Higher is faster: reference-scene pixel samples per second, divided by 1000. */
+  score: number;
+  seconds: number;
+}
+
+export interface Engine {
+  readonly name: string;
+  /** The installed engine and its exact version, or null when it is not installed. */
+  detect(): Promise<EngineInfo | null>;
+  /** Renders `request.rect` of `request.frame` into `request.outPath` (PNG). */
+  render(request: RenderRequest): Promise<void>;
+  /** Renders a fixed reference scene and reports a speed score. */
+  benchmark(limits: RenderLimits): Promise<BenchmarkResult>;
+}
