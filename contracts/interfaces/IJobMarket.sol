@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title IJobMarket — escrowed render jobs settled by redundant-render agreement
+/// @notice The path of one job:
+/// 1. `createJob` escrows `segments * redundancy * (reward + fee)` from the requester.
+/// 2. Providers `claim` replica slots; the contract picks the segments (random start over the
+///    open segments) and never gives one provider two live replicas of one segment. Each claim
+///    locks `collateralPerReplica` of the provider's stake and starts a lease.
+/// 3. Before its lease ends a provider `commit`s `keccak256(abi.encode(digest, salt, provider,
+///    jobId, segment))` for each replica it rendered.
+/// 4. When every slot of a segment is committed its reveal window opens (`RevealOpened`). Providers
+///    `reveal` digest, salt and result CID. The reveal that brings `quorum` equal digests settles
+///    the segment: agreeing replicas are paid, disagreeing ones lose their collateral.
+/// 5. If no digest can reach the quorum any more, one tie-breaker slot opens, paid from the
+///    collateral of whoever turns out wrong; if the segment still finds no quorum it fails and
+///    its budget is refunded.
+/// 6. Leases and reveal windows that pass unused can be expired by anyone: the slot reopens and
+///    the collateral goes to the requester (minus a keeper fee for the caller).
+/// 7. Payments, refunds and compensations credit internal balances; everyone `withdraw`s.
+///
+/// On-chain storage keeps only the first 160 bits of commitments and digests ("seals"); full
+/// values travel in events. Two different digests share a seal only after ~2^80 work.
+interface IJobMarket {
+    /// @notice Lifecycle of a job.
+    enum JobStatus {
+        None, // no such job
+        Open, // accepting claims until its deadline
+        Cancelled // requester cancelled: no new claims; untouched segments refunded, claimed ones run out
+    }
+
+    /// @notice Lifecycle of a segment.
+    enum SegmentStatus {
+        Open, // replica slots being claimed, committed and revealed
+        Accepted, // quorum reached; digest and result CID emitted; late reveals still settle
+        Failed, // no quorum even after tie-breakers: budget refunded, nobody paid
+        Closed // refunded after cancellation or the job deadline without a quorum
+    }
+
+    /// @notice Lifecycle of one replica slot of a segment.
+    enum ReplicaState {
+        Empty, // free for a claim
+        Claimed, // held under lease; awaiting the commitment
+        Committed, // commitment stored; awaiting the reveal window
+        Revealed, // digest public; awaiting the quorum decision
+        Settled // paid, slashed or released: final
+    }
+
+    /// @notice Why an internal balance was credited. Escrow-funded kinds reduce the job's escrow.
+    enum CreditKind {
+        Reward, // escrow -> provider whose digest agreed
+        Fee, // escrow -> treasury, protocol fee of a paid replica
+        Refund, // escrow -> requester, budget of a replica that will not be paid
+        TieBreakerReward, // seized collateral -> tie-breaker whose digest agreed
+        Compensation, // seized collateral -> requester
+        KeeperFee // seized collateral -> whoever called `expire`
+    }
+
+    /// @notice Parameters of a new job.
+    struct JobParams {
+        string manifestCid; // IPFS CID of the manifest (engine, scene, size, frames, tiling)
+        uint32 segmentCount; // segments in the manifest's plan
+        uint8 redundancy; // replicas per segment, 1..MAX_REDUNDANCY
+        uint8 quorum; // equal digests needed, redundancy/2 < quorum <= redundancy
+        uint96 rewardPerReplica; // paid to each agreeing replica
+        uint96 collateralPerReplica; // locked per claimed replica; >= rewardPerReplica
+        uint32 leaseDuration; // seconds from claim to commit
+        uint32 revealWindow; // seconds from reveal opening to reveal
+        uint64 deadline; // no claims after deadline - leaseDuration; unsettled budget refundable after
+        uint16 minReputation; // providers below this score (basis points) cannot claim
+    }
+
+    /// @notice One replica, addressed by segment and slot index.
+    struct SlotRef {
+        uint32 segment;
+        uint8 replica;
+    }
+
+    /// @notice One commitment of a batch.
+    struct CommitInput {
+        uint32 segment;
+        uint8 replica;
+        bytes32 commitment;
+    }
+
+    /// @notice One reveal of a batch.
+    struct RevealInput {
+        uint32 segment;
+        uint8 replica;
+        bytes32 digest;
+        bytes32 salt;
+        string resultCid;
+    }
+
+    /// @notice A job as stored.
+    struct JobView {
+        address requester;
+        JobStatus status;
+        uint32 segmentCount;
+        uint32 segmentsTouched;
+        uint8 redundancy;
+        uint8 quorum;
+        uint16 feeBps;
+        uint16 minReputation;
+        uint96 rewardPerReplica;
+        uint96 collateralPerReplica;
+        uint32 leaseDuration;
+        uint32 revealWindow;
+        uint64 deadline;
+        uint128 escrow;
+    }
+
+    /// @notice A segment as stored.
+    struct SegmentView {
+        SegmentStatus status;
+        uint8 slots; // redundancy + tie-breakers opened
+        uint8 assigned; // slots held (claimed, committed or revealed)
+        uint8 committed; // slots committed or revealed
+        uint8 revealed; // slots revealed
+        uint8 tieBreakers;
+        uint64 revealDeadline; // 0 while the reveal window is not open
+        bytes20 acceptedSeal; // first 160 bits of the accepted digest, 0 before acceptance
+    }
+
+    /// @notice A replica slot as stored.
+    struct ReplicaView {
+        address provider;
+        ReplicaState state;
+        uint64 leaseEnd;
+        bytes20 seal; // commitment prefix while Committed, digest prefix once Revealed
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error JobMarketEmptyManifest();
+    error JobMarketInvalidSegmentCount(uint256 segmentCount, uint256 max);
+    error JobMarketInvalidRedundancy(uint8 redundancy, uint8 max);
+    error JobMarketInvalidQuorum(uint8 quorum, uint8 redundancy);
+    error JobMarketZeroReward();
+    error JobMarketCollateralBelowReward(uint96 collateral, uint96 reward);
+    error JobMarketInvalidLease(uint32 leaseDuration, uint32 min, uint32 max);
+    error JobMarketInvalidRevealWindow(uint32 revealWindow, uint32 min, uint32 max);
+    error JobMarketInvalidDeadline(uint64 deadline, uint64 earliest, uint64 latest);
+    error JobMarketInvalidMinReputation(uint16 minReputation, uint16 max);
+    error JobMarketEscrowOverflow(uint256 segmentCount, uint8 redundancy, uint256 unitPrice);
+    error JobMarketUnknownJob(uint256 jobId);
+    error JobMarketJobNotOpen(uint256 jobId);
+    error JobMarketClaimWindowClosed(uint256 jobId, uint64 lastClaimAt);
+    error JobMarketInvalidClaimCount(uint256 count, uint256 max);
+    error JobMarketNothingToClaim(uint256 jobId);
+    error JobMarketEmptyBatch();
+    error JobMarketBatchTooLarge(uint256 length, uint256 max);
+    error JobMarketInvalidSegment(uint256 jobId, uint32 segment);
+    error JobMarketInvalidReplica(uint256 jobId, uint32 segment, uint8 replica);
+    error JobMarketNotReplicaHolder(uint256 jobId, uint32 segment, uint8 replica, address caller);
+    error JobMarketWrongReplicaState(uint256 jobId, uint32 segment, uint8 replica, ReplicaState state);
+    error JobMarketLeaseExpired(uint256 jobId, uint32 segment, uint64 leaseEnd);
+    error JobMarketZeroCommitment(uint256 jobId, uint32 segment);
+    error JobMarketRevealNotOpen(uint256 jobId, uint32 segment);
+    error JobMarketRevealWindowClosed(uint256 jobId, uint32 segment, uint64 revealDeadline);
+    error JobMarketCommitmentMismatch(uint256 jobId, uint32 segment, uint8 replica);
+    error JobMarketEmptyResultCid(uint256 jobId, uint32 segment);
+    error JobMarketNotExpirable(uint256 jobId, uint32 segment, uint8 replica);
+    error JobMarketNotRequester(uint256 jobId, address caller);
+    error JobMarketSegmentNotClosable(uint256 jobId, uint32 segment);
+    error JobMarketNothingToWithdraw(address account);
+    error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
+    error JobMarketZeroAddress();
+
+    // ---------------------------------------------------------------- events
+
+    /// @notice A job was posted and its escrow pulled. Carries every parameter, so provider nodes
+    /// (which filter jobs by it) and auditors (who rebuild escrow from it) never read storage.
+    event JobCreated(
+        uint256 indexed jobId, address indexed requester, JobParams params, uint16 feeBps, uint256 escrow
+    );
+    /// @notice A provider was assigned a replica slot; watched by that provider's node to render it.
+    event ReplicaClaimed(
+        uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint64 leaseEnd
+    );
+    /// @notice A commitment was stored.
+    event ReplicaCommitted(
+        uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, bytes32 commitment
+    );
+    /// @notice Every slot of the segment is committed: replicas may reveal until `revealDeadline`.
+    /// Watched by provider nodes to send their reveals.
+    event RevealOpened(uint256 indexed jobId, uint32 segment, uint64 revealDeadline);
+    /// @notice A replica revealed its digest and result CID.
+    event ReplicaRevealed(
+        uint256 indexed jobId,
+        uint32 segment,
+        uint8 replica,
+        address indexed provider,
+        bytes32 digest,
+        string resultCid
+    );
+    /// @notice The segment reached quorum on `digest`; `resultCid` holds the accepted result.
+    /// Watched by requesters to composite, by auditors to re-check the digest.
+    event SegmentAccepted(uint256 indexed jobId, uint32 indexed segment, bytes32 digest, string resultCid);
+    /// @notice A replica's revealed digest agreed with the accepted one: collateral unlocked, reward credited.
+    event ReplicaAccepted(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
+    /// @notice A replica's digest lost the quorum: its collateral was seized.
+    event ReplicaRejected(
+        uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint256 slashed
+    );
+    /// @notice A lease or reveal window passed unused: collateral seized, slot reopened when possible.
+    event ReplicaExpired(
+        uint256 indexed jobId,
+        uint32 segment,
+        uint8 replica,
+        address indexed provider,
+        address keeper,
+        uint256 slashed
+    );
+    /// @notice The provider gave its claim back before its lease ended: collateral returned.
+    event ReplicaAbandoned(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
+    /// @notice Collateral returned without a verdict (segment failed or closed through no fault of the replica).
+    event ReplicaReleased(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
+    /// @notice No digest can reach quorum: one more slot opened (`slots` in total).
+    event TieBreakerOpened(uint256 indexed jobId, uint32 segment, uint8 slots);
+    /// @notice No quorum even after tie-breakers: budget refunded, nobody paid.
+    event SegmentFailed(uint256 indexed jobId, uint32 segment);
+    /// @notice Segment refunded after cancellation or the job deadline.
+    event SegmentClosed(uint256 indexed jobId, uint32 segment);
+    /// @notice The requester cancelled; `refunded` is the budget of untouched segments.
+    event JobCancelled(uint256 indexed jobId, uint256 refunded);
+    /// @notice The requester recorded the composited output.
+    event OutputRecorded(uint256 indexed jobId, string outputCid);
+    /// @notice An internal balance grew. `jobId` says which job the money came from; escrow-funded
+    /// kinds (Reward, Fee, Refund) reduce that job's escrow.
+    event Credited(address indexed account, uint256 indexed jobId, CreditKind kind, uint256 amount);
+    /// @notice An internal balance was paid out.
+    event Withdrawn(address indexed account, uint256 amount);
+    /// @notice The protocol fee for new jobs changed.
+    event FeeChanged(uint16 feeBps);
+    /// @notice The fee recipient changed.
+    event TreasuryChanged(address treasury);
+
+    // ---------------------------------------------------------------- requester
+
+    /// @notice Posts a job and pulls its escrow (approve first). Returns the job id.
+    function createJob(JobParams calldata params) external returns (uint256 jobId);
+    /// @notice Posts a job, paying with an EIP-2612 permit instead of a prior approval.
+    function createJobWithPermit(JobParams calldata params, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        returns (uint256 jobId);
+    /// @notice Stops new claims and refunds the budget of segments nobody ever claimed.
+    function cancelJob(uint256 jobId) external;
+    /// @notice Refunds segments that can no longer settle: after the job deadline, or after a
+    /// cancellation for segments whose slots are not all held. Anyone may call; money goes to the requester.
+    function closeSegments(uint256 jobId, uint32[] calldata segments) external;
+    /// @notice Records the composited output's CID (requester only).
+    function recordOutput(uint256 jobId, string calldata outputCid) external;
+
+    // ---------------------------------------------------------------- provider
+
+    /// @notice Claims up to `count` replica slots of `jobId`; the contract chooses the segments.
+    /// Returns the number claimed (reverts with JobMarketNothingToClaim if none).
+    function claim(uint256 jobId, uint256 count) external returns (uint256 claimed);
+    /// @notice Stores commitments for replicas the caller holds, before their leases end.
+    function commit(uint256 jobId, CommitInput[] calldata commits) external;
+    /// @notice Reveals digests, salts and result CIDs; settles every segment that reaches quorum.
+    function reveal(uint256 jobId, RevealInput[] calldata reveals) external;
+    /// @notice Gives back claimed, uncommitted replicas before their leases end; collateral returned.
+    function abandon(uint256 jobId, SlotRef[] calldata slots) external;
+
+    // ---------------------------------------------------------------- anyone
+
+    /// @notice Expires replicas whose lease passed without a commit, or whose reveal window passed
+    /// without a reveal. The caller earns KEEPER_FEE_BPS of the seized collateral.
+    function expire(uint256 jobId, SlotRef[] calldata slots) external;
+    /// @notice Pays out the caller's internal balance.
+    function withdraw() external;
+
+    // ---------------------------------------------------------------- views
+
+    function token() external view returns (address);
+    function registry() external view returns (address);
+    function treasury() external view returns (address);
+    function feeBps() external view returns (uint16);
+    function jobCount() external view returns (uint256);
+    function jobOf(uint256 jobId) external view returns (JobView memory);
+    function segmentOf(uint256 jobId, uint32 segment) external view returns (SegmentView memory);
+    function replicaOf(uint256 jobId, uint32 segment, uint8 replica) external view returns (ReplicaView memory);
+    function balanceOf(address account) external view returns (uint256);
+    /// @notice Sum of all internal balances not yet withdrawn.
+    function totalBalances() external view returns (uint256);
+    /// @notice Sum of all job escrows not yet paid out or refunded.
+    function totalEscrow() external view returns (uint256);
+}

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+
+/// @notice A segment's counters in 64 bits, so that four segments share one storage word and a
+/// batch over consecutive segments writes a quarter of the words.
+/// Layout (low bit first): status 3 | slots 3 | assigned 3 | committed 3 | revealed 3 |
+/// tieBreakers 3 | winner 3 | revealDeadline 40.
+type SegmentHeader is uint64;
+
+/// @title SegmentHeaderLib — getters and copy-on-write setters of a packed segment header
+library SegmentHeaderLib {
+    /// @notice Most replica slots a segment can have (redundancy plus tie-breakers); fits 3 bits.
+    uint8 internal constant MAX_SLOTS = 6;
+
+    uint8 private constant STATUS = 0;
+    uint8 private constant SLOTS = 3;
+    uint8 private constant ASSIGNED = 6;
+    uint8 private constant COMMITTED = 9;
+    uint8 private constant REVEALED = 12;
+    uint8 private constant TIE_BREAKERS = 15;
+    uint8 private constant WINNER = 18;
+    uint8 private constant REVEAL_DEADLINE = 21;
+    uint64 private constant MASK3 = 7;
+    uint64 private constant MASK40 = (1 << 40) - 1;
+
+    function unpack(uint256 word, uint32 segment) internal pure returns (SegmentHeader) {
+        return SegmentHeader.wrap(uint64(word >> ((segment & 3) * 64)));
+    }
+
+    function pack(uint256 word, uint32 segment, SegmentHeader h) internal pure returns (uint256) {
+        uint256 shift = (segment & 3) * 64;
+        return (word & ~(uint256(type(uint64).max) << shift)) | (uint256(SegmentHeader.unwrap(h)) << shift);
+    }
+
+    function status(SegmentHeader h) internal pure returns (IJobMarket.SegmentStatus) {
+        return IJobMarket.SegmentStatus(_get(h, STATUS, MASK3));
+    }
+
+    function slots(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, SLOTS, MASK3));
+    }
+
+    function assigned(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, ASSIGNED, MASK3));
+    }
+
+    function committed(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, COMMITTED, MASK3));
+    }
+
+    function revealed(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, REVEALED, MASK3));
+    }
+
+    function tieBreakers(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, TIE_BREAKERS, MASK3));
+    }
+
+    /// @notice Slot index of the replica whose reveal completed the quorum (valid once Accepted).
+    function winner(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, WINNER, MASK3));
+    }
+
+    function revealDeadline(SegmentHeader h) internal pure returns (uint64) {
+        return _get(h, REVEAL_DEADLINE, MASK40);
+    }
+
+    function withStatus(SegmentHeader h, IJobMarket.SegmentStatus v) internal pure returns (SegmentHeader) {
+        return _set(h, STATUS, MASK3, uint64(v));
+    }
+
+    function withSlots(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, SLOTS, MASK3, v);
+    }
+
+    function withAssigned(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, ASSIGNED, MASK3, v);
+    }
+
+    function withCommitted(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, COMMITTED, MASK3, v);
+    }
+
+    function withRevealed(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, REVEALED, MASK3, v);
+    }
+
+    function withTieBreakers(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, TIE_BREAKERS, MASK3, v);
+    }
+
+    function withWinner(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, WINNER, MASK3, v);
+    }
+
+    function withRevealDeadline(SegmentHeader h, uint64 v) internal pure returns (SegmentHeader) {
+        return _set(h, REVEAL_DEADLINE, MASK40, v);
+    }
+
+    function _get(SegmentHeader h, uint8 offset, uint64 mask) private pure returns (uint64) {
+        return (SegmentHeader.unwrap(h) >> offset) & mask;
+    }
+
+    /// @dev Values are bounded by the market's constants (slots <= MAX_SLOTS, timestamps < 2^40);
+    /// masking keeps a bug from spilling into a neighbouring field.
+    function _set(SegmentHeader h, uint8 offset, uint64 mask, uint64 v) private pure returns (SegmentHeader) {
+        uint64 raw = SegmentHeader.unwrap(h);
+        return SegmentHeader.wrap((raw & ~(mask << offset)) | ((v & mask) << offset));
+    }
+}
