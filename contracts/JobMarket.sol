@@ -132,7 +132,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         if (address(token_) == address(0) || address(registry_) == address(0) || admin == address(0)) {
             revert JobMarketZeroAddress();
         }
-        if (registry_.token() != address(token_)) revert JobMarketZeroAddress();
+        if (registry_.token() != address(token_)) revert JobMarketTokenMismatch(address(token_), registry_.token());
         _token = token_;
         _registry = registry_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -461,10 +461,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     function _createJob(JobParams calldata p) private returns (uint256 jobId) {
         _validate(p);
         uint16 fee = _feeBps;
+        // At most MAX_SEGMENTS * MAX_REDUNDANCY * 1.1 * 2^96 < 2^119: always fits the uint128 escrow.
         uint256 escrow = _escrowOf(p);
-        if (escrow > type(uint128).max) {
-            revert JobMarketEscrowOverflow(p.segmentCount, p.redundancy, _unitPrice(p.rewardPerReplica, fee));
-        }
         jobId = ++_jobCount;
         _jobs[jobId] = Job({
             requester: msg.sender,

@@ -142,7 +142,6 @@ interface IJobMarket {
     error JobMarketInvalidRevealWindow(uint32 revealWindow, uint32 min, uint32 max);
     error JobMarketInvalidDeadline(uint64 deadline, uint64 earliest, uint64 latest);
     error JobMarketInvalidMinReputation(uint16 minReputation, uint16 max);
-    error JobMarketEscrowOverflow(uint256 segmentCount, uint8 redundancy, uint256 unitPrice);
     error JobMarketUnknownJob(uint256 jobId);
     error JobMarketJobNotOpen(uint256 jobId);
     error JobMarketClaimWindowClosed(uint256 jobId, uint64 lastClaimAt);
@@ -166,6 +165,8 @@ interface IJobMarket {
     error JobMarketNothingToWithdraw(address account);
     error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
     error JobMarketZeroAddress();
+    /// @notice The registry stakes a different token than the market is paid in.
+    error JobMarketTokenMismatch(address marketToken, address registryToken);
 
     // ---------------------------------------------------------------- events
 

@@ -1,0 +1,208 @@
+/**
+ * Scenario driver for contract tests: deploys the real Ignition module, funds and stakes
+ * providers, and speaks the protocol in its own verbs (postJob, claim, commitAll, revealAll),
+ * so that full-flow tests read like the path of a job.
+ */
+import { expect } from "chai";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { ContractTransactionResponse, Log } from "ethers";
+import { network } from "hardhat";
+import TessellateModule from "../../../ignition/modules/Tessellate.ts";
+import type { JobMarket, ProviderRegistry, RenderToken } from "../../../types/ethers-contracts/index.ts";
+
+export const { ethers, ignition, networkHelpers } = await network.create();
+
+export const UNIT = 10n ** 18n;
+export const REWARD = 10n * UNIT;
+export const COLLATERAL = 20n * UNIT;
+export const LEASE = 600;
+export const REVEAL_WINDOW = 300;
+export const FEE_BPS = 100n;
+export const STAKE = 1_000n * UNIT;
+
+export const ReplicaState = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
+
+export const SegmentStatus = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
+
+export const CreditKind = { Reward: 0, Fee: 1, Refund: 2, TieBreakerReward: 3, Compensation: 4, KeeperFee: 5 } as const;
+
+export interface Slot {
+  segment: number;
+  replica: number;
+}
+
+export interface Deployment {
+  token: RenderToken;
+  registry: ProviderRegistry;
+  market: JobMarket;
+  admin: HardhatEthersSigner;
+  requester: HardhatEthersSigner;
+  keeper: HardhatEthersSigner;
+  providers: HardhatEthersSigner[];
+  outsider: HardhatEthersSigner;
+}
+
+/** Deploys the protocol and registers five providers with STAKE each. Use with loadFixture. */
+export async function deployFixture(): Promise<Deployment> {
+  const { token, registry, market } = (await ignition.deploy(TessellateModule, {
+    parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: FEE_BPS } },
+  })) as unknown as { token: RenderToken; registry: ProviderRegistry; market: JobMarket };
+  const [admin, requester, keeper, outsider, ...rest] = await ethers.getSigners();
+  const providers = rest.slice(0, 5);
+  await token.transfer(requester.address, 1_000_000n * UNIT);
+  await token.transfer(keeper.address, 1_000n * UNIT);
+  await token.transfer(outsider.address, 1_000n * UNIT);
+  for (const [i, provider] of providers.entries()) {
+    await token.transfer(provider.address, 10_000n * UNIT);
+    await registry.connect(provider).register(`bafyprofile${i}`);
+    await token.connect(provider).approve(await registry.getAddress(), ethers.MaxUint256);
+    await registry.connect(provider).stake(STAKE);
+  }
+  await token.connect(requester).approve(await market.getAddress(), ethers.MaxUint256);
+  return { token, registry, market, admin, requester, keeper, providers, outsider };
+}
+
+export type JobParams = Parameters<JobMarket["createJob"]>[0];
+
+/** Job parameters with sensible test defaults; deadline one day ahead. */
+export async function jobParams(overrides: Partial<Record<keyof JobParams, unknown>> = {}) {
+  const now = await networkHelpers.time.latest();
+  return {
+    manifestCid: "bafymanifest",
+    segmentCount: 4,
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: REWARD,
+    collateralPerReplica: COLLATERAL,
+    leaseDuration: LEASE,
+    revealWindow: REVEAL_WINDOW,
+    deadline: now + 86_400,
+    minReputation: 0,
+    ...overrides,
+  } as JobParams;
+}
+
+/** What the requester escrows per replica slot. */
+export function unitPrice(reward = REWARD, feeBps = FEE_BPS): bigint {
+  return reward + (reward * feeBps) / 10_000n;
+}
+
+/** Posts a job as the requester; returns its id. */
+export async function postJob(d: Deployment, overrides: Partial<Record<keyof JobParams, unknown>> = {}) {
+  const params = await jobParams(overrides);
+  const tx = await d.market.connect(d.requester).createJob(params);
+  const [event] = await eventsOf(d, tx, "JobCreated");
+  return event.args.jobId as bigint;
+}
+
+/** Claims up to `count` slots for `provider`; returns the slots it got. */
+export async function claim(d: Deployment, provider: HardhatEthersSigner, jobId: bigint, count: number) {
+  const tx = await d.market.connect(provider).claim(jobId, count);
+  return (await eventsOf(d, tx, "ReplicaClaimed")).map(
+    (e) => ({ segment: Number(e.args.segment), replica: Number(e.args.replica) }) as Slot,
+  );
+}
+
+/** Claims until every slot of the job is held, round-robin over `providers`; returns slots per provider. */
+export async function claimEverything(d: Deployment, jobId: bigint, providers: HardhatEthersSigner[]) {
+  const held = new Map<HardhatEthersSigner, Slot[]>(providers.map((p) => [p, []]));
+  let progress = true;
+  while (progress) {
+    progress = false;
+    for (const provider of providers) {
+      try {
+        const slots = await claim(d, provider, jobId, 64);
+        held.get(provider)!.push(...slots);
+        progress ||= slots.length > 0;
+      } catch (error) {
+        if (!String(error).includes("JobMarketNothingToClaim")) throw error;
+      }
+    }
+  }
+  return held;
+}
+
+export function digestOf(label: string): string {
+  return ethers.keccak256(ethers.toUtf8Bytes(`pixels:${label}`));
+}
+
+export function saltOf(provider: HardhatEthersSigner, slot: Slot): string {
+  return ethers.keccak256(ethers.toUtf8Bytes(`salt:${provider.address}:${slot.segment}:${slot.replica}`));
+}
+
+/** keccak256(abi.encode(digest, salt, provider, jobId, segment)) — the protocol's commitment. */
+export function commitmentOf(digest: string, salt: string, provider: string, jobId: bigint, segment: number) {
+  return ethers.keccak256(
+    ethers.AbiCoder.defaultAbiCoder().encode(
+      ["bytes32", "bytes32", "address", "uint256", "uint32"],
+      [digest, salt, provider, jobId, segment],
+    ),
+  );
+}
+
+/** What a provider "renders" for a segment: honest providers agree on `segment:<n>`. */
+export type Renderer = (slot: Slot) => string;
+export const honest: Renderer = (slot) => digestOf(`segment:${slot.segment}`);
+export const cheater: Renderer = (slot) => digestOf(`garbage:${slot.segment}`);
+
+export async function commitAll(
+  d: Deployment,
+  provider: HardhatEthersSigner,
+  jobId: bigint,
+  slots: Slot[],
+  render: Renderer = honest,
+) {
+  const commits = slots.map((slot) => ({
+    segment: slot.segment,
+    replica: slot.replica,
+    commitment: commitmentOf(render(slot), saltOf(provider, slot), provider.address, jobId, slot.segment),
+  }));
+  return d.market.connect(provider).commit(jobId, commits);
+}
+
+export function revealInputs(provider: HardhatEthersSigner, slots: Slot[], render: Renderer = honest) {
+  return slots.map((slot) => ({
+    segment: slot.segment,
+    replica: slot.replica,
+    digest: render(slot),
+    salt: saltOf(provider, slot),
+    resultCid: `bafyresult-${slot.segment}-${render(slot).slice(2, 10)}`,
+  }));
+}
+
+export async function revealAll(
+  d: Deployment,
+  provider: HardhatEthersSigner,
+  jobId: bigint,
+  slots: Slot[],
+  render: Renderer = honest,
+) {
+  return d.market.connect(provider).reveal(jobId, revealInputs(provider, slots, render));
+}
+
+/** Parsed events of `name` emitted by the market in `tx`. */
+export async function eventsOf(d: Deployment, tx: ContractTransactionResponse, name: string) {
+  const receipt = await tx.wait();
+  return (receipt?.logs ?? [])
+    .filter((log: Log) => log.address === d.market.target)
+    .map((log: Log) => d.market.interface.parseLog(log))
+    .filter((parsed) => parsed?.name === name)
+    .map((parsed) => parsed!);
+}
+
+/** The conservation invariant: market holds escrow + balances; registry holds all stake. */
+export async function expectConservation(d: Deployment) {
+  const marketHolds = await d.token.balanceOf(d.market.target);
+  expect(marketHolds).to.equal((await d.market.totalEscrow()) + (await d.market.totalBalances()));
+  expect(await d.token.balanceOf(d.registry.target)).to.equal(await d.registry.totalStaked());
+}
+
+/** Withdraws the signer's whole market balance (if any) and returns what it received. */
+export async function withdrawAll(d: Deployment, signer: HardhatEthersSigner) {
+  const owed = await d.market.balanceOf(signer.address);
+  if (owed === 0n) return 0n;
+  const before = await d.token.balanceOf(signer.address);
+  await d.market.connect(signer).withdraw();
+  expect(await d.token.balanceOf(signer.address)).to.equal(before + owed);
+  return owed;
+}
