@@ -26,7 +26,7 @@ export default defineConfig({
   paths: { tests: { mocha: "test/contracts", solidity: "test/solidity" } },
   test: {
     mocha: { timeout: 60_000 },
-    solidity: { fuzz: { runs: process.env.CI ? 1024 : 256 }, invariant: { runs: process.env.CI ? 128 : 48, depth: 40 } },
+    solidity: { fuzz: { runs: process.env.CI ? 1024 : 256 }, invariant: { runs: process.env.CI ? 128 : 32, depth: 80 } },
   },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../../contracts/JobMarket.sol";
+import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
+import {RenderToken} from "../../contracts/RenderToken.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {TestBase} from "./utils/Vm.sol";
+
+/// @notice Stateless fuzz tests of the claim rule and of one segment's settlement.
+contract JobMarketFuzz is TestBase {
+    RenderToken internal token;
+    ProviderRegistry internal registry;
+    JobMarket internal market;
+    address[] internal providers;
+
+    function setUp() public {
+        token = new RenderToken(10_000_000 ether, address(this));
+        registry = new ProviderRegistry(token, 1 hours, address(this));
+        market = new JobMarket(token, registry, address(this), address(0xFEE), 100);
+        registry.grantRole(registry.MARKET_ROLE(), address(market));
+        token.approve(address(market), type(uint256).max);
+        for (uint160 i = 1; i <= 6; ++i) {
+            address p = address(0x2000 + i);
+            providers.push(p);
+            token.transfer(p, 100_000 ether);
+            vm.startPrank(p);
+            token.approve(address(registry), type(uint256).max);
+            registry.register("bafyprofile");
+            registry.stake(50_000 ether);
+            vm.stopPrank();
+        }
+    }
+
+    function _post(uint32 segments, uint8 redundancy, uint8 quorum) internal returns (uint256) {
+        return market.createJob(
+            IJobMarket.JobParams({
+                manifestCid: "bafymanifest",
+                segmentCount: segments,
+                redundancy: redundancy,
+                quorum: quorum,
+                rewardPerReplica: 1 ether,
+                collateralPerReplica: 2 ether,
+                leaseDuration: 600,
+                revealWindow: 600,
+                deadline: uint64(block.timestamp + 1 days),
+                minReputation: 0
+            })
+        );
+    }
+
+    /// @notice Whatever the job shape, claim sizes and randomness, no provider ever holds two
+    /// live replicas of one segment, and no segment holds more replicas than its slots.
+    function testFuzz_claim_neverTwoReplicasToOneProvider(
+        uint32 segmentsSeed,
+        uint8 redundancySeed,
+        uint256 claimsSeed,
+        bytes32 randomness
+    ) public {
+        uint32 segments = uint32(bound(segmentsSeed, 1, 300));
+        uint8 redundancy = uint8(bound(redundancySeed, 1, 5));
+        uint256 jobId = _post(segments, redundancy, redundancy / 2 + 1);
+        for (uint256 round; round < 8; ++round) {
+            vm.prevrandao(keccak256(abi.encode(randomness, round)));
+            vm.roll(block.number + 1);
+            address p = providers[uint256(keccak256(abi.encode(claimsSeed, round))) % providers.length];
+            vm.prank(p);
+            try market.claim(jobId, bound(uint256(keccak256(abi.encode(claimsSeed, round, "n"))), 1, 64)) {} catch {}
+        }
+        for (uint32 s; s < segments; ++s) {
+            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, s);
+            assertTrue(seg.assigned <= seg.slots, "more replicas than slots");
+            address[5] memory seen;
+            for (uint8 r; r < redundancy; ++r) {
+                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, s, r);
+                if (rep.state == IJobMarket.ReplicaState.Empty) continue;
+                for (uint8 k; k < r; ++k) assertTrue(seen[k] != rep.provider, "two replicas of one segment for one provider");
+                seen[r] = rep.provider;
+            }
+        }
+    }
+
+    /// @notice One segment at r=3, any mix of honest and wrong digests, any reveal order: tokens
+    /// are conserved, the requester's net cost never exceeds redundancy units, and an honest
+    /// provider is never slashed (wrong digests all differ, so they can never out-vote the truth).
+    function testFuzz_settlement_conservesTokensAndNeverOvercharges(uint8 cheatMask, uint8 order, uint8 quorumSeed) public {
+        uint8 quorum = uint8(bound(quorumSeed, 2, 3));
+        uint256 requesterBefore = token.balanceOf(address(this));
+        uint256 jobId = _post(1, 3, quorum);
+        bytes32[3] memory digests;
+        address[3] memory holders;
+        for (uint8 i; i < 3; ++i) {
+            holders[i] = providers[i];
+            vm.prank(holders[i]);
+            market.claim(jobId, 1);
+            digests[i] = (cheatMask >> i) & 1 == 1 ? keccak256(abi.encode("garbage", i)) : keccak256("pixels");
+        }
+        for (uint8 i; i < 3; ++i) _commit(jobId, holders[i], digests[i]);
+        for (uint8 k; k < 3; ++k) {
+            uint8 i = uint8((uint256(k) + order) % 3);
+            _reveal(jobId, holders[i], digests[i]);
+        }
+        assertEq(token.balanceOf(address(market)), market.totalEscrow() + market.totalBalances(), "market conservation");
+        assertEq(token.balanceOf(address(registry)), registry.totalStaked(), "registry conservation");
+        uint256 spent = requesterBefore - token.balanceOf(address(this));
+        uint256 returned = market.balanceOf(address(this));
+        assertTrue(returned >= spent || spent - returned <= 3 * 1.01 ether, "requester paid more than r units");
+        for (uint8 i; i < 3; ++i) {
+            if ((cheatMask >> i) & 1 == 0) {
+                assertEq(registry.providerOf(holders[i]).staked, 50_000 ether, "an honest provider was slashed");
+            }
+        }
+    }
+
+    function _replicaOf(uint256 jobId, address p) internal view returns (uint8) {
+        for (uint8 r; r < 4; ++r) {
+            if (market.replicaOf(jobId, 0, r).provider == p) return r;
+        }
+        revert("no replica");
+    }
+
+    function _commit(uint256 jobId, address p, bytes32 digest) internal {
+        IJobMarket.CommitInput[] memory c = new IJobMarket.CommitInput[](1);
+        c[0] = IJobMarket.CommitInput(0, _replicaOf(jobId, p), keccak256(abi.encode(digest, bytes32("salt"), p, jobId, uint32(0))));
+        vm.prank(p);
+        market.commit(jobId, c);
+    }
+
+    function _reveal(uint256 jobId, address p, bytes32 digest) internal {
+        uint8 r = _replicaOf(jobId, p);
+        if (market.replicaOf(jobId, 0, r).state != IJobMarket.ReplicaState.Committed) return;
+        if (market.segmentOf(jobId, 0).revealDeadline == 0) return; // a tie-breaker opened: reveal closed
+        IJobMarket.RevealInput[] memory rv = new IJobMarket.RevealInput[](1);
+        rv[0] = IJobMarket.RevealInput(0, r, digest, bytes32("salt"), "bafyresult");
+        vm.prank(p);
+        market.reveal(jobId, rv);
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../../contracts/JobMarket.sol";
+import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
+import {RenderToken} from "../../contracts/RenderToken.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {MarketHandler} from "./MarketHandler.sol";
+import {TestBase} from "./utils/Vm.sol";
+
+/// @notice Conservation of money under random sequences of every protocol action.
+contract JobMarketInvariants is TestBase {
+    RenderToken internal token;
+    ProviderRegistry internal registry;
+    JobMarket internal market;
+    MarketHandler internal handler;
+
+    function setUp() public {
+        token = new RenderToken(10_000_000 ether, address(this));
+        registry = new ProviderRegistry(token, 1 hours, address(this));
+        market = new JobMarket(token, registry, address(this), address(0xFEE), 150);
+        registry.grantRole(registry.MARKET_ROLE(), address(market));
+        handler = new MarketHandler(token, registry, market);
+        token.transfer(address(handler), 5_000_000 ether);
+        handler.setUpCast();
+    }
+
+    /// @notice The handler can drive a job through claims, commits and reveals to settlement, so the
+    /// invariants below are exercised on settled money, not only on escrow.
+    function test_handler_drivesJobsToSettlement() public {
+        for (uint256 seed = 1; handler.ghostAccepted() == 0 && seed < 20; ++seed) {
+            handler.createJob(seed * 0x10001);
+            handler.claim(handler.jobCount() - 1, seed, 6);
+            handler.commit(handler.jobCount() - 1, seed);
+            handler.reveal(handler.jobCount() - 1);
+        }
+        assertTrue(handler.ghostAccepted() > 0, "no segment was ever accepted");
+        invariant_marketBalanceCoversEscrowAndBalances();
+        invariant_lockedCollateralMatchesHeldReplicas();
+    }
+
+    /// @notice Only the handler is fuzzed; the contracts under test are reached through it.
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    function invariant_marketBalanceCoversEscrowAndBalances() public view {
+        assertEq(
+            token.balanceOf(address(market)),
+            market.totalEscrow() + market.totalBalances(),
+            "market token balance != unsettled escrow + internal balances"
+        );
+    }
+
+    function invariant_registryBalanceEqualsTotalStake() public view {
+        assertEq(token.balanceOf(address(registry)), registry.totalStaked(), "registry balance != total stake");
+    }
+
+    function invariant_jobEscrowsSumToTotal() public view {
+        uint256 sum;
+        for (uint256 i; i < handler.jobCount(); ++i) sum += market.jobOf(handler.jobs(i)).escrow;
+        assertEq(sum, market.totalEscrow(), "sum of job escrows != total escrow");
+    }
+
+    function invariant_balancesSumToTotal() public view {
+        uint256 sum;
+        for (uint256 i; i < handler.actorCount(); ++i) sum += market.balanceOf(handler.actorAt(i));
+        assertEq(sum, market.totalBalances(), "sum of balances != total balances");
+    }
+
+    /// @notice Every held replica is backed by exactly its collateral, locked in the registry.
+    function invariant_lockedCollateralMatchesHeldReplicas() public view {
+        for (uint256 pi; pi < handler.providerCount(); ++pi) {
+            address p = handler.providers(pi);
+            uint256 expected;
+            for (uint256 j; j < handler.jobCount(); ++j) {
+                uint256 jobId = handler.jobs(j);
+                IJobMarket.JobView memory job = market.jobOf(jobId);
+                for (uint32 s; s < job.segmentCount; ++s) {
+                    for (uint8 r; r < 4; ++r) {
+                        IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, s, r);
+                        bool held = rep.state == IJobMarket.ReplicaState.Claimed
+                            || rep.state == IJobMarket.ReplicaState.Committed || rep.state == IJobMarket.ReplicaState.Revealed;
+                        if (held && rep.provider == p) expected += job.collateralPerReplica;
+                    }
+                }
+            }
+            assertEq(registry.providerOf(p).locked, expected, "locked collateral != collateral of held replicas");
+        }
+    }
+
+    /// @notice A segment's escrow never exceeds redundancy units, and a settled job holds nothing.
+    function invariant_settledSegmentsHoldNoEscrow() public view {
+        for (uint256 j; j < handler.jobCount(); ++j) {
+            uint256 jobId = handler.jobs(j);
+            IJobMarket.JobView memory job = market.jobOf(jobId);
+            bool allFinal = true;
+            for (uint32 s; s < job.segmentCount; ++s) {
+                IJobMarket.SegmentView memory seg = market.segmentOf(jobId, s);
+                bool pendingLate = seg.status == IJobMarket.SegmentStatus.Accepted && seg.revealed < seg.slots;
+                if (seg.status == IJobMarket.SegmentStatus.Open || pendingLate) allFinal = false;
+            }
+            if (allFinal && job.status == IJobMarket.JobStatus.Open) {
+                assertEq(job.escrow, 0, "a job whose segments are all final still holds escrow");
+            }
+        }
+    }
+}

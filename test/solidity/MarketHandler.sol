@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {JobMarket} from "../../contracts/JobMarket.sol";
+import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
+import {RenderToken} from "../../contracts/RenderToken.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {TestBase} from "./utils/Vm.sol";
+
+/// @notice The restricted set of actions the invariant fuzzer may take: every protocol verb,
+/// performed by a small cast (one requester, four providers, this handler as keeper), with
+/// arguments steered towards valid calls so that deep states (tie-breakers, late reveals,
+/// expiries, cancellations) are reached. Calls that may legitimately revert are wrapped in try.
+contract MarketHandler is TestBase {
+    RenderToken public immutable token;
+    ProviderRegistry public immutable registry;
+    JobMarket public immutable market;
+
+    address public constant REQUESTER = address(0xBEEF);
+    uint256 internal constant MAX_JOBS = 6;
+    uint256 internal constant MAX_SEGMENTS = 4;
+
+    address[] public providers;
+    uint256[] public jobs;
+    mapping(bytes32 slotKey => bytes32) internal _digests;
+    mapping(bytes32 slotKey => bytes32) internal _salts;
+
+    /// @notice Ghost counters: how far the fuzzer got (reported, not asserted).
+    uint256 public ghostAccepted;
+    uint256 public ghostTieBreakers;
+    uint256 public ghostExpired;
+
+    bool internal _castReady;
+
+    constructor(RenderToken token_, ProviderRegistry registry_, JobMarket market_) {
+        token = token_;
+        registry = registry_;
+        market = market_;
+    }
+
+    /// @notice Funds, registers and stakes the cast; called once by the test after funding this
+    /// handler (a second call, e.g. by the fuzzer, does nothing).
+    function setUpCast() external {
+        if (_castReady) return;
+        _castReady = true;
+        for (uint160 i = 1; i <= 4; ++i) providers.push(address(0x1000 + i));
+        token.transfer(REQUESTER, 1_000_000 ether);
+        vm.prank(REQUESTER);
+        token.approve(address(market), type(uint256).max);
+        for (uint256 i; i < providers.length; ++i) {
+            address p = providers[i];
+            token.transfer(p, 10_000 ether);
+            vm.startPrank(p);
+            token.approve(address(registry), type(uint256).max);
+            registry.register("bafyprofile");
+            registry.stake(2_000 ether);
+            vm.stopPrank();
+        }
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    function createJob(uint256 seed) external {
+        if (jobs.length >= MAX_JOBS) return;
+        uint8 redundancy = uint8(bound(seed, 1, 3));
+        uint8 quorum = redundancy / 2 + 1;
+        uint96 reward = uint96(bound(seed >> 8, 1, 50 ether));
+        IJobMarket.JobParams memory p = IJobMarket.JobParams({
+            manifestCid: "bafymanifest",
+            segmentCount: uint32(bound(seed >> 16, 1, MAX_SEGMENTS)),
+            redundancy: redundancy,
+            quorum: quorum,
+            rewardPerReplica: reward,
+            collateralPerReplica: reward + uint96(bound(seed >> 24, 0, 50 ether)),
+            leaseDuration: uint32(bound(seed >> 32, 60, 600)),
+            revealWindow: uint32(bound(seed >> 48, 60, 600)),
+            deadline: uint64(block.timestamp + bound(seed >> 64, 2_000, 20_000)),
+            minReputation: 0
+        });
+        vm.prank(REQUESTER);
+        jobs.push(market.createJob(p));
+    }
+
+    /// @notice Every provider, in a seeded order, asks for up to `count` slots of the job.
+    function claim(uint256 jobSeed, uint256 providerSeed, uint256 count) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        for (uint256 i; i < providers.length; ++i) {
+            vm.prank(_provider(providerSeed + i));
+            try market.claim(jobId, bound(count, 1, 6)) {} catch {}
+        }
+    }
+
+    /// @notice Every provider commits what it holds in the job, one batch each, as nodes do.
+    function commit(uint256 jobSeed, uint256 cheatSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        for (uint256 i; i < providers.length; ++i) _commitAll(jobId, providers[i], cheatSeed);
+    }
+
+    /// @notice Every provider reveals what it can in the job, one batch each.
+    function reveal(uint256 jobSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        for (uint256 i; i < providers.length; ++i) _revealAll(jobId, providers[i]);
+    }
+
+    function _commitAll(uint256 jobId, address p, uint256 cheatSeed) internal {
+        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
+        IJobMarket.CommitInput[] memory c = new IJobMarket.CommitInput[](held.length);
+        uint256 n;
+        for (uint256 i; i < held.length; ++i) {
+            if (block.timestamp > market.replicaOf(jobId, held[i].segment, held[i].replica).leaseEnd) continue;
+            c[n++] = _prepareCommit(jobId, p, held[i], uint256(keccak256(abi.encode(cheatSeed, p, i))));
+        }
+        if (n == 0) return;
+        assembly ("memory-safe") {
+            mstore(c, n)
+        }
+        vm.prank(p);
+        market.commit(jobId, c);
+    }
+
+    /// @dev Chooses the digest (one replica in six renders garbage: a digest of its own, so it
+    /// never agrees with another) and salt, remembers them for the reveal, returns the commitment.
+    function _prepareCommit(uint256 jobId, address p, IJobMarket.SlotRef memory ref, uint256 seed)
+        internal
+        returns (IJobMarket.CommitInput memory)
+    {
+        bytes32 digest = seed % 6 == 0
+            ? keccak256(abi.encode("garbage", jobId, ref.segment, p))
+            : keccak256(abi.encode("pixels", jobId, ref.segment));
+        bytes32 salt = keccak256(abi.encode(seed, "salt"));
+        bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
+        _digests[key] = digest;
+        _salts[key] = salt;
+        return IJobMarket.CommitInput(ref.segment, ref.replica, keccak256(abi.encode(digest, salt, p, jobId, ref.segment)));
+    }
+
+    function _revealAll(uint256 jobId, address p) internal {
+        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Committed);
+        IJobMarket.RevealInput[] memory r = new IJobMarket.RevealInput[](held.length);
+        uint256 n;
+        for (uint256 i; i < held.length; ++i) {
+            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, held[i].segment);
+            if (seg.revealDeadline == 0 || block.timestamp > seg.revealDeadline) continue;
+            bytes32 key = _slotKey(jobId, held[i].segment, held[i].replica);
+            r[n++] = IJobMarket.RevealInput(held[i].segment, held[i].replica, _digests[key], _salts[key], "bafyresult");
+        }
+        if (n == 0) return;
+        assembly ("memory-safe") {
+            mstore(r, n)
+        }
+        uint256 accepted = _countStatus(jobId, IJobMarket.SegmentStatus.Accepted);
+        uint256 tieBreakers = _countTieBreakers(jobId);
+        vm.prank(p);
+        market.reveal(jobId, r);
+        ghostAccepted += _countStatus(jobId, IJobMarket.SegmentStatus.Accepted) - accepted;
+        ghostTieBreakers += _countTieBreakers(jobId) - tieBreakers;
+    }
+
+    function abandon(uint256 jobSeed, uint256 providerSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        address p = _provider(providerSeed);
+        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
+        if (held.length == 0) return;
+        vm.prank(p);
+        try market.abandon(jobId, held) {} catch {}
+    }
+
+    function expire(uint256 jobSeed, uint256 segmentSeed, uint256 replicaSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        uint32 segment = uint32(segmentSeed % market.jobOf(jobId).segmentCount);
+        IJobMarket.SlotRef[] memory refs = new IJobMarket.SlotRef[](1);
+        refs[0] = IJobMarket.SlotRef(segment, uint8(replicaSeed % 4));
+        try market.expire(jobId, refs) {
+            ++ghostExpired;
+        } catch {}
+    }
+
+    function cancel(uint256 jobSeed) external {
+        if (jobs.length == 0) return;
+        vm.prank(REQUESTER);
+        try market.cancelJob(_job(jobSeed)) {} catch {}
+    }
+
+    function closeSegment(uint256 jobSeed, uint256 segmentSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        uint32[] memory segments = new uint32[](1);
+        segments[0] = uint32(segmentSeed % market.jobOf(jobId).segmentCount);
+        try market.closeSegments(jobId, segments) {} catch {}
+    }
+
+    function withdraw(uint256 actorSeed) external {
+        address actor = _actor(actorSeed);
+        vm.prank(actor);
+        try market.withdraw() {} catch {}
+    }
+
+    function stake(uint256 providerSeed, uint256 amount) external {
+        vm.prank(_provider(providerSeed));
+        registry.stake(bound(amount, 1, 100 ether));
+    }
+
+    function requestUnstake(uint256 providerSeed, uint256 amount) external {
+        address p = _provider(providerSeed);
+        uint256 free = registry.freeStake(p);
+        if (free == 0) return;
+        vm.prank(p);
+        registry.requestUnstake(bound(amount, 1, free));
+    }
+
+    function withdrawStake(uint256 providerSeed) external {
+        vm.prank(_provider(providerSeed));
+        try registry.withdrawStake() {} catch {}
+    }
+
+    function warp(uint256 secondsSeed) external {
+        vm.warp(block.timestamp + bound(secondsSeed, 1, 900));
+    }
+
+    // ------------------------------------------------------------------ views for invariants
+
+    function jobCount() external view returns (uint256) {
+        return jobs.length;
+    }
+
+    function providerCount() external view returns (uint256) {
+        return providers.length;
+    }
+
+    /// @notice Everyone who can hold a market balance in this game.
+    function actorCount() external view returns (uint256) {
+        return providers.length + 3;
+    }
+
+    function actorAt(uint256 i) public view returns (address) {
+        if (i < providers.length) return providers[i];
+        if (i == providers.length) return REQUESTER;
+        if (i == providers.length + 1) return address(this); // keeper
+        return market.treasury();
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    function _job(uint256 seed) internal view returns (uint256) {
+        return jobs[seed % jobs.length];
+    }
+
+    function _provider(uint256 seed) internal view returns (address) {
+        return providers[seed % providers.length];
+    }
+
+    function _actor(uint256 seed) internal view returns (address) {
+        return actorAt(seed % (providers.length + 3));
+    }
+
+    function _slotKey(uint256 jobId, uint32 segment, uint8 replica) internal pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, segment, replica));
+    }
+
+    /// @dev Every replica of `p` in `jobId` that is in `state`.
+    function _held(uint256 jobId, address p, IJobMarket.ReplicaState state)
+        internal
+        view
+        returns (IJobMarket.SlotRef[] memory refs)
+    {
+        uint32 segments = market.jobOf(jobId).segmentCount;
+        refs = new IJobMarket.SlotRef[](segments * 4);
+        uint256 n;
+        for (uint32 segment; segment < segments; ++segment) {
+            for (uint8 replica; replica < 4; ++replica) {
+                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, segment, replica);
+                if (rep.provider == p && rep.state == state) refs[n++] = IJobMarket.SlotRef(segment, replica);
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(refs, n)
+        }
+    }
+
+    function _countStatus(uint256 jobId, IJobMarket.SegmentStatus status) internal view returns (uint256 n) {
+        uint32 segments = market.jobOf(jobId).segmentCount;
+        for (uint32 s; s < segments; ++s) {
+            if (market.segmentOf(jobId, s).status == status) ++n;
+        }
+    }
+
+    function _countTieBreakers(uint256 jobId) internal view returns (uint256 n) {
+        uint32 segments = market.jobOf(jobId).segmentCount;
+        for (uint32 s; s < segments; ++s) n += market.segmentOf(jobId, s).tieBreakers;
+    }
+}
