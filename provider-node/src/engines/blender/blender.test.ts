@@ -1,0 +1,226 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
+import { EngineError } from "../../sandbox/engineError.ts";
+import { runSandboxed } from "../../sandbox/sandbox.ts";
+import { cropRgba, type RgbaImage } from "../crop.ts";
+import type { Rect, RenderRequest } from "../engine.ts";
+import { fixturePath, maxChannelDifference, outputDir, pixels, samePixels, testLimits } from "../fixtures/engineTesting.ts";
+import { blenderArguments, createBlenderEngine, parseBlenderSettings, type BlenderSettings } from "./index.ts";
+
+const WIDTH = 64;
+const HEIGHT = 48;
+const SETTINGS: BlenderSettings = { samples: 4, seed: 7, adaptiveSampling: false, denoise: false };
+const TILE: Rect = { x: 13, y: 7, width: 21, height: 17 };
+const execFileAsync = promisify(execFile);
+
+function request(overrides: Partial<RenderRequest> & { outPath: string; sceneDir: string }): RenderRequest {
+  return {
+    entry: "scene.blend",
+    width: WIDTH,
+    height: HEIGHT,
+    rect: { x: 0, y: 0, width: WIDTH, height: HEIGHT },
+    frame: 1,
+    frames: { start: 1, end: 4 },
+    settings: { ...SETTINGS },
+    limits: testLimits,
+    ...overrides,
+  };
+}
+
+async function engineError(promise: Promise<unknown>): Promise<EngineError> {
+  const error = await promise.then(() => assert.fail("expected the render to fail"), (error: unknown) => error);
+  assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
+  return error;
+}
+
+describe("blender command line", () => {
+  const argsFor = (overrides: Partial<RenderRequest>, settings: BlenderSettings = SETTINGS) =>
+    blenderArguments(request({ sceneDir: "/scenes/job", outPath: "/unused.png", ...overrides }), settings, "/work/render_");
+
+  test("always disables embedded Python and user preferences, and renders the one frame", () => {
+    const args = argsFor({ frame: 3, rect: TILE });
+    assert.deepEqual(args.slice(0, 5), ["-b", "-Y", "--factory-startup", "-noaudio", "/scenes/job/scene.blend"]);
+    assert.deepEqual(args.slice(args.indexOf("-f"), args.indexOf("-f") + 2), ["-f", "3"]);
+    const script = JSON.parse(args.at(-1)!);
+    assert.equal(args.at(-2), "--");
+    assert.deepEqual(script.rect, TILE);
+    assert.equal(script.width, WIDTH);
+    assert.equal(script.blendFile, "/scenes/job/scene.blend");
+    assert.equal(script.output, "/work/render_");
+    assert.equal(script.threads, testLimits.threads);
+    assert.equal(script.seed, 7);
+  });
+
+  test("selects a scene with -S and passes the camera to the script", () => {
+    const args = argsFor({}, { ...SETTINGS, scene: "Shot 2", camera: "SideCamera" });
+    assert.deepEqual(args.slice(args.indexOf("-S"), args.indexOf("-S") + 2), ["-S", "Shot 2"]);
+    assert.equal(JSON.parse(args.at(-1)!).camera, "SideCamera");
+  });
+
+  test("rejects requests outside the frame or the scene folder", () => {
+    assert.throws(() => argsFor({ rect: { x: 60, y: 0, width: 8, height: 8 } }), { code: "RENDER_REQUEST_INVALID" });
+    assert.throws(() => argsFor({ frame: 5 }), { code: "RENDER_REQUEST_INVALID" });
+    assert.throws(() => argsFor({ entry: "/etc/passwd" }), { code: "RENDER_REQUEST_INVALID" });
+  });
+
+  test("settings get defaults and wrong types are rejected", () => {
+    assert.deepEqual(parseBlenderSettings({ samples: 16 }), { samples: 16, seed: 0, adaptiveSampling: false, denoise: false });
+    assert.throws(() => parseBlenderSettings({}), { code: "SETTINGS_INVALID" });
+    assert.throws(() => parseBlenderSettings({ samples: 4, seed: -1 }), { code: "SETTINGS_INVALID" });
+    assert.throws(() => parseBlenderSettings({ samples: 4, denoise: "no" }), { code: "SETTINGS_INVALID" });
+    assert.throws(() => parseBlenderSettings({ samples: 4, camera: "" }), { code: "SETTINGS_INVALID" });
+  });
+});
+
+const engine = createBlenderEngine();
+const info = await engine.detect();
+
+describe("blender engine", { skip: info === null && "Blender is not installed: apt-get install blender" }, () => {
+  let output: Awaited<ReturnType<typeof outputDir>>;
+  let sceneDir: string;
+  let autorunDir: string;
+  let corruptDir: string;
+  let marker: string;
+  const rendered = new Map<string, Promise<RgbaImage>>();
+
+  /** Renders once per name and returns the decoded pixels. */
+  function render(name: string, overrides: Partial<RenderRequest> = {}): Promise<RgbaImage> {
+    if (!rendered.has(name)) {
+      const outPath = output.path(`${name}.png`);
+      rendered.set(name, engine.render(request({ sceneDir, outPath, ...overrides })).then(() => pixels(outPath)));
+    }
+    return rendered.get(name)!;
+  }
+
+  /** Builds a fixture scene with fixtures/blender/makeScene.py (no .blend file is committed). */
+  async function makeScene(dir: string, variant: string, ...extra: string[]): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const script = fixturePath("blender", "makeScene.py");
+    await execFileAsync("blender", ["-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", `${dir}/scene.blend`, variant, ...extra], {
+      timeout: 60_000,
+    });
+  }
+
+  before(async () => {
+    output = await outputDir("blender-test");
+    sceneDir = output.path("scene");
+    autorunDir = output.path("autorun");
+    corruptDir = output.path("corrupt");
+    marker = output.path("autorun-marker.txt");
+    await makeScene(sceneDir, "scene");
+    await makeScene(autorunDir, "autorun", marker);
+    // A truncated file (Blender: "Missing DNA block") and one that is not a .blend at all.
+    await mkdir(corruptDir);
+    await writeFile(`${corruptDir}/scene.blend`, (await readFile(`${sceneDir}/scene.blend`)).subarray(0, 2_000));
+    await writeFile(`${corruptDir}/garbage.blend`, "BLENDER-v304 this is not a blend file\n");
+  });
+  after(() => output.remove());
+
+  test("detects the exact installed version", async () => {
+    assert.equal(info!.name, "blender");
+    const { stdout } = await execFileAsync("blender", ["--version"]);
+    assert.equal(stdout.split("\n")[0], `Blender ${info!.version}`);
+  });
+
+  test("renders a full frame and a tile at the requested sizes, reporting progress", async () => {
+    const progress: number[] = [];
+    const full = await render("full", { onProgress: (fraction) => progress.push(fraction) });
+    assert.equal(full.width, WIDTH);
+    assert.equal(full.height, HEIGHT);
+    assert.ok(progress.length > 1 && progress.at(-1) === 1);
+    const tile = await render("tile", { rect: TILE });
+    assert.equal(tile.width, TILE.width);
+    assert.equal(tile.height, TILE.height);
+    const corner = await render("corner", { rect: { x: 43, y: 31, width: 21, height: 17 } });
+    assert.equal(corner.width, 21);
+    assert.equal(corner.height, 17);
+  });
+
+  test("a tile shows the same region as the full frame (y measured from the top)", async () => {
+    // Border renders are not bit-identical to a crop (up to 2/255 was seen), but the right
+    // region is close and a wrongly placed one is far off.
+    const full = await render("full");
+    const tile = await render("tile", { rect: TILE });
+    const flipped = { ...TILE, y: HEIGHT - TILE.y - TILE.height };
+    const meanDifference = (a: RgbaImage, b: RgbaImage) => a.data.reduce((sum, value, i) => sum + Math.abs(value - b.data[i]!), 0) / a.data.length;
+    const right = meanDifference(tile, cropRgba(full, TILE));
+    const wrong = meanDifference(tile, cropRgba(full, flipped));
+    assert.ok(right < 2, `mean difference to the crop ${right}`);
+    assert.ok(wrong > 4 * right + 2, `a flipped crop is as close (${wrong} vs ${right})`);
+  });
+
+  test("the same segment rendered twice, or with another thread count, gives identical pixels", async () => {
+    const first = await render("tile", { rect: TILE });
+    const second = await render("tile-again", { rect: TILE });
+    assert.ok(samePixels(first, second), `max difference ${maxChannelDifference(first, second)}`);
+    const twoThreads = await render("tile-2-threads", { rect: TILE, limits: { ...testLimits, threads: 2 } });
+    assert.ok(samePixels(first, twoThreads), `max difference ${maxChannelDifference(first, twoThreads)}`);
+  });
+
+  test("different tiles, frames, seeds and cameras give different pixels", async () => {
+    const tile = await render("tile", { rect: TILE });
+    const other = await render("tile-shifted", { rect: { ...TILE, x: TILE.x + 8 } });
+    assert.ok(!samePixels(tile, other));
+    const frame1 = await render("full");
+    const frame4 = await render("frame4", { frame: 4 });
+    assert.ok(!samePixels(frame1, frame4));
+    const seed = await render("seed", { settings: { ...SETTINGS, seed: 8 } });
+    assert.ok(!samePixels(frame1, seed));
+    const side = await render("side", { settings: { ...SETTINGS, camera: "SideCamera" } });
+    assert.ok(!samePixels(frame1, side));
+  });
+
+  test("an unknown camera or scene name fails instead of rendering something else", async () => {
+    const camera = await engineError(render("no-camera", { settings: { ...SETTINGS, camera: "Nope" } }));
+    assert.equal(camera.code, "ENGINE_FAILED");
+    assert.ok(camera.lastLines.some((line) => line.includes("no camera named 'Nope'")), camera.lastLines.join("\n"));
+    const scene = await engineError(render("no-scene", { settings: { ...SETTINGS, scene: "Nope" } }));
+    assert.ok(scene.lastLines.some((line) => line.includes("no scene named 'Nope'")), scene.lastLines.join("\n"));
+  });
+
+  test("a corrupt .blend file fails quickly with a typed error", async () => {
+    for (const entry of ["scene.blend", "garbage.blend"]) {
+      const started = Date.now();
+      const error = await engineError(
+        engine.render(request({ sceneDir: corruptDir, entry, outPath: output.path(`corrupt-${entry}.png`) })),
+      );
+      assert.equal(error.code, "ENGINE_FAILED");
+      assert.ok(error.lastLines.some((line) => /Failed to read blend file|File format is not supported/.test(line)), error.lastLines.join("\n"));
+      assert.ok(Date.now() - started < 20_000);
+    }
+  });
+
+  test("Python embedded in the .blend file never runs", async () => {
+    // Control: opened with auto-run enabled (-y), the fixture's registered text block writes the marker.
+    await execFileAsync("blender", ["-b", "-y", "--factory-startup", `${autorunDir}/scene.blend`], { timeout: 60_000 });
+    assert.ok(existsSync(marker), "the fixture's embedded script did not run even with -y");
+    await rm(marker);
+
+    // Through the adapter, without the sandbox's read-only file system (which would also stop
+    // the write): only -Y keeps the script from running. Had it run, the world would be red.
+    const unsandboxed = createBlenderEngine({ runner: (options) => runSandboxed({ ...options, isolation: "none" }) });
+    const outPath = output.path("autorun.png");
+    await unsandboxed.render(request({ sceneDir: autorunDir, outPath, rect: TILE }));
+    assert.equal(existsSync(marker), false, "the embedded script ran");
+    assert.ok(samePixels(await pixels(outPath), await render("tile", { rect: TILE })));
+
+    // And through the adapter as the node runs it.
+    await engine.render(request({ sceneDir: autorunDir, outPath: output.path("autorun-sandboxed.png"), rect: TILE }));
+    assert.equal(existsSync(marker), false, "the embedded script ran in the sandbox");
+  });
+
+  test("a render that outlives its time limit is stopped", async () => {
+    const error = await engineError(render("slow", { settings: { ...SETTINGS, samples: 100_000 }, limits: { ...testLimits, timeoutMs: 2_500 } }));
+    assert.equal(error.code, "RENDER_TIMEOUT");
+  });
+
+  test("benchmarks a reference scene", async () => {
+    const result = await engine.benchmark({ ...testLimits, threads: 1 });
+    assert.ok(result.score > 0 && Number.isFinite(result.score), `score ${result.score}`);
+    assert.ok(result.seconds > 0);
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * Blender adapter (Debian package `blender`), Cycles on the CPU.
+ *
+ * Every render runs
+ *   blender -b -Y --factory-startup <scene.blend> [-S <scene>] --python-exit-code 1
+ *           --python renderSegment.py -f <frame> -- <json>
+ * - `-Y` (`--disable-autoexec`): Python embedded in the .blend file (registered text blocks,
+ *   Python drivers) never runs. Scripts named with `--python` on the command line still run,
+ *   so our own `renderSegment.py` (shipped next to this file) applies the settings.
+ * - `--factory-startup`: no user preferences or add-ons of the machine change the result.
+ * - `renderSegment.py` pins Cycles to the CPU with a fixed thread count, samples and seed, no
+ *   time limit, adaptive sampling and denoising as the settings say (off by default); sets the
+ *   full frame size at 100 % and the rectangle as a render border cropped to itself; and writes
+ *   an 8-bit RGBA PNG into the private work dir.
+ * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
+ *
+ * Cycles with a fixed seed, no adaptive sampling and no denoiser gives the same pixels on
+ * every run and for every thread count on one machine. A border render may differ by up to
+ * 2/255 from the same rectangle cropped out of a full frame, so tiles of a Blender job must all
+ * be rendered as tiles (which the segment plan does) and compared with each other only.
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FatalError } from "@tessellate/sdk/errors";
+import { commandOutput, findEngineOutput, resolveSceneEntry } from "../../sandbox/engineFiles.ts";
+import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
+import { assertRectInside, cropPngFile } from "../crop.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+
+export interface BlenderSettings {
+  /** Cycles samples per pixel. */
+  samples: number;
+  /** Cycles seed (never animated). */
+  seed: number;
+  /** Cycles' adaptive sampling; off in exact verification. */
+  adaptiveSampling: boolean;
+  /** Cycles' denoiser; off in exact mode. */
+  denoise: boolean;
+  /** Object name of the camera to render through; the scene's active camera by default. */
+  camera?: string;
+  /** Scene to render, for files holding several; the file's active scene by default. */
+  scene?: string;
+}
+
+export interface BlenderEngineOptions {
+  /** The Blender executable; `blender` on the sandbox's PATH by default. */
+  binary?: string;
+  /** Substitute for `runSandboxed` (tests). */
+  runner?: SandboxRunner;
+  logger?: SandboxLogger;
+}
+
+const RENDER_SCRIPT = fileURLToPath(new URL("./renderSegment.py", import.meta.url));
+const BENCHMARK_SCRIPT = fileURLToPath(new URL("./benchmarkScene.py", import.meta.url));
+const BENCHMARK = { width: 160, height: 120, samples: 16 };
+const OUTPUT_PREFIX = "render_";
+
+export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine {
+  const binary = options.binary ?? "blender";
+  const runner = options.runner ?? runSandboxed;
+
+  /** Renders into `workDir`; returns Blender's own render time in seconds when it printed one. */
+  async function renderIn(workDir: string, request: RenderRequest, settings: BlenderSettings): Promise<number | undefined> {
+    let renderSeconds: number | undefined;
+    const result = await runner({
+      command: binary,
+      args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
+      readOnlyDirs: [request.sceneDir],
+      workDir,
+      threads: request.limits.threads,
+      memoryBytes: request.limits.memoryBytes,
+      timeoutMs: request.limits.timeoutMs,
+      signal: request.signal,
+      logger: options.logger,
+      onLine: (line) => {
+        const progress = /\| Sample (\d+)\/(\d+)/.exec(line) ?? /Rendered (\d+)\/(\d+) Tiles/.exec(line);
+        if (progress && request.onProgress) request.onProgress(Math.min(1, Number(progress[1]) / Math.max(1, Number(progress[2]))));
+        const time = /^ Time: (\d+):([\d.]+) \(Saving: (\d+):([\d.]+)\)/.exec(line);
+        if (time) renderSeconds = Number(time[1]) * 60 + Number(time[2]) - (Number(time[3]) * 60 + Number(time[4]));
+      },
+    });
+    const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
+    const written = await findEngineOutput(workDir, OUTPUT_PREFIX, "blender", lastLines);
+    const { width, height } = request.rect;
+    await cropPngFile(written, { width, height }, { x: 0, y: 0, width, height }, request.outPath);
+    request.onProgress?.(1);
+    return renderSeconds;
+  }
+
+  return {
+    name: "blender",
+
+    async detect(): Promise<EngineInfo | null> {
+      const output = await commandOutput(binary, ["--version"]);
+      const version = output === null ? undefined : /^Blender (\S+)/m.exec(output)?.[1];
+      return version === undefined ? null : { name: "blender", version };
+    },
+
+    async render(request: RenderRequest): Promise<void> {
+      const settings = parseBlenderSettings(request.settings);
+      await withWorkDir("blender", (workDir) => renderIn(workDir, request, settings));
+    },
+
+    async benchmark(limits: RenderLimits): Promise<BenchmarkResult> {
+      const { width, height, samples } = BENCHMARK;
+      const settings: BlenderSettings = { samples, seed: 0, adaptiveSampling: false, denoise: false };
+      return withWorkDir("blender-bench", async (workDir) => {
+        const sceneDir = join(workDir, "scene");
+        await mkdir(sceneDir);
+        await runner({
+          command: binary,
+          args: ["-b", "-Y", "--factory-startup", "--python-exit-code", "1", "--python", BENCHMARK_SCRIPT, "--", join(sceneDir, "benchmark.blend")],
+          readOnlyDirs: [dirname(BENCHMARK_SCRIPT)],
+          workDir,
+          threads: limits.threads,
+          memoryBytes: limits.memoryBytes,
+          timeoutMs: limits.timeoutMs,
+          logger: options.logger,
+        });
+        const started = performance.now();
+        const renderSeconds = await withWorkDir("blender-bench-render", (renderDir) =>
+          renderIn(
+            renderDir,
+            {
+              sceneDir,
+              entry: "benchmark.blend",
+              width,
+              height,
+              rect: { x: 0, y: 0, width, height },
+              frame: 1,
+              frames: { start: 1, end: 1 },
+              settings: { ...settings },
+              outPath: join(renderDir, "benchmark-result.png"),
+              limits,
+            },
+            settings,
+          ),
+        );
+        const seconds = (performance.now() - started) / 1000;
+        // Blender's start-up (~1 s) would swamp a small render: score the render time Blender
+        // reports, falling back to the wall clock.
+        const rendered = renderSeconds !== undefined && renderSeconds > 0 ? renderSeconds : seconds;
+        return { score: (width * height * samples) / rendered / 1000, seconds };
+      });
+    },
+  };
+}
+
+/** The Blender command line for one segment; Blender writes `<outputPrefix><frame>.png`. */
+export function blenderArguments(request: RenderRequest, settings: BlenderSettings, outputPrefix: string): string[] {
+  const { rect, width, height, frame, frames } = request;
+  assertRectInside(rect, width, height);
+  if (!Number.isSafeInteger(frame) || frame < frames.start || frame > frames.end) {
+    throw new FatalError("RENDER_REQUEST_INVALID", `frame ${frame} is outside the job's frames ${frames.start}–${frames.end}`);
+  }
+  const blendFile = resolveSceneEntry(request.sceneDir, request.entry);
+  const scriptArguments = {
+    width,
+    height,
+    rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height },
+    threads: request.limits.threads,
+    output: outputPrefix,
+    blendFile,
+    samples: settings.samples,
+    seed: settings.seed,
+    adaptiveSampling: settings.adaptiveSampling,
+    denoise: settings.denoise,
+    ...(settings.camera === undefined ? {} : { camera: settings.camera }),
+    ...(settings.scene === undefined ? {} : { scene: settings.scene }),
+  };
+  return [
+    "-b",
+    "-Y",
+    "--factory-startup",
+    "-noaudio",
+    blendFile,
+    ...(settings.scene === undefined ? [] : ["-S", settings.scene]),
+    "--python-exit-code",
+    "1",
+    "--python",
+    RENDER_SCRIPT,
+    "-f",
+    String(frame),
+    "--",
+    JSON.stringify(scriptArguments),
+  ];
+}
+
+/** Checks the manifest's Blender settings and fills in defaults. */
+export function parseBlenderSettings(settings: Record<string, unknown>): BlenderSettings {
+  const invalid = (message: string) => new FatalError("SETTINGS_INVALID", `blender settings: ${message}`);
+  const { samples, seed = 0, adaptiveSampling = false, denoise = false, camera, scene } = settings;
+  if (typeof samples !== "number" || !Number.isSafeInteger(samples) || samples < 1) throw invalid("samples must be a positive integer");
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 31 - 1) {
+    throw invalid("seed must be an integer from 0 to 2147483647");
+  }
+  if (typeof adaptiveSampling !== "boolean") throw invalid("adaptiveSampling must be true or false");
+  if (typeof denoise !== "boolean") throw invalid("denoise must be true or false");
+  for (const [name, value] of [["camera", camera], ["scene", scene]] as const) {
+    if (value !== undefined && (typeof value !== "string" || value === "")) throw invalid(`${name} must be a non-empty name`);
+  }
+  return {
+    samples,
+    seed,
+    adaptiveSampling,
+    denoise,
+    ...(camera === undefined ? {} : { camera: camera as string }),
+    ...(scene === undefined ? {} : { scene: scene as string }),
+  };
+}

@@ -1,0 +1,74 @@
+# Tessellate's render script for Blender: the only Python that runs in a render (Blender is
+# started with -Y, so scripts embedded in the .blend file never run; scripts given with
+# --python on the command line still do). Blender runs it after loading the scene, then
+# renders the frame given by -f. Its one argument, after "--", is a JSON object:
+#   {"width", "height", "rect": {"x", "y", "width", "height"}, "threads", "output",
+#    "blendFile", "samples", "seed", "adaptiveSampling", "denoise", "camera"?, "scene"?}
+# Any problem raises SystemExit: Blender then exits with status 1 without rendering.
+import json
+import os
+import sys
+
+import bpy
+
+args = json.loads(sys.argv[sys.argv.index("--") + 1])
+
+# A .blend that fails to load leaves Blender on its factory scene: never render that.
+if not bpy.data.filepath or os.path.realpath(bpy.data.filepath) != os.path.realpath(args["blendFile"]):
+    raise SystemExit(f"tessellate: the scene file was not loaded ({bpy.data.filepath!r})")
+
+# The scene is chosen with -S on the command line; Blender ignores a name it cannot find.
+scene = bpy.context.scene
+if args.get("scene") and scene.name != args["scene"]:
+    raise SystemExit(f"tessellate: the file has no scene named {args['scene']!r}")
+render = scene.render
+
+if args.get("camera"):
+    camera = bpy.data.objects.get(args["camera"])
+    if camera is None or camera.type != "CAMERA":
+        raise SystemExit(f"tessellate: the scene has no camera named {args['camera']!r}")
+    scene.camera = camera
+if scene.camera is None:
+    raise SystemExit("tessellate: the scene has no active camera")
+
+# Cycles on the CPU, with everything that could depend on timing or hardware pinned.
+render.engine = "CYCLES"
+bpy.context.preferences.addons["cycles"].preferences.compute_device_type = "NONE"
+cycles = scene.cycles
+cycles.device = "CPU"
+cycles.samples = args["samples"]
+cycles.seed = args["seed"]
+cycles.use_animated_seed = False
+cycles.use_adaptive_sampling = args["adaptiveSampling"]
+cycles.use_denoising = args["denoise"]
+cycles.time_limit = 0
+render.threads_mode = "FIXED"
+render.threads = args["threads"]
+render.use_persistent_data = False
+
+# The full frame size, and the rectangle as a render border cropped out of it.
+width, height, rect = args["width"], args["height"], args["rect"]
+render.resolution_x = width
+render.resolution_y = height
+render.resolution_percentage = 100
+full_frame = rect == {"x": 0, "y": 0, "width": width, "height": height}
+render.use_border = not full_frame
+render.use_crop_to_border = True
+# Blender's border is normalized with its origin at the bottom-left, and Blender truncates
+# border * size to whole pixels: a quarter pixel inwards makes the truncation land exactly
+# on the intended pixel edge (values past 1 are clamped to the frame's edge).
+render.border_min_x = (rect["x"] + 0.25) / width
+render.border_max_x = min(1.0, (rect["x"] + rect["width"] + 0.25) / width)
+render.border_min_y = (height - rect["y"] - rect["height"] + 0.25) / height
+render.border_max_y = min(1.0, (height - rect["y"] + 0.25) / height)
+
+# 8-bit RGBA PNG in the private work dir.
+image = render.image_settings
+image.file_format = "PNG"
+image.color_mode = "RGBA"
+image.color_depth = "8"
+image.compression = 15
+render.use_file_extension = True
+render.use_overwrite = True
+render.use_placeholder = False
+render.filepath = args["output"]

@@ -1,0 +1,74 @@
+/**
+ * PNG helpers shared by the engine adapters: engines that write more than the requested
+ * rectangle (POV-Ray's partial render keeps the full frame size) are cropped here, and every
+ * adapter's output is re-encoded as a plain 8-bit RGBA PNG with no metadata, so that what the
+ * worker digests and uploads does not depend on which engine wrote it. Decoding and encoding
+ * are the sdk's (`@tessellate/sdk/png`), the same the pixel digest uses.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { FatalError } from "@tessellate/sdk/errors";
+import { decodePng, encodePng, type RgbaImage } from "@tessellate/sdk/png";
+import type { Rect } from "./engine.ts";
+
+export type { RgbaImage };
+
+/** Decodes any PNG (palette, grey, RGB, 16-bit…) to 8-bit RGBA, exactly as the pixel digest does. */
+export async function readPngRgba(path: string): Promise<RgbaImage> {
+  return decodePng(await readFile(path));
+}
+
+/** Encodes 8-bit RGBA pixels as a PNG without metadata chunks. */
+export async function writePngRgba(path: string, image: RgbaImage): Promise<void> {
+  await writeFile(path, encodePng(image));
+}
+
+/** Copies `rect` out of `image`. */
+export function cropRgba(image: RgbaImage, rect: Rect): RgbaImage {
+  assertRectInside(rect, image.width, image.height);
+  const data = new Uint8Array(rect.width * rect.height * 4);
+  const rowBytes = rect.width * 4;
+  for (let row = 0; row < rect.height; row++) {
+    const from = ((rect.y + row) * image.width + rect.x) * 4;
+    data.set(image.data.subarray(from, from + rowBytes), row * rowBytes);
+  }
+  return { width: rect.width, height: rect.height, data };
+}
+
+/**
+ * Reads the PNG an engine wrote, checks it has the size the engine was asked for, crops `rect`
+ * out of it and writes the result to `outPath` as plain RGBA8.
+ */
+export async function cropPngFile(
+  sourcePath: string,
+  expected: { width: number; height: number },
+  rect: Rect,
+  outPath: string,
+): Promise<void> {
+  const image = await readPngRgba(sourcePath);
+  if (image.width !== expected.width || image.height !== expected.height) {
+    throw new FatalError(
+      "ENGINE_OUTPUT_INVALID",
+      `the engine wrote a ${image.width}×${image.height} image where ${expected.width}×${expected.height} was asked for`,
+    );
+  }
+  await writePngRgba(outPath, cropRgba(image, rect));
+}
+
+/** Throws unless `rect` is a non-empty integer rectangle inside a `width` × `height` frame. */
+export function assertRectInside(rect: Rect, width: number, height: number): void {
+  const integers = [rect.x, rect.y, rect.width, rect.height, width, height].every(Number.isSafeInteger);
+  if (
+    !integers ||
+    rect.x < 0 ||
+    rect.y < 0 ||
+    rect.width < 1 ||
+    rect.height < 1 ||
+    rect.x + rect.width > width ||
+    rect.y + rect.height > height
+  ) {
+    throw new FatalError(
+      "RENDER_REQUEST_INVALID",
+      `the rectangle ${JSON.stringify(rect)} is not a non-empty integer rectangle inside the ${width}×${height} frame`,
+    );
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * POV-Ray 3.7 adapter (Debian package `povray`).
+ *
+ * - Frames: the job's whole frame range is the animation (`+KFI/+KFF`, clock from
+ *   `initialClock` to `finalClock`) and only the requested frame is rendered (`+SF/+EF`), so a
+ *   frame's clock is the same whichever segment renders it. A one-frame job renders at
+ *   `initialClock` (`+K`), because POV-Ray computes a NaN clock when `+KFI` equals `+KFF`.
+ * - Tiles: a partial render (`+SC/+EC/+SR/+ER`, 1-based, inclusive) still writes a full-size
+ *   image, black outside the region, so the rectangle is cropped out of it. With anti-aliasing
+ *   off every pixel is computed on its own, and tiles compose into exactly the full frame.
+ * - POV-Ray reads an end column/row of exactly `1` as the fraction 1.0 (the whole width), so a
+ *   one-pixel-wide region at the left or top edge is rendered two pixels wide and cropped.
+ * - Settings: `{ antialias, initialClock, finalClock, quality, seed? }`; `seed` is declared to
+ *   the scene as `TessellateSeed` (`Declare=TessellateSeed=<seed>`) for its `seed()` calls.
+ *   Scenes that use `crand` are only deterministic with one thread.
+ * - The scene runs in the sandbox with the scene folder read-only and cwd = the private work
+ *   dir, where the image is written; the scene folder is on the include path (`+L`).
+ */
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FatalError } from "@tessellate/sdk/errors";
+import { commandOutput, findEngineOutput, resolveSceneEntry } from "../../sandbox/engineFiles.ts";
+import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
+import { assertRectInside, cropPngFile } from "../crop.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+
+export interface PovraySettings {
+  /** Adaptive anti-aliasing (`+A`, no jitter). Off in exact verification: tiles then compose exactly. */
+  antialias: boolean;
+  /** Clock of the job's first frame. */
+  initialClock: number;
+  /** Clock of the job's last frame. */
+  finalClock: number;
+  /** Render quality `+Q`, 0 (colours only) to 11 (everything). */
+  quality: number;
+  /** Declared to the scene as `TessellateSeed`. */
+  seed?: number;
+}
+
+export interface PovrayEngineOptions {
+  /** The POV-Ray executable; `povray` on the sandbox's PATH by default. */
+  binary?: string;
+  /** Substitute for `runSandboxed` (tests). */
+  runner?: SandboxRunner;
+  logger?: SandboxLogger;
+}
+
+const BENCHMARK_SCENE = fileURLToPath(new URL("./benchmark.pov", import.meta.url));
+const BENCHMARK_SIZE = { width: 320, height: 240 };
+const OUTPUT_BASENAME = "render";
+
+export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
+  const binary = options.binary ?? "povray";
+  const runner = options.runner ?? runSandboxed;
+
+  /** Renders into `workDir` and returns POV-Ray's own trace time in seconds, when it printed one. */
+  async function renderIn(workDir: string, request: RenderRequest, settings: PovraySettings): Promise<number | undefined> {
+    let traceSeconds: number | undefined;
+    const result = await runner({
+      command: binary,
+      args: povrayArguments(request, settings, join(workDir, `${OUTPUT_BASENAME}.png`)),
+      readOnlyDirs: [request.sceneDir],
+      workDir,
+      threads: request.limits.threads,
+      memoryBytes: request.limits.memoryBytes,
+      timeoutMs: request.limits.timeoutMs,
+      signal: request.signal,
+      logger: options.logger,
+      onLine: (line) => {
+        const trace = /Trace Time:.*\(([\d.]+) seconds\)/.exec(line);
+        if (trace) traceSeconds = Number(trace[1]);
+        const progress = /Rendered (\d+) of (\d+) pixels/.exec(line);
+        if (progress && request.onProgress) request.onProgress(Math.min(1, Number(progress[1]) / Math.max(1, Number(progress[2]))));
+      },
+    });
+    const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"));
+    // POV-Ray keeps the full frame size for a partial render: crop the rectangle out of it.
+    await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath);
+    request.onProgress?.(1);
+    return traceSeconds;
+  }
+
+  return {
+    name: "povray",
+
+    async detect(): Promise<EngineInfo | null> {
+      const output = await commandOutput(binary, ["--version"]);
+      const version = output === null ? undefined : /^POV-Ray (\S+)/m.exec(output)?.[1];
+      return version === undefined ? null : { name: "povray", version };
+    },
+
+    async render(request: RenderRequest): Promise<void> {
+      const settings = parsePovraySettings(request.settings);
+      await withWorkDir("povray", (workDir) => renderIn(workDir, request, settings));
+    },
+
+    async benchmark(limits: RenderLimits): Promise<BenchmarkResult> {
+      const { width, height } = BENCHMARK_SIZE;
+      const settings: PovraySettings = { antialias: false, initialClock: 0, finalClock: 0, quality: 9 };
+      return withWorkDir("povray-bench", async (workDir) => {
+        const started = performance.now();
+        const reference: RenderRequest = {
+          sceneDir: dirname(BENCHMARK_SCENE),
+          entry: basename(BENCHMARK_SCENE),
+          width,
+          height,
+          rect: { x: 0, y: 0, width, height },
+          frame: 0,
+          frames: { start: 0, end: 0 },
+          settings: { ...settings },
+          outPath: join(workDir, "benchmark-result.png"),
+          limits,
+        };
+        const traceSeconds = await renderIn(workDir, reference, settings);
+        const seconds = (performance.now() - started) / 1000;
+        // POV-Ray's start-up (~0.5 s) would swamp the trace time of a small scene: score the
+        // trace time POV-Ray reports, falling back to the wall clock.
+        const traced = traceSeconds !== undefined && traceSeconds > 0 ? traceSeconds : seconds;
+        return { score: (width * height) / traced / 1000, seconds };
+      });
+    },
+  };
+}
+
+/** The POV-Ray command line for one segment; `outputPath` is where POV-Ray writes its image. */
+export function povrayArguments(request: RenderRequest, settings: PovraySettings, outputPath: string): string[] {
+  const { rect, width, height, frame, frames } = request;
+  assertRectInside(rect, width, height);
+  if (!Number.isSafeInteger(frame) || frame < frames.start || frame > frames.end) {
+    throw new FatalError("RENDER_REQUEST_INVALID", `frame ${frame} is outside the job's frames ${frames.start}–${frames.end}`);
+  }
+  const args = [
+    "-D", // no display window
+    "-P", // no pause at the end
+    `+I${resolveSceneEntry(request.sceneDir, request.entry)}`,
+    `+O${outputPath}`,
+    "+FN8",
+    "-UA", // no alpha channel: the background is part of the image
+    `+W${width}`,
+    `+H${height}`,
+    ...region("C", rect.x, rect.width, width),
+    ...region("R", rect.y, rect.height, height),
+    `+L${request.sceneDir}`,
+    `+WT${request.limits.threads}`,
+    `+Q${settings.quality}`,
+    settings.antialias ? "+A" : "-A",
+    "-J", // no anti-aliasing jitter
+  ];
+  if (frames.start === frames.end) {
+    args.push(`+K${settings.initialClock}`);
+  } else {
+    args.push(
+      `+KFI${frames.start}`,
+      `+KFF${frames.end}`,
+      `+KI${settings.initialClock}`,
+      `+KF${settings.finalClock}`,
+      `+SF${frame}`,
+      `+EF${frame}`,
+    );
+  }
+  if (settings.seed !== undefined) args.push(`Declare=TessellateSeed=${settings.seed}`);
+  return args;
+}
+
+/**
+ * `+S<axis>` and `+E<axis>` for a 0-based `start` and `size` along an axis of `extent` pixels.
+ * POV-Ray counts from 1, inclusive, and reads an end of exactly 1 as "100 %", so such a region
+ * is widened to 2 pixels (the crop removes the extra one).
+ */
+function region(axis: "C" | "R", start: number, size: number, extent: number): string[] {
+  const first = start + 1;
+  let last = start + size;
+  if (last === 1 && extent >= 2) last = 2;
+  return [`+S${axis}${first}`, `+E${axis}${last}`];
+}
+
+/** Checks the manifest's POV-Ray settings and fills in defaults. */
+export function parsePovraySettings(settings: Record<string, unknown>): PovraySettings {
+  const invalid = (message: string) => new FatalError("SETTINGS_INVALID", `povray settings: ${message}`);
+  const antialias = settings.antialias ?? false;
+  const initialClock = settings.initialClock ?? 0;
+  const finalClock = settings.finalClock ?? 1;
+  const quality = settings.quality ?? 9;
+  const seed = settings.seed;
+  if (typeof antialias !== "boolean") throw invalid("antialias must be true or false");
+  if (typeof initialClock !== "number" || !Number.isFinite(initialClock)) throw invalid("initialClock must be a number");
+  if (typeof finalClock !== "number" || !Number.isFinite(finalClock)) throw invalid("finalClock must be a number");
+  if (typeof quality !== "number" || !Number.isInteger(quality) || quality < 0 || quality > 11) {
+    throw invalid("quality must be an integer from 0 to 11");
+  }
+  if (seed !== undefined && (typeof seed !== "number" || !Number.isSafeInteger(seed))) throw invalid("seed must be an integer");
+  return { antialias, initialClock, finalClock, quality, ...(seed === undefined ? {} : { seed }) };
+}

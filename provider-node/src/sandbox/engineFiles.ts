@@ -1,0 +1,54 @@
+/**
+ * Small helpers every engine adapter needs around a sandboxed run: where the scene's entry file
+ * is, which image the engine wrote, and what the engine says its version is.
+ */
+import { execFile } from "node:child_process";
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { FatalError } from "@tessellate/sdk/errors";
+import { EngineError } from "./engineError.ts";
+
+/** The entry file's absolute path; it must lie inside the scene folder. */
+export function resolveSceneEntry(sceneDir: string, entry: string): string {
+  const path = resolve(sceneDir, entry);
+  const rel = relative(resolve(sceneDir), path);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+    throw new FatalError("RENDER_REQUEST_INVALID", `the entry file ${entry} is not inside the scene folder`);
+  }
+  return path;
+}
+
+/**
+ * The one PNG whose name starts with `prefix` that the engine wrote into `workDir` (engines add
+ * frame numbers to the name). An engine that exited cleanly without writing it failed.
+ */
+export async function findEngineOutput(workDir: string, prefix: string, engine: string, lastLines: string[] = []): Promise<string> {
+  const written = (await readdir(workDir)).filter((name) => name.startsWith(prefix) && name.endsWith(".png"));
+  if (written.length !== 1) {
+    throw new EngineError(
+      "ENGINE_FAILED",
+      `${engine} exited without writing the image${written.length > 1 ? ` (it wrote ${written.length})` : ""}; the scene may be unreadable`,
+      { exitCode: 0, signal: null, lastLines },
+    );
+  }
+  return join(workDir, written[0]!);
+}
+
+/**
+ * Everything `binary args…` prints (stdout, then stderr), or null when it cannot be started.
+ * Used for `--version`, outside the sandbox: no scene is involved.
+ */
+export function commandOutput(binary: string, args: string[], timeoutMs = 20_000): Promise<string | null> {
+  return new Promise((done) => {
+    execFile(
+      binary,
+      args,
+      { env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: tmpdir(), LANG: "C.UTF-8" }, timeout: timeoutMs },
+      (error, stdout, stderr) => {
+        const notStarted = error !== null && typeof (error as NodeJS.ErrnoException).code === "string";
+        done(notStarted ? null : `${stdout}\n${stderr}`);
+      },
+    );
+  });
+}

@@ -1,0 +1,22 @@
+import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
+
+/**
+ * The protocol's commitment to a replica's result, exactly as JobMarket checks it on reveal:
+ * keccak256(abi.encode(digest, salt, provider, jobId, segment)). Binding the provider, job and
+ * segment means a commitment can be neither replayed by another address nor moved to another
+ * segment.
+ */
+export function commitmentOf(digest: Hex, salt: Hex, provider: Address, jobId: bigint, segment: number): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "address" }, { type: "uint256" }, { type: "uint32" }],
+      [digest, salt, provider, jobId, segment],
+    ),
+  );
+}
+
+/** A fresh 32-byte salt from the platform CSPRNG. Persist it before sending the commitment. */
+export function randomSalt(): Hex {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `0x${Buffer.from(bytes).toString("hex")}`;
+}
