@@ -33,7 +33,8 @@ export default defineConfig({
   },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // The devnet chain; DEVNET_RPC_URL lets tests run their own node on another port.
+    localhost: { type: "http", chainType: "l1", url: process.env.DEVNET_RPC_URL ?? "http://127.0.0.1:8545" },
     // Any EVM network: set TESSELLATE_RPC_URL and keep the deployer key in the Hardhat keystore
     // (`npx hardhat keystore set TESSELLATE_DEPLOYER_KEY`).
     remote: {

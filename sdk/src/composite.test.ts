@@ -7,7 +7,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { compositeFrames, maxTilePngBytes, resultFileName, type AcceptedSegment } from "./composite.ts";
 import { FatalError, RetryableError } from "./errors.ts";
-import { decodePng, encodePng, pngDigest, type RgbaImage } from "./pixelDigest.ts";
+import { pngDigest } from "./pixelDigest.ts";
+import { decodePng, encodePng, type RgbaImage } from "./png.ts";
 import { segmentAt, segmentCount, type SegmentPlanInput } from "./segmentPlan.ts";
 import { MemoryStorage } from "./testing/memoryStorage.ts";
 

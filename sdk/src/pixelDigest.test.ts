@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { crc32, deflateSync } from "node:zlib";
 import fc from "fast-check";
 import { FatalError } from "./errors.ts";
-import { createPixelDigest, decodePng, encodePng, isPixelDigest, pixelDigest, pngDigest, readPngSize, type RgbaImage } from "./pixelDigest.ts";
+import { createPixelDigest, isPixelDigest, pixelDigest, pngDigest } from "./pixelDigest.ts";
+import { decodePng, encodePng, readPngSize, type RgbaImage } from "./png.ts";
 
 // ---------------------------------------------------------------------------------------------
 // A small independent PNG writer, so the tests can produce every colour type, bit depth, palette,

@@ -18,7 +18,6 @@ import { createHash, type Hash } from "node:crypto";
 import { FatalError } from "./errors.ts";
 import { assertImage, decodePng, type DecodePngOptions, type RgbaImage } from "./png.ts";
 
-export { decodePng, encodePng, readPngSize, type RgbaImage } from "./png.ts";
 
 /** ASCII tag at the start of every digested byte stream; changes if the format ever changes. */
 export const PIXEL_DIGEST_TAG = "TESSELLATE-RGBA8-V1";

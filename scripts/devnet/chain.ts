@@ -1,0 +1,130 @@
+/**
+ * The devnet's chain: Hardhat's own node (EDR) on loopback, and the protocol deployed to it
+ * with the real Ignition module. Used by `npm start`, the separate chain script and the
+ * end-to-end tests (each of which runs its own node on its own port).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Address } from "viem";
+
+const ROOT = join(import.meta.dirname, "../..");
+const HARDHAT = join(ROOT, "node_modules/.bin/hardhat");
+
+export interface RunningChain {
+  rpcUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface DeployedProtocol {
+  token: Address;
+  registry: Address;
+  market: Address;
+  deploymentId: string;
+}
+
+/** Starts `hardhat node` on 127.0.0.1:`port` and resolves once it answers JSON-RPC. */
+export async function startChain(options: { port: number; logFile?: string; timeoutMs?: number }): Promise<RunningChain> {
+  const rpcUrl = `http://127.0.0.1:${options.port}`;
+  if (await rpcAnswers(rpcUrl)) {
+    throw new Error(`Something already answers on ${rpcUrl}: stop it or choose another port (--chain-port).`);
+  }
+  const child = spawn(HARDHAT, ["node", "--hostname", "127.0.0.1", "--port", String(options.port)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
+  const tail: string[] = [];
+  const keep = (chunk: Buffer) => {
+    tail.push(chunk.toString());
+    if (tail.length > 50) tail.shift();
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  if (options.logFile) {
+    const { createWriteStream } = await import("node:fs");
+    const log = createWriteStream(options.logFile, { flags: "a" });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!(await rpcAnswers(rpcUrl))) {
+    if (child.exitCode !== null) throw new Error(`hardhat node exited early (code ${child.exitCode}):\n${tail.join("")}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`hardhat node did not answer on ${rpcUrl} within ${options.timeoutMs ?? 60_000} ms:\n${tail.join("")}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    rpcUrl,
+    process: child,
+    stop: () => stopProcess(child),
+  };
+}
+
+/**
+ * Deploys the protocol to the chain at `rpcUrl` with the Ignition module and returns the
+ * addresses. `deploymentId` "chain-31337" is the standard folder the bindings generator reads;
+ * tests use their own ids. A previous deployment with the same id is removed first, because a
+ * devnet chain always starts empty.
+ */
+export function deployProtocol(options: {
+  rpcUrl: string;
+  deploymentId: string;
+  parameters?: Record<string, unknown>;
+}): DeployedProtocol {
+  const dir = join(ROOT, "ignition/deployments", options.deploymentId);
+  rmSync(dir, { recursive: true, force: true });
+  const args = ["ignition", "deploy", "ignition/modules/Tessellate.ts", "--network", "localhost", "--deployment-id", options.deploymentId];
+  const parameters = { Tessellate: { unbondingDelay: 3600, feeBps: 100, ...options.parameters } };
+  mkdirSync(join(ROOT, ".devnet"), { recursive: true });
+  const paramsFile = join(ROOT, ".devnet", `ignition-${options.deploymentId}.json`);
+  writeFileSync(paramsFile, JSON.stringify(parameters));
+  args.push("--parameters", paramsFile);
+  const result = spawnSync(HARDHAT, args, {
+    cwd: ROOT,
+    env: { ...process.env, DEVNET_RPC_URL: options.rpcUrl },
+    encoding: "utf8",
+    input: "",
+  });
+  if (result.status !== 0) {
+    throw new Error(`Ignition deployment failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+  const addresses: Record<string, Address> = JSON.parse(readFileSync(join(dir, "deployed_addresses.json"), "utf8"));
+  return {
+    token: addresses["Tessellate#RenderToken"],
+    registry: addresses["Tessellate#ProviderRegistry"],
+    market: addresses["Tessellate#JobMarket"],
+    deploymentId: options.deploymentId,
+  };
+}
+
+export async function rpcAnswers(rpcUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(1_000),
+    });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 3_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function deploymentExists(deploymentId: string): boolean {
+  return existsSync(join(ROOT, "ignition/deployments", deploymentId, "deployed_addresses.json"));
+}

@@ -1,0 +1,266 @@
+/**
+ * The protocol as TypeScript: typed reads and writes of JobMarket, ProviderRegistry and the
+ * token, and decoding of their events. Writes are simulated first, so a revert surfaces as a
+ * FatalError naming the contract's custom error and its arguments before any gas is spent, and
+ * are sent one at a time per client so that nonces never collide.
+ */
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  parseEventLogs,
+  type Address,
+  type Hash,
+  type Hex,
+  type Log,
+  type ParseEventLogsReturnType,
+  type TransactionReceipt,
+} from "viem";
+import type { ChainConnection } from "./chain.ts";
+import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
+import { FatalError, RetryableError } from "./errors.ts";
+
+/** Every event the protocol emits: market, registry and token. */
+export const protocolAbi = [...jobMarketAbi, ...providerRegistryAbi, ...renderTokenAbi] as const;
+
+export interface JobParams {
+  manifestCid: string;
+  segmentCount: number;
+  redundancy: number;
+  quorum: number;
+  rewardPerReplica: bigint;
+  collateralPerReplica: bigint;
+  leaseDuration: number;
+  revealWindow: number;
+  deadline: bigint;
+  minReputation: number;
+}
+
+export interface Slot {
+  segment: number;
+  replica: number;
+}
+
+export interface CommitInput extends Slot {
+  commitment: Hex;
+}
+
+export interface RevealInput extends Slot {
+  digest: Hex;
+  salt: Hex;
+  resultCid: string;
+}
+
+export type ProtocolEvent = ParseEventLogsReturnType<typeof protocolAbi, undefined, true>[number];
+
+export interface TxOutcome {
+  hash: Hash;
+  receipt: TransactionReceipt;
+  gasUsed: bigint;
+  /** Protocol events emitted by the transaction, decoded. */
+  events: ProtocolEvent[];
+}
+
+/** Decodes the protocol's events out of raw logs (others are skipped). */
+export function decodeProtocolEvents(logs: Log[]): ProtocolEvent[] {
+  return parseEventLogs({ abi: protocolAbi, logs, strict: true }) as ProtocolEvent[];
+}
+
+/** Picks the events named `name` from a list, typed. */
+export function eventsNamed<N extends ProtocolEvent["eventName"]>(events: ProtocolEvent[], name: N) {
+  return events.filter((e): e is Extract<ProtocolEvent, { eventName: N }> => e.eventName === name);
+}
+
+/**
+ * Turns a viem error into a Tessellate error: a contract revert is Fatal and names the custom
+ * error and its arguments; a transport failure is Retryable.
+ */
+export function toProtocolError(error: unknown, action: string): Error {
+  if (error instanceof BaseError) {
+    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
+    if (revert instanceof ContractFunctionRevertedError) {
+      const name = revert.data?.errorName ?? "unknown error";
+      const args = (revert.data?.args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ");
+      return new FatalError(`CONTRACT_${name}`, `${action} was rejected by the contract: ${name}(${args})`, { cause: error });
+    }
+    return new RetryableError("CHAIN_REQUEST_FAILED", `${action} failed: ${error.shortMessage}`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Names of a contract's errors as the revert decoder reports them, for matching without strings elsewhere. */
+export function isContractError(error: unknown, errorName: string): boolean {
+  return error instanceof FatalError && error.code === `CONTRACT_${errorName}`;
+}
+
+export type MarketClient = ReturnType<typeof createMarketClient>;
+
+/** Typed access to the protocol's contracts over a chain connection. */
+export function createMarketClient(conn: ChainConnection) {
+  const { publicClient, walletClient, addresses } = conn;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  function account() {
+    if (!walletClient) throw new FatalError("CHAIN_NO_ACCOUNT", "This action sends a transaction: configure a key (keystore file or environment variable).");
+    return walletClient.account;
+  }
+
+  /** Simulates, sends and waits for one transaction; writes of one client run one after another. */
+  function send(
+    target: { address: Address; abi: typeof jobMarketAbi | typeof providerRegistryAbi | typeof renderTokenAbi },
+    functionName: string,
+    args: readonly unknown[],
+  ): Promise<TxOutcome> {
+    const run = async (): Promise<TxOutcome> => {
+      const from = account();
+      let request;
+      try {
+        ({ request } = await publicClient.simulateContract({
+          address: target.address,
+          abi: target.abi,
+          functionName,
+          args,
+          account: from,
+        } as Parameters<typeof publicClient.simulateContract>[0]));
+      } catch (error) {
+        throw toProtocolError(error, functionName);
+      }
+      let hash: Hash;
+      try {
+        hash = await walletClient!.writeContract(request as Parameters<NonNullable<typeof walletClient>["writeContract"]>[0]);
+      } catch (error) {
+        throw toProtocolError(error, functionName);
+      }
+      const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: conn.pollingIntervalMs });
+      if (receipt.status !== "success") {
+        throw new FatalError("CHAIN_TX_REVERTED", `${functionName} transaction ${hash} reverted on-chain`);
+      }
+      return { hash, receipt, gasUsed: receipt.gasUsed, events: decodeProtocolEvents(receipt.logs) };
+    };
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  const market = { address: addresses.market, abi: jobMarketAbi } as const;
+  const registry = { address: addresses.registry, abi: providerRegistryAbi } as const;
+  const token = { address: addresses.token, abi: renderTokenAbi } as const;
+  const read = <T>(target: typeof market | typeof registry | typeof token, functionName: string, args: readonly unknown[] = []) =>
+    publicClient.readContract({ address: target.address, abi: target.abi, functionName, args } as Parameters<
+      typeof publicClient.readContract
+    >[0]) as Promise<T>;
+
+  return {
+    conn,
+    addresses,
+    get account(): Address | undefined {
+      return walletClient?.account.address;
+    },
+
+    // ------------------------------------------------------------ reads
+    jobOf: (jobId: bigint) =>
+      read<{
+        requester: Address;
+        status: number;
+        segmentCount: number;
+        segmentsTouched: number;
+        redundancy: number;
+        quorum: number;
+        feeBps: number;
+        minReputation: number;
+        rewardPerReplica: bigint;
+        collateralPerReplica: bigint;
+        leaseDuration: number;
+        revealWindow: number;
+        deadline: bigint;
+        escrow: bigint;
+      }>(market, "jobOf", [jobId]),
+    segmentOf: (jobId: bigint, segment: number) =>
+      read<{
+        status: number;
+        slots: number;
+        assigned: number;
+        committed: number;
+        revealed: number;
+        tieBreakers: number;
+        revealDeadline: bigint;
+        acceptedSeal: Hex;
+      }>(market, "segmentOf", [jobId, segment]),
+    replicaOf: (jobId: bigint, segment: number, replica: number) =>
+      read<{ provider: Address; state: number; leaseEnd: bigint; seal: Hex }>(market, "replicaOf", [jobId, segment, replica]),
+    jobCount: () => read<bigint>(market, "jobCount"),
+    marketBalanceOf: (who: Address) => read<bigint>(market, "balanceOf", [who]),
+    totalEscrow: () => read<bigint>(market, "totalEscrow"),
+    totalBalances: () => read<bigint>(market, "totalBalances"),
+    feeBps: () => read<number>(market, "feeBps"),
+    treasury: () => read<Address>(market, "treasury"),
+    providerOf: (who: Address) =>
+      read<{
+        registered: boolean;
+        staked: bigint;
+        locked: bigint;
+        unbonding: bigint;
+        unbondingReadyAt: bigint;
+        accepted: number;
+        rejected: number;
+        expired: number;
+        abandoned: number;
+        score: number;
+      }>(registry, "providerOf", [who]),
+    freeStake: (who: Address) => read<bigint>(registry, "freeStake", [who]),
+    totalStaked: () => read<bigint>(registry, "totalStaked"),
+    tokenBalanceOf: (who: Address) => read<bigint>(token, "balanceOf", [who]),
+    allowance: (owner: Address, spender: Address) => read<bigint>(token, "allowance", [owner, spender]),
+    latestTimestamp: async () => (await publicClient.getBlock({ blockTag: "latest" })).timestamp,
+
+    // ------------------------------------------------------------ requester
+    approve: (spender: Address, amount: bigint) => send(token, "approve", [spender, amount]),
+    transferToken: (to: Address, amount: bigint) => send(token, "transfer", [to, amount]),
+    createJob: async (params: JobParams) => {
+      const outcome = await send(market, "createJob", [params]);
+      const [created] = eventsNamed(outcome.events, "JobCreated");
+      return { ...outcome, jobId: created.args.jobId };
+    },
+    cancelJob: (jobId: bigint) => send(market, "cancelJob", [jobId]),
+    closeSegments: (jobId: bigint, segments: number[]) => send(market, "closeSegments", [jobId, segments]),
+    recordOutput: (jobId: bigint, outputCid: string) => send(market, "recordOutput", [jobId, outputCid]),
+
+    // ------------------------------------------------------------ provider
+    register: (profileCid: string) => send(registry, "register", [profileCid]),
+    updateProfile: (profileCid: string) => send(registry, "updateProfile", [profileCid]),
+    stake: (amount: bigint) => send(registry, "stake", [amount]),
+    requestUnstake: (amount: bigint) => send(registry, "requestUnstake", [amount]),
+    withdrawStake: () => send(registry, "withdrawStake", []),
+    claim: async (jobId: bigint, count: number) => {
+      const outcome = await send(market, "claim", [jobId, BigInt(count)]);
+      const slots = eventsNamed(outcome.events, "ReplicaClaimed").map((e) => ({
+        segment: e.args.segment,
+        replica: e.args.replica,
+        leaseEnd: e.args.leaseEnd,
+      }));
+      return { ...outcome, slots };
+    },
+    commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
+    reveal: (jobId: bigint, reveals: RevealInput[]) => send(market, "reveal", [jobId, reveals]),
+    abandon: (jobId: bigint, slots: Slot[]) => send(market, "abandon", [jobId, slots]),
+    expire: (jobId: bigint, slots: Slot[]) => send(market, "expire", [jobId, slots]),
+    withdraw: () => send(market, "withdraw", []),
+
+    // ------------------------------------------------------------ history
+    /** Decoded protocol events in [fromBlock, toBlock], fetched in chunks of `chunk` blocks. */
+    async events(fromBlock: bigint, toBlock: bigint, chunk = 5_000n): Promise<ProtocolEvent[]> {
+      const all: ProtocolEvent[] = [];
+      for (let start = fromBlock; start <= toBlock; start += chunk) {
+        const end = start + chunk - 1n < toBlock ? start + chunk - 1n : toBlock;
+        let logs: Log[];
+        try {
+          logs = await publicClient.getLogs({ address: [addresses.market, addresses.registry], fromBlock: start, toBlock: end });
+        } catch (error) {
+          throw toProtocolError(error, "reading event logs");
+        }
+        all.push(...decodeProtocolEvents(logs));
+      }
+      return all;
+    },
+    blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
+  };
+}
