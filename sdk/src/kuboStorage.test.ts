@@ -1,0 +1,186 @@
+/**
+ * The Kubo RPC storage client against the real Kubo-API-compatible service: the devnet's embedded
+ * IPFS node, started here on a temporary repo.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { createServer, type Server } from "node:net";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { create } from "kubo-rpc-client";
+import { CID } from "multiformats/cid";
+import { startIpfsNode, type IpfsNode } from "../../ipfs-node/src/index.ts";
+import { FatalError, RetryableError } from "./errors.ts";
+import { createKuboStorage } from "./kuboStorage.ts";
+import type { Storage } from "./storage.ts";
+
+const MAX_UPLOAD = 3 * 1024 * 1024;
+
+let node: IpfsNode;
+let storage: Storage;
+let workDir: string;
+
+before(async () => {
+  workDir = await mkdtemp(join(tmpdir(), "tessellate-kubo-storage-"));
+  node = await startIpfsNode({ repoDir: join(workDir, "repo"), apiPort: 0, gatewayPort: 0, maxUploadBytes: MAX_UPLOAD });
+  storage = createKuboStorage({ url: node.apiUrl, timeoutMs: 10_000 });
+});
+
+after(async () => {
+  await node.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+
+/** CIDv1 of a raw block: what a single-chunk file with raw leaves must get. */
+function rawCid(bytes: Uint8Array): string {
+  const digest = createHash("sha256").update(bytes).digest();
+  return CID.decode(Uint8Array.from([0x01, 0x55, 0x12, 0x20, ...digest])).toString();
+}
+
+function pattern(length: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, index) => (index * 13 + (index >> 8)) % 256);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  assert.fail("expected a rejection");
+}
+
+test("addBytes stores CIDv1 with raw leaves, reports progress, and cat reads it back", async () => {
+  const small = text("hello tessellate");
+  assert.equal(await storage.addBytes(small), rawCid(small));
+
+  const large = pattern(700_000);
+  const progress: number[] = [];
+  const cid = await storage.addBytes(large, { onProgress: ({ bytes }) => progress.push(bytes) });
+  assert.match(cid, /^bafybei/, "a multi-chunk file is a dag-pb root");
+  assert.equal(progress.at(-1), 700_000);
+  assert.ok(progress.length >= 3);
+  assert.deepEqual(await storage.cat(cid), large);
+  assert.deepEqual(await storage.cat(`/ipfs/${cid}`, { maxBytes: 700_000 }), large);
+  assert.equal(await storage.size(cid), 700_000);
+});
+
+test("addFile gives the same CID as addBytes of the same content", async () => {
+  const content = pattern(300_000);
+  const file = join(workDir, "frame.bin");
+  await writeFile(file, content);
+  assert.equal(await storage.addFile(file), await storage.addBytes(content));
+  const missing = await rejection(storage.addFile(join(workDir, "nope.bin")));
+  assert.ok(missing instanceof FatalError);
+  assert.equal(missing.code, "STORAGE_BAD_INPUT");
+});
+
+test("addFolder makes the folder the root; cat, get and size work on it", async () => {
+  const scene = join(workDir, "scene");
+  await mkdir(join(scene, "textures", "wood"), { recursive: true });
+  await mkdir(join(scene, "empty"));
+  await writeFile(join(scene, "scene.json"), '{"frames":24}');
+  await writeFile(join(scene, "textures", "wood", "oak.png"), pattern(5_000));
+  await writeFile(join(scene, "big.bin"), pattern(400_000));
+  await symlink(join(scene, "scene.json"), join(scene, "link.json"));
+
+  const seen: string[] = [];
+  const root = await storage.addFolder(scene, { onProgress: ({ path }) => path !== undefined && seen.push(path) });
+  assert.match(root, /^bafybei/);
+  assert.ok(seen.includes("scene/big.bin"), seen.join(", "));
+  assert.equal(new TextDecoder().decode(await storage.cat(`${root}/scene.json`)), '{"frames":24}');
+  assert.equal(new TextDecoder().decode(await storage.cat(`${root}/link.json`)), '{"frames":24}');
+  assert.equal(await storage.size(root), 13 + 13 + 5_000 + 400_000);
+
+  const copy = join(workDir, "copy");
+  await storage.get(root, copy);
+  assert.deepEqual((await readdir(copy)).sort(), ["big.bin", "empty", "link.json", "scene.json", "textures"]);
+  assert.deepEqual(await readdir(join(copy, "empty")), []);
+  assert.deepEqual(new Uint8Array(await readFile(join(copy, "textures", "wood", "oak.png"))), pattern(5_000));
+  assert.deepEqual(new Uint8Array(await readFile(join(copy, "big.bin"))), pattern(400_000));
+
+  const single = join(workDir, "single");
+  await storage.get(`${root}/textures/wood/oak.png`, single);
+  assert.deepEqual(await readdir(single), ["oak.png"]);
+
+  const empty = join(workDir, "nothing-inside");
+  await mkdir(empty);
+  const emptyRoot = await storage.addFolder(empty);
+  assert.equal(await storage.size(emptyRoot), 0);
+});
+
+test("refuses content over maxBytes with STORAGE_TOO_LARGE", async () => {
+  const cid = await storage.addBytes(pattern(50_000));
+  const cat = await rejection(storage.cat(cid, { maxBytes: 49_999 }));
+  assert.ok(cat instanceof FatalError);
+  assert.equal(cat.code, "STORAGE_TOO_LARGE");
+  const dir = join(workDir, "limited");
+  const get = await rejection(storage.get(cid, dir, { maxBytes: 10_000 }));
+  assert.equal(get.code, "STORAGE_TOO_LARGE");
+  assert.deepEqual(await readdir(dir), [], "no partial file is left behind");
+  const upload = await rejection(storage.addBytes(new Uint8Array(MAX_UPLOAD + 1)));
+  assert.ok(upload instanceof FatalError);
+  assert.equal(upload.code, "STORAGE_TOO_LARGE");
+});
+
+test("types failures: bad CID, unknown CID, unreachable or silent node", async () => {
+  const bad = await rejection(storage.cat("not-a-cid"));
+  assert.ok(bad instanceof FatalError);
+  assert.equal(bad.code, "STORAGE_BAD_CID");
+
+  const unknown = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+  for (const attempt of [() => storage.cat(unknown), () => storage.size(unknown), () => storage.get(unknown, join(workDir, "x")), () => storage.pin(unknown)]) {
+    const missing = await rejection(attempt());
+    assert.ok(missing instanceof FatalError, String(missing));
+    assert.equal(missing.code, "STORAGE_NOT_FOUND");
+  }
+
+  const closed = createKuboStorage({ url: "http://127.0.0.1:9", timeoutMs: 2_000 });
+  const unreachable = await rejection(closed.addBytes(text("x")));
+  assert.ok(unreachable instanceof RetryableError, String(unreachable));
+  assert.equal(unreachable.code, "STORAGE_UNAVAILABLE");
+
+  // A server that accepts connections and never answers.
+  const silent: Server = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = silent.address() as { port: number };
+    const started = Date.now();
+    const timedOut = await rejection(createKuboStorage({ url: `http://127.0.0.1:${port}`, timeoutMs: 300 }).cat(unknown));
+    assert.ok(timedOut instanceof RetryableError);
+    assert.equal(timedOut.code, "STORAGE_UNAVAILABLE");
+    assert.match(timedOut.message, /300 ms without answering/);
+    assert.ok(Date.now() - started < 3_000);
+  } finally {
+    silent.close();
+  }
+});
+
+test("pins on add by default, not when asked not to, and pin() pins", async () => {
+  const client = create({ url: node.apiUrl });
+  const isPinned = async (cid: string): Promise<boolean> => {
+    try {
+      for await (const _ of client.pin.ls({ paths: [CID.parse(cid)] })) return true;
+    } catch {
+      return false;
+    }
+    return false;
+  };
+  const pinned = await storage.addBytes(text("kept"));
+  assert.equal(await isPinned(pinned), true);
+  const loose = await storage.addBytes(text("not kept"), { pin: false });
+  assert.equal(await isPinned(loose), false);
+  await storage.pin(loose);
+  assert.equal(await isPinned(loose), true);
+});
+
+test("a caller's abort rejects with the abort, not a storage error", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  const aborted = await rejection(storage.addBytes(text("never"), { signal: controller.signal }));
+  assert.equal(aborted.name, "AbortError");
+});
