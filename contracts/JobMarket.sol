@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -17,7 +18,7 @@ import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 /// collateral into internal balances) and `withdraw`; collateral moves through the registry via
 /// the per-transaction `Outcomes` accumulator, flushed once per transaction. The token must be a
 /// plain ERC-20 (no fee on transfer, no rebasing): escrow is accounted at face value.
-contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
+contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SegmentHeaderLib for SegmentHeader;
 
@@ -44,28 +45,12 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     uint16 public constant KEEPER_FEE_BPS = 1_000;
     uint16 public constant MAX_REPUTATION = 10_000;
     uint16 private constant BPS = 10_000;
-    /// @dev Distinct providers buffered per registry call.
+    /// @dev Distinct providers buffered per registry call, and distinct (account, kind) credits
+    /// buffered per balance write; a full buffer is flushed early, so these bound memory only.
     uint256 private constant OUTCOME_BUFFER = 8;
+    uint256 private constant CREDIT_BUFFER = 12;
 
     // ------------------------------------------------------------------ storage
-
-    /// @dev Three slots per job.
-    struct Job {
-        address requester;
-        uint32 segmentCount;
-        uint32 segmentsTouched; // segments that ever had a claim (or were closed untouched)
-        uint8 redundancy;
-        uint8 quorum;
-        JobStatus status;
-        uint96 rewardPerReplica;
-        uint96 collateralPerReplica;
-        uint32 leaseDuration;
-        uint32 revealWindow;
-        uint64 deadline;
-        uint128 escrow; // budget of units not yet paid out or refunded
-        uint16 feeBps; // snapshot at creation
-        uint16 minReputation;
-    }
 
     /// @dev One slot per replica.
     struct Replica {
@@ -87,19 +72,36 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         uint256 claimed;
         uint256 inspected;
         uint32 newlyTouched;
+        uint256[] slots; // segment << 8 | replica, for the event
     }
 
     /// @dev Running totals while a segment is being accepted.
     struct Verdicts {
         uint256 seized;
-        uint256 tieBreakerWinners;
+        uint256 tieBreakerPaid;
         uint256 unitsToRefund;
     }
 
-    /// @dev Registry deltas accumulated during one transaction.
-    struct Outcomes {
-        IProviderRegistry.ProviderDelta[] items;
-        uint256 length;
+    /// @dev A credit buffered during one call, summed per (account, kind).
+    struct Credit {
+        address account;
+        CreditKind kind;
+        uint256 amount;
+    }
+
+    /// @dev Everything one external call accumulates before writing it once: a read-only
+    /// snapshot of the job, the escrow it pays out, the credits it makes and the registry
+    /// deltas it applies. `_settle` writes balances, escrow and totals, emits the summed
+    /// `Credited` events and calls the registry once.
+    struct Ctx {
+        uint256 jobId;
+        JobView job;
+        address treasury;
+        uint256 escrowOut;
+        Credit[] credits;
+        uint256 creditCount;
+        IProviderRegistry.ProviderDelta[] deltas;
+        uint256 deltaCount;
     }
 
     IERC20 private immutable _token;
@@ -111,7 +113,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     uint256 private _totalEscrow;
     uint256 private _totalBalances;
 
-    mapping(uint256 jobId => Job) private _jobs;
+    /// @dev JobView's field order packs into three slots; it is both the storage and the view.
+    mapping(uint256 jobId => JobView) private _jobs;
     /// @dev Bit set = segment takes no claim (settled, or every slot held). Zero = open, so
     /// creating a job writes nothing per segment.
     mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) private _closedBits;
@@ -125,17 +128,19 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
 
     /// @param token_ the payment token (fixed for the market's lifetime)
     /// @param registry_ the provider registry, which must grant this market its MARKET_ROLE
-    /// @param admin holder of DEFAULT_ADMIN_ROLE: may set the fee (capped) and treasury, nothing else
+    /// @param admin the owner (two-step transfer): may set the fee (capped) and the treasury, nothing
+    /// else; it can never move escrow, balances or stakes
     /// @param treasury_ receiver of protocol fees
     /// @param feeBps_ initial protocol fee in basis points of each paid reward
-    constructor(IERC20 token_, IProviderRegistry registry_, address admin, address treasury_, uint16 feeBps_) {
+    constructor(IERC20 token_, IProviderRegistry registry_, address admin, address treasury_, uint16 feeBps_)
+        Ownable(admin)
+    {
         if (address(token_) == address(0) || address(registry_) == address(0) || admin == address(0)) {
             revert JobMarketZeroAddress();
         }
         if (registry_.token() != address(token_)) revert JobMarketTokenMismatch(address(token_), registry_.token());
         _token = token_;
         _registry = registry_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setTreasury(treasury_);
         _setFee(feeBps_);
     }
@@ -162,30 +167,31 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobMarket
     function cancelJob(uint256 jobId) external nonReentrant {
-        Job storage job = _job(jobId);
-        if (msg.sender != job.requester) revert JobMarketNotRequester(jobId, msg.sender);
-        if (job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
-        job.status = JobStatus.Cancelled;
-        uint256 untouched = job.segmentCount - job.segmentsTouched;
-        uint256 refunded = _refundUnits(job, jobId, untouched * job.redundancy);
+        Ctx memory c = _context(jobId);
+        if (msg.sender != c.job.requester) revert JobMarketNotRequester(jobId, msg.sender);
+        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
+        _jobs[jobId].status = JobStatus.Cancelled;
+        uint256 untouched = c.job.segmentCount - c.job.segmentsTouched;
+        uint256 refunded = _refundUnits(c, untouched * c.job.redundancy);
         emit JobCancelled(jobId, refunded);
+        _settle(c);
     }
 
     /// @inheritdoc IJobMarket
     function closeSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
         _checkBatch(segments.length);
-        Job storage job = _job(jobId);
-        Outcomes memory out = _newOutcomes();
-        bool pastDeadline = block.timestamp > job.deadline;
+        Ctx memory c = _context(jobId);
+        bool pastDeadline = block.timestamp > c.job.deadline;
+        uint32 newlyTouched;
         for (uint256 i; i < segments.length; ++i) {
             uint32 segment = segments[i];
-            _checkSegment(job, jobId, segment);
+            _checkSegment(c, segment);
             SegmentHeader h = _loadHeader(jobId, segment);
-            if (!_closable(job, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
+            if (!_closable(c, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
             if (h.slots() == 0) {
                 // Untouched segment of a job past its deadline (a cancelled job refunded these already).
-                h = h.withSlots(job.redundancy);
-                job.segmentsTouched += 1;
+                h = h.withSlots(c.job.redundancy);
+                ++newlyTouched;
             }
             for (uint8 k; k < h.slots(); ++k) {
                 Replica storage rep = _replicas[jobId][segment][k];
@@ -194,25 +200,23 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
                 bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
                 bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
                     && block.timestamp > h.revealDeadline();
-                if (missedLease || missedReveal) {
-                    _seizeExpired(job, jobId, segment, k, rep, out);
-                } else {
-                    _release(job, jobId, segment, k, rep, out);
-                }
-                rep.state = ReplicaState.Settled;
+                if (missedLease || missedReveal) _seizeExpired(c, segment, k, rep);
+                else _release(c, segment, k, rep);
+                delete _replicas[jobId][segment][k];
             }
-            _refundUnits(job, jobId, job.redundancy);
-            h = h.withStatus(SegmentStatus.Closed);
-            _storeHeader(jobId, segment, h);
+            _refundUnits(c, c.job.redundancy);
+            _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
             _setClosed(jobId, segment, true);
             emit SegmentClosed(jobId, segment);
         }
-        _flush(out);
+        if (newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + newlyTouched;
+        _settle(c);
     }
 
     /// @inheritdoc IJobMarket
     function recordOutput(uint256 jobId, string calldata outputCid) external {
-        Job storage job = _job(jobId);
+        JobView storage job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
         if (msg.sender != job.requester) revert JobMarketNotRequester(jobId, msg.sender);
         if (bytes(outputCid).length == 0) revert JobMarketEmptyResultCid(jobId, 0);
         emit OutputRecorded(jobId, outputCid);
@@ -223,94 +227,117 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function claim(uint256 jobId, uint256 count) external nonReentrant returns (uint256 claimed) {
         if (count == 0 || count > MAX_BATCH) revert JobMarketInvalidClaimCount(count, MAX_BATCH);
-        Job storage job = _job(jobId);
-        if (job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
-        uint64 leaseEnd = uint64(block.timestamp) + job.leaseDuration;
-        if (leaseEnd > job.deadline) revert JobMarketClaimWindowClosed(jobId, job.deadline - job.leaseDuration);
+        Ctx memory c = _context(jobId);
+        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
+        uint64 leaseEnd = uint64(block.timestamp) + c.job.leaseDuration;
+        if (leaseEnd > c.job.deadline) revert JobMarketClaimWindowClosed(jobId, c.job.deadline - c.job.leaseDuration);
 
         ClaimScan memory scan = ClaimScan({
             jobId: jobId,
             providerId: _providerIdOrAssign(msg.sender),
             leaseEnd: leaseEnd,
-            segmentCount: job.segmentCount,
-            words: (uint256(job.segmentCount) + 255) >> 8,
-            start: _randomStart(jobId, job.segmentCount),
+            segmentCount: c.job.segmentCount,
+            words: (uint256(c.job.segmentCount) + 255) >> 8,
+            start: _randomStart(jobId, c.job.segmentCount),
             wanted: count,
             claimed: 0,
             inspected: 0,
-            newlyTouched: 0
+            newlyTouched: 0,
+            slots: new uint256[](count)
         });
         // Visit the words from the start's word, wrapping around once; the start word is visited
         // twice: first its bits at or above the start, last its bits below it.
         for (uint256 step; step <= scan.words && scan.claimed < count && scan.inspected < MAX_CLAIM_SCAN; ++step) {
-            _claimInWord(job, scan, step);
+            _claimInWord(c, scan, step);
         }
         claimed = scan.claimed;
         if (claimed == 0) revert JobMarketNothingToClaim(jobId);
-        if (scan.newlyTouched != 0) job.segmentsTouched += scan.newlyTouched;
-        _registry.lockCollateral(msg.sender, claimed * job.collateralPerReplica, job.minReputation);
+        uint256[] memory slots = scan.slots;
+        assembly ("memory-safe") {
+            mstore(slots, claimed) // trim to the slots actually claimed
+        }
+        emit ReplicasClaimed(jobId, msg.sender, leaseEnd, slots);
+        if (scan.newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + scan.newlyTouched;
+        _registry.lockCollateral(msg.sender, claimed * c.job.collateralPerReplica, c.job.minReputation);
     }
 
     /// @inheritdoc IJobMarket
     function commit(uint256 jobId, CommitInput[] calldata commits) external nonReentrant {
         _checkBatch(commits.length);
-        Job storage job = _job(jobId);
+        Ctx memory c = _context(jobId);
         uint32 providerId = _providerIds[msg.sender];
+        uint256[] memory slots = new uint256[](commits.length);
+        uint32[] memory opened = new uint32[](commits.length);
+        uint256 openedCount;
+        uint64 revealDeadline = uint64(block.timestamp) + c.job.revealWindow;
         for (uint256 i; i < commits.length; ++i) {
-            CommitInput calldata c = commits[i];
-            Replica storage rep = _heldReplica(job, jobId, c.segment, c.replica, providerId);
+            CommitInput calldata ci = commits[i];
+            Replica storage rep = _heldReplica(c, ci.segment, ci.replica, providerId);
             if (rep.state != ReplicaState.Claimed) {
-                revert JobMarketWrongReplicaState(jobId, c.segment, c.replica, rep.state);
+                revert JobMarketWrongReplicaState(jobId, ci.segment, ci.replica, rep.state);
             }
-            if (block.timestamp > rep.leaseEnd) revert JobMarketLeaseExpired(jobId, c.segment, rep.leaseEnd);
-            if (c.commitment == bytes32(0)) revert JobMarketZeroCommitment(jobId, c.segment);
-            rep.seal = bytes20(c.commitment);
+            if (block.timestamp > rep.leaseEnd) revert JobMarketLeaseExpired(jobId, ci.segment, rep.leaseEnd);
+            if (ci.commitment == bytes32(0)) revert JobMarketZeroCommitment(jobId, ci.segment);
+            rep.seal = bytes20(ci.commitment);
             rep.state = ReplicaState.Committed;
-            emit ReplicaCommitted(jobId, c.segment, c.replica, msg.sender, c.commitment);
+            slots[i] = (uint256(ci.segment) << 8) | ci.replica;
 
-            SegmentHeader h = _loadHeader(jobId, c.segment);
+            SegmentHeader h = _loadHeader(jobId, ci.segment);
             h = h.withCommitted(h.committed() + 1);
             if (h.committed() == h.slots()) {
-                uint64 revealDeadline = uint64(block.timestamp) + job.revealWindow;
                 h = h.withRevealDeadline(revealDeadline);
-                emit RevealOpened(jobId, c.segment, revealDeadline);
+                opened[openedCount++] = ci.segment;
             }
-            _storeHeader(jobId, c.segment, h);
+            _storeHeader(jobId, ci.segment, h);
+        }
+        emit ReplicasCommitted(jobId, msg.sender, slots);
+        if (openedCount != 0) {
+            assembly ("memory-safe") {
+                mstore(opened, openedCount)
+            }
+            emit RevealsOpened(jobId, revealDeadline, opened);
         }
     }
 
     /// @inheritdoc IJobMarket
     function reveal(uint256 jobId, RevealInput[] calldata reveals) external nonReentrant {
         _checkBatch(reveals.length);
-        Job storage job = _job(jobId);
+        Ctx memory c = _context(jobId);
         uint32 providerId = _providerIds[msg.sender];
-        Outcomes memory out = _newOutcomes();
+        uint256[] memory slots = new uint256[](reveals.length);
+        bytes32[] memory digests = new bytes32[](reveals.length);
         for (uint256 i; i < reveals.length; ++i) {
-            _revealOne(job, jobId, providerId, reveals[i], out);
+            RevealInput calldata rv = reveals[i];
+            slots[i] = (uint256(rv.segment) << 8) | rv.replica;
+            digests[i] = rv.digest;
         }
-        _flush(out);
+        // Emitted before the verdicts it leads to (SegmentAccepted, ReplicaRejected, Credited).
+        emit ReplicasRevealed(jobId, msg.sender, slots, digests);
+        for (uint256 i; i < reveals.length; ++i) {
+            _revealOne(c, providerId, reveals[i]);
+        }
+        _settle(c);
     }
 
     /// @inheritdoc IJobMarket
     function abandon(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
         _checkBatch(slots.length);
-        Job storage job = _job(jobId);
+        Ctx memory c = _context(jobId);
         uint32 providerId = _providerIds[msg.sender];
-        Outcomes memory out = _newOutcomes();
         for (uint256 i; i < slots.length; ++i) {
             SlotRef calldata ref = slots[i];
-            Replica storage rep = _heldReplica(job, jobId, ref.segment, ref.replica, providerId);
+            Replica storage rep = _heldReplica(c, ref.segment, ref.replica, providerId);
             if (rep.state != ReplicaState.Claimed) {
                 revert JobMarketWrongReplicaState(jobId, ref.segment, ref.replica, rep.state);
             }
             if (block.timestamp > rep.leaseEnd) revert JobMarketLeaseExpired(jobId, ref.segment, rep.leaseEnd);
-            IProviderRegistry.ProviderDelta memory d = _outcome(out, msg.sender);
-            d.unlock += job.collateralPerReplica;
+            IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
+            d.unlock += c.job.collateralPerReplica;
             d.abandoned += 1;
             emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender);
-            _reopen(job, jobId, ref.segment, ref.replica, false);
+            _reopen(c, ref.segment, ref.replica, false);
         }
-        _flush(out);
+        _settle(c);
     }
 
     // ================================================================== anyone
@@ -318,11 +345,10 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
         _checkBatch(slots.length);
-        Job storage job = _job(jobId);
-        Outcomes memory out = _newOutcomes();
+        Ctx memory c = _context(jobId);
         for (uint256 i; i < slots.length; ++i) {
             SlotRef calldata ref = slots[i];
-            _checkSegment(job, jobId, ref.segment);
+            _checkSegment(c, ref.segment);
             if (ref.replica >= SegmentHeaderLib.MAX_SLOTS) {
                 revert JobMarketInvalidReplica(jobId, ref.segment, ref.replica);
             }
@@ -333,16 +359,17 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
             bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
                 && block.timestamp > h.revealDeadline();
             if (!missedLease && !missedReveal) revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
-            _seizeExpired(job, jobId, ref.segment, ref.replica, rep, out);
+            _seizeExpired(c, ref.segment, ref.replica, rep);
             if (h.status() == SegmentStatus.Open) {
-                _reopen(job, jobId, ref.segment, ref.replica, missedReveal);
+                _reopen(c, ref.segment, ref.replica, missedReveal);
             } else {
                 // Accepted segment whose late replica never revealed: its unit goes back.
                 rep.state = ReplicaState.Settled;
-                if (ref.replica < job.redundancy) _refundUnits(job, jobId, 1);
+                if (ref.replica < c.job.redundancy) _refundUnits(c, 1);
+                _clearIfResolved(c, ref.segment, h.slots());
             }
         }
-        _flush(out);
+        _settle(c);
     }
 
     /// @inheritdoc IJobMarket
@@ -358,12 +385,12 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     // ================================================================== admin
 
     /// @notice Sets the protocol fee for jobs created from now on (at most MAX_FEE_BPS).
-    function setFee(uint16 feeBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setFee(uint16 feeBps_) external onlyOwner {
         _setFee(feeBps_);
     }
 
     /// @notice Sets the receiver of protocol fees credited from now on.
-    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setTreasury(address treasury_) external onlyOwner {
         _setTreasury(treasury_);
     }
 
@@ -395,24 +422,8 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function jobOf(uint256 jobId) external view returns (JobView memory v) {
-        Job storage job = _jobs[jobId];
-        v = JobView({
-            requester: job.requester,
-            status: job.status,
-            segmentCount: job.segmentCount,
-            segmentsTouched: job.segmentsTouched,
-            redundancy: job.redundancy,
-            quorum: job.quorum,
-            feeBps: job.feeBps,
-            minReputation: job.minReputation,
-            rewardPerReplica: job.rewardPerReplica,
-            collateralPerReplica: job.collateralPerReplica,
-            leaseDuration: job.leaseDuration,
-            revealWindow: job.revealWindow,
-            deadline: job.deadline,
-            escrow: job.escrow
-        });
+    function jobOf(uint256 jobId) external view returns (JobView memory) {
+        return _jobs[jobId];
     }
 
     /// @inheritdoc IJobMarket
@@ -464,7 +475,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         // At most MAX_SEGMENTS * MAX_REDUNDANCY * 1.1 * 2^96 < 2^119: always fits the uint128 escrow.
         uint256 escrow = _escrowOf(p);
         jobId = ++_jobCount;
-        _jobs[jobId] = Job({
+        _jobs[jobId] = JobView({
             requester: msg.sender,
             segmentCount: p.segmentCount,
             segmentsTouched: 0,
@@ -521,13 +532,15 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         return uint256(reward) + (uint256(reward) * fee) / BPS;
     }
 
-    function _job(uint256 jobId) private view returns (Job storage job) {
-        job = _jobs[jobId];
-        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+    /// @dev A call's context over an existing job (three storage reads, then memory only).
+    function _context(uint256 jobId) private view returns (Ctx memory c) {
+        c.jobId = jobId;
+        c.job = _jobs[jobId];
+        if (c.job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
     }
 
-    function _checkSegment(Job storage job, uint256 jobId, uint32 segment) private view {
-        if (segment >= job.segmentCount) revert JobMarketInvalidSegment(jobId, segment);
+    function _checkSegment(Ctx memory c, uint32 segment) private pure {
+        if (segment >= c.job.segmentCount) revert JobMarketInvalidSegment(c.jobId, segment);
     }
 
     function _checkBatch(uint256 length) private pure {
@@ -536,16 +549,16 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Whether `closeSegments` may refund this segment now.
-    function _closable(Job storage job, SegmentHeader h, bool pastDeadline) private view returns (bool) {
+    function _closable(Ctx memory c, SegmentHeader h, bool pastDeadline) private view returns (bool) {
         if (h.status() != SegmentStatus.Open) return false;
         if (pastDeadline) {
             // An untouched segment of a cancelled job was refunded by `cancelJob`.
-            if (h.slots() == 0 && job.status == JobStatus.Cancelled) return false;
+            if (h.slots() == 0 && c.job.status == JobStatus.Cancelled) return false;
             uint64 revealDeadline = h.revealDeadline();
             return revealDeadline == 0 || block.timestamp > revealDeadline;
         }
         // Before the deadline: only a cancelled job's segment that can never fill all its slots.
-        return job.status == JobStatus.Cancelled && h.slots() != 0 && h.assigned() < h.slots();
+        return c.job.status == JobStatus.Cancelled && h.slots() != 0 && h.assigned() < h.slots();
     }
 
     // ================================================================== internal: claiming
@@ -558,7 +571,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Claims free slots among the open segments of one bitmap word, lowest segment first.
-    function _claimInWord(Job storage job, ClaimScan memory scan, uint256 step) private {
+    function _claimInWord(Ctx memory c, ClaimScan memory scan, uint256 step) private {
         uint256 word = ((scan.start >> 8) + step) % scan.words;
         uint256 open = _openBits(scan, word, step);
         while (open != 0 && scan.claimed < scan.wanted && scan.inspected < MAX_CLAIM_SCAN) {
@@ -566,7 +579,7 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
             open ^= lowest;
             ++scan.inspected;
             uint32 segment = uint32((word << 8) | Math.log2(lowest));
-            (bool took, bool firstTouch) = _tryClaim(job, scan, segment);
+            (bool took, bool firstTouch) = _tryClaim(c, scan, segment);
             if (took) {
                 ++scan.claimed;
                 if (firstTouch) ++scan.newlyTouched;
@@ -585,15 +598,14 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Takes a free slot of `segment` for the provider unless it already holds one there.
-    function _tryClaim(Job storage job, ClaimScan memory scan, uint32 segment)
+    function _tryClaim(Ctx memory c, ClaimScan memory scan, uint32 segment)
         private
         returns (bool took, bool firstTouch)
     {
         uint256 jobId = scan.jobId;
-        uint32 providerId = scan.providerId;
         SegmentHeader h = _loadHeader(jobId, segment);
         if (h.slots() == 0) {
-            h = h.withSlots(job.redundancy);
+            h = h.withSlots(c.job.redundancy);
             firstTouch = true;
         }
         uint8 slots = h.slots();
@@ -606,47 +618,47 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
                 Replica storage rep = _replicas[jobId][segment][k];
                 if (rep.state == ReplicaState.Empty) {
                     if (free == type(uint8).max) free = k;
-                } else if (rep.providerId == providerId) {
+                } else if (rep.providerId == scan.providerId) {
                     return (false, false); // never two replicas of one segment for one provider
                 }
             }
         }
         _replicas[jobId][segment][free] = Replica({
             seal: bytes20(0),
-            providerId: providerId,
+            providerId: scan.providerId,
             leaseEnd: uint40(scan.leaseEnd),
             state: ReplicaState.Claimed
         });
         h = h.withAssigned(h.assigned() + 1);
         _storeHeader(jobId, segment, h);
         if (h.assigned() == slots) _setClosed(jobId, segment, true);
-        emit ReplicaClaimed(jobId, segment, free, msg.sender, scan.leaseEnd);
+        scan.slots[scan.claimed] = (uint256(segment) << 8) | free;
         return (true, firstTouch);
     }
 
     /// @dev Frees a slot (abandon, expiry) so the segment can be claimed again.
-    function _reopen(Job storage job, uint256 jobId, uint32 segment, uint8 replica, bool wasCommitted) private {
-        delete _replicas[jobId][segment][replica];
-        SegmentHeader h = _loadHeader(jobId, segment);
+    function _reopen(Ctx memory c, uint32 segment, uint8 replica, bool wasCommitted) private {
+        delete _replicas[c.jobId][segment][replica];
+        SegmentHeader h = _loadHeader(c.jobId, segment);
         h = h.withAssigned(h.assigned() - 1);
         if (wasCommitted) {
             // The reveal window closes until the new holder commits, so nobody reveals early.
             h = h.withCommitted(h.committed() - 1).withRevealDeadline(0);
         }
-        _storeHeader(jobId, segment, h);
-        if (job.status == JobStatus.Open) _setClosed(jobId, segment, false);
+        _storeHeader(c.jobId, segment, h);
+        if (c.job.status == JobStatus.Open) _setClosed(c.jobId, segment, false);
     }
 
-    function _heldReplica(Job storage job, uint256 jobId, uint32 segment, uint8 replica, uint32 providerId)
+    function _heldReplica(Ctx memory c, uint32 segment, uint8 replica, uint32 providerId)
         private
         view
         returns (Replica storage rep)
     {
-        _checkSegment(job, jobId, segment);
-        if (replica >= SegmentHeaderLib.MAX_SLOTS) revert JobMarketInvalidReplica(jobId, segment, replica);
-        rep = _replicas[jobId][segment][replica];
+        _checkSegment(c, segment);
+        if (replica >= SegmentHeaderLib.MAX_SLOTS) revert JobMarketInvalidReplica(c.jobId, segment, replica);
+        rep = _replicas[c.jobId][segment][replica];
         if (providerId == 0 || rep.providerId != providerId || rep.state == ReplicaState.Empty) {
-            revert JobMarketNotReplicaHolder(jobId, segment, replica, msg.sender);
+            revert JobMarketNotReplicaHolder(c.jobId, segment, replica, msg.sender);
         }
     }
 
@@ -662,10 +674,9 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     // ================================================================== internal: settlement
 
     /// @dev Checks one reveal against its commitment, then settles the replica or tallies the segment.
-    function _revealOne(Job storage job, uint256 jobId, uint32 providerId, RevealInput calldata rv, Outcomes memory out)
-        private
-    {
-        Replica storage rep = _heldReplica(job, jobId, rv.segment, rv.replica, providerId);
+    function _revealOne(Ctx memory c, uint32 providerId, RevealInput calldata rv) private {
+        uint256 jobId = c.jobId;
+        Replica storage rep = _heldReplica(c, rv.segment, rv.replica, providerId);
         if (rep.state != ReplicaState.Committed) {
             revert JobMarketWrongReplicaState(jobId, rv.segment, rv.replica, rep.state);
         }
@@ -681,31 +692,30 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         rep.seal = seal;
         rep.state = ReplicaState.Revealed;
         h = h.withRevealed(h.revealed() + 1);
-        emit ReplicaRevealed(jobId, rv.segment, rv.replica, msg.sender, rv.digest, rv.resultCid);
 
         if (h.status() == SegmentStatus.Accepted) {
             bytes20 accepted = _replicas[jobId][rv.segment][h.winner()].seal;
-            _settleLate(job, jobId, rv.segment, rv.replica, rep, seal == accepted, out);
+            _settleLate(c, rv.segment, rv.replica, rep, seal == accepted);
+            _clearIfResolved(c, rv.segment, h.slots());
         } else {
-            h = _tally(job, jobId, rv, h, out);
+            h = _tally(c, rv, h);
         }
         _storeHeader(jobId, rv.segment, h);
     }
 
     /// @dev Counts agreement after a reveal of an open segment; accepts, opens a tie-breaker or fails.
-    function _tally(Job storage job, uint256 jobId, RevealInput calldata rv, SegmentHeader h, Outcomes memory out)
-        private
-        returns (SegmentHeader)
-    {
-        (uint256 agree, uint256 best) = _agreement(jobId, rv.segment, h.slots(), rv.replica);
-        if (agree >= job.quorum) {
-            emit SegmentAccepted(jobId, rv.segment, rv.digest, rv.resultCid);
-            _settleAccepted(job, jobId, rv.segment, h.slots(), bytes20(rv.digest), out);
+    function _tally(Ctx memory c, RevealInput calldata rv, SegmentHeader h) private returns (SegmentHeader) {
+        uint256 unrevealed = h.slots() - h.revealed();
+        // Fewer reveals than the quorum and more to come: nothing can be decided yet.
+        if (h.revealed() < c.job.quorum && unrevealed != 0) return h;
+        (uint256 agree, uint256 best) = _agreement(c.jobId, rv.segment, h.slots(), rv.replica);
+        if (agree >= c.job.quorum) {
+            emit SegmentAccepted(c.jobId, rv.segment, rv.digest, rv.resultCid);
+            _settleAccepted(c, rv.segment, h.slots(), bytes20(rv.digest));
             return h.withStatus(SegmentStatus.Accepted).withWinner(rv.replica);
         }
-        uint256 unrevealed = h.slots() - h.revealed();
-        if (unrevealed != 0 || best >= job.quorum) return h; // waiting for the other reveals
-        return _escalateOrFail(job, jobId, rv.segment, h, out);
+        if (unrevealed != 0 || best >= c.job.quorum) return h; // waiting for the other reveals
+        return _escalateOrFail(c, rv.segment, h);
     }
 
     /// @dev Among revealed replicas: how many share `replica`'s seal, and the largest such group.
@@ -714,20 +724,15 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
         view
         returns (uint256 agree, uint256 best)
     {
-        bytes20[] memory seals = new bytes20[](slots);
-        uint256 revealedMask;
+        mapping(uint8 => Replica) storage reps = _replicas[jobId][segment];
         for (uint8 k; k < slots; ++k) {
-            Replica storage rep = _replicas[jobId][segment][k];
-            if (rep.state == ReplicaState.Revealed) {
-                seals[k] = rep.seal;
-                revealedMask |= 1 << k;
-            }
-        }
-        for (uint8 k; k < slots; ++k) {
-            if (revealedMask & (1 << k) == 0) continue;
+            Replica storage a = reps[k];
+            if (a.state != ReplicaState.Revealed) continue;
+            bytes20 seal = a.seal;
             uint256 same;
             for (uint8 m; m < slots; ++m) {
-                if (revealedMask & (1 << m) != 0 && seals[m] == seals[k]) ++same;
+                Replica storage b = reps[m];
+                if (b.state == ReplicaState.Revealed && b.seal == seal) ++same;
             }
             if (k == replica) agree = same;
             if (same > best) best = same;
@@ -736,25 +741,21 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
 
     /// @dev Every slot revealed and no digest reached the quorum: open a tie-breaker slot while
     /// the job can still take claims, otherwise fail the segment (collateral back, budget refunded).
-    function _escalateOrFail(Job storage job, uint256 jobId, uint32 segment, SegmentHeader h, Outcomes memory out)
-        private
-        returns (SegmentHeader)
-    {
+    function _escalateOrFail(Ctx memory c, uint32 segment, SegmentHeader h) private returns (SegmentHeader) {
         uint8 slots = h.slots();
-        bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && job.status == JobStatus.Open
-            && block.timestamp + job.leaseDuration <= job.deadline;
+        bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && c.job.status == JobStatus.Open
+            && block.timestamp + c.job.leaseDuration <= c.job.deadline;
         if (canEscalate) {
-            _setClosed(jobId, segment, false);
-            emit TieBreakerOpened(jobId, segment, slots + 1);
+            _setClosed(c.jobId, segment, false);
+            emit TieBreakerOpened(c.jobId, segment, slots + 1);
             return h.withTieBreakers(h.tieBreakers() + 1).withSlots(slots + 1).withRevealDeadline(0);
         }
         for (uint8 k; k < slots; ++k) {
-            Replica storage rep = _replicas[jobId][segment][k];
-            _release(job, jobId, segment, k, rep, out);
-            rep.state = ReplicaState.Settled;
+            _release(c, segment, k, _replicas[c.jobId][segment][k]);
+            delete _replicas[c.jobId][segment][k];
         }
-        _refundUnits(job, jobId, job.redundancy);
-        emit SegmentFailed(jobId, segment);
+        _refundUnits(c, c.job.redundancy);
+        emit SegmentFailed(c.jobId, segment);
         return h.withStatus(SegmentStatus.Failed);
     }
 
@@ -762,180 +763,188 @@ contract JobMarket is IJobMarket, AccessControl, ReentrancyGuardTransient {
     /// Original slots are paid from the requester's units; a tie-breaker that agrees is paid from
     /// the seized collateral of the replicas that disagree, which always exist when a tie-breaker
     /// opened and cover it because collateral >= reward. What is left of the seized collateral
-    /// compensates the requester. Replicas still unrevealed keep their unit until they reveal or expire.
-    function _settleAccepted(
-        Job storage job,
-        uint256 jobId,
-        uint32 segment,
-        uint8 slots,
-        bytes20 acceptedSeal,
-        Outcomes memory out
-    ) private {
-        Verdicts memory v;
+    /// compensates the requester. Replicas still unrevealed keep their slot and their unit until
+    /// they reveal or expire; when there are none, every replica slot is cleared.
+    function _settleAccepted(Ctx memory c, uint32 segment, uint8 slots, bytes20 acceptedSeal) private {
+        bool clear = true;
         for (uint8 k; k < slots; ++k) {
-            _judge(job, jobId, segment, k, acceptedSeal, out, v);
-        }
-        if (v.tieBreakerWinners != 0) {
-            for (uint8 k = job.redundancy; k < slots; ++k) {
-                Replica storage rep = _replicas[jobId][segment][k];
-                if (rep.state == ReplicaState.Settled && rep.seal == acceptedSeal) {
-                    _credit(_providerAccounts[rep.providerId], jobId, CreditKind.TieBreakerReward, job.rewardPerReplica);
-                    v.seized -= job.rewardPerReplica;
-                }
+            if (_replicas[c.jobId][segment][k].state == ReplicaState.Committed) {
+                clear = false;
+                break;
             }
         }
-        if (v.seized != 0) _credit(job.requester, jobId, CreditKind.Compensation, v.seized);
-        if (v.unitsToRefund != 0) _refundUnits(job, jobId, v.unitsToRefund);
+        Verdicts memory v;
+        for (uint8 k; k < slots; ++k) {
+            _judge(c, segment, k, acceptedSeal, clear, v);
+        }
+        if (v.seized > v.tieBreakerPaid) _credit(c, c.job.requester, CreditKind.Compensation, v.seized - v.tieBreakerPaid);
+        if (v.unitsToRefund != 0) _refundUnits(c, v.unitsToRefund);
     }
 
     /// @dev Verdict on one revealed replica of a segment being accepted.
-    function _judge(
-        Job storage job,
-        uint256 jobId,
-        uint32 segment,
-        uint8 k,
-        bytes20 acceptedSeal,
-        Outcomes memory out,
-        Verdicts memory v
-    ) private {
-        Replica storage rep = _replicas[jobId][segment][k];
+    function _judge(Ctx memory c, uint32 segment, uint8 k, bytes20 acceptedSeal, bool clear, Verdicts memory v)
+        private
+    {
+        Replica storage rep = _replicas[c.jobId][segment][k];
         if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
         address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(out, provider);
+        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
         if (rep.seal == acceptedSeal) {
-            d.unlock += job.collateralPerReplica;
+            d.unlock += c.job.collateralPerReplica;
             d.accepted += 1;
-            if (k < job.redundancy) _payUnit(job, jobId, provider);
-            else ++v.tieBreakerWinners;
-            emit ReplicaAccepted(jobId, segment, k, provider);
+            if (k < c.job.redundancy) {
+                _payUnit(c, provider);
+            } else {
+                _credit(c, provider, CreditKind.TieBreakerReward, c.job.rewardPerReplica);
+                v.tieBreakerPaid += c.job.rewardPerReplica;
+            }
         } else {
-            d.slash += job.collateralPerReplica;
+            d.slash += c.job.collateralPerReplica;
             d.rejected += 1;
-            v.seized += job.collateralPerReplica;
-            if (k < job.redundancy) ++v.unitsToRefund;
-            emit ReplicaRejected(jobId, segment, k, provider, job.collateralPerReplica);
+            v.seized += c.job.collateralPerReplica;
+            if (k < c.job.redundancy) ++v.unitsToRefund;
+            emit ReplicaRejected(c.jobId, segment, k, provider, c.job.collateralPerReplica);
         }
-        rep.state = ReplicaState.Settled;
+        if (clear) delete _replicas[c.jobId][segment][k];
+        else rep.state = ReplicaState.Settled;
+    }
+
+    /// @dev Clears the segment's replica slots once none of them can still reveal.
+    function _clearIfResolved(Ctx memory c, uint32 segment, uint8 slots) private {
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        for (uint8 k; k < slots; ++k) {
+            if (reps[k].state == ReplicaState.Committed) return;
+        }
+        for (uint8 k; k < slots; ++k) {
+            delete reps[k];
+        }
     }
 
     /// @dev A replica revealing after its segment was accepted is paid or slashed on its own.
-    function _settleLate(
-        Job storage job,
-        uint256 jobId,
-        uint32 segment,
-        uint8 replica,
-        Replica storage rep,
-        bool agrees,
-        Outcomes memory out
-    ) private {
+    function _settleLate(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep, bool agrees) private {
         address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(out, provider);
+        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
         if (agrees) {
-            d.unlock += job.collateralPerReplica;
+            d.unlock += c.job.collateralPerReplica;
             d.accepted += 1;
-            _payUnit(job, jobId, provider);
-            emit ReplicaAccepted(jobId, segment, replica, provider);
+            _payUnit(c, provider);
         } else {
-            d.slash += job.collateralPerReplica;
+            d.slash += c.job.collateralPerReplica;
             d.rejected += 1;
-            _credit(job.requester, jobId, CreditKind.Compensation, job.collateralPerReplica);
-            _refundUnits(job, jobId, 1);
-            emit ReplicaRejected(jobId, segment, replica, provider, job.collateralPerReplica);
+            _credit(c, c.job.requester, CreditKind.Compensation, c.job.collateralPerReplica);
+            _refundUnits(c, 1);
+            emit ReplicaRejected(c.jobId, segment, replica, provider, c.job.collateralPerReplica);
         }
         rep.state = ReplicaState.Settled;
     }
 
     /// @dev Seizes the collateral of a replica that let its lease or reveal window pass.
-    function _seizeExpired(
-        Job storage job,
-        uint256 jobId,
-        uint32 segment,
-        uint8 replica,
-        Replica storage rep,
-        Outcomes memory out
-    ) private {
+    function _seizeExpired(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep) private {
         address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(out, provider);
-        uint256 collateral = job.collateralPerReplica;
+        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
+        uint256 collateral = c.job.collateralPerReplica;
         d.slash += uint128(collateral);
         d.expired += 1;
         uint256 keeperFee = (collateral * KEEPER_FEE_BPS) / BPS;
-        if (keeperFee != 0) _credit(msg.sender, jobId, CreditKind.KeeperFee, keeperFee);
-        _credit(job.requester, jobId, CreditKind.Compensation, collateral - keeperFee);
-        emit ReplicaExpired(jobId, segment, replica, provider, msg.sender, collateral);
+        if (keeperFee != 0) _credit(c, msg.sender, CreditKind.KeeperFee, keeperFee);
+        _credit(c, c.job.requester, CreditKind.Compensation, collateral - keeperFee);
+        emit ReplicaExpired(c.jobId, segment, replica, provider, msg.sender, collateral);
     }
 
     /// @dev Returns a replica's collateral without a verdict.
-    function _release(Job storage job, uint256 jobId, uint32 segment, uint8 replica, Replica storage rep, Outcomes memory out)
-        private
-    {
+    function _release(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep) private {
         ReplicaState state = rep.state;
         if (state == ReplicaState.Empty || state == ReplicaState.Settled) return;
         address provider = _providerAccounts[rep.providerId];
-        _outcome(out, provider).unlock += job.collateralPerReplica;
-        emit ReplicaReleased(jobId, segment, replica, provider);
+        _outcome(c, provider).unlock += c.job.collateralPerReplica;
+        emit ReplicaReleased(c.jobId, segment, replica, provider);
     }
 
     // ================================================================== internal: money verbs
 
     /// @dev One replica's unit leaves escrow: the reward to the provider, the fee to the treasury.
-    function _payUnit(Job storage job, uint256 jobId, address provider) private {
-        uint256 reward = job.rewardPerReplica;
-        uint256 fee = (reward * job.feeBps) / BPS;
-        _takeFromEscrow(job, reward + fee);
-        _credit(provider, jobId, CreditKind.Reward, reward);
-        if (fee != 0) _credit(_treasury, jobId, CreditKind.Fee, fee);
+    function _payUnit(Ctx memory c, address provider) private {
+        uint256 reward = c.job.rewardPerReplica;
+        uint256 fee = (reward * c.job.feeBps) / BPS;
+        c.escrowOut += reward + fee;
+        _credit(c, provider, CreditKind.Reward, reward);
+        if (fee != 0) {
+            if (c.treasury == address(0)) c.treasury = _treasury;
+            _credit(c, c.treasury, CreditKind.Fee, fee);
+        }
     }
 
     /// @dev `units` replica units leave escrow back to the requester.
-    function _refundUnits(Job storage job, uint256 jobId, uint256 units) private returns (uint256 amount) {
+    function _refundUnits(Ctx memory c, uint256 units) private returns (uint256 amount) {
         if (units == 0) return 0;
-        amount = units * _unitPrice(job.rewardPerReplica, job.feeBps);
-        _takeFromEscrow(job, amount);
-        _credit(job.requester, jobId, CreditKind.Refund, amount);
+        amount = units * _unitPrice(c.job.rewardPerReplica, c.job.feeBps);
+        c.escrowOut += amount;
+        _credit(c, c.job.requester, CreditKind.Refund, amount);
     }
 
-    function _takeFromEscrow(Job storage job, uint256 amount) private {
-        job.escrow -= uint128(amount);
-        _totalEscrow -= amount;
+    /// @dev Buffers a credit, summed with earlier credits of the same account and kind.
+    function _credit(Ctx memory c, address account, CreditKind kind, uint256 amount) private {
+        for (uint256 i; i < c.creditCount; ++i) {
+            Credit memory existing = c.credits[i];
+            if (existing.account == account && existing.kind == kind) {
+                existing.amount += amount;
+                return;
+            }
+        }
+        if (c.credits.length == 0) c.credits = new Credit[](CREDIT_BUFFER);
+        else if (c.creditCount == CREDIT_BUFFER) _flushCredits(c);
+        c.credits[c.creditCount++] = Credit(account, kind, amount);
     }
 
-    function _credit(address account, uint256 jobId, CreditKind kind, uint256 amount) private {
-        _balances[account] += amount;
-        _totalBalances += amount;
-        emit Credited(account, jobId, kind, amount);
+    /// @dev Writes buffered credits to balances and emits them (one event per account and kind).
+    function _flushCredits(Ctx memory c) private {
+        uint256 total;
+        for (uint256 i; i < c.creditCount; ++i) {
+            Credit memory cr = c.credits[i];
+            _balances[cr.account] += cr.amount;
+            total += cr.amount;
+            emit Credited(cr.account, c.jobId, cr.kind, cr.amount);
+        }
+        c.creditCount = 0;
+        if (total != 0) _totalBalances += total;
+    }
+
+    /// @dev Ends a call: escrow out, credits in, registry outcomes (which send slashed tokens here).
+    function _settle(Ctx memory c) private {
+        if (c.escrowOut != 0) {
+            _jobs[c.jobId].escrow = c.job.escrow - uint128(c.escrowOut);
+            _totalEscrow -= c.escrowOut;
+            c.job.escrow -= uint128(c.escrowOut);
+            c.escrowOut = 0;
+        }
+        _flushCredits(c);
+        _flushOutcomes(c);
     }
 
     // ================================================================== internal: registry outcomes
 
-    function _newOutcomes() private pure returns (Outcomes memory out) {
-        out.items = new IProviderRegistry.ProviderDelta[](OUTCOME_BUFFER);
-    }
-
     /// @dev The buffered delta of `provider`, flushing the buffer to the registry when it is full.
-    function _outcome(Outcomes memory out, address provider)
-        private
-        returns (IProviderRegistry.ProviderDelta memory d)
-    {
-        for (uint256 i; i < out.length; ++i) {
-            if (out.items[i].provider == provider) return out.items[i];
+    function _outcome(Ctx memory c, address provider) private returns (IProviderRegistry.ProviderDelta memory d) {
+        for (uint256 i; i < c.deltaCount; ++i) {
+            if (c.deltas[i].provider == provider) return c.deltas[i];
         }
-        if (out.length == OUTCOME_BUFFER) _flush(out);
-        d = out.items[out.length];
+        if (c.deltas.length == 0) c.deltas = new IProviderRegistry.ProviderDelta[](OUTCOME_BUFFER);
+        else if (c.deltaCount == OUTCOME_BUFFER) _flushOutcomes(c);
+        d = c.deltas[c.deltaCount];
         d.provider = provider;
-        ++out.length;
+        ++c.deltaCount;
     }
 
     /// @dev Sends the buffered deltas to the registry (one call; slashed tokens arrive here).
-    function _flush(Outcomes memory out) private {
-        uint256 n = out.length;
+    function _flushOutcomes(Ctx memory c) private {
+        uint256 n = c.deltaCount;
         if (n == 0) return;
         IProviderRegistry.ProviderDelta[] memory deltas = new IProviderRegistry.ProviderDelta[](n);
         for (uint256 i; i < n; ++i) {
-            deltas[i] = out.items[i];
-            out.items[i] = IProviderRegistry.ProviderDelta(address(0), 0, 0, 0, 0, 0, 0);
+            deltas[i] = c.deltas[i];
+            c.deltas[i] = IProviderRegistry.ProviderDelta(address(0), 0, 0, 0, 0, 0, 0);
         }
-        out.length = 0;
+        c.deltaCount = 0;
         _registry.applyOutcomes(deltas);
     }
 

@@ -21,6 +21,9 @@ pragma solidity 0.8.30;
 ///
 /// On-chain storage keeps only the first 160 bits of commitments and digests ("seals"); full
 /// values travel in events. Two different digests share a seal only after ~2^80 work.
+/// Claims, commits and reveals emit one event per call listing their slots, so a batch pays
+/// one log, not one per replica. Once a segment is settled and no replica can still reveal,
+/// its replica slots are cleared (a storage refund); the events are the permanent record.
 interface IJobMarket {
     /// @notice Lifecycle of a job.
     enum JobStatus {
@@ -43,7 +46,7 @@ interface IJobMarket {
         Claimed, // held under lease; awaiting the commitment
         Committed, // commitment stored; awaiting the reveal window
         Revealed, // digest public; awaiting the quorum decision
-        Settled // paid, slashed or released: final
+        Settled // paid, slashed or released while a sibling may still reveal; the slot is cleared (Empty) once none can
     }
 
     /// @notice Why an internal balance was credited. Escrow-funded kinds reduce the job's escrow.
@@ -119,7 +122,7 @@ interface IJobMarket {
         uint8 revealed; // slots revealed
         uint8 tieBreakers;
         uint64 revealDeadline; // 0 while the reveal window is not open
-        bytes20 acceptedSeal; // first 160 bits of the accepted digest, 0 before acceptance
+        bytes20 acceptedSeal; // first 160 bits of the accepted digest while a late replica may still reveal; 0 otherwise (the digest is in SegmentAccepted)
     }
 
     /// @notice A replica slot as stored.
@@ -175,31 +178,22 @@ interface IJobMarket {
     event JobCreated(
         uint256 indexed jobId, address indexed requester, JobParams params, uint16 feeBps, uint256 escrow
     );
-    /// @notice A provider was assigned a replica slot; watched by that provider's node to render it.
-    event ReplicaClaimed(
-        uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint64 leaseEnd
-    );
-    /// @notice A commitment was stored.
-    event ReplicaCommitted(
-        uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, bytes32 commitment
-    );
-    /// @notice Every slot of the segment is committed: replicas may reveal until `revealDeadline`.
-    /// Watched by provider nodes to send their reveals.
-    event RevealOpened(uint256 indexed jobId, uint32 segment, uint64 revealDeadline);
-    /// @notice A replica revealed its digest and result CID.
-    event ReplicaRevealed(
-        uint256 indexed jobId,
-        uint32 segment,
-        uint8 replica,
-        address indexed provider,
-        bytes32 digest,
-        string resultCid
-    );
+    /// @notice A provider was assigned replica slots (one event per `claim`). Each entry of
+    /// `slots` is `segment << 8 | replica`. Watched by that provider's node to render them.
+    event ReplicasClaimed(uint256 indexed jobId, address indexed provider, uint64 leaseEnd, uint256[] slots);
+    /// @notice Commitments were stored for `slots` (`segment << 8 | replica`), one event per `commit`.
+    event ReplicasCommitted(uint256 indexed jobId, address indexed provider, uint256[] slots);
+    /// @notice Every slot of these segments is committed: their replicas may reveal until
+    /// `revealDeadline`. Watched by provider nodes to send their reveals.
+    event RevealsOpened(uint256 indexed jobId, uint64 revealDeadline, uint32[] segments);
+    /// @notice Replicas revealed their digests (`digests[i]` belongs to `slots[i]`, `segment << 8 |
+    /// replica`); result CIDs are in the calldata. Once its segment is accepted, a revealed replica
+    /// whose digest equals the accepted one was paid (see `Credited`), one whose digest differs was
+    /// rejected (`ReplicaRejected`).
+    event ReplicasRevealed(uint256 indexed jobId, address indexed provider, uint256[] slots, bytes32[] digests);
     /// @notice The segment reached quorum on `digest`; `resultCid` holds the accepted result.
     /// Watched by requesters to composite, by auditors to re-check the digest.
     event SegmentAccepted(uint256 indexed jobId, uint32 indexed segment, bytes32 digest, string resultCid);
-    /// @notice A replica's revealed digest agreed with the accepted one: collateral unlocked, reward credited.
-    event ReplicaAccepted(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
     /// @notice A replica's digest lost the quorum: its collateral was seized.
     event ReplicaRejected(
         uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint256 slashed
@@ -228,7 +222,8 @@ interface IJobMarket {
     /// @notice The requester recorded the composited output.
     event OutputRecorded(uint256 indexed jobId, string outputCid);
     /// @notice An internal balance grew. `jobId` says which job the money came from; escrow-funded
-    /// kinds (Reward, Fee, Refund) reduce that job's escrow.
+    /// kinds (Reward, Fee, Refund) reduce that job's escrow. Credits of one kind to one account
+    /// within one transaction are summed into one event.
     event Credited(address indexed account, uint256 indexed jobId, CreditKind kind, uint256 amount);
     /// @notice An internal balance was paid out.
     event Withdrawn(address indexed account, uint256 amount);

@@ -60,6 +60,14 @@ export interface TxOutcome {
   events: ProtocolEvent[];
 }
 
+/**
+ * Batch events list replica slots packed as `segment << 8 | replica` (one log per call instead of
+ * one per replica keeps gas per settled segment low). This unpacks them.
+ */
+export function unpackSlots(packed: readonly bigint[]): Slot[] {
+  return packed.map((p) => ({ segment: Number(p >> 8n), replica: Number(p & 0xffn) }));
+}
+
 /** Decodes the protocol's events out of raw logs (others are skipped). */
 export function decodeProtocolEvents(logs: Log[]): ProtocolEvent[] {
   return parseEventLogs({ abi: protocolAbi, logs, strict: true }) as ProtocolEvent[];
@@ -232,12 +240,9 @@ export function createMarketClient(conn: ChainConnection) {
     withdrawStake: () => send(registry, "withdrawStake", []),
     claim: async (jobId: bigint, count: number) => {
       const outcome = await send(market, "claim", [jobId, BigInt(count)]);
-      const slots = eventsNamed(outcome.events, "ReplicaClaimed").map((e) => ({
-        segment: e.args.segment,
-        replica: e.args.replica,
-        leaseEnd: e.args.leaseEnd,
-      }));
-      return { ...outcome, slots };
+      const [claimed] = eventsNamed(outcome.events, "ReplicasClaimed");
+      const leaseEnd = claimed.args.leaseEnd;
+      return { ...outcome, leaseEnd, slots: unpackSlots(claimed.args.slots).map((slot) => ({ ...slot, leaseEnd })) };
     },
     commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
     reveal: (jobId: bigint, reveals: RevealInput[]) => send(market, "reveal", [jobId, reveals]),

@@ -153,18 +153,23 @@ describe("JobMarket errors", function () {
         .withArgs(jobId, 0, slot.replica, d.providers[1].address);
     });
 
-    it("JobMarketWrongReplicaState on a duplicate commit and on revealing twice", async function () {
+    it("JobMarketWrongReplicaState on a duplicate commit and on a reveal before the commit", async function () {
       const jobId = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
       const p = d.providers[0];
       const [slot] = await claim(d, p, jobId, 1);
+      await expect(d.market.connect(p).reveal(jobId, revealInputs(p, [slot])))
+        .to.be.revertedWithCustomError(d.market, "JobMarketWrongReplicaState")
+        .withArgs(jobId, 0, 0, 1);
       await commitAll(d, p, jobId, [slot]);
       await expect(commitAll(d, p, jobId, [slot]))
         .to.be.revertedWithCustomError(d.market, "JobMarketWrongReplicaState")
         .withArgs(jobId, 0, 0, 2);
+      // Once settled with nothing left to reveal, the slot is cleared: a second reveal holds nothing.
       await d.market.connect(p).reveal(jobId, revealInputs(p, [slot]));
+      expect((await d.market.replicaOf(jobId, 0, 0)).provider).to.equal(ethers.ZeroAddress);
       await expect(d.market.connect(p).reveal(jobId, revealInputs(p, [slot]))).to.be.revertedWithCustomError(
         d.market,
-        "JobMarketWrongReplicaState",
+        "JobMarketNotReplicaHolder",
       );
     });
 
@@ -272,7 +277,7 @@ describe("JobMarket errors", function () {
       );
       await expect(d.market.connect(d.outsider).setFee(0)).to.be.revertedWithCustomError(
         d.market,
-        "AccessControlUnauthorizedAccount",
+        "OwnableUnauthorizedAccount",
       );
       await expect(d.market.connect(d.admin).setFee(250)).to.emit(d.market, "FeeChanged").withArgs(250);
       await expect(d.market.connect(d.admin).setTreasury(d.keeper.address))

@@ -302,7 +302,9 @@ describe("JobMarket scenarios", function () {
     const tx = await revealAll(d, b, jobId, held.get(b)!);
     expect((await eventsOf(d, tx, "SegmentAccepted")).length).to.equal(2);
     expect((await d.market.jobOf(jobId)).escrow).to.equal(2n * unitPrice()); // late units still held
-    await expect(revealAll(d, late, jobId, held.get(late)!)).to.emit(d.market, "ReplicaAccepted");
+    await expect(revealAll(d, late, jobId, held.get(late)!))
+      .to.emit(d.market, "Credited")
+      .withArgs(late.address, jobId, CreditKind.Reward, 2n * REWARD);
     expect(await d.market.balanceOf(late.address)).to.equal(2n * REWARD);
     expect((await d.market.jobOf(jobId)).escrow).to.equal(0n);
     await expectConservation(d);

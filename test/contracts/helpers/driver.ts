@@ -8,6 +8,8 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import type { ContractTransactionResponse, Log } from "ethers";
 import { network } from "hardhat";
 import TessellateModule from "../../../ignition/modules/Tessellate.ts";
+import { commitmentOf as sdkCommitmentOf } from "../../../sdk/src/commitment.ts";
+import { unpackSlots } from "../../../sdk/src/market.ts";
 import type { JobMarket, ProviderRegistry, RenderToken } from "../../../types/ethers-contracts/index.ts";
 
 export const { ethers, ignition, networkHelpers } = await network.create();
@@ -20,11 +22,7 @@ export const REVEAL_WINDOW = 300;
 export const FEE_BPS = 100n;
 export const STAKE = 1_000n * UNIT;
 
-export const ReplicaState = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
-
-export const SegmentStatus = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
-
-export const CreditKind = { Reward: 0, Fee: 1, Refund: 2, TieBreakerReward: 3, Compensation: 4, KeeperFee: 5 } as const;
+export { CreditKind, ReplicaState, SegmentStatus } from "../../../sdk/src/contracts.generated.ts";
 
 export interface Slot {
   segment: number;
@@ -98,9 +96,8 @@ export async function postJob(d: Deployment, overrides: Partial<Record<keyof Job
 /** Claims up to `count` slots for `provider`; returns the slots it got. */
 export async function claim(d: Deployment, provider: HardhatEthersSigner, jobId: bigint, count: number) {
   const tx = await d.market.connect(provider).claim(jobId, count);
-  return (await eventsOf(d, tx, "ReplicaClaimed")).map(
-    (e) => ({ segment: Number(e.args.segment), replica: Number(e.args.replica) }) as Slot,
-  );
+  const [event] = await eventsOf(d, tx, "ReplicasClaimed");
+  return unpackSlots(event.args.slots);
 }
 
 /** Claims until every slot of the job is held, round-robin over `providers`; returns slots per provider. */
@@ -130,14 +127,9 @@ export function saltOf(provider: HardhatEthersSigner, slot: Slot): string {
   return ethers.keccak256(ethers.toUtf8Bytes(`salt:${provider.address}:${slot.segment}:${slot.replica}`));
 }
 
-/** keccak256(abi.encode(digest, salt, provider, jobId, segment)) — the protocol's commitment. */
+/** The protocol's commitment, from the sdk (the same function the provider node uses). */
 export function commitmentOf(digest: string, salt: string, provider: string, jobId: bigint, segment: number) {
-  return ethers.keccak256(
-    ethers.AbiCoder.defaultAbiCoder().encode(
-      ["bytes32", "bytes32", "address", "uint256", "uint32"],
-      [digest, salt, provider, jobId, segment],
-    ),
-  );
+  return sdkCommitmentOf(digest as `0x${string}`, salt as `0x${string}`, provider as `0x${string}`, jobId, segment);
 }
 
 /** What a provider "renders" for a segment: honest providers agree on `segment:<n>`. */

@@ -1,0 +1,164 @@
+/**
+ * Gas benchmark (a script that prints figures, not a test):
+ *  - gas per settled segment of a 64-segment job at r=2, counting every transaction of the job
+ *    (create, claims, commits, reveals, withdrawals) divided by the segments, for batch sizes 1
+ *    and 16;
+ *  - createJob gas at 1 and at 10,000 segments.
+ * Targets: <= 150,000 gas per settled segment at batch 16; createJob at 10,000 segments within
+ * 5% of 1 segment. Exits 1 when a target is missed.
+ * Usage: npm run bench:gas
+ */
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import type { ContractTransactionResponse } from "ethers";
+import { network } from "hardhat";
+import TessellateModule from "../ignition/modules/Tessellate.ts";
+import { commitmentOf } from "../sdk/src/commitment.ts";
+import type { JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
+
+const SEGMENTS = 64;
+const BATCHES = [1, 16];
+const TARGET_PER_SEGMENT = 150_000n;
+const TARGET_CREATE_RATIO = 1.05;
+
+const { ethers, ignition, networkHelpers } = await network.create();
+
+interface Protocol {
+  token: RenderToken;
+  registry: ProviderRegistry;
+  market: JobMarket;
+  requester: HardhatEthersSigner;
+  providers: HardhatEthersSigner[];
+  treasury: HardhatEthersSigner;
+}
+
+async function deploy(): Promise<Protocol> {
+  const { token, registry, market } = (await ignition.deploy(TessellateModule, {
+    parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n } },
+  })) as unknown as { token: RenderToken; registry: ProviderRegistry; market: JobMarket };
+  const [treasury, requester, ...rest] = await ethers.getSigners();
+  const providers = rest.slice(0, 2);
+  await token.transfer(requester.address, 10n ** 27n / 2n);
+  await token.connect(requester).approve(market.target, ethers.MaxUint256);
+  for (const p of providers) {
+    await token.transfer(p.address, 100_000n * 10n ** 18n);
+    await token.connect(p).approve(registry.target, ethers.MaxUint256);
+    await registry.connect(p).register("bafyprofile");
+    await registry.connect(p).stake(100_000n * 10n ** 18n);
+  }
+  return { token, registry, market, requester, providers, treasury };
+}
+
+async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> {
+  const receipt = await (await tx).wait();
+  return receipt!.gasUsed;
+}
+
+async function jobParams(segmentCount: number) {
+  const now = await networkHelpers.time.latest();
+  return {
+    manifestCid: "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+    segmentCount,
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: 10n ** 18n,
+    collateralPerReplica: 2n * 10n ** 18n,
+    leaseDuration: 3600,
+    revealWindow: 3600,
+    deadline: now + 86_400,
+    minReputation: 0,
+  };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Runs one whole r=2 job with every provider batching `batch` slots per transaction. */
+async function settledJobGas(p: Protocol, batch: number) {
+  let total = 0n;
+  const phases: Record<string, bigint> = {};
+  const mark = (name: string, before: bigint) => { phases[name] = (phases[name] ?? 0n) + total - before; };
+  const created = await (await p.market.connect(p.requester).createJob(await jobParams(SEGMENTS))).wait();
+  total += created!.gasUsed;
+  const jobId = (await p.market.jobCount()) as bigint;
+  const held = new Map<HardhatEthersSigner, { segment: number; replica: number }[]>();
+  let before = total;
+  for (const provider of p.providers) {
+    const slots: { segment: number; replica: number }[] = [];
+    while (slots.length < SEGMENTS) {
+      const receipt = await (await p.market.connect(provider).claim(jobId, batch)).wait();
+      total += receipt!.gasUsed;
+      for (const log of receipt!.logs) {
+        const parsed = p.market.interface.parseLog(log);
+        if (parsed?.name !== "ReplicasClaimed") continue;
+        for (const packed of parsed.args.slots as bigint[]) slots.push({ segment: Number(packed >> 8n), replica: Number(packed & 0xffn) });
+      }
+    }
+    held.set(provider, slots);
+  }
+  mark('claims', before); before = total;
+  const digest = (segment: number) => ethers.keccak256(ethers.toUtf8Bytes(`pixels:${segment}`));
+  const salt = ethers.keccak256(ethers.toUtf8Bytes("salt"));
+  for (const [provider, slots] of held) {
+    for (const group of chunks(slots, batch)) {
+      const commits = group.map((s) => ({
+        ...s,
+        commitment: commitmentOf(digest(s.segment) as `0x${string}`, salt as `0x${string}`, provider.address as `0x${string}`, jobId, s.segment),
+      }));
+      total += await gasOf(p.market.connect(provider).commit(jobId, commits));
+    }
+  }
+  mark('commits', before); before = total;
+  for (const [provider, slots] of held) {
+    for (const group of chunks(slots, batch)) {
+      const reveals = group.map((s) => ({
+        ...s,
+        digest: digest(s.segment),
+        salt,
+        resultCid: "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+      }));
+      total += await gasOf(p.market.connect(provider).reveal(jobId, reveals));
+    }
+  }
+  mark('reveals', before); before = total;
+  for (const who of [...p.providers, p.treasury]) total += await gasOf(p.market.connect(who).withdraw());
+  mark('withdraws', before);
+  if (process.env.BENCH_PHASES) console.log(batch, Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Number(v / BigInt(SEGMENTS))])));
+  const job = await p.market.jobOf(jobId);
+  if (job.escrow !== 0n) throw new Error(`job ${jobId} did not settle completely: escrow ${job.escrow} left`);
+  return total;
+}
+
+async function main() {
+  const protocol = await deploy();
+  console.log(`Gas benchmark — ${SEGMENTS}-segment job, r=2, q=2, two providers, every transaction counted\n`);
+  const rows: [string, string][] = [];
+  let perSegmentAt16 = 0n;
+  for (const batch of BATCHES) {
+    const total = await settledJobGas(protocol, batch);
+    const perSegment = total / BigInt(SEGMENTS);
+    if (batch === 16) perSegmentAt16 = perSegment;
+    rows.push([`gas per settled segment, batch ${batch}`, `${perSegment.toLocaleString("en-US")} (job total ${total.toLocaleString("en-US")})`]);
+  }
+  // Both from the same state, so neither pays for first writes the other found done.
+  const snapshot = await networkHelpers.takeSnapshot();
+  const createSmall = await gasOf(protocol.market.connect(protocol.requester).createJob(await jobParams(1)));
+  await snapshot.restore();
+  const createLarge = await gasOf(protocol.market.connect(protocol.requester).createJob(await jobParams(10_000)));
+  const ratio = Number(createLarge) / Number(createSmall);
+  rows.push(["createJob gas, 1 segment", createSmall.toLocaleString("en-US")]);
+  rows.push(["createJob gas, 10,000 segments", `${createLarge.toLocaleString("en-US")} (ratio ${ratio.toFixed(4)})`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+
+  const misses: string[] = [];
+  if (perSegmentAt16 > TARGET_PER_SEGMENT) misses.push(`per-segment gas at batch 16 is ${perSegmentAt16} > ${TARGET_PER_SEGMENT}`);
+  if (ratio > TARGET_CREATE_RATIO) misses.push(`createJob at 10,000 segments is ${ratio.toFixed(4)}x the 1-segment cost > ${TARGET_CREATE_RATIO}`);
+  console.log(`\nTargets: <= ${TARGET_PER_SEGMENT.toLocaleString("en-US")} gas per settled segment at batch 16; createJob(10,000) within 5% of createJob(1).`);
+  console.log(misses.length === 0 ? "All targets met." : `Missed:\n  ${misses.join("\n  ")}`);
+  if (misses.length > 0) process.exitCode = 1;
+}
+
+await main();
