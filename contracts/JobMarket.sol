@@ -96,9 +96,13 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     struct Ctx {
         uint256 jobId;
         JobView job;
-        address treasury;
         uint256 escrowOut;
-        Credit[] credits;
+        // Credits whose recipient is fixed within a call, summed without a search.
+        uint256 refunds; // to the requester
+        uint256 compensation; // to the requester
+        uint256 keeperFees; // to msg.sender
+        uint256 fees; // to the treasury
+        Credit[] credits; // provider rewards, summed per (account, kind)
         uint256 creditCount;
         IProviderRegistry.ProviderDelta[] deltas;
         uint256 deltaCount;
@@ -313,8 +317,16 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         }
         // Emitted before the verdicts it leads to (SegmentAccepted, ReplicaRejected, Credited).
         emit ReplicasRevealed(jobId, msg.sender, slots, digests);
+        uint32[] memory opened = new uint32[](reveals.length);
+        uint256 openedCount;
         for (uint256 i; i < reveals.length; ++i) {
-            _revealOne(c, providerId, reveals[i]);
+            if (_revealOne(c, providerId, reveals[i])) opened[openedCount++] = reveals[i].segment;
+        }
+        if (openedCount != 0) {
+            assembly ("memory-safe") {
+                mstore(opened, openedCount)
+            }
+            emit RevealsOpened(jobId, uint64(block.timestamp) + c.job.revealWindow, opened);
         }
         _settle(c);
     }
@@ -674,19 +686,31 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     // ================================================================== internal: settlement
 
     /// @dev Checks one reveal against its commitment, then settles the replica or tallies the segment.
-    function _revealOne(Ctx memory c, uint32 providerId, RevealInput calldata rv) private {
+    function _revealOne(Ctx memory c, uint32 providerId, RevealInput calldata rv) private returns (bool opened) {
         uint256 jobId = c.jobId;
         Replica storage rep = _heldReplica(c, rv.segment, rv.replica, providerId);
-        if (rep.state != ReplicaState.Committed) {
-            revert JobMarketWrongReplicaState(jobId, rv.segment, rv.replica, rep.state);
-        }
         SegmentHeader h = _loadHeader(jobId, rv.segment);
-        uint64 revealDeadline = h.revealDeadline();
-        if (revealDeadline == 0) revert JobMarketRevealNotOpen(jobId, rv.segment);
-        if (block.timestamp > revealDeadline) revert JobMarketRevealWindowClosed(jobId, rv.segment, revealDeadline);
         if (bytes(rv.resultCid).length == 0) revert JobMarketEmptyResultCid(jobId, rv.segment);
-        bytes32 commitment = keccak256(abi.encode(rv.digest, rv.salt, msg.sender, jobId, rv.segment));
-        if (bytes20(commitment) != rep.seal) revert JobMarketCommitmentMismatch(jobId, rv.segment, rv.replica);
+        ReplicaState state = rep.state;
+        if (state == ReplicaState.Claimed) {
+            // Every other slot is sealed: a commitment would hide this digest from nobody, so the
+            // replica reveals directly (one transaction fewer) and opens the window for the others.
+            if (block.timestamp > rep.leaseEnd) revert JobMarketLeaseExpired(jobId, rv.segment, rep.leaseEnd);
+            if (h.committed() + 1 != h.slots()) revert JobMarketRevealNotOpen(jobId, rv.segment);
+            h = h.withCommitted(h.slots());
+            if (h.revealDeadline() == 0) {
+                h = h.withRevealDeadline(uint64(block.timestamp) + c.job.revealWindow);
+                opened = true;
+            }
+        } else if (state == ReplicaState.Committed) {
+            uint64 revealDeadline = h.revealDeadline();
+            if (revealDeadline == 0) revert JobMarketRevealNotOpen(jobId, rv.segment);
+            if (block.timestamp > revealDeadline) revert JobMarketRevealWindowClosed(jobId, rv.segment, revealDeadline);
+            bytes32 commitment = keccak256(abi.encode(rv.digest, rv.salt, msg.sender, jobId, rv.segment));
+            if (bytes20(commitment) != rep.seal) revert JobMarketCommitmentMismatch(jobId, rv.segment, rv.replica);
+        } else {
+            revert JobMarketWrongReplicaState(jobId, rv.segment, rv.replica, state);
+        }
 
         bytes20 seal = bytes20(rv.digest);
         rep.seal = seal;
@@ -708,23 +732,23 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 unrevealed = h.slots() - h.revealed();
         // Fewer reveals than the quorum and more to come: nothing can be decided yet.
         if (h.revealed() < c.job.quorum && unrevealed != 0) return h;
-        (uint256 agree, uint256 best) = _agreement(c.jobId, rv.segment, h.slots(), rv.replica);
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][rv.segment];
+        (uint256 agree, uint256 best) = _agreement(reps, h.slots(), rv.replica);
         if (agree >= c.job.quorum) {
             emit SegmentAccepted(c.jobId, rv.segment, rv.digest, rv.resultCid);
-            _settleAccepted(c, rv.segment, h.slots(), bytes20(rv.digest));
+            _settleAccepted(c, reps, rv.segment, h.slots(), bytes20(rv.digest));
             return h.withStatus(SegmentStatus.Accepted).withWinner(rv.replica);
         }
         if (unrevealed != 0 || best >= c.job.quorum) return h; // waiting for the other reveals
-        return _escalateOrFail(c, rv.segment, h);
+        return _escalateOrFail(c, reps, rv.segment, h);
     }
 
     /// @dev Among revealed replicas: how many share `replica`'s seal, and the largest such group.
-    function _agreement(uint256 jobId, uint32 segment, uint8 slots, uint8 replica)
+    function _agreement(mapping(uint8 => Replica) storage reps, uint8 slots, uint8 replica)
         private
         view
         returns (uint256 agree, uint256 best)
     {
-        mapping(uint8 => Replica) storage reps = _replicas[jobId][segment];
         for (uint8 k; k < slots; ++k) {
             Replica storage a = reps[k];
             if (a.state != ReplicaState.Revealed) continue;
@@ -741,7 +765,10 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Every slot revealed and no digest reached the quorum: open a tie-breaker slot while
     /// the job can still take claims, otherwise fail the segment (collateral back, budget refunded).
-    function _escalateOrFail(Ctx memory c, uint32 segment, SegmentHeader h) private returns (SegmentHeader) {
+    function _escalateOrFail(Ctx memory c, mapping(uint8 => Replica) storage reps, uint32 segment, SegmentHeader h)
+        private
+        returns (SegmentHeader)
+    {
         uint8 slots = h.slots();
         bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && c.job.status == JobStatus.Open
             && block.timestamp + c.job.leaseDuration <= c.job.deadline;
@@ -751,8 +778,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             return h.withTieBreakers(h.tieBreakers() + 1).withSlots(slots + 1).withRevealDeadline(0);
         }
         for (uint8 k; k < slots; ++k) {
-            _release(c, segment, k, _replicas[c.jobId][segment][k]);
-            delete _replicas[c.jobId][segment][k];
+            _release(c, segment, k, reps[k]);
+            delete reps[k];
         }
         _refundUnits(c, c.job.redundancy);
         emit SegmentFailed(c.jobId, segment);
@@ -765,27 +792,38 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// opened and cover it because collateral >= reward. What is left of the seized collateral
     /// compensates the requester. Replicas still unrevealed keep their slot and their unit until
     /// they reveal or expire; when there are none, every replica slot is cleared.
-    function _settleAccepted(Ctx memory c, uint32 segment, uint8 slots, bytes20 acceptedSeal) private {
+    function _settleAccepted(
+        Ctx memory c,
+        mapping(uint8 => Replica) storage reps,
+        uint32 segment,
+        uint8 slots,
+        bytes20 acceptedSeal
+    ) private {
         bool clear = true;
         for (uint8 k; k < slots; ++k) {
-            if (_replicas[c.jobId][segment][k].state == ReplicaState.Committed) {
+            if (reps[k].state == ReplicaState.Committed) {
                 clear = false;
                 break;
             }
         }
         Verdicts memory v;
         for (uint8 k; k < slots; ++k) {
-            _judge(c, segment, k, acceptedSeal, clear, v);
+            _judge(c, reps[k], segment, k, acceptedSeal, clear, v);
         }
-        if (v.seized > v.tieBreakerPaid) _credit(c, c.job.requester, CreditKind.Compensation, v.seized - v.tieBreakerPaid);
+        if (v.seized > v.tieBreakerPaid) c.compensation += v.seized - v.tieBreakerPaid;
         if (v.unitsToRefund != 0) _refundUnits(c, v.unitsToRefund);
     }
 
     /// @dev Verdict on one revealed replica of a segment being accepted.
-    function _judge(Ctx memory c, uint32 segment, uint8 k, bytes20 acceptedSeal, bool clear, Verdicts memory v)
-        private
-    {
-        Replica storage rep = _replicas[c.jobId][segment][k];
+    function _judge(
+        Ctx memory c,
+        Replica storage rep,
+        uint32 segment,
+        uint8 k,
+        bytes20 acceptedSeal,
+        bool clear,
+        Verdicts memory v
+    ) private {
         if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
         address provider = _providerAccounts[rep.providerId];
         IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
@@ -805,8 +843,16 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             if (k < c.job.redundancy) ++v.unitsToRefund;
             emit ReplicaRejected(c.jobId, segment, k, provider, c.job.collateralPerReplica);
         }
-        if (clear) delete _replicas[c.jobId][segment][k];
+        if (clear) _clear(rep);
         else rep.state = ReplicaState.Settled;
+    }
+
+    /// @dev Zeroes a replica slot (one SSTORE to zero: a storage refund).
+    function _clear(Replica storage rep) private {
+        rep.seal = bytes20(0);
+        rep.providerId = 0;
+        rep.leaseEnd = 0;
+        rep.state = ReplicaState.Empty;
     }
 
     /// @dev Clears the segment's replica slots once none of them can still reveal.
@@ -831,7 +877,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         } else {
             d.slash += c.job.collateralPerReplica;
             d.rejected += 1;
-            _credit(c, c.job.requester, CreditKind.Compensation, c.job.collateralPerReplica);
+            c.compensation += c.job.collateralPerReplica;
             _refundUnits(c, 1);
             emit ReplicaRejected(c.jobId, segment, replica, provider, c.job.collateralPerReplica);
         }
@@ -846,8 +892,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         d.slash += uint128(collateral);
         d.expired += 1;
         uint256 keeperFee = (collateral * KEEPER_FEE_BPS) / BPS;
-        if (keeperFee != 0) _credit(c, msg.sender, CreditKind.KeeperFee, keeperFee);
-        _credit(c, c.job.requester, CreditKind.Compensation, collateral - keeperFee);
+        c.keeperFees += keeperFee;
+        c.compensation += collateral - keeperFee;
         emit ReplicaExpired(c.jobId, segment, replica, provider, msg.sender, collateral);
     }
 
@@ -868,18 +914,15 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 fee = (reward * c.job.feeBps) / BPS;
         c.escrowOut += reward + fee;
         _credit(c, provider, CreditKind.Reward, reward);
-        if (fee != 0) {
-            if (c.treasury == address(0)) c.treasury = _treasury;
-            _credit(c, c.treasury, CreditKind.Fee, fee);
-        }
+        c.fees += fee;
     }
 
     /// @dev `units` replica units leave escrow back to the requester.
-    function _refundUnits(Ctx memory c, uint256 units) private returns (uint256 amount) {
+    function _refundUnits(Ctx memory c, uint256 units) private pure returns (uint256 amount) {
         if (units == 0) return 0;
         amount = units * _unitPrice(c.job.rewardPerReplica, c.job.feeBps);
         c.escrowOut += amount;
-        _credit(c, c.job.requester, CreditKind.Refund, amount);
+        c.refunds += amount;
     }
 
     /// @dev Buffers a credit, summed with earlier credits of the same account and kind.
@@ -901,12 +944,21 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint256 total;
         for (uint256 i; i < c.creditCount; ++i) {
             Credit memory cr = c.credits[i];
-            _balances[cr.account] += cr.amount;
-            total += cr.amount;
-            emit Credited(cr.account, c.jobId, cr.kind, cr.amount);
+            total += _book(c.jobId, cr.account, cr.kind, cr.amount);
         }
         c.creditCount = 0;
+        if (c.refunds != 0) total += _book(c.jobId, c.job.requester, CreditKind.Refund, c.refunds);
+        if (c.compensation != 0) total += _book(c.jobId, c.job.requester, CreditKind.Compensation, c.compensation);
+        if (c.keeperFees != 0) total += _book(c.jobId, msg.sender, CreditKind.KeeperFee, c.keeperFees);
+        if (c.fees != 0) total += _book(c.jobId, _treasury, CreditKind.Fee, c.fees);
+        (c.refunds, c.compensation, c.keeperFees, c.fees) = (0, 0, 0, 0);
         if (total != 0) _totalBalances += total;
+    }
+
+    function _book(uint256 jobId, address account, CreditKind kind, uint256 amount) private returns (uint256) {
+        _balances[account] += amount;
+        emit Credited(account, jobId, kind, amount);
+        return amount;
     }
 
     /// @dev Ends a call: escrow out, credits in, registry outcomes (which send slashed tokens here).

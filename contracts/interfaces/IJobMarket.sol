@@ -9,9 +9,11 @@ pragma solidity 0.8.30;
 ///    locks `collateralPerReplica` of the provider's stake and starts a lease.
 /// 3. Before its lease ends a provider `commit`s `keccak256(abi.encode(digest, salt, provider,
 ///    jobId, segment))` for each replica it rendered.
-/// 4. When every slot of a segment is committed its reveal window opens (`RevealOpened`). Providers
-///    `reveal` digest, salt and result CID. The reveal that brings `quorum` equal digests settles
-///    the segment: agreeing replicas are paid, disagreeing ones lose their collateral.
+/// 4. When every slot of a segment is committed its reveal window opens (`RevealsOpened`). Providers
+///    `reveal` digest, salt and result CID. A replica whose peers are all committed already may
+///    reveal without committing (a commitment would hide its digest from nobody); that reveal opens
+///    the window for the others. The reveal that brings `quorum` equal digests settles the
+///    segment: agreeing replicas are paid, disagreeing ones lose their collateral.
 /// 5. If no digest can reach the quorum any more, one tie-breaker slot opens, paid from the
 ///    collateral of whoever turns out wrong; if the segment still finds no quorum it fails and
 ///    its budget is refunded.
@@ -256,6 +258,9 @@ interface IJobMarket {
     /// @notice Stores commitments for replicas the caller holds, before their leases end.
     function commit(uint256 jobId, CommitInput[] calldata commits) external;
     /// @notice Reveals digests, salts and result CIDs; settles every segment that reaches quorum.
+    /// A committed replica reveals while its segment's window is open (salt checked against the
+    /// commitment); a claimed, uncommitted replica may reveal before its lease ends when every other
+    /// slot of its segment is committed (salt ignored), which opens the window for the others.
     function reveal(uint256 jobId, RevealInput[] calldata reveals) external;
     /// @notice Gives back claimed, uncommitted replicas before their leases end; collateral returned.
     function abandon(uint256 jobId, SlotRef[] calldata slots) external;

@@ -153,21 +153,27 @@ describe("JobMarket errors", function () {
         .withArgs(jobId, 0, slot.replica, d.providers[1].address);
     });
 
-    it("JobMarketWrongReplicaState on a duplicate commit and on a reveal before the commit", async function () {
-      const jobId = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
-      const p = d.providers[0];
-      const [slot] = await claim(d, p, jobId, 1);
-      await expect(d.market.connect(p).reveal(jobId, revealInputs(p, [slot])))
+    it("JobMarketWrongReplicaState on a duplicate commit and on revealing a settled replica again", async function () {
+      const jobId = await postJob(d, { segmentCount: 1, redundancy: 3, quorum: 2 });
+      const [a, b, c] = d.providers;
+      const [sa] = await claim(d, a, jobId, 1);
+      const [sb] = await claim(d, b, jobId, 1);
+      const [sc] = await claim(d, c, jobId, 1);
+      await commitAll(d, a, jobId, [sa]);
+      await expect(commitAll(d, a, jobId, [sa]))
         .to.be.revertedWithCustomError(d.market, "JobMarketWrongReplicaState")
-        .withArgs(jobId, 0, 0, 1);
-      await commitAll(d, p, jobId, [slot]);
-      await expect(commitAll(d, p, jobId, [slot]))
+        .withArgs(jobId, 0, sa.replica, 2);
+      await commitAll(d, b, jobId, [sb]);
+      await commitAll(d, c, jobId, [sc]);
+      await d.market.connect(a).reveal(jobId, revealInputs(a, [sa]));
+      await d.market.connect(b).reveal(jobId, revealInputs(b, [sb])); // accepted; c may still reveal
+      await expect(d.market.connect(a).reveal(jobId, revealInputs(a, [sa])))
         .to.be.revertedWithCustomError(d.market, "JobMarketWrongReplicaState")
-        .withArgs(jobId, 0, 0, 2);
-      // Once settled with nothing left to reveal, the slot is cleared: a second reveal holds nothing.
-      await d.market.connect(p).reveal(jobId, revealInputs(p, [slot]));
-      expect((await d.market.replicaOf(jobId, 0, 0)).provider).to.equal(ethers.ZeroAddress);
-      await expect(d.market.connect(p).reveal(jobId, revealInputs(p, [slot]))).to.be.revertedWithCustomError(
+        .withArgs(jobId, 0, sa.replica, 4);
+      // Once nothing can reveal any more, the slots are cleared: a further reveal holds nothing.
+      await d.market.connect(c).reveal(jobId, revealInputs(c, [sc]));
+      expect((await d.market.replicaOf(jobId, 0, sa.replica)).provider).to.equal(ethers.ZeroAddress);
+      await expect(d.market.connect(a).reveal(jobId, revealInputs(a, [sa]))).to.be.revertedWithCustomError(
         d.market,
         "JobMarketNotReplicaHolder",
       );

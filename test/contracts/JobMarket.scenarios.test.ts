@@ -361,6 +361,42 @@ describe("JobMarket scenarios", function () {
     await expectConservation(d);
   });
 
+  it("lets the last replica reveal without committing once every other slot is sealed", async function () {
+    const [first, last] = d.providers;
+    const jobId = await postJob(d, { segmentCount: 1 });
+    const [sf] = await claim(d, first, jobId, 1);
+    const [sl] = await claim(d, last, jobId, 1);
+    // While the other slot is unsealed a direct reveal would leak the digest: refused.
+    await expect(revealAll(d, last, jobId, [sl]))
+      .to.be.revertedWithCustomError(d.market, "JobMarketRevealNotOpen")
+      .withArgs(jobId, 0);
+    await commitAll(d, first, jobId, [sf]);
+    const direct = await revealAll(d, last, jobId, [sl]);
+    await expect(direct).to.emit(d.market, "RevealsOpened");
+    await expect(direct).to.not.emit(d.market, "SegmentAccepted");
+    await expect(revealAll(d, first, jobId, [sf]))
+      .to.emit(d.market, "SegmentAccepted")
+      .withArgs(jobId, 0, honest(sf), `bafyresult-0-${honest(sf).slice(2, 10)}`);
+    expect(await d.market.balanceOf(first.address)).to.equal(REWARD);
+    expect(await d.market.balanceOf(last.address)).to.equal(REWARD);
+    await expectConservation(d);
+  });
+
+  it("refuses a direct reveal after the lease ended, and a plain r=1 job needs no commitment", async function () {
+    const [p, q] = d.providers;
+    const two = await postJob(d, { segmentCount: 1 });
+    const [s1] = await claim(d, p, two, 1);
+    const [s2] = await claim(d, q, two, 1);
+    await commitAll(d, p, two, [s1]);
+    await networkHelpers.time.increase(LEASE + 1);
+    await expect(revealAll(d, q, two, [s2])).to.be.revertedWithCustomError(d.market, "JobMarketLeaseExpired");
+
+    const one = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
+    const [only] = await claim(d, p, one, 1);
+    await expect(revealAll(d, p, one, [only])).to.emit(d.market, "SegmentAccepted");
+    await expectConservation(d);
+  });
+
   it("creates a job with an EIP-2612 permit instead of an approval", async function () {
     const requester = d.outsider;
     const params = await (await import("./helpers/driver.ts")).jobParams({ segmentCount: 2, redundancy: 1, quorum: 1 });

@@ -138,14 +138,25 @@ contract MarketHandler is TestBase {
     }
 
     function _revealAll(uint256 jobId, address p) internal {
-        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Committed);
-        IJobMarket.RevealInput[] memory r = new IJobMarket.RevealInput[](held.length);
+        IJobMarket.SlotRef[] memory committed = _held(jobId, p, IJobMarket.ReplicaState.Committed);
+        IJobMarket.SlotRef[] memory claimed = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
+        IJobMarket.RevealInput[] memory r = new IJobMarket.RevealInput[](committed.length + claimed.length);
         uint256 n;
-        for (uint256 i; i < held.length; ++i) {
-            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, held[i].segment);
+        for (uint256 i; i < committed.length; ++i) {
+            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, committed[i].segment);
             if (seg.revealDeadline == 0 || block.timestamp > seg.revealDeadline) continue;
-            bytes32 key = _slotKey(jobId, held[i].segment, held[i].replica);
-            r[n++] = IJobMarket.RevealInput(held[i].segment, held[i].replica, _digests[key], _salts[key], "bafyresult");
+            bytes32 key = _slotKey(jobId, committed[i].segment, committed[i].replica);
+            r[n++] = IJobMarket.RevealInput(committed[i].segment, committed[i].replica, _digests[key], _salts[key], "bafyresult");
+        }
+        // A claimed replica whose peers are all sealed reveals directly, without a commitment.
+        for (uint256 i; i < claimed.length; ++i) {
+            IJobMarket.SlotRef memory ref = claimed[i];
+            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, ref.segment);
+            if (seg.committed + 1 != seg.slots) continue;
+            if (block.timestamp > market.replicaOf(jobId, ref.segment, ref.replica).leaseEnd) continue;
+            _prepareCommit(jobId, p, ref, uint256(keccak256(abi.encode(p, ref.segment, n)))); // picks the digest
+            bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
+            r[n++] = IJobMarket.RevealInput(ref.segment, ref.replica, _digests[key], bytes32(0), "bafyresult");
         }
         if (n == 0) return;
         assembly ("memory-safe") {
