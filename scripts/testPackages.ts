@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { globSync } from "node:fs";
 
-const roots = ["sdk/src", "ipfs-node/src", "provider-node/src", "test/e2e"];
+const roots = ["sdk/src", "ipfs-node/src", "provider-node/src", "cli/src", "test/e2e"];
 const prefixes = process.argv.slice(2);
 const files = roots
   .flatMap((root) => globSync(`${root}/**/*.test.ts`))

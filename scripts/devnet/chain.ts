@@ -3,8 +3,8 @@
  * with the real Ignition module. Used by `npm start`, the separate chain script and the
  * end-to-end tests (each of which runs its own node on its own port).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Address } from "viem";
 
@@ -65,40 +65,38 @@ export async function startChain(options: { port: number; logFile?: string; time
 }
 
 /**
- * Deploys the protocol to the chain at `rpcUrl` with the Ignition module and returns the
- * addresses. `deploymentId` "chain-31337" is the standard folder the bindings generator reads;
- * tests use their own ids. A previous deployment with the same id is removed first, because a
- * devnet chain always starts empty.
+ * Deploys the protocol to the chain at `rpcUrl` with the Ignition module, in this process through
+ * Hardhat's network connection (so nothing is recompiled: the artifacts from `npm run generate`
+ * are used, and parallel deployments cannot race on the build cache), and returns the addresses.
+ * The journal is written to ignition/deployments/<deploymentId>; "chain-31337" is the standard
+ * folder the bindings generator reads, tests use their own ids. A previous deployment with the
+ * same id is removed first, because a devnet chain always starts empty.
  */
-export function deployProtocol(options: {
+export async function deployProtocol(options: {
   rpcUrl: string;
   deploymentId: string;
   parameters?: Record<string, unknown>;
-}): DeployedProtocol {
-  const dir = join(ROOT, "ignition/deployments", options.deploymentId);
-  rmSync(dir, { recursive: true, force: true });
-  const args = ["ignition", "deploy", "ignition/modules/Tessellate.ts", "--network", "localhost", "--deployment-id", options.deploymentId];
-  const parameters = { Tessellate: { unbondingDelay: 3600, feeBps: 100, ...options.parameters } };
-  mkdirSync(join(ROOT, ".devnet"), { recursive: true });
-  const paramsFile = join(ROOT, ".devnet", `ignition-${options.deploymentId}.json`);
-  writeFileSync(paramsFile, JSON.stringify(parameters));
-  args.push("--parameters", paramsFile);
-  const result = spawnSync(HARDHAT, args, {
-    cwd: ROOT,
-    env: { ...process.env, DEVNET_RPC_URL: options.rpcUrl },
-    encoding: "utf8",
-    input: "",
-  });
-  if (result.status !== 0) {
-    throw new Error(`Ignition deployment failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+}): Promise<DeployedProtocol> {
+  rmSync(join(ROOT, "ignition/deployments", options.deploymentId), { recursive: true, force: true });
+  const [{ network }, { default: TessellateModule }] = await Promise.all([
+    import("hardhat"),
+    import("../../ignition/modules/Tessellate.ts"),
+  ]);
+  const connection = await network.create({ network: "localhost", override: { url: options.rpcUrl } });
+  try {
+    const { token, registry, market } = await connection.ignition.deploy(TessellateModule, {
+      deploymentId: options.deploymentId,
+      parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n, ...options.parameters } },
+    });
+    return {
+      token: (await token.getAddress()) as Address,
+      registry: (await registry.getAddress()) as Address,
+      market: (await market.getAddress()) as Address,
+      deploymentId: options.deploymentId,
+    };
+  } finally {
+    await connection.close();
   }
-  const addresses: Record<string, Address> = JSON.parse(readFileSync(join(dir, "deployed_addresses.json"), "utf8"));
-  return {
-    token: addresses["Tessellate#RenderToken"],
-    registry: addresses["Tessellate#ProviderRegistry"],
-    market: addresses["Tessellate#JobMarket"],
-    deploymentId: options.deploymentId,
-  };
 }
 
 export async function rpcAnswers(rpcUrl: string): Promise<boolean> {

@@ -17,3 +17,4 @@ export * from "./composite.ts";
 export * from "./video.ts";
 export * from "./estimate.ts";
 export * from "./storage.ts";
+export * from "./kuboStorage.ts";

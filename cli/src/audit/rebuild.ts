@@ -1,0 +1,815 @@
+/**
+ * Rebuilds the protocol's whole state from its events alone: events in, state out, no I/O.
+ *
+ * This is what an auditor trusts: every job's escrow (`JobCreated.escrow` minus the escrow-funded
+ * `Credited` kinds Reward, Fee and Refund), every internal balance (Σ Credited − Σ Withdrawn),
+ * every stake (Staked − StakeWithdrawn − StakeSlashed), locked collateral (CollateralLocked −
+ * CollateralUnlocked − StakeSlashed), every segment's and replica slot's state, and reputation
+ * counters. `compare.ts` then holds this against the contracts' views.
+ *
+ * The fold mirrors JobMarket's transitions one event at a time. Two things need care:
+ * - `ReplicaExpired` reopens the slot when `expire` is called on an open segment, but settles it
+ *   when `closeSegments` expires it (the segment closes in the same transaction). Events are
+ *   therefore applied one transaction at a time, with the transaction's `SegmentClosed` events
+ *   known in advance.
+ * - Acceptance: every revealed replica whose digest equals the accepted one is settled and paid
+ *   when `SegmentAccepted` is emitted (or when it reveals late); the others are settled by their
+ *   `ReplicaRejected`. A `ReplicaAccepted` event, where a contract emits one, only confirms this.
+ * - Claims, commits and reveals arrive batched (`ReplicasClaimed`, `ReplicasCommitted`,
+ *   `RevealsOpened`, `ReplicasRevealed`, slots packed as `segment << 8 | replica`); the
+ *   per-replica events of earlier contract versions are read too.
+ * - Once a segment is settled and none of its replicas can still reveal, the contract clears its
+ *   replica slots (`replicaOf` reads Empty, `acceptedSeal` zero). The records here keep the
+ *   replicas' history (who held what, how it ended) and mark the segment `cleared`; the views the
+ *   contract should report are derived in compare.ts.
+ * - Commitments are not in the events (only in calldata): a replica still Committed has an
+ *   unknown seal unless the caller fills `commitment` in (see `applyCommitments`).
+ *
+ * Events that contradict the state built so far (a commit to an empty slot, more escrow paid out
+ * than was escrowed, a `staked` total that does not add up…) are recorded as anomalies and the
+ * fold goes on, so one report lists everything.
+ */
+import { getAddress, type Address, type Hex } from "viem";
+
+// ---------------------------------------------------------------------------------- enums
+
+/** IJobMarket.JobStatus. */
+export const JOB_STATUS = { None: 0, Open: 1, Cancelled: 2 } as const;
+/** IJobMarket.SegmentStatus. */
+export const SEGMENT_STATUS = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
+/** IJobMarket.ReplicaState. */
+export const REPLICA_STATE = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
+/** IJobMarket.CreditKind, in declaration order. */
+export const CREDIT_KINDS = ["Reward", "Fee", "Refund", "TieBreakerReward", "Compensation", "KeeperFee"] as const;
+export type CreditKindName = (typeof CREDIT_KINDS)[number];
+/** Kinds paid out of a job's escrow (the others come from seized collateral). */
+export const ESCROW_FUNDED_KINDS: ReadonlySet<CreditKindName> = new Set(["Reward", "Fee", "Refund"]);
+
+export const JOB_STATUS_NAMES = ["None", "Open", "Cancelled"] as const;
+export const SEGMENT_STATUS_NAMES = ["Open", "Accepted", "Failed", "Closed"] as const;
+export const REPLICA_STATE_NAMES = ["Empty", "Claimed", "Committed", "Revealed", "Settled"] as const;
+
+export const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
+export const ZERO_SEAL = "0x0000000000000000000000000000000000000000" as Hex;
+
+/** Basis points of a full reputation score. */
+const MAX_SCORE = 10_000;
+
+// ---------------------------------------------------------------------------------- input
+
+/** One decoded protocol event, as the sdk's `decodeProtocolEvents` gives it (or built by hand in tests). */
+export interface AuditEvent {
+  eventName: string;
+  args: object;
+  blockNumber: bigint;
+  logIndex: number;
+  transactionHash: Hex;
+}
+
+// ---------------------------------------------------------------------------------- output
+
+/** One replica slot, as the events say it is. */
+export interface ReplicaRecord {
+  /** Holder; the zero address while the slot is empty (as `replicaOf` reports it). */
+  provider: Address;
+  /** IJobMarket.ReplicaState. */
+  state: number;
+  leaseEnd: bigint;
+  /** First 160 bits of the commitment while committed (undefined while the commitment is unknown), of the digest once revealed. */
+  seal?: Hex;
+  commitment?: Hex;
+  /** Transaction of the commit (its calldata holds the commitment). */
+  commitTx?: Hex;
+  digest?: Hex;
+  resultCid?: string;
+  /** Furthest step the current holder reached: 1 claimed, 2 committed, 3 revealed (0 when empty). */
+  stage: number;
+  /** How a settled replica ended. */
+  verdict?: "accepted" | "rejected" | "expired" | "released";
+}
+
+/** One segment, as the events say it is. */
+export interface SegmentRecord {
+  index: number;
+  /** IJobMarket.SegmentStatus. */
+  status: number;
+  /** Replica slots opened (redundancy + tie-breakers); 0 while no claim ever touched the segment. */
+  slots: number;
+  assigned: number;
+  committed: number;
+  revealed: number;
+  tieBreakers: number;
+  revealDeadline: bigint;
+  accepted?: { digest: Hex; resultCid: string; seal: Hex; blockNumber: bigint };
+  /** The contract has cleared the replica slots (settled, and no replica can still reveal). */
+  cleared: boolean;
+  /** Replica records: the current holders, and after settlement how each replica ended. */
+  replicas: ReplicaRecord[];
+}
+
+export interface JobParamsRecord {
+  manifestCid: string;
+  segmentCount: number;
+  redundancy: number;
+  quorum: number;
+  rewardPerReplica: bigint;
+  collateralPerReplica: bigint;
+  leaseDuration: number;
+  revealWindow: number;
+  deadline: bigint;
+  minReputation: number;
+}
+
+/** One job, as the events say it is. */
+export interface JobRecord {
+  jobId: bigint;
+  requester: Address;
+  params: JobParamsRecord;
+  feeBps: number;
+  /** Escrow pulled at creation. */
+  escrowCreated: bigint;
+  /** Escrow left: created minus the Reward, Fee and Refund credits of this job. */
+  escrow: bigint;
+  /** IJobMarket.JobStatus. */
+  status: number;
+  segmentsTouched: number;
+  /** Segments any event mentioned; the others are untouched (see {@link segmentOf}). */
+  segments: Map<number, SegmentRecord>;
+  /** Credits made from this job, by kind. */
+  credits: Record<CreditKindName, bigint>;
+  /** Credits to the requester, by kind (refunds, compensation). */
+  creditsToRequester: Record<CreditKindName, bigint>;
+  /** Refund paid by `cancelJob`, when cancelled. */
+  cancelRefund?: bigint;
+  outputCids: string[];
+  createdBlock: bigint;
+  createdTx: Hex;
+  /** Block of the last event of this job. */
+  lastBlock: bigint;
+}
+
+export interface ReputationCounters {
+  accepted: number;
+  rejected: number;
+  expired: number;
+  abandoned: number;
+}
+
+/** One provider, as the registry's and the market's events say it is. */
+export interface ProviderRecord {
+  address: Address;
+  registered: boolean;
+  profileCid?: string;
+  staked: bigint;
+  locked: bigint;
+  unbonding: bigint;
+  unbondingReadyAt: bigint;
+  /** Counters and score as the last `ReputationUpdated` reported them. */
+  reputation: ReputationCounters & { score: number };
+  /** Counters counted from the market's replica events (accepted, rejected, expired, abandoned). */
+  derived: ReputationCounters;
+}
+
+/** An event that contradicts the state built from the events before it. */
+export interface Anomaly {
+  subject: string;
+  problem: string;
+  blockNumber: bigint;
+  transactionHash: Hex;
+}
+
+export interface ChainState {
+  jobs: Map<bigint, JobRecord>;
+  /** Internal market balances: Σ Credited − Σ Withdrawn per account. */
+  balances: Map<Address, bigint>;
+  providers: Map<Address, ProviderRecord>;
+  totalEscrow: bigint;
+  totalBalances: bigint;
+  totalStaked: bigint;
+  feeBps?: number;
+  treasury?: Address;
+  anomalies: Anomaly[];
+  eventCount: number;
+  firstBlock?: bigint;
+  lastBlock?: bigint;
+}
+
+// ---------------------------------------------------------------------------------- helpers
+
+/** The reputation score the registry computes (basis points). */
+export function reputationScore(c: ReputationCounters): number {
+  const good = c.accepted + 2;
+  const total = c.accepted + 4 + 4 * c.rejected + 2 * c.expired + c.abandoned;
+  return Math.floor((good * MAX_SCORE) / total);
+}
+
+/** What one replica escrows: reward plus the protocol fee on it (rounded down like the contract). */
+export function unitPrice(rewardPerReplica: bigint, feeBps: number): bigint {
+  return rewardPerReplica + (rewardPerReplica * BigInt(feeBps)) / 10_000n;
+}
+
+/** First 160 bits of a bytes32, as the contract stores seals. */
+export function sealOf(value: Hex): Hex {
+  return value.slice(0, 42).toLowerCase() as Hex;
+}
+
+/** A packed slot of the batched events: `segment << 8 | replica`. */
+export function unpackSlot(packed: bigint | number): { segment: number; replica: number } {
+  const v = BigInt(packed);
+  return { segment: Number(v >> 8n), replica: Number(v & 0xffn) };
+}
+
+export function packSlot(segment: number, replica: number): bigint {
+  return (BigInt(segment) << 8n) | BigInt(replica);
+}
+
+/**
+ * Fills in commitments learnt elsewhere (a commit transaction's calldata) for replicas still
+ * Committed whose seal the events could not give. Keys are `jobId:segment:replica`.
+ */
+export function applyCommitments(state: ChainState, commitments: ReadonlyMap<string, Hex>): number {
+  let filled = 0;
+  for (const job of state.jobs.values()) {
+    for (const seg of job.segments.values()) {
+      seg.replicas.forEach((rep, k) => {
+        const commitment = commitments.get(`${job.jobId}:${seg.index}:${k}`);
+        if (commitment && rep.state === REPLICA_STATE.Committed && rep.commitment === undefined) {
+          rep.commitment = commitment;
+          rep.seal = sealOf(commitment);
+          filled++;
+        }
+      });
+    }
+  }
+  return filled;
+}
+
+/** A segment of a job: the record the events built, or an untouched one. */
+export function segmentOf(job: JobRecord, index: number): SegmentRecord {
+  return job.segments.get(index) ?? emptySegment(index);
+}
+
+/** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
+export function isSegmentDone(job: JobRecord, segment: SegmentRecord): boolean {
+  if (segment.status !== SEGMENT_STATUS.Open) return true;
+  return job.status === JOB_STATUS.Cancelled && segment.slots === 0;
+}
+
+function emptySegment(index: number): SegmentRecord {
+  return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, revealDeadline: 0n, cleared: false, replicas: [] };
+}
+
+function emptyReplica(): ReplicaRecord {
+  return { provider: ZERO_ADDRESS, state: REPLICA_STATE.Empty, leaseEnd: 0n, seal: ZERO_SEAL, stage: 0 };
+}
+
+function zeroCredits(): Record<CreditKindName, bigint> {
+  return Object.fromEntries(CREDIT_KINDS.map((k) => [k, 0n])) as Record<CreditKindName, bigint>;
+}
+
+export function emptyState(): ChainState {
+  return {
+    jobs: new Map(),
+    balances: new Map(),
+    providers: new Map(),
+    totalEscrow: 0n,
+    totalBalances: 0n,
+    totalStaked: 0n,
+    anomalies: [],
+    eventCount: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------- the fold
+
+/** Rebuilds the state from a complete, ordered list of events. */
+export function rebuildState(events: readonly AuditEvent[]): ChainState {
+  const rebuilder = createRebuilder();
+  rebuilder.apply(events);
+  return rebuilder.state;
+}
+
+/**
+ * An incremental rebuild: `apply` batches of events in chain order (a batch must hold whole
+ * transactions, which whole block ranges always do).
+ */
+export function createRebuilder(state: ChainState = emptyState()) {
+  return {
+    state,
+    apply(events: readonly AuditEvent[]): void {
+      const ordered = [...events].sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1));
+      let i = 0;
+      while (i < ordered.length) {
+        let j = i + 1;
+        while (j < ordered.length && ordered[j].transactionHash === ordered[i].transactionHash) j++;
+        applyTransaction(state, ordered.slice(i, j));
+        i = j;
+      }
+    },
+  };
+}
+
+/** Args of the protocol's events (see IJobMarket / IProviderRegistry). */
+type A = Record<string, unknown>;
+
+function applyTransaction(state: ChainState, txEvents: AuditEvent[]): void {
+  const closedHere = new Set<string>();
+  for (const e of txEvents) {
+    if (e.eventName === "SegmentClosed") {
+      const a = e.args as A;
+      closedHere.add(`${a.jobId}:${a.segment}`);
+    }
+  }
+  const touched = new Set<SegmentRecord>();
+  for (const e of txEvents) applyEvent(state, e, closedHere, touched);
+  // The contract clears a settled segment's slots in the same transaction once none can still reveal.
+  for (const seg of touched) {
+    if (seg.status !== SEGMENT_STATUS.Open && !seg.replicas.some((r) => r.state === REPLICA_STATE.Committed)) seg.cleared = true;
+  }
+}
+
+function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<string>, touched: Set<SegmentRecord>): void {
+  state.eventCount++;
+  if (state.firstBlock === undefined || e.blockNumber < state.firstBlock) state.firstBlock = e.blockNumber;
+  if (state.lastBlock === undefined || e.blockNumber > state.lastBlock) state.lastBlock = e.blockNumber;
+  const a = e.args as A;
+  const anomaly = (subject: string, problem: string) =>
+    state.anomalies.push({ subject, problem, blockNumber: e.blockNumber, transactionHash: e.transactionHash });
+
+  // ------------------------------------------------------------ lookups
+  const jobOf = (): JobRecord | undefined => {
+    const jobId = BigInt(a.jobId as bigint);
+    const job = state.jobs.get(jobId);
+    if (!job) anomaly(`job ${jobId}`, `${e.eventName} for a job no JobCreated event created`);
+    else if (e.blockNumber > job.lastBlock) job.lastBlock = e.blockNumber;
+    return job;
+  };
+  const segmentIn = (job: JobRecord, at: unknown = a.segment): SegmentRecord => {
+    const index = Number(at);
+    let seg = job.segments.get(index);
+    if (!seg) {
+      seg = emptySegment(index);
+      job.segments.set(index, seg);
+    }
+    if (index >= job.params.segmentCount) anomaly(`job ${job.jobId} segment ${index}`, `${e.eventName} for a segment beyond the job's ${job.params.segmentCount}`);
+    touched.add(seg);
+    return seg;
+  };
+  const replicaIn = (job: JobRecord, seg: SegmentRecord, k: number = Number(a.replica)): ReplicaRecord => {
+    while (seg.replicas.length <= k) seg.replicas.push(emptyReplica());
+    const rep = seg.replicas[k];
+    const provider = a.provider === undefined ? undefined : getAddress(a.provider as string);
+    if (provider && rep.state !== REPLICA_STATE.Empty && rep.provider !== provider && e.eventName !== "ReplicaClaimed") {
+      anomaly(replicaSubject(job, seg, k), `${e.eventName} names provider ${provider}, but the slot is held by ${rep.provider}`);
+    }
+    return rep;
+  };
+  const provider = (address: unknown): ProviderRecord => {
+    const key = getAddress(address as string);
+    let p = state.providers.get(key);
+    if (!p) {
+      p = {
+        address: key,
+        registered: false,
+        staked: 0n,
+        locked: 0n,
+        unbonding: 0n,
+        unbondingReadyAt: 0n,
+        reputation: { accepted: 0, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 0, rejected: 0, expired: 0, abandoned: 0 }) },
+        derived: { accepted: 0, rejected: 0, expired: 0, abandoned: 0 },
+      };
+      state.providers.set(key, p);
+    }
+    return p;
+  };
+  const expectState = (job: JobRecord, seg: SegmentRecord, k: number, rep: ReplicaRecord, allowed: number[]) => {
+    if (!allowed.includes(rep.state)) {
+      anomaly(replicaSubject(job, seg, k), `${e.eventName} on a slot that is ${REPLICA_STATE_NAMES[rep.state]} (expected ${allowed.map((s) => REPLICA_STATE_NAMES[s]).join(" or ")})`);
+    }
+  };
+  const settleAccepted = (rep: ReplicaRecord) => {
+    rep.state = REPLICA_STATE.Settled;
+    rep.verdict = "accepted";
+    provider(rep.provider).derived.accepted++;
+  };
+  const reopen = (seg: SegmentRecord, k: number, wasCommitted: boolean) => {
+    seg.replicas[k] = emptyReplica();
+    seg.assigned--;
+    if (wasCommitted) {
+      seg.committed--;
+      seg.revealDeadline = 0n;
+    }
+  };
+
+  const claimSlot = (job: JobRecord, seg: SegmentRecord, k: number, who: unknown, leaseEnd: bigint) => {
+    if (seg.slots === 0) {
+      seg.slots = job.params.redundancy;
+      job.segmentsTouched++;
+    }
+    if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `claimed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+    if (k >= seg.slots) anomaly(replicaSubject(job, seg, k), `claimed slot ${k} of a segment with ${seg.slots} slots`);
+    const rep = replicaIn(job, seg, k);
+    expectState(job, seg, k, rep, [REPLICA_STATE.Empty]);
+    const holder = getAddress(who as string);
+    if (seg.replicas.some((r, i) => i !== k && r.state !== REPLICA_STATE.Empty && r.provider === holder)) {
+      anomaly(replicaSubject(job, seg, k), `${holder} was given a second replica of one segment`);
+    }
+    seg.replicas[k] = { provider: holder, state: REPLICA_STATE.Claimed, leaseEnd, seal: ZERO_SEAL, stage: 1 };
+    seg.assigned++;
+  };
+  const commitSlot = (job: JobRecord, seg: SegmentRecord, k: number, commitment: Hex | undefined) => {
+    const rep = replicaIn(job, seg, k);
+    expectState(job, seg, k, rep, [REPLICA_STATE.Claimed]);
+    rep.state = REPLICA_STATE.Committed;
+    rep.commitment = commitment;
+    rep.commitTx = e.transactionHash;
+    rep.seal = commitment === undefined ? undefined : sealOf(commitment);
+    rep.stage = 2;
+    seg.committed++;
+  };
+  const openReveal = (job: JobRecord, seg: SegmentRecord, revealDeadline: bigint) => {
+    if (seg.committed !== seg.slots) anomaly(segmentSubject(job, seg), `reveal opened with ${seg.committed} of ${seg.slots} slots committed`);
+    seg.revealDeadline = revealDeadline;
+  };
+  const revealSlot = (job: JobRecord, seg: SegmentRecord, k: number, digest: Hex, resultCid: string | undefined) => {
+    const rep = replicaIn(job, seg, k);
+    expectState(job, seg, k, rep, [REPLICA_STATE.Committed]);
+    if (seg.revealDeadline === 0n) anomaly(replicaSubject(job, seg, k), "revealed while the reveal window was not open");
+    rep.state = REPLICA_STATE.Revealed;
+    rep.digest = digest;
+    rep.seal = sealOf(digest);
+    if (resultCid !== undefined) rep.resultCid = resultCid;
+    rep.stage = 3;
+    seg.revealed++;
+    if (seg.status === SEGMENT_STATUS.Accepted && seg.accepted && rep.seal === seg.accepted.seal) {
+      settleAccepted(rep); // a late reveal that agrees is paid on its own
+    }
+  };
+
+  switch (e.eventName) {
+    // ============================================================ market: jobs
+    case "JobCreated": {
+      const jobId = BigInt(a.jobId as bigint);
+      if (state.jobs.has(jobId)) {
+        anomaly(`job ${jobId}`, "created twice");
+        return;
+      }
+      const p = a.params as A;
+      const params: JobParamsRecord = {
+        manifestCid: String(p.manifestCid),
+        segmentCount: Number(p.segmentCount),
+        redundancy: Number(p.redundancy),
+        quorum: Number(p.quorum),
+        rewardPerReplica: BigInt(p.rewardPerReplica as bigint),
+        collateralPerReplica: BigInt(p.collateralPerReplica as bigint),
+        leaseDuration: Number(p.leaseDuration),
+        revealWindow: Number(p.revealWindow),
+        deadline: BigInt(p.deadline as bigint),
+        minReputation: Number(p.minReputation),
+      };
+      const feeBps = Number(a.feeBps);
+      const escrow = BigInt(a.escrow as bigint);
+      const expected = BigInt(params.segmentCount) * BigInt(params.redundancy) * unitPrice(params.rewardPerReplica, feeBps);
+      if (escrow !== expected) anomaly(`job ${jobId}`, `escrowed ${escrow}, but segments × redundancy × (reward + fee) is ${expected}`);
+      state.jobs.set(jobId, {
+        jobId,
+        requester: getAddress(a.requester as string),
+        params,
+        feeBps,
+        escrowCreated: escrow,
+        escrow,
+        status: JOB_STATUS.Open,
+        segmentsTouched: 0,
+        segments: new Map(),
+        credits: zeroCredits(),
+        creditsToRequester: zeroCredits(),
+        outputCids: [],
+        createdBlock: e.blockNumber,
+        createdTx: e.transactionHash,
+        lastBlock: e.blockNumber,
+      });
+      state.totalEscrow += escrow;
+      return;
+    }
+    case "JobCancelled": {
+      const job = jobOf();
+      if (!job) return;
+      if (job.status !== JOB_STATUS.Open) anomaly(`job ${job.jobId}`, "cancelled while not open");
+      job.status = JOB_STATUS.Cancelled;
+      job.cancelRefund = BigInt(a.refunded as bigint);
+      const untouched = BigInt(job.params.segmentCount - job.segmentsTouched);
+      const expected = untouched * BigInt(job.params.redundancy) * unitPrice(job.params.rewardPerReplica, job.feeBps);
+      if (job.cancelRefund !== expected) anomaly(`job ${job.jobId}`, `cancellation refunded ${job.cancelRefund}, but its ${untouched} untouched segments are worth ${expected}`);
+      return;
+    }
+    case "OutputRecorded": {
+      const job = jobOf();
+      if (job) job.outputCids.push(String(a.outputCid));
+      return;
+    }
+
+    // ============================================================ market: replicas
+    case "ReplicasClaimed": {
+      const job = jobOf();
+      if (!job) return;
+      for (const packed of a.slots as readonly bigint[]) {
+        const { segment, replica } = unpackSlot(packed);
+        claimSlot(job, segmentIn(job, segment), replica, a.provider, BigInt(a.leaseEnd as bigint));
+      }
+      return;
+    }
+    case "ReplicaClaimed": {
+      const job = jobOf();
+      if (!job) return;
+      claimSlot(job, segmentIn(job), Number(a.replica), a.provider, BigInt(a.leaseEnd as bigint));
+      return;
+    }
+    case "ReplicasCommitted": {
+      const job = jobOf();
+      if (!job) return;
+      for (const packed of a.slots as readonly bigint[]) {
+        const { segment, replica } = unpackSlot(packed);
+        commitSlot(job, segmentIn(job, segment), replica, undefined);
+      }
+      return;
+    }
+    case "ReplicaCommitted": {
+      const job = jobOf();
+      if (!job) return;
+      commitSlot(job, segmentIn(job), Number(a.replica), a.commitment as Hex);
+      return;
+    }
+    case "RevealsOpened": {
+      const job = jobOf();
+      if (!job) return;
+      for (const segment of a.segments as readonly number[]) openReveal(job, segmentIn(job, segment), BigInt(a.revealDeadline as bigint));
+      return;
+    }
+    case "RevealOpened": {
+      const job = jobOf();
+      if (!job) return;
+      openReveal(job, segmentIn(job), BigInt(a.revealDeadline as bigint));
+      return;
+    }
+    case "ReplicasRevealed": {
+      const job = jobOf();
+      if (!job) return;
+      const slots = a.slots as readonly bigint[];
+      const digests = a.digests as readonly Hex[];
+      if (slots.length !== digests.length) anomaly(`job ${job.jobId}`, `ReplicasRevealed lists ${slots.length} slots but ${digests.length} digests`);
+      slots.forEach((packed, i) => {
+        const { segment, replica } = unpackSlot(packed);
+        revealSlot(job, segmentIn(job, segment), replica, digests[i], undefined);
+      });
+      return;
+    }
+    case "ReplicaRevealed": {
+      const job = jobOf();
+      if (!job) return;
+      revealSlot(job, segmentIn(job), Number(a.replica), a.digest as Hex, typeof a.resultCid === "string" ? a.resultCid : undefined);
+      return;
+    }
+    case "SegmentAccepted": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `accepted while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      const digest = a.digest as Hex;
+      seg.status = SEGMENT_STATUS.Accepted;
+      seg.accepted = { digest, resultCid: String(a.resultCid), seal: sealOf(digest), blockNumber: e.blockNumber };
+      const agreeing = seg.replicas.filter((r) => r.state === REPLICA_STATE.Revealed && r.seal === seg.accepted!.seal);
+      if (agreeing.length < job.params.quorum) anomaly(segmentSubject(job, seg), `accepted with ${agreeing.length} agreeing reveals, fewer than the quorum of ${job.params.quorum}`);
+      for (const r of agreeing) settleAccepted(r);
+      return;
+    }
+    case "ReplicaAccepted": {
+      // Emitted by earlier contract versions; the acceptance itself was applied with SegmentAccepted.
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const k = Number(a.replica);
+      const rep = replicaIn(job, seg);
+      if (rep.state === REPLICA_STATE.Revealed) settleAccepted(rep);
+      else if (rep.verdict !== "accepted") anomaly(replicaSubject(job, seg, k), `ReplicaAccepted for a slot that is ${REPLICA_STATE_NAMES[rep.state]}`);
+      return;
+    }
+    case "ReplicaRejected": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const k = Number(a.replica);
+      const rep = replicaIn(job, seg);
+      expectState(job, seg, k, rep, [REPLICA_STATE.Revealed]);
+      if (BigInt(a.slashed as bigint) !== job.params.collateralPerReplica) {
+        anomaly(replicaSubject(job, seg, k), `slashed ${a.slashed}, but the collateral per replica is ${job.params.collateralPerReplica}`);
+      }
+      rep.state = REPLICA_STATE.Settled;
+      rep.verdict = "rejected";
+      provider(rep.provider === ZERO_ADDRESS ? a.provider : rep.provider).derived.rejected++;
+      return;
+    }
+    case "ReplicaExpired": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const k = Number(a.replica);
+      const rep = replicaIn(job, seg);
+      expectState(job, seg, k, rep, [REPLICA_STATE.Claimed, REPLICA_STATE.Committed]);
+      provider(a.provider).derived.expired++;
+      const wasCommitted = rep.state === REPLICA_STATE.Committed;
+      if (seg.status === SEGMENT_STATUS.Open && !closedHere.has(`${job.jobId}:${seg.index}`)) {
+        reopen(seg, k, wasCommitted);
+      } else {
+        rep.state = REPLICA_STATE.Settled;
+        rep.verdict = "expired";
+      }
+      return;
+    }
+    case "ReplicaAbandoned": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const k = Number(a.replica);
+      const rep = replicaIn(job, seg);
+      expectState(job, seg, k, rep, [REPLICA_STATE.Claimed]);
+      provider(a.provider).derived.abandoned++;
+      reopen(seg, k, false);
+      return;
+    }
+    case "ReplicaReleased": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const k = Number(a.replica);
+      const rep = replicaIn(job, seg);
+      expectState(job, seg, k, rep, [REPLICA_STATE.Claimed, REPLICA_STATE.Committed, REPLICA_STATE.Revealed]);
+      rep.state = REPLICA_STATE.Settled;
+      rep.verdict = "released";
+      return;
+    }
+    case "TieBreakerOpened": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const slots = Number(a.slots);
+      if (slots !== seg.slots + 1) anomaly(segmentSubject(job, seg), `tie-breaker opened slot count ${slots} after ${seg.slots} slots`);
+      seg.slots = slots;
+      seg.tieBreakers++;
+      seg.revealDeadline = 0n;
+      return;
+    }
+    case "SegmentFailed": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `failed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      seg.status = SEGMENT_STATUS.Failed;
+      return;
+    }
+    case "SegmentClosed": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `closed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      if (seg.slots === 0) {
+        seg.slots = job.params.redundancy;
+        job.segmentsTouched++;
+      }
+      seg.status = SEGMENT_STATUS.Closed;
+      return;
+    }
+
+    // ============================================================ market: money
+    case "Credited": {
+      const account = getAddress(a.account as string);
+      const amount = BigInt(a.amount as bigint);
+      const kindIndex = Number(a.kind);
+      const kind = CREDIT_KINDS[kindIndex];
+      state.balances.set(account, (state.balances.get(account) ?? 0n) + amount);
+      state.totalBalances += amount;
+      if (!kind) {
+        anomaly(`account ${account}`, `credited with unknown kind ${kindIndex}`);
+        return;
+      }
+      const job = jobOf();
+      if (!job) return;
+      job.credits[kind] += amount;
+      if (account === job.requester) job.creditsToRequester[kind] += amount;
+      if (ESCROW_FUNDED_KINDS.has(kind)) {
+        job.escrow -= amount;
+        state.totalEscrow -= amount;
+        if (job.escrow < 0n) anomaly(`job ${job.jobId}`, `${kind} credits took the escrow below zero (${job.escrow})`);
+      }
+      return;
+    }
+    case "Withdrawn": {
+      const account = getAddress(a.account as string);
+      const amount = BigInt(a.amount as bigint);
+      const balance = (state.balances.get(account) ?? 0n) - amount;
+      state.balances.set(account, balance);
+      state.totalBalances -= amount;
+      if (balance < 0n) anomaly(`account ${account}`, `withdrew ${amount}, more than its balance (${balance + amount})`);
+      return;
+    }
+    case "FeeChanged":
+      state.feeBps = Number(a.feeBps);
+      return;
+    case "TreasuryChanged":
+      state.treasury = getAddress(a.treasury as string);
+      return;
+
+    // ============================================================ registry
+    case "ProviderRegistered": {
+      const p = provider(a.provider);
+      if (p.registered) anomaly(`provider ${p.address}`, "registered twice");
+      p.registered = true;
+      p.profileCid = String(a.profileCid);
+      return;
+    }
+    case "ProfileUpdated":
+      provider(a.provider).profileCid = String(a.profileCid);
+      return;
+    case "Staked": {
+      const p = provider(a.provider);
+      const amount = BigInt(a.amount as bigint);
+      p.staked += amount;
+      state.totalStaked += amount;
+      checkTotal(p, "staked", p.staked, a.staked, anomaly);
+      return;
+    }
+    case "UnstakeRequested": {
+      const p = provider(a.provider);
+      p.unbonding += BigInt(a.amount as bigint);
+      p.unbondingReadyAt = BigInt(a.readyAt as bigint);
+      checkTotal(p, "unbonding", p.unbonding, a.unbonding, anomaly);
+      if (p.unbonding + p.locked > p.staked) anomaly(`provider ${p.address}`, `unbonding ${p.unbonding} plus locked ${p.locked} exceeds the stake ${p.staked}`);
+      return;
+    }
+    case "StakeWithdrawn": {
+      const p = provider(a.provider);
+      const amount = BigInt(a.amount as bigint);
+      if (amount !== p.unbonding) anomaly(`provider ${p.address}`, `withdrew ${amount} of stake, but ${p.unbonding} was unbonding`);
+      p.staked -= amount;
+      p.unbonding = 0n;
+      p.unbondingReadyAt = 0n;
+      state.totalStaked -= amount;
+      checkTotal(p, "staked", p.staked, a.staked, anomaly);
+      return;
+    }
+    case "CollateralLocked": {
+      const p = provider(a.provider);
+      p.locked += BigInt(a.amount as bigint);
+      checkTotal(p, "locked", p.locked, a.locked, anomaly);
+      if (p.locked + p.unbonding > p.staked) anomaly(`provider ${p.address}`, `locked ${p.locked} plus unbonding ${p.unbonding} exceeds the stake ${p.staked}`);
+      return;
+    }
+    case "CollateralUnlocked": {
+      // The event's `locked` total already reflects a slash applied in the same outcome, so it is not checked here.
+      const p = provider(a.provider);
+      p.locked -= BigInt(a.amount as bigint);
+      if (p.locked < 0n) anomaly(`provider ${p.address}`, `unlocked more collateral than was locked (${p.locked})`);
+      return;
+    }
+    case "StakeSlashed": {
+      const p = provider(a.provider);
+      const amount = BigInt(a.amount as bigint);
+      p.staked -= amount;
+      p.locked -= amount;
+      state.totalStaked -= amount;
+      checkTotal(p, "staked", p.staked, a.staked, anomaly);
+      if (p.locked < 0n) anomaly(`provider ${p.address}`, `slashed more collateral than was locked (${p.locked})`);
+      return;
+    }
+    case "ReputationUpdated": {
+      const p = provider(a.provider);
+      p.reputation = {
+        accepted: Number(a.accepted),
+        rejected: Number(a.rejected),
+        expired: Number(a.expired),
+        abandoned: Number(a.abandoned),
+        score: Number(a.score),
+      };
+      const score = reputationScore(p.reputation);
+      if (score !== p.reputation.score) anomaly(`provider ${p.address}`, `reported score ${p.reputation.score}, but its counters give ${score}`);
+      return;
+    }
+    default:
+      // Token events, role changes and anything newer than this auditor: not part of the books.
+      state.eventCount--;
+      return;
+  }
+}
+
+function checkTotal(p: ProviderRecord, name: string, ours: bigint, reported: unknown, anomaly: (subject: string, problem: string) => void): void {
+  if (reported === undefined) return;
+  const theirs = BigInt(reported as bigint);
+  if (theirs !== ours) anomaly(`provider ${p.address}`, `event reports ${name} = ${theirs}, but the events so far add up to ${ours}`);
+}
+
+export function segmentSubject(job: JobRecord, seg: SegmentRecord): string {
+  return `job ${job.jobId} segment ${seg.index}`;
+}
+
+export function replicaSubject(job: JobRecord, seg: SegmentRecord, k: number): string {
+  return `job ${job.jobId} segment ${seg.index} replica ${k}`;
+}

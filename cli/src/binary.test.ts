@@ -1,0 +1,165 @@
+/**
+ * The `tessellate` binary end to end, as a person runs it: a real local chain, the embedded IPFS
+ * node behind the Kubo RPC API, the key in TESSELLATE_PRIVATE_KEY. A devnet provider settles the
+ * job through the sdk while `job submit` watches; then `job status`, `job fetch` and
+ * `audit --verify-results` run against what it left.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { parseEther, type Address, type Hex } from "viem";
+import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
+import { connectChain, type ContractAddresses } from "@tessellate/sdk/chain";
+import { commitmentOf, randomSalt } from "@tessellate/sdk/commitment";
+import { resultFileName } from "@tessellate/sdk/composite";
+import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { decodeManifest } from "@tessellate/sdk/manifest";
+import { createMarketClient, type MarketClient } from "@tessellate/sdk/market";
+import { pngDigest } from "@tessellate/sdk/pixelDigest";
+import { encodePng } from "@tessellate/sdk/png";
+import { segmentAt } from "@tessellate/sdk/segmentPlan";
+import type { Storage } from "@tessellate/sdk/storage";
+import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
+import { devnetAccount, devnetPrivateKey } from "../../scripts/devnet/accounts.ts";
+import { unpackSlot } from "./audit/rebuild.ts";
+import { findJobCreation } from "./chainReads.ts";
+
+const DEPLOYMENT = "test-cli-binary";
+const ROOT = join(import.meta.dirname, "../..");
+const PORT = 8732;
+const MAIN = join(import.meta.dirname, "main.ts");
+const SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
+
+let chain: RunningChain;
+let ipfs: IpfsNode;
+let storage: Storage;
+let addresses: ContractAddresses;
+let provider: MarketClient;
+let requester: MarketClient;
+let dir: string;
+let env: Record<string, string>;
+
+/** Runs the binary; resolves with its exit code and output. */
+function tessellate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The provider: waits for job `jobId`, claims every segment, renders flat tiles, commits and reveals. */
+async function settleAsProvider(jobId: bigint): Promise<void> {
+  while ((await requester.jobCount()) < jobId) await new Promise((r) => setTimeout(r, 100));
+  const { event } = await findJobCreation(requester, jobId);
+  const { manifestCid, segmentCount } = (event.args as { params: { manifestCid: string; segmentCount: number } }).params;
+  const manifest = decodeManifest(await storage.cat(manifestCid));
+  const claimed = await provider.claim(jobId, segmentCount);
+  const slots = claimed.events.filter((e) => e.eventName === "ReplicasClaimed").flatMap((e) => (e.args as unknown as { slots: readonly bigint[] }).slots.map(unpackSlot));
+  const reveals = [];
+  for (const { segment, replica } of slots) {
+    const { tile, frames } = segmentAt(manifest, segment);
+    const folder = join(dir, `result-${jobId}-${segment}`);
+    await mkdir(folder, { recursive: true });
+    const pngs: Uint8Array[] = [];
+    for (const frame of frames) {
+      const png = encodePng({ width: tile.width, height: tile.height, data: new Uint8Array(tile.width * tile.height * 4).fill(segment * 40 + frame) });
+      pngs.push(png);
+      await writeFile(join(folder, resultFileName(frame)), png);
+    }
+    const resultCid = await storage.addFolder(folder);
+    const digest = pngDigest(pngs) as Hex;
+    const salt = randomSalt();
+    reveals.push({ segment, replica, digest, salt, resultCid, commitment: commitmentOf(digest, salt, provider.account as Address, jobId, segment) });
+  }
+  await provider.commit(jobId, reveals.map(({ segment, replica, commitment }) => ({ segment, replica, commitment })));
+  await provider.reveal(jobId, reveals.map(({ segment, replica, digest, salt, resultCid }) => ({ segment, replica, digest, salt, resultCid })));
+}
+
+describe("the tessellate binary", { timeout: 120_000 }, () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tessellate-bin-"));
+    // One after the other, each assigned as soon as it runs, so `after` stops whatever started
+    // even when the other fails (a failed Promise.all would leave a started node unreferenced).
+    ipfs = await startIpfsNode({ repoDir: join(dir, "ipfs"), apiPort: 0, gatewayPort: 0 });
+    chain = await startChain({ port: PORT });
+    const deployed = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: DEPLOYMENT });
+    addresses = { token: deployed.token, registry: deployed.registry, market: deployed.market };
+    storage = createKuboStorage({ url: ipfs.apiUrl });
+    const client = async (i: number) => createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses, account: devnetAccount(i) }));
+    const deployer = await client(0);
+    requester = await client(1);
+    provider = await client(2);
+    await deployer.transferToken(requester.account!, parseEther("100"));
+    await deployer.transferToken(provider.account!, parseEther("100"));
+    await provider.approve(addresses.registry, parseEther("50"));
+    await provider.register("bafkreiprofileplaceholder");
+    await provider.stake(parseEther("50"));
+    env = {
+      PATH: process.env.PATH ?? "",
+      TESSELLATE_RPC_URL: chain.rpcUrl,
+      TESSELLATE_IPFS_API: ipfs.apiUrl,
+      TESSELLATE_MARKET_ADDRESS: addresses.market,
+      TESSELLATE_REGISTRY_ADDRESS: addresses.registry,
+      TESSELLATE_TOKEN_ADDRESS: addresses.token,
+      TESSELLATE_PRIVATE_KEY: devnetPrivateKey(1),
+    };
+  });
+
+  after(async () => {
+    await Promise.allSettled([chain?.stop(), ipfs?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+    await rm(join(ROOT, "ignition/deployments", DEPLOYMENT), { recursive: true, force: true });
+    await rm(join(ROOT, ".devnet", `ignition-${DEPLOYMENT}.json`), { force: true });
+  });
+
+  it("job submit uploads to IPFS, posts, watches the job settle, composites and records the output", async () => {
+    const out = join(dir, "out");
+    const [submitted] = await Promise.all([
+      tessellate([
+        "job", "submit", SCENE, "--engine", "builtin", "--size", "16x12", "--frames", "1-2", "--tiles", "2x1",
+        "--redundancy", "1", "--quorum", "1", "--reward", "1.5", "--collateral", "3", "--deadline", "2h",
+        "--out", out, "--record-output",
+      ]),
+      settleAsProvider(1n),
+    ]);
+    assert.equal(submitted.code, 0, `${submitted.stdout}\n${submitted.stderr}`);
+    assert.match(submitted.stdout, /plan {7}4 segments = 2 tiles \(2×1\) × 2 frame groups/);
+    assert.match(submitted.stdout, /cost {7}escrow 6.06 RNDR-T = 4 segments × 1 replica × /);
+    assert.match(submitted.stdout, /posted {5}job 1 /);
+    assert.match(submitted.stdout, /2 of 2 frames written to/);
+    assert.match(submitted.stdout, /output {5}bafy\w+ recorded on-chain/);
+    assert.match(submitted.stdout, /summary {4}4\/4 segments accepted/);
+    assert.match(submitted.stderr, /job 1 \[#+\] 4\/4 accepted/, "plain progress lines when stderr is not a terminal");
+    assert.ok(!submitted.stdout.includes(env.TESSELLATE_PRIVATE_KEY.slice(2)) && !submitted.stderr.includes(env.TESSELLATE_PRIVATE_KEY.slice(2)));
+    assert.ok(existsSync(join(out, "frame-000001.png")) && existsSync(join(out, "frame-000002.png")));
+  });
+
+  it("job status, job fetch and audit --verify-results read what the job left", async () => {
+    const status = await tessellate(["job", "status", "1"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /escrow +0 RNDR-T left of 6.06 RNDR-T/);
+    assert.match(status.stdout, /^1 +frame 1 +8×12@8,0 +Accepted/m);
+
+    const fetched = await tessellate(["job", "fetch", "1", "--out", join(dir, "fetched")]);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.ok(existsSync(join(dir, "fetched", "frame-000002.png")));
+
+    const audit = await tessellate(["audit", "--verify-results"]);
+    assert.equal(audit.code, 0, `${audit.stdout}\n${audit.stderr}`);
+    assert.match(audit.stdout, /4 of 4 accepted results re-checked/);
+    assert.match(audit.stdout, /everything reconciles: 0 discrepancies/);
+
+    const missing = await tessellate(["job", "status", "7"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /job 7 does not exist .* \(it has 1 job, numbered from 1\)/);
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * `tessellate job status <jobId>`: the job's parameters, escrow left, progress counts and a
+ * per-segment table (status from `segmentOf`, replica holders and accepted results from the
+ * events), so a requester sees who holds what and what is still missing.
+ */
+import type { Manifest } from "@tessellate/sdk/manifest";
+import type { MarketClient } from "@tessellate/sdk/market";
+import { segmentAt } from "@tessellate/sdk/segmentPlan";
+import type { Storage } from "@tessellate/sdk/storage";
+import {
+  createRebuilder,
+  JOB_STATUS_NAMES,
+  REPLICA_STATE,
+  REPLICA_STATE_NAMES,
+  SEGMENT_STATUS,
+  SEGMENT_STATUS_NAMES,
+  segmentOf,
+  unitPrice,
+  type JobRecord,
+} from "../audit/rebuild.ts";
+import type { JobView, SegmentView } from "../audit/compare.ts";
+import { findJobCreation, mapLimit, readJobEvents } from "../chainReads.ts";
+import { describeFrames, formatDuration, formatTable, formatTimestamp, formatTokens, plural, shortAddress, shortHex } from "../format.ts";
+import { jobProgressOf, type JobProgress } from "../progress.ts";
+import { loadManifest } from "./fetch.ts";
+import { jobMoneyOf, type JobMoney } from "./wait.ts";
+
+export interface ReplicaRow {
+  replica: number;
+  provider: string;
+  state: string;
+  verdict?: string;
+}
+
+export interface SegmentRow {
+  segment: number;
+  /** From `segmentOf`. */
+  status: string;
+  /** From the events, when it differs from the contract's. */
+  statusFromEvents?: string;
+  frames?: number[];
+  tile?: { x: number; y: number; width: number; height: number };
+  slots: number;
+  tieBreakers: number;
+  revealDeadline: bigint;
+  replicas: ReplicaRow[];
+  accepted?: { digest: string; resultCid: string };
+}
+
+export interface JobStatusReport {
+  jobId: bigint;
+  job: JobRecord;
+  view: JobView;
+  manifest?: Manifest;
+  manifestProblem?: string;
+  progress: JobProgress;
+  money: JobMoney;
+  segments: SegmentRow[];
+  /** Segments not shown (beyond `limit`). */
+  hiddenSegments: number;
+  chainTime: bigint;
+  /** Escrow per the events vs per `jobOf`, when they differ (run `tessellate audit`). */
+  escrowMismatch?: { events: bigint; contract: bigint };
+}
+
+/** Reads a job's state. `storage` (optional) adds frames and tiles from the manifest. */
+export async function jobStatus(
+  options: { jobId: bigint; fromBlock?: bigint; limit?: number },
+  deps: { market: MarketClient; storage?: Pick<Storage, "cat"> },
+): Promise<JobStatusReport> {
+  const { market } = deps;
+  const limit = options.limit ?? 200;
+  const created = await findJobCreation(market, options.jobId, { fromBlock: options.fromBlock });
+  const latest = await market.blockNumber();
+  const rebuilder = createRebuilder();
+  rebuilder.apply(await readJobEvents(market, options.jobId, created.blockNumber, latest));
+  const job = rebuilder.state.jobs.get(options.jobId)!;
+  const [view, chainTime] = await Promise.all([market.jobOf(options.jobId) as Promise<JobView>, market.latestTimestamp()]);
+
+  let manifest: Manifest | undefined;
+  let manifestProblem: string | undefined;
+  if (deps.storage) {
+    try {
+      manifest = await loadManifest(deps.storage, job.params.manifestCid, job.params.segmentCount);
+    } catch (error) {
+      manifestProblem = (error as Error).message;
+    }
+  }
+
+  const shown = Math.min(limit, job.params.segmentCount);
+  const indices = Array.from({ length: shown }, (_, i) => i);
+  const views = await mapLimit(indices, 8, (i) => market.segmentOf(options.jobId, i) as Promise<SegmentView>);
+  const segments: SegmentRow[] = indices.map((i) => {
+    const seg = segmentOf(job, i);
+    const segView = views[i];
+    const plan = manifest ? segmentAt(manifest, i) : undefined;
+    const row: SegmentRow = {
+      segment: i,
+      status: SEGMENT_STATUS_NAMES[segView.status] ?? String(segView.status),
+      frames: plan?.frames,
+      tile: plan?.tile,
+      slots: segView.slots,
+      tieBreakers: segView.tieBreakers,
+      revealDeadline: segView.revealDeadline,
+      replicas: seg.replicas.flatMap((r, k) =>
+        r.state === REPLICA_STATE.Empty ? [] : [{ replica: k, provider: r.provider, state: REPLICA_STATE_NAMES[r.state], verdict: r.verdict }],
+      ),
+      accepted: seg.accepted ? { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid } : undefined,
+    };
+    if (segView.status !== seg.status) row.statusFromEvents = SEGMENT_STATUS_NAMES[seg.status];
+    return row;
+  });
+
+  return {
+    jobId: options.jobId,
+    job,
+    view,
+    manifest,
+    manifestProblem,
+    progress: jobProgressOf(job),
+    money: jobMoneyOf(job),
+    segments,
+    hiddenSegments: job.params.segmentCount - shown,
+    chainTime,
+    escrowMismatch: view.escrow !== job.escrow ? { events: job.escrow, contract: view.escrow } : undefined,
+  };
+}
+
+/** The report as lines of text. */
+export function formatJobStatus(report: JobStatusReport, options: { symbol?: string } = {}): string[] {
+  const { job, view, progress, money, chainTime } = report;
+  const p = job.params;
+  const sym = options.symbol ?? "tokens";
+  const t = (x: bigint) => formatTokens(x, { symbol: sym });
+  const lines: string[] = [];
+  const settled = progress.done === progress.segments ? " (every segment settled)" : view.status === 1 && chainTime > p.deadline ? " (deadline passed)" : "";
+  lines.push(`job ${report.jobId} — ${JOB_STATUS_NAMES[view.status] ?? view.status}${settled}`);
+  lines.push(`  requester        ${job.requester}`);
+  lines.push(`  manifest         ${p.manifestCid}`);
+  if (report.manifest) {
+    const m = report.manifest;
+    lines.push(`  render           ${m.engine.name} ${m.engine.version}, ${m.output.width}×${m.output.height}, ${m.frames.start === m.frames.end ? `frame ${m.frames.start}` : `frames ${m.frames.start}–${m.frames.end}`}, tiles ${m.segmentation.tilesX}×${m.segmentation.tilesY}, ${m.segmentation.framesPerSegment} frame(s) per segment`);
+  } else if (report.manifestProblem) {
+    lines.push(`  render           (manifest not available: ${report.manifestProblem.split("\n")[0]})`);
+  }
+  lines.push(`  segments         ${p.segmentCount} × ${plural(p.redundancy, "replica")}, quorum ${p.quorum}`);
+  lines.push(`  reward           ${t(p.rewardPerReplica)} per replica (+${job.feeBps / 100}% fee = ${t(unitPrice(p.rewardPerReplica, job.feeBps))}), collateral ${t(p.collateralPerReplica)}`);
+  lines.push(`  lease / reveal   ${formatDuration(p.leaseDuration)} / ${formatDuration(p.revealWindow)}`);
+  lines.push(`  deadline         ${formatTimestamp(p.deadline, chainTime)}`);
+  lines.push(`  min reputation   ${p.minReputation} bp`);
+  lines.push(`  escrow           ${t(view.escrow)} left of ${t(job.escrowCreated)}`);
+  if (report.escrowMismatch) lines.push(`  !! the events give an escrow of ${t(report.escrowMismatch.events)} — run \`tessellate audit\``);
+  lines.push(`  paid             ${t(money.paid)} rewards, ${t(money.fees)} fees; refunded ${t(money.refunded)}${money.compensation > 0n ? `; compensation ${t(money.compensation)}` : ""}`);
+  for (const cid of job.outputCids) lines.push(`  output           ${cid}`);
+  lines.push("");
+  lines.push(
+    `progress: ${progress.accepted}/${progress.segments} accepted, ${progress.failed} failed, ${progress.closed} closed${progress.refunded ? `, ${progress.refunded} refunded` : ""}; replicas claimed ${progress.claimed}, committed ${progress.committed}, revealed ${progress.revealed} of ${progress.replicas}${progress.tieBreakers ? `; ${progress.tieBreakers} tie-breaker(s)` : ""}`,
+  );
+  lines.push("");
+  const rows = report.segments.map((s) => [
+    String(s.segment),
+    s.frames ? describeFrames(s.frames) : "",
+    s.tile ? `${s.tile.width}×${s.tile.height}@${s.tile.x},${s.tile.y}` : "",
+    `${s.status}${s.statusFromEvents ? ` (events: ${s.statusFromEvents})` : ""}`,
+    `${s.slots}${s.tieBreakers ? ` (+${s.tieBreakers} tb)` : ""}`,
+    s.replicas.map((r) => `${r.replica}:${shortAddress(r.provider)} ${r.verdict ?? r.state.toLowerCase()}`).join(", ") || "—",
+    s.accepted ? `${shortHex(s.accepted.digest)} ${s.accepted.resultCid}` : s.revealDeadline > 0n && s.status === SEGMENT_STATUS_NAMES[SEGMENT_STATUS.Open] ? `reveal until ${formatTimestamp(s.revealDeadline, chainTime)}` : "",
+  ]);
+  lines.push(...formatTable(["seg", "frames", "tile", "status", "slots", "replicas (slot:provider state)", "accepted digest / result"], rows).split("\n"));
+  if (report.hiddenSegments > 0) lines.push(`… ${report.hiddenSegments} more segments (raise --limit to list them)`);
+  return lines;
+}

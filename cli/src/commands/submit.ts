@@ -1,0 +1,438 @@
+/**
+ * `tessellate job submit <scene> …`: uploads the scene, writes and validates the manifest, shows
+ * the plan, the cost and a render-time estimate, pays the escrow (approval or EIP-2612 permit)
+ * and posts the job; then, unless `--no-wait`, watches it settle, composites the accepted
+ * segments (digest-checked), optionally assembles a video and records the output on-chain, and
+ * ends with a summary of what was paid and refunded.
+ */
+import { copyFile, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, extname, join, relative, resolve, sep } from "node:path";
+import { parseSignature, type Address, type Hash } from "viem";
+import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
+import { FatalError } from "@tessellate/sdk/errors";
+import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
+import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
+import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
+import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
+import type { Storage } from "@tessellate/sdk/storage";
+import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/video";
+import { unitPrice } from "../audit/rebuild.ts";
+import { tokenSymbol } from "../chainReads.ts";
+import { UsageError, UsageErrors } from "../errors.ts";
+import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural } from "../format.ts";
+import { silentOutput, type Output } from "../output.ts";
+import type { SubmitOptions } from "../parse.ts";
+import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
+import { compositeJob, type FetchJobResult } from "./fetch.ts";
+import { waitForJob, type JobOutcome } from "./wait.ts";
+
+/** Scene file extensions per engine, to find the entry file of a folder. */
+export const SCENE_EXTENSIONS: Record<EngineName, string[]> = {
+  builtin: [".json"],
+  povray: [".pov"],
+  blender: [".blend"],
+};
+
+/** Manifest field → the flag that sets it, to phrase manifest problems as flag problems. */
+const MANIFEST_FLAGS: Record<string, string> = {
+  "engine.version": "--engine-version",
+  "scene.entry": "--entry",
+  "scene.sizeBytes": "<scene>",
+  "output.width": "--size",
+  "output.height": "--size",
+  "frames.start": "--frames",
+  "frames.end": "--frames",
+  "segmentation.tilesX": "--tiles",
+  "segmentation.tilesY": "--tiles",
+  "segmentation.framesPerSegment": "--frames-per-segment",
+  "settings.samples": "--samples",
+  "settings.seed": "--seed",
+  "settings.maxBounces": "--max-bounces",
+  "verification.mode": "--verification",
+};
+
+export interface PreparedScene {
+  /** Folder to upload. */
+  dir: string;
+  /** Entry file relative to `dir`. */
+  entry: string;
+  sizeBytes: number;
+  files: number;
+  /** Removes the temporary folder a single file was wrapped in. */
+  cleanup(): Promise<void>;
+}
+
+async function walk(dir: string): Promise<{ files: string[]; bytes: number }> {
+  const files: string[] = [];
+  let bytes = 0;
+  const visit = async (abs: string): Promise<void> => {
+    for (const entry of await readdir(abs, { withFileTypes: true })) {
+      const path = join(abs, entry.name);
+      if (entry.isDirectory()) await visit(path);
+      else if (entry.isFile()) {
+        files.push(relative(dir, path).split(sep).join("/"));
+        bytes += (await stat(path)).size;
+      }
+    }
+  };
+  await visit(dir);
+  return { files, bytes };
+}
+
+/**
+ * Resolves the scene argument: a folder is uploaded as it is; a single file is wrapped in a
+ * temporary folder. The entry is `--entry`, or the folder's one scene file for the engine.
+ * @throws UsageError naming `<scene>` or `--entry`.
+ */
+export async function prepareScene(scene: string, entry: string | undefined, engine: EngineName): Promise<PreparedScene> {
+  let info;
+  try {
+    info = await stat(scene);
+  } catch {
+    throw new UsageError("<scene>", `${scene} does not exist`, "give the path of the scene folder (or of a single scene file)");
+  }
+  const exts = SCENE_EXTENSIONS[engine];
+  if (info.isFile()) {
+    if (entry !== undefined && entry !== basename(scene)) {
+      throw new UsageError("--entry", `"${entry}" is not the scene file ${basename(scene)}`, "leave --entry out when the scene is a single file, or pass the scene's folder");
+    }
+    const dir = await mkdtemp(join(tmpdir(), "tessellate-scene-"));
+    await copyFile(scene, join(dir, basename(scene)));
+    if (info.size === 0) throw new UsageError("<scene>", `${scene} is empty`, "give a scene file with content");
+    return { dir, entry: basename(scene), sizeBytes: info.size, files: 1, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  }
+  if (!info.isDirectory()) throw new UsageError("<scene>", `${scene} is neither a file nor a folder`, "give the path of the scene folder or file");
+  const { files, bytes } = await walk(scene);
+  if (files.length === 0 || bytes === 0) throw new UsageError("<scene>", `${scene} holds no files`, "give the folder holding the scene and everything it includes");
+  const keep = { dir: resolve(scene), sizeBytes: bytes, files: files.length, cleanup: async () => undefined };
+  if (entry !== undefined) {
+    const normalized = entry.replace(/^\.\//, "");
+    if (!files.includes(normalized)) {
+      throw new UsageError("--entry", `${scene} holds no file "${entry}"`, `give the entry file's path relative to the scene folder${files.length <= 10 ? ` (files: ${files.join(", ")})` : ""}`);
+    }
+    return { ...keep, entry: normalized };
+  }
+  const candidates = files.filter((f) => !f.includes("/") && exts.includes(extname(f).toLowerCase()));
+  if (candidates.length === 1) return { ...keep, entry: candidates[0] };
+  if (candidates.length === 0) {
+    throw new UsageError("--entry", `${scene} has no ${exts.join(" or ")} file at its top level for the ${engine} engine`, "name the scene's main file with --entry <path inside the folder>");
+  }
+  throw new UsageError("--entry", `${scene} holds several scene files (${candidates.join(", ")})`, `choose one with --entry ${candidates[0]}`);
+}
+
+/** The engine's exact version on this machine, from the provider node's engine registry. */
+export async function detectEngineVersion(engine: EngineName): Promise<string | undefined> {
+  const { createEngineRegistry } = await import("@tessellate/provider-node/engines/registry");
+  const info = await createEngineRegistry().get(engine)?.detect();
+  return info?.version;
+}
+
+/**
+ * The manifest of a submission, validated by the sdk's schema; its problems are reported as
+ * problems of the flags that set the fields.
+ * @throws UsageErrors
+ */
+export function buildManifest(options: SubmitOptions, scene: { cid: string; entry: string; sizeBytes: number }, engineVersion: string): Manifest {
+  const draft = {
+    version: MANIFEST_VERSION,
+    engine: { name: options.engine, version: engineVersion },
+    scene: { cid: scene.cid, entry: scene.entry, sizeBytes: scene.sizeBytes },
+    output: { width: options.width, height: options.height, format: "png" },
+    frames: options.frames,
+    settings: options.settings,
+    segmentation: { tilesX: options.tilesX, tilesY: options.tilesY, framesPerSegment: options.framesPerSegment },
+    verification: { mode: options.verification },
+  };
+  const result = validateManifest(draft);
+  if (result.ok) return result.manifest;
+  throw new UsageErrors(
+    result.problems.map((p) => {
+      const path = p.path.map(String).join(".");
+      const flag = MANIFEST_FLAGS[path] ?? (path.startsWith("settings") ? "--settings" : `manifest ${path}`);
+      return new UsageError(flag, `${path}: ${p.problem}`, p.fix);
+    }),
+  );
+}
+
+/** What a job costs up front. */
+export interface JobCost {
+  segments: number;
+  replicas: bigint;
+  /** Fee per replica (reward × feeBps / 10 000, rounded down like the contract). */
+  feePerReplica: bigint;
+  /** Escrow: segments × redundancy × (reward + fee). */
+  escrow: bigint;
+  rewards: bigint;
+  fees: bigint;
+}
+
+export function jobCost(segments: number, redundancy: number, reward: bigint, feeBps: number): JobCost {
+  const replicas = BigInt(segments) * BigInt(redundancy);
+  const unit = unitPrice(reward, feeBps);
+  return { segments, replicas, feePerReplica: unit - reward, escrow: replicas * unit, rewards: replicas * reward, fees: replicas * (unit - reward) };
+}
+
+/** The plan and cost block printed before paying. */
+export function formatPlan(args: {
+  manifest: Manifest;
+  manifestCid: string;
+  sceneLabel: string;
+  scene: { cid: string; entry: string; sizeBytes: number; files: number };
+  options: SubmitOptions;
+  cost: JobCost;
+  feeBps: number;
+  estimate: JobEstimate;
+  symbol: string;
+}): string[] {
+  const { manifest: m, cost, options: o, estimate: e } = args;
+  const t = (x: bigint) => formatTokens(x, { symbol: args.symbol });
+  const frames = m.frames.end - m.frames.start + 1;
+  return [
+    `scene      ${args.sceneLabel} → ${args.scene.cid} (${plural(args.scene.files, "file")}, ${formatBytes(args.scene.sizeBytes)}, entry ${args.scene.entry})`,
+    `manifest   ${args.manifestCid} (${m.engine.name} ${m.engine.version}, ${m.output.width}×${m.output.height} png, ${m.verification.mode} verification)`,
+    `plan       ${plural(cost.segments, "segment")} = ${plural(tileCount(m), "tile")} (${m.segmentation.tilesX}×${m.segmentation.tilesY}) × ${plural(frameGroupCount(m), "frame group")} (${plural(frames, "frame")} ${m.frames.start}–${m.frames.end}, ${m.segmentation.framesPerSegment} per segment)`,
+    `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
+    `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%)`,
+    `           providers lock ${t(o.collateral)} collateral per replica; unpaid budget is refunded`,
+    `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — an ESTIMATE at benchmark score ${o.benchmarkScore}, not a quote`,
+  ];
+}
+
+export interface SubmitDeps {
+  market: MarketClient;
+  storage: Storage;
+  output?: Output;
+  /** Engine version detection (default: the provider node's engine registry). */
+  detectEngineVersion?: (engine: EngineName) => Promise<string | undefined>;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  signal?: AbortSignal;
+  /** Poll interval while waiting (default from the connection). */
+  pollIntervalMs?: number;
+}
+
+export interface SubmitResult {
+  jobId: bigint;
+  txHash: Hash;
+  blockNumber: bigint;
+  sceneCid: string;
+  manifestCid: string;
+  manifest: Manifest;
+  params: JobParams;
+  cost: JobCost;
+  estimate: JobEstimate;
+  /** Set when the command waited for the job. */
+  outcome?: JobOutcome;
+  fetched?: FetchJobResult;
+  outDir?: string;
+  video?: AssembleVideoResult;
+  outputCid?: string;
+}
+
+/** Posts a job (and, with `options.wait`, sees it through). The market client must sign. */
+export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
+  const { market, storage } = deps;
+  const out = deps.output ?? silentOutput;
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const me = market.account;
+  if (!me) throw new FatalError("CHAIN_NO_ACCOUNT", "job submit sends transactions: configure the requester's key");
+  const ascii = !out.progress.isTTY;
+
+  // ------------------------------------------------------------ engine, scene, manifest
+  const engineVersion = options.engineVersion ?? (await (deps.detectEngineVersion ?? detectEngineVersion)(options.engine));
+  if (!engineVersion) {
+    throw new UsageError("--engine-version", `the ${options.engine} engine is not installed here, so its version cannot be detected`, `pass the exact version the providers run, e.g. --engine-version 3.7.0.10`);
+  }
+  const prepared = await prepareScene(options.scene, options.entry, options.engine);
+  let sceneCid: string;
+  try {
+    const live = createLiveLine(out.progress);
+    sceneCid = await storage.addFolder(prepared.dir, {
+      signal: deps.signal,
+      onProgress: ({ bytes }) => live.set(formatTaskProgress("uploading scene", bytes, prepared.sizeBytes, "bytes", { ascii })),
+    });
+    live.done(formatTaskProgress("uploaded scene", prepared.sizeBytes, prepared.sizeBytes, "bytes", { ascii }));
+  } finally {
+    await prepared.cleanup();
+  }
+  const manifest = buildManifest(options, { cid: sceneCid, entry: prepared.entry, sizeBytes: prepared.sizeBytes }, engineVersion);
+  const manifestCid = await storage.addBytes(encodeManifest(manifest), { signal: deps.signal });
+  const segments = segmentCount(manifest);
+
+  // ------------------------------------------------------------ cost and plan
+  const [feeBps, symbol, balance, chainNow] = await Promise.all([market.feeBps(), tokenSymbol(market), market.tokenBalanceOf(me), market.latestTimestamp()]);
+  const cost = jobCost(segments, options.redundancy, options.reward, feeBps);
+  const estimate = estimateJob({ manifest, benchmarkScore: options.benchmarkScore, redundancy: options.redundancy, rewardPerReplica: options.reward });
+  for (const line of formatPlan({ manifest, manifestCid, sceneLabel: options.scene, scene: { cid: sceneCid, entry: prepared.entry, sizeBytes: prepared.sizeBytes, files: prepared.files }, options, cost, feeBps, estimate, symbol })) {
+    out.print(line);
+  }
+  if (balance < cost.escrow) {
+    throw new FatalError(
+      "CLI_INSUFFICIENT_FUNDS",
+      `${me} holds ${formatTokens(balance, { symbol })}, but the job escrows ${formatTokens(cost.escrow, { symbol })} — get more tokens, or lower --reward, --redundancy or the number of segments`,
+    );
+  }
+  const wallNow = BigInt(Math.floor(now() / 1000));
+  const clock = chainNow > wallNow ? chainNow : wallNow;
+  const deadline = options.deadline.kind === "relative" ? clock + BigInt(options.deadline.seconds) : BigInt(options.deadline.timestamp);
+  const earliest = clock + BigInt(options.leaseSeconds + options.revealWindowSeconds);
+  if (deadline < earliest) {
+    throw new UsageError("--deadline", `${formatTimestamp(deadline, clock)} leaves less than one lease plus one reveal window on the chain's clock`, "give a later deadline, e.g. --deadline 2h");
+  }
+  const params: JobParams = {
+    manifestCid,
+    segmentCount: segments,
+    redundancy: options.redundancy,
+    quorum: options.quorum,
+    rewardPerReplica: options.reward,
+    collateralPerReplica: options.collateral,
+    leaseDuration: options.leaseSeconds,
+    revealWindow: options.revealWindowSeconds,
+    deadline,
+    minReputation: options.minReputation,
+  };
+
+  // ------------------------------------------------------------ pay and post
+  let posted: { jobId: bigint; hash: Hash; blockNumber: bigint };
+  if (options.permit) {
+    posted = await createJobWithPermit(market, params, cost.escrow, clock);
+  } else {
+    const allowance = await market.allowance(me, market.addresses.market);
+    if (allowance < cost.escrow) {
+      const approval = await market.approve(market.addresses.market, cost.escrow);
+      out.print(`approved   ${formatTokens(cost.escrow, { symbol })} for the market (tx ${approval.hash})`);
+    }
+    const created = await market.createJob(params);
+    posted = { jobId: created.jobId, hash: created.hash, blockNumber: created.receipt.blockNumber };
+  }
+  out.print(`posted     job ${posted.jobId} (tx ${posted.hash}, block ${posted.blockNumber}), deadline ${formatTimestamp(deadline, clock)}`);
+
+  const result: SubmitResult = { jobId: posted.jobId, txHash: posted.hash, blockNumber: posted.blockNumber, sceneCid, manifestCid, manifest, params, cost, estimate };
+  if (!options.wait) {
+    out.print(`not waiting: watch it with \`tessellate job status ${posted.jobId}\`, collect it with \`tessellate job fetch ${posted.jobId} --out <dir>\``);
+    return result;
+  }
+
+  // ------------------------------------------------------------ watch, composite, record
+  const live = createLiveLine(out.progress);
+  let outcome: JobOutcome;
+  try {
+    outcome = await waitForJob(
+      {
+        jobId: posted.jobId,
+        fromBlock: posted.blockNumber,
+        closeWhenExpired: true,
+        signal: deps.signal,
+        pollIntervalMs: deps.pollIntervalMs,
+        onProgress: (p) => live.set(formatJobProgress(p, { ascii })),
+      },
+      { market, now, sleep: deps.sleep },
+    );
+  } catch (error) {
+    live.done();
+    if (deps.signal?.aborted) out.print(`stopped watching; job ${posted.jobId} goes on on-chain — \`tessellate job status ${posted.jobId}\``);
+    throw error;
+  }
+  live.done();
+  result.outcome = outcome;
+  if (outcome.failed.length > 0) out.print(`FAILED     ${plural(outcome.failed.length, "segment")} found no quorum (${outcome.failed.join(", ")}): their budget was refunded`);
+  if (outcome.closed.length > 0) out.print(`closed     ${plural(outcome.closed.length, "segment")} without a result (${outcome.closed.join(", ")}): refunded`);
+
+  const outDir = resolve(options.out || `tessellate-job-${posted.jobId}`);
+  result.outDir = outDir;
+  if (outcome.accepted.size > 0) {
+    result.fetched = await compositeJob({ job: outcome.job, outcome, outDir, signal: deps.signal }, { storage, output: out });
+    const complete = result.fetched.report.frames.length === result.fetched.report.totalFrames;
+    if (options.video !== undefined) {
+      if (!complete) out.print("video      not assembled: some frames are missing");
+      else {
+        const outPath = options.video === "" ? join(outDir, `job-${posted.jobId}.mp4`) : resolve(options.video);
+        result.video = await assembleVideo({ framesDir: outDir, fps: options.fps, outPath, signal: deps.signal });
+        out.print(result.video.ok ? `video      ${result.video.outPath} (${result.video.frameCount} frames at ${options.fps} fps)` : `video      ${result.video.message}`);
+      }
+    }
+    if (options.recordOutput) {
+      if (!complete) out.print("output     not recorded on-chain: some frames are missing");
+      else {
+        result.outputCid = await storage.addFolder(outDir, { signal: deps.signal });
+        const recorded = await market.recordOutput(posted.jobId, result.outputCid);
+        out.print(`output     ${result.outputCid} recorded on-chain (tx ${recorded.hash})`);
+      }
+    }
+  }
+
+  const m = outcome.money;
+  const t = (x: bigint) => formatTokens(x, { symbol });
+  out.print(`summary    ${outcome.accepted.size}/${segments} segments accepted in ${formatElapsed(now() - started)}`);
+  out.print(`           paid ${t(m.paid)} in rewards + ${t(m.fees)} fees; refunded ${t(m.refunded)}${m.compensation > 0n ? `; compensation ${t(m.compensation)}` : ""}; escrow left ${t(m.escrowLeft)}`);
+  const owed = await market.marketBalanceOf(me);
+  if (owed > 0n) out.print(`           withdrawable balance ${t(owed)} — \`tessellate withdraw\``);
+  return result;
+}
+
+/** Exit code of a submission: 0 when posted (--no-wait) or fully rendered and composited, else 1. */
+export function submitExitCode(result: SubmitResult): number {
+  if (!result.outcome) return 0;
+  if (!result.outcome.complete) return 1;
+  if (!result.fetched) return 1;
+  return result.fetched.report.frames.length === result.fetched.report.totalFrames ? 0 : 1;
+}
+
+/**
+ * Pays with an EIP-2612 permit: signs `Permit(owner, market, escrow, nonce, deadline)` for the
+ * token's EIP-712 domain (read from `eip712Domain()`), then calls `createJobWithPermit`.
+ */
+export async function createJobWithPermit(market: MarketClient, params: JobParams, escrow: bigint, nowSeconds: bigint): Promise<{ jobId: bigint; hash: Hash; blockNumber: bigint }> {
+  const { publicClient, walletClient } = market.conn;
+  if (!walletClient) throw new FatalError("CHAIN_NO_ACCOUNT", "paying with a permit needs a key");
+  const owner = walletClient.account.address as Address;
+  const token = market.addresses.token;
+  let nonce: bigint;
+  let domain: readonly [unknown, string, string, bigint, Address, unknown, unknown];
+  try {
+    [nonce, domain] = await Promise.all([
+      publicClient.readContract({ address: token, abi: renderTokenAbi, functionName: "nonces", args: [owner] }) as Promise<bigint>,
+      publicClient.readContract({ address: token, abi: renderTokenAbi, functionName: "eip712Domain" }) as Promise<readonly [unknown, string, string, bigint, Address, unknown, unknown]>,
+    ]);
+  } catch (error) {
+    throw new FatalError("CLI_PERMIT_UNSUPPORTED", `the token ${token} does not support EIP-2612 permits (${(error as Error).message.split("\n")[0]}) — leave out --permit to pay with an approval`, { cause: error });
+  }
+  const [, name, version, chainId, verifyingContract] = domain;
+  const permitDeadline = nowSeconds + 3600n;
+  const signature = await walletClient.signTypedData({
+    account: walletClient.account,
+    domain: { name, version, chainId: Number(chainId), verifyingContract },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner, spender: market.addresses.market, value: escrow, nonce, deadline: permitDeadline },
+  });
+  const { r, s, yParity } = parseSignature(signature);
+  const v = 27 + (yParity ?? 0);
+  let hash: Hash;
+  try {
+    const { request } = await publicClient.simulateContract({
+      address: market.addresses.market,
+      abi: jobMarketAbi,
+      functionName: "createJobWithPermit",
+      args: [params, permitDeadline, v, r, s],
+      account: walletClient.account,
+    } as Parameters<typeof publicClient.simulateContract>[0]);
+    hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0]);
+  } catch (error) {
+    throw toProtocolError(error, "createJobWithPermit");
+  }
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: market.conn.pollingIntervalMs });
+  if (receipt.status !== "success") throw new FatalError("CHAIN_TX_REVERTED", `createJobWithPermit transaction ${hash} reverted on-chain`);
+  const [created] = eventsNamed(decodeProtocolEvents(receipt.logs), "JobCreated");
+  return { jobId: created.args.jobId, hash, blockNumber: receipt.blockNumber };
+}

@@ -1,0 +1,441 @@
+/**
+ * Parsing and checking of command-line values. Every parser names the flag it read, says what
+ * was wrong and how to write it instead; {@link parseSubmitOptions} collects every problem of a
+ * `job submit` command line at once and throws them together (exit code 2).
+ */
+import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
+import { parseUnits } from "viem";
+import { UsageError, UsageErrors } from "./errors.ts";
+import { TOKEN_DECIMALS } from "./format.ts";
+
+/** Bounds the contracts enforce, checked here first so a mistake costs no transaction. */
+export const PROTOCOL_LIMITS = {
+  maxRedundancy: 5,
+  minLeaseSeconds: 30,
+  maxLeaseSeconds: 7 * 86_400,
+  minRevealWindowSeconds: 30,
+  maxRevealWindowSeconds: 7 * 86_400,
+  maxJobDurationSeconds: 365 * 86_400,
+  maxReputation: 10_000,
+  maxUint96: (1n << 96n) - 1n,
+} as const;
+
+/** Defaults of `job submit`, in one place. Money (`--reward`) and the image size have none. */
+export const SUBMIT_DEFAULTS = {
+  engine: "builtin",
+  frames: "1",
+  tiles: "1x1",
+  framesPerSegment: "1",
+  redundancy: "2",
+  samples: "16",
+  seed: "1",
+  maxBounces: "4",
+  lease: "300",
+  revealWindow: "120",
+  deadline: "2h",
+  minReputation: "0",
+  verification: "exact",
+  fps: "24",
+  /** Thousands of samples per second: roughly one current CPU core on the builtin engine. */
+  benchmarkScore: "1000",
+} as const;
+
+/** A deadline relative to the chain's clock when the job is posted, or an absolute time. */
+export type DeadlineSpec = { kind: "relative"; seconds: number } | { kind: "absolute"; timestamp: number };
+
+/** A `job submit` command line, checked. */
+export interface SubmitOptions {
+  /** Scene folder, or a single scene file (wrapped in a folder when uploaded). */
+  scene: string;
+  /** Entry file inside the scene folder; found automatically when the folder holds one scene file. */
+  entry?: string;
+  engine: EngineName;
+  /** Exact engine version for the manifest; detected from the local engine when absent. */
+  engineVersion?: string;
+  width: number;
+  height: number;
+  frames: { start: number; end: number };
+  tilesX: number;
+  tilesY: number;
+  framesPerSegment: number;
+  redundancy: number;
+  quorum: number;
+  /** Token base units paid to each agreeing replica. */
+  reward: bigint;
+  /** Token base units each replica locks; at least the reward. */
+  collateral: bigint;
+  /** Engine settings for the manifest (validated again by the manifest schema). */
+  settings: Record<string, unknown>;
+  leaseSeconds: number;
+  revealWindowSeconds: number;
+  deadline: DeadlineSpec;
+  minReputation: number;
+  verification: VerificationMode;
+  /** Folder the composited frames are written to. */
+  out: string;
+  /** Watch progress and composite when done (false with `--no-wait`). */
+  wait: boolean;
+  /** Pay with an EIP-2612 permit instead of an approval transaction. */
+  permit: boolean;
+  /** Video file to assemble with ffmpeg after compositing, when given ("" = `job-<id>.mp4` in the output folder). */
+  video?: string;
+  fps: number;
+  /** Record the output folder's CID on-chain after compositing. */
+  recordOutput: boolean;
+  /** Benchmark score assumed for the render-time estimate (thousands of samples per second). */
+  benchmarkScore: number;
+}
+
+/** Raw `job submit` values as commander hands them over (strings, booleans, undefined). */
+export interface RawSubmitOptions {
+  entry?: string;
+  engine?: string;
+  engineVersion?: string;
+  size?: string;
+  frames?: string;
+  tiles?: string;
+  framesPerSegment?: string;
+  redundancy?: string;
+  quorum?: string;
+  reward?: string;
+  collateral?: string;
+  samples?: string;
+  seed?: string;
+  maxBounces?: string;
+  settings?: string;
+  lease?: string;
+  revealWindow?: string;
+  deadline?: string;
+  minReputation?: string;
+  verification?: string;
+  out?: string;
+  wait?: boolean;
+  permit?: boolean;
+  video?: string | boolean;
+  fps?: string;
+  recordOutput?: boolean;
+  benchmarkScore?: string;
+}
+
+// ------------------------------------------------------------------------------ single values
+
+/** `WIDTHxHEIGHT`, e.g. `160x120`. */
+export function parseSize(flag: string, value: string): { width: number; height: number } {
+  const match = /^\s*(\d+)\s*[xX×]\s*(\d+)\s*$/.exec(value);
+  if (!match) throw new UsageError(flag, `"${value}" is not WIDTHxHEIGHT`, `write the image size in pixels as e.g. ${flag} 160x120`);
+  const [width, height] = [Number(match[1]), Number(match[2])];
+  for (const [name, n] of [["width", width], ["height", height]] as const) {
+    if (n < 1 || n > MANIFEST_LIMITS.maxImageSide) {
+      throw new UsageError(flag, `${name} ${n} is out of range`, `use 1 to ${MANIFEST_LIMITS.maxImageSide} pixels per side, e.g. ${flag} 160x120`);
+    }
+  }
+  return { width, height };
+}
+
+/** `COLUMNSxROWS` of tiles, e.g. `2x2`. */
+export function parseGrid(flag: string, value: string): { x: number; y: number } {
+  const match = /^\s*(\d+)\s*[xX×]\s*(\d+)\s*$/.exec(value);
+  if (!match) throw new UsageError(flag, `"${value}" is not COLUMNSxROWS`, `write the tiling as tiles across x tiles down, e.g. ${flag} 2x2`);
+  const [x, y] = [Number(match[1]), Number(match[2])];
+  if (x < 1 || y < 1 || x > MANIFEST_LIMITS.maxTilesPerSide || y > MANIFEST_LIMITS.maxTilesPerSide) {
+    throw new UsageError(flag, `${x}x${y} tiles is out of range`, `use 1 to ${MANIFEST_LIMITS.maxTilesPerSide} tiles per side, e.g. ${flag} 2x2`);
+  }
+  return { x, y };
+}
+
+/** An inclusive frame range `FIRST-LAST`, or one frame `N`. */
+export function parseFrameRange(flag: string, value: string): { start: number; end: number } {
+  const match = /^\s*(\d+)\s*(?:(?:-|\.\.)\s*(\d+)\s*)?$/.exec(value);
+  if (!match) {
+    throw new UsageError(flag, `"${value}" is not a frame range`, `write FIRST-LAST (inclusive), e.g. ${flag} 1-8, or one frame number, e.g. ${flag} 1`);
+  }
+  const start = Number(match[1]);
+  const end = match[2] === undefined ? start : Number(match[2]);
+  if (end < start) {
+    throw new UsageError(flag, `the last frame ${end} comes before the first frame ${start}`, `write the range first-last, e.g. ${flag} ${end}-${start}`);
+  }
+  if (end - start + 1 > MANIFEST_LIMITS.maxFrameCount) {
+    throw new UsageError(flag, `${end - start + 1} frames is more than ${MANIFEST_LIMITS.maxFrameCount}`, "split the animation into several jobs");
+  }
+  return { start, end };
+}
+
+/** An integer in `[min, max]`. */
+export function parseInteger(flag: string, value: string, min: number, max: number, example?: number): number {
+  const trimmed = value.trim();
+  if (!/^-?\d+$/.test(trimmed)) {
+    throw new UsageError(flag, `"${value}" is not a whole number`, `use an integer from ${min} to ${max}${example === undefined ? "" : `, e.g. ${flag} ${example}`}`);
+  }
+  const n = Number(trimmed);
+  if (n < min || n > max) throw new UsageError(flag, `${n} is out of range`, `use an integer from ${min} to ${max}${example === undefined ? "" : `, e.g. ${flag} ${example}`}`);
+  return n;
+}
+
+/** A positive number (for rates and scores). */
+export function parsePositiveNumber(flag: string, value: string, example: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) throw new UsageError(flag, `"${value}" is not a positive number`, `e.g. ${flag} ${example}`);
+  return n;
+}
+
+/**
+ * A token amount in tokens (decimal, up to 18 fraction digits) → base units. `allowZero` false
+ * rejects 0; amounts above the contracts' 96-bit fields are rejected too.
+ */
+export function parseTokenAmount(flag: string, value: string, options: { allowZero?: boolean; example?: string } = {}): bigint {
+  const trimmed = value.trim().replace(/_/g, "");
+  const example = options.example ?? "1.5";
+  if (!/^\d+(\.\d+)?$/.test(trimmed) && !/^\.\d+$/.test(trimmed)) {
+    throw new UsageError(flag, `"${value}" is not an amount of tokens`, `write a decimal number of tokens, e.g. ${flag} ${example}`);
+  }
+  const fraction = trimmed.split(".")[1] ?? "";
+  if (fraction.length > TOKEN_DECIMALS) {
+    throw new UsageError(flag, `"${value}" has more than ${TOKEN_DECIMALS} decimals`, `the token has ${TOKEN_DECIMALS} decimals: round it, e.g. ${flag} ${example}`);
+  }
+  const amount = parseUnits(trimmed.startsWith(".") ? `0${trimmed}` : trimmed, TOKEN_DECIMALS);
+  if (amount === 0n && !options.allowZero) throw new UsageError(flag, "must be more than 0", `give a positive amount of tokens, e.g. ${flag} ${example}`);
+  if (amount > PROTOCOL_LIMITS.maxUint96) throw new UsageError(flag, `${value} tokens is more than the contracts can hold per replica`, "use a smaller amount");
+  return amount;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** A duration: seconds (`300`) or with units (`90s`, `5m`, `2h`, `1d`, `1h30m`). Returns seconds. */
+export function parseDuration(flag: string, value: string, example = "5m"): number {
+  const trimmed = value.trim().toLowerCase();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const parts = [...trimmed.matchAll(/(\d+)\s*([smhdw])/g)];
+  const rebuilt = parts.map((p) => p[0].replace(/\s+/g, "")).join("");
+  if (parts.length === 0 || rebuilt !== trimmed.replace(/\s+/g, "")) {
+    throw new UsageError(flag, `"${value}" is not a duration`, `write seconds (300) or a number with a unit s, m, h, d or w (e.g. ${flag} ${example})`);
+  }
+  return parts.reduce((total, p) => total + Number(p[1]) * UNIT_SECONDS[p[2]], 0);
+}
+
+/** A duration bounded by the contract's limits. */
+export function parseBoundedDuration(flag: string, value: string, min: number, max: number, example: string): number {
+  const seconds = parseDuration(flag, value, example);
+  if (seconds < min || seconds > max) {
+    throw new UsageError(flag, `${seconds} s is out of range`, `the market accepts ${min} s to ${max / 86_400} days, e.g. ${flag} ${example}`);
+  }
+  return seconds;
+}
+
+/**
+ * A job deadline: a duration from now (`2h`, `1d`) or an absolute date (`2030-01-01T12:00:00Z`).
+ * An absolute date must be in the future of `nowSeconds` (the local clock; the chain's clock is
+ * checked again when the job is posted).
+ */
+export function parseDeadline(flag: string, value: string, nowSeconds: number): DeadlineSpec {
+  const trimmed = value.trim();
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+    const ms = Date.parse(trimmed);
+    if (Number.isNaN(ms)) throw new UsageError(flag, `"${value}" is not a date`, `write an ISO date like ${flag} 2030-01-01T12:00:00Z, or a duration like ${flag} 2h`);
+    const timestamp = Math.floor(ms / 1000);
+    if (timestamp <= nowSeconds) {
+      throw new UsageError(flag, `${new Date(ms).toISOString()} is in the past`, `give a duration from now like ${flag} 2h, or a date in the future`);
+    }
+    return { kind: "absolute", timestamp };
+  }
+  if (/^-/.test(trimmed)) throw new UsageError(flag, `"${value}" is in the past`, `give a duration from now like ${flag} 2h`);
+  const seconds = parseDuration(flag, trimmed, "2h");
+  if (seconds === 0) throw new UsageError(flag, "a deadline of 0 s from now is already past", `give a duration from now like ${flag} 2h`);
+  return { kind: "relative", seconds };
+}
+
+/** A JSON object (for `--settings`). */
+export function parseJsonObject(flag: string, value: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new UsageError(flag, `is not JSON (${(error as Error).message})`, `write a JSON object, e.g. ${flag} '{"samples":64}'`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(flag, "is not a JSON object", `write a JSON object, e.g. ${flag} '{"samples":64}'`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** A non-negative integer id (job id, block number) as a bigint. */
+export function parseId(flag: string, value: string): bigint {
+  if (!/^\s*\d+\s*$/.test(value)) throw new UsageError(flag, `"${value}" is not a number`, `give a non-negative integer, e.g. ${flag === "<jobId>" ? "tessellate job status 1" : `${flag} 0`}`);
+  return BigInt(value.trim());
+}
+
+// ------------------------------------------------------------------------------ job submit
+
+/** Engine settings from the common flags: which flags each engine reads. */
+export const ENGINE_SETTING_FLAGS: Record<EngineName, Array<"samples" | "seed" | "maxBounces">> = {
+  builtin: ["samples", "seed", "maxBounces"],
+  blender: ["samples", "seed"],
+  povray: ["seed"],
+};
+
+/**
+ * Checks a `job submit` command line. Every problem is collected and thrown together.
+ * @param nowSeconds the local clock, to reject a deadline date in the past
+ * @throws UsageErrors (exit code 2)
+ */
+export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOptions, nowSeconds = Math.floor(Date.now() / 1000)): SubmitOptions {
+  const problems: UsageError[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof UsageError) problems.push(error);
+      else throw error;
+      return undefined;
+    }
+  };
+  const get = <K extends keyof typeof SUBMIT_DEFAULTS>(key: K, value: string | undefined): string => value ?? SUBMIT_DEFAULTS[key];
+
+  if (!scene) problems.push(new UsageError("<scene>", "is missing", "give the scene folder (or single scene file), e.g. tessellate job submit scenes/builtin-sample ..."));
+
+  const engineName = get("engine", raw.engine);
+  const engine = attempt(() => {
+    if (!(ENGINE_NAMES as readonly string[]).includes(engineName)) {
+      throw new UsageError("--engine", `"${engineName}" is not an engine`, `use one of ${ENGINE_NAMES.join(", ")}`);
+    }
+    return engineName as EngineName;
+  });
+  const verificationName = get("verification", raw.verification);
+  const verification = attempt(() => {
+    if (!(VERIFICATION_MODES as readonly string[]).includes(verificationName)) {
+      throw new UsageError("--verification", `"${verificationName}" is not a verification mode`, `use ${VERIFICATION_MODES.join(" or ")}`);
+    }
+    return verificationName as VerificationMode;
+  });
+  const engineVersion = raw.engineVersion?.trim();
+  if (raw.engineVersion !== undefined && !engineVersion) {
+    problems.push(new UsageError("--engine-version", "is empty", "give the exact version string the engine reports, or leave the flag out to detect it"));
+  }
+
+  const size = raw.size === undefined
+    ? (problems.push(new UsageError("--size", "is missing", "give the image size in pixels, e.g. --size 160x120")), undefined)
+    : attempt(() => parseSize("--size", raw.size!));
+  const frames = attempt(() => parseFrameRange("--frames", get("frames", raw.frames)));
+  const tiles = attempt(() => parseGrid("--tiles", get("tiles", raw.tiles)));
+  if (size && tiles) {
+    if (tiles.x > size.width) {
+      problems.push(new UsageError("--tiles", `${tiles.x} tiles across is more than the image width of ${size.width} pixels`, `use at most ${Math.min(size.width, MANIFEST_LIMITS.maxTilesPerSide)} tiles across, e.g. --tiles ${Math.min(2, size.width)}x${Math.min(tiles.y, size.height)}`));
+    }
+    if (tiles.y > size.height) {
+      problems.push(new UsageError("--tiles", `${tiles.y} tiles down is more than the image height of ${size.height} pixels`, `use at most ${Math.min(size.height, MANIFEST_LIMITS.maxTilesPerSide)} tiles down`));
+    }
+  }
+  const framesPerSegment = attempt(() => parseInteger("--frames-per-segment", get("framesPerSegment", raw.framesPerSegment), 1, MANIFEST_LIMITS.maxFramesPerSegment, 1));
+
+  const redundancy = attempt(() => parseInteger("--redundancy", get("redundancy", raw.redundancy), 1, PROTOCOL_LIMITS.maxRedundancy, 2));
+  const quorum = attempt(() => {
+    if (redundancy === undefined) return undefined;
+    const q = raw.quorum === undefined ? Math.floor(redundancy / 2) + 1 : parseInteger("--quorum", raw.quorum, 1, PROTOCOL_LIMITS.maxRedundancy, 2);
+    if (q > redundancy || q * 2 <= redundancy) {
+      const low = Math.floor(redundancy / 2) + 1;
+      throw new UsageError("--quorum", `${q} does not fit --redundancy ${redundancy}: the quorum must be a majority of the replicas and at most all of them`, `use ${low === redundancy ? `--quorum ${low}` : `--quorum ${low} to ${redundancy}`}`);
+    }
+    return q;
+  });
+
+  const reward = raw.reward === undefined
+    ? (problems.push(new UsageError("--reward", "is missing", "give the reward per replica in tokens, e.g. --reward 1.5")), undefined)
+    : attempt(() => parseTokenAmount("--reward", raw.reward!, { example: "1.5" }));
+  const collateral = attempt(() => {
+    if (raw.collateral === undefined) return reward === undefined ? undefined : reward * 2n;
+    const c = parseTokenAmount("--collateral", raw.collateral, { example: "3" });
+    if (reward !== undefined && c < reward) {
+      throw new UsageError("--collateral", `${raw.collateral} is less than the reward ${raw.reward}`, "collateral per replica must be at least the reward (so copying a result never pays): raise --collateral or lower --reward");
+    }
+    return c;
+  });
+
+  const settings: Record<string, unknown> = {};
+  if (engine) {
+    const used = ENGINE_SETTING_FLAGS[engine];
+    if (used.includes("samples")) {
+      const v = attempt(() => parseInteger("--samples", get("samples", raw.samples), 1, engine === "blender" ? 65_536 : 4096, 16));
+      if (v !== undefined) settings.samples = v;
+    } else if (raw.samples !== undefined) {
+      problems.push(new UsageError("--samples", `the ${engine} engine takes no sample count`, "leave it out (POV-Ray samples one ray per pixel without anti-aliasing)"));
+    }
+    if (used.includes("seed") && (engine !== "povray" || raw.seed !== undefined)) {
+      const max = engine === "blender" ? MANIFEST_LIMITS.maxBlenderSeed : MANIFEST_LIMITS.maxUint32;
+      const v = attempt(() => parseInteger("--seed", get("seed", raw.seed), 0, max, 1));
+      if (v !== undefined) settings.seed = v;
+    }
+    if (used.includes("maxBounces")) {
+      const v = attempt(() => parseInteger("--max-bounces", get("maxBounces", raw.maxBounces), 0, 16, 4));
+      if (v !== undefined) settings.maxBounces = v;
+    } else if (raw.maxBounces !== undefined) {
+      problems.push(new UsageError("--max-bounces", `the ${engine} engine takes its bounce limits from the scene`, "leave it out, or set them in the scene file"));
+    }
+    if (raw.settings !== undefined) {
+      const extra = attempt(() => parseJsonObject("--settings", raw.settings!));
+      if (extra) Object.assign(settings, extra);
+    }
+  }
+
+  const leaseSeconds = attempt(() => parseBoundedDuration("--lease", get("lease", raw.lease), PROTOCOL_LIMITS.minLeaseSeconds, PROTOCOL_LIMITS.maxLeaseSeconds, "5m"));
+  const revealWindowSeconds = attempt(() =>
+    parseBoundedDuration("--reveal-window", get("revealWindow", raw.revealWindow), PROTOCOL_LIMITS.minRevealWindowSeconds, PROTOCOL_LIMITS.maxRevealWindowSeconds, "2m"),
+  );
+  const deadline = attempt(() => {
+    const spec = parseDeadline("--deadline", get("deadline", raw.deadline), nowSeconds);
+    const seconds = spec.kind === "relative" ? spec.seconds : spec.timestamp - nowSeconds;
+    if (leaseSeconds !== undefined && revealWindowSeconds !== undefined && seconds < leaseSeconds + revealWindowSeconds) {
+      throw new UsageError("--deadline", `is only ${seconds} s away, less than one lease plus one reveal window (${leaseSeconds + revealWindowSeconds} s)`, `give the providers time, e.g. --deadline 2h`);
+    }
+    if (seconds > PROTOCOL_LIMITS.maxJobDurationSeconds) {
+      throw new UsageError("--deadline", "is more than 365 days away", "the market accepts jobs of at most 365 days: choose an earlier deadline");
+    }
+    return spec;
+  });
+  const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, PROTOCOL_LIMITS.maxReputation, 0));
+  const fps = attempt(() => parsePositiveNumber("--fps", get("fps", raw.fps), 24));
+  const benchmarkScore = attempt(() => parsePositiveNumber("--benchmark-score", get("benchmarkScore", raw.benchmarkScore), 1000));
+
+  if (size && frames && tiles && framesPerSegment) {
+    const groups = Math.ceil((frames.end - frames.start + 1) / framesPerSegment);
+    const segments = tiles.x * tiles.y * groups;
+    if (segments > MANIFEST_LIMITS.maxSegmentCount) {
+      problems.push(new UsageError("--tiles", `${segments} segments is more than the market's ${MANIFEST_LIMITS.maxSegmentCount}`, "use fewer tiles or more --frames-per-segment"));
+    }
+  }
+  if (raw.wait === false) {
+    if (raw.recordOutput) problems.push(new UsageError("--record-output", "needs the job to be watched to the end", "drop --no-wait, or leave --record-output out"));
+    if (raw.video !== undefined) problems.push(new UsageError("--video", "needs the job to be watched to the end", "drop --no-wait, or leave --video out"));
+  }
+  if (raw.out !== undefined && raw.out.trim() === "") problems.push(new UsageError("--out", "is empty", "give a folder for the frames, e.g. --out out/"));
+  if (raw.entry !== undefined && raw.entry.trim() === "") problems.push(new UsageError("--entry", "is empty", "give the scene's main file relative to the scene folder, e.g. --entry scene.json"));
+
+  if (problems.length > 0) throw new UsageErrors(problems);
+  return {
+    scene: scene!,
+    entry: raw.entry,
+    engine: engine!,
+    engineVersion,
+    width: size!.width,
+    height: size!.height,
+    frames: frames!,
+    tilesX: tiles!.x,
+    tilesY: tiles!.y,
+    framesPerSegment: framesPerSegment!,
+    redundancy: redundancy!,
+    quorum: quorum!,
+    reward: reward!,
+    collateral: collateral!,
+    settings,
+    leaseSeconds: leaseSeconds!,
+    revealWindowSeconds: revealWindowSeconds!,
+    deadline: deadline!,
+    minReputation: minReputation!,
+    verification: verification!,
+    out: raw.out ?? "",
+    wait: raw.wait ?? true,
+    permit: raw.permit ?? false,
+    video: typeof raw.video === "string" ? raw.video : raw.video === true ? "" : undefined,
+    fps: fps!,
+    recordOutput: raw.recordOutput ?? false,
+    benchmarkScore: benchmarkScore!,
+  };
+}

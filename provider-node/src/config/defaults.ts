@@ -1,0 +1,69 @@
+/**
+ * Every default of the provider node, in one place. Secrets (the private key, the keystore
+ * password, the API token) have no default: they come from the environment or the config file.
+ */
+import { availableParallelism, homedir, totalmem } from "node:os";
+import { join } from "node:path";
+
+const GiB = 1024 ** 3;
+
+export const DEFAULTS = {
+  /** The devnet's Hardhat node. */
+  rpcUrl: "http://127.0.0.1:8545",
+  /** A local Kubo node, or the devnet's embedded IPFS node. */
+  ipfsApiUrl: "http://127.0.0.1:5001",
+  /** Local state (SQLite), scene cache and results. */
+  dataDir: join(homedir(), ".tessellate", "provider"),
+  /** Engines this node may use, when installed. */
+  engines: ["builtin", "povray", "blender"],
+  /** Key source: a keystore file (see keySource.ts); the private key itself is never a setting. */
+  key: {},
+  /** Contract address overrides; unset = the generated deployment of the connected chain. */
+  contracts: {},
+  chain: {
+    /** Block to start following events from on a fresh data dir (0 = the whole history). */
+    startBlock: 0,
+  },
+  limits: {
+    /** Replicas rendered at the same time (also caps how many are claimed). */
+    maxConcurrentSegments: 1,
+    /** Threads one render may use. */
+    cpuThreads: Math.max(1, availableParallelism()),
+    /** Address-space limit of one engine process. */
+    memoryBytes: Math.min(8 * GiB, totalmem()),
+    /** Largest scene folder accepted. */
+    maxSceneBytes: 1 * GiB,
+    /** Longest render of one frame of a segment. */
+    renderTimeoutSeconds: 3_600,
+    /** Hours of the day (local time) in which the node claims new work: "0-24" = always. */
+    workHours: "0-24",
+    /** Seconds kept free at the end of a lease for uploading the result and committing. */
+    commitMarginSeconds: 10,
+    /** The estimated render time is multiplied by this before comparing it with a lease. */
+    renderTimeSafetyFactor: 2,
+  },
+  pricing: {
+    /** Minimum reward per estimated render-second, in token base units (wei). */
+    minRewardPerRenderSecondWei: "0",
+  },
+  /** Skip jobs whose own minimum reputation (basis points) is below this. */
+  minJobReputation: 0,
+  /** Withdraw market earnings once they reach this many tokens. */
+  withdrawThreshold: "10",
+  http: {
+    enabled: true,
+    host: "127.0.0.1",
+    port: 7800,
+  },
+  keeper: {
+    /** Call `expire` on other providers' missed leases and reveal windows when it pays. */
+    enabled: true,
+    /** What one unit of the chain's native currency is worth in tokens, to compare the keeper fee with gas. */
+    tokensPerNative: "1",
+  },
+  logLevel: "info",
+  testing: {
+    /** TEST ONLY: commit wrong digests (refused unless TESSELLATE_ALLOW_TEST_MODES=1). */
+    corruptDigests: false,
+  },
+} as const;

@@ -1,0 +1,203 @@
+/**
+ * The composition root: wires config → logger → chain connection → market → storage → engines →
+ * state store → chain watcher → worker → HTTP API, and starts them. Every part takes its
+ * dependencies as arguments; {@link ProviderNodeDeps} lets tests and scripts substitute any of
+ * them (a fake market, in-memory storage, fake engines, a movable clock).
+ */
+import { join } from "node:path";
+import type { Account, Address } from "viem";
+import { connectChain, createMarketClient, type Storage } from "@tessellate/sdk";
+import { FatalError, RetryableError } from "@tessellate/sdk/errors";
+import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { startApiServer, type RunningApi } from "./api/server.ts";
+import { ChainWatcher } from "./chain/chainWatcher.ts";
+import { redactConfig, type ProviderConfig } from "./config/config.ts";
+import { loadAccount } from "./config/keySource.ts";
+import type { EngineInfo } from "./engines/engine.ts";
+import { createEngineRegistry, type EngineRegistry } from "./engines/registry.ts";
+import { createLogger } from "./logger.ts";
+import { Metrics } from "./metrics.ts";
+import { createMarketPort, systemClock, type Clock, type Logger, type MarketPort } from "./ports.ts";
+import { StateStore } from "./state/stateStore.ts";
+import { Worker } from "./worker/worker.ts";
+
+/** File name of the state database inside the data dir. */
+export const STATE_FILE = "provider.sqlite";
+
+export interface ProviderNodeDeps {
+  /** Signs for the node; default: the configured key source (keystore or TESSELLATE_PRIVATE_KEY). */
+  account?: Account;
+  /** Environment for the key source (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The protocol; default: the sdk's market client over `config.rpcUrl`. */
+  market?: MarketPort;
+  /** Content storage; default: Kubo RPC client for `config.ipfsApiUrl`. */
+  storage?: Storage;
+  engines?: EngineRegistry;
+  clock?: Clock;
+  logger?: Logger;
+  /** Overrides the benchmark (otherwise config.benchmarkScore, then the last stored one, then a fresh benchmark). */
+  benchmarkScore?: number;
+  /** Retry delays of the worker and the watcher. */
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export interface ProviderNode {
+  address: Address;
+  config: ProviderConfig;
+  /** Base URL of the local API, when enabled. */
+  apiUrl: string | undefined;
+  store: StateStore;
+  watcher: ChainWatcher;
+  worker: Worker;
+  metrics: Metrics;
+  installedEngines: EngineInfo[];
+  benchmarkScore: number;
+  /** Graceful: stops claiming, lets renders finish for `graceMs` (default 0), closes the API and the state file. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+  /** Abrupt, like a killed process: closes the state file first, then stops everything (tests of crash recovery). */
+  kill(): Promise<void>;
+}
+
+/** Starts a provider node: catches up with the chain, then watches, works and serves its API. */
+export async function startProviderNode(config: ProviderConfig, deps: ProviderNodeDeps = {}): Promise<ProviderNode> {
+  const log = deps.logger ?? createLogger(config.logLevel);
+  const clock = deps.clock ?? systemClock;
+  const market = deps.market ?? (await connectMarket(config, deps));
+  const storage = deps.storage ?? createKuboStorage({ url: config.ipfsApiUrl });
+  const engines = deps.engines ?? createEngineRegistry();
+  const installedEngines = (await engines.detectAll()).filter((e) => config.engines.includes(e.name));
+  log.info({ address: market.account, engines: installedEngines.map((e) => `${e.name} ${e.version}`), config: redactConfig(config) }, "starting provider node");
+  if (installedEngines.length === 0) log.warn({ enabled: config.engines }, "no enabled engine is installed: the node will skip every job");
+
+  const store = StateStore.open(join(config.dataDir, STATE_FILE), () => clock.now());
+  try {
+    const owner = store.getMeta("account");
+    if (owner && owner.toLowerCase() !== market.account.toLowerCase()) {
+      throw new FatalError("STATE_OTHER_ACCOUNT", `The data dir ${config.dataDir} belongs to ${owner}, not ${market.account} — use one data dir per provider account`);
+    }
+    if (!owner) store.setMeta("account", market.account);
+
+    const benchmarkScore = await resolveBenchmark(config, deps, engines, store, log);
+    const metrics = new Metrics();
+    let worker: Worker | undefined;
+    const watcher = new ChainWatcher({
+      market,
+      store,
+      log,
+      clock,
+      startBlock: BigInt(config.chain.startBlock),
+      backoff: deps.backoff,
+      onEffects: (effects) => worker?.onEffects(effects),
+    });
+    await watcher.verifyChain();
+    try {
+      await watcher.syncNow();
+    } catch (error) {
+      if (!(error instanceof RetryableError)) throw error;
+      log.warn({ err: error.message }, "cannot catch up with the chain yet; the watcher keeps trying");
+    }
+    worker = new Worker({ market, store, storage, engines, installedEngines, sync: () => watcher.syncNow(), clock, log, config, metrics, benchmarkScore, backoff: deps.backoff });
+    const startedAt = clock.now();
+    let api: RunningApi | undefined;
+    if (config.http.enabled) {
+      const w = worker;
+      api = await startApiServer(
+        { config, store, market, worker: w, watcher, installedEngines, benchmarkScore, metrics, startedAt, now: () => clock.now(), log },
+        config.http.host,
+        config.http.port,
+      );
+      log.info({ url: api.url }, "local API listening");
+    }
+    watcher.start();
+    worker.start();
+    try {
+      const me = await market.providerOf(market.account);
+      const free = await market.freeStake(market.account);
+      if (!me.registered) log.warn({ address: market.account }, "this account is not registered: run `tessellate-provider register`, then `stake <amount>`; no job will be claimed until then");
+      else if (free === 0n) log.warn({ address: market.account }, "no free stake: run `tessellate-provider stake <amount>`; no job will be claimed until then");
+    } catch {
+      // The watcher reports chain trouble.
+    }
+    log.info({ address: market.account, benchmarkScore, paused: worker.paused, checkpoint: watcher.checkpoint?.toString() }, "provider node running");
+
+    let stopped = false;
+    const node: ProviderNode = {
+      address: market.account,
+      config,
+      apiUrl: api?.url,
+      store,
+      watcher,
+      worker,
+      metrics,
+      installedEngines,
+      benchmarkScore,
+      async stop(options = {}) {
+        if (stopped) return;
+        stopped = true;
+        log.info({}, "stopping: no new claims; finishing or saving work in flight");
+        await node.worker.stop({ graceMs: options.graceMs });
+        await watcher.stop();
+        await api?.close();
+        store.close();
+        log.info({}, "stopped");
+      },
+      async kill() {
+        if (stopped) return;
+        stopped = true;
+        store.close();
+        await Promise.allSettled([node.worker.stop(), watcher.stop(), api?.close()]);
+      },
+    };
+    return node;
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+}
+
+async function connectMarket(config: ProviderConfig, deps: ProviderNodeDeps): Promise<MarketPort> {
+  const account = deps.account ?? (await loadAccount(config.key.keystoreFile, deps.env ?? process.env));
+  const conn = await connectChain({ rpcUrl: config.rpcUrl, addresses: config.contracts, pollingIntervalMs: config.chain.pollingIntervalMs, account });
+  return createMarketPort(createMarketClient(conn));
+}
+
+async function resolveBenchmark(config: ProviderConfig, deps: ProviderNodeDeps, engines: EngineRegistry, store: StateStore, log: Logger): Promise<number> {
+  const given = deps.benchmarkScore ?? config.benchmarkScore;
+  if (given !== undefined) return given;
+  const stored = store.getMeta("benchmarkScore");
+  if (stored !== undefined) return Number(stored);
+  const builtin = engines.get("builtin");
+  if (!builtin) throw new FatalError("BENCHMARK_MISSING", "No benchmark score: set benchmarkScore (TESSELLATE_BENCHMARK_SCORE) or enable the builtin engine so the node can measure one");
+  log.info({}, "benchmarking the builtin engine (once; the score is kept in the state file)");
+  const { score, seconds } = await builtin.benchmark({ threads: config.limits.cpuThreads, memoryBytes: config.limits.memoryBytes, timeoutMs: 600_000 });
+  store.setMeta("benchmarkScore", String(score));
+  log.info({ score, seconds }, "benchmark done");
+  return score;
+}
+
+/**
+ * Stops `node` gracefully on the first SIGINT or SIGTERM (renders get `graceMs` to finish) and at
+ * once on the second. Resolves when the node has stopped.
+ */
+export function stopOnSignals(node: ProviderNode, graceMs: number, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log(`${signal} again: stopping at once`);
+        void node.kill().then(resolve);
+        return;
+      }
+      stopping = true;
+      log(`${signal}: stopping — no new claims; renders in flight get ${Math.round(graceMs / 1000)} s (${signal} again to stop at once)`);
+      void node.stop({ graceMs }).then(() => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        resolve();
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}

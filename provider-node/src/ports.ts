@@ -1,0 +1,165 @@
+/**
+ * The provider node's boundaries with the outside world, as interfaces: the chain (through the
+ * market), the clock and the logger. Storage (`Storage` from the sdk) and engines
+ * (`EngineRegistry`) have their own. The real implementations are wired in `main.ts`; tests
+ * substitute fakes (`testing/fakeMarket.ts`, `testing/fakeEngine.ts`).
+ */
+import type { Address, Hex } from "viem";
+import type { CommitInput, MarketClient, ProtocolEvent, RevealInput, Slot } from "@tessellate/sdk";
+
+/** One decoded protocol event with its position in the chain. */
+export type ChainEvent = {
+  [N in ProtocolEvent["eventName"]]: {
+    eventName: N;
+    args: Extract<ProtocolEvent, { eventName: N }>["args"];
+    blockNumber: bigint;
+    logIndex: number;
+    transactionHash: Hex;
+  };
+}[ProtocolEvent["eventName"]];
+
+export type ChainEventNamed<N extends ChainEvent["eventName"]> = Extract<ChainEvent, { eventName: N }>;
+
+/** What a sent transaction gives back. */
+export interface TxResult {
+  hash: Hex;
+  gasUsed: bigint;
+}
+
+export interface JobView {
+  requester: Address;
+  status: number;
+  segmentCount: number;
+  redundancy: number;
+  quorum: number;
+  minReputation: number;
+  rewardPerReplica: bigint;
+  collateralPerReplica: bigint;
+  leaseDuration: number;
+  revealWindow: number;
+  deadline: bigint;
+}
+
+export interface SegmentView {
+  status: number;
+  slots: number;
+  assigned: number;
+  committed: number;
+  revealed: number;
+  tieBreakers: number;
+  revealDeadline: bigint;
+}
+
+export interface ReplicaView {
+  provider: Address;
+  state: number;
+  leaseEnd: bigint;
+  seal: Hex;
+}
+
+export interface ProviderView {
+  registered: boolean;
+  staked: bigint;
+  locked: bigint;
+  unbonding: bigint;
+  accepted: number;
+  rejected: number;
+  expired: number;
+  abandoned: number;
+  score: number;
+}
+
+/** On-chain enums as numbers (IJobMarket). */
+export const ChainReplicaState = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
+export const ChainSegmentStatus = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
+export const ChainJobStatus = { None: 0, Open: 1, Cancelled: 2 } as const;
+export const CREDIT_KINDS = ["Reward", "Fee", "Refund", "TieBreakerReward", "Compensation", "KeeperFee"] as const;
+
+/** The protocol as the node uses it. `createMarketPort` adapts the sdk's market client. */
+export interface MarketPort {
+  /** The signing account. */
+  readonly account: Address;
+  /** How often to poll for new blocks. */
+  readonly pollingIntervalMs: number;
+  blockNumber(): Promise<bigint>;
+  /** Hash of block `number` (to notice a chain that was reset under the node). */
+  blockHash(number: bigint): Promise<Hex>;
+  /** Decoded protocol events in [from, to]. */
+  events(fromBlock: bigint, toBlock: bigint): Promise<ChainEvent[]>;
+  latestTimestamp(): Promise<bigint>;
+  gasPrice(): Promise<bigint>;
+  jobOf(jobId: bigint): Promise<JobView>;
+  segmentOf(jobId: bigint, segment: number): Promise<SegmentView>;
+  replicaOf(jobId: bigint, segment: number, replica: number): Promise<ReplicaView>;
+  providerOf(who: Address): Promise<ProviderView>;
+  freeStake(who: Address): Promise<bigint>;
+  marketBalanceOf(who: Address): Promise<bigint>;
+  claim(jobId: bigint, count: number): Promise<TxResult & { slots: { segment: number; replica: number; leaseEnd: bigint }[] }>;
+  commit(jobId: bigint, commits: CommitInput[]): Promise<TxResult>;
+  reveal(jobId: bigint, reveals: RevealInput[]): Promise<TxResult>;
+  abandon(jobId: bigint, slots: Slot[]): Promise<TxResult>;
+  expire(jobId: bigint, slots: Slot[]): Promise<TxResult>;
+  closeSegments(jobId: bigint, segments: number[]): Promise<TxResult>;
+  withdraw(): Promise<TxResult>;
+}
+
+/** Adapts the sdk's market client (which must have an account) to {@link MarketPort}. */
+export function createMarketPort(client: MarketClient): MarketPort {
+  const account = client.account;
+  if (!account) throw new Error("createMarketPort: the market client has no account — connect the chain with a signing account");
+  const { publicClient } = client.conn;
+  return {
+    account,
+    pollingIntervalMs: client.conn.pollingIntervalMs,
+    blockNumber: () => client.blockNumber(),
+    blockHash: async (number) => (await publicClient.getBlock({ blockNumber: number })).hash,
+    events: (from, to) => client.events(from, to) as Promise<ChainEvent[]>,
+    latestTimestamp: () => client.latestTimestamp(),
+    gasPrice: () => publicClient.getGasPrice(),
+    jobOf: (jobId) => client.jobOf(jobId),
+    segmentOf: (jobId, segment) => client.segmentOf(jobId, segment),
+    replicaOf: (jobId, segment, replica) => client.replicaOf(jobId, segment, replica),
+    providerOf: (who) => client.providerOf(who),
+    freeStake: (who) => client.freeStake(who),
+    marketBalanceOf: (who) => client.marketBalanceOf(who),
+    claim: (jobId, count) => client.claim(jobId, count),
+    commit: (jobId, commits) => client.commit(jobId, commits),
+    reveal: (jobId, reveals) => client.reveal(jobId, reveals),
+    abandon: (jobId, slots) => client.abandon(jobId, slots),
+    expire: (jobId, slots) => client.expire(jobId, slots),
+    closeSegments: (jobId, segments) => client.closeSegments(jobId, segments),
+    withdraw: () => client.withdraw(),
+  };
+}
+
+/** Wall-clock time and waiting, so tests can move time. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
+    }),
+};
+
+/** The logging surface the parts use (pino's, narrowed). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}

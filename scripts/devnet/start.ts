@@ -1,0 +1,177 @@
+/**
+ * `npm start`: the whole network on this machine, and a sample job through it.
+ *
+ *  1. Hardhat's node on 127.0.0.1:8545, the protocol deployed with Ignition, bindings regenerated;
+ *  2. the embedded IPFS node (API :5001, gateway :8080);
+ *  3. three provider daemons (devnet accounts 2–4), each benchmarked, registered and staked,
+ *     with the engines found on this machine (builtin always);
+ *  4. a sample job: the animated builtin scene in scenes/builtin-sample, 8 frames × 2×2 tiles,
+ *     redundancy 2, submitted by the requester (account 1) with live progress;
+ *  5. the composited frames in out/ and a settlement summary.
+ * Then it keeps running for you to use (CLI, provider APIs, gateway) until Ctrl-C, which shuts
+ * everything down. `--exit` stops after the summary (CI, scripts).
+ *
+ * Flags: --exit  --providers N (default 3)  --frames A-B (default 1-8)  --out DIR (default out)
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { consoleOutput, formatTokens, parseSubmitOptions, submitJob } from "@tessellate/cli";
+import { CreditKind, eventsNamed, type ProtocolEvent } from "@tessellate/sdk";
+import type { Address } from "viem";
+import { DEVNET_ROLES, devnetAccount } from "./accounts.ts";
+import { startNetwork, type Network } from "./network.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const { values } = parseArgs({
+  options: {
+    exit: { type: "boolean", default: false },
+    providers: { type: "string", default: "3" },
+    frames: { type: "string", default: "1-8" },
+    out: { type: "string", default: "out" },
+  },
+});
+const providerCount = Number(values.providers);
+if (!Number.isInteger(providerCount) || providerCount < 2 || providerCount > 6) {
+  console.error("--providers must be an integer from 2 to 6 (the sample job needs 2 replicas per segment).");
+  process.exit(2);
+}
+
+const started = Date.now();
+const step = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
+let network: Network | undefined;
+let stopping = false;
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  step("shutting down: providers, IPFS, chain");
+  await network?.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(130));
+process.on("SIGTERM", () => void shutdown(143));
+
+try {
+  network = await startNetwork({
+    dir: join(ROOT, ".devnet"),
+    chainPort: 8545,
+    ipfsApiPort: 5001,
+    ipfsGatewayPort: 8080,
+    deploymentId: "chain-31337",
+    onStep: step,
+  });
+  const generated = spawnSync(process.execPath, [join(ROOT, "scripts/generateBindings.ts")], { encoding: "utf8" });
+  if (generated.status !== 0) throw new Error(`generating bindings failed:\n${generated.stderr}`);
+  step("bindings regenerated with the devnet addresses (sdk/src/contracts.generated.ts)");
+
+  const providerAccounts = Array.from({ length: providerCount }, (_, i) => DEVNET_ROLES.firstProvider + i);
+  for (const [i, account] of providerAccounts.entries()) {
+    await network.startProvider({ account, httpPort: 7801 + i });
+  }
+
+  const requester = await network.client(DEVNET_ROLES.requester);
+  const observer = await network.client(DEVNET_ROLES.deployer);
+  const startBlock = await observer.blockNumber();
+  const nativeBefore = await nativeBalances(network, providerAccounts);
+
+  step("submitting the sample job as the requester");
+  const options = parseSubmitOptions(join(ROOT, "scenes/builtin-sample"), {
+    engine: "builtin",
+    size: "160x120",
+    frames: values.frames,
+    tiles: "2x2",
+    framesPerSegment: "1",
+    redundancy: "2",
+    quorum: "2",
+    reward: "2",
+    collateral: "4",
+    samples: "16",
+    seed: "7",
+    maxBounces: "4",
+    lease: "300",
+    revealWindow: "120",
+    deadline: "1h",
+    out: join(ROOT, values.out!),
+    wait: true,
+    video: true,
+    recordOutput: true,
+  });
+  const result = await submitJob(options, { market: requester, storage: network.storage, output: consoleOutput() });
+
+  // Let the providers finish their withdrawals, then summarise from the chain's own events.
+  await new Promise((r) => setTimeout(r, 2_000));
+  const events = await observer.events(startBlock, await observer.blockNumber());
+  await printSummary(network, result.jobId, providerAccounts, events, nativeBefore, result.outcome?.money);
+
+  const frames = result.fetched?.report.frames ?? [];
+  step(`done: ${frames.length} composited frame(s) in ${values.out}/${result.video?.ok ? `, video ${result.video.outPath}` : ""}`);
+  if (values.exit || !(result.outcome?.complete ?? false)) {
+    await shutdown(result.outcome?.complete ? 0 : 1);
+  } else {
+    console.log(
+      [
+        "",
+        "The network keeps running — try, in another terminal:",
+        `  export TESSELLATE_RPC_URL=${network.rpcUrl} TESSELLATE_IPFS_API_URL=${network.ipfsApiUrl}`,
+        `  export TESSELLATE_PRIVATE_KEY=<the requester's devnet key: node -e 'import("./scripts/devnet/accounts.ts").then(a=>console.log(a.devnetPrivateKey(1)))'>`,
+        "  npx tessellate job status 1        npx tessellate audit --verify-results",
+        `  curl ${network.providers[0].apiUrl}/status   curl ${network.providers[0].apiUrl}/metrics`,
+        `  ${network.gatewayUrl}/ipfs/<cid>   (the result CIDs above)`,
+        "Ctrl-C stops everything.",
+      ].join("\n"),
+    );
+  }
+} catch (error) {
+  console.error(`\nnpm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`Logs are in .devnet/ (chain.log, provider-*.log).`);
+  await shutdown(1);
+}
+
+async function nativeBalances(net: Network, accounts: number[]) {
+  const client = await net.client(DEVNET_ROLES.deployer);
+  const balances = new Map<number, bigint>();
+  for (const account of accounts) {
+    balances.set(account, await client.conn.publicClient.getBalance({ address: devnetAccount(account).address }));
+  }
+  return balances;
+}
+
+async function printSummary(
+  net: Network,
+  jobId: bigint,
+  providerAccounts: number[],
+  events: ProtocolEvent[],
+  nativeBefore: Map<number, bigint>,
+  money: { paid: bigint; fees: bigint; refunded: bigint; compensation: bigint; escrowLeft: bigint } | undefined,
+) {
+  const credited = eventsNamed(events, "Credited").filter((e) => e.args.jobId === jobId);
+  const withdrawn = eventsNamed(events, "Withdrawn");
+  const created = eventsNamed(events, "JobCreated").find((e) => e.args.jobId === jobId);
+  const reward = created?.args.params.rewardPerReplica ?? 1n;
+  const after = await nativeBalances(net, providerAccounts);
+  const sum = (who: Address, kinds: number[]) =>
+    credited.filter((e) => e.args.account === who && kinds.includes(e.args.kind)).reduce((a, e) => a + e.args.amount, 0n);
+  const rows = providerAccounts.map((account) => {
+    const address = devnetAccount(account).address;
+    const earned = sum(address, [CreditKind.Reward, CreditKind.TieBreakerReward]);
+    const out = withdrawn.filter((e) => e.args.account === address).reduce((a, e) => a + e.args.amount, 0n);
+    const gasWei = (nativeBefore.get(account) ?? 0n) - (after.get(account) ?? 0n);
+    return [
+      `provider ${account}`,
+      `${address.slice(0, 10)}…`,
+      `${earned / reward} segment(s)`,
+      `earned ${formatTokens(earned)}`,
+      `withdrawn ${formatTokens(out)}`,
+      `gas ${(Number(gasWei) / 1e18).toFixed(6)} ETH`,
+    ];
+  });
+  const requester = devnetAccount(DEVNET_ROLES.requester).address;
+  console.log("\nSettlement summary (from the chain's events)");
+  for (const row of rows) console.log(`  ${row[0].padEnd(11)} ${row[1]}  ${row[2].padEnd(14)} ${row[3].padEnd(26)} ${row[4].padEnd(28)} ${row[5]}`);
+  console.log(
+    `  requester   ${requester.slice(0, 10)}…  paid ${formatTokens(created?.args.escrow ?? 0n)} into escrow; refunded ${formatTokens(
+      sum(requester, [CreditKind.Refund, CreditKind.Compensation]),
+    )}${money ? `; rewards ${formatTokens(money.paid)}, fees ${formatTokens(money.fees)}, escrow left ${formatTokens(money.escrowLeft)}` : ""}`,
+  );
+}
