@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { privateKeyToAddress } from "viem/accounts";
 import { CONFIG_DEFAULTS, loadAccount, loadConfig, requireAccount } from "./config.ts";
 import { EXIT_CODES, exitCodeOf, UsageErrors } from "./errors.ts";
-import { decryptKeystore, encryptKeystore } from "./keystore.ts";
+import { decryptKeystore, encryptKeystore } from "@tessellate/sdk/keystore";
 
 // Hardhat's well-known test key #1: public, never use on a real network.
 const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -63,7 +63,7 @@ describe("config", () => {
 
   it("opens a V3 keystore with the password from the environment", async () => {
     const file = join(dir, "key.json");
-    await writeFile(file, encryptKeystore(KEY, "correct horse", { n: 1024 }));
+    await writeFile(file, await encryptKeystore(KEY, "correct horse", { n: 1024 }));
     const config = loadConfig({ keystore: file }, { TESSELLATE_PRIVATE_KEY: KEY });
     assert.equal(config.key?.kind, "keystore", "--keystore wins over the environment's key");
     const account = await loadAccount(config, { TESSELLATE_KEYSTORE_PASSWORD: "correct horse" });
@@ -80,6 +80,6 @@ describe("config", () => {
   it("decrypts keystores written by other tools (ethers' scrypt V3 format)", async () => {
     const { encryptKeystoreJsonSync } = await import("ethers");
     const json = encryptKeystoreJsonSync({ address: ADDRESS, privateKey: KEY }, "pw", { scrypt: { N: 1024 } });
-    assert.equal(decryptKeystore(json, "pw"), KEY);
+    assert.equal(await decryptKeystore(json, "pw"), KEY);
   });
 });

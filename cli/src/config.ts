@@ -13,7 +13,7 @@ import { z } from "zod";
 import { FatalError } from "@tessellate/sdk/errors";
 import type { ContractAddresses } from "@tessellate/sdk/chain";
 import { UsageError, UsageErrors } from "./errors.ts";
-import { decryptKeystore } from "./keystore.ts";
+import { decryptKeystore } from "@tessellate/sdk/keystore";
 
 /** Defaults, in one place: the devnet's chain and IPFS node on this machine. */
 export const CONFIG_DEFAULTS = {
@@ -158,9 +158,12 @@ export async function loadAccount(config: CliConfig, env: Env = process.env): Pr
     throw new UsageError(source.from, `cannot read ${source.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, "give the path of a V3 keystore file", { cause: error });
   }
   try {
-    return privateKeyToAccount(decryptKeystore(text, password, source.path));
+    return privateKeyToAccount(await decryptKeystore(text, password, source.path));
   } catch (error) {
-    if (error instanceof FatalError) throw new FatalError("CONFIG_INVALID", `${source.from}: ${error.message}`, { cause: error });
+    if (error instanceof FatalError && error.code === "KEYSTORE_WRONG_PASSWORD") {
+      throw new UsageError(CONFIG_ENV.keystorePassword, `the password does not open ${source.path}`, "export the keystore's password", { cause: error });
+    }
+    if (error instanceof FatalError) throw new UsageError(source.from, error.message, "give the path of a V3 keystore file", { cause: error });
     throw error;
   }
 }

@@ -6,6 +6,18 @@
  */
 import type { Address, Hex } from "viem";
 import type { CommitInput, MarketClient, ProtocolEvent, RevealInput, Slot } from "@tessellate/sdk";
+import type {
+  JobView as ContractJobView,
+  ProviderView as ContractProviderView,
+  ReplicaView,
+  SegmentView as ContractSegmentView,
+} from "@tessellate/sdk";
+
+/** The parts of the contracts' views the node reads (narrower, so fakes stay small). */
+export type JobView = Omit<ContractJobView, "segmentsTouched" | "feeBps" | "escrow">;
+export type SegmentView = Omit<ContractSegmentView, "acceptedSeal">;
+export type ProviderView = Omit<ContractProviderView, "unbondingReadyAt">;
+export type { ReplicaView };
 
 /** One decoded protocol event with its position in the chain. */
 export type ChainEvent = {
@@ -24,49 +36,6 @@ export type ChainEventNamed<N extends ChainEvent["eventName"]> = Extract<ChainEv
 export interface TxResult {
   hash: Hex;
   gasUsed: bigint;
-}
-
-export interface JobView {
-  requester: Address;
-  status: number;
-  segmentCount: number;
-  redundancy: number;
-  quorum: number;
-  minReputation: number;
-  rewardPerReplica: bigint;
-  collateralPerReplica: bigint;
-  leaseDuration: number;
-  revealWindow: number;
-  deadline: bigint;
-}
-
-export interface SegmentView {
-  status: number;
-  slots: number;
-  assigned: number;
-  committed: number;
-  revealed: number;
-  tieBreakers: number;
-  revealDeadline: bigint;
-}
-
-export interface ReplicaView {
-  provider: Address;
-  state: number;
-  leaseEnd: bigint;
-  seal: Hex;
-}
-
-export interface ProviderView {
-  registered: boolean;
-  staked: bigint;
-  locked: bigint;
-  unbonding: bigint;
-  accepted: number;
-  rejected: number;
-  expired: number;
-  abandoned: number;
-  score: number;
 }
 
 /** On-chain enums as numbers (IJobMarket). */

@@ -18,3 +18,4 @@ export * from "./video.ts";
 export * from "./estimate.ts";
 export * from "./storage.ts";
 export * from "./kuboStorage.ts";
+export * from "./keystore.ts";

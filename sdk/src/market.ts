@@ -9,6 +9,7 @@ import {
   ContractFunctionRevertedError,
   parseEventLogs,
   type Address,
+  type ContractFunctionReturnType,
   type Hash,
   type Hex,
   type Log,
@@ -34,6 +35,12 @@ export interface JobParams {
   deadline: bigint;
   minReputation: number;
 }
+
+/** What the contracts' views return, typed from the generated ABIs (never declared by hand). */
+export type JobView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "jobOf">;
+export type SegmentView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "segmentOf">;
+export type ReplicaView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "replicaOf">;
+export type ProviderView = ContractFunctionReturnType<typeof providerRegistryAbi, "view", "providerOf">;
 
 export interface Slot {
   segment: number;
@@ -165,55 +172,16 @@ export function createMarketClient(conn: ChainConnection) {
     },
 
     // ------------------------------------------------------------ reads
-    jobOf: (jobId: bigint) =>
-      read<{
-        requester: Address;
-        status: number;
-        segmentCount: number;
-        segmentsTouched: number;
-        redundancy: number;
-        quorum: number;
-        feeBps: number;
-        minReputation: number;
-        rewardPerReplica: bigint;
-        collateralPerReplica: bigint;
-        leaseDuration: number;
-        revealWindow: number;
-        deadline: bigint;
-        escrow: bigint;
-      }>(market, "jobOf", [jobId]),
-    segmentOf: (jobId: bigint, segment: number) =>
-      read<{
-        status: number;
-        slots: number;
-        assigned: number;
-        committed: number;
-        revealed: number;
-        tieBreakers: number;
-        revealDeadline: bigint;
-        acceptedSeal: Hex;
-      }>(market, "segmentOf", [jobId, segment]),
-    replicaOf: (jobId: bigint, segment: number, replica: number) =>
-      read<{ provider: Address; state: number; leaseEnd: bigint; seal: Hex }>(market, "replicaOf", [jobId, segment, replica]),
+    jobOf: (jobId: bigint) => read<JobView>(market, "jobOf", [jobId]),
+    segmentOf: (jobId: bigint, segment: number) => read<SegmentView>(market, "segmentOf", [jobId, segment]),
+    replicaOf: (jobId: bigint, segment: number, replica: number) => read<ReplicaView>(market, "replicaOf", [jobId, segment, replica]),
     jobCount: () => read<bigint>(market, "jobCount"),
     marketBalanceOf: (who: Address) => read<bigint>(market, "balanceOf", [who]),
     totalEscrow: () => read<bigint>(market, "totalEscrow"),
     totalBalances: () => read<bigint>(market, "totalBalances"),
     feeBps: () => read<number>(market, "feeBps"),
     treasury: () => read<Address>(market, "treasury"),
-    providerOf: (who: Address) =>
-      read<{
-        registered: boolean;
-        staked: bigint;
-        locked: bigint;
-        unbonding: bigint;
-        unbondingReadyAt: bigint;
-        accepted: number;
-        rejected: number;
-        expired: number;
-        abandoned: number;
-        score: number;
-      }>(registry, "providerOf", [who]),
+    providerOf: (who: Address) => read<ProviderView>(registry, "providerOf", [who]),
     freeStake: (who: Address) => read<bigint>(registry, "freeStake", [who]),
     totalStaked: () => read<bigint>(registry, "totalStaked"),
     tokenBalanceOf: (who: Address) => read<bigint>(token, "balanceOf", [who]),

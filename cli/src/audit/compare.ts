@@ -25,54 +25,8 @@ import {
   type ReplicaRecord,
   type SegmentRecord,
 } from "./rebuild.ts";
-
-export interface JobView {
-  requester: Address;
-  status: number;
-  segmentCount: number;
-  segmentsTouched: number;
-  redundancy: number;
-  quorum: number;
-  feeBps: number;
-  minReputation: number;
-  rewardPerReplica: bigint;
-  collateralPerReplica: bigint;
-  leaseDuration: number;
-  revealWindow: number;
-  deadline: bigint;
-  escrow: bigint;
-}
-
-export interface SegmentView {
-  status: number;
-  slots: number;
-  assigned: number;
-  committed: number;
-  revealed: number;
-  tieBreakers: number;
-  revealDeadline: bigint;
-  acceptedSeal: Hex;
-}
-
-export interface ReplicaView {
-  provider: Address;
-  state: number;
-  leaseEnd: bigint;
-  seal: Hex;
-}
-
-export interface ProviderView {
-  registered: boolean;
-  staked: bigint;
-  locked: bigint;
-  unbonding: bigint;
-  unbondingReadyAt: bigint;
-  accepted: number;
-  rejected: number;
-  expired: number;
-  abandoned: number;
-  score: number;
-}
+import type { JobView, SegmentView, ReplicaView, ProviderView } from "@tessellate/sdk";
+export type { JobView, SegmentView, ReplicaView, ProviderView };
 
 /** What the contracts report, at one block. Absent entries were not read (and are not compared). */
 export interface ChainViews {
