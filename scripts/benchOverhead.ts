@@ -1,0 +1,357 @@
+/**
+ * `npm run bench:overhead` — what the marketplace costs on top of rendering (a benchmark that
+ * prints figures, not a test; no timed assertion).
+ *
+ * The same segments are rendered directly and through the marketplace:
+ *  - direct: `createBuiltinEngine().render(...)` of every frame of every segment, one segment after
+ *    the other, with the limits the provider grants a render (threads = --threads, memory = the
+ *    provider's default, time limit = its default renderTimeoutSeconds), on a quiet machine (the
+ *    network is not running). It runs before the network starts and again after it stopped; the
+ *    baseline is the mean of the two, and both are printed, because the machine may be shared.
+ *    A third pass runs while the network is up but idle (provider polling, nothing to do), to show
+ *    what the network's background activity costs a render (--no-idle-pass skips it);
+ *  - marketplace: the whole local network (Hardhat node, Ignition deployment, embedded IPFS) with
+ *    ONE provider daemon at r = 1, configured with TESSELLATE_CPU_THREADS = --threads and
+ *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = 1, so it renders exactly like the direct pass: one
+ *    segment at a time, same thread count. The job is posted by `submitJob` from @tessellate/cli
+ *    (scene upload and manifest first, not timed); the time runs from the `createJob` call to the
+ *    moment the last `SegmentAccepted` event reaches this process.
+ * Ratio = marketplace / direct. Target: <= 1.10 for segments of >= 5 s of render time.
+ *
+ * Defaults (about 6 s per segment on one thread of the machine this was written on): the builtin
+ * sample scene (scenes/builtin-sample), 160x120, frames 1-4, 1x1 tiles (one frame per segment:
+ * 4 segments), 768 samples, seed 7, 4 bounces, 1 thread. A warning is printed when the direct time
+ * per segment comes out under 5 s (raise --samples).
+ *
+ * Where the overhead goes: events are stamped on arrival through an `eth_subscribe("logs")`
+ * WebSocket subscription to the Hardhat node (push, no polling cadence); the provider's own log
+ * lines (pino, ms timestamps) mark when each render started ("rendering") and when its result was
+ * uploaded and saved ("rendered", with the engine's render seconds). The phases add up exactly to
+ * the marketplace total. "Ratio from protocol steps alone" = (direct + everything outside the
+ * provider's render) / direct: the ratio with the render-speed noise of a shared machine taken out.
+ * CPU figures (Linux /proc) show how busy the machine was in each window and what the chain, the
+ * provider and this process (which hosts the embedded IPFS node) used.
+ *
+ * Flags: --frames A-B (1-4)  --size WxH (160x120)  --tiles CxR (1x1)  --samples N (768)
+ *        --threads N (1)  --seed N (7)  --no-idle-pass  --keep (keep the temp folder with logs)
+ * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
+ * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseSubmitOptions, silentOutput, submitJob } from "@tessellate/cli";
+import { segmentAt, segmentCount, type MarketClient, type Segment } from "@tessellate/sdk";
+import { DEFAULTS } from "@tessellate/provider-node/config/defaults";
+import { createBuiltinEngine } from "@tessellate/provider-node/engines/builtin/index";
+import type { RenderLimits } from "@tessellate/provider-node/engines/engine";
+import { availableParallelism } from "node:os";
+import {
+  usage,
+  cpuBetween,
+  cpuSample,
+  jobEvents,
+  mean,
+  nowMs,
+  observeMarket,
+  readProviderLog,
+  runBench,
+  s,
+  slotSegment,
+  startBenchNetwork,
+  sum,
+  table,
+  type BenchRun,
+  type CpuSample,
+  type ProviderLogLine,
+} from "./bench/harness.ts";
+import { DEVNET_ROLES } from "./devnet/accounts.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const SCENE = join(ROOT, "scenes/builtin-sample");
+const TARGET_RATIO = 1.1;
+const MIN_SEGMENT_SECONDS = 5;
+const PORTS = { chainPort: 8961, ipfsApiPort: 5961, ipfsGatewayPort: 5962, providerPort: 7961 };
+
+const { values } = usage(() => parseArgs({
+  options: {
+    frames: { type: "string", default: "1-4" },
+    size: { type: "string", default: "160x120" },
+    tiles: { type: "string", default: "1x1" },
+    samples: { type: "string", default: "768" },
+    threads: { type: "string", default: "1" },
+    seed: { type: "string", default: "7" },
+    "idle-pass": { type: "boolean", default: true },
+    keep: { type: "boolean", default: false },
+  },
+  allowNegative: true,
+}));
+const threads = Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1) {
+  console.error("--threads must be a positive integer");
+  process.exit(2);
+}
+
+const options = usage(() => parseSubmitOptions(SCENE, {
+  engine: "builtin",
+  size: values.size,
+  frames: values.frames,
+  tiles: values.tiles,
+  framesPerSegment: "1",
+  redundancy: "1",
+  quorum: "1",
+  reward: "1",
+  collateral: "2",
+  samples: values.samples,
+  seed: values.seed,
+  maxBounces: "4",
+  lease: "30m",
+  revealWindow: "5m",
+  deadline: "2h",
+  wait: false,
+}));
+const plan = {
+  output: { width: options.width, height: options.height, format: "png" as const },
+  frames: options.frames,
+  segmentation: { tilesX: options.tilesX, tilesY: options.tilesY, framesPerSegment: options.framesPerSegment },
+};
+const segments: Segment[] = Array.from({ length: segmentCount(plan) }, (_, i) => segmentAt(plan, i));
+/** What the provider gives one render (its defaults, with the thread count we set for it). */
+const limits: RenderLimits = {
+  threads,
+  memoryBytes: DEFAULTS.limits.memoryBytes,
+  timeoutMs: DEFAULTS.limits.renderTimeoutSeconds * 1000,
+};
+const settingsLine = `builtin engine, scenes/builtin-sample, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${segments.length} segments, ${options.settings.samples} samples, seed ${options.settings.seed}, ${options.settings.maxBounces} bounces; ${threads} thread(s) per render, one segment at a time`;
+
+await runBench("overhead", { keep: values.keep }, async (run) => {
+  run.print(`bench:overhead — ${settingsLine}`);
+
+  // ---------------------------------------------------------------- direct, before
+  const before = await renderDirect(run, "direct (before the network)");
+
+  // ---------------------------------------------------------------- marketplace
+  const network = await startBenchNetwork(run, PORTS);
+  const provider = await network.startProvider({
+    account: DEVNET_ROLES.firstProvider,
+    httpPort: PORTS.providerPort,
+    env: {
+      TESSELLATE_ENGINES: "builtin",
+      TESSELLATE_CPU_THREADS: String(threads),
+      TESSELLATE_MAX_CONCURRENT_SEGMENTS: "1",
+      TESSELLATE_MEMORY_BYTES: String(limits.memoryBytes),
+      TESSELLATE_RENDER_TIMEOUT_SECONDS: String(DEFAULTS.limits.renderTimeoutSeconds),
+    },
+  });
+  run.signal.throwIfAborted();
+  const observer = await observeMarket(network.rpcUrl, network.addresses.market);
+  run.onCleanup(() => observer.stop());
+
+  const pids = { provider: provider.process.pid, chain: network.chain.process.pid };
+  // The same renders while the network runs but has nothing to do: separates what the network's
+  // background activity (polling) costs the render from what the protocol steps cost.
+  const idle = values["idle-pass"] ? await renderDirect(run, "direct (network up and idle)", pids) : undefined;
+
+  const requester = await network.client(DEVNET_ROLES.requester);
+  let createCalledAt = 0;
+  let cpuStart: CpuSample | undefined;
+  const timedMarket: MarketClient = {
+    ...requester,
+    account: requester.account,
+    createJob: (params) => {
+      cpuStart = cpuSample({ bench: process.pid, ...pids });
+      createCalledAt = nowMs();
+      return requester.createJob(params);
+    },
+  };
+  run.progress.set("marketplace: uploading the scene and posting the job", { force: true });
+  const posted = await submitJob(options, { market: timedMarket, storage: network.storage, output: silentOutput, signal: run.signal });
+  const jobId = posted.jobId;
+  const accepted = () => jobEvents(observer.events, jobId, "SegmentAccepted");
+  const directTotal = sum(before.map((r) => r.ms));
+  const ticker = setInterval(() => {
+    const claimed = new Set(jobEvents(observer.events, jobId, "ReplicasClaimed").flatMap((e) => e.event.args.slots.map(slotSegment))).size;
+    run.progress.set(
+      `marketplace: job ${jobId} · claimed ${claimed}/${segments.length} · accepted ${accepted().length}/${segments.length} · ${s(nowMs() - createCalledAt, 1)} (direct took ${s(directTotal, 1)})`,
+    );
+  }, 500);
+  try {
+    await observer.until(() => accepted().length >= segments.length, {
+      timeoutMs: 120_000 + 5 * directTotal,
+      signal: run.signal,
+      what: `the ${segments.length} segments of job ${jobId} to be accepted (provider log: ${provider.logFile})`,
+    });
+  } finally {
+    clearInterval(ticker);
+  }
+  const cpuEnd = cpuSample({ bench: process.pid, ...pids });
+  const acceptedEvents = accepted();
+  const endAt = Math.max(...acceptedEvents.map((e) => e.at));
+  const marketTotal = endAt - createCalledAt;
+  const created = jobEvents(observer.events, jobId, "JobCreated")[0];
+  const claims = jobEvents(observer.events, jobId, "ReplicasClaimed");
+  await new Promise((r) => setTimeout(r, 300)); // let the provider's last log lines reach the file
+  const log = readProviderLog(provider.logFile).filter((l) => l.jobId === String(jobId));
+  run.progress.set(`marketplace: ${segments.length}/${segments.length} accepted in ${s(marketTotal)}; stopping the network`, { force: true });
+  observer.stop();
+  await network.stop();
+
+  // ---------------------------------------------------------------- direct, after
+  const after = await renderDirect(run, "direct (after the network stopped)");
+  run.progress.done();
+
+  // ---------------------------------------------------------------- per-segment timeline
+  const rows = segments.map((seg) => {
+    const claimedAt = claims.find((c) => c.event.args.slots.some((p) => slotSegment(p) === seg.index))?.at ?? Number.NaN;
+    const acceptedAt = acceptedEvents.find((e) => e.event.args.segment === seg.index)?.at ?? Number.NaN;
+    const rendering = findLine(log, "rendering", seg.index);
+    const rendered = findLine(log, "rendered", seg.index);
+    const renderMs = (rendered?.seconds ?? Number.NaN) * 1000;
+    return {
+      seg,
+      claimedAt,
+      acceptedAt,
+      renderStartAt: rendering?.time ?? Number.NaN,
+      renderedAt: rendered?.time ?? Number.NaN,
+      renderMs,
+      direct: [before[seg.index].ms, after[seg.index].ms],
+    };
+  });
+  const byClaim = [...rows].sort((a, b) => a.claimedAt - b.claimedAt);
+  const phases = {
+    post: created.at - createCalledAt,
+    firstClaim: byClaim[0].claimedAt - created.at,
+    betweenClaims: sum(byClaim.slice(1).map((r, k) => r.claimedAt - byClaim[k].acceptedAt)),
+    claimToRender: sum(rows.map((r) => r.renderStartAt - r.claimedAt)),
+    render: sum(rows.map((r) => r.renderMs)),
+    upload: sum(rows.map((r) => r.renderedAt - r.renderStartAt - r.renderMs)),
+    reveal: sum(rows.map((r) => r.acceptedAt - r.renderedAt)),
+  };
+  const directMean = rows.map((r) => mean(r.direct));
+  const direct = sum(directMean);
+  const ratio = marketTotal / direct;
+  const perSegment = direct / segments.length;
+  const met = ratio <= TARGET_RATIO;
+  const cores = availableParallelism();
+
+  // ---------------------------------------------------------------- report
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  out();
+  out(`bench:overhead — ${settingsLine}`);
+  out(`events: ${observer.method}; provider phases from its log (${provider.logFile.replace(run.dir, "<tmp>")})`);
+  out();
+  out("Per segment, in claim order (direct: engine.render; marketplace: from the provider's log and the events)");
+  for (const line of table([
+    ["segment", "frame", "tile", "direct before", "direct after", "direct mean", ...(idle ? ["direct, net idle"] : []), "provider render", "claimed→start", "fetch+upload", "rendered→accepted"],
+    ...byClaim.map((r) => [
+      String(r.seg.index),
+      r.seg.frames.join(","),
+      `${r.seg.tile.width}x${r.seg.tile.height}+${r.seg.tile.x}+${r.seg.tile.y}`,
+      s(r.direct[0]),
+      s(r.direct[1]),
+      s(mean(r.direct)),
+      ...(idle ? [s(idle[r.seg.index].ms)] : []),
+      s(r.renderMs),
+      s(r.renderStartAt - r.claimedAt),
+      s(r.renderedAt - r.renderStartAt - r.renderMs),
+      s(r.acceptedAt - r.renderedAt),
+    ]),
+  ])) {
+    out(`  ${line}`);
+  }
+  out();
+  out("Where the marketplace time goes (createJob → last SegmentAccepted; the phases add up to the total)");
+  const pct = (v: number) => `${((v / marketTotal) * 100).toFixed(1)} %`;
+  for (const line of table([
+    ["phase", "time", "share", "per segment"],
+    ["post: createJob call → JobCreated", s(phases.post), pct(phases.post), ""],
+    ["JobCreated → first claim", s(phases.firstClaim), pct(phases.firstClaim), ""],
+    ["accepted → next claim (nothing held)", s(phases.betweenClaims), pct(phases.betweenClaims), segments.length > 1 ? s(phases.betweenClaims / (segments.length - 1)) : ""],
+    ["claimed → render start", s(phases.claimToRender), pct(phases.claimToRender), s(phases.claimToRender / segments.length)],
+    ["render (provider's engine time)", s(phases.render), pct(phases.render), s(phases.render / segments.length)],
+    ["scene fetch + result upload to IPFS", s(phases.upload), pct(phases.upload), s(phases.upload / segments.length)],
+    ["rendered → SegmentAccepted (direct reveal)", s(phases.reveal), pct(phases.reveal), s(phases.reveal / segments.length)],
+    ["total", s(marketTotal), "100.0 %", s(marketTotal / segments.length)],
+  ])) {
+    out(`  ${line}`);
+  }
+  const protocol = marketTotal - phases.render;
+  out(`  protocol steps (everything but the render): ${s(protocol)} = ${s(protocol / segments.length)} per segment;` +
+    ` render under the marketplace vs direct: ${s(phases.render - direct)} (${(((phases.render - direct) / direct) * 100).toFixed(1)} %)`);
+  out();
+  out("CPU (machine-wide busy cores out of " + cores + ", and CPU seconds of our processes; the rest is other work on the machine)");
+  const cpuRows: string[][] = [["window", "wall", "busy cores", "bench process", "provider", "chain", "other processes"]];
+  const cpuRow = (label: string, a: CpuSample, b: CpuSample) => {
+    const c = cpuBetween(a, b, cores);
+    const ours = (c.processes.bench ?? 0) + (c.processes.provider ?? 0) + (c.processes.chain ?? 0);
+    const cell = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} s`);
+    cpuRows.push([label, `${c.wallSeconds.toFixed(1)} s`, c.busyCores.toFixed(2), cell(c.processes.bench), cell(c.processes.provider), cell(c.processes.chain), `${(c.busyCores - ours / c.wallSeconds).toFixed(2)} cores`]);
+  };
+  cpuRow("direct before (render in bench)", ...before.cpu);
+  if (idle) cpuRow("direct, network idle (render in bench)", ...idle.cpu);
+  cpuRow("marketplace (render in provider)", cpuStart!, cpuEnd);
+  cpuRow("direct after (render in bench)", ...after.cpu);
+  for (const line of table(cpuRows)) out(`  ${line}`);
+  out();
+  out("Summary");
+  for (const line of table([
+    ["figure", "value"],
+    ["segments", String(segments.length)],
+    ["threads per render", String(threads)],
+    ["direct total (mean of before/after)", `${s(direct)}  (before ${s(sum(before.map((r) => r.ms)))}, after ${s(sum(after.map((r) => r.ms)))})`],
+    ["direct per segment", s(perSegment)],
+    ...(idle ? [["direct while the network idles", `${s(sum(idle.map((r) => r.ms)))} (${(sum(idle.map((r) => r.ms)) / direct).toFixed(3)} × quiet)`]] : []),
+    ["marketplace total", s(marketTotal)],
+    ["overhead", `${s(marketTotal - direct)} (${s((marketTotal - direct) / segments.length)} per segment)`],
+    ["ratio marketplace / direct", ratio.toFixed(3)],
+    ["ratio from protocol steps alone", `${((direct + protocol) / direct).toFixed(3)}  (= (direct + time outside the render) / direct)`],
+    ["target", `<= ${TARGET_RATIO.toFixed(2)} for segments of >= ${MIN_SEGMENT_SECONDS} s`],
+    ["result", met ? "target met" : "target missed"],
+  ], { leftAligned: [1] })) {
+    out(`  ${line}`);
+  }
+  if (perSegment < MIN_SEGMENT_SECONDS * 1000) {
+    out(`  warning: segments took ${s(perSegment)} < ${MIN_SEGMENT_SECONDS} s each here; the target applies to >= ${MIN_SEGMENT_SECONDS} s — raise --samples`);
+  }
+  const spread = Math.abs(sum(before.map((r) => r.ms)) - sum(after.map((r) => r.ms))) / direct;
+  if (spread > 0.05) out(`  note: the two direct passes differ by ${(spread * 100).toFixed(1)} %: the machine is busy, the ratio is uncertain by about that much`);
+});
+
+/** Renders every segment with the engine directly, one after the other; per-segment wall times. */
+async function renderDirect(run: BenchRun, label: string, pids: Record<string, number | undefined> = {}): Promise<DirectPass> {
+  const engine = createBuiltinEngine();
+  const outDir = join(run.dir, "direct");
+  mkdirSync(outDir, { recursive: true });
+  const results: Array<{ index: number; ms: number }> = [];
+  const cpuStart = cpuSample({ bench: process.pid, ...pids });
+  for (const seg of segments) {
+    run.signal.throwIfAborted();
+    run.progress.set(`${label}: segment ${seg.index + 1}/${segments.length}${results.length ? ` (last ${s(results.at(-1)!.ms)})` : ""}`, { force: true });
+    const started = nowMs();
+    for (const frame of seg.frames) {
+      await engine.render({
+        sceneDir: SCENE,
+        entry: "scene.json",
+        width: options.width,
+        height: options.height,
+        rect: seg.tile,
+        frame,
+        frames: options.frames,
+        settings: options.settings,
+        outPath: join(outDir, `segment-${seg.index}-frame-${frame}.png`),
+        limits,
+        signal: run.signal,
+      });
+    }
+    results.push({ index: seg.index, ms: nowMs() - started });
+  }
+  const cpuEnd = cpuSample({ bench: process.pid, ...pids });
+  run.print(`${label}: ${results.map((r) => s(r.ms)).join(", ")} — total ${s(sum(results.map((r) => r.ms)))}`);
+  return Object.assign(results, { cpu: [cpuStart, cpuEnd] as [CpuSample, CpuSample] });
+}
+
+type DirectPass = Array<{ index: number; ms: number }> & { cpu: [CpuSample, CpuSample] };
+
+function findLine(log: ProviderLogLine[], msg: string, segment: number): ProviderLogLine | undefined {
+  return log.find((l) => l.msg === msg && l.segment === segment);
+}
