@@ -25,7 +25,13 @@ export interface DeployedProtocol {
 }
 
 /** Starts `hardhat node` on 127.0.0.1:`port` and resolves once it answers JSON-RPC. */
-export async function startChain(options: { port: number; logFile?: string; timeoutMs?: number }): Promise<RunningChain> {
+export async function startChain(options: {
+  port: number;
+  logFile?: string;
+  timeoutMs?: number;
+  /** An empty block this often when no transaction arrives (default 1000 ms). */
+  blockIntervalMs?: number;
+}): Promise<RunningChain> {
   const rpcUrl = `http://127.0.0.1:${options.port}`;
   if (await rpcAnswers(rpcUrl)) {
     throw new Error(`Something already answers on ${rpcUrl}: stop it or choose another port (--chain-port).`);
@@ -57,11 +63,27 @@ export async function startChain(options: { port: number; logFile?: string; time
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Like a real chain, produce a block every second even when idle: time-dependent actions
+  // (expiring a missed lease, closing after a deadline) are simulated against the latest block,
+  // so an idle chain whose clock never advances would leave them impossible. Transactions are
+  // still mined at once (automine stays on).
+  await rpc(rpcUrl, "evm_setIntervalMining", [options.blockIntervalMs ?? 1_000]);
   return {
     rpcUrl,
     process: child,
     stop: () => stopProcess(child),
   };
+}
+
+async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<unknown> {
+  const response = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method} failed on ${rpcUrl}: ${body.error.message}`);
+  return body.result;
 }
 
 /**

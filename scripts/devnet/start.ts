@@ -7,7 +7,8 @@
  *     with the engines found on this machine (builtin always);
  *  4. a sample job: the animated builtin scene in scenes/builtin-sample, 8 frames × 2×2 tiles,
  *     redundancy 2, submitted by the requester (account 1) with live progress;
- *  5. the composited frames in out/ and a settlement summary.
+ *  5. the composited frames in out/, a settlement summary, and an audit that rebuilds every
+ *     balance from events alone and re-verifies the accepted results' digests from IPFS.
  * Then it keeps running for you to use (CLI, provider APIs, gateway) until Ctrl-C, which shuts
  * everything down. `--exit` stops after the summary (CI, scripts).
  *
@@ -16,7 +17,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { consoleOutput, formatTokens, parseSubmitOptions, submitJob } from "@tessellate/cli";
+import { auditChain, consoleOutput, formatTokens, parseSubmitOptions, submitJob } from "@tessellate/cli";
 import { CreditKind, eventsNamed, type ProtocolEvent } from "@tessellate/sdk";
 import type { Address } from "viem";
 import { DEVNET_ROLES, devnetAccount } from "./accounts.ts";
@@ -104,10 +105,21 @@ try {
   const events = await observer.events(startBlock, await observer.blockNumber());
   await printSummary(network, result.jobId, providerAccounts, events, nativeBefore, result.outcome?.money);
 
+  // The auditor's view: every balance rebuilt from events alone, compared with the contracts,
+  // and every accepted result re-fetched from IPFS and its pixel digest re-computed.
+  const audit = await auditChain({ verifyResults: true }, { market: observer, storage: network.storage });
+  console.log(
+    `\nAudit (events only vs contracts): ${audit.counts.events} events, ${audit.counts.jobs} job(s), ${audit.counts.accounts} accounts, ` +
+      `${audit.verification ? `${audit.verification.ok}/${audit.verification.checked} results re-verified on IPFS, ` : ""}` +
+      `${audit.discrepancies.length} discrepancies`,
+  );
+  for (const d of audit.discrepancies.slice(0, 10)) console.log(`  ${JSON.stringify(d, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`);
+
   const frames = result.fetched?.report.frames ?? [];
   step(`done: ${frames.length} composited frame(s) in ${values.out}/${result.video?.ok ? `, video ${result.video.outPath}` : ""}`);
-  if (values.exit || !(result.outcome?.complete ?? false)) {
-    await shutdown(result.outcome?.complete ? 0 : 1);
+  const healthy = (result.outcome?.complete ?? false) && audit.discrepancies.length === 0;
+  if (values.exit || !healthy) {
+    await shutdown(healthy ? 0 : 1);
   } else {
     console.log(
       [

@@ -179,6 +179,47 @@ describe("audit rebuild", () => {
     assert.deepEqual(compareWithChain(state, viewsOf(state)), []);
   });
 
+  it("accepts a direct reveal: the last replica of a segment reveals without committing once its peer is sealed", () => {
+    const h = history();
+    setup(h);
+    h.tx(["JobCreated", { jobId: 1n, requester: R, params: params(1), feeBps: FEE_BPS, escrow: 2n * UNIT }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P1, leaseEnd: 400n, slots: [packSlot(0, 0)] }], ["CollateralLocked", { provider: P1, amount: COLLATERAL, locked: COLLATERAL }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P2, leaseEnd: 401n, slots: [packSlot(0, 1)] }], ["CollateralLocked", { provider: P2, amount: COLLATERAL, locked: COLLATERAL }]);
+    h.tx(["ReplicasCommitted", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)] }]);
+    // P2 reveals directly; its reveal opens the window for P1 (RevealsOpened ends the transaction).
+    h.tx(["ReplicasRevealed", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)], digests: [D1] }], ["RevealsOpened", { jobId: 1n, revealDeadline: 600n, segments: [0] }]);
+    h.tx(
+      ["ReplicasRevealed", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)], digests: [D1] }],
+      ["SegmentAccepted", { jobId: 1n, segment: 0, digest: D1, resultCid: "bafyresult0" }],
+      ["Credited", { account: P1, jobId: 1n, kind: kind("Reward"), amount: REWARD }],
+      ["Credited", { account: P2, jobId: 1n, kind: kind("Reward"), amount: REWARD }],
+      ["Credited", { account: T, jobId: 1n, kind: kind("Fee"), amount: 2n * (UNIT - REWARD) }],
+      ["CollateralUnlocked", { provider: P1, amount: COLLATERAL, locked: 0n }],
+      ["ReputationUpdated", { provider: P1, accepted: 1, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 1, rejected: 0, expired: 0, abandoned: 0 }) }],
+      ["CollateralUnlocked", { provider: P2, amount: COLLATERAL, locked: 0n }],
+      ["ReputationUpdated", { provider: P2, accepted: 1, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 1, rejected: 0, expired: 0, abandoned: 0 }) }],
+    );
+    const state = rebuildState(h.events);
+    assert.deepEqual(state.anomalies, []);
+    const seg = segmentOf(state.jobs.get(1n)!, 0);
+    assert.equal(seg.status, SEGMENT_STATUS.Accepted);
+    assert.deepEqual([seg.assigned, seg.committed, seg.revealed], [2, 2, 2], "the direct reveal counts as the last commit, as on-chain");
+    assert.deepEqual(checkEvents(state), []);
+    assert.deepEqual(compareWithChain(state, viewsOf(state)), []);
+  });
+
+  it("reports a reveal without a commitment while another slot is still unsealed", () => {
+    const h = history();
+    setup(h);
+    h.tx(["JobCreated", { jobId: 1n, requester: R, params: params(1), feeBps: FEE_BPS, escrow: 2n * UNIT }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P1, leaseEnd: 400n, slots: [packSlot(0, 0)] }], ["CollateralLocked", { provider: P1, amount: COLLATERAL, locked: COLLATERAL }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P2, leaseEnd: 401n, slots: [packSlot(0, 1)] }], ["CollateralLocked", { provider: P2, amount: COLLATERAL, locked: COLLATERAL }]);
+    h.tx(["ReplicasRevealed", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)], digests: [D1] }]);
+    const state = rebuildState(h.events);
+    const problems = state.anomalies.map((a) => `${a.subject}: ${a.problem}`);
+    assert.ok(problems.some((p) => /revealed without a commitment while 1 other slot\(s\) were unsealed/.test(p)), problems.join("\n"));
+  });
+
   it("follows a tie-breaker: the loser is slashed, the tie-breaker paid from its collateral, the requester compensated", () => {
     const h = history();
     setup(h);

@@ -433,8 +433,18 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
   };
   const revealSlot = (job: JobRecord, seg: SegmentRecord, k: number, digest: Hex, resultCid: string | undefined) => {
     const rep = replicaIn(job, seg, k);
-    expectState(job, seg, k, rep, [REPLICA_STATE.Committed]);
-    if (seg.revealDeadline === 0n) anomaly(replicaSubject(job, seg, k), "revealed while the reveal window was not open");
+    if (rep.state === REPLICA_STATE.Claimed) {
+      // Direct reveal (JobMarket._revealOne): every other slot is sealed, so the replica reveals
+      // without a commitment; this counts as its commit, and the window it opens for the others
+      // arrives as RevealsOpened at the end of the same transaction.
+      if (seg.committed + 1 !== seg.slots) {
+        anomaly(replicaSubject(job, seg, k), `revealed without a commitment while ${seg.slots - seg.committed - 1} other slot(s) were unsealed`);
+      }
+      seg.committed = seg.slots;
+    } else {
+      expectState(job, seg, k, rep, [REPLICA_STATE.Committed]);
+      if (seg.revealDeadline === 0n) anomaly(replicaSubject(job, seg, k), "revealed while the reveal window was not open");
+    }
     rep.state = REPLICA_STATE.Revealed;
     rep.digest = digest;
     rep.seal = sealOf(digest);
