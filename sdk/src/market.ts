@@ -9,6 +9,7 @@ import {
   ContractFunctionRevertedError,
   parseEventLogs,
   type Address,
+  type ContractFunctionArgs,
   type ContractFunctionReturnType,
   type Hash,
   type Hex,
@@ -23,18 +24,8 @@ import { FatalError, RetryableError } from "./errors.ts";
 /** Every event the protocol emits: market, registry and token. */
 export const protocolAbi = [...jobMarketAbi, ...providerRegistryAbi, ...renderTokenAbi] as const;
 
-export interface JobParams {
-  manifestCid: string;
-  segmentCount: number;
-  redundancy: number;
-  quorum: number;
-  rewardPerReplica: bigint;
-  collateralPerReplica: bigint;
-  leaseDuration: number;
-  revealWindow: number;
-  deadline: bigint;
-  minReputation: number;
-}
+/** The parameters of `createJob`, typed from the generated ABI. */
+export type JobParams = ContractFunctionArgs<typeof jobMarketAbi, "nonpayable", "createJob">[0];
 
 /** What the contracts' views return, typed from the generated ABIs (never declared by hand). */
 export type JobView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "jobOf">;

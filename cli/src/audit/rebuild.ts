@@ -30,6 +30,7 @@
  * fold goes on, so one report lists everything.
  */
 import { getAddress, type Address, type Hex } from "viem";
+import type { JobParams } from "@tessellate/sdk";
 
 // ---------------------------------------------------------------------------------- enums
 
@@ -107,18 +108,8 @@ export interface SegmentRecord {
   replicas: ReplicaRecord[];
 }
 
-export interface JobParamsRecord {
-  manifestCid: string;
-  segmentCount: number;
-  redundancy: number;
-  quorum: number;
-  rewardPerReplica: bigint;
-  collateralPerReplica: bigint;
-  leaseDuration: number;
-  revealWindow: number;
-  deadline: bigint;
-  minReputation: number;
-}
+/** A job's parameters as its JobCreated event carries them (the sdk's createJob argument type). */
+export type JobParamsRecord = JobParams;
 
 /** One job, as the events say it is. */
 export interface JobRecord {
