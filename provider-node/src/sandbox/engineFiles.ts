@@ -7,7 +7,9 @@ import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { FatalError } from "@tessellate/sdk/errors";
+import type { RenderRequest } from "../engines/engine.ts";
 import { EngineError } from "./engineError.ts";
+import type { SandboxRequest } from "./sandbox.ts";
 
 /** The entry file's absolute path; it must lie inside the scene folder. */
 export function resolveSceneEntry(sceneDir: string, entry: string): string {
@@ -51,4 +53,27 @@ export function commandOutput(binary: string, args: string[], timeoutMs = 20_000
       },
     );
   });
+}
+
+/**
+ * The part of a sandbox request every engine derives the same way from its render request: the
+ * scene folder read-only, the provider's limits, cancellation. Engines add command, args and work dir.
+ */
+export function sandboxLimitsOf(
+  request: RenderRequest,
+  logger?: SandboxRequest["logger"],
+): Pick<SandboxRequest, "readOnlyDirs" | "threads" | "memoryBytes" | "timeoutMs" | "signal" | "logger"> {
+  return {
+    readOnlyDirs: [request.sceneDir],
+    threads: request.limits.threads,
+    memoryBytes: request.limits.memoryBytes,
+    timeoutMs: request.limits.timeoutMs,
+    signal: request.signal,
+    logger,
+  };
+}
+
+/** Reports `done` of `total` (as parsed from an engine's output) as a fraction in [0, 1]. */
+export function reportProgress(request: RenderRequest, done: string | number, total: string | number): void {
+  request.onProgress?.(Math.min(1, Number(done) / Math.max(1, Number(total))));
 }

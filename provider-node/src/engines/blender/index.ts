@@ -23,7 +23,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
-import { commandOutput, findEngineOutput, resolveSceneEntry } from "../../sandbox/engineFiles.ts";
+import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
@@ -66,16 +66,11 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     const result = await runner({
       command: binary,
       args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
-      readOnlyDirs: [request.sceneDir],
       workDir,
-      threads: request.limits.threads,
-      memoryBytes: request.limits.memoryBytes,
-      timeoutMs: request.limits.timeoutMs,
-      signal: request.signal,
-      logger: options.logger,
+      ...sandboxLimitsOf(request, options.logger),
       onLine: (line) => {
         const progress = /\| Sample (\d+)\/(\d+)/.exec(line) ?? /Rendered (\d+)\/(\d+) Tiles/.exec(line);
-        if (progress && request.onProgress) request.onProgress(Math.min(1, Number(progress[1]) / Math.max(1, Number(progress[2]))));
+        if (progress) reportProgress(request, progress[1], progress[2]);
         const time = /^ Time: (\d+):([\d.]+) \(Saving: (\d+):([\d.]+)\)/.exec(line);
         if (time) renderSeconds = Number(time[1]) * 60 + Number(time[2]) - (Number(time[3]) * 60 + Number(time[4]));
       },

@@ -19,7 +19,7 @@
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
-import { commandOutput, findEngineOutput, resolveSceneEntry } from "../../sandbox/engineFiles.ts";
+import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
@@ -59,18 +59,13 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     const result = await runner({
       command: binary,
       args: povrayArguments(request, settings, join(workDir, `${OUTPUT_BASENAME}.png`)),
-      readOnlyDirs: [request.sceneDir],
       workDir,
-      threads: request.limits.threads,
-      memoryBytes: request.limits.memoryBytes,
-      timeoutMs: request.limits.timeoutMs,
-      signal: request.signal,
-      logger: options.logger,
+      ...sandboxLimitsOf(request, options.logger),
       onLine: (line) => {
         const trace = /Trace Time:.*\(([\d.]+) seconds\)/.exec(line);
         if (trace) traceSeconds = Number(trace[1]);
         const progress = /Rendered (\d+) of (\d+) pixels/.exec(line);
-        if (progress && request.onProgress) request.onProgress(Math.min(1, Number(progress[1]) / Math.max(1, Number(progress[2]))));
+        if (progress) reportProgress(request, progress[1], progress[2]);
       },
     });
     const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"));
