@@ -56,11 +56,12 @@ import {
   type ObservedEvent,
 } from "./bench/harness.ts";
 import { DEVNET_ROLES } from "./devnet/accounts.ts";
+import { testPort } from "./devnet/ports.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SCENE = join(ROOT, "scenes/builtin-sample");
 const TARGET_P50_MS = 250;
-const PORTS = { chainPort: 8971, ipfsApiPort: 5971, ipfsGatewayPort: 5972, providerPort: 7971 };
+const PORTS = { chainPort: testPort(8971), ipfsApiPort: testPort(5971), ipfsGatewayPort: testPort(5972), providerPort: testPort(7971) };
 
 const { values } = usage(() =>
   parseArgs({

@@ -66,12 +66,13 @@ import {
   type ProviderLogLine,
 } from "./bench/harness.ts";
 import { DEVNET_ROLES } from "./devnet/accounts.ts";
+import { testPort } from "./devnet/ports.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const SCENE = join(ROOT, "scenes/builtin-sample");
 const TARGET_RATIO = 1.1;
 const MIN_SEGMENT_SECONDS = 5;
-const PORTS = { chainPort: 8961, ipfsApiPort: 5961, ipfsGatewayPort: 5962, providerPort: 7961 };
+const PORTS = { chainPort: testPort(8961), ipfsApiPort: testPort(5961), ipfsGatewayPort: testPort(5962), providerPort: testPort(7961) };
 
 const { values } = usage(() => parseArgs({
   options: {

@@ -23,6 +23,7 @@ import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount } from "../../scripts/devnet/accounts.ts";
+import { testPort } from "../../scripts/devnet/ports.ts";
 import { unpackSlot } from "./audit/rebuild.ts";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 import { cancelJob } from "./commands/cancel.ts";
@@ -38,7 +39,7 @@ import type { JobProgress } from "./progress.ts";
 
 const DEPLOYMENT = "test-cli-flow";
 const ROOT = join(import.meta.dirname, "../..");
-const PORT = 8731;
+const PORT = testPort(8731);
 const SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 
 let chain: RunningChain;

@@ -19,8 +19,9 @@ import { resolveConfig } from "./config/config.ts";
 import { BUILTIN_VERSION } from "./engines/builtin/index.ts";
 import { createLogger, silentLogger } from "./logger.ts";
 import { startProviderNode, type ProviderNode } from "./main.ts";
+import { testPort } from "../../scripts/devnet/ports.ts";
 
-const PORT = 8651;
+const PORT = testPort(8651);
 const TOKEN = 10n ** 18n;
 const SCENE = join(import.meta.dirname, "../../scenes/builtin-sample/scene.json");
 

@@ -27,6 +27,7 @@ import {
 } from "@tessellate/sdk";
 import { BUILTIN_VERSION, createBuiltinEngine } from "../../../provider-node/src/engines/builtin/index.ts";
 import { DEVNET_ROLES, devnetAccount } from "../../../scripts/devnet/accounts.ts";
+import { testPort } from "../../../scripts/devnet/ports.ts";
 import { startNetwork, type Network, type ProviderOptions, type RunningProvider } from "../../../scripts/devnet/network.ts";
 
 export const ROOT = join(import.meta.dirname, "../../..");
@@ -64,7 +65,7 @@ export class E2ENetwork {
 
   constructor(name: string, ports: E2EPorts) {
     this.name = name;
-    this.ports = ports;
+    this.ports = { chain: testPort(ports.chain), ipfsApi: testPort(ports.ipfsApi), ipfsGateway: testPort(ports.ipfsGateway), providerHttp: testPort(ports.providerHttp) };
     this.deploymentId = `e2e-${name}`;
   }
 
