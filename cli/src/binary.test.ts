@@ -5,7 +5,7 @@
  * `audit --verify-results` run against what it left.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,14 +25,38 @@ import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount, devnetPrivateKey } from "../../scripts/devnet/accounts.ts";
+import { testPort } from "../../scripts/devnet/ports.ts";
 import { unpackSlot } from "./audit/rebuild.ts";
 import { findJobCreation } from "./chainReads.ts";
 
 const DEPLOYMENT = "test-cli-binary";
 const ROOT = join(import.meta.dirname, "../..");
-const PORT = 8732;
+const PORT = testPort(8732);
 const MAIN = join(import.meta.dirname, "main.ts");
 const SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
+/** A POV-Ray sample scene as Debian ships it (package povray-examples). */
+const POVRAY_SAMPLE = "/usr/share/doc/povray/examples/advanced/biscuit.pov";
+const BLENDER_SCENE_SCRIPT = join(import.meta.dirname, "../../provider-node/src/engines/fixtures/blender/makeScene.py");
+
+/** A skip reason when an engine (or a file it needs) is missing; false when the test can run. */
+function skipWithout(engine: string, file?: string): string | false {
+  const found = spawnSync(engine, ["--version"], { stdio: "ignore" }).error === undefined;
+  if (!found) return `${engine} is not installed (apt-get install ${engine}${engine === "povray" ? " povray-includes povray-examples" : ""})`;
+  if (file && !existsSync(file)) return `${file} is missing (apt-get install povray-examples)`;
+  return false;
+}
+
+/** Runs a program to completion; rejects with its output when it fails. */
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}:\n${output}`))));
+  });
+}
 
 let chain: RunningChain;
 let ipfs: IpfsNode;
@@ -161,5 +185,24 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     const missing = await tessellate(["job", "status", "7"]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /job 7 does not exist .* \(it has 1 job, numbered from 1\)/);
+  });
+
+  // The option defaults of the real binary once refused every POV-Ray and Blender job ("the
+  // povray engine takes no sample count") although the user passed no such flag: these run the
+  // commands a user of each engine types, with nothing but what the engine needs.
+  it("job submit posts a POV-Ray sample scene with only the flags a POV-Ray user knows", { skip: skipWithout("povray", POVRAY_SAMPLE) }, async () => {
+    const posted = await tessellate(["job", "submit", POVRAY_SAMPLE, "--engine", "povray", "--size", "32x24", "--tiles", "2x2", "--reward", "1", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    assert.match(posted.stdout, /posted {5}job \d+ /);
+    assert.doesNotMatch(posted.stderr, /--samples|--max-bounces|--seed/);
+  });
+
+  it("job submit posts a .blend file with only the flags a Blender user knows", { skip: skipWithout("blender") }, async () => {
+    const blend = join(dir, "cube.blend");
+    await run("blender", ["-b", "--factory-startup", "--python", BLENDER_SCENE_SCRIPT, "--", blend, "scene"]);
+    const posted = await tessellate(["job", "submit", blend, "--engine", "blender", "--size", "32x24", "--reward", "1", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    assert.match(posted.stdout, /posted {5}job \d+ /);
+    assert.doesNotMatch(posted.stderr, /--samples|--max-bounces|--seed/);
   });
 });

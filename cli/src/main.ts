@@ -25,7 +25,7 @@ import { tokenSymbol } from "./chainReads.ts";
 import { EXIT_CODES, exitCodeOf, UsageError } from "./errors.ts";
 import { formatTokens, toJson } from "./format.ts";
 import { consoleOutput, type Output } from "./output.ts";
-import { parseId, parseInteger, parseSubmitOptions, type RawSubmitOptions } from "./parse.ts";
+import { parseId, parseInteger, parseSubmitOptions, SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
 import { createLiveLine, formatJobProgress } from "./progress.ts";
 
 /** The chain and storage a command works with. */
@@ -58,6 +58,13 @@ Example:
   $ export TESSELLATE_PRIVATE_KEY=0x…
   $ tessellate job submit scenes/builtin-sample --engine builtin --size 160x120 --frames 1-8 \\
       --tiles 2x2 --redundancy 2 --quorum 2 --reward 1.5 --collateral 3 --deadline 2h --out out/`;
+
+/**
+ * The help text's "(default …)" for a `job submit` option. Commander gets no default values:
+ * they live in {@link SUBMIT_DEFAULTS} and are applied by `parseSubmitOptions`, which can tell a
+ * flag the user gave from one left out (an engine-specific flag must not be sent for another engine).
+ */
+const dflt = (key: keyof typeof SUBMIT_DEFAULTS): string => ` (default ${SUBMIT_DEFAULTS[key]})`;
 
 /** Builds the `tessellate` program over a runtime. */
 export function createProgram(runtime: Runtime): Command {
@@ -96,32 +103,32 @@ export function createProgram(runtime: Runtime): Command {
     .description("upload a scene, post a render job, watch it settle and composite the frames")
     .argument("<scene>", "scene folder (or a single scene file)")
     .option("--entry <file>", "main scene file inside the folder (default: the folder's one scene file)")
-    .option("--engine <name>", "render engine: builtin, povray or blender", "builtin")
+    .option("--engine <name>", `render engine: builtin, povray or blender${dflt("engine")}`)
     .option("--engine-version <version>", "exact engine version (default: detected on this machine)")
     .option("--size <WxH>", "image size in pixels, e.g. 160x120")
-    .option("--frames <first-last>", "inclusive frame range, e.g. 1-8", "1")
-    .option("--tiles <CxR>", "tiles across x down, e.g. 2x2", "1x1")
-    .option("--frames-per-segment <n>", "frames per segment", "1")
-    .option("--redundancy <r>", "independent renders per segment (1-5)", "2")
+    .option("--frames <first-last>", `inclusive frame range, e.g. 1-8${dflt("frames")}`)
+    .option("--tiles <CxR>", `tiles across x down, e.g. 2x2${dflt("tiles")}`)
+    .option("--frames-per-segment <n>", `frames per segment${dflt("framesPerSegment")}`)
+    .option("--redundancy <r>", `independent renders per segment (1-5)${dflt("redundancy")}`)
     .option("--quorum <q>", "equal digests needed (default: a majority of --redundancy)")
     .option("--reward <tokens>", "reward per agreeing replica, in tokens, e.g. 1.5")
     .option("--collateral <tokens>", "collateral each replica locks, ≥ reward (default: 2 × reward)")
-    .option("--samples <n>", "samples per pixel (builtin, blender)", "16")
-    .option("--seed <n>", "random seed", "1")
-    .option("--max-bounces <n>", "path length limit (builtin)", "4")
+    .option("--samples <n>", `samples per pixel (builtin, blender)${dflt("samples")}`)
+    .option("--seed <n>", `random seed (builtin, blender; POV-Ray only when given)${dflt("seed")}`)
+    .option("--max-bounces <n>", `path length limit (builtin only)${dflt("maxBounces")}`)
     .option("--settings <json>", "extra engine settings as a JSON object")
-    .option("--lease <duration>", "time a provider has from claim to commit (e.g. 300, 5m)", "300")
-    .option("--reveal-window <duration>", "time to reveal once every replica committed", "120")
-    .option("--deadline <when>", "duration from now (2h, 1d) or ISO date", "2h")
-    .option("--min-reputation <bp>", "lowest provider score allowed, in basis points (0-10000)", "0")
-    .addOption(new Option("--verification <mode>", "verification mode").choices(["exact", "tolerant"]).default("exact"))
+    .option("--lease <duration>", `time a provider has from claim to commit (e.g. 300, 5m)${dflt("lease")}`)
+    .option("--reveal-window <duration>", `time to reveal once every replica committed${dflt("revealWindow")}`)
+    .option("--deadline <when>", `duration from now (2h, 1d) or ISO date${dflt("deadline")}`)
+    .option("--min-reputation <bp>", `lowest provider score allowed, in basis points (0-10000)${dflt("minReputation")}`)
+    .addOption(new Option("--verification <mode>", `verification mode${dflt("verification")}`).choices(["exact", "tolerant"]))
     .option("--out <dir>", "folder for the composited frames (default tessellate-job-<id>)")
     .option("--no-wait", "post the job and return; watch and fetch later")
     .option("--permit", "pay with an EIP-2612 permit instead of an approval transaction")
     .option("--video [file]", "assemble a video with ffmpeg after compositing")
-    .option("--fps <n>", "video frame rate", "24")
+    .option("--fps <n>", `video frame rate${dflt("fps")}`)
     .option("--record-output", "record the output folder's CID on-chain")
-    .option("--benchmark-score <score>", "provider speed assumed by the estimate (thousands of samples/s)", "1000")
+    .option("--benchmark-score <score>", `provider speed assumed by the estimate (thousands of samples/s)${dflt("benchmarkScore")}`)
     .addHelpText("after", SUBMIT_EXAMPLE)
     .action(
       run(async (scene: string, raw: RawSubmitOptions, cmd: Command) => {
