@@ -7,6 +7,7 @@ import { createBlenderEngine } from "./blender/index.ts";
 import { createBuiltinEngine } from "./builtin/index.ts";
 import type { Engine, EngineInfo } from "./engine.ts";
 import { createPovrayEngine } from "./povray/index.ts";
+import type { SandboxLogger, SandboxOptions } from "../sandbox/sandbox.ts";
 
 export interface EngineRegistry {
   /** The adapter registered under `name`, installed or not. */
@@ -17,9 +18,9 @@ export interface EngineRegistry {
   detectAll(): Promise<EngineInfo[]>;
 }
 
-/** Every engine Tessellate ships. */
-export function defaultEngines(): Engine[] {
-  return [createBuiltinEngine(), createPovrayEngine(), createBlenderEngine()];
+/** Every engine Tessellate ships; the sandboxed ones run under the node's `sandbox` settings. */
+export function defaultEngines(options: { sandbox?: SandboxOptions; logger?: SandboxLogger } = {}): Engine[] {
+  return [createBuiltinEngine(), createPovrayEngine(options), createBlenderEngine(options)];
 }
 
 export function createEngineRegistry(engines: Engine[] = defaultEngines()): EngineRegistry {

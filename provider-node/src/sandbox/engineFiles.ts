@@ -9,7 +9,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { FatalError } from "@tessellate/sdk/errors";
 import type { RenderRequest } from "../engines/engine.ts";
 import { EngineError } from "./engineError.ts";
-import type { SandboxRequest } from "./sandbox.ts";
+import type { SandboxOptions, SandboxRequest } from "./sandbox.ts";
 
 /** The entry file's absolute path; it must lie inside the scene folder. */
 export function resolveSceneEntry(sceneDir: string, entry: string): string {
@@ -57,13 +57,17 @@ export function commandOutput(binary: string, args: string[], timeoutMs = 20_000
 
 /**
  * The part of a sandbox request every engine derives the same way from its render request: the
- * scene folder read-only, the provider's limits, cancellation. Engines add command, args and work dir.
+ * scene folder read-only, the provider's limits, cancellation, the node's isolation setting.
+ * Engines add command, args and work dir.
  */
 export function sandboxLimitsOf(
   request: RenderRequest,
   logger?: SandboxRequest["logger"],
-): Pick<SandboxRequest, "readOnlyDirs" | "threads" | "memoryBytes" | "timeoutMs" | "signal" | "logger"> {
+  sandbox: SandboxOptions = {},
+): Pick<SandboxRequest, "readOnlyDirs" | "threads" | "memoryBytes" | "timeoutMs" | "signal" | "logger" | "isolation" | "bwrap"> {
   return {
+    isolation: sandbox.isolation,
+    bwrap: sandbox.bwrap,
     readOnlyDirs: [request.sceneDir],
     threads: request.limits.threads,
     memoryBytes: request.limits.memoryBytes,

@@ -1,11 +1,15 @@
 export { EngineError, type EngineErrorCode } from "./engineError.ts";
 export { commandOutput, findEngineOutput, resolveSceneEntry } from "./engineFiles.ts";
 export {
-  probeIsolation,
+  checkSandbox,
+  DEFAULT_WORK_ROOT,
+  removeLeftoverWorkDirs,
   runSandboxed,
   withWorkDir,
-  type IsolationReport,
+  type SandboxIsolation,
   type SandboxLogger,
+  type SandboxOptions,
+  type SandboxReport,
   type SandboxRequest,
   type SandboxResult,
   type SandboxRunner,

@@ -1,37 +1,38 @@
 /**
- * Runs one engine process under the limits a provider grants, with as much isolation as this
- * machine allows. Every engine adapter starts its engine through `runSandboxed`, never through
- * `child_process` directly.
+ * Runs one engine process under the limits a provider grants, isolated by bubblewrap. Every
+ * engine adapter starts its engine through `runSandboxed`, never through `child_process`.
  *
- * What is always enforced (plain Linux, no privileges needed):
+ * Isolation (`isolation: "bubblewrap"`, the default; see bubblewrap.ts for the exact layout):
+ * the engine sees only its installation (/usr and the few /etc files the loader needs), the
+ * request's read-only paths (the scene), its work folder (writable), a private /tmp, its own
+ * /proc and a minimal /dev; it runs as uid 65534 of a user namespace without capabilities, with
+ * no network (a namespace with only loopback), no view of other processes, and dies when the
+ * node dies. If bubblewrap cannot start here, the run fails with a `FatalError`
+ * `SANDBOX_UNAVAILABLE` saying what to install or allow; nothing falls back silently. An operator
+ * may opt out with `isolation: "none"` (config `sandbox.isolation`): a warning is logged on every run.
+ *
+ * Always enforced, with or without bubblewrap:
  * - a wall-clock limit: SIGTERM to the whole process group, SIGKILL after a grace period;
- * - an address-space limit (`prlimit --as`), no core dumps, at most 4096 open files;
+ * - an address-space limit per process (`prlimit --as`), no core dumps, at most 4096 open files;
+ * - at most `maxTasks` processes and threads together, by a pids cgroup (see pidsCgroup.ts),
+ *   where this machine lets the node create one; otherwise a warning is logged once;
  * - a minimal environment built from an allow-list (nothing of the node's environment, so no
  *   keys or tokens, leaks into the engine);
  * - lower CPU priority (`nice -n 10`);
  * - a crash, a timeout or a non-zero exit becomes a typed `EngineError`.
  *
- * What is enforced when `unshare` may create namespaces (probed once, see `probeIsolation`):
- * - no network: a fresh network namespace holds only a loopback interface that is down, so
- *   even 127.0.0.1 is unreachable;
- * - read-only file system: every mount is remounted read-only, except the work dir; the scene
- *   dirs are bind-mounted read-only explicitly (that step must succeed, or nothing runs);
- * - a PID namespace with its own /proc: the engine sees no other process (nor their
- *   environments), and when it exits everything it started dies with it;
- * - no capabilities: the engine runs with an empty bounding set and no-new-privs, so it cannot
- *   undo the read-only mounts.
- * When namespaces are not permitted, the engine runs without them and a warning is logged once.
- *
- * Not enforced: a limit on the number of processes (RLIMIT_NPROC counts every process of the
- * user, so it is unusable when the node runs as root; use a pids cgroup, e.g. systemd's
- * TasksMax, for that) and a CPU-time quota (the engine's own thread count is the lever).
+ * Not enforced: a CPU-time quota (the engine's own thread count is the lever) and a memory limit
+ * for the run as a whole (the address-space limit is per process).
  */
-import { execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, realpath, rm, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { Writable } from "node:stream";
+import { FatalError } from "@tessellate/sdk/errors";
+import { assertBubblewrapWorks, bubblewrapArguments, DEFAULT_BWRAP } from "./bubblewrap.ts";
 import { EngineError } from "./engineError.ts";
+import { createPidsCgroup, pidsCgroupParent } from "./pidsCgroup.ts";
 
 /** How many lines of output an `EngineError` and the tails carry. */
 export const TAIL_LINES = 20;
@@ -40,39 +41,67 @@ const KILL_GRACE_MS = 2_000;
 const NICE_LEVEL = 10;
 const MAX_OPEN_FILES = 4096;
 const SAFE_PATH = "/usr/local/bin:/usr/bin:/bin";
-const ENTER_SCRIPT = fileURLToPath(new URL("./enterSandbox.sh", import.meta.url));
+/** Where work folders go when the caller names no root (tests, scripts); a node uses its data dir. */
+export const DEFAULT_WORK_ROOT = join(tmpdir(), "tessellate-engine-work");
+
+/** Tasks (processes + threads) a run may have when the request does not say: room for the engine's threads. */
+export function defaultMaxTasks(threads: number): number {
+  return 64 + 2 * threads;
+}
+
+/** How engines are isolated: `bubblewrap` (default) or `none` (no isolation, opt-in, warned about on every run). */
+export type SandboxIsolation = "bubblewrap" | "none";
+
+export const NO_ISOLATION_WARNING =
+  'sandbox.isolation is "none": engines run WITHOUT isolation — a scene can read every file this node can ' +
+  "(its keys and data folder included), reach the network and see other processes. Use it only for trusted scenes.";
 
 export interface SandboxLogger {
   warn(details: object, message: string): void;
 }
 
-export interface SandboxRequest {
+/** How a node runs its engines; every adapter takes these and passes them to each run. */
+export interface SandboxOptions {
+  isolation?: SandboxIsolation;
+  /** The bubblewrap binary (default /usr/bin/bwrap). */
+  bwrap?: string;
+  /** The folder under which work folders are created (default {@link DEFAULT_WORK_ROOT}). */
+  workRoot?: string;
+}
+
+export interface SandboxRequest extends Omit<SandboxOptions, "workRoot"> {
   /** The program to run, looked up on a fixed PATH (`/usr/local/bin:/usr/bin:/bin`). */
   command: string;
   args: string[];
   /** Working directory of the process; defaults to `workDir`. */
   cwd?: string;
-  /** Folders the process may read but must not change (the scene). */
+  /**
+   * Folders (or single files) the process may read but must not change: the scene, and files
+   * the adapter ships (a script). With bubblewrap, nothing else outside the engine's
+   * installation exists for the process.
+   */
   readOnlyDirs: string[];
   /** The only folder the process may write to; also its HOME, and TMPDIR is `workDir/tmp`. */
   workDir: string;
+  /**
+   * Files given by content, placed read-only at these absolute paths inside the sandbox (e.g.
+   * POV-Ray's /etc/povray/3.7/povray.conf). Not placed when `isolation` is `none`.
+   */
+  files?: Array<{ path: string; content: string }>;
   /** Extra environment variables, added to the allow-listed minimum. Nothing is inherited. */
   env?: Record<string, string>;
   /** Threads the engine is told to use (also exported as OMP_NUM_THREADS). */
   threads: number;
   /** Address-space limit in bytes (RLIMIT_AS) for the process and everything it starts. */
   memoryBytes: number;
+  /** Most processes and threads the run may have at once (default {@link defaultMaxTasks}). */
+  maxTasks?: number;
   /** Wall-clock limit in milliseconds. */
   timeoutMs: number;
   /** Aborting kills the process group; the promise then rejects with `signal.reason`. */
   signal?: AbortSignal;
   /** Called with every line the process prints (`\n` or `\r` terminated). */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
-  /**
-   * `auto` (default): namespaces when this machine permits them. `none`: limits, timeout and a
-   * minimal environment only — for diagnosing an engine, never for untrusted scenes.
-   */
-  isolation?: "auto" | "none";
   logger?: SandboxLogger;
 }
 
@@ -85,93 +114,38 @@ export interface SandboxResult {
   durationMs: number;
 }
 
-/** The isolation this machine gives an engine process. */
-export interface IsolationReport {
-  /**
-   * `user-namespaces`: user, mount, network and PID namespaces (works unprivileged).
-   * `namespaces`: mount, network and PID namespaces without a user namespace (needs root).
-   * `none`: no namespaces could be created.
-   */
-  mode: "user-namespaces" | "namespaces" | "none";
-  /** The engine cannot open any network connection, loopback included. */
-  noNetwork: boolean;
-  /** The scene dirs and every other mount are read-only; only the work dir is writable. */
-  readOnlyFileSystem: boolean;
-  /** The engine sees only its own processes, which all die with it. */
-  pidNamespace: boolean;
-  /** Why isolation is weaker than intended, when it is. */
-  warning?: string;
+/** What a node's engines get on this machine, for its start-up log. */
+export interface SandboxReport {
+  isolation: SandboxIsolation;
+  /** Why bubblewrap cannot start here (every sandboxed render will fail), when it cannot. */
+  unavailable?: string;
+  /** Why processes cannot be capped here, when they cannot. */
+  noProcessCap?: string;
 }
 
-const UNSHARE_FLAGS = ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private"];
-
-const MODES: Array<{ mode: IsolationReport["mode"]; prefix: string[] }> = [
-  { mode: "user-namespaces", prefix: ["unshare", "--user", "--map-root-user", ...UNSHARE_FLAGS] },
-  { mode: "namespaces", prefix: ["unshare", ...UNSHARE_FLAGS] },
-];
-
-let probed: Promise<IsolationReport> | undefined;
-let warned = false;
+/** Checks, without running an engine, what `options` give engines here. */
+export async function checkSandbox(options: SandboxOptions = {}): Promise<SandboxReport> {
+  const isolation = options.isolation ?? "bubblewrap";
+  const report: SandboxReport = { isolation };
+  if (isolation === "bubblewrap") {
+    try {
+      await assertBubblewrapWorks(options.bwrap ?? DEFAULT_BWRAP);
+    } catch (error) {
+      report.unavailable = (error as Error).message;
+    }
+  }
+  const cgroup = await pidsCgroupParent();
+  if ("unavailable" in cgroup) report.noProcessCap = cgroup.unavailable;
+  return report;
+}
 
 /**
- * Finds out, once per process, which isolation works here: it really runs the sandbox's entry
- * script with a throw-away work dir and scene dir and checks that the scene dir is read-only,
- * the work dir writable and the network absent.
+ * Creates a private work folder (mode 0700) under `root`, hands it to `fn`, and deletes it
+ * afterwards. What a killed node leaves there, {@link removeLeftoverWorkDirs} removes.
  */
-export function probeIsolation(): Promise<IsolationReport> {
-  probed ??= probe();
-  return probed;
-}
-
-async function probe(): Promise<IsolationReport> {
-  const root = await realpath(await mkdtemp(join(tmpdir(), "tessellate-probe-")));
-  try {
-    const work = join(root, "work");
-    const scene = join(root, "scene");
-    await mkdir(work);
-    await mkdir(scene);
-    await writeFile(join(scene, "scene.txt"), "x");
-    // Exit 0 only if the scene is readable but not writable, the work dir writable, the rest of
-    // the file system read-only and no network interface but loopback exists.
-    const check = [
-      `cat "${scene}/scene.txt" >/dev/null`,
-      `! (echo x >"${scene}/probe") 2>/dev/null`,
-      `echo x >"${work}/probe"`,
-      // The probe's own temp folder stands for "the rest of the file system": if the check
-      // fails there, the stray file is removed with the folder.
-      `! (echo x >"${root}/outside") 2>/dev/null`,
-      // A fresh network namespace lists only its loopback interface (and leaves it down).
-      `[ "$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ')" = "lo" ]`,
-    ].join(" && ");
-    const failures: string[] = [];
-    for (const { mode, prefix } of MODES) {
-      const [command, ...args] = [...prefix, "sh", ENTER_SCRIPT, work, "1", scene, "--", "sh", "-c", check];
-      const failure = await new Promise<string | null>((done) => {
-        execFile(command!, args, { env: { PATH: SAFE_PATH }, timeout: 10_000 }, (error, _stdout, stderr) =>
-          done(error === null ? null : (stderr || error.message).trim().split("\n").at(-1) ?? "failed"),
-        );
-      });
-      if (failure === null) return { mode, noNetwork: true, readOnlyFileSystem: true, pidNamespace: true };
-      failures.push(`${mode}: ${failure}`);
-    }
-    return {
-      mode: "none",
-      noNetwork: false,
-      readOnlyFileSystem: false,
-      pidNamespace: false,
-      warning:
-        `engines run WITHOUT network, file-system and process isolation: unshare could not create namespaces ` +
-        `(${failures.join("; ")}). Allow unprivileged user namespaces ` +
-        `(sysctl kernel.unprivileged_userns_clone=1) or run the node as root to enable them.`,
-    };
-  } finally {
-    await rm(root, { recursive: true, force: true });
-  }
-}
-
-/** Creates a private work dir (mode 0700), hands it to `fn`, and deletes it afterwards. */
-export async function withWorkDir<T>(label: string, fn: (workDir: string) => Promise<T>): Promise<T> {
-  const dir = await realpath(await mkdtemp(join(tmpdir(), `tessellate-${label}-`)));
+export async function withWorkDir<T>(label: string, fn: (workDir: string) => Promise<T>, root = DEFAULT_WORK_ROOT): Promise<T> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const dir = await realpath(await mkdtemp(join(root, `${label}-`)));
   try {
     return await fn(dir);
   } finally {
@@ -179,12 +153,29 @@ export async function withWorkDir<T>(label: string, fn: (workDir: string) => Pro
   }
 }
 
+/** Deletes every work folder under `root` (call it at start, before any render). Returns their names. */
+export async function removeLeftoverWorkDirs(root: string): Promise<string[]> {
+  const names = await readdir(root).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [] as string[];
+    throw error;
+  });
+  await Promise.all(names.map((name) => rm(join(root, name), { recursive: true, force: true })));
+  return names;
+}
+
 /** A runner with `runSandboxed`'s shape, so adapters can take a substitute in tests. */
 export type SandboxRunner = (request: SandboxRequest) => Promise<SandboxResult>;
+
+let warnedNoProcessCap = false;
 
 /** Runs `request.command` in the sandbox described at the top of this file. */
 export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
   request.signal?.throwIfAborted();
+  const logger = request.logger ?? defaultLogger;
+  const isolation = request.isolation ?? "bubblewrap";
+  if (isolation !== "bubblewrap" && isolation !== "none") {
+    throw new FatalError("SANDBOX_INVALID", `sandbox isolation "${String(isolation)}" is unknown; use "bubblewrap" or "none"`);
+  }
   const workDir = await realpath(resolve(request.workDir));
   const readOnlyDirs = await Promise.all(request.readOnlyDirs.map((dir) => realpath(resolve(dir))));
   for (const dir of readOnlyDirs) {
@@ -197,32 +188,7 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
     }
   }
   await mkdir(join(workDir, "tmp"), { recursive: true });
-
-  let isolationPrefix: string[] = [];
-  if ((request.isolation ?? "auto") === "auto") {
-    const isolation = await probeIsolation();
-    const mode = MODES.find((candidate) => candidate.mode === isolation.mode);
-    if (mode) {
-      isolationPrefix = [...mode.prefix, "sh", ENTER_SCRIPT, workDir, String(readOnlyDirs.length), ...readOnlyDirs, "--"];
-    } else if (!warned) {
-      warned = true;
-      (request.logger ?? defaultLogger).warn({ isolation }, isolation.warning ?? "engines run without isolation");
-    }
-  }
-
-  const argv = [
-    "prlimit",
-    `--as=${Math.floor(request.memoryBytes)}`,
-    "--core=0",
-    `--nofile=${MAX_OPEN_FILES}`,
-    "--",
-    "nice",
-    "-n",
-    String(NICE_LEVEL),
-    ...isolationPrefix,
-    request.command,
-    ...request.args,
-  ];
+  const cwd = request.cwd ?? workDir;
   const env: Record<string, string> = {
     PATH: SAFE_PATH,
     HOME: workDir,
@@ -232,22 +198,72 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
     OMP_NUM_THREADS: String(request.threads),
     ...request.env,
   };
-  return run(argv, request.cwd ?? workDir, env, request, isolationPrefix.length > 0);
+
+  const files = isolation === "bubblewrap" ? (request.files ?? []) : [];
+  let sandboxPrefix: string[] = [];
+  if (isolation === "bubblewrap") {
+    const bwrap = request.bwrap ?? DEFAULT_BWRAP;
+    await assertBubblewrapWorks(bwrap);
+    const dataFiles = files.map((file, index) => ({ path: file.path, fd: 3 + index }));
+    sandboxPrefix = bubblewrapArguments(bwrap, { readOnlyPaths: readOnlyDirs, workDir, cwd, env, dataFiles });
+  } else {
+    logger.warn({ command: request.command }, NO_ISOLATION_WARNING);
+  }
+
+  const cgroup = await createPidsCgroup(request.maxTasks ?? defaultMaxTasks(request.threads));
+  if ("unavailable" in cgroup && !warnedNoProcessCap) {
+    warnedNoProcessCap = true;
+    logger.warn({ reason: cgroup.unavailable }, "the number of processes an engine may start is NOT capped on this machine");
+  }
+  const joinCgroup = "dir" in cgroup ? ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', join(cgroup.dir, "cgroup.procs")] : [];
+
+  const argv = [
+    ...joinCgroup,
+    "prlimit",
+    `--as=${Math.floor(request.memoryBytes)}`,
+    "--core=0",
+    `--nofile=${MAX_OPEN_FILES}`,
+    "--",
+    "nice",
+    "-n",
+    String(NICE_LEVEL),
+    ...sandboxPrefix,
+    request.command,
+    ...request.args,
+  ];
+  const outside = sandboxPrefix.length > 0 ? { cwd: workDir, env: { PATH: SAFE_PATH } } : { cwd, env };
+  try {
+    return await run(argv, outside.cwd, outside.env, files, request, sandboxPrefix.length > 0);
+  } finally {
+    if ("dir" in cgroup) await cgroup.remove();
+  }
 }
 
 function run(
   argv: string[],
   cwd: string,
   env: Record<string, string>,
+  files: Array<{ content: string }>,
   request: SandboxRequest,
-  viaEnterScript: boolean,
+  viaBubblewrap: boolean,
 ): Promise<SandboxResult> {
   const started = performance.now();
   const tails = { stdout: new Tail(), stderr: new Tail(), both: new Tail() };
   const commandName = request.command;
 
   return new Promise<SandboxResult>((resolvePromise, rejectPromise) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
+      env,
+      detached: true,
+      // Descriptors 3… carry the `files` to bwrap (`--ro-bind-data <fd> <path>`).
+      stdio: ["ignore", "pipe", "pipe", ...files.map(() => "pipe" as const)],
+    });
+    files.forEach((file, index) => {
+      const pipe = child.stdio[3 + index] as Writable;
+      pipe.on("error", () => {}); // bwrap not started: the exit status reports it
+      pipe.end(file.content);
+    });
     let timedOut = false;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -280,9 +296,10 @@ function run(
         tails.both.push(line);
         request.onLine?.(line, stream);
       });
-      child[stream].setEncoding("utf8");
-      child[stream].on("data", (chunk: string) => splitter.write(chunk));
-      child[stream].on("end", () => splitter.end());
+      const output = child[stream]!;
+      output.setEncoding("utf8");
+      output.on("data", (chunk: string) => splitter.write(chunk));
+      output.on("end", () => splitter.end());
     }
 
     let spawnError: Error | undefined;
@@ -290,10 +307,10 @@ function run(
     const finish = (exitCode: number | null, processSignal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
-      // Inside namespaces the engine is the child of enterSandbox.sh, which reports a death by
-      // signal n as exit status 128 + n, as shells do.
+      // Inside bubblewrap the engine is a child of bwrap, which reports a death by signal n as
+      // exit status 128 + n, as shells do.
       let signal: string | null = processSignal;
-      if (viaEnterScript && exitCode !== null && exitCode > 128 && signalNames.has(exitCode - 128)) {
+      if (viaBubblewrap && exitCode !== null && exitCode > 128 && signalNames.has(exitCode - 128)) {
         signal = signalNames.get(exitCode - 128)!;
         exitCode = null;
       }

@@ -20,11 +20,11 @@
  * be rendered as tiles (which the segment plan does) and compared with each other only.
  */
 import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
-import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
+import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
 
@@ -49,6 +49,8 @@ export interface BlenderEngineOptions {
   /** Substitute for `runSandboxed` (tests). */
   runner?: SandboxRunner;
   logger?: SandboxLogger;
+  /** The node's sandbox settings (isolation, where work folders go). */
+  sandbox?: SandboxOptions;
 }
 
 const RENDER_SCRIPT = fileURLToPath(new URL("./renderSegment.py", import.meta.url));
@@ -67,7 +69,9 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
       command: binary,
       args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
       workDir,
-      ...sandboxLimitsOf(request, options.logger),
+      ...sandboxLimitsOf(request, options.logger, options.sandbox),
+      // The scene, and the script that applies the settings (shipped next to this file).
+      readOnlyDirs: [request.sceneDir, RENDER_SCRIPT],
       onLine: (line) => {
         const progress = /\| Sample (\d+)\/(\d+)/.exec(line) ?? /Rendered (\d+)\/(\d+) Tiles/.exec(line);
         if (progress) reportProgress(request, progress[1], progress[2]);
@@ -94,7 +98,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
 
     async render(request: RenderRequest): Promise<void> {
       const settings = parseBlenderSettings(request.settings);
-      await withWorkDir("blender", (workDir) => renderIn(workDir, request, settings));
+      await withWorkDir("blender", (workDir) => renderIn(workDir, request, settings), options.sandbox?.workRoot);
     },
 
     async benchmark(limits: RenderLimits): Promise<BenchmarkResult> {
@@ -106,8 +110,10 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
         await runner({
           command: binary,
           args: ["-b", "-Y", "--factory-startup", "--python-exit-code", "1", "--python", BENCHMARK_SCRIPT, "--", join(sceneDir, "benchmark.blend")],
-          readOnlyDirs: [dirname(BENCHMARK_SCRIPT)],
+          readOnlyDirs: [BENCHMARK_SCRIPT],
           workDir,
+          isolation: options.sandbox?.isolation,
+          bwrap: options.sandbox?.bwrap,
           threads: limits.threads,
           memoryBytes: limits.memoryBytes,
           timeoutMs: limits.timeoutMs,
@@ -131,13 +137,14 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
             },
             settings,
           ),
+          options.sandbox?.workRoot,
         );
         const seconds = (performance.now() - started) / 1000;
         // Blender's start-up (~1 s) would swamp a small render: score the render time Blender
         // reports, falling back to the wall clock.
         const rendered = renderSeconds !== undefined && renderSeconds > 0 ? renderSeconds : seconds;
         return { score: (width * height * samples) / rendered / 1000, seconds };
-      });
+      }, options.sandbox?.workRoot);
     },
   };
 }

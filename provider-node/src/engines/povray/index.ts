@@ -16,11 +16,12 @@
  * - The scene runs in the sandbox with the scene folder read-only and cwd = the private work
  *   dir, where the image is written; the scene folder is on the include path (`+L`).
  */
+import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
-import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxRunner } from "../../sandbox/sandbox.ts";
+import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRequest, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
 
@@ -43,6 +44,8 @@ export interface PovrayEngineOptions {
   /** Substitute for `runSandboxed` (tests). */
   runner?: SandboxRunner;
   logger?: SandboxLogger;
+  /** The node's sandbox settings (isolation, where work folders go). */
+  sandbox?: SandboxOptions;
 }
 
 const BENCHMARK_SCENE = fileURLToPath(new URL("./benchmark.pov", import.meta.url));
@@ -60,7 +63,8 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
       command: binary,
       args: povrayArguments(request, settings, join(workDir, `${OUTPUT_BASENAME}.png`)),
       workDir,
-      ...sandboxLimitsOf(request, options.logger),
+      ...sandboxLimitsOf(request, options.logger, options.sandbox),
+      ...povrayConfiguration(request.sceneDir, workDir),
       onLine: (line) => {
         const trace = /Trace Time:.*\(([\d.]+) seconds\)/.exec(line);
         if (trace) traceSeconds = Number(trace[1]);
@@ -86,7 +90,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
 
     async render(request: RenderRequest): Promise<void> {
       const settings = parsePovraySettings(request.settings);
-      await withWorkDir("povray", (workDir) => renderIn(workDir, request, settings));
+      await withWorkDir("povray", (workDir) => renderIn(workDir, request, settings), options.sandbox?.workRoot);
     },
 
     async benchmark(limits: RenderLimits): Promise<BenchmarkResult> {
@@ -112,8 +116,44 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
         // trace time POV-Ray reports, falling back to the wall clock.
         const traced = traceSeconds !== undefined && traceSeconds > 0 ? traceSeconds : seconds;
         return { score: (width * height) / traced / 1000, seconds };
-      });
+      }, options.sandbox?.workRoot);
     },
+  };
+}
+
+/** Debian's POV-Ray reads its system configuration from here (`POVCONFDIR`). */
+const POVRAY_CONF_DIR = "/etc/povray/3.7";
+/** POV-Ray's own include files and INI folder (`POVLIBDIR`). */
+const POVRAY_LIBRARY_DIR = "/usr/share/povray-3.7";
+
+/**
+ * What the sandbox gives POV-Ray besides the scene: its system INI file (library paths), and a
+ * povray.conf written for this run, placed where POV-Ray reads its *system* configuration (a
+ * user one in $HOME could only narrow it): file I/O restricted to reading the scene folder and
+ * POV-Ray's include files and writing the work folder, shell-outs forbidden.
+ *
+ * Measured with Debian's POV-Ray 3.7.0.10: this build does not enforce these paths on `#fopen`,
+ * `#include`, `file_exists()` or the output file, so the file system the sandbox shows POV-Ray
+ * is what keeps the host out of reach; the configuration is kept as a second line should a
+ * POV-Ray build enforce it.
+ */
+export function povrayConfiguration(sceneDir: string, workDir: string): Pick<SandboxRequest, "readOnlyDirs" | "files"> {
+  const ini = join(POVRAY_CONF_DIR, "povray.ini");
+  const conf = [
+    "; Written by Tessellate for one render; see provider-node/src/engines/povray/index.ts.",
+    "[File I/O Security]",
+    "restricted",
+    "[Shellout Security]",
+    "forbidden",
+    "[Permitted Paths]",
+    `read* = "${POVRAY_LIBRARY_DIR}"`,
+    `read* = "${sceneDir}"`,
+    `read+write* = "${workDir}"`,
+    "",
+  ].join("\n");
+  return {
+    readOnlyDirs: [sceneDir, ...(existsSync(ini) ? [ini] : [])],
+    files: [{ path: join(POVRAY_CONF_DIR, "povray.conf"), content: conf }],
   };
 }
 
