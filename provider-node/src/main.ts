@@ -14,15 +14,18 @@ import { ChainWatcher } from "./chain/chainWatcher.ts";
 import { redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
 import type { EngineInfo } from "./engines/engine.ts";
-import { createEngineRegistry, type EngineRegistry } from "./engines/registry.ts";
+import { createEngineRegistry, defaultEngines, type EngineRegistry } from "./engines/registry.ts";
 import { createLogger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import { createMarketPort, systemClock, type Clock, type Logger, type MarketPort } from "./ports.ts";
+import { checkSandbox, NO_ISOLATION_WARNING, removeLeftoverWorkDirs, type SandboxOptions } from "./sandbox/sandbox.ts";
 import { StateStore } from "./state/stateStore.ts";
 import { Worker } from "./worker/worker.ts";
 
 /** File name of the state database inside the data dir. */
 export const STATE_FILE = "provider.sqlite";
+/** Folder inside the data dir holding the engines' work folders; emptied at every start. */
+export const ENGINE_WORK_DIR = "engine-work";
 
 export interface ProviderNodeDeps {
   /** Signs for the node; default: the configured key source (keystore or TESSELLATE_PRIVATE_KEY). */
@@ -65,7 +68,9 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
   const clock = deps.clock ?? systemClock;
   const market = deps.market ?? (await connectMarket(config, deps));
   const storage = deps.storage ?? createKuboStorage({ url: config.ipfsApiUrl });
-  const engines = deps.engines ?? createEngineRegistry();
+  const sandbox: SandboxOptions = { isolation: config.sandbox.isolation, workRoot: join(config.dataDir, ENGINE_WORK_DIR) };
+  await startSandbox(sandbox, log);
+  const engines = deps.engines ?? createEngineRegistry(defaultEngines({ sandbox, logger: log }));
   const installedEngines = (await engines.detectAll()).filter((e) => config.engines.includes(e.name));
   log.info({ address: market.account, engines: installedEngines.map((e) => `${e.name} ${e.version}`), config: redactConfig(config) }, "starting provider node");
   if (installedEngines.length === 0) log.warn({ enabled: config.engines }, "no enabled engine is installed: the node will skip every job");
@@ -154,6 +159,16 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
     store.close();
     throw error;
   }
+}
+
+/** Removes what engines of a killed run left behind and says, loudly where needed, how engines are isolated. */
+async function startSandbox(sandbox: SandboxOptions, log: Logger): Promise<void> {
+  const removed = await removeLeftoverWorkDirs(sandbox.workRoot!);
+  if (removed.length > 0) log.info({ workRoot: sandbox.workRoot, removed }, "removed engine work folders left by a previous run");
+  const report = await checkSandbox(sandbox);
+  if (report.isolation === "none") log.warn({ isolation: "none" }, NO_ISOLATION_WARNING);
+  if (report.unavailable) log.error({ isolation: report.isolation }, `POV-Ray and Blender renders will fail: ${report.unavailable}`);
+  if (report.noProcessCap) log.warn({ reason: report.noProcessCap }, "the number of processes an engine may start is NOT capped on this machine");
 }
 
 async function connectMarket(config: ProviderConfig, deps: ProviderNodeDeps): Promise<MarketPort> {

@@ -64,6 +64,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: "benchmarkScore", env: "TESSELLATE_BENCHMARK_SCORE", flag: "--benchmark-score", kind: "number", hint: "give a positive number (thousands of samples per second), or leave it unset to benchmark at start-up" },
   { path: "keeper.enabled", env: "TESSELLATE_KEEPER_ENABLED", flag: "--keeper-enabled", kind: "bool", hint: "give true or false" },
   { path: "keeper.tokensPerNative", env: "TESSELLATE_KEEPER_TOKENS_PER_NATIVE", flag: "--keeper-tokens-per-native", kind: "string", hint: 'give how many tokens one unit of the chain\'s native currency (ETH) is worth, e.g. "2000"' },
+  { path: "sandbox.isolation", env: "TESSELLATE_SANDBOX_ISOLATION", flag: "--sandbox-isolation", kind: "string", hint: 'give "bubblewrap" (engines see only their installation, the scene and their work folder; needs /usr/bin/bwrap) or "none" (NO isolation: a scene can read the node\'s keys; only for trusted scenes)' },
   { path: "logLevel", env: "TESSELLATE_LOG_LEVEL", flag: "--log-level", kind: "string", hint: "give one of fatal, error, warn, info, debug, trace, silent" },
   { path: "testing.corruptDigests", env: "TESSELLATE_TEST_CORRUPT_DIGESTS", kind: "bool", hint: `TEST ONLY: set it only in end-to-end tests, together with ${ALLOW_TEST_MODES_ENV}=1` },
 ];
@@ -132,6 +133,7 @@ export const configSchema = z.strictObject({
     enabled: z.boolean(),
     tokensPerNative: tokenAmount.refine((v) => v > 0n, "must be more than 0"),
   }),
+  sandbox: z.strictObject({ isolation: z.enum(["bubblewrap", "none"]) }),
   logLevel: z.enum(LOG_LEVELS),
   testing: z.strictObject({ corruptDigests: z.boolean() }),
 });

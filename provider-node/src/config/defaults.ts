@@ -61,6 +61,10 @@ export const DEFAULTS = {
     /** What one unit of the chain's native currency is worth in tokens, to compare the keeper fee with gas. */
     tokensPerNative: "1",
   },
+  sandbox: {
+    /** How engines are isolated: "bubblewrap", or "none" (no isolation, warned about loudly). */
+    isolation: "bubblewrap",
+  },
   logLevel: "info",
   testing: {
     /** TEST ONLY: commit wrong digests (refused unless TESSELLATE_ALLOW_TEST_MODES=1). */

@@ -2,6 +2,7 @@ export { EngineError, type EngineErrorCode } from "./engineError.ts";
 export { commandOutput, findEngineOutput, resolveSceneEntry } from "./engineFiles.ts";
 export {
   checkSandbox,
+  NO_ISOLATION_WARNING,
   DEFAULT_WORK_ROOT,
   removeLeftoverWorkDirs,
   runSandboxed,

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
+import { FatalError } from "@tessellate/sdk/errors";
 import { EngineError } from "./engineError.ts";
-import { runSandboxed, withWorkDir, type SandboxRequest } from "./sandbox.ts";
+import { NO_ISOLATION_WARNING, removeLeftoverWorkDirs, runSandboxed, withWorkDir, type SandboxRequest } from "./sandbox.ts";
 
 const MiB = 1024 * 1024;
 const quiet = { warn: () => {} };
@@ -193,3 +198,181 @@ describe("runSandboxed isolation", () => {
       }
     }));
 });
+
+/** Host pids of the processes whose command line contains `marker`. */
+async function processesWith(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(marker)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) assert.fail(`timed out waiting until ${what}`);
+    await delay(50);
+  }
+}
+
+describe("runSandboxed: what the engine can see", () => {
+  test("nothing of the host but the engine's installation, the scene and its own work folder", () =>
+    withWorkDir("sandbox-view", async (root) => {
+      // A provider's data folder, with its key, another job's scene and this job's scene next to the work dir.
+      const dataDir = join(root, "data");
+      const sceneDir = join(dataDir, "scenes", "job");
+      const otherScene = join(dataDir, "scenes", "other");
+      const workDir = join(root, "work");
+      for (const dir of [sceneDir, otherScene, workDir]) await mkdir(dir, { recursive: true });
+      await writeFile(join(dataDir, "provider.key"), "0xprivate-key\n");
+      await writeFile(join(otherScene, "scene.pov"), "other\n");
+      await writeFile(join(sceneDir, "scene.pov"), "mine\n");
+      const hostTmp = await mkdtemp(join(tmpdir(), "tessellate-host-secret-"));
+      await writeFile(join(hostTmp, "secret.txt"), "host tmp\n");
+      const probes = [
+        join(dataDir, "provider.key"),
+        join(dataDir, "provider.sqlite"),
+        join(otherScene, "scene.pov"),
+        join(hostTmp, "secret.txt"),
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/hostname",
+        "/root",
+        "/home",
+        "/var",
+        "/opt",
+        "/run",
+        "/sys",
+        fileURLToPath(import.meta.url),
+        process.cwd(),
+      ];
+      const script = [
+        "id -u; id -g",
+        "ls -A /",
+        "ls -A /etc",
+        ...probes.map((path) => `[ -e '${path}' ] && echo 'present ${path}'`),
+        `cat '${join(dataDir, "provider.key")}' 2>/dev/null`,
+        `cat '${join(sceneDir, "scene.pov")}'`,
+        `echo written > '${workDir}/out.txt' && echo work-writable`,
+        "true",
+      ].join("; ");
+      try {
+        const result = await runSandboxed({
+          command: "sh",
+          args: ["-c", script],
+          readOnlyDirs: [sceneDir],
+          workDir,
+          threads: 1,
+          memoryBytes: 1024 * MiB,
+          timeoutMs: 10_000,
+        });
+        const lines = result.stdoutTail.split("\n");
+        assert.deepEqual(lines.slice(0, 2), ["65534", "65534"]);
+        assert.deepEqual(lines.slice(2, 11), ["bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"]);
+        assert.deepEqual(lines.slice(11, 13), ["alternatives", "ld.so.cache"]);
+        assert.deepEqual(lines.slice(13), ["mine", "work-writable"]);
+        assert.ok(!result.stdoutTail.includes("0xprivate-key"));
+      } finally {
+        await rm(hostTmp, { recursive: true, force: true });
+      }
+    }));
+
+  test("a run may not start more processes than its cap", () =>
+    withDirs(async (base) => {
+      const forkMany = ["-c", "for i in $(seq 1 40); do sleep 1 & done; echo started; wait"];
+      const roomy = await runSandboxed({ ...base, maxTasks: 100, command: "sh", args: forkMany });
+      assert.equal(roomy.stdoutTail, "started");
+      const error = await rejection(runSandboxed({ ...base, maxTasks: 16, command: "sh", args: forkMany }));
+      assert.equal(error.code, "ENGINE_FAILED");
+      assert.ok(error.lastLines.some((line) => /Cannot fork|Resource temporarily unavailable/.test(line)), error.lastLines.join("\n"));
+    }));
+
+  test("at the time limit nothing the engine started keeps running", () =>
+    withDirs(async (base) => {
+      const marker = `${process.pid}${Date.now() % 100_000}`;
+      const error = await rejection(
+        runSandboxed({ ...base, timeoutMs: 500, command: "sh", args: ["-c", `sleep 1${marker} & sleep 2${marker} & wait`] }),
+      );
+      assert.equal(error.code, "RENDER_TIMEOUT");
+      await waitFor("the engine's processes are gone", async () => (await processesWith(marker)).length === 0, 3_000);
+    }));
+});
+
+describe("runSandboxed: when bubblewrap cannot start", () => {
+  test("a missing bwrap fails the run with a FatalError saying how to install it or opt out", () =>
+    withDirs(async (base) => {
+      const error = await runSandboxed({ ...base, bwrap: "/nonexistent/bwrap", command: "true", args: [] }).then(
+        () => assert.fail("ran without a sandbox"),
+        (error: unknown) => error,
+      );
+      assert.ok(error instanceof FatalError && !(error instanceof EngineError), String(error));
+      assert.equal(error.code, "SANDBOX_UNAVAILABLE");
+      assert.match(error.message, /\/nonexistent\/bwrap cannot be run/);
+      assert.match(error.message, /apt-get install bubblewrap/);
+      assert.match(error.message, /TESSELLATE_SANDBOX_ISOLATION=none/);
+    }));
+
+  test("a bwrap that cannot create the sandbox fails the run, naming the kernel settings", () =>
+    withDirs(async (base) => {
+      const error = await runSandboxed({ ...base, bwrap: "/bin/false", command: "true", args: [] }).then(
+        () => assert.fail("ran without a sandbox"),
+        (error: unknown) => error,
+      );
+      assert.ok(error instanceof FatalError);
+      assert.equal(error.code, "SANDBOX_UNAVAILABLE");
+      assert.match(error.message, /could not create one/);
+      assert.match(error.message, /user namespaces/);
+    }));
+
+  test('isolation "none" runs without bubblewrap and warns on every run', () =>
+    withDirs(async (base) => {
+      const warnings: string[] = [];
+      const logger = { warn: (_details: object, message: string) => warnings.push(message) };
+      for (let run = 0; run < 2; run++) {
+        const result = await runSandboxed({ ...base, isolation: "none", bwrap: "/nonexistent/bwrap", logger, command: "sh", args: ["-c", "id -u"] });
+        assert.equal(result.stdoutTail, String(process.getuid!()));
+      }
+      assert.equal(warnings.filter((message) => message === NO_ISOLATION_WARNING).length, 2);
+      assert.match(NO_ISOLATION_WARNING, /WITHOUT isolation/);
+    }));
+});
+
+describe("engines die with the node", () => {
+  test("a node killed with SIGKILL leaves no engine running; its work folder is removed at the next start", async () => {
+    const root = await mkdtemp(join(tmpdir(), "tessellate-killed-node-"));
+    try {
+      const sceneDir = join(root, "scene-of-the-killed-node");
+      const workRoot = join(root, "engine-work");
+      await mkdir(sceneDir);
+      const endless = fileURLToPath(new URL("../engines/fixtures/povray/endless/scene.pov", import.meta.url));
+      await copyFile(endless, join(sceneDir, "scene.pov"));
+      const node = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/renderUntilKilled.ts", import.meta.url)), sceneDir, workRoot], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const exited = new Promise((done) => node.on("exit", done));
+      try {
+        await waitFor("povray renders", async () => (await processesWith(`+I${sceneDir}`)).some((pid) => isPovray(pid)), 30_000);
+      } finally {
+        node.kill("SIGKILL");
+        await exited;
+      }
+      await waitFor("no process of the render is left", async () => (await processesWith(sceneDir)).length === 0, 5_000);
+      assert.equal((await readdir(workRoot)).length, 1, "the killed render left its work folder");
+      assert.equal((await removeLeftoverWorkDirs(workRoot)).length, 1);
+      assert.deepEqual(await readdir(workRoot), []);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+function isPovray(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "povray";
+  } catch {
+    return false;
+  }
+}
