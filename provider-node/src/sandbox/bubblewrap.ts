@@ -9,10 +9,16 @@
  *   it hands over by content (e.g. POV-Ray's povray.conf), read-only, at their own paths;
  * - the work folder, writable, at its own path (its parent folders exist but are empty);
  * - a private `/tmp` (a tmpfs of {@link TMP_SIZE_BYTES}), a `/proc` of its own PID namespace and
- *   a minimal `/dev` (null, zero, full, random, urandom, tty, pts, shm).
+ *   a minimal `/dev` (null, zero, full, random, urandom, tty, ptmx, pts, shm).
  * It runs as uid/gid 65534 of a new user namespace with no capabilities, in new IPC, UTS,
  * network (loopback only), PID and cgroup namespaces, in a new session, with no environment
  * but the one given, and it is killed (SIGKILL) when the process that started bwrap dies.
+ *
+ * `--new-session` puts the engine in a session and process group of its own, so the node's
+ * SIGTERM/SIGKILL to the run's process group reaches bwrap, not the engine. That is enough:
+ * `--die-with-parent` SIGKILLs the engine's PID 1 when bwrap dies, and the kernel then kills
+ * every process of that PID namespace (the sandbox tests check that nothing outlives a timeout
+ * or a node killed with SIGKILL).
  */
 import { execFile } from "node:child_process";
 import { FatalError } from "@tessellate/sdk/errors";

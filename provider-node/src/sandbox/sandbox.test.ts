@@ -9,6 +9,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { FatalError } from "@tessellate/sdk/errors";
+import { ENGINE_WORK_DIR } from "../main.ts";
+import { createWorld, PROVIDER_A, startNode } from "../testing/harness.ts";
 import { EngineError } from "./engineError.ts";
 import { NO_ISOLATION_WARNING, removeLeftoverWorkDirs, runSandboxed, withWorkDir, type SandboxRequest } from "./sandbox.ts";
 
@@ -365,6 +367,24 @@ describe("engines die with the node", () => {
       assert.deepEqual(await readdir(workRoot), []);
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a provider node at start", () => {
+  test("removes the engine work folders a killed run left in its data dir", async () => {
+    const world = await createWorld();
+    try {
+      const leftover = join(world.dir, "node-a", ENGINE_WORK_DIR, "povray-AbC123");
+      await mkdir(join(leftover, "tmp"), { recursive: true });
+      await writeFile(join(leftover, "render.png"), "half a frame");
+      const kept = join(world.dir, "node-a", "kept.txt");
+      await writeFile(kept, "not an engine's");
+      await startNode(world, PROVIDER_A, { name: "node-a" });
+      assert.deepEqual(await readdir(join(world.dir, "node-a", ENGINE_WORK_DIR)), []);
+      assert.equal(await readFile(kept, "utf8"), "not an engine's");
+    } finally {
+      await world.cleanup();
     }
   });
 });
