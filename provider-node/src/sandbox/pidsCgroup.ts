@@ -12,7 +12,8 @@
  * lists it). Each run gets `<that cgroup>/tessellate-engine-<node pid>-<n>`, which the engine's
  * first process joins before it execs the sandbox; children inherit it.
  */
-import { readFile, readdir, rmdir, writeFile, mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, readdir, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -102,17 +103,9 @@ async function findParent(): Promise<{ dir: string } | { unavailable: string }> 
 async function removeOrphans(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(/^tessellate-engine-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    // A node process still running (in this PID namespace) keeps its cgroups.
+    if (!Number.isSafeInteger(pid) || pid <= 0 || existsSync(`/proc/${pid}`)) continue;
     await removeCgroup(join(dir, name)).catch(() => {});
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

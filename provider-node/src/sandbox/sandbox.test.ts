@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -7,11 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { describe, test } from "node:test";
 import { FatalError } from "@tessellate/sdk/errors";
 import { ENGINE_WORK_DIR } from "../main.ts";
 import { createWorld, PROVIDER_A, startNode } from "../testing/harness.ts";
 import { EngineError } from "./engineError.ts";
+import { pidsCgroupParent } from "./pidsCgroup.ts";
 import { NO_ISOLATION_WARNING, removeLeftoverWorkDirs, runSandboxed, withWorkDir, type SandboxRequest } from "./sandbox.ts";
 
 const MiB = 1024 * 1024;
@@ -343,7 +345,7 @@ describe("runSandboxed: when bubblewrap cannot start", () => {
 });
 
 describe("engines die with the node", () => {
-  test("a node killed with SIGKILL leaves no engine running; its work folder is removed at the next start", async () => {
+  test("a node killed with SIGKILL leaves no engine running; its work folder and cgroup are removed at the next start", async () => {
     const root = await mkdtemp(join(tmpdir(), "tessellate-killed-node-"));
     try {
       const sceneDir = join(root, "scene-of-the-killed-node");
@@ -351,6 +353,8 @@ describe("engines die with the node", () => {
       await mkdir(sceneDir);
       const endless = fileURLToPath(new URL("../engines/fixtures/povray/endless/scene.pov", import.meta.url));
       await copyFile(endless, join(sceneDir, "scene.pov"));
+      // (This process looks for orphaned cgroups now, before there is one.)
+      const cgroups = await pidsCgroupParent();
       const node = spawn(process.execPath, [fileURLToPath(new URL("./fixtures/renderUntilKilled.ts", import.meta.url)), sceneDir, workRoot], {
         stdio: ["ignore", "pipe", "inherit"],
       });
@@ -365,6 +369,14 @@ describe("engines die with the node", () => {
       assert.equal((await readdir(workRoot)).length, 1, "the killed render left its work folder");
       assert.equal((await removeLeftoverWorkDirs(workRoot)).length, 1);
       assert.deepEqual(await readdir(workRoot), []);
+      // Its pids cgroup, where there is one, is removed by the next process that runs engines.
+      if ("dir" in cgroups) {
+        const orphans = async () => (await readdir(cgroups.dir)).filter((name) => name.startsWith(`tessellate-engine-${node.pid}-`));
+        assert.equal((await orphans()).length, 1, "the killed node left its cgroup");
+        const sandbox = fileURLToPath(new URL("./sandbox.ts", import.meta.url));
+        await promisify(execFile)(process.execPath, ["--input-type=module", "-e", `await (await import(${JSON.stringify(sandbox)})).checkSandbox();`]);
+        assert.deepEqual(await orphans(), []);
+      }
     } finally {
       await rm(root, { recursive: true, force: true });
     }
