@@ -12,7 +12,7 @@ import { FatalError, TessellateError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
 import { addConfigOptions, cliValues, loadConfig, redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
-import { createEngineRegistry } from "./engines/registry.ts";
+import { createEngineRegistry, defaultEngines } from "./engines/registry.ts";
 import { STATE_FILE, startProviderNode, stopOnSignals } from "./main.ts";
 import { benchmarkEngines, buildProfile, publishProfile, type EngineBenchmark } from "./profile.ts";
 import { StateStore } from "./state/stateStore.ts";
@@ -42,7 +42,8 @@ export function parseAmount(text: string, what = "amount"): bigint {
 const tokens = (wei: bigint) => `${formatUnits(wei, 18)} tokens`;
 
 async function benchmarkAndReport(config: ProviderConfig): Promise<EngineBenchmark[]> {
-  const engines = createEngineRegistry();
+  // The benchmark renders in the same sandbox as jobs do (sandbox.isolation applies here too).
+  const engines = createEngineRegistry(defaultEngines({ sandbox: { isolation: config.sandbox.isolation } }));
   const results = await benchmarkEngines(
     engines,
     config.engines,
