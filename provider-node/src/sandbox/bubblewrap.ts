@@ -118,6 +118,9 @@ function probeBubblewrap(bwrap: string): Promise<string | null> {
         );
       }
       const said = (stderr || error.message).trim().split("\n").at(-1) ?? "failed";
+      if (/unknown option/i.test(said)) {
+        return done(`Engines run in a bubblewrap sandbox, but ${bwrap} is too old (${said}): install bubblewrap 0.7 or later. ${OPT_OUT}`);
+      }
       done(
         `Engines run in a bubblewrap sandbox, but ${bwrap} could not create one: ${said}. ` +
           "It needs user namespaces: check that user.max_user_namespaces is above 0, that " +

@@ -331,6 +331,19 @@ describe("runSandboxed: when bubblewrap cannot start", () => {
       assert.match(error.message, /user namespaces/);
     }));
 
+  test("a bwrap older than 0.7 (no --size) fails the run, asking for a newer one", () =>
+    withDirs(async (base) => {
+      const oldBwrap = join(base.workDir, "..", "bwrap-0.4");
+      await writeFile(oldBwrap, '#!/bin/sh\necho "bwrap: Unknown option --size" >&2\nexit 1\n', { mode: 0o755 });
+      const error = await runSandboxed({ ...base, bwrap: oldBwrap, command: "true", args: [] }).then(
+        () => assert.fail("ran without a sandbox"),
+        (error: unknown) => error,
+      );
+      assert.ok(error instanceof FatalError);
+      assert.equal(error.code, "SANDBOX_UNAVAILABLE");
+      assert.match(error.message, /is too old .* install bubblewrap 0\.7 or later/);
+    }));
+
   test('isolation "none" runs without bubblewrap and warns on every run', () =>
     withDirs(async (base) => {
       const warnings: string[] = [];
