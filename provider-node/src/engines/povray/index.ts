@@ -129,8 +129,9 @@ const POVRAY_LIBRARY_DIR = "/usr/share/povray-3.7";
 /**
  * What the sandbox gives POV-Ray besides the scene: its system INI file (library paths), and a
  * povray.conf written for this run, placed where POV-Ray reads its *system* configuration (a
- * user one in $HOME could only narrow it): file I/O restricted to reading the scene folder and
- * POV-Ray's include files and writing the work folder, shell-outs forbidden.
+ * user one in $HOME may not set a weaker security level than that): file I/O restricted to
+ * reading the scene folder and POV-Ray's include files and writing the work folder, shell-outs
+ * forbidden. The host's own /etc/povray/3.7/povray.conf is not shown to POV-Ray.
  *
  * Measured with Debian's POV-Ray 3.7.0.10: this build does not enforce these paths on `#fopen`,
  * `#include`, `file_exists()` or the output file, so the file system the sandbox shows POV-Ray
