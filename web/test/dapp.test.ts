@@ -1,0 +1,344 @@
+/**
+ * The dApp end to end, in Debian's Chromium (playwright-core) against `next build && next start`
+ * and a real devnet chain with the protocol deployed by its Ignition module. A wallet injected
+ * through EIP-6963 signs in this process (test/testWallet.ts). Every test fails on a console
+ * error or on a request to a host outside the loopback. Screenshots of every page go to
+ * web/test-artifacts/.
+ *
+ * Set TESSELLATE_WEB_BUILT=1 to reuse an existing `next build` (web/.next) while iterating.
+ */
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { createPublicClient, createWalletClient, http, parseUnits, type Address } from "viem";
+import { hardhat } from "viem/chains";
+import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
+import { startChain, deployProtocol, stopProcess, type DeployedProtocol, type RunningChain } from "../../scripts/devnet/chain.ts";
+import { devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
+import { testPort } from "../../scripts/devnet/ports.ts";
+import { installTestWallet, TEST_WALLET_RDNS } from "./testWallet.ts";
+
+const WEB = join(import.meta.dirname, "..");
+const NEXT = join(WEB, "node_modules/.bin/next");
+const ARTIFACTS = join(WEB, "test-artifacts");
+const CHAIN_ID = 31337;
+const TEST_WALLET_ACCOUNT = 6; // a devnet account no other role uses
+const PICKER_ACCOUNT = DEVNET_ROLES.firstProvider; // "Devnet provider 1" in the picker
+const UNBONDING_DELAY = 3600; // deployProtocol's default
+
+let chain: RunningChain;
+let protocol: DeployedProtocol;
+let web: ChildProcess;
+let webUrl: string;
+let browser: Browser;
+let symbol: string;
+
+function nextBinary(): string {
+  // npm may install next under web/node_modules or hoist it to the root.
+  const local = spawnSync("test", ["-x", NEXT]);
+  return local.status === 0 ? NEXT : join(WEB, "../node_modules/.bin/next");
+}
+
+async function rpc(method: string, params: unknown[]): Promise<unknown> {
+  const response = await fetch(chain.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: unknown; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result;
+}
+
+/** Tokens for the test accounts and one job on the market, so the pages have something to show. */
+async function seedChain() {
+  const transport = http(chain.rpcUrl);
+  const publicClient = createPublicClient({ transport });
+  const deployer = createWalletClient({ transport, account: devnetAccount(DEVNET_ROLES.deployer), chain: hardhat });
+  const requester = createWalletClient({ transport, account: devnetAccount(DEVNET_ROLES.requester), chain: hardhat });
+  const decimals = await publicClient.readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "decimals" });
+  symbol = await publicClient.readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "symbol" });
+  const send = async (hash: `0x${string}`) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
+    assert.equal(receipt.status, "success");
+  };
+  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester]) {
+    await send(
+      await deployer.writeContract({
+        address: protocol.token,
+        abi: renderTokenAbi,
+        functionName: "transfer",
+        args: [devnetAccount(index).address, parseUnits("1000", decimals)],
+      }),
+    );
+  }
+  await send(
+    await requester.writeContract({
+      address: protocol.token,
+      abi: renderTokenAbi,
+      functionName: "approve",
+      args: [protocol.market, parseUnits("1000", decimals)],
+    }),
+  );
+  const block = await publicClient.getBlock();
+  await send(
+    await requester.writeContract({
+      address: protocol.market,
+      abi: jobMarketAbi,
+      functionName: "createJob",
+      args: [
+        {
+          manifestCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+          segmentCount: 4,
+          redundancy: 2,
+          quorum: 2,
+          rewardPerReplica: parseUnits("1", decimals),
+          collateralPerReplica: parseUnits("2", decimals),
+          leaseDuration: 300,
+          revealWindow: 120,
+          deadline: block.timestamp + 3600n,
+          minReputation: 0,
+        },
+      ],
+    }),
+  );
+}
+
+async function startWeb(port: number) {
+  const env = {
+    ...process.env,
+    NEXT_TELEMETRY_DISABLED: "1",
+    TESSELLATE_RPC_URL: chain.rpcUrl,
+    TESSELLATE_CHAIN_ID: String(CHAIN_ID),
+    TESSELLATE_TOKEN_ADDRESS: protocol.token,
+    TESSELLATE_REGISTRY_ADDRESS: protocol.registry,
+    TESSELLATE_MARKET_ADDRESS: protocol.market,
+    TESSELLATE_IPFS_API: `http://127.0.0.1:${testPort(8753)}`,
+    TESSELLATE_IPFS_GATEWAY_URL: `http://127.0.0.1:${testPort(8754)}`,
+  };
+  web = spawn(nextBinary(), ["start", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: WEB, env, stdio: ["ignore", "pipe", "pipe"] });
+  const output: string[] = [];
+  web.stdout!.on("data", (c: Buffer) => output.push(c.toString()));
+  web.stderr!.on("data", (c: Buffer) => output.push(c.toString()));
+  webUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (web.exitCode !== null) throw new Error(`next start exited (${web.exitCode}):\n${output.join("")}`);
+    try {
+      const response = await fetch(`${webUrl}/api/config`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`next start did not answer on ${webUrl} within 60 s:\n${output.join("")}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A fresh browser context that records console errors and blocks (and records) any non-loopback request. */
+async function openContext(options: { width?: number; height?: number } = {}) {
+  const context = await browser.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 900 } });
+  const problems: string[] = [];
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.protocol === "data:" || url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]") return route.continue();
+    problems.push(`request outside the loopback: ${route.request().url()}`);
+    return route.abort("blockedbyclient");
+  });
+  const watch = (page: Page) => {
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  };
+  context.on("page", watch);
+  return { context, problems, watch };
+}
+
+const byTestId = (page: Page, id: string, text?: string | RegExp) =>
+  text === undefined ? page.locator(`[data-testid="${id}"]`) : page.locator(`[data-testid="${id}"]`, { hasText: text });
+
+/** Waits until the element shows exactly `text` (polling reads update it within a second or two). */
+async function waitForText(page: Page, id: string, text: string, timeout = 30_000) {
+  const escaped = text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  try {
+    await byTestId(page, id, new RegExp(`^${escaped}$`)).waitFor({ timeout });
+  } catch (error) {
+    const shown = await byTestId(page, id).allTextContents();
+    throw new Error(`[data-testid=${id}] did not show "${text}" within ${timeout} ms; it shows ${JSON.stringify(shown)}`, { cause: error });
+  }
+}
+
+async function waitForStep(page: Page, tx: string, step: string, timeout = 30_000) {
+  const locator = page.locator(`[data-testid="tx-${tx}"][data-step="${step}"]`);
+  try {
+    await locator.waitFor({ timeout });
+  } catch (error) {
+    const shown = await page.locator(`[data-testid="tx-${tx}"]`).allTextContents();
+    throw new Error(`transaction "${tx}" did not reach "${step}" within ${timeout} ms; it shows ${JSON.stringify(shown)}`, { cause: error });
+  }
+}
+
+async function screenshot(page: Page, name: string) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+describe("dApp in Chromium against next start and a devnet chain", { timeout: 600_000 }, () => {
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    if (process.env.TESSELLATE_WEB_BUILT !== "1") {
+      const build = spawnSync(nextBinary(), ["build"], { cwd: WEB, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, encoding: "utf8" });
+      assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`);
+    }
+    chain = await startChain({ port: testPort(8751) });
+    protocol = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: "web-e2e", parameters: { unbondingDelay: BigInt(UNBONDING_DELAY) } });
+    await seedChain();
+    await startWeb(testPort(8752));
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (web) await stopProcess(web);
+    await chain?.stop();
+  });
+
+  let session: Awaited<ReturnType<typeof openContext>>;
+  beforeEach(async () => {
+    session = await openContext();
+  });
+  afterEach(async () => {
+    await session.context.close();
+    assert.deepEqual(session.problems, [], "the page logged errors or reached outside the loopback");
+  });
+
+  it("serves its runtime config from the server, with devnet accounts only on chain 31337", async () => {
+    const response = await fetch(`${webUrl}/api/config`);
+    const body = (await response.json()) as { ok: boolean; config: { chainId: number; rpcUrl: string; addresses: Record<string, Address>; pollingIntervalMs: number; devAccounts?: { address: Address }[] } };
+    assert.equal(body.ok, true);
+    assert.equal(body.config.chainId, CHAIN_ID);
+    assert.equal(body.config.rpcUrl, chain.rpcUrl);
+    assert.equal(body.config.addresses.market, protocol.market);
+    assert.ok(body.config.pollingIntervalMs >= 500 && body.config.pollingIntervalMs <= 1000, `local polling ${body.config.pollingIntervalMs} ms`);
+    assert.equal(body.config.devAccounts?.[PICKER_ACCOUNT]?.address, devnetAccount(PICKER_ACCOUNT).address);
+  });
+
+  it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {
+    const { context } = session;
+    const wallet = await installTestWallet(context, { privateKey: devnetPrivateKey(TEST_WALLET_ACCOUNT), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
+    const page = await context.newPage();
+    await page.goto(`${webUrl}/provider`);
+    assert.ok(!wallet.requests.includes("eth_requestAccounts"), "the page asked for accounts before the person clicked connect");
+
+    // A rejected connection request is explained, and nothing is connected.
+    await byTestId(page, "connect").click();
+    await screenshot(page, "connect-menu");
+    wallet.rejectNext();
+    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+    await byTestId(page, "connect-error", "rejected").waitFor();
+
+    // Connect for real.
+    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+    await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+    await waitForText(page, "registered", "not registered");
+    await waitForText(page, "token-balance", `1,000 ${symbol}`);
+
+    // Register: a rejected signature first, then accepted.
+    await byTestId(page, "profile-cid").fill("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+    wallet.rejectNext();
+    await byTestId(page, "submit-profile").click();
+    await waitForStep(page, "register", "failed");
+    await byTestId(page, "tx-register", 'You rejected "Register" in your wallet; nothing was sent.').waitFor();
+    assert.equal(wallet.sent(), 1, "the rejected transaction was still the only one asked for");
+    await byTestId(page, "submit-profile").click();
+    await waitForStep(page, "update-profile", "confirmed").catch(async () => waitForStep(page, "register", "confirmed"));
+    await waitForText(page, "registered", "registered");
+    await waitForText(page, "score", "50.00 %");
+
+    // Approve + stake 10.
+    await byTestId(page, "stake-amount").fill("10");
+    await byTestId(page, "submit-stake", "Approve and stake").waitFor();
+    await byTestId(page, "submit-stake").click();
+    await waitForStep(page, "approve", "confirmed");
+    await waitForStep(page, "stake", "confirmed");
+    await waitForText(page, "staked", `10 ${symbol}`);
+    await waitForText(page, "free-stake", `10 ${symbol}`);
+    await waitForText(page, "token-balance", `990 ${symbol}`);
+
+    // An amount above the free stake is explained before anything is sent.
+    await byTestId(page, "unstake-amount").fill("11");
+    await byTestId(page, "unstake-problem", `only 10 ${symbol} is free`).waitFor();
+
+    // Request unstake of 4: the countdown runs on the chain's clock.
+    await byTestId(page, "unstake-amount").fill("4");
+    await byTestId(page, "submit-unstake").click();
+    await waitForStep(page, "request-unstake", "confirmed");
+    await waitForText(page, "unbonding", `4 ${symbol}`);
+    await waitForText(page, "free-stake", `6 ${symbol}`);
+    await byTestId(page, "unbonding-ready", /^in (59 min|1 h)/).waitFor();
+    await screenshot(page, "provider-own");
+
+    // Withdrawing before the delay: the simulation's revert is decoded and the wallet never opens.
+    const sentBefore = wallet.sent();
+    await byTestId(page, "submit-withdraw").click();
+    await waitForStep(page, "withdraw-stake", "failed");
+    await byTestId(page, "tx-withdraw-stake", "provider registry unbonding not ready").waitFor();
+    await byTestId(page, "tx-withdraw-stake", "ProviderRegistryUnbondingNotReady(provider: ").waitFor();
+    assert.equal(wallet.sent(), sentBefore, "a transaction that would revert was sent to the wallet");
+
+    // After the delay on chain, withdraw.
+    await rpc("evm_increaseTime", [UNBONDING_DELAY + 1]);
+    await rpc("evm_mine", []);
+    await waitForText(page, "unbonding-ready", "now");
+    await byTestId(page, "submit-withdraw").click();
+    await waitForStep(page, "withdraw-stake", "confirmed");
+    await waitForText(page, "staked", `6 ${symbol}`);
+    await waitForText(page, "unbonding", `0 ${symbol}`);
+    await waitForText(page, "token-balance", `994 ${symbol}`);
+    const hash = await page.locator('[data-testid="tx-withdraw-stake"] .hash').textContent();
+    assert.match(hash ?? "", /^0x[0-9a-f]{64}$/);
+
+    // The network page shows the stake and the seeded job's escrow.
+    await page.getByRole("link", { name: "Network" }).click();
+    await waitForText(page, "total-staked", `6 ${symbol}`);
+    await waitForText(page, "job-count", "1");
+    await byTestId(page, "job-1", "Open").waitFor();
+    // escrow = 4 segments × 2 replicas × 1 token reward (the fee comes out of the reward)
+    await waitForText(page, "total-escrow", `8 ${symbol}`);
+    await screenshot(page, "network");
+
+    // Read-only for any address: another context, no wallet at all.
+    const viewer = await context.browser()!.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      const other = await viewer.newPage();
+      session.watch(other);
+      await other.goto(`${webUrl}/provider/${wallet.address}`);
+      await waitForText(other, "staked", `6 ${symbol}`);
+      await waitForText(other, "registered", "registered");
+      assert.equal(await byTestId(other, "provider-actions").count(), 0, "actions shown to someone who is not the provider");
+      const overflow = await other.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the provider page is ${overflow}px wider than a phone screen`);
+      await screenshot(other, "provider-readonly-phone");
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it("the devnet account picker connects a funded account that signs", async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/provider`);
+    await byTestId(page, "connect").click();
+    await page.getByText("No wallet found in this browser.").waitFor();
+    await byTestId(page, `wallet-devnet-${PICKER_ACCOUNT}`).click();
+    const address = devnetAccount(PICKER_ACCOUNT).address;
+    await waitForText(page, "connected-account", `${address.slice(0, 6)}…${address.slice(-4)}`);
+    await waitForText(page, "registered", "not registered");
+    await byTestId(page, "profile-cid").fill("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+    await byTestId(page, "submit-profile").click();
+    await waitForText(page, "registered", "registered");
+    await screenshot(page, "provider-devnet-picker");
+  });
+});
