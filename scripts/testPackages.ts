@@ -1,12 +1,12 @@
 /**
- * Runs every `*.test.ts` of the workspace packages (sdk, ipfs-node, provider-node) and the
+ * Runs every `*.test.ts` of the workspace packages (sdk, ipfs-node, provider-node, cli, web) and the
  * end-to-end suite with Node's own test runner, which prints its `# pass N / # fail N` summary.
  * Usage: node scripts/testPackages.ts [path-prefix ...]   (a prefix narrows the run)
  */
 import { spawnSync } from "node:child_process";
 import { globSync } from "node:fs";
 
-const roots = ["sdk/src", "ipfs-node/src", "provider-node/src", "cli/src", "test/e2e"];
+const roots = ["sdk/src", "ipfs-node/src", "provider-node/src", "cli/src", "test/e2e", "web/test"];
 const prefixes = process.argv.slice(2);
 const files = roots
   .flatMap((root) => globSync(`${root}/**/*.test.ts`))

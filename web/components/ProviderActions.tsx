@@ -41,7 +41,9 @@ export function ProviderActions(props: {
   const [profileCid, setProfileCid] = useState("");
   const [stakeText, setStakeText] = useState("");
   const [unstakeText, setUnstakeText] = useState("");
-  const profileTx = useTransaction(props.record.registered ? "Update profile" : "Register");
+  const registerTx = useTransaction("Register");
+  const updateTx = useTransaction("Update profile");
+  const profileTx = props.record.registered ? updateTx : registerTx;
   const approveTx = useTransaction("Approve");
   const stakeTx = useTransaction("Stake");
   const unstakeTx = useTransaction("Request unstake");
@@ -119,7 +121,8 @@ export function ProviderActions(props: {
           <button type="submit" data-testid="submit-profile" disabled={disabled || profileTx.busy || profileCid.trim() === ""}>
             {props.record.registered ? "Update profile" : "Register"}
           </button>
-          <TxStatus label={profileTx.label} phase={profileTx.phase} />
+          <TxStatus label={registerTx.label} phase={registerTx.phase} />
+          <TxStatus label={updateTx.label} phase={updateTx.phase} />
         </form>
 
         <form

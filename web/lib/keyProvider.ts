@@ -39,6 +39,31 @@ export class ProviderRpcError extends Error {
   }
 }
 
+/**
+ * Whether the page was granted the account. Like a real wallet, a provider with a consent
+ * answers no accounts until the page asks (`eth_requestAccounts`) and forgets them on
+ * `wallet_revokePermissions`; without one it always answers them (a signer in a test process).
+ */
+export interface Consent {
+  granted(): boolean;
+  set(granted: boolean): void;
+}
+
+export function memoryConsent(): Consent {
+  let granted = false;
+  return { granted: () => granted, set: (value) => void (granted = value) };
+}
+
+/** Consent remembered in `localStorage` under `key`, so a reload reconnects like a real wallet. */
+export function storedConsent(key: string): Consent {
+  return {
+    granted: () => globalThis.localStorage?.getItem(key) === "granted",
+    set: (value) => (value ? globalThis.localStorage?.setItem(key, "granted") : globalThis.localStorage?.removeItem(key)),
+  };
+}
+
+const NEEDS_ACCOUNT = new Set(["eth_sendTransaction", "personal_sign", "eth_signTypedData_v4"]);
+
 interface TransactionRequestJson {
   from?: Address;
   to?: Address;
@@ -48,7 +73,12 @@ interface TransactionRequestJson {
   nonce?: Hex;
 }
 
-export function createKeyProvider(options: { privateKey: Hex; rpcUrl: string; chainId: number }): Eip1193Provider & { address: Address } {
+export function createKeyProvider(options: {
+  privateKey: Hex;
+  rpcUrl: string;
+  chainId: number;
+  consent?: Consent;
+}): Eip1193Provider & { address: Address } {
   const account = privateKeyToAccount(options.privateKey);
   const chain = defineChain({
     id: options.chainId,
@@ -63,16 +93,25 @@ export function createKeyProvider(options: { privateKey: Hex; rpcUrl: string; ch
 
   async function request({ method, params }: Eip1193Request): Promise<unknown> {
     const list = (Array.isArray(params) ? params : []) as unknown[];
+    const consent = options.consent;
+    if (consent && NEEDS_ACCOUNT.has(method) && !consent.granted()) {
+      throw new ProviderRpcError(4100, `The page has not been granted ${account.address}: connect first.`);
+    }
     switch (method) {
       case "eth_chainId":
         return numberToHex(options.chainId);
       case "eth_accounts":
+        return !consent || consent.granted() ? [account.address] : [];
       case "eth_requestAccounts":
+        consent?.set(true);
         return [account.address];
       case "wallet_requestPermissions":
-      case "wallet_getPermissions":
+        consent?.set(true);
         return [{ parentCapability: "eth_accounts" }];
+      case "wallet_getPermissions":
+        return !consent || consent.granted() ? [{ parentCapability: "eth_accounts" }] : [];
       case "wallet_revokePermissions":
+        consent?.set(false);
         return null;
       case "wallet_switchEthereumChain": {
         const wanted = Number((list[0] as { chainId: Hex }).chainId);

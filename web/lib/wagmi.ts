@@ -8,7 +8,7 @@ import { createConfig, http, type Config, type CreateConnectorFn } from "wagmi";
 import { injected } from "wagmi/connectors";
 import { defineChain, type Chain } from "viem";
 import type { RuntimeConfig } from "./config.ts";
-import { createKeyProvider } from "./keyProvider.ts";
+import { createKeyProvider, storedConsent } from "./keyProvider.ts";
 
 /** Connector ids of the developer accounts start with this. */
 export const DEV_CONNECTOR_PREFIX = "devnet-";
@@ -30,7 +30,12 @@ export function createWagmiConfig(rc: RuntimeConfig, extra: CreateConnectorFn[] 
       target: {
         id: `${DEV_CONNECTOR_PREFIX}${account.index}`,
         name: `Devnet ${account.label}`,
-        provider: createKeyProvider({ privateKey: account.privateKey, rpcUrl: rc.rpcUrl, chainId: rc.chainId }) as never,
+        provider: createKeyProvider({
+          privateKey: account.privateKey,
+          rpcUrl: rc.rpcUrl,
+          chainId: rc.chainId,
+          consent: storedConsent(`tessellate.devnet.${rc.chainId}.${account.address}`),
+        }) as never,
       },
     }),
   );

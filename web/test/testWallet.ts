@@ -7,7 +7,7 @@
  */
 import type { BrowserContext } from "playwright-core";
 import type { Address, Hex } from "viem";
-import { createKeyProvider, ProviderRpcError } from "../lib/keyProvider.ts";
+import { createKeyProvider, memoryConsent, ProviderRpcError } from "../lib/keyProvider.ts";
 
 export const TEST_WALLET_NAME = "Tessellate Test Wallet";
 export const TEST_WALLET_RDNS = "dev.tessellate.testwallet";
@@ -27,9 +27,8 @@ const CONSENT = new Set(["eth_requestAccounts", "wallet_requestPermissions", "et
 type Answer = { result: unknown } | { error: { code: number; message: string } };
 
 export async function installTestWallet(context: BrowserContext, options: { privateKey: Hex; rpcUrl: string; chainId: number }): Promise<TestWallet> {
-  const signer = createKeyProvider(options);
+  const signer = createKeyProvider({ ...options, consent: memoryConsent() });
   const requests: string[] = [];
-  let authorized = false;
   let reject = false;
 
   await context.exposeFunction("__tessellateTestWallet", async (method: string, params: unknown): Promise<Answer> => {
@@ -38,12 +37,6 @@ export async function installTestWallet(context: BrowserContext, options: { priv
       if (CONSENT.has(method) && reject) {
         reject = false;
         throw new ProviderRpcError(4001, "User rejected the request.");
-      }
-      if (method === "eth_accounts") return { result: authorized ? [signer.address] : [] };
-      if (method === "eth_requestAccounts" || method === "wallet_requestPermissions") authorized = true;
-      if (method === "wallet_revokePermissions") authorized = false;
-      if ((method === "eth_sendTransaction" || method.startsWith("eth_sign") || method === "personal_sign") && !authorized) {
-        throw new ProviderRpcError(4100, "The page has not been granted the account.");
       }
       return { result: await signer.request({ method, params }) };
     } catch (error) {
@@ -73,7 +66,7 @@ export async function installTestWallet(context: BrowserContext, options: { priv
       const icon =
         "data:image/svg+xml;base64," +
         btoa('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#6ea8fe"/></svg>');
-      const uuid = crypto.randomUUID();
+      const uuid = "7e57a11e-7e57-4a11-8e57-7e57a11e7e57"; // one per wallet; crypto.randomUUID is missing on about:blank
       const announce = () =>
         window.dispatchEvent(
           new CustomEvent("eip6963:announceProvider", {
