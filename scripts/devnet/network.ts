@@ -32,6 +32,8 @@ export interface NetworkOptions {
   providerTokens?: number;
   /** Called with a line for each step, so long start-ups show progress. */
   onStep?: (message: string) => void;
+  /** Origins the IPFS API answers cross-origin (the dApp's); default any ("*"). */
+  ipfsCorsOrigins?: string[];
 }
 
 export interface ProviderOptions {
@@ -98,7 +100,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
       repoDir: join(options.dir, "ipfs"),
       apiPort: options.ipfsApiPort,
       gatewayPort: options.ipfsGatewayPort,
-      corsOrigins: ["*"],
+      corsOrigins: options.ipfsCorsOrigins ?? ["*"],
     });
     const storage = createKuboStorage({ url: ipfs.apiUrl });
     const client = async (account: number) =>

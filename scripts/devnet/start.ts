@@ -8,19 +8,25 @@
  *  4. a sample job: the animated builtin scene in scenes/builtin-sample, 8 frames × 2×2 tiles,
  *     redundancy 2, submitted by the requester (account 1) with live progress;
  *  5. the composited frames in out/, a settlement summary, and an audit that rebuilds every
- *     balance from events alone and re-verifies the accepted results' digests from IPFS.
+ *     balance from events alone and re-verifies the accepted results' digests from IPFS;
+ *  6. the dApp (web/, built by `npm start` before this script) on http://127.0.0.1:3000, with the
+ *     IPFS API answering its origin (CORS).
  * Then it keeps running for you to use (CLI, provider APIs, gateway) until Ctrl-C, which shuts
  * everything down. `--exit` stops after the summary (CI, scripts).
  *
  * Flags: --exit  --providers N (default 3)  --frames A-B (default 1-8)  --out DIR (default out)
+ *        --web-port N (default 3000)  --no-web
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { auditChain, consoleOutput, formatTokens, parseSubmitOptions, submitJob } from "@tessellate/cli";
 import { CreditKind, eventsNamed, type ProtocolEvent } from "@tessellate/sdk";
 import type { Address } from "viem";
 import { DEVNET_ROLES, devnetAccount } from "./accounts.ts";
+import { stopProcess } from "./chain.ts";
 import { startNetwork, type Network } from "./network.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -30,8 +36,17 @@ const { values } = parseArgs({
     providers: { type: "string", default: "3" },
     frames: { type: "string", default: "1-8" },
     out: { type: "string", default: "out" },
+    web: { type: "boolean", default: true },
+    "web-port": { type: "string", default: "3000" },
   },
+  allowNegative: true,
 });
+const webPort = Number(values["web-port"]);
+const webUrl = `http://127.0.0.1:${webPort}`;
+if (values.web && !existsSync(join(ROOT, "web/.next/BUILD_ID"))) {
+  console.error("The dApp is not built: run `npm run web:build` (npm start does), or pass --no-web.");
+  process.exit(2);
+}
 const providerCount = Number(values.providers);
 if (!Number.isInteger(providerCount) || providerCount < 2 || providerCount > 6) {
   console.error("--providers must be an integer from 2 to 6 (the sample job needs 2 replicas per segment).");
@@ -41,12 +56,14 @@ if (!Number.isInteger(providerCount) || providerCount < 2 || providerCount > 6) 
 const started = Date.now();
 const step = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${message}`);
 let network: Network | undefined;
+let web: ChildProcess | undefined;
 let stopping = false;
 
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
-  step("shutting down: providers, IPFS, chain");
+  step("shutting down: dApp, providers, IPFS, chain");
+  if (web) await stopProcess(web);
   await network?.stop();
   process.exit(code);
 }
@@ -61,10 +78,30 @@ try {
     ipfsGatewayPort: 8080,
     deploymentId: "chain-31337",
     onStep: step,
+    ...(values.web ? { ipfsCorsOrigins: [webUrl, `http://localhost:${webPort}`] } : {}),
   });
   const generated = spawnSync(process.execPath, [join(ROOT, "scripts/generateBindings.ts")], { encoding: "utf8" });
   if (generated.status !== 0) throw new Error(`generating bindings failed:\n${generated.stderr}`);
   step("bindings regenerated with the devnet addresses (sdk/src/contracts.generated.ts)");
+
+  if (values.web) {
+    const nextBin = createRequire(join(ROOT, "web/package.json")).resolve("next/dist/bin/next");
+    web = spawn(process.execPath, [nextBin, "start", "--hostname", "127.0.0.1", "--port", String(webPort)], {
+      cwd: join(ROOT, "web"),
+      stdio: "ignore",
+      env: {
+        ...process.env,
+        NEXT_TELEMETRY_DISABLED: "1",
+        TESSELLATE_RPC_URL: network.rpcUrl,
+        TESSELLATE_IPFS_API: network.ipfsApiUrl,
+        TESSELLATE_IPFS_GATEWAY_URL: network.gatewayUrl,
+        TESSELLATE_TOKEN_ADDRESS: network.addresses.token,
+        TESSELLATE_REGISTRY_ADDRESS: network.addresses.registry,
+        TESSELLATE_MARKET_ADDRESS: network.addresses.market,
+      },
+    });
+    step(`dApp: ${webUrl} (Network and Provider pages; the devnet accounts are in its wallet menu)`);
+  }
 
   const providerAccounts = Array.from({ length: providerCount }, (_, i) => DEVNET_ROLES.firstProvider + i);
   for (const [i, account] of providerAccounts.entries()) {
@@ -125,6 +162,7 @@ try {
       [
         "",
         "The network keeps running — try, in another terminal:",
+        ...(values.web ? [`  open ${webUrl} in a browser (the dApp)`] : []),
         `  export TESSELLATE_RPC_URL=${network.rpcUrl} TESSELLATE_IPFS_API_URL=${network.ipfsApiUrl}`,
         `  export TESSELLATE_PRIVATE_KEY=<the requester's devnet key: node -e 'import("./scripts/devnet/accounts.ts").then(a=>console.log(a.devnetPrivateKey(1)))'>`,
         "  npx tessellate job status 1        npx tessellate audit --verify-results",
