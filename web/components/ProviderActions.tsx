@@ -1,6 +1,6 @@
 "use client";
 /** The connected provider's own writes, each simulated first (see lib/useTransaction.ts). */
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { useAccount, useConfig } from "wagmi";
 import { simulateContract } from "wagmi/actions";
 import { parseUnits, type Address } from "viem";
@@ -9,6 +9,44 @@ import { formatAmount } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useTransaction } from "../lib/useTransaction.ts";
 import { TxStatus } from "./TxStatus.tsx";
+
+/** One action's form: its title, fields, button and transaction status lines. */
+function ActionForm({ title, onSubmit, children }: { title: string; onSubmit: () => Promise<void>; children: ReactNode }) {
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void onSubmit();
+      }}
+    >
+      <h3>{title}</h3>
+      {children}
+    </form>
+  );
+}
+
+/** A token amount typed by a person, with what is wrong with it shown inline. */
+function AmountField(props: { name: string; label: string; value: string; onChange(value: string): void; placeholder: string; problem?: string }) {
+  return (
+    <>
+      <label>
+        {props.label}
+        <input
+          data-testid={`${props.name}-amount`}
+          inputMode="decimal"
+          value={props.value}
+          onChange={(e) => props.onChange(e.target.value)}
+          placeholder={props.placeholder}
+        />
+      </label>
+      {props.problem && (
+        <p className="tx tx-error" data-testid={`${props.name}-problem`}>
+          {props.problem}
+        </p>
+      )}
+    </>
+  );
+}
 
 interface ProviderRecord {
   registered: boolean;
@@ -106,13 +144,7 @@ export function ProviderActions(props: {
       <h2>Your provider account</h2>
       {wrongChain && <p className="tx tx-error">Your wallet is on another network: switch it (top right) to act.</p>}
       <div className="grid">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void submitProfile();
-          }}
-        >
-          <h3>{props.record.registered ? "Update profile" : "Register"}</h3>
+        <ActionForm title={props.record.registered ? "Update profile" : "Register"} onSubmit={submitProfile}>
           <label>
             Profile CID (engines, versions, hardware, benchmark — published on IPFS)
             <input data-testid="profile-cid" value={profileCid} onChange={(e) => setProfileCid(e.target.value)} placeholder="bafy…" />
@@ -123,20 +155,10 @@ export function ProviderActions(props: {
           </button>
           <TxStatus label={registerTx.label} phase={registerTx.phase} />
           <TxStatus label={updateTx.label} phase={updateTx.phase} />
-        </form>
+        </ActionForm>
 
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void approveAndStake();
-          }}
-        >
-          <h3>Stake</h3>
-          <label>
-            Amount ({symbol ?? "tokens"})
-            <input data-testid="stake-amount" inputMode="decimal" value={stakeText} onChange={(e) => setStakeText(e.target.value)} placeholder="10" />
-          </label>
-          {stakeProblem && <p className="tx tx-error" data-testid="stake-problem">{stakeProblem}</p>}
+        <ActionForm title="Stake" onSubmit={approveAndStake}>
+          <AmountField name="stake" label={`Amount (${symbol ?? "tokens"})`} value={stakeText} onChange={setStakeText} placeholder="10" problem={stakeProblem} />
           <p className="muted">Approved for the registry: {formatAmount(allowance.data, decimals, symbol)}</p>
           <button
             type="submit"
@@ -147,20 +169,17 @@ export function ProviderActions(props: {
           </button>
           <TxStatus label={approveTx.label} phase={approveTx.phase} />
           <TxStatus label={stakeTx.label} phase={stakeTx.phase} />
-        </form>
+        </ActionForm>
 
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void requestUnstake();
-          }}
-        >
-          <h3>Unstake</h3>
-          <label>
-            Amount ({symbol ?? "tokens"}; free now {formatAmount(props.freeStake, decimals, symbol)})
-            <input data-testid="unstake-amount" inputMode="decimal" value={unstakeText} onChange={(e) => setUnstakeText(e.target.value)} placeholder="5" />
-          </label>
-          {unstakeProblem && <p className="tx tx-error" data-testid="unstake-problem">{unstakeProblem}</p>}
+        <ActionForm title="Unstake" onSubmit={requestUnstake}>
+          <AmountField
+            name="unstake"
+            label={`Amount (${symbol ?? "tokens"}; free now ${formatAmount(props.freeStake, decimals, symbol)})`}
+            value={unstakeText}
+            onChange={setUnstakeText}
+            placeholder="5"
+            problem={unstakeProblem}
+          />
           <p className="muted">A new request adds to the one unbonding and restarts the delay.</p>
           <button
             type="submit"
@@ -183,7 +202,7 @@ export function ProviderActions(props: {
             </button>
           </div>
           <TxStatus label={withdrawTx.label} phase={withdrawTx.phase} />
-        </form>
+        </ActionForm>
       </div>
     </section>
   );

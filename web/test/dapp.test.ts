@@ -30,6 +30,7 @@ const ARTIFACTS = join(WEB, "test-artifacts");
 const CHAIN_ID = 31337;
 const TEST_WALLET_ACCOUNT = 6; // a devnet account no other role uses
 const PICKER_ACCOUNT = DEVNET_ROLES.firstProvider; // "Devnet provider 1" in the picker
+const SWITCH_ACCOUNTS = [7, 8]; // the account-switch test's two wallet accounts
 const UNBONDING_DELAY = 3600; // deployProtocol's default
 
 let chain: RunningChain;
@@ -65,7 +66,7 @@ async function seedChain() {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
     assert.equal(receipt.status, "success");
   };
-  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester]) {
+  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester, ...SWITCH_ACCOUNTS]) {
     await send(
       await deployer.writeContract({
         address: protocol.token,
@@ -326,6 +327,31 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     } finally {
       await viewer.close();
     }
+  });
+
+  it("follows the wallet when the person switches account or chain", async () => {
+    const wallet = await installTestWallet(session.context, { privateKey: devnetPrivateKey(SWITCH_ACCOUNTS[0]), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/provider`);
+    await byTestId(page, "connect").click();
+    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+    const short = (a: Address) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+    await waitForText(page, "connected-account", short(devnetAccount(SWITCH_ACCOUNTS[0]).address));
+    await waitForText(page, "provider-address", devnetAccount(SWITCH_ACCOUNTS[0]).address);
+
+    const next = await wallet.switchAccount(devnetPrivateKey(SWITCH_ACCOUNTS[1]));
+    await waitForText(page, "connected-account", short(next));
+    await waitForText(page, "provider-address", next);
+    await byTestId(page, "provider-actions").waitFor();
+
+    await wallet.switchChain(1);
+    await byTestId(page, "switch-chain").waitFor();
+    await byTestId(page, "stake-amount").fill("1");
+    assert.equal(await byTestId(page, "submit-stake").isDisabled(), true, "a write was offered with the wallet on another chain");
+    await screenshot(page, "provider-wrong-chain");
+    await byTestId(page, "switch-chain").click();
+    await byTestId(page, "switch-chain").waitFor({ state: "detached" });
+    assert.equal(await byTestId(page, "submit-stake").isDisabled(), false);
   });
 
   it("the devnet account picker connects a funded account that signs", async () => {

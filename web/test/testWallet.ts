@@ -20,6 +20,10 @@ export interface TestWallet {
   sent(): number;
   /** The next request that needs the person's consent (accounts, transaction, signature) is rejected. */
   rejectNext(): void;
+  /** The person picks another account in the wallet (`accountsChanged`). */
+  switchAccount(privateKey: Hex): Promise<Address>;
+  /** The person switches the wallet to another chain (`chainChanged`). */
+  switchChain(chainId: number): Promise<void>;
 }
 
 const CONSENT = new Set(["eth_requestAccounts", "wallet_requestPermissions", "eth_sendTransaction", "personal_sign", "eth_signTypedData_v4"]);
@@ -27,9 +31,19 @@ const CONSENT = new Set(["eth_requestAccounts", "wallet_requestPermissions", "et
 type Answer = { result: unknown } | { error: { code: number; message: string } };
 
 export async function installTestWallet(context: BrowserContext, options: { privateKey: Hex; rpcUrl: string; chainId: number }): Promise<TestWallet> {
-  const signer = createKeyProvider({ ...options, consent: memoryConsent() });
+  const consent = memoryConsent();
+  let signer = createKeyProvider({ ...options, consent });
+  let chainId = options.chainId;
   const requests: string[] = [];
   let reject = false;
+  const emit = async (event: string, value: unknown) => {
+    for (const page of context.pages()) {
+      await page.evaluate(
+        ([e, v]) => (window as unknown as { __tessellateTestWalletEmit(e: string, v: unknown): void }).__tessellateTestWalletEmit(e, v),
+        [event, value] as const,
+      );
+    }
+  };
 
   await context.exposeFunction("__tessellateTestWallet", async (method: string, params: unknown): Promise<Answer> => {
     requests.push(method);
@@ -37,6 +51,17 @@ export async function installTestWallet(context: BrowserContext, options: { priv
       if (CONSENT.has(method) && reject) {
         reject = false;
         throw new ProviderRpcError(4001, "User rejected the request.");
+      }
+      if (method === "eth_chainId") return { result: `0x${chainId.toString(16)}` };
+      if (method === "wallet_switchEthereumChain") {
+        const wanted = Number((params as [{ chainId: string }])[0].chainId);
+        if (wanted !== options.chainId) throw new ProviderRpcError(4902, `The test wallet knows chain ${options.chainId} only.`);
+        chainId = wanted;
+        void emit("chainChanged", `0x${wanted.toString(16)}`);
+        return { result: null };
+      }
+      if (method === "eth_sendTransaction" && chainId !== options.chainId) {
+        throw new ProviderRpcError(4901, `The wallet is on chain ${chainId}, the transaction is for ${options.chainId}.`);
       }
       return { result: await signer.request({ method, params }) };
     } catch (error) {
@@ -63,6 +88,9 @@ export async function installTestWallet(context: BrowserContext, options: { priv
           listeners.get(event)?.delete(listener);
         },
       };
+      (window as unknown as { __tessellateTestWalletEmit(e: string, v: unknown): void }).__tessellateTestWalletEmit = (event, value) => {
+        for (const listener of listeners.get(event) ?? []) listener(value);
+      };
       const icon =
         "data:image/svg+xml;base64," +
         btoa('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#6ea8fe"/></svg>');
@@ -80,11 +108,22 @@ export async function installTestWallet(context: BrowserContext, options: { priv
   );
 
   return {
-    address: signer.address,
+    get address() {
+      return signer.address;
+    },
     requests,
     sent: () => requests.filter((m) => m === "eth_sendTransaction").length,
     rejectNext: () => {
       reject = true;
+    },
+    switchAccount: async (privateKey) => {
+      signer = createKeyProvider({ ...options, privateKey, consent });
+      await emit("accountsChanged", [signer.address]);
+      return signer.address;
+    },
+    switchChain: async (id) => {
+      chainId = id;
+      await emit("chainChanged", `0x${id.toString(16)}`);
     },
   };
 }
