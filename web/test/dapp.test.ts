@@ -10,7 +10,7 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { globSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -18,7 +18,7 @@ import { createPublicClient, createWalletClient, http, parseUnits, type Address 
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { startChain, deployProtocol, stopProcess, type DeployedProtocol, type RunningChain } from "../../scripts/devnet/chain.ts";
-import { devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
+import { DEVNET_MNEMONIC, devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
 import { formatAmount } from "../lib/format.ts";
 import { installTestWallet, TEST_WALLET_RDNS } from "./testWallet.ts";
@@ -225,6 +225,16 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(body.config.addresses.market, protocol.market);
     assert.ok(body.config.pollingIntervalMs >= 500 && body.config.pollingIntervalMs <= 1000, `local polling ${body.config.pollingIntervalMs} ms`);
     assert.equal(body.config.devAccounts?.[PICKER_ACCOUNT]?.address, devnetAccount(PICKER_ACCOUNT).address);
+  });
+
+  it("ships no devnet key or mnemonic in the browser's bundles (they come from the server config on 31337 only)", () => {
+    const bundles = globSync(join(WEB, ".next/static/**/*.js"));
+    assert.ok(bundles.length > 0, "no client bundle found under web/.next/static");
+    const secrets = [DEVNET_MNEMONIC, devnetPrivateKey(0).slice(2), devnetPrivateKey(PICKER_ACCOUNT).slice(2)];
+    for (const file of bundles) {
+      const text = readFileSync(file, "utf8");
+      for (const secret of secrets) assert.ok(!text.includes(secret), `${file} contains a devnet secret`);
+    }
   });
 
   it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {
