@@ -11,12 +11,13 @@ import { createGateway } from "./gateway.ts";
 import { type IpfsNodeLogger, silentLogger } from "./logger.ts";
 import { openRepo } from "./repo.ts";
 import { createRpcApi } from "./rpcApi.ts";
+import { UploadBlockTracker } from "./uploadBlocks.ts";
 
 export const DEFAULT_API_PORT = 5001;
 export const DEFAULT_GATEWAY_PORT = 8080;
 export const DEFAULT_HOST = "127.0.0.1";
-/** 1 GiB: a large scene fits, a runaway upload does not. */
-export const DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+/** 8 GiB: a scene of several GB fits; a runaway upload is cut there (and its blocks deleted). */
+export const DEFAULT_MAX_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024;
 
 export interface StartIpfsNodeOptions {
   /** Folder of the repository (blocks, pins, identity); created when missing. */
@@ -29,7 +30,7 @@ export interface StartIpfsNodeOptions {
   gatewayPort?: number;
   /** Browser origins allowed to call the RPC API (e.g. the dApp's `http://localhost:5173`); `*` allows any. */
   corsOrigins?: string[];
-  /** Largest `add` request body accepted; bigger ones get HTTP 413 (default 1 GiB). */
+  /** Largest `add` request body accepted; bigger ones get HTTP 413 (default 8 GiB). */
   maxUploadBytes?: number;
   logger?: IpfsNodeLogger;
 }
@@ -41,7 +42,7 @@ export interface IpfsNode {
   gatewayUrl: string;
   /** The node's peer ID, as `id` reports it. */
   peerId: string;
-  /** Closes both servers (dropping open connections) and the repo. Safe to call twice. */
+  /** Closes both servers (dropping open connections), lets adds in flight end, and closes the repo. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -54,9 +55,10 @@ export async function startIpfsNode(options: StartIpfsNodeOptions): Promise<Ipfs
 
   const repo = await openRepo(repoDir);
   const reader = new ContentReader(repo.helia.blockstore);
+  const uploads = new UploadBlockTracker(repo.helia, logger);
   const servers: Server[] = [];
   try {
-    const api = createRpcApi({ helia: repo.helia, reader, identity: repo.identity, corsOrigins: options.corsOrigins ?? [], maxUploadBytes, logger });
+    const api = createRpcApi({ helia: repo.helia, reader, identity: repo.identity, corsOrigins: options.corsOrigins ?? [], maxUploadBytes, uploads, logger });
     const apiServer = await listen(createServer({ requestTimeout: 0 }, api), host, options.apiPort ?? DEFAULT_API_PORT, "RPC API");
     servers.push(apiServer);
     const gatewayServer = await listen(createServer(createGateway({ reader, logger })), host, options.gatewayPort ?? DEFAULT_GATEWAY_PORT, "gateway");
@@ -79,6 +81,8 @@ export async function startIpfsNode(options: StartIpfsNodeOptions): Promise<Ipfs
     stop() {
       stopping ??= (async () => {
         await closeServers(servers);
+        // An add still pinning, or deleting the blocks of a failed one, finishes before the repo closes.
+        await uploads.idle();
         await repo.close();
         logger.info({ repoDir }, "ipfs node stopped");
       })();

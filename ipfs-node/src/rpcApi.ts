@@ -17,9 +17,10 @@ import { ApiError, badRequest, kuboErrorBody, notFound, toApiError } from "./api
 import { collect, ContentReader, parseIpfsPath } from "./content.ts";
 import { type ExplicitDirectory, importerOptions, parseAddParams, parseBool } from "./kuboImport.ts";
 import type { IpfsNodeLogger } from "./logger.ts";
-import { MultipartError, multipartBoundary, readMultipart, type MultipartPart } from "./multipart.ts";
+import { MultipartError, readMultipart, type MultipartPart } from "./multipart.ts";
 import type { NodeIdentity } from "./repo.ts";
-import { tarEnd, tarHeader, tarPadding } from "./tar.ts";
+import { createTarPack, packDirectory, packFile, type TarPack } from "./tar.ts";
+import type { UploadBlockTracker } from "./uploadBlocks.ts";
 import { NODE_NAME, NODE_VERSION } from "./version.ts";
 
 export interface RpcApiOptions {
@@ -29,6 +30,8 @@ export interface RpcApiOptions {
   /** Browser origins allowed to call the API; `*` allows any. Requests without an Origin are always allowed. */
   corsOrigins: readonly string[];
   maxUploadBytes: number;
+  /** Tracks the blocks of adds in flight, to delete those of an add that fails. */
+  uploads: UploadBlockTracker;
   logger: IpfsNodeLogger;
 }
 
@@ -36,12 +39,16 @@ type Command = (req: Request, res: Response, query: URLSearchParams, signal: Abo
 
 /** Progress lines of `add --progress` are written at most once per this many bytes of a file. */
 const PROGRESS_STEP_BYTES = 256 * 1024;
+/** While an add pins, a progress line goes out at most this often (and only when a block was pinned since). */
+const PIN_PROGRESS_INTERVAL_MS = 250;
 /** After refusing an upload, read (and discard) at most this much more of it so the client gets the answer. */
 const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 const DRAIN_LIMIT_MS = 10_000;
 
 export function createRpcApi(options: RpcApiOptions): express.Express {
-  const { helia, reader, identity, logger } = options;
+  const { helia, reader, identity, logger, uploads } = options;
+  /** Roots that adds in flight are pinning, with how many of them: an aborted add unpins only a root no other add needs. */
+  const pinningRoots = new Map<string, number>();
 
   const commands: Record<string, Command> = {
     add,
@@ -84,6 +91,7 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
     }
     if (apiError.status >= 500) logger.error({ path: req.path, err: apiError.message, cause: String(apiError.cause ?? "") }, "rpc request failed");
     else logger.debug({ path: req.path, status: apiError.status, err: apiError.message }, "rpc request refused");
+    if (res.writableEnded) return; // the command ended its answer with the error in it
     if (res.headersSent) {
       // The answer is already streaming: cut it, so the client sees a failure rather than a short answer.
       res.destroy(apiError);
@@ -100,22 +108,25 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
   // ---- add --------------------------------------------------------------------------------
 
   async function add(req: Request, res: Response, query: URLSearchParams, signal: AbortSignal): Promise<void> {
-    const boundary = multipartBoundary(req.headers["content-type"]);
-    if (boundary === undefined) throw badRequest("add expects a multipart/form-data body with a boundary (as kubo-rpc-client and browsers' FormData send)");
     const params = parseAddParams(query);
     const declared = Number(req.headers["content-length"]);
     if (Number.isFinite(declared) && declared > options.maxUploadBytes) throw tooLarge(options.maxUploadBytes);
 
     const out = new NdjsonWriter(res, params.progress);
     const requestChunks = req.iterator({ destroyOnReturn: false });
+    const upload = params.onlyHash ? undefined : uploads.begin();
+    const pinnedRoots: string[] = [];
+    let kept = false;
+    let finished = false;
     let bytes = 0;
     const onBytes = (path: string, fileBytes: number, chunk: number): void => {
       bytes += chunk;
       if (params.progress) out.write({ Name: path, Bytes: fileBytes });
     };
     try {
-      const parts = readMultipart(limitBytes(requestChunks, options.maxUploadBytes), boundary);
-      const blockstore = params.onlyHash ? { put: async (cid: CID) => cid } : helia.blockstore;
+      // The limit counts the request body as it arrives: crossing it fails the upload at once.
+      const parts = readMultipart(limitBytes(requestChunks, options.maxUploadBytes), req.headers["content-type"]);
+      const blockstore = upload?.blockstore ?? { put: async (cid: CID) => cid };
       const report = new AddReport(out, params.wrapWithDirectory);
       const candidates = candidatesFrom(parts, onBytes, (path) => report.partPaths.push(path));
       for await (const result of importer(candidates, blockstore, importerOptions(params, report.explicitDirectories))) {
@@ -128,20 +139,63 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
       const roots = report.roots;
       if (roots.length === 0) throw badRequest("add received no files: send at least one multipart part");
       if (params.pin && !params.onlyHash) {
-        for (const root of roots) await pin(root, true, signal);
+        const created: CID[] = [];
+        let pinned = 0;
+        let lastLine = Date.now();
+        const onBlock = (): void => {
+          pinned += 1;
+          if (!params.progress || Date.now() - lastLine < PIN_PROGRESS_INTERVAL_MS) return;
+          lastLine = Date.now();
+          // A Kubo progress line (Name, Bytes) that keeps the answer moving; Pinned counts the blocks pinned so far.
+          out.write({ Name: report.rootNames.at(-1) ?? "", Bytes: bytes, Pinned: pinned });
+        };
+        for (const root of roots) {
+          pinnedRoots.push(root.toString());
+          pinningRoots.set(root.toString(), (pinningRoots.get(root.toString()) ?? 0) + 1);
+          if (await pin(root, true, onBlock)) created.push(root);
+        }
+        if (signal.aborted) {
+          // The client went away while the add pinned: it never learns the CID, so the add is undone.
+          for (const root of created) {
+            if (pinningRoots.get(root.toString()) === 1) await unpin(root);
+          }
+          throw new ApiError(499, "add aborted by the client while pinning");
+        }
       }
+      kept = true;
       logger.info({ root: roots.at(-1)?.toString(), files: report.files, bytes, pinned: params.pin && !params.onlyHash, onlyHash: params.onlyHash }, "added");
       out.end();
     } catch (error) {
+      // The failed add's blocks are gone before the client hears of the failure.
+      await finish();
+      const failure = error instanceof MultipartError ? badRequest(`malformed multipart body: ${error.message}`) : error;
       if (out.streaming && res.headersSent) {
         // Kubo reports a failure during a streamed answer in the body and the X-Stream-Error trailer.
-        const apiError = toApiError(error);
+        const apiError = toApiError(failure);
+        // The answer ends normally so the error line reaches the client (a cut connection can lose it).
         out.write(kuboErrorBody(apiError));
         res.addTrailers({ "X-Stream-Error": apiError.message });
+        res.end();
+        if (!req.complete) drainRequest(req);
       }
-      throw error instanceof MultipartError ? badRequest(`malformed multipart body: ${error.message}`) : error;
+      throw failure;
     } finally {
+      await finish();
+    }
+
+    async function finish(): Promise<void> {
+      if (finished) return;
+      finished = true;
       await requestChunks.return?.();
+      for (const root of pinnedRoots) {
+        const users = (pinningRoots.get(root) ?? 1) - 1;
+        if (users > 0) pinningRoots.set(root, users);
+        else pinningRoots.delete(root);
+      }
+      if (upload !== undefined) {
+        const deleted = await upload.end(kept);
+        if (deleted > 0) logger.info({ blocks: deleted, bytes }, "deleted the blocks of a failed add");
+      }
     }
   }
 
@@ -171,31 +225,32 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
     const entry = await reader.resolve(path, signal);
     const name = path.segments.at(-1) ?? path.cid.toString();
     res.set({ "Content-Type": "application/x-tar", "X-Stream-Output": "1" });
-    const chunks = await startedStream(tarOf(entry, name, signal));
+    const pack = createTarPack();
+    void (async () => {
+      try {
+        await tarEntry(pack, entry, name, signal);
+        pack.finalize();
+      } catch (error) {
+        pack.destroy(error as Error);
+      }
+    })();
+    const chunks = await startedStream(pack as AsyncIterable<Uint8Array>);
     await pipeline(Readable.from(chunks, { objectMode: false }), res);
   }
 
-  async function* tarOf(entry: Awaited<ReturnType<ContentReader["resolve"]>>, path: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-    yield* tarEntry(entry, path, signal);
-    yield tarEnd();
-  }
-
-  async function* tarEntry(entry: Awaited<ReturnType<ContentReader["resolve"]>>, path: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  async function tarEntry(pack: TarPack, entry: Awaited<ReturnType<ContentReader["resolve"]>>, path: string, signal: AbortSignal): Promise<void> {
     const info = reader.describe(entry);
     if (info.kind === "directory") {
-      yield tarHeader({ path, type: "directory", size: 0, mode: info.mode, mtime: info.mtime });
+      await packDirectory(pack, { path, mode: info.mode, mtime: info.mtime });
       for await (const child of reader.children(entry, signal)) {
         if (!isSafeName(child.name)) {
           logger.warn({ cid: entry.cid.toString(), name: child.name }, "get skipped a directory entry with an unsafe name");
           continue;
         }
-        yield* tarEntry(child.entry, `${path}/${child.name}`, signal);
+        await tarEntry(pack, child.entry, `${path}/${child.name}`, signal);
       }
     } else if (info.kind === "file") {
-      yield tarHeader({ path, type: "file", size: info.size, mode: info.mode, mtime: info.mtime });
-      if (info.size > 0) yield* reader.content(entry, { signal });
-      const padding = tarPadding(info.size);
-      if (padding > 0) yield new Uint8Array(padding);
+      await packFile(pack, { path, size: info.size, mode: info.mode, mtime: info.mtime }, info.size > 0 ? reader.content(entry, { signal }) : noBytes());
     } else {
       logger.warn({ cid: entry.cid.toString(), path }, "get skipped an entry that is neither a file nor a directory");
     }
@@ -246,28 +301,41 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
 
   // ---- pins -------------------------------------------------------------------------------
 
-  async function pin(cid: CID, recursive: boolean, signal: AbortSignal): Promise<void> {
+  /**
+   * Pins `cid` (Kubo's pin add is idempotent); true when this call created the pin.
+   *
+   * Not abortable, on purpose: Helia's graph walker throws the AbortError of an aborted walk from
+   * its queue's abort listener, where nothing can catch it, and the process dies (issue: `add`
+   * cut by the client while it pinned killed the node); an interrupted `pins.add` would also leave
+   * pin counts on the blocks walked so far without a pin record. The walk is local and bounded,
+   * so it runs to its end and the caller undoes it if its client went away.
+   */
+  async function pin(cid: CID, recursive: boolean, onBlock?: () => void): Promise<boolean> {
     const depth = recursive ? Infinity : 0;
     try {
-      const existing = await helia.pins.get(cid, { signal });
-      if (existing.depth === depth) return; // Kubo's pin add is idempotent
-      for await (const _ of helia.pins.rm(cid, { signal })) {
-        // walking the DAG un-pins its blocks
-      }
+      const existing = await helia.pins.get(cid);
+      if (existing.depth === depth) return false;
+      await unpin(cid);
     } catch (error) {
       if ((error as Error).name !== "NotFoundError") throw error;
     }
     try {
       // offline: a block missing here is an error at once, not a network lookup.
-      const pinOptions = { depth, signal, offline: true, metadata: { cidVersion: cid.version } };
-      for await (const _ of helia.pins.add(cid, pinOptions)) {
-        // walking the DAG pins its blocks
-      }
+      const pinOptions = { depth, offline: true, metadata: { cidVersion: cid.version } };
+      for await (const _ of helia.pins.add(cid, pinOptions)) onBlock?.();
     } catch (error) {
       if ((error as Error).name === "BlockNotFoundWhileOfflineError" || (error as Error).name === "InvalidConfigurationError") {
         throw notFound(`cannot pin ${cid}: some of its blocks were not found locally (offline)`);
       }
       throw error;
+    }
+    return true;
+  }
+
+  /** Removes the pin of `cid` (not abortable, for the reason given at {@link pin}). */
+  async function unpin(cid: CID): Promise<void> {
+    for await (const _ of helia.pins.rm(cid)) {
+      // walking the DAG un-pins its blocks
     }
   }
 
@@ -280,7 +348,7 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
       const entry = await reader.resolve(path, signal);
       // Helia's pin walker crashes the process on a missing block: make sure there is none first.
       await assertComplete(entry.cid, recursive, signal);
-      await pin(entry.cid, recursive, signal);
+      await pin(entry.cid, recursive);
       pinned.push(entry.cid.toString());
     }
     logger.info({ pins: pinned, recursive }, "pinned");
@@ -423,14 +491,13 @@ async function* candidatesFrom(
   onPart: (path: string) => void,
 ): AsyncGenerator<ImportCandidate> {
   for await (const part of parts) {
-    const [fieldName = "", fieldQuery = ""] = part.fieldName.split("?", 2);
+    const fieldQuery = part.fieldName.split("?", 2)[1] ?? "";
     const meta = partMetadata(new URLSearchParams(fieldQuery));
     const path = partPath(part.filename ?? "");
-    const contentType = (part.contentType ?? "").split(";")[0]!.trim().toLowerCase();
     onPart(path);
-    if (contentType === "application/x-directory" || (fieldName.startsWith("dir") && contentType === "")) {
+    if (part.contentType === "application/x-directory") {
       yield { path, ...meta };
-    } else if (contentType === "application/symlink") {
+    } else if (part.contentType === "application/symlink") {
       const target = Buffer.from(await collect(part.body, 4096)).toString("utf8");
       yield { path, link: target, ...meta } as ImportCandidate;
     } else {
@@ -487,6 +554,8 @@ function partPath(filename: string): string {
   return segments.join("/");
 }
 
+async function* noBytes(): AsyncGenerator<Uint8Array> {}
+
 function isSafeName(name: string): boolean {
   return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0");
 }
@@ -511,9 +580,14 @@ async function startedStream(source: AsyncIterable<Uint8Array>): Promise<AsyncIt
   const iterator = source[Symbol.asyncIterator]();
   const first = await iterator.next();
   return (async function* () {
-    if (first.done === true) return;
-    yield first.value;
-    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+    try {
+      if (first.done === true) return;
+      yield first.value;
+      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+    } finally {
+      // A reader that stops early (the client went away) stops the source too.
+      await iterator.return?.();
+    }
   })();
 }
 
@@ -521,6 +595,8 @@ async function startedStream(source: AsyncIterable<Uint8Array>): Promise<AsyncIt
 class AddReport {
   /** What Kubo pins after an add: the wrapping directory, or each top-level entry. */
   readonly roots: CID[] = [];
+  /** The names the roots were reported under. */
+  readonly rootNames: string[] = [];
   files = 0;
   /** Directories sent as parts of their own, as the importer built them. */
   readonly explicitDirectories = new Map<string, ExplicitDirectory>();
@@ -542,7 +618,10 @@ class AddReport {
     const name = path === "" && !(this.wrapped && isDirectory) ? cid.toString() : path;
     if (!isDirectory) this.files += 1;
     this.out.write({ Name: name, Hash: cid.toString(), Size: String(size) });
-    if (this.wrapped ? path === "" : !path.includes("/")) this.roots.push(cid);
+    if (this.wrapped ? path === "" : !path.includes("/")) {
+      this.roots.push(cid);
+      this.rootNames.push(name);
+    }
   }
 
   /** Reports the directory parts that stayed empty: the importer leaves them out, Kubo does not. */
@@ -568,6 +647,8 @@ class NdjsonWriter {
   }
 
   write(value: unknown): void {
+    // The client went away (an add still pinning, say): there is no one to write to.
+    if (this.res.destroyed || this.res.writableEnded) return;
     const line = `${JSON.stringify(value)}\n`;
     if (!this.streaming) {
       this.held.push(line);
