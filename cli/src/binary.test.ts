@@ -163,6 +163,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.match(submitted.stdout, /output {5}bafy\w+ recorded on-chain/);
     assert.match(submitted.stdout, /summary {4}4\/4 segments accepted/);
     assert.match(submitted.stderr, /job 1 \[#+\] 4\/4 accepted/, "plain progress lines when stderr is not a terminal");
+    assert.match(submitted.stderr, /uploaded scene [\d.]+ [KMG]?i?B in [\d.]+ s \([\d.]+ [KMG]?i?B\/s\)/, "the upload's summary, with its rate");
     assert.ok(!submitted.stdout.includes(env.TESSELLATE_PRIVATE_KEY.slice(2)) && !submitted.stderr.includes(env.TESSELLATE_PRIVATE_KEY.slice(2)));
     assert.ok(existsSync(join(out, "frame-000001.png")) && existsSync(join(out, "frame-000002.png")));
   });

@@ -173,7 +173,8 @@ export function createRpcApi(options: RpcApiOptions): express.Express {
         // Kubo reports a failure during a streamed answer in the body and the X-Stream-Error trailer.
         const apiError = toApiError(failure);
         // The answer ends normally so the error line reaches the client (a cut connection can lose it).
-        out.write(kuboErrorBody(apiError));
+        // Status is this node's addition (Kubo clients ignore it): the HTTP status the error would have had.
+        out.write({ ...kuboErrorBody(apiError), Status: apiError.status });
         res.addTrailers({ "X-Stream-Error": apiError.message });
         res.end();
         if (!req.complete) drainRequest(req);

@@ -3,9 +3,10 @@
  * IPFS node, started here on a temporary repo.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer, type Server } from "node:net";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -183,4 +184,130 @@ test("a caller's abort rejects with the abort, not a storage error", async () =>
   controller.abort();
   const aborted = await rejection(storage.addBytes(text("never"), { signal: controller.signal }));
   assert.equal(aborted.name, "AbortError");
+});
+
+test("addFolder refuses links that leave the folder, naming the link and its target", async () => {
+  const base = join(workDir, "links");
+  const scene = join(base, "scene");
+  await mkdir(join(scene, "textures"), { recursive: true });
+  await writeFile(join(scene, "scene.pov"), "sphere { 0, 1 }");
+  await writeFile(join(base, "outside.txt"), "a file next to the scene, not in it");
+
+  await symlink("/etc/passwd", join(scene, "textures", "passwd.png"));
+  const absolute = await rejection(storage.addFolder(scene));
+  assert.ok(absolute instanceof FatalError, String(absolute));
+  assert.equal(absolute.code, "STORAGE_BAD_INPUT");
+  assert.match(absolute.message, /the link textures\/passwd\.png points to \/etc\/passwd, which is outside the folder/);
+  await rm(join(scene, "textures", "passwd.png"));
+
+  await symlink("../outside.txt", join(scene, "outside.txt"));
+  const climbing = await rejection(storage.addFolder(scene));
+  assert.equal(climbing.code, "STORAGE_BAD_INPUT");
+  assert.match(climbing.message, /the link outside\.txt points to \.\.\/outside\.txt, which is outside the folder/);
+  await rm(join(scene, "outside.txt"));
+
+  // A link to a link that leaves the folder is refused too; a dangling one and one to a folder as well.
+  await symlink("/etc/passwd", join(base, "hop"));
+  await symlink("../hop", join(scene, "hop.txt"));
+  assert.match((await rejection(storage.addFolder(scene))).message, /the link hop\.txt points to \.\.\/hop, which is outside the folder \(\/etc\/passwd\)/);
+  await rm(join(scene, "hop.txt"));
+  await symlink("missing.txt", join(scene, "dangling.txt"));
+  assert.match((await rejection(storage.addFolder(scene))).message, /the link dangling\.txt points to missing\.txt, which does not exist/);
+  await rm(join(scene, "dangling.txt"));
+  await symlink("textures", join(scene, "again"));
+  assert.match((await rejection(storage.addFolder(scene))).message, /the link again points to textures, which is not a file/);
+  await rm(join(scene, "again"));
+
+  // A link that stays inside is added as the file it points to.
+  await symlink("scene.pov", join(scene, "copy.pov"));
+  const root = await storage.addFolder(scene);
+  assert.equal(new TextDecoder().decode(await storage.cat(`${root}/copy.pov`)), "sphere { 0, 1 }");
+});
+
+/** A stand-in for a node, for behaviour the real one does not show on demand: it answers add as `respond` says. */
+async function fakeNode(respond: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    // Read the whole upload first: the stall under test is the node's answer, not the upload.
+    req.resume();
+    req.on("end", () => respond(req, res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+test("an add times out on a lack of progress, not on a long pin that reports progress", async () => {
+  const line = (value: unknown): string => `${JSON.stringify(value)}\n`;
+  const cid = rawCid(text("slow"));
+  // Pins for 2.4 s, four times the deadline, reporting a block every 200 ms.
+  const slow = await fakeNode((req, res) => {
+    const progress = new URL(req.url!, "http://x").searchParams.get("progress") === "true";
+    res.writeHead(200, { "Content-Type": "application/json", "X-Chunked-Output": "1" });
+    let pinned = 0;
+    const timer = setInterval(() => {
+      pinned += 1;
+      if (progress) res.write(line({ Name: "", Bytes: 4, Pinned: pinned }));
+      if (pinned === 12) {
+        clearInterval(timer);
+        res.end(line({ Name: cid, Hash: cid, Size: "4" }));
+      }
+    }, 200);
+  });
+  // Reports one line, then nothing.
+  const stalled = await fakeNode((_req, res) => {
+    res.writeHead(200, { "Content-Type": "application/json", "X-Chunked-Output": "1" });
+    res.write(line({ Name: "", Bytes: 4 }));
+  });
+  try {
+    const stages: string[] = [];
+    const added = await createKuboStorage({ url: slow.url, timeoutMs: 600 }).addBytes(text("slow"), { onProgress: ({ stage }) => stage !== undefined && stages.push(stage) });
+    assert.equal(added, cid);
+    assert.ok(stages.includes("pinning"), stages.join(", "));
+
+    const started = Date.now();
+    const timedOut = await rejection(createKuboStorage({ url: stalled.url, timeoutMs: 600 }).addBytes(text("stalls")));
+    assert.ok(timedOut instanceof RetryableError, String(timedOut));
+    assert.equal(timedOut.code, "STORAGE_UNAVAILABLE");
+    assert.match(timedOut.message, /made no progress for 600 ms \(nothing sent, nothing reported stored or pinned\); retry/);
+    assert.ok(Date.now() - started < 5_000);
+  } finally {
+    await slow.close();
+    await stalled.close();
+  }
+});
+
+test("a file of a few hundred MB goes through the real node with progress while storing and pinning", { timeout: 600_000 }, async () => {
+  const size = 320 * 1024 * 1024;
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-large-upload-"));
+  const big = await startIpfsNode({ repoDir: join(dir, "repo"), apiPort: 0, gatewayPort: 0 });
+  try {
+    const file = join(dir, "scene.bin");
+    const handle = await open(file, "w");
+    for (let written = 0; written < size; written += 1024 * 1024) await handle.write(randomBytes(1024 * 1024));
+    await handle.close();
+
+    const seen: { bytes: number; stage?: string; pinnedBlocks?: number }[] = [];
+    // A deadline far below the time the whole add takes: only progress keeps it alive.
+    const large = createKuboStorage({ url: big.apiUrl, timeoutMs: 15_000 });
+    const started = Date.now();
+    const cid = await large.addFile(file, { onProgress: (progress) => seen.push(progress) });
+    const tookMs = Date.now() - started;
+    const storing = seen.filter((progress) => progress.stage === "storing");
+    const pinning = seen.filter((progress) => progress.stage === "pinning");
+    assert.equal(storing.at(-1)?.bytes, size);
+    assert.ok(storing.every((progress, index) => index === 0 || progress.bytes >= storing[index - 1]!.bytes), "stored bytes never go back");
+    assert.ok(storing.length > 100, `${storing.length} progress reports while storing`);
+    // The pin walks every block (1280 leaves and their parents); it reports as it goes when it lasts.
+    assert.ok(pinning.every((progress) => progress.bytes === size && (progress.pinnedBlocks ?? 0) > 0));
+    assert.equal(await large.size(cid), size, `added in ${tookMs} ms`);
+  } finally {
+    await big.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

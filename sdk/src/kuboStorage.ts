@@ -6,12 +6,17 @@
  * - Reads are bounded: `cat`/`get` stop as soon as `maxBytes` is passed.
  * - Every RPC has an inactivity deadline (`timeoutMs` without a byte moving), because
  *   kubo-rpc-client 7's own `timeout` option is not applied to requests.
+ * - `add` is sent here with `fetch` rather than kubo-rpc-client, which hides the node's progress
+ *   lines and the errors it reports inside a streamed answer. It asks for progress, so its deadline
+ *   is one of progress: it fails (retryably) only when for `timeoutMs` no byte was sent and the
+ *   node reported nothing stored or pinned, however long the whole upload and pin take.
+ * - `addFolder` refuses symbolic links that leave the folder (see {@link listFolder}).
  * - Failures come out typed: `RetryableError` when the node could not be reached or did not answer,
  *   `FatalError` when the input is wrong (bad CID), the content is absent or too large.
  */
-import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { openAsBlob } from "node:fs";
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
 import { create, type KuboRPCClient } from "kubo-rpc-client";
 import { CID } from "multiformats/cid";
 import { FatalError, RetryableError, TessellateError } from "./errors.ts";
@@ -40,68 +45,109 @@ export const STORAGE_ERROR_CODES = {
 export interface KuboStorageOptions {
   /** RPC API base URL, e.g. `http://127.0.0.1:5001` (the `/api/v0` path is added when absent). */
   url: string;
-  /** Longest wait for the node to answer or to move the next byte (default 30 s). */
+  /** Longest wait for the node to answer or to move the next byte; for an add, the longest time without progress (default 30 s). */
   timeoutMs?: number;
 }
 
 export const DEFAULT_STORAGE_TIMEOUT_MS = 30_000;
-
-/** Uploads are cut into pieces of this size, so progress and the deadline advance during them. */
-const UPLOAD_PIECE_BYTES = 256 * 1024;
 
 export function createKuboStorage(options: KuboStorageOptions): Storage {
   const url = options.url;
   const timeoutMs = options.timeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new FatalError("CONFIG_INVALID", `timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   const client: KuboRPCClient = create({ url });
-  /** What Tessellate adds: CIDv1, raw leaves; Kubo's default chunker (256 KiB) and layout. */
-  const addSettings = { cidVersion: 1, rawLeaves: true } as const;
+  const apiBase = apiBaseOf(url);
 
   /** Runs one storage operation under its own inactivity deadline and translates its failure. */
-  async function operation<T>(what: string, signal: AbortSignal | undefined, body: (call: Call) => Promise<T>): Promise<T> {
+  async function operation<T>(what: string, signal: AbortSignal | undefined, body: (call: Call) => Promise<T>, stalled = `went ${timeoutMs} ms without answering`): Promise<T> {
     signal?.throwIfAborted();
     const call = new Call(timeoutMs, signal);
     try {
       return await body(call);
     } catch (error) {
-      throw translateError(error, { what, url, timeoutMs, call, callerSignal: signal });
+      throw translateError(error, { what, url, stalled, call, callerSignal: signal });
     } finally {
       call.finish();
     }
   }
 
-  async function addSource(
-    what: string,
-    source: AsyncIterable<{ path: string; content?: AsyncIterable<Uint8Array> }>,
-    rootPath: string | undefined,
-    options: AddOptions,
-    progress: Progress,
-  ): Promise<string> {
+  /**
+   * One `add` request of `entries` (folders have no content), read as it streams: progress lines
+   * re-arm the deadline and reach `options.onProgress`, an error line becomes the error it names.
+   */
+  async function addEntries(what: string, entries: AddEntry[], rootPath: string | undefined, options: AddOptions): Promise<string> {
     return operation(what, options.signal, async (call) => {
-      progress.call = call;
-      let last: { path: string; cid: CID } | undefined;
-      let root: CID | undefined;
+      const form = new FormData();
+      for (const entry of entries) {
+        // Kubo's clients URL-encode the path in the file name; the node decodes it.
+        const name = encodeURIComponent(entry.path);
+        if (entry.content === undefined) form.append("dir", new Blob([], { type: "application/x-directory" }), name);
+        else form.append("file", entry.content, name);
+      }
+      // The platform's multipart encoder; its body is pulled through a counter as fetch sends it.
+      const encoded = new Response(form);
+      const source = encoded.body!.getReader();
+      let readError: FatalError | undefined;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          let next: ReadableStreamReadResult<Uint8Array>;
+          try {
+            next = await source.read();
+          } catch (error) {
+            readError = new FatalError(STORAGE_ERROR_CODES.localIo, `${what}: a file changed or became unreadable while it was sent: ${(error as Error).message}`, { cause: error });
+            controller.error(error);
+            return;
+          }
+          if (next.done) controller.close();
+          else {
+            call.touch();
+            controller.enqueue(next.value);
+          }
+        },
+        cancel: (reason) => source.cancel(reason),
+      });
+      const query = new URLSearchParams({ "cid-version": "1", "raw-leaves": "true", pin: String(options.pin ?? true), progress: "true", "stream-channels": "true" });
+      const progress = new StoredProgress(options.onProgress);
+      let root: string | undefined;
+      let last: string | undefined;
       try {
-        for await (const added of client.addAll(source, { ...addSettings, pin: options.pin ?? true, signal: call.signal })) {
+        const response = await fetch(`${apiBase}/add?${query}`, {
+          method: "POST",
+          body,
+          headers: { "Content-Type": encoded.headers.get("content-type")! },
+          signal: call.signal,
+          duplex: "half",
+        } as RequestInit);
+        call.touch();
+        if (!response.ok) {
+          const answer = (await response.text().catch(() => "")).trim();
+          throw new NodeRefusal(response.status, kuboMessage(answer) ?? `HTTP ${response.status}`);
+        }
+        for await (const line of ndjsonLines(response.body!)) {
           call.touch();
-          last = added;
-          if (rootPath !== undefined && added.path === rootPath) root = added.cid;
+          if (line.Type === "error") throw new NodeRefusal(typeof line.Status === "number" ? line.Status : line.Code === 0 ? 500 : 400, String(line.Message));
+          if (typeof line.Hash === "string") {
+            last = line.Hash;
+            if (rootPath !== undefined && line.Name === rootPath) root = line.Hash;
+          } else if (typeof line.Bytes === "number") {
+            progress.line(typeof line.Name === "string" ? line.Name : "", line.Bytes, typeof line.Pinned === "number" ? line.Pinned : undefined);
+          }
         }
       } catch (error) {
-        // A local file that failed to read mid-upload only shows as an aborted request: report the real cause.
-        throw progress.readError ?? error;
+        // A local file that failed to read mid-upload only shows as a failed request: report the real cause.
+        throw readError ?? error;
       }
-      if (progress.readError !== undefined) throw progress.readError;
-      const cid = rootPath === undefined ? last?.cid : root;
+      if (readError !== undefined) throw readError;
+      const cid = rootPath === undefined ? last : root;
       if (cid === undefined) throw new FatalError(STORAGE_ERROR_CODES.rejected, `${what}: the IPFS node at ${url} answered without the CID of ${rootPath ?? "the content"}`);
-      return cid.toString();
-    });
+      return CID.parse(cid).toString();
+    }, `made no progress for ${timeoutMs} ms (nothing sent, nothing reported stored or pinned)`);
   }
 
   const storage: Storage = {
     async addBytes(bytes, options = {}) {
-      const progress = new Progress(options.onProgress);
-      return addSource("add bytes", single({ path: "", content: pieces(bytes, "", progress) }), undefined, options, progress);
+      // What Tessellate adds: CIDv1, raw leaves; Kubo's default chunker (256 KiB) and layout.
+      return addEntries("add bytes", [{ path: "", content: new Blob([bytes as Uint8Array<ArrayBuffer>]) }], undefined, options);
     },
 
     async addFile(path, options = {}) {
@@ -111,8 +157,7 @@ export function createKuboStorage(options: KuboStorageOptions): Storage {
       });
       if (!info.isFile()) throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${file}: it is not a regular file`);
       const name = basename(file);
-      const progress = new Progress(options.onProgress);
-      return addSource(`add ${file}`, single({ path: name, content: fileContent(file, name, progress) }), name, options, progress);
+      return addEntries(`add ${file}`, [{ path: name, content: await fileBlob(file) }], name, options);
     },
 
     async addFolder(dir, options = {}) {
@@ -129,8 +174,9 @@ export function createKuboStorage(options: KuboStorageOptions): Storage {
         if (error instanceof TessellateError) throw error;
         throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${folder}: ${(error as Error).message}`, { cause: error });
       });
-      const progress = new Progress(options.onProgress);
-      return addSource(`add ${folder}`, folderEntries(listed, progress), rootName, options, progress);
+      const entries: AddEntry[] = [];
+      for (const entry of listed) entries.push(entry.file === undefined ? { path: entry.path } : { path: entry.path, content: await fileBlob(entry.file) });
+      return addEntries(`add ${folder}`, entries, rootName, options);
     },
 
     async cat(path, options = {}) {
@@ -305,13 +351,13 @@ const BAD_CID_MESSAGE = /invalid (path|cid)|multibase|selected encoding not supp
 
 function translateError(
   error: unknown,
-  context: { what: string; url: string; timeoutMs: number; call: Call; callerSignal: AbortSignal | undefined },
+  context: { what: string; url: string; stalled: string; call: Call; callerSignal: AbortSignal | undefined },
 ): unknown {
   if (error instanceof TessellateError) return error;
   if (context.callerSignal?.aborted === true) return context.callerSignal.reason;
   const { what, url } = context;
   if (context.call.timedOut) {
-    return new RetryableError(STORAGE_ERROR_CODES.unavailable, `${what}: the IPFS node at ${url} went ${context.timeoutMs} ms without answering`, { cause: error });
+    return new RetryableError(STORAGE_ERROR_CODES.unavailable, `${what}: the IPFS node at ${url} ${context.stalled}; retry, or check the node`, { cause: error });
   }
   const response = (error as { response?: { status?: unknown } } | null)?.response;
   const status = typeof response?.status === "number" ? response.status : undefined;
@@ -358,63 +404,102 @@ class Call {
   }
 }
 
-// ---- upload sources ---------------------------------------------------------------------
+// ---- uploads ----------------------------------------------------------------------------
 
-/** Counts bytes handed to the HTTP request, across all files of one add. */
-class Progress {
-  /** The operation the upload belongs to: each piece sent re-arms its deadline. */
-  call: Call | undefined;
-  /** A failure reading a local file during the upload. */
-  readError: FatalError | undefined;
-  private sent = 0;
+/** One part of an add: a folder (no content) or a file. */
+interface AddEntry {
+  path: string;
+  content?: Blob;
+}
+
+/** The node's answer refusing the upload, shaped like kubo-rpc-client's HTTP errors for {@link translateError}. */
+class NodeRefusal extends Error {
+  readonly response: { status: number };
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "NodeRefusal";
+    this.response = { status };
+  }
+}
+
+/** The RPC API root of a node URL, `/api/v0` added when absent (as kubo-rpc-client does). */
+function apiBaseOf(url: string): string {
+  const base = new URL(url);
+  const path = base.pathname.replace(/\/+$/, "");
+  base.pathname = path.endsWith("/api/v0") ? path : `${path}/api/v0`;
+  return base.toString().replace(/\/+$/, "");
+}
+
+function kuboMessage(answer: string): string | undefined {
+  try {
+    const body = JSON.parse(answer) as { Message?: unknown };
+    return typeof body.Message === "string" ? body.Message : undefined;
+  } catch {
+    return answer === "" ? undefined : answer.slice(0, 300);
+  }
+}
+
+async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let buffered = "";
+  try {
+    for (let next = await reader.read(); next.done !== true; next = await reader.read()) {
+      buffered += decoder.decode(next.value, { stream: true });
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) if (line.trim() !== "") yield JSON.parse(line) as Record<string, unknown>;
+    }
+    buffered += decoder.decode();
+    if (buffered.trim() !== "") yield JSON.parse(buffered) as Record<string, unknown>;
+  } finally {
+    // A reader that stops early (an error line) lets the connection go.
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+async function fileBlob(file: string): Promise<Blob> {
+  try {
+    // Read lazily, piece by piece, as the upload reaches it.
+    return await openAsBlob(file, { type: "application/octet-stream" });
+  } catch (error) {
+    throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The node's progress lines, summed over the files of one add. */
+class StoredProgress {
+  private readonly perFile = new Map<string, number>();
+  private stored = 0;
   private readonly listener: ((progress: AddProgress) => void) | undefined;
 
   constructor(listener: ((progress: AddProgress) => void) | undefined) {
     this.listener = listener;
   }
 
-  report(bytes: number, path: string): void {
-    this.call?.touch();
-    this.sent += bytes;
-    this.listener?.({ bytes: this.sent, path: path === "" ? undefined : path });
-  }
-}
-
-async function* single<T>(value: T): AsyncGenerator<T> {
-  yield value;
-}
-
-async function* pieces(bytes: Uint8Array, path: string, progress: Progress): AsyncGenerator<Uint8Array> {
-  if (bytes.byteLength === 0) {
-    progress.report(0, path);
-    return;
-  }
-  for (let offset = 0; offset < bytes.byteLength; offset += UPLOAD_PIECE_BYTES) {
-    const piece = bytes.subarray(offset, offset + UPLOAD_PIECE_BYTES);
-    yield piece;
-    progress.report(piece.byteLength, path);
-  }
-}
-
-/** A file's bytes, opened only when the upload reaches it. */
-async function* fileContent(file: string, path: string, progress: Progress): AsyncGenerator<Uint8Array> {
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: UPLOAD_PIECE_BYTES })) {
-      yield chunk as Buffer;
-      progress.report((chunk as Buffer).byteLength, path);
+  line(name: string, bytes: number, pinned: number | undefined): void {
+    if (pinned === undefined) {
+      this.stored += bytes - (this.perFile.get(name) ?? 0);
+      this.perFile.set(name, bytes);
+      this.listener?.({ bytes: this.stored, path: name === "" ? undefined : name, stage: "storing" });
+    } else {
+      this.listener?.({ bytes: this.stored, stage: "pinning", pinnedBlocks: pinned });
     }
-  } catch (error) {
-    progress.readError = new FatalError(STORAGE_ERROR_CODES.localIo, `cannot read ${file} while adding it: ${(error as Error).message}`, { cause: error });
-    throw error;
   }
 }
 
 /**
  * Lists the folder as add entries under `rootName`: every sub-folder (empty ones too) and every
- * file. Listed before the upload starts, so a problem is reported as such (kubo-rpc-client turns
- * an error thrown while it streams the request into a bare abort).
+ * file. Listed before the upload starts, so a problem is reported before anything is sent.
+ *
+ * Symbolic links: a link to a file inside the folder is added as that file's content (`ipfs add
+ * -r` would store a UnixFS symlink, whose target a provider's machine would not have). A link
+ * whose target is outside the folder (an absolute path, `../…`, or a chain of links that ends
+ * outside), a dangling link and a link to a folder (which could loop) are refused, naming the link
+ * and its target: a scene folder must never carry a file from elsewhere on the requester's disk.
  */
 async function listFolder(folder: string, rootName: string): Promise<{ path: string; file?: string }[]> {
+  const root = await realpath(folder);
   const listed: { path: string; file?: string }[] = [{ path: rootName }];
   const pending: { dir: string; path: string }[] = [{ dir: folder, path: rootName }];
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
@@ -426,23 +511,33 @@ async function listFolder(folder: string, rootName: string): Promise<{ path: str
       if (entry.isDirectory()) {
         listed.push({ path });
         pending.push({ dir: full, path });
-      } else if (entry.isFile() || (entry.isSymbolicLink() && (await stat(full)).isFile())) {
-        // A link to a file is added as that file's content (`ipfs add -r` would store a UnixFS
-        // symlink, whose target a provider's machine would not have).
+      } else if (entry.isFile()) {
         listed.push({ path, file: full });
+      } else if (entry.isSymbolicLink()) {
+        listed.push({ path, file: await insideLink(full, root, folder) });
       } else {
-        // A link to a folder could loop; sockets, devices and FIFOs have no content to add.
-        throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${full}: only files, folders and links to files can be added`);
+        // Sockets, devices and FIFOs have no content to add.
+        throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${full}: only files, folders and links to files inside the folder can be added`);
       }
     }
   }
   return listed;
 }
 
-async function* folderEntries(listed: { path: string; file?: string }[], progress: Progress): AsyncGenerator<{ path: string; content?: AsyncIterable<Uint8Array> }> {
-  for (const entry of listed) {
-    yield entry.file === undefined ? { path: entry.path } : { path: entry.path, content: fileContent(entry.file, entry.path, progress) };
+/** The real path of the file a link inside the folder points to; a FatalError for any other link. */
+async function insideLink(link: string, root: string, folder: string): Promise<string> {
+  const target = await readlink(link);
+  const refuse = (why: string): FatalError =>
+    new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${folder}: the link ${relative(folder, link)} points to ${target}, ${why}; copy the file into the folder or remove the link`);
+  let resolved: string;
+  try {
+    resolved = await realpath(link);
+  } catch {
+    throw refuse("which does not exist");
   }
+  if (resolved !== root && !resolved.startsWith(root + sep)) throw refuse(`which is outside the folder (${resolved})`);
+  if (!(await lstat(resolved)).isFile()) throw refuse("which is not a file (links to folders are not followed)");
+  return resolved;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

@@ -4,10 +4,14 @@
  * Tests of code that *uses* storage substitute an in-memory fake of this interface.
  */
 export interface AddProgress {
-  /** Bytes sent so far. */
+  /** Bytes of content the node has stored so far (all files of the add together). */
   bytes: number;
   /** Path of the file being added, when known. */
   path?: string;
+  /** `storing` while the content flows in; `pinning` once it is all stored and the node pins it. */
+  stage?: "storing" | "pinning";
+  /** While pinning: the blocks pinned so far. */
+  pinnedBlocks?: number;
 }
 
 export interface AddOptions {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { parseSubmitOptions } from "../parse.ts";
-import { buildManifest, jobCost, prepareScene } from "./submit.ts";
+import { buildManifest, jobCost, prepareScene, uploadProgressLine } from "./submit.ts";
 
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
@@ -68,5 +68,12 @@ describe("job submit preparation", () => {
     assert.equal(cost.feePerReplica, 15_000_000_000_000_000n);
     assert.equal(cost.escrow, 64n * 1_515_000_000_000_000_000n);
     assert.equal(cost.rewards + cost.fees, cost.escrow);
+  });
+
+  it("shows the scene upload as bytes stored of the total with the rate, then the pin, then a summary", () => {
+    const mib = 1024 * 1024;
+    assert.equal(uploadProgressLine({ bytes: 75 * mib, stage: "storing" }, 300 * mib, 5_000, true), "uploading scene [#####...............] 75 MiB / 300 MiB at 15 MiB/s");
+    assert.equal(uploadProgressLine({ bytes: 300 * mib, stage: "pinning", pinnedBlocks: 812 }, 300 * mib, 20_000, true), "pinning scene on the IPFS node: 812 blocks pinned (300 MiB stored)");
+    assert.equal(uploadProgressLine({ bytes: 300 * mib, stage: "done" }, 300 * mib, 40_000, true), "uploaded scene 300 MiB in 40.0 s (7.5 MiB/s)");
   });
 });

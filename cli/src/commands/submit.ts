@@ -15,7 +15,7 @@ import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
-import type { Storage } from "@tessellate/sdk/storage";
+import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/video";
 import { unitPrice } from "../audit/rebuild.ts";
 import { tokenSymbol } from "../chainReads.ts";
@@ -78,6 +78,18 @@ async function walk(dir: string): Promise<{ files: string[]; bytes: number }> {
   };
   await visit(dir);
   return { files, bytes };
+}
+
+/**
+ * The scene upload's status line: bytes the IPFS node has stored of the total and the rate, then
+ * the blocks it has pinned (a large scene takes a while to pin), then the summary.
+ */
+export function uploadProgressLine(progress: Omit<AddProgress, "stage"> & { stage?: AddProgress["stage"] | "done" }, totalBytes: number, elapsedMs: number, ascii: boolean): string {
+  const seconds = Math.max(elapsedMs, 1) / 1000;
+  const rate = `${formatBytes(Math.round(progress.bytes / seconds))}/s`;
+  if (progress.stage === "done") return `uploaded scene ${formatBytes(totalBytes)} in ${seconds.toFixed(1)} s (${rate})`;
+  if (progress.stage === "pinning") return `pinning scene on the IPFS node: ${progress.pinnedBlocks ?? 0} blocks pinned (${formatBytes(totalBytes)} stored)`;
+  return `${formatTaskProgress("uploading scene", progress.bytes, totalBytes, "bytes", { ascii })} at ${rate}`;
 }
 
 /**
@@ -249,11 +261,12 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
   let sceneCid: string;
   try {
     const live = createLiveLine(out.progress);
+    const uploadStarted = now();
     sceneCid = await storage.addFolder(prepared.dir, {
       signal: deps.signal,
-      onProgress: ({ bytes }) => live.set(formatTaskProgress("uploading scene", bytes, prepared.sizeBytes, "bytes", { ascii })),
+      onProgress: (progress) => live.set(uploadProgressLine(progress, prepared.sizeBytes, now() - uploadStarted, ascii)),
     });
-    live.done(formatTaskProgress("uploaded scene", prepared.sizeBytes, prepared.sizeBytes, "bytes", { ascii }));
+    live.done(uploadProgressLine({ bytes: prepared.sizeBytes, stage: "done" }, prepared.sizeBytes, now() - uploadStarted, ascii));
   } finally {
     await prepared.cleanup();
   }
