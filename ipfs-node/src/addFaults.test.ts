@@ -183,3 +183,46 @@ test("an upload over the limit is refused as it crosses it, and an upload cut ha
   await node.stop();
   assert.equal(await blockFiles(repoDir), blocksBefore, "no block of the cut upload is left");
 });
+
+test("a failed add does not take the blocks that a concurrent add of the same content stored", async () => {
+  const limit = 4 * 1024 * 1024;
+  const { node, repoDir } = await newNode(limit);
+  const client = create({ url: node.apiUrl });
+  const shared = randomBytes(1024 * 1024);
+
+  // The first add sends the shared file, then a second file that will cross the limit.
+  let storedShared!: () => void;
+  const sharedStored = new Promise<void>((resolve) => (storedShared = resolve));
+  const lines: Record<string, unknown>[] = [];
+  const failing = startAdd(node, "cid-version=1&progress=true", (line) => {
+    lines.push(line);
+    if (line.Name === "shared.bin" && line.Hash !== undefined) storedShared();
+  });
+  await write(failing.req, partHead("shared.bin"));
+  await write(failing.req, shared);
+  await write(failing.req, `\r\n${partHead("tail.bin")}`);
+  await write(failing.req, randomBytes(64 * 1024));
+  await sharedStored;
+
+  // Meanwhile another add of the same bytes completes, unpinned (a pin would protect the blocks by itself).
+  const kept = await client.add(shared, { cidVersion: 1, pin: false });
+  const blocksWithBoth = await blockFiles(repoDir);
+
+  // Now the first one crosses the limit and fails.
+  while (!lines.some((line) => line.Type === "error") && !failing.req.destroyed) {
+    if (!(await write(failing.req, randomBytes(64 * 1024)))) break;
+  }
+  failing.req.destroy();
+  await failing.ended;
+  assert.ok(lines.some((line) => line.Type === "error" && line.Status === 413), "the first add was refused");
+  await node.stop();
+
+  // Only the tail's blocks went; the shared file is whole.
+  assert.ok((await blockFiles(repoDir)) <= blocksWithBoth);
+  const again = await startIpfsNode({ repoDir, apiPort: 0, gatewayPort: 0 });
+  try {
+    assert.deepEqual(Buffer.concat(await all(create({ url: again.apiUrl }).cat(kept.cid))), shared);
+  } finally {
+    await again.stop();
+  }
+});

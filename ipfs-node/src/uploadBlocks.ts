@@ -20,6 +20,8 @@ interface Tracked {
   fresh: Promise<boolean>;
   /** An upload that wrote it succeeded: the block is wanted. */
   kept: boolean;
+  /** Set while the block is being deleted: a new writer waits for that, then writes it again. */
+  deleting?: Promise<boolean>;
 }
 
 /** What the importer needs of a blockstore. */
@@ -64,17 +66,22 @@ export class UploadBlockTracker {
     const { blockstore } = this.helia;
     let fresh = 0;
     let ended = false;
+    let wasKept = false;
     const put: BlockWriter["put"] = async (cid, block, options) => {
-      if (ended) throw new Error(`upload already ended: refusing to write block ${cid}`);
       const key = keyOf(cid);
+      if (ended) {
+        // A write that a failed importer started after the add ended: it lands, then goes again if nobody wants it.
+        const late = this.acquire(key, cid);
+        try {
+          await late.fresh;
+          return await blockstore.put(cid, block, options);
+        } finally {
+          await this.release(key, late, wasKept);
+        }
+      }
       let entry = mine.get(key);
       if (entry === undefined) {
-        entry = this.tracked.get(key);
-        if (entry === undefined) {
-          entry = { cid, writers: 0, fresh: Promise.resolve(blockstore.has(cid)).then((present) => !present), kept: false };
-          this.tracked.set(key, entry);
-        }
-        entry.writers += 1;
+        entry = this.acquire(key, cid);
         mine.set(key, entry);
         if (await entry.fresh) fresh += 1;
       }
@@ -94,18 +101,12 @@ export class UploadBlockTracker {
       end: async (kept) => {
         if (ended) return 0;
         ended = true;
+        wasKept = kept;
         try {
           // A failed importer may leave writes running: they must land before their blocks can go.
           await Promise.allSettled([...writes]);
           let deleted = 0;
-          for (const [key, entry] of mine) {
-            if (kept) entry.kept = true;
-            entry.writers -= 1;
-            if (entry.writers > 0) continue;
-            this.tracked.delete(key);
-            if (entry.kept || !(await entry.fresh)) continue;
-            if (await this.deleteUnpinned(entry.cid)) deleted += 1;
-          }
+          for (const [key, entry] of mine) if (await this.release(key, entry, kept)) deleted += 1;
           return deleted;
         } finally {
           this.active -= 1;
@@ -113,6 +114,34 @@ export class UploadBlockTracker {
         }
       },
     };
+  }
+
+  /** Counts one more upload writing the block. */
+  private acquire(key: string, cid: CID): Tracked {
+    let entry = this.tracked.get(key);
+    if (entry === undefined || entry.deleting !== undefined) {
+      const deleted = entry?.deleting ?? Promise.resolve(false);
+      // Writes of this block wait on `fresh`, so none lands before a deletion in progress is done.
+      const fresh = deleted.then(() => this.helia.blockstore.has(cid)).then((present) => !present);
+      entry = { cid, writers: 0, fresh, kept: false };
+      this.tracked.set(key, entry);
+    }
+    entry.writers += 1;
+    return entry;
+  }
+
+  /** One upload is done with the block; the last one deletes it when it is fresh and no upload kept it. True when deleted. */
+  private async release(key: string, entry: Tracked, kept: boolean): Promise<boolean> {
+    if (kept) entry.kept = true;
+    entry.writers -= 1;
+    if (entry.writers > 0) return false;
+    let deleted = false;
+    if (!entry.kept && (await entry.fresh) && entry.writers === 0) {
+      entry.deleting = this.deleteUnpinned(entry.cid);
+      deleted = await entry.deleting;
+    }
+    if (this.tracked.get(key) === entry) this.tracked.delete(key);
+    return deleted;
   }
 
   private async deleteUnpinned(cid: CID): Promise<boolean> {
