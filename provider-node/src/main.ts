@@ -5,7 +5,7 @@
  * them (a fake market, in-memory storage, fake engines, a movable clock).
  */
 import { join } from "node:path";
-import type { Account, Address } from "viem";
+import type { Account, Address, Hex } from "viem";
 import { connectChain, createMarketClient, type Storage } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
@@ -19,7 +19,9 @@ import { createLogger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
 import { createMarketPort, systemClock, type Clock, type Logger, type MarketPort } from "./ports.ts";
 import { checkSandbox, NO_ISOLATION_WARNING, removeLeftoverWorkDirs, type SandboxOptions } from "./sandbox/sandbox.ts";
+import { lockDataDir } from "./state/dataDirLock.ts";
 import { StateStore } from "./state/stateStore.ts";
+import { deriveSaltSecret } from "./worker/replicaSalt.ts";
 import { Worker } from "./worker/worker.ts";
 
 /** File name of the state database inside the data dir. */
@@ -43,6 +45,11 @@ export interface ProviderNodeDeps {
   benchmarkScore?: number;
   /** Retry delays of the worker and the watcher. */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * The secret commitment salts are derived from (see worker/replicaSalt.ts). Default: derived
+   * from the signing account, the chain id and the market address. Required with `market`.
+   */
+  saltSecret?: Hex;
 }
 
 export interface ProviderNode {
@@ -58,7 +65,7 @@ export interface ProviderNode {
   benchmarkScore: number;
   /** Graceful: stops claiming, lets renders finish for `graceMs` (default 0), closes the API and the state file. */
   stop(options?: { graceMs?: number }): Promise<void>;
-  /** Abrupt, like a killed process: closes the state file first, then stops everything (tests of crash recovery). */
+  /** Abrupt, like a killed process: closes the state file first, then stops everything (tests of crash recovery); releases the data dir lock. */
   kill(): Promise<void>;
 }
 
@@ -66,7 +73,20 @@ export interface ProviderNode {
 export async function startProviderNode(config: ProviderConfig, deps: ProviderNodeDeps = {}): Promise<ProviderNode> {
   const log = deps.logger ?? createLogger(config.logLevel);
   const clock = deps.clock ?? systemClock;
-  const market = deps.market ?? (await connectMarket(config, deps));
+  // One node per data dir: a second process on it stops here, before touching the chain or the state file.
+  const lock = lockDataDir(config.dataDir);
+  if (lock.replacedStalePid !== undefined) log.warn({ lockFile: lock.path, stalePid: lock.replacedStalePid }, "replaced a stale data dir lock (its process is gone)");
+  try {
+    return await startLocked(config, deps, log, clock, lock.release);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: Logger, clock: Clock, releaseLock: () => void): Promise<ProviderNode> {
+  const { market, saltSecret } = deps.market ? { market: deps.market, saltSecret: deps.saltSecret } : await connectMarket(config, deps);
+  if (!saltSecret) throw new FatalError("SALT_SECRET_MISSING", "startProviderNode: pass `saltSecret` along with `market` (commitment salts are derived from it)");
   const storage = deps.storage ?? createKuboStorage({ url: config.ipfsApiUrl });
   const sandbox: SandboxOptions = { isolation: config.sandbox.isolation, workRoot: join(config.dataDir, ENGINE_WORK_DIR) };
   await startSandbox(sandbox, log);
@@ -102,7 +122,7 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
       if (!(error instanceof RetryableError)) throw error;
       log.warn({ err: error.message }, "cannot catch up with the chain yet; the watcher keeps trying");
     }
-    worker = new Worker({ market, store, storage, engines, installedEngines, sync: () => watcher.syncNow(), clock, log, config, metrics, benchmarkScore, backoff: deps.backoff });
+    worker = new Worker({ market, store, storage, engines, installedEngines, sync: () => watcher.syncNow(), clock, log, config, metrics, benchmarkScore, saltSecret, backoff: deps.backoff });
     const startedAt = clock.now();
     let api: RunningApi | undefined;
     if (config.http.enabled) {
@@ -145,6 +165,7 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
         await watcher.stop();
         await api?.close();
         store.close();
+        releaseLock();
         log.info({}, "stopped");
       },
       async kill() {
@@ -152,6 +173,7 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
         stopped = true;
         store.close();
         await Promise.allSettled([node.worker.stop(), watcher.stop(), api?.close()]);
+        releaseLock();
       },
     };
     return node;
@@ -171,10 +193,12 @@ async function startSandbox(sandbox: SandboxOptions, log: Logger): Promise<void>
   if (report.noProcessCap) log.warn({ reason: report.noProcessCap }, "the number of processes an engine may start is NOT capped on this machine");
 }
 
-async function connectMarket(config: ProviderConfig, deps: ProviderNodeDeps): Promise<MarketPort> {
+async function connectMarket(config: ProviderConfig, deps: ProviderNodeDeps): Promise<{ market: MarketPort; saltSecret: Hex }> {
   const account = deps.account ?? (await loadAccount(config.key.keystoreFile, deps.env ?? process.env));
   const conn = await connectChain({ rpcUrl: config.rpcUrl, addresses: config.contracts, pollingIntervalMs: config.chain.pollingIntervalMs, account });
-  return createMarketPort(createMarketClient(conn));
+  if (!account.signMessage) throw new FatalError("KEY_INVALID", `The account ${account.address} cannot sign messages; the node needs a local key (TESSELLATE_PRIVATE_KEY or a keystore)`);
+  const saltSecret = deps.saltSecret ?? (await deriveSaltSecret({ signMessage: (args) => account.signMessage!(args) }, { chainId: conn.chainId, market: conn.addresses.market }));
+  return { market: createMarketPort(createMarketClient(conn)), saltSecret };
 }
 
 async function resolveBenchmark(config: ProviderConfig, deps: ProviderNodeDeps, engines: EngineRegistry, store: StateStore, log: Logger): Promise<number> {

@@ -89,7 +89,11 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
         const { jobId, provider } = event.args;
         for (const { segment, replica } of event.args.slots.map(unpackSlot)) {
           store.setSlotState(jobId, segment, replica, "committed");
-          if (mine(provider)) advance(jobId, segment, replica, "committed", "ReplicasCommitted");
+          if (!mine(provider)) continue;
+          // A claimed row that the chain says is committed: this node lost its state file after
+          // committing. It renders again and recomputes its derived salt (worker: recoverCommitted).
+          if (store.findActiveReplica(jobId, segment, replica)?.state === "claimed") advance(jobId, segment, replica, "recovering", "ReplicasCommitted (local result lost)");
+          else advance(jobId, segment, replica, "committed", "ReplicasCommitted");
         }
         break;
       }

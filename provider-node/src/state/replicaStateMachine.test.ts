@@ -14,11 +14,12 @@ import {
 
 /** The whole table, written out once more by hand: a change to the machine must change this too. */
 const EXPECTED: Record<ReplicaState, ReplicaState[]> = {
-  claimed: ["rendering", "abandoned", "expired", "released", "failed"],
+  claimed: ["rendering", "recovering", "revealed", "abandoned", "expired", "released", "failed"],
   rendering: ["rendered", "claimed", "abandoned", "expired", "released", "failed"],
   rendered: ["committing", "committed", "revealing", "revealed", "abandoned", "expired", "released", "failed"],
   committing: ["committed", "rendered", "expired", "released", "failed"],
   committed: ["revealing", "revealed", "expired", "released", "failed"],
+  recovering: ["committed", "revealed", "expired", "released", "failed"],
   revealing: ["revealed", "committed", "rendered", "expired", "released", "failed"],
   revealed: ["accepted", "rejected", "released"],
   accepted: [],
@@ -49,7 +50,7 @@ test("the happy path is legal step by step, with or without a commitment", () =>
 });
 
 test("a committed replica can no longer be abandoned, and nothing leaves a final state", () => {
-  for (const from of ["committing", "committed", "revealing", "revealed"] as const) assert.equal(canTransition(from, "abandoned"), false);
+  for (const from of ["committing", "committed", "recovering", "revealing", "revealed"] as const) assert.equal(canTransition(from, "abandoned"), false);
   for (const state of TERMINAL_STATES) assert.deepEqual(TRANSITIONS[state], [], state);
   assert.deepEqual([...ACTIVE_STATES].sort(), REPLICA_STATES.filter((s) => !TERMINAL_STATES.has(s)).sort());
 });

@@ -10,6 +10,9 @@
  *   (restart: render again)  │ └────────────────────────────────────── revealing (direct reveal did not land)
  *                            └─▶ revealing (direct reveal: every other slot of the segment is already
  *                                committed, so the contract takes the reveal without a commitment)
+ * claimed ─▶ recovering ─▶ committed   (the state file was lost: the chain says this node committed;
+ *                                        render again, recompute the derived salt, check the commitment)
+ * claimed, recovering ─▶ revealed       (the state file was lost and the chain says it was revealed)
  * any state before `revealed` ─▶ abandoned (given back before the lease ended; only before committing)
  *                              ─▶ expired   (lease or reveal window missed, seized by a keeper)
  *                              ─▶ released  (segment closed or failed without a verdict)
@@ -24,6 +27,7 @@ export const REPLICA_STATES = [
   "rendered", // result on IPFS; digest, salt and result CID saved; commitment not sent
   "committing", // commit transaction possibly in flight (on restart: ask replicaOf)
   "committed", // commitment stored on-chain; waiting for the segment's reveal window
+  "recovering", // committed on-chain but digest and result CID lost locally: rendering again to recover them
   "revealing", // reveal transaction possibly in flight (on restart: ask replicaOf)
   "revealed", // digest public; waiting for the quorum decision
   "accepted", // settled: digest agreed, reward credited, collateral back
@@ -44,11 +48,12 @@ export const ACTIVE_STATES: readonly ReplicaState[] = REPLICA_STATES.filter((s) 
 
 /** Legal next states. A transition to the current state is never legal (callers check first). */
 export const TRANSITIONS: Readonly<Record<ReplicaState, readonly ReplicaState[]>> = {
-  claimed: ["rendering", "abandoned", "expired", "released", "failed"],
+  claimed: ["rendering", "recovering", "revealed", "abandoned", "expired", "released", "failed"],
   rendering: ["rendered", "claimed", "abandoned", "expired", "released", "failed"],
   rendered: ["committing", "committed", "revealing", "revealed", "abandoned", "expired", "released", "failed"],
   committing: ["committed", "rendered", "expired", "released", "failed"],
   committed: ["revealing", "revealed", "expired", "released", "failed"],
+  recovering: ["committed", "revealed", "expired", "released", "failed"],
   revealing: ["revealed", "committed", "rendered", "expired", "released", "failed"],
   revealed: ["accepted", "rejected", "released"],
   accepted: [],
@@ -87,6 +92,7 @@ const ORDER: Record<ReplicaState, number> = {
   rendered: 2,
   committing: 3,
   committed: 4,
+  recovering: 4,
   revealing: 5,
   revealed: 6,
   accepted: 7,

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Address } from "viem";
+import { keccak256, toHex, type Address } from "viem";
 import { encodeManifest, parseManifest, segmentCount, type Manifest } from "@tessellate/sdk";
 import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { resolveConfig, type ConfigOverrides, type ProviderConfig } from "../config/config.ts";
@@ -143,6 +143,7 @@ export async function startNode(world: World, account: Address, options: NodeOpt
     clock: world.clock,
     logger: process.env.TEST_LOG ? createLogger(process.env.TEST_LOG).child({ node: account.slice(-1) }) : silentLogger,
     backoff: { baseMs: 20, maxMs: 200 },
+    saltSecret: keccak256(toHex(`test salt secret of ${account.toLowerCase()}`)),
   });
   world.nodes.push(node);
   return node;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
 import { afterEach, beforeEach, test } from "node:test";
 import { commitmentOf } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
@@ -159,10 +160,30 @@ test("restart long after a crash: a claim that can no longer finish in time is g
   await crash(a);
   world.clock.advance(leaseEnd - Number(world.market.now()) - 4); // 4 s left, margin 5 s
   const again = await startNode(world, PROVIDER_A, { name: "a", engine });
-  await until(() => events("ReplicaAbandoned").length === 1, "abandoned");
-  const first = again.store.listReplicas({ jobId }).find((r) => r.leaseEnd === leaseEnd)!;
-  assert.equal(first.state, "abandoned");
-  assert.match(first.lastError ?? "", /cannot finish before the lease ends/);
+  const first = () => again.store.listReplicas({ jobId }).find((r) => r.leaseEnd === leaseEnd)!;
+  // The node records the abandon once it has synced the event (the market emits it first).
+  await until(() => events("ReplicaAbandoned").length === 1 && first().state !== "claimed", "abandoned");
+  assert.equal(events("ReplicaAbandoned").length, 1);
+  assert.equal(first().state, "abandoned");
+  assert.match(first().lastError ?? "", /cannot finish before the lease ends/);
+  assert.equal(events("ReplicaExpired").length, 0);
+});
+
+test("restart with the state file deleted after committing: rebuilds from the chain, re-renders, reveals with the same salt", async () => {
+  const { jobId } = await postJob(world, { tiles: 2, redundancy: 2 });
+  const a = await startNode(world, PROVIDER_A, { name: "a" });
+  await until(() => statesOf(a, jobId).join() === "0:committed,1:committed", "A committed both");
+  const salts = a.store.listReplicas({ jobId }).map((r) => r.salt).sort();
+  const path = a.store.path;
+  await crash(a);
+  for (const suffix of ["", "-wal", "-shm"]) await rm(`${path}${suffix}`, { force: true });
+  const again = await startNode(world, PROVIDER_A, { name: "a" });
+  await until(() => statesOf(again, jobId).join() === "0:committed,1:committed", "A recovered both as committed");
+  assert.deepEqual(again.store.listReplicas({ jobId }).map((r) => r.salt).sort(), salts, "the same derived salts");
+  for (const row of again.store.listReplicas({ jobId })) assert.ok(again.store.transitionsOf(row.id).some((t) => t.to === "recovering"));
+  await startNode(world, PROVIDER_B, { name: "b" });
+  await until(() => statesOf(again, jobId).join() === "0:accepted,1:accepted", "A's replicas accepted");
+  assert.equal(world.market.calls.filter((c) => c.method === "reveal" && c.from === PROVIDER_A).length, 1, "one reveal batch, nothing refused");
   assert.equal(events("ReplicaExpired").length, 0);
 });
 

@@ -18,12 +18,11 @@
  */
 import { join } from "node:path";
 import { rm } from "node:fs/promises";
-import { formatUnits, isAddressEqual, parseUnits, type Address } from "viem";
+import { formatUnits, isAddressEqual, parseUnits, type Address, type Hex } from "viem";
 import {
   commitmentOf,
   decodeManifest,
   estimateJob,
-  randomSalt,
   segmentAt,
   type Manifest,
   type Storage,
@@ -39,6 +38,7 @@ import type { ProjectionEffects } from "../state/projection.ts";
 import type { JobRow, ReplicaRow, StateStore } from "../state/stateStore.ts";
 import { BackoffSchedule, backoffDelay } from "./backoff.ts";
 import { renderSegment } from "./renderSegment.ts";
+import { replicaSalt } from "./replicaSalt.ts";
 import { SceneCache } from "./sceneCache.ts";
 
 /** Largest manifest accepted (a manifest is a small JSON document). */
@@ -65,6 +65,8 @@ export interface WorkerDeps {
   config: ProviderConfig;
   metrics: Metrics;
   benchmarkScore: number;
+  /** Secret the commitment salts are derived from (worker/replicaSalt.ts). */
+  saltSecret: Hex;
   /** Retry delays (default: base 4 × polling interval, max 60 s). */
   backoff?: { baseMs: number; maxMs: number };
 }
@@ -81,6 +83,8 @@ class RenderAbort extends Error {
 
 interface InFlight {
   rowId: number;
+  /** The row's state while this render runs ("recovering": re-rendering a result lost with the state file). */
+  state: "rendering" | "recovering";
   controller: AbortController;
   done: Promise<void>;
   startedAt: number;
@@ -222,7 +226,7 @@ export class Worker {
     for (const id of effects.changedReplicas) {
       const flight = this.inFlight.get(id);
       const row = this.d.store.getReplica(id);
-      if (flight && row && row.state !== "rendering") flight.controller.abort(new RenderAbort("settled", `the replica became ${row.state} on-chain`));
+      if (flight && row && row.state !== flight.state) flight.controller.abort(new RenderAbort("settled", `the replica became ${row.state} on-chain`));
     }
     this.wake();
   }
@@ -570,7 +574,7 @@ export class Worker {
    */
   private async closeSegments(now: number): Promise<void> {
     const { store, market } = this.d;
-    const waiting = store.listReplicas({ states: ["committed", "revealed"] });
+    const waiting = store.listReplicas({ states: ["committed", "recovering", "revealed"] });
     for (const [jobId, rows] of groupByJob(waiting)) {
       const job = store.getJob(jobId);
       if (!job) continue;
@@ -610,14 +614,17 @@ export class Worker {
   private startRenders(now: number): void {
     const { store, config } = this.d;
     if (this.stopping.signal.aborted) return;
+    // Recoveries first: their commitment is on-chain and waits for them.
+    const recovering = store.listReplicas({ states: ["recovering"] }).sort((a, b) => a.id - b.id);
     const claimed = store.listReplicas({ states: ["claimed"] }).sort((a, b) => a.leaseEnd - b.leaseEnd);
-    for (const row of claimed) {
+    for (const row of [...recovering, ...claimed]) {
       if (this.inFlight.size >= config.limits.maxConcurrentSegments) break;
-      if (this.inFlight.has(row.id) || this.toAbandon.has(row.id) || now > row.leaseEnd) continue;
-      if (store.getJob(row.jobId)?.status === "cancelled") continue;
+      if (this.inFlight.has(row.id) || this.toAbandon.has(row.id)) continue;
+      if (row.state === "claimed" && (now > row.leaseEnd || store.getJob(row.jobId)?.status === "cancelled")) continue;
       if (!this.ready(`render:${row.id}`)) continue;
       const controller = new AbortController();
-      const flight: InFlight = { rowId: row.id, controller, startedAt: this.d.clock.now(), fraction: 0, done: Promise.resolve() };
+      const state = row.state === "recovering" ? "recovering" : "rendering";
+      const flight: InFlight = { rowId: row.id, state, controller, startedAt: this.d.clock.now(), fraction: 0, done: Promise.resolve() };
       this.inFlight.set(row.id, flight);
       flight.done = this.render(row, flight).finally(() => {
         this.inFlight.delete(row.id);
@@ -629,18 +636,23 @@ export class Worker {
   private async render(row: ReplicaRow, flight: InFlight): Promise<void> {
     const { store, config, engines, storage, metrics, clock } = this.d;
     const log = this.log.child(fields(row));
+    const recovering = flight.state === "recovering";
     let current: ReplicaRow;
     try {
-      current = store.transition(row.id, "rendering");
+      current = recovering ? row : store.transition(row.id, "rendering");
     } catch (error) {
       log.warn({ err: (error as Error).message }, "replica changed before its render started");
       return;
     }
-    const deadlineSeconds = row.leaseEnd - config.limits.commitMarginSeconds;
-    const msLeft = () => (deadlineSeconds - this.chainNowEstimate()) * 1000;
+    // A render must finish (with upload and commit) before the lease ends; a recovery before the
+    // reveal window closes, or the job deadline while the window is not open yet.
+    const deadlineSeconds = () => (recovering ? this.revealDeadlineOf(row) : row.leaseEnd) - config.limits.commitMarginSeconds;
+    const msLeft = () => (deadlineSeconds() - this.chainNowEstimate()) * 1000;
     // The lease watchdog: checks chain time (estimated) at least once a second.
     const leaseTimer = setInterval(() => {
-      if (msLeft() <= 0) flight.controller.abort(new RenderAbort("lease", `the lease ends at ${row.leaseEnd}: no time left to finish, upload and commit`));
+      if (msLeft() > 0) return;
+      const why = recovering ? `the reveal deadline ${this.revealDeadlineOf(row)} is too close to recover the result` : `the lease ends at ${row.leaseEnd}: no time left to finish, upload and commit`;
+      flight.controller.abort(new RenderAbort("lease", why));
     }, Math.min(1_000, Math.max(10, this.d.market.pollingIntervalMs)));
     const outDir = join(config.dataDir, "results", `job-${row.jobId}`, `segment-${row.segment}-replica-${row.replica}-${row.id}`);
     try {
@@ -648,7 +660,7 @@ export class Worker {
       const engine = engines.get(manifest.engine.name);
       if (!engine) throw new FatalError("ENGINE_MISSING", `engine ${manifest.engine.name} is not registered`);
       const segment = segmentAt(manifest, row.segment);
-      log.info({ frames: segment.frames, tile: segment.tile }, "rendering");
+      log.info({ frames: segment.frames, tile: segment.tile }, recovering ? "rendering again to recover a result lost with the state file" : "rendering");
       const sceneDir = await this.retrying(() => this.scenes.ensure(manifest.scene.cid, { maxBytes: config.limits.maxSceneBytes, signal: flight.controller.signal }), flight.controller.signal);
       const rendered = await renderSegment({
         engine,
@@ -665,7 +677,11 @@ export class Worker {
       });
       const resultCid = await this.retrying(() => storage.addFolder(outDir, { signal: flight.controller.signal }), flight.controller.signal);
       flight.controller.signal.throwIfAborted();
-      const salt = randomSalt();
+      const salt = replicaSalt(this.d.saltSecret, row);
+      if (recovering) {
+        await this.finishRecovery(row, { digest: rendered.digest, salt, resultCid, seconds: rendered.seconds }, log);
+        return;
+      }
       current = store.getReplica(row.id)!;
       if (current.state !== "rendering") return; // settled on-chain meanwhile (e.g. released)
       // Digest, salt and result CID are on disk before any commitment is sent.
@@ -677,7 +693,11 @@ export class Worker {
     } catch (caught) {
       const reason = flight.controller.signal.aborted ? flight.controller.signal.reason : caught;
       current = store.isOpen ? (store.getReplica(row.id) ?? current) : current;
-      if (!store.isOpen || current.state !== "rendering") return;
+      if (!store.isOpen || current.state !== flight.state) return;
+      if (recovering) {
+        this.recoveryFailed(row, reason, log);
+        return;
+      }
       if (reason instanceof RenderAbort) {
         if (reason.kind === "shutdown") {
           store.transition(row.id, "claimed", { lastError: "interrupted by shutdown" }, "shutdown");
@@ -725,6 +745,55 @@ export class Worker {
     }
   }
 
+  /** Reveal deadline of the row's segment, or the job deadline while its reveal window is not open. */
+  private revealDeadlineOf(row: ReplicaRow): number {
+    const seg = this.d.store.getSegment(row.jobId, row.segment);
+    return seg.revealDeadline > 0 ? seg.revealDeadline : Number(this.d.store.getJob(row.jobId)?.params.deadline ?? 0);
+  }
+
+  /**
+   * The recovered render opens the on-chain commitment (same digest, same derived salt): the row is
+   * committed again, with everything the reveal needs. A mismatch (a salt that was random, from a
+   * node before derived salts, or a render that differs) cannot be revealed: the row fails, loudly.
+   */
+  private async finishRecovery(row: ReplicaRow, result: { digest: Hex; salt: Hex; resultCid: string; seconds: number }, log: Logger): Promise<void> {
+    const { store, market } = this.d;
+    const onChain = await market.replicaOf(row.jobId, row.segment, row.replica);
+    const commitment = commitmentOf(result.digest, result.salt, this.me, row.jobId, row.segment);
+    const current = store.getReplica(row.id);
+    if (!current || current.state !== "recovering") return; // settled on-chain meanwhile
+    const ours = isAddressEqual(onChain.provider, this.me) && Number(onChain.leaseEnd) === row.leaseEnd && onChain.state === ChainReplicaState.Committed;
+    if (!ours) return; // the projection catches up with whatever happened to the slot
+    // The chain keeps the commitment's first 160 bits (its "seal").
+    if (onChain.seal.toLowerCase() !== commitment.slice(0, 42).toLowerCase()) {
+      const message = `the re-rendered result (digest ${result.digest}) does not open the on-chain commitment ${onChain.seal}: it was committed with another salt (a node version before derived salts) or another render`;
+      store.transition(row.id, "failed", { digest: result.digest, resultCid: result.resultCid, lastError: message }, "recovery failed");
+      log.error({ err: message }, "cannot recover the lost result; the replica will expire");
+      return;
+    }
+    store.transition(row.id, "committed", { ...result, commitment, renderSeconds: result.seconds, lastError: null }, "recovered: the re-rendered result opens the on-chain commitment");
+    this.backoff.succeeded(`render:${row.id}`);
+    log.info({ digest: result.digest, resultCid: result.resultCid }, "recovered the result lost with the state file; it will be revealed");
+  }
+
+  private recoveryFailed(row: ReplicaRow, reason: unknown, log: Logger): void {
+    const { store, clock } = this.d;
+    const message = (reason as Error).message;
+    if (reason instanceof RenderAbort && reason.kind === "settled") return;
+    if (reason instanceof RenderAbort && reason.kind === "shutdown") {
+      log.info({}, "recovery interrupted by shutdown; it starts again after a restart");
+      return;
+    }
+    if (reason instanceof FatalError || (reason instanceof RenderAbort && reason.kind === "lease")) {
+      store.transition(row.id, "failed", { lastError: `cannot recover the lost result: ${message}` }, "recovery failed");
+      log.error({ err: message }, "cannot recover the result lost with the state file; the replica will expire");
+      return;
+    }
+    const delay = this.backoff.failed(`render:${row.id}`, clock.now());
+    store.recordAttempt(row.id, message);
+    log.warn({ err: message, retryInMs: delay }, "recovery render failed; will retry");
+  }
+
   private estimateSeconds(row: ReplicaRow): number | undefined {
     const job = this.d.store.getJob(row.jobId);
     if (!job?.manifest) return undefined;
@@ -765,7 +834,7 @@ export class Worker {
       }
       return this.situation!;
     };
-    const busy = () => store.listReplicas({ states: ["claimed", "rendering", "rendered", "committing"] }).length;
+    const busy = () => store.listReplicas({ states: ["claimed", "rendering", "recovering", "rendered", "committing"] }).length;
     const canClaim = !this.paused && isWorkHour(config.limits.workHours, new Date(this.d.clock.now()));
 
     for (const job of candidates) {
