@@ -1,15 +1,25 @@
 /**
  * The node's local HTTP API (express), bound to 127.0.0.1 unless configured otherwise:
- *   GET  /health    liveness and chain sync state
+ *   GET  /health    liveness, chain sync state, and whether the state file and the data dir
+ *                   still work (a write probe): 200 "ok" / 200 "degraded" (chain trouble) /
+ *                   503 "failing" (state file gone or replaced, data dir not writable)
  *   GET  /status    engines, limits, stake / free stake / reputation (from the chain), earnings,
  *                   active replicas with render progress
  *   GET  /segments  replicas from the local state (?state=…&job=…&limit=…)
  *   GET  /metrics   Prometheus text format
  *   POST /pause     stop claiming new work (work in flight continues)    } Authorization:
  *   POST /resume    claim again                                           } Bearer <http.apiToken>
+ *
+ * A replica's digest and result CID are what a copier needs before the reveal, so /status and
+ * /segments show them only once the replica is revealed on-chain, or to a request with the token.
+ * Every request must name this server in its Host header (the configured host, or a loopback name
+ * when bound to loopback, with the port): a web page on another origin that re-points its own DNS
+ * name at 127.0.0.1 (DNS rebinding) is answered 421.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import { rmSync, statSync, writeFileSync } from "node:fs";
+import { isIP, type AddressInfo } from "node:net";
+import { join } from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { formatUnits } from "viem";
 import type { ProviderConfig } from "../config/config.ts";
@@ -35,16 +45,31 @@ export interface ApiContext {
   log: Logger;
 }
 
-export function createApi(ctx: ApiContext): express.Express {
+/** Replica states whose digest and result CID are public on-chain already. */
+const REVEALED_STATES: ReadonlySet<string> = new Set(["revealed", "accepted", "rejected"]);
+
+/** How long one /health write probe stands for (health is polled often). */
+const PROBE_TTL_MS = 1_000;
+
+export function createApi(ctx: ApiContext, options: { port?: () => number | undefined } = {}): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("json replacer", (_key: string, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+  app.use(checkHost(ctx.config.http.host, options.port ?? (() => ctx.config.http.port)));
+  const tokenHash = ctx.config.http.apiToken ? sha256(ctx.config.http.apiToken) : undefined;
+  const hasToken = (req: Request) => {
+    const sent = bearerOf(req);
+    return sent !== undefined && tokenHash !== undefined && timingSafeEqual(sha256(sent), tokenHash);
+  };
+  const probe = storageProbe(ctx);
 
   app.get("/health", (_req, res) => {
     const { watcher } = ctx;
-    const healthy = watcher.consecutiveErrors === 0 && ctx.store.isOpen;
-    res.json({
-      status: healthy ? "ok" : "degraded",
+    const problems = probe();
+    const status = problems.length > 0 ? "failing" : watcher.consecutiveErrors === 0 ? "ok" : "degraded";
+    res.status(status === "failing" ? 503 : 200).json({
+      status,
+      problems,
       address: ctx.market.account,
       paused: ctx.worker.paused,
       uptimeSeconds: Math.round((ctx.now() - ctx.startedAt) / 1000),
@@ -60,11 +85,12 @@ export function createApi(ctx: ApiContext): express.Express {
     });
   });
 
-  app.get("/status", async (_req, res) => {
+  app.get("/status", async (req, res) => {
     const { config, store, market } = ctx;
     const progress = new Map(ctx.worker.progress().map((p) => [p.id, p]));
+    const privileged = hasToken(req);
     const active = store.listReplicas({ states: ACTIVE_STATES }).map((row) => ({
-      ...replicaJson(row),
+      ...replicaJson(row, privileged),
       progress: progress.get(row.id)?.fraction ?? (row.state === "claimed" ? 0 : undefined),
     }));
     let chain: Record<string, unknown>;
@@ -114,7 +140,8 @@ export function createApi(ctx: ApiContext): express.Express {
     const job = typeof req.query.job === "string" && /^\d+$/.test(req.query.job) ? BigInt(req.query.job) : undefined;
     const limit = typeof req.query.limit === "string" && /^\d+$/.test(req.query.limit) ? Math.min(10_000, Number(req.query.limit)) : 500;
     const rows = ctx.store.listReplicas({ states: state?.filter(isReplicaState), jobId: job, limit });
-    res.json({ replicas: rows.map(replicaJson) });
+    const privileged = hasToken(req);
+    res.json({ replicas: rows.map((row) => replicaJson(row, privileged)) });
   });
 
   app.get("/metrics", (_req, res) => {
@@ -154,9 +181,8 @@ export function createApi(ctx: ApiContext): express.Express {
 export function requireBearer(token: string | undefined) {
   const expected = token ? sha256(token) : undefined;
   return (req: Request, res: Response, next: NextFunction) => {
-    const header = req.get("authorization") ?? "";
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) {
+    const sent = bearerOf(req);
+    if (sent === undefined) {
       res.status(401).set("WWW-Authenticate", 'Bearer realm="tessellate-provider"').json({ error: "missing credentials — send Authorization: Bearer <http.apiToken>" });
       return;
     }
@@ -164,12 +190,16 @@ export function requireBearer(token: string | undefined) {
       res.status(403).json({ error: "pause and resume are disabled — set http.apiToken (env TESSELLATE_API_TOKEN) to enable them" });
       return;
     }
-    if (!timingSafeEqual(sha256(match[1]), expected)) {
+    if (!timingSafeEqual(sha256(sent), expected)) {
       res.status(403).json({ error: "wrong token" });
       return;
     }
     next();
   };
+}
+
+function bearerOf(req: Request): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(req.get("authorization") ?? "")?.[1];
 }
 
 export interface RunningApi {
@@ -179,12 +209,14 @@ export interface RunningApi {
 
 /** Listens on `host:port` (port 0 picks a free one). */
 export function startApiServer(ctx: ApiContext, host: string, port: number): Promise<RunningApi> {
-  const app = createApi(ctx);
+  let listening: number | undefined;
+  const app = createApi(ctx, { port: () => listening });
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
     server.once("error", reject);
     server.once("listening", () => {
       const address = server.address() as AddressInfo;
+      listening = address.port;
       const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
       resolve({
         url: `http://${shownHost}:${address.port}`,
@@ -198,7 +230,9 @@ export function startApiServer(ctx: ApiContext, host: string, port: number): Pro
   });
 }
 
-function replicaJson(row: ReplicaRow) {
+/** A replica as the API shows it: digest and result CID only once revealed, or to the token holder. */
+function replicaJson(row: ReplicaRow, privileged: boolean) {
+  const visible = privileged || REVEALED_STATES.has(row.state);
   return {
     id: row.id,
     jobId: row.jobId.toString(),
@@ -206,8 +240,9 @@ function replicaJson(row: ReplicaRow) {
     replica: row.replica,
     state: row.state,
     leaseEnd: row.leaseEnd,
-    digest: row.digest,
-    resultCid: row.resultCid,
+    digest: visible ? row.digest : null,
+    resultCid: visible ? row.resultCid : null,
+    ...(visible || (row.digest === null && row.resultCid === null) ? {} : { hidden: "digest and result CID are shown after the reveal, or with Authorization: Bearer <http.apiToken>" }),
     attempts: row.attempts,
     lastError: row.lastError,
     renderSeconds: row.renderSeconds,
@@ -215,6 +250,82 @@ function replicaJson(row: ReplicaRow) {
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
   };
+}
+
+const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "::1"]);
+
+/**
+ * Rejects requests whose Host header names another server (DNS rebinding: a page of evil.example
+ * that re-resolves evil.example to 127.0.0.1 sends "Host: evil.example:<port>"). Accepted: the
+ * configured host, loopback names when bound to loopback, and any IP literal when bound to all
+ * interfaces (names there are the operator's to put behind a proxy) — each with the listening port.
+ */
+function checkHost(configuredHost: string, port: () => number | undefined) {
+  const bound = stripBrackets(configuredHost.toLowerCase());
+  const anyInterface = bound === "0.0.0.0" || bound === "::";
+  const loopback = LOOPBACK_NAMES.has(bound) || bound.startsWith("127.");
+  return (req: Request, res: Response, next: NextFunction) => {
+    const header = (req.headers.host ?? "").toLowerCase();
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(header);
+    const name = match ? stripBrackets(match[1]) : "";
+    const sentPort = match?.[2] ? Number(match[2]) : 80;
+    const allowedName = name === bound || (loopback && LOOPBACK_NAMES.has(name)) || (anyInterface && isIP(name) !== 0);
+    if (!match || !allowedName || sentPort !== port()) {
+      res.status(421).json({
+        error: `Host "${req.headers.host ?? ""}" is not this server — the local API answers only to ${loopback ? "localhost, 127.0.0.1 or [::1]" : anyInterface ? "an IP address" : configuredHost} on port ${port()} (configured by http.host / TESSELLATE_HTTP_HOST)`,
+      });
+      return;
+    }
+    next();
+  };
+}
+
+function stripBrackets(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/**
+ * Whether the node can still keep its records: the state file is the one it opened (not deleted or
+ * replaced), the database takes a write, and the data dir takes a file. Cached for PROBE_TTL_MS.
+ */
+function storageProbe(ctx: ApiContext): () => string[] {
+  const { store, config } = ctx;
+  const onDisk = store.path !== ":memory:";
+  const openedIno = onDisk && store.isOpen ? inodeOf(store.path) : undefined;
+  let last: { at: number; problems: string[] } | undefined;
+  return () => {
+    const now = ctx.now();
+    if (last && now - last.at < PROBE_TTL_MS) return last.problems;
+    const problems: string[] = [];
+    if (!store.isOpen) problems.push("the state file is closed");
+    else {
+      const ino = onDisk ? inodeOf(store.path) : openedIno;
+      if (ino === undefined && onDisk) problems.push(`the state file ${store.path} was deleted — the node keeps writing to a file nobody can open; restart it (it rebuilds its replicas from the chain)`);
+      else if (ino !== openedIno) problems.push(`the state file ${store.path} was replaced since the node opened it; restart the node`);
+      try {
+        store.setMeta("healthProbeAt", String(now));
+      } catch (error) {
+        problems.push(`the state file does not take writes: ${(error as Error).message}`);
+      }
+    }
+    const probeFile = join(config.dataDir, ".health-probe");
+    try {
+      writeFileSync(probeFile, String(now));
+      rmSync(probeFile, { force: true });
+    } catch (error) {
+      problems.push(`the data dir ${config.dataDir} is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}) — renders, the scene cache and the state file need it`);
+    }
+    last = { at: now, problems };
+    return problems;
+  };
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 function tokens(wei: bigint): string {
