@@ -10,6 +10,7 @@ import { keccak256, toHex, type Address } from "viem";
 import { encodeManifest, parseManifest, segmentCount, type Manifest } from "@tessellate/sdk";
 import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { resolveConfig, type ConfigOverrides, type ProviderConfig } from "../config/config.ts";
+import type { Engine } from "../engines/engine.ts";
 import { createEngineRegistry } from "../engines/registry.ts";
 import { createLogger, silentLogger } from "../logger.ts";
 import { startProviderNode, type ProviderNode } from "../main.ts";
@@ -127,7 +128,8 @@ export function testConfig(world: World, name: string, overrides: ConfigOverride
 
 export interface NodeOptions {
   name?: string;
-  engine?: FakeEngine;
+  /** The node's one engine (default: a fake builtin engine); a real adapter works too. */
+  engine?: Engine;
   config?: ConfigOverrides;
   /** Wraps the node's market (to inject failures or "crashes" around a call). */
   wrap?: (market: MarketPort) => MarketPort;

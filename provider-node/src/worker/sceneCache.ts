@@ -21,6 +21,11 @@ export class SceneCache {
     this.dir = dir;
   }
 
+  /** Whether the scene `cid` is cached (complete). */
+  has(cid: string): boolean {
+    return /^[A-Za-z0-9]+$/.test(cid) && existsSync(join(this.dir, cid));
+  }
+
   /** Folder of the scene `cid`, fetching it when it is not cached. Rejects with storage errors as they come. */
   ensure(cid: string, options: { maxBytes: number; signal?: AbortSignal }): Promise<string> {
     if (!/^[A-Za-z0-9]+$/.test(cid)) return Promise.reject(new FatalError("SCENE_BAD_CID", `scene CID "${cid}" has characters a CID cannot have`));

@@ -17,6 +17,7 @@
  * transaction's events is the one record of what happened.
  */
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { formatUnits, isAddressEqual, parseUnits, type Address, type Hex } from "viem";
 import {
@@ -89,6 +90,8 @@ interface InFlight {
   done: Promise<void>;
   startedAt: number;
   fraction: number;
+  /** Set once the scene is on disk and the engine was started (a lease that runs out after it is the scene's doing). */
+  engineStartedAt?: number;
 }
 
 export interface ReplicaProgress {
@@ -112,6 +115,8 @@ export class Worker {
   /** Jobs where the last claim found nothing to claim, until a slot reopens (or a minute passes). */
   private readonly exhausted = new Map<bigint, number>();
   private readonly fetchingManifests = new Map<bigint, Promise<void>>();
+  /** Scenes fetched before a job's first claim (a missing or unreadable scene is skipped, never claimed). */
+  private readonly fetchingScenes = new Map<bigint, Promise<void>>();
   /** Own reputation and free stake, read at most once a second (or after a change). */
   private situation: { registered: boolean; reputation: number; freeStake: bigint; at: number } | undefined;
   /** Rows whose direct reveal failed: they commit first. */
@@ -210,7 +215,7 @@ export class Worker {
     }
     for (const flight of this.inFlight.values()) flight.controller.abort(new RenderAbort("shutdown", "the node is shutting down"));
     await Promise.all([...this.inFlight.values()].map((f) => f.done));
-    await Promise.allSettled([...this.fetchingManifests.values()]);
+    await Promise.allSettled([...this.fetchingManifests.values(), ...this.fetchingScenes.values()]);
   }
 
   /** Runs the next tick now instead of at the next polling interval. */
@@ -662,6 +667,7 @@ export class Worker {
       const segment = segmentAt(manifest, row.segment);
       log.info({ frames: segment.frames, tile: segment.tile }, recovering ? "rendering again to recover a result lost with the state file" : "rendering");
       const sceneDir = await this.retrying(() => this.scenes.ensure(manifest.scene.cid, { maxBytes: config.limits.maxSceneBytes, signal: flight.controller.signal }), flight.controller.signal);
+      flight.engineStartedAt = clock.now();
       const rendered = await renderSegment({
         engine,
         manifest,
@@ -704,6 +710,13 @@ export class Worker {
           log.info({}, "render interrupted by shutdown; it will start again after a restart if its lease allows");
         } else if (reason.kind !== "settled") {
           this.toAbandon.set(row.id, reason.message);
+          if (reason.kind === "lease" && flight.engineStartedAt !== undefined) {
+            // Measured, not estimated: the engine ran until the lease margin. Claiming again would
+            // burn the same time and give the slot back again, until the deadline.
+            const ranSeconds = Math.round((clock.now() - flight.engineStartedAt) / 1000);
+            const job = store.getJob(row.jobId);
+            if (job) this.recordDecision(job, "skipped", `a render of segment ${row.segment} ran ${ranSeconds} s without finishing inside the lease of ${job.params.leaseDuration} s`, true);
+          }
         }
         return;
       }
@@ -855,8 +868,14 @@ export class Worker {
         this.capabilities(),
         { ...current, nowSeconds: now },
       );
-      this.recordDecision(fresh, decision.accept ? "accepted" : "skipped", decision.accept ? null : decision.reason, decision.accept ? false : decision.final);
-      if (!decision.accept || !canClaim) continue;
+      if (!decision.accept) {
+        this.recordDecision(fresh, "skipped", decision.reason, decision.final);
+        continue;
+      }
+      // The scene must be here (fetched and readable) before the first claim.
+      if (!(await this.sceneReady(fresh))) continue;
+      this.recordDecision(fresh, "accepted", null, false);
+      if (!canClaim) continue;
 
       const exhaustedAt = this.exhausted.get(job.jobId);
       if (exhaustedAt !== undefined && this.d.clock.now() - exhaustedAt < 60_000) continue;
@@ -904,9 +923,52 @@ export class Worker {
   }
 
   private recordDecision(job: JobRow, decision: "accepted" | "skipped", reason: string | null, final: boolean): void {
+    // A final skip stands: a decision computed from an older read of the job never overwrites it.
+    const stored = this.d.store.getJob(job.jobId);
+    if (stored?.decision === "skipped" && stored.final) return;
     if (!this.d.store.setJobDecision(job.jobId, decision, reason, final)) return;
     if (decision === "skipped") this.log.info({ jobId: String(job.jobId), reason, final }, `skipping job ${job.jobId}: ${reason}`);
     else this.log.info({ jobId: String(job.jobId), engine: job.manifest?.engine.name, reward: formatUnits(job.params.rewardPerReplica, 18) }, `accepting job ${job.jobId}`);
+  }
+
+  /**
+   * Whether the job's scene is in the scene cache with its entry file. Fetches it in the background
+   * the first time; a scene that is missing from IPFS, too large or has no entry file skips the job
+   * for good, before anything was claimed.
+   */
+  private async sceneReady(job: JobRow): Promise<boolean> {
+    const manifest = job.manifest!;
+    const { cid, entry } = manifest.scene;
+    if (this.scenes.has(cid)) {
+      if (existsSync(join(this.scenes.dir, cid, entry))) return true;
+      this.recordDecision(job, "skipped", `its scene ${cid} has no entry file ${entry}`, true);
+      return false;
+    }
+    if (this.fetchingScenes.has(job.jobId)) return false;
+    const key = `scene:${job.jobId}`;
+    if (!this.ready(key)) return false;
+    const run = (async () => {
+      try {
+        await this.scenes.ensure(cid, { maxBytes: this.d.config.limits.maxSceneBytes, signal: this.stopping.signal });
+        this.backoff.succeeded(key);
+      } catch (error) {
+        if (!this.d.store.isOpen || this.stopping.signal.aborted) return;
+        const current = this.d.store.getJob(job.jobId);
+        if (error instanceof FatalError && current) {
+          this.recordDecision(current, "skipped", `its scene ${cid} cannot be fetched: ${problemLine((error as Error).message)}`, true);
+        } else {
+          const delay = this.backoff.failed(key, this.d.clock.now());
+          if (this.backoff.attempts(key) === 1 || this.backoff.attempts(key) % 10 === 0) {
+            this.log.warn({ jobId: String(job.jobId), sceneCid: cid, err: (error as Error).message, retryInMs: delay }, "cannot fetch the job's scene yet; not claiming until it is here");
+          }
+        }
+      } finally {
+        this.fetchingScenes.delete(job.jobId);
+        this.wake();
+      }
+    })();
+    this.fetchingScenes.set(job.jobId, run);
+    return false;
   }
 
   /** Fetches and validates a job's manifest in the background; a bad one skips the job for good. */

@@ -1,0 +1,93 @@
+/**
+ * Jobs whose scene cannot be rendered are claimed at most once, and jobs whose scene cannot be
+ * fetched never: an endless POV-Ray scene (the real engine in its sandbox) that runs into the lease
+ * margin is given back and the job skipped for good, instead of being claimed, burnt and abandoned
+ * again every half minute until its deadline.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { afterEach, beforeEach, test } from "node:test";
+import { encodeManifest, parseManifest, segmentCount, type Manifest } from "@tessellate/sdk";
+import { createPovrayEngine } from "../engines/povray/index.ts";
+import { PROVIDER_A, REQUESTER, TOKEN, createWorld, startNode, statesOf, until, type World } from "../testing/harness.ts";
+
+const ENDLESS = join(import.meta.dirname, "../engines/fixtures/povray/endless");
+const MISSING_CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+
+let world: World;
+beforeEach(async () => {
+  world = await createWorld();
+});
+afterEach(() => world.cleanup());
+
+const claimsOf = (who: string, jobId: bigint) => world.market.calls.filter((c) => c.method === "claim" && c.from === who && c.args[0] === jobId).length;
+
+async function post(manifest: Manifest, lease: number): Promise<bigint> {
+  const manifestCid = await world.storage.addBytes(encodeManifest(manifest));
+  return world.market.createJob(REQUESTER, {
+    manifestCid,
+    segmentCount: segmentCount(manifest),
+    redundancy: 1,
+    quorum: 1,
+    rewardPerReplica: TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: lease,
+    revealWindow: 300,
+    deadline: world.market.now() + 86_400n,
+    minReputation: 0,
+  });
+}
+
+function manifestOf(engine: { name: string; version: string }, scene: { cid: string; entry: string }, settings: Record<string, unknown>): Manifest {
+  return parseManifest({
+    version: 1,
+    engine,
+    scene: { ...scene, sizeBytes: 200 },
+    output: { width: 16, height: 12, format: "png" },
+    frames: { start: 1, end: 1 },
+    settings,
+    segmentation: { tilesX: 1, tilesY: 1, framesPerSegment: 1 },
+    verification: { mode: "exact" },
+  });
+}
+
+test("an endless POV-Ray scene is claimed once: the lease runs into its margin, the slot is given back, the job skipped for good", { timeout: 90_000 }, async () => {
+  const povray = createPovrayEngine();
+  const info = await povray.detect();
+  assert.ok(info, "POV-Ray is installed (Debian package povray)");
+  const sceneCid = await world.storage.addFolder(ENDLESS);
+  const lease = 12;
+  const jobId = await post(manifestOf(info, { cid: sceneCid, entry: "scene.pov" }, { antialias: false, initialClock: 0, finalClock: 0, quality: 9 }), lease);
+  const a = await startNode(world, PROVIDER_A, { engine: povray, config: { engines: ["povray"], limits: { commitMarginSeconds: 3, renderTimeSafetyFactor: 1 } } });
+
+  await until(() => statesOf(a, jobId).join() === "0:abandoned", "the endless render given back before its lease ends", lease * 1000 + 15_000);
+  const job = a.store.getJob(jobId)!;
+  assert.equal(job.decision, "skipped");
+  assert.equal(job.final, true);
+  assert.match(job.reason!, /a render of segment 0 ran \d+ s without finishing inside the lease of 12 s/);
+  // Before, the node claimed the reopened slot again at once; give it several ticks and a reopened slot.
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.equal(claimsOf(PROVIDER_A, jobId), 1, "claimed once");
+  assert.deepEqual(statesOf(a, jobId), ["0:abandoned"]);
+  assert.equal(world.market.allEvents().filter((e) => e.eventName === "ReplicaExpired").length, 0, "never left to expire");
+});
+
+test("a scene CID nobody provides is never claimed", async () => {
+  const jobId = await post(manifestOf({ name: "builtin", version: "1.0.0" }, { cid: MISSING_CID, entry: "scene.json" }, { samples: 1, seed: 1, maxBounces: 0 }), 600);
+  const a = await startNode(world, PROVIDER_A);
+  await until(() => a.store.getJob(jobId)?.manifest !== null && a.worker.ticks > 20, "many ticks with the manifest known");
+  assert.equal(claimsOf(PROVIDER_A, jobId), 0, "no claim while the scene cannot be fetched");
+  assert.notEqual(a.store.getJob(jobId)!.decision, "accepted");
+});
+
+test("a scene without its entry file is skipped for good before any claim", async () => {
+  const sceneCid = await world.storage.addEntries({ "other.json": new TextEncoder().encode("{}") });
+  const jobId = await post(manifestOf({ name: "builtin", version: "1.0.0" }, { cid: sceneCid, entry: "scene.json" }, { samples: 1, seed: 1, maxBounces: 0 }), 600);
+  const a = await startNode(world, PROVIDER_A);
+  await until(() => a.store.getJob(jobId)?.decision === "skipped", "skipped");
+  const job = a.store.getJob(jobId)!;
+  assert.equal(job.final, true);
+  assert.match(job.reason!, /has no entry file scene\.json/);
+  await until(() => a.worker.ticks > 20, "more ticks");
+  assert.equal(claimsOf(PROVIDER_A, jobId), 0);
+});
