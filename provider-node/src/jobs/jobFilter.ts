@@ -4,6 +4,8 @@
  * Every "no" carries a reason a person understands, logged once per job by the worker
  * ("skipping job 7: engine povray 3.7.0.10 not installed"), and says whether it can change
  * (`final: false` — e.g. free stake — is re-evaluated; `final: true` — e.g. the engine — is not).
+ * A "no" that rests on the render-time estimate (price floor, lease too short) is never final and
+ * says so (`estimated: true`): the estimate is refined by measured renders (jobs/renderSpeed.ts).
  */
 import { formatUnits } from "viem";
 import { estimateJob, segmentCount, type JobParams, type Manifest } from "@tessellate/sdk";
@@ -34,6 +36,8 @@ export interface NodeCapabilities {
   minJobReputation: number;
   /** This node's benchmark (thousands of samples per second, builtin engine). */
   benchmarkScore: number;
+  /** Measured ÷ estimated render time of this node's recent renders (default 1). */
+  speedFactor?: number;
   commitMarginSeconds: number;
   renderTimeSafetyFactor: number;
 }
@@ -51,7 +55,14 @@ export interface NodeSituation {
 
 export type FilterDecision =
   | { accept: true; estimatedSeconds: number }
-  | { accept: false; reason: string; /** true when only a change of the job or of the node's setup could change it */ final: boolean };
+  | {
+      accept: false;
+      reason: string;
+      /** true when only a change of the job or of the node's setup could change it */
+      final: boolean;
+      /** true when the reason is the render-time estimate (then never final) */
+      estimated?: boolean;
+    };
 
 export function filterJob(job: JobCandidate, node: NodeCapabilities, now: NodeSituation): FilterDecision {
   const no = (reason: string, final = true): FilterDecision => ({ accept: false, reason, final });
@@ -84,14 +95,15 @@ export function filterJob(job: JobCandidate, node: NodeCapabilities, now: NodeSi
   }
 
   const estimate = estimateJob({ manifest, benchmarkScore: node.benchmarkScore, redundancy: params.redundancy });
-  const seconds = estimate.secondsPerSegment;
+  const seconds = estimate.secondsPerSegment * (node.speedFactor ?? 1);
+  const byEstimate = (reason: string): FilterDecision => ({ accept: false, reason, final: false, estimated: true });
   const floor = (node.minRewardPerRenderSecondWei * BigInt(Math.ceil(seconds * 1000)) + 999n) / 1000n;
   if (params.rewardPerReplica < floor) {
-    return no(`reward ${tokens(params.rewardPerReplica)} per replica is below the price floor: ~${round(seconds)} s × ${tokens(node.minRewardPerRenderSecondWei)}/s = ${tokens(floor)}`);
+    return byEstimate(`reward ${tokens(params.rewardPerReplica)} per replica is below the price floor: ~${round(seconds)} s × ${tokens(node.minRewardPerRenderSecondWei)}/s = ${tokens(floor)}`);
   }
   const needed = seconds * node.renderTimeSafetyFactor + node.commitMarginSeconds;
   if (needed > params.leaseDuration) {
-    return no(`its lease of ${params.leaseDuration} s is too short for an estimated ${round(seconds)} s render (× ${node.renderTimeSafetyFactor} + ${node.commitMarginSeconds} s margin)`);
+    return byEstimate(`its lease of ${params.leaseDuration} s is too short for an estimated ${round(seconds)} s render (× ${node.renderTimeSafetyFactor} + ${node.commitMarginSeconds} s margin)`);
   }
 
   if (now.registered === false) {

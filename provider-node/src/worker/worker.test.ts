@@ -187,6 +187,22 @@ test("restart with the state file deleted after committing: rebuilds from the ch
   assert.equal(events("ReplicaExpired").length, 0);
 });
 
+test("a job skipped on a pessimistic estimate is not given up: after a lease with nobody claiming, one trial, then all of it", async () => {
+  // The benchmark ran on a loaded machine: every estimate is far too slow for the 30 s lease.
+  const { jobId } = await postJob(world, { tiles: 3, redundancy: 1, lease: 30 });
+  const a = await startNode(world, PROVIDER_A, { config: { benchmarkScore: 0.0001 } });
+  await until(() => a.store.getJob(jobId)?.decision === "skipped", "skipped on the estimate");
+  const skipped = a.store.getJob(jobId)!;
+  assert.equal(skipped.final, false, "an estimate is never final");
+  assert.match(skipped.reason!, /too short for an estimated .* \(deferred: re-checked/);
+  assert.deepEqual(statesOf(a, jobId), []);
+  world.clock.advance(31); // a whole lease with the segments open and nobody claiming them
+  await until(() => statesOf(a, jobId).length > 0, "a trial claim");
+  assert.equal((world.market.calls.find((c) => c.method === "claim" && c.from === PROVIDER_A)!.args[1] as number), 1, "the trial claims one segment");
+  await until(() => statesOf(a, jobId).join() === "0:accepted,1:accepted,2:accepted", "the trial finished in time; the rest followed", 15_000);
+  assert.equal(world.market.allEvents().filter((e) => e.eventName === "ReplicaAbandoned" || e.eventName === "ReplicaExpired").length, 0);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Giving work back.
 

@@ -33,6 +33,7 @@ import { isWorkHour, type ProviderConfig } from "../config/config.ts";
 import type { EngineInfo } from "../engines/engine.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import { filterJob, type NodeCapabilities } from "../jobs/jobFilter.ts";
+import { DeferredJobs, RenderSpeed } from "../jobs/renderSpeed.ts";
 import type { Metrics } from "../metrics.ts";
 import { ChainReplicaState, ChainSegmentStatus, type Clock, type Logger, type MarketPort } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
@@ -117,6 +118,10 @@ export class Worker {
   private readonly fetchingManifests = new Map<bigint, Promise<void>>();
   /** Scenes fetched before a job's first claim (a missing or unreadable scene is skipped, never claimed). */
   private readonly fetchingScenes = new Map<bigint, Promise<void>>();
+  /** Measured ÷ estimated render time, applied to every estimate. */
+  private readonly speed: RenderSpeed;
+  /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */
+  private readonly deferred = new DeferredJobs();
   /** Own reputation and free stake, read at most once a second (or after a change). */
   private situation: { registered: boolean; reputation: number; freeStake: bigint; at: number } | undefined;
   /** Rows whose direct reveal failed: they commit first. */
@@ -141,6 +146,7 @@ export class Worker {
     this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"));
     this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
     this.paused = deps.store.getMeta("paused") === "true";
+    this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
   }
 
   // ------------------------------------------------------------------------------ lifecycle
@@ -511,7 +517,7 @@ export class Worker {
       }
     }
     for (const row of store.listReplicas({ states: ["claimed"] })) {
-      if (this.inFlight.has(row.id) || this.toAbandon.has(row.id)) continue;
+      if (this.inFlight.has(row.id) || this.toAbandon.has(row.id) || this.deferred.isTrial(row.jobId)) continue;
       const seconds = this.estimateSeconds(row);
       if (seconds !== undefined && now + seconds * config.limits.renderTimeSafetyFactor > row.leaseEnd - config.limits.commitMarginSeconds) {
         this.toAbandon.set(row.id, `the render (~${Math.ceil(seconds)} s) cannot finish before the lease ends at ${row.leaseEnd}`);
@@ -693,6 +699,8 @@ export class Worker {
       // Digest, salt and result CID are on disk before any commitment is sent.
       store.transition(row.id, "rendered", { digest: rendered.digest, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
       metrics.observeRender(rendered.seconds);
+      this.observeSpeed(row, rendered.seconds);
+      this.deferred.markProven(row.jobId);
       this.backoff.succeeded(`render:${row.id}`);
       log.info({ seconds: Math.round(rendered.seconds * 100) / 100, digest: rendered.digest, resultCid, ...(config.testing.corruptDigests ? { testingCorruptDigest: true } : {}) }, "rendered");
       // The result lives on IPFS now; the local copy is removed below.
@@ -807,14 +815,27 @@ export class Worker {
     log.warn({ err: message, retryInMs: delay }, "recovery render failed; will retry");
   }
 
-  private estimateSeconds(row: ReplicaRow): number | undefined {
+  /** Estimated seconds of the row's render: from the benchmark, times the measured speed factor unless `raw`. */
+  private estimateSeconds(row: ReplicaRow, raw = false): number | undefined {
     const job = this.d.store.getJob(row.jobId);
     if (!job?.manifest) return undefined;
     try {
-      return estimateJob({ manifest: job.manifest, benchmarkScore: this.d.benchmarkScore, redundancy: job.params.redundancy }).secondsPerSegment;
+      const seconds = estimateJob({ manifest: job.manifest, benchmarkScore: this.d.benchmarkScore, redundancy: job.params.redundancy }).secondsPerSegment;
+      return raw ? seconds : seconds * this.speed.factor;
     } catch {
       return undefined;
     }
+  }
+
+  /** Feeds a finished render's time to the speed estimate; deferred jobs are re-checked when it moves. */
+  private observeSpeed(row: ReplicaRow, seconds: number): void {
+    const estimated = this.estimateSeconds(row, true);
+    if (estimated === undefined) return;
+    const before = this.speed.factor;
+    if (!this.speed.observe(estimated, seconds)) return;
+    this.d.store.setMeta("renderSpeedRatios", JSON.stringify(this.speed.recent));
+    this.log.info({ factor: round2(this.speed.factor), was: round2(before), estimatedSeconds: round2(estimated), measuredSeconds: round2(seconds) }, "renders take a different time than the benchmark predicts; re-checking deferred jobs");
+    this.wake();
   }
 
   private async manifestOf(jobId: bigint): Promise<Manifest> {
@@ -868,13 +889,24 @@ export class Worker {
         this.capabilities(),
         { ...current, nowSeconds: now },
       );
-      if (!decision.accept) {
-        this.recordDecision(fresh, "skipped", decision.reason, decision.final);
+      // A trial render of this job that finished in time outweighs the estimate.
+      const accept = decision.accept || (decision.estimated === true && this.deferred.isProven(job.jobId));
+      let trial = false;
+      if (decision.accept) this.deferred.clear(job.jobId);
+      else if (decision.estimated && !accept) {
+        this.deferred.defer(job.jobId, this.d.clock.now());
+        trial = this.deferred.trialDue(job.jobId, { nowMs: this.d.clock.now(), nowSeconds: now, leaseSeconds: fresh.params.leaseDuration, deadlineSeconds: Number(fresh.params.deadline), claimable: open });
+      }
+      if (!decision.accept && !accept && !trial) {
+        this.recordDecision(fresh, "skipped", `${decision.reason}${decision.estimated ? " (deferred: re-checked as measured renders refine the estimate)" : ""}`, decision.final);
         continue;
       }
       // The scene must be here (fetched and readable) before the first claim.
       if (!(await this.sceneReady(fresh))) continue;
-      this.recordDecision(fresh, "accepted", null, false);
+      if (trial) {
+        this.log.info({ jobId: String(job.jobId), estimate: decision.accept ? undefined : decision.reason }, `trying one segment of job ${job.jobId} despite the estimate: nobody else claimed it for a whole lease`);
+        this.deferred.markTrial(job.jobId);
+      } else this.recordDecision(fresh, "accepted", null, false);
       if (!canClaim) continue;
 
       const exhaustedAt = this.exhausted.get(job.jobId);
@@ -883,7 +915,7 @@ export class Worker {
       if (!this.ready(key)) continue;
       const free = config.limits.maxConcurrentSegments - busy();
       const affordable = Number(current.freeStake / fresh.params.collateralPerReplica);
-      const count = Math.min(free, affordable, MAX_BATCH, open);
+      const count = Math.min(free, affordable, MAX_BATCH, open, trial ? 1 : MAX_BATCH);
       if (count <= 0) continue;
       try {
         await market.claim(job.jobId, count);
@@ -917,6 +949,7 @@ export class Worker {
       minRewardPerRenderSecondWei: config.pricing.minRewardPerRenderSecondWei,
       minJobReputation: config.minJobReputation,
       benchmarkScore: this.d.benchmarkScore,
+      speedFactor: this.speed.factor,
       commitMarginSeconds: config.limits.commitMarginSeconds,
       renderTimeSafetyFactor: config.limits.renderTimeSafetyFactor,
     };
@@ -1084,6 +1117,19 @@ function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+function parseRatios(text: string | undefined): number[] {
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : [];
+    return Array.isArray(parsed) ? parsed.filter((n): n is number => typeof n === "number" && Number.isFinite(n) && n > 0) : [];
+  } catch {
+    return [];
+  }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
 
 function problemLine(message: string): string {
