@@ -11,6 +11,7 @@ import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
 import { startApiServer, type RunningApi } from "./api/server.ts";
 import { ChainWatcher } from "./chain/chainWatcher.ts";
+import { RpcHealth, withRpcHealth } from "./chain/rpcHealth.ts";
 import { redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
 import type { EngineInfo } from "./engines/engine.ts";
@@ -85,7 +86,10 @@ export async function startProviderNode(config: ProviderConfig, deps: ProviderNo
 }
 
 async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: Logger, clock: Clock, releaseLock: () => void): Promise<ProviderNode> {
-  const { market, saltSecret } = deps.market ? { market: deps.market, saltSecret: deps.saltSecret } : await connectMarket(config, deps);
+  const connected = deps.market ? { market: deps.market, saltSecret: deps.saltSecret } : await connectMarket(config, deps);
+  const { saltSecret } = connected;
+  // One warn line when the RPC becomes unreachable, one info line when it answers again.
+  const market = withRpcHealth(connected.market, new RpcHealth(log, clock));
   if (!saltSecret) throw new FatalError("SALT_SECRET_MISSING", "startProviderNode: pass `saltSecret` along with `market` (commitment salts are derived from it)");
   const storage = deps.storage ?? createKuboStorage({ url: config.ipfsApiUrl });
   const sandbox: SandboxOptions = { isolation: config.sandbox.isolation, workRoot: join(config.dataDir, ENGINE_WORK_DIR) };

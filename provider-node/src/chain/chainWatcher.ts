@@ -11,6 +11,7 @@ import type { Clock, Logger, MarketPort } from "../ports.ts";
 import { applyEvents, emptyEffects, type ProjectionEffects } from "../state/projection.ts";
 import type { StateStore } from "../state/stateStore.ts";
 import { Backoff } from "../worker/backoff.ts";
+import { CHAIN_UNREACHABLE } from "./rpcHealth.ts";
 
 export interface ChainWatcherOptions {
   market: MarketPort;
@@ -46,6 +47,8 @@ export class ChainWatcher {
   /** Errors in a row (0 when healthy). */
   consecutiveErrors = 0;
   lastError: string | undefined;
+  /** Whether the current error streak was logged (so its end is too). */
+  private streakLogged = false;
 
   constructor(options: ChainWatcherOptions) {
     this.market = options.market;
@@ -117,16 +120,20 @@ export class ChainWatcher {
       let wait = this.market.pollingIntervalMs;
       try {
         await this.syncNow();
-        if (this.consecutiveErrors > 0) this.log.info({ after: this.consecutiveErrors }, "chain connection recovered");
+        if (this.consecutiveErrors > 0 && this.streakLogged) this.log.info({ after: this.consecutiveErrors }, "chain sync recovered");
         this.consecutiveErrors = 0;
+        this.streakLogged = false;
         this.lastError = undefined;
         this.backoff.reset();
       } catch (error) {
         this.consecutiveErrors++;
         this.lastError = (error as Error).message;
         wait = this.backoff.next();
-        // One line per streak, then one every 10 errors: an RPC outage must not flood the log.
-        if (this.consecutiveErrors === 1 || this.consecutiveErrors % 10 === 0) {
+        // One line per streak, then one every 10 errors: an RPC outage must not flood the log (an
+        // unreachable RPC is reported once by chain/rpcHealth.ts).
+        const unreachable = (error as { code?: string }).code === CHAIN_UNREACHABLE;
+        if (!unreachable && (!this.streakLogged || this.consecutiveErrors % 10 === 0)) {
+          this.streakLogged = true;
           this.log.warn({ err: this.lastError, retryable: error instanceof RetryableError, errors: this.consecutiveErrors, retryInMs: wait }, "chain sync failed; backing off");
         }
       }

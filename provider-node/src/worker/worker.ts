@@ -29,6 +29,7 @@ import {
   type Storage,
 } from "@tessellate/sdk";
 import { FatalError, RetryableError, TessellateError } from "@tessellate/sdk/errors";
+import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import { isWorkHour, type ProviderConfig } from "../config/config.ts";
 import type { EngineInfo } from "../engines/engine.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
@@ -277,7 +278,8 @@ export class Worker {
         this.lastTickError = (error as Error).message;
         failures++;
         delay = backoffDelay(failures - 1, this.backoff.baseMs, this.backoff.maxMs);
-        if (failures === 1 || failures % 10 === 0) this.log.warn({ err: this.lastTickError, failures, retryInMs: delay }, "worker tick failed");
+        const unreachable = (error as TessellateError).code === CHAIN_UNREACHABLE;
+        if (!unreachable && (failures === 1 || failures % 10 === 0)) this.log.warn({ err: this.lastTickError, failures, retryInMs: delay }, "worker tick failed");
         this.woken = false; // a failing tick is not retried early
       }
       if (signal.aborted) break;
@@ -348,7 +350,8 @@ export class Worker {
     const delay = this.backoff.failed(key, this.d.clock.now());
     this.d.metrics.count("txFailures");
     const message = (error as Error).message;
-    const level = error instanceof RetryableError ? "warn" : "error";
+    // An unreachable RPC is reported once by chain/rpcHealth.ts, not by every call that hit it.
+    const level = (error as TessellateError).code === CHAIN_UNREACHABLE ? "debug" : error instanceof RetryableError ? "warn" : "error";
     this.log[level]({ ...context, err: message, code: (error as TessellateError).code, retryInMs: delay, attempt: this.backoff.attempts(key) }, `${what} failed`);
   }
 
