@@ -14,7 +14,7 @@ import type { Engine } from "../engines/engine.ts";
 import { createEngineRegistry } from "../engines/registry.ts";
 import { createLogger, silentLogger } from "../logger.ts";
 import { startProviderNode, type ProviderNode } from "../main.ts";
-import { systemClock, type Clock, type MarketPort } from "../ports.ts";
+import { systemClock, type Clock, type Logger, type MarketPort } from "../ports.ts";
 import { createFakeEngine, type FakeEngine } from "./fakeEngine.ts";
 import { FakeMarket } from "./fakeMarket.ts";
 
@@ -133,6 +133,8 @@ export interface NodeOptions {
   config?: ConfigOverrides;
   /** Wraps the node's market (to inject failures or "crashes" around a call). */
   wrap?: (market: MarketPort) => MarketPort;
+  /** The node's logger (default: silent, or TEST_LOG's level). */
+  logger?: Logger;
 }
 
 export async function startNode(world: World, account: Address, options: NodeOptions = {}): Promise<ProviderNode> {
@@ -143,7 +145,7 @@ export async function startNode(world: World, account: Address, options: NodeOpt
     storage: world.storage,
     engines: createEngineRegistry([engine]),
     clock: world.clock,
-    logger: process.env.TEST_LOG ? createLogger(process.env.TEST_LOG).child({ node: account.slice(-1) }) : silentLogger,
+    logger: options.logger ?? (process.env.TEST_LOG ? createLogger(process.env.TEST_LOG).child({ node: account.slice(-1) }) : silentLogger),
     backoff: { baseMs: 20, maxMs: 200 },
     saltSecret: keccak256(toHex(`test salt secret of ${account.toLowerCase()}`)),
   });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
+import { Writable } from "node:stream";
 import { afterEach, beforeEach, test } from "node:test";
 import { commitmentOf } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
+import { createLogger } from "../logger.ts";
+import type { MarketPort } from "../ports.ts";
 import { EngineError } from "../sandbox/engineError.ts";
 import { createFakeEngine } from "../testing/fakeEngine.ts";
 import { PROVIDER_A, PROVIDER_B, PROVIDER_C, TOKEN, createWorld, postJob, startNode, statesOf, until, type World } from "../testing/harness.ts";
@@ -290,6 +293,37 @@ test("keeper: expires another provider's missed lease when the fee beats the gas
   assert.equal(expired.args.keeper.toLowerCase(), PROVIDER_A);
   assert.equal(expired.args.provider.toLowerCase(), PROVIDER_B);
   await until(() => a.store.earnings().credited.KeeperFee === TOKEN / 5n, "keeper fee recorded (10% of 2 tokens)");
+});
+
+test("keeper race: when another keeper expired the slot first, the loser logs it at info, not as an error", async () => {
+  const { jobId } = await postJob(world, { tiles: 1, redundancy: 2, lease: 60 });
+  await world.market.portFor(PROVIDER_B).claim(jobId, 1); // B claims and vanishes
+  const lines: { level: number; msg: string }[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n")) if (line.trim()) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  // C sends its expire just after keeper A's expire of the same slot landed: the real race.
+  const wrap = (market: MarketPort): MarketPort => ({
+    ...market,
+    expire: async (id, slots) => {
+      await world.market.portFor(PROVIDER_A).expire(id, slots);
+      return market.expire(id, slots);
+    },
+  });
+  const c = await startNode(world, PROVIDER_C, { wrap, logger: createLogger("info", sink) });
+  await until(() => statesOf(c, jobId).join() === "0:committed", "C committed");
+  world.clock.advance(61);
+  await until(() => lines.some((l) => /another node was first/.test(l.msg)), "C saw it lost the race");
+  const expired = events("ReplicaExpired");
+  assert.equal(expired.length, 1);
+  assert.equal((expired[0].args as { keeper: string }).keeper.toLowerCase(), PROVIDER_A);
+  const race = lines.find((l) => /another node was first/.test(l.msg))!;
+  assert.equal(race.level, 30, "info");
+  assert.match(race.msg, /expire: another node was first \(JobMarketNotExpirable\)/);
+  assert.deepEqual(lines.filter((l) => l.level >= 50).map((l) => l.msg), [], "no error line");
 });
 
 test("keeper: leaves a missed lease alone when gas would cost more than the fee", async () => {

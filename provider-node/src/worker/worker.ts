@@ -348,6 +348,12 @@ export class Worker {
 
   private failed(key: string, error: unknown, context: Record<string, unknown>, what: string): void {
     const delay = this.backoff.failed(key, this.d.clock.now());
+    const race = BENIGN_RACES.find((name) => isContract(error, name));
+    if (race) {
+      // Another node expired, closed or settled it first: nothing was lost, nothing to fix.
+      this.log.info({ ...context, reason: race }, `${what}: another node was first (${race}); nothing to do`);
+      return;
+    }
     this.d.metrics.count("txFailures");
     const message = (error as Error).message;
     // An unreachable RPC is reported once by chain/rpcHealth.ts, not by every call that hit it.
@@ -1101,6 +1107,12 @@ export class Worker {
     }
   }
 }
+
+/**
+ * Reverts that only say someone else acted first (keepers racing to expire one slot, to close one
+ * segment): logged at info, not as failures.
+ */
+const BENIGN_RACES = ["JobMarketNotExpirable", "JobMarketSegmentNotClosable", "JobMarketNothingToWithdraw"] as const;
 
 function isContract(error: unknown, name: string): boolean {
   return error instanceof FatalError && error.code === `CONTRACT_${name}`;
