@@ -72,6 +72,21 @@ test("an endless POV-Ray scene is claimed once: the lease runs into its margin, 
   assert.equal(world.market.allEvents().filter((e) => e.eventName === "ReplicaExpired").length, 0, "never left to expire");
 });
 
+test("a scene that runs out of the memory limit says so, in the log, the abandon and the skip", { timeout: 90_000 }, async () => {
+  const povray = createPovrayEngine();
+  const info = await povray.detect();
+  assert.ok(info, "POV-Ray is installed");
+  // Parsing fills an array of 50 million vectors: far more than the 256 MiB the engine may use.
+  const scene = `#version 3.7;\n#declare N = 50000000;\n#declare A = array[N];\n#declare I = 0;\n#while (I < N)\n  #declare A[I] = <I, I, I>;\n  #declare I = I + 1;\n#end\ncamera { location <0,0,-5> look_at <0,0,0> }\nsphere { <0,0,0>, 1 pigment { rgb 1 } }\n`;
+  const sceneCid = await world.storage.addEntries({ "scene.pov": new TextEncoder().encode(scene) });
+  const jobId = await post(manifestOf(info, { cid: sceneCid, entry: "scene.pov" }, { antialias: false, initialClock: 0, finalClock: 0, quality: 9 }), 120);
+  const a = await startNode(world, PROVIDER_A, { engine: povray, config: { engines: ["povray"], limits: { memoryBytes: 256 * 1024 * 1024 } } });
+  await until(() => statesOf(a, jobId).join() === "0:abandoned", "given back", 60_000);
+  const row = a.store.listReplicas({ jobId })[0];
+  assert.match(row.lastError!, /ran out of the 0\.25 GiB memory limit \(limits\.memoryBytes/);
+  assert.match(a.store.getJob(jobId)!.reason!, /ran out of the 0\.25 GiB memory limit/);
+});
+
 test("a scene CID nobody provides is never claimed", async () => {
   const jobId = await post(manifestOf({ name: "builtin", version: "1.0.0" }, { cid: MISSING_CID, entry: "scene.json" }, { samples: 1, seed: 1, maxBounces: 0 }), 600);
   const a = await startNode(world, PROVIDER_A);

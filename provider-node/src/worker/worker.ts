@@ -40,6 +40,7 @@ import { ChainReplicaState, ChainSegmentStatus, type Clock, type Logger, type Ma
 import type { ProjectionEffects } from "../state/projection.ts";
 import type { JobRow, ReplicaRow, StateStore } from "../state/stateStore.ts";
 import { BackoffSchedule, backoffDelay } from "./backoff.ts";
+import { describeRenderFailure } from "./renderFailure.ts";
 import { renderSegment } from "./renderSegment.ts";
 import { replicaSalt } from "./replicaSalt.ts";
 import { SceneCache } from "./sceneCache.ts";
@@ -738,7 +739,7 @@ export class Worker {
         return;
       }
       metrics.count("renderFailures");
-      const message = (reason as Error).message;
+      const message = describeRenderFailure(reason, config.limits.memoryBytes);
       if (reason instanceof FatalError) {
         // The scene (or its size, or our limits) is the problem: give the claim back, never let it
         // expire, and do not claim this job again.
