@@ -33,6 +33,8 @@ export const DEFAULTS = {
     memoryBytes: Math.min(8 * GiB, totalmem()),
     /** Largest scene folder accepted. */
     maxSceneBytes: 1 * GiB,
+    /** Disk budget of the scene cache (least recently used scenes not in use are deleted beyond it). */
+    sceneCacheBytes: 5 * GiB,
     /** Longest render of one frame of a segment. */
     renderTimeoutSeconds: 3_600,
     /** Hours of the day (local time) in which the node claims new work: "0-24" = always. */

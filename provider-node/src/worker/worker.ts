@@ -145,7 +145,7 @@ export class Worker {
     this.d = deps;
     this.log = deps.log.child({ part: "worker" });
     this.me = deps.market.account;
-    this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"));
+    this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"), { maxBytes: deps.config.limits.sceneCacheBytes, log: this.log });
     this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
     this.paused = deps.store.getMeta("paused") === "true";
     this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
@@ -676,12 +676,14 @@ export class Worker {
       flight.controller.abort(new RenderAbort("lease", why));
     }, Math.min(1_000, Math.max(10, this.d.market.pollingIntervalMs)));
     const outDir = join(config.dataDir, "results", `job-${row.jobId}`, `segment-${row.segment}-replica-${row.replica}-${row.id}`);
+    let releaseScene: (() => void) | undefined;
     try {
       const manifest = await this.manifestOf(row.jobId);
       const engine = engines.get(manifest.engine.name);
       if (!engine) throw new FatalError("ENGINE_MISSING", `engine ${manifest.engine.name} is not registered`);
       const segment = segmentAt(manifest, row.segment);
       log.info({ frames: segment.frames, tile: segment.tile }, recovering ? "rendering again to recover a result lost with the state file" : "rendering");
+      releaseScene = this.scenes.use(manifest.scene.cid); // not evicted while this render reads it
       const sceneDir = await this.retrying(() => this.scenes.ensure(manifest.scene.cid, { maxBytes: config.limits.maxSceneBytes, signal: flight.controller.signal }), flight.controller.signal);
       flight.engineStartedAt = clock.now();
       const rendered = await renderSegment({
@@ -756,6 +758,7 @@ export class Worker {
         log.warn({ err: message, retryInMs: delay }, "render failed; will retry");
       }
     } finally {
+      releaseScene?.();
       clearInterval(leaseTimer);
       await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     }
