@@ -199,7 +199,12 @@ test("a job skipped on a pessimistic estimate is not given up: after a lease wit
   assert.equal(skipped.final, false, "an estimate is never final");
   assert.match(skipped.reason!, /too short for an estimated .* \(deferred: re-checked/);
   assert.deepEqual(statesOf(a, jobId), []);
+  a.worker.setPaused(true);
   world.clock.advance(31); // a whole lease with the segments open and nobody claiming them
+  const ticks = a.worker.ticks;
+  await until(() => a.worker.ticks > ticks + 5, "ticks while paused");
+  assert.deepEqual(statesOf(a, jobId), [], "paused: no trial claim, and the trial is not used up");
+  a.worker.setPaused(false);
   await until(() => statesOf(a, jobId).length > 0, "a trial claim");
   assert.equal((world.market.calls.find((c) => c.method === "claim" && c.from === PROVIDER_A)!.args[1] as number), 1, "the trial claims one segment");
   await until(() => statesOf(a, jobId).join() === "0:accepted,1:accepted,2:accepted", "the trial finished in time; the rest followed", 15_000);

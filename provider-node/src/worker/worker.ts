@@ -916,10 +916,7 @@ export class Worker {
       }
       // The scene must be here (fetched and readable) before the first claim.
       if (!(await this.sceneReady(fresh))) continue;
-      if (trial) {
-        this.log.info({ jobId: String(job.jobId), estimate: decision.accept ? undefined : decision.reason }, `trying one segment of job ${job.jobId} despite the estimate: nobody else claimed it for a whole lease`);
-        this.deferred.markTrial(job.jobId);
-      } else this.recordDecision(fresh, "accepted", null, false);
+      if (!trial) this.recordDecision(fresh, "accepted", null, false);
       if (!canClaim) continue;
 
       const exhaustedAt = this.exhausted.get(job.jobId);
@@ -932,6 +929,11 @@ export class Worker {
       if (count <= 0) continue;
       try {
         await market.claim(job.jobId, count);
+        if (trial) {
+          // Counted only once the claim is on-chain (a paused node or a failed claim has not tried).
+          this.deferred.markTrial(job.jobId);
+          this.log.info({ jobId: String(job.jobId), estimate: decision.accept ? undefined : decision.reason }, `trying one segment of job ${job.jobId} despite the estimate: nobody else claimed it for a whole lease`);
+        }
         this.exhausted.delete(job.jobId);
         this.backoff.succeeded(key);
         await this.syncQuietly();
