@@ -12,7 +12,8 @@ export type EngineErrorCode = "RENDER_TIMEOUT" | "ENGINE_CRASHED" | "ENGINE_FAIL
 /**
  * A render that did not produce an image. Fatal: rendering the same scene with the same limits
  * again gives the same outcome, so the worker abandons the segment rather than retrying it.
- * `lastLines` holds the engine's last lines of output, which usually name the scene's fault.
+ * `lastLines` holds the engine's last lines of output; `diagnostics` the error lines it printed
+ * anywhere in its output (engines/engineDiagnostics.ts), whose summary the message names.
  */
 export class EngineError extends FatalError {
   declare readonly code: EngineErrorCode;
@@ -22,15 +23,18 @@ export class EngineError extends FatalError {
   readonly signal: string | null;
   /** The last lines the engine printed (stdout and stderr interleaved), at most ~20. */
   readonly lastLines: string[];
+  /** The engine's error lines from all of its output (continuations joined), possibly empty. */
+  readonly diagnostics: string[];
 
   constructor(
     code: EngineErrorCode,
     message: string,
-    details: { exitCode: number | null; signal: string | null; lastLines: string[]; cause?: unknown },
+    details: { exitCode: number | null; signal: string | null; lastLines: string[]; diagnostics?: string[]; cause?: unknown },
   ) {
     super(code, message, { cause: details.cause });
     this.exitCode = details.exitCode;
     this.signal = details.signal;
     this.lastLines = details.lastLines;
+    this.diagnostics = details.diagnostics ?? [];
   }
 }

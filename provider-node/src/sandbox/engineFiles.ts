@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { FatalError } from "@tessellate/sdk/errors";
 import type { RenderRequest } from "../engines/engine.ts";
+import type { EngineDiagnostics } from "../engines/engineDiagnostics.ts";
 import { EngineError } from "./engineError.ts";
 import type { SandboxOptions, SandboxRequest } from "./sandbox.ts";
 
@@ -23,15 +24,23 @@ export function resolveSceneEntry(sceneDir: string, entry: string): string {
 
 /**
  * The one PNG whose name starts with `prefix` that the engine wrote into `workDir` (engines add
- * frame numbers to the name). An engine that exited cleanly without writing it failed.
+ * frame numbers to the name). An engine that exited cleanly without writing it failed; the
+ * error names the engine's error lines when it printed any.
  */
-export async function findEngineOutput(workDir: string, prefix: string, engine: string, lastLines: string[] = []): Promise<string> {
+export async function findEngineOutput(
+  workDir: string,
+  prefix: string,
+  engine: string,
+  lastLines: string[] = [],
+  diagnostics?: EngineDiagnostics,
+): Promise<string> {
   const written = (await readdir(workDir)).filter((name) => name.startsWith(prefix) && name.endsWith(".png"));
   if (written.length !== 1) {
+    const cause = diagnostics?.summary();
     throw new EngineError(
       "ENGINE_FAILED",
-      `${engine} exited without writing the image${written.length > 1 ? ` (it wrote ${written.length})` : ""}; the scene may be unreadable`,
-      { exitCode: 0, signal: null, lastLines },
+      `${engine} exited without writing the image${written.length > 1 ? ` (it wrote ${written.length})` : ""}; ${cause ?? "the scene may be unreadable"}`,
+      { exitCode: 0, signal: null, lastLines, diagnostics: diagnostics?.lines() ?? [] },
     );
   }
   return join(workDir, written[0]!);

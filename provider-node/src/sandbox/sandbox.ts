@@ -31,6 +31,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { FatalError } from "@tessellate/sdk/errors";
 import { assertBubblewrapWorks, bubblewrapArguments, DEFAULT_BWRAP } from "./bubblewrap.ts";
+import type { EngineDiagnostics } from "../engines/engineDiagnostics.ts";
 import { EngineError } from "./engineError.ts";
 import { createPidsCgroup, pidsCgroupParent } from "./pidsCgroup.ts";
 
@@ -102,6 +103,11 @@ export interface SandboxRequest extends Omit<SandboxOptions, "workRoot"> {
   signal?: AbortSignal;
   /** Called with every line the process prints (`\n` or `\r` terminated). */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * Keeps the engine's error lines from all of its output (see engines/engineDiagnostics.ts): a
+   * failure's message then names their summary instead of the last line printed.
+   */
+  diagnostics?: EngineDiagnostics;
   logger?: SandboxLogger;
 }
 
@@ -294,6 +300,7 @@ function run(
       const splitter = new LineSplitter((line) => {
         tails[stream].push(line);
         tails.both.push(line);
+        request.diagnostics?.push(line);
         request.onLine?.(line, stream);
       });
       const output = child[stream]!;
@@ -321,7 +328,8 @@ function run(
       signalGroup("SIGKILL");
       const durationMs = Math.round(performance.now() - started);
       const lastLines = tails.both.lines();
-      const details = { exitCode, signal, lastLines };
+      const details = { exitCode, signal, lastLines, diagnostics: request.diagnostics?.lines() ?? [] };
+      const cause = request.diagnostics?.summary();
       const seconds = (request.timeoutMs / 1000).toFixed(1);
       if (aborted) {
         rejectPromise(request.signal?.reason);
@@ -339,11 +347,11 @@ function run(
         );
       } else if (signal !== null) {
         rejectPromise(
-          new EngineError("ENGINE_CRASHED", `${commandName} crashed (${signal})${describe(lastLines)}`, details),
+          new EngineError("ENGINE_CRASHED", `${commandName} crashed (${signal})${describe(lastLines, cause)}`, details),
         );
       } else if (exitCode !== 0) {
         rejectPromise(
-          new EngineError("ENGINE_FAILED", `${commandName} exited with status ${exitCode}${describe(lastLines)}`, details),
+          new EngineError("ENGINE_FAILED", `${commandName} exited with status ${exitCode}${describe(lastLines, cause)}`, details),
         );
       } else {
         resolvePromise({ exitCode: 0, stdoutTail: tails.stdout.text(), stderrTail: tails.stderr.text(), durationMs });
@@ -360,7 +368,9 @@ function run(
 
 const signalNames = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
-function describe(lastLines: string[]): string {
+/** `: <cause>`, the engine's error lines when it printed any, else its last line. */
+function describe(lastLines: string[], cause: string | undefined): string {
+  if (cause !== undefined) return `: ${cause}`;
   const last = lastLines.findLast((line) => line.trim() !== "");
   return last === undefined ? "" : `: ${last.trim()}`;
 }

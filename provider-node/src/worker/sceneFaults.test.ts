@@ -87,6 +87,22 @@ test("a scene that runs out of the memory limit says so, in the log, the abandon
   assert.match(a.store.getJob(jobId)!.reason!, /ran out of the 0\.25 GiB memory limit/);
 });
 
+test("a scene posted without its include file is given back with POV-Ray's cause, not 'Render failed'", { timeout: 90_000 }, async () => {
+  const povray = createPovrayEngine();
+  const info = await povray.detect();
+  assert.ok(info, "POV-Ray is installed");
+  // Posted as a single file: the drums.inc next to it on the requester's disk was left behind.
+  const scene = `#version 3.7;\n#include "drums.inc"\ncamera { location <0,0,-5> look_at <0,0,0> }\nobject { Drums }\n`;
+  const sceneCid = await world.storage.addEntries({ "drums.pov": new TextEncoder().encode(scene) });
+  const jobId = await post(manifestOf(info, { cid: sceneCid, entry: "drums.pov" }, { antialias: false, initialClock: 0, finalClock: 0, quality: 9 }), 120);
+  const a = await startNode(world, PROVIDER_A, { engine: povray, config: { engines: ["povray"] } });
+  await until(() => statesOf(a, jobId).join() === "0:abandoned", "given back", 60_000);
+  const row = a.store.listReplicas({ jobId })[0];
+  assert.match(row.lastError!, /Parse Error: Cannot open include file drums\.inc/);
+  assert.doesNotMatch(row.lastError!, /Render failed/);
+  assert.match(a.store.getJob(jobId)!.reason!, /Cannot open include file drums\.inc/);
+});
+
 test("a scene CID nobody provides is never claimed", async () => {
   const jobId = await post(manifestOf({ name: "builtin", version: "1.0.0" }, { cid: MISSING_CID, entry: "scene.json" }, { samples: 1, seed: 1, maxBounces: 0 }), 600);
   const a = await startNode(world, PROVIDER_A);

@@ -178,6 +178,7 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     const camera = await engineError(render("no-camera", { settings: { ...SETTINGS, camera: "Nope" } }));
     assert.equal(camera.code, "ENGINE_FAILED");
     assert.ok(camera.lastLines.some((line) => line.includes("no camera named 'Nope'")), camera.lastLines.join("\n"));
+    assert.match(camera.message, /^blender exited with status 1: tessellate: the scene has no camera named 'Nope'$/);
     const scene = await engineError(render("no-scene", { settings: { ...SETTINGS, scene: "Nope" } }));
     assert.ok(scene.lastLines.some((line) => line.includes("no scene named 'Nope'")), scene.lastLines.join("\n"));
   });
@@ -190,6 +191,7 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
       );
       assert.equal(error.code, "ENGINE_FAILED");
       assert.ok(error.lastLines.some((line) => /Failed to read blend file|File format is not supported/.test(line)), error.lastLines.join("\n"));
+      assert.match(error.message, /Error: (Failed to read blend file|File format is not supported)/);
       assert.ok(Date.now() - started < 20_000);
     }
   });

@@ -27,6 +27,7 @@ import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, san
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+import { blenderDiagnostics } from "../engineDiagnostics.ts";
 
 export interface BlenderSettings {
   /** Cycles samples per pixel. */
@@ -65,6 +66,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
   /** Renders into `workDir`; returns Blender's own render time in seconds when it printed one. */
   async function renderIn(workDir: string, request: RenderRequest, settings: BlenderSettings): Promise<number | undefined> {
     let renderSeconds: number | undefined;
+    const diagnostics = blenderDiagnostics();
     const result = await runner({
       command: binary,
       args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
@@ -72,6 +74,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
       ...sandboxLimitsOf(request, options.logger, options.sandbox),
       // The scene, and the script that applies the settings (shipped next to this file).
       readOnlyDirs: [request.sceneDir, RENDER_SCRIPT],
+      diagnostics,
       onLine: (line) => {
         const progress = /\| Sample (\d+)\/(\d+)/.exec(line) ?? /Rendered (\d+)\/(\d+) Tiles/.exec(line);
         if (progress) reportProgress(request, progress[1], progress[2]);
@@ -80,7 +83,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
       },
     });
     const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
-    const written = await findEngineOutput(workDir, OUTPUT_PREFIX, "blender", lastLines);
+    const written = await findEngineOutput(workDir, OUTPUT_PREFIX, "blender", lastLines, diagnostics);
     const { width, height } = request.rect;
     await cropPngFile(written, { width, height }, { x: 0, y: 0, width, height }, request.outPath);
     request.onProgress?.(1);

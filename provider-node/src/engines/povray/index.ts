@@ -13,6 +13,8 @@
  * - Settings: `{ antialias, initialClock, finalClock, quality, seed? }`; `seed` is declared to
  *   the scene as `TessellateSeed` (`Declare=TessellateSeed=<seed>`) for its `seed()` calls.
  *   Scenes that use `crand` are only deterministic with one thread.
+ * - A failure names POV-Ray's own error lines (`Parse Error: Cannot open include file x.inc`),
+ *   wherever they were printed, not its last line (`Render failed`): see engineDiagnostics.ts.
  * - The scene runs in the sandbox with the scene folder read-only and cwd = the private work
  *   dir, where the image is written; the scene folder is on the include path (`+L`).
  */
@@ -24,6 +26,7 @@ import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, san
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRequest, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+import { povrayDiagnostics } from "../engineDiagnostics.ts";
 
 export interface PovraySettings {
   /** Adaptive anti-aliasing (`+A`, no jitter). Off in exact verification: tiles then compose exactly. */
@@ -59,12 +62,14 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
   /** Renders into `workDir` and returns POV-Ray's own trace time in seconds, when it printed one. */
   async function renderIn(workDir: string, request: RenderRequest, settings: PovraySettings): Promise<number | undefined> {
     let traceSeconds: number | undefined;
+    const diagnostics = povrayDiagnostics(request.sceneDir);
     const result = await runner({
       command: binary,
       args: povrayArguments(request, settings, join(workDir, `${OUTPUT_BASENAME}.png`)),
       workDir,
       ...sandboxLimitsOf(request, options.logger, options.sandbox),
       ...povrayConfiguration(request.sceneDir, workDir),
+      diagnostics,
       onLine: (line) => {
         const trace = /Trace Time:.*\(([\d.]+) seconds\)/.exec(line);
         if (trace) traceSeconds = Number(trace[1]);
@@ -72,7 +77,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
         if (progress) reportProgress(request, progress[1], progress[2]);
       },
     });
-    const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"));
+    const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"), diagnostics);
     // POV-Ray keeps the full frame size for a partial render: crop the rectangle out of it.
     await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath);
     request.onProgress?.(1);

@@ -168,6 +168,26 @@ describe("povray engine", { skip: info === null && "POV-Ray is not installed: ap
     assert.ok(Date.now() - started < 10_000);
   });
 
+  test("a scene without its include file fails naming POV-Ray's cause, not its last line", async () => {
+    const error = await engine
+      .render(request({ sceneDir: fixturePath("povray", "missingInclude"), outPath: output.path("missing-include.png") }))
+      .then(() => assert.fail("rendered a scene without its include"), (error: unknown) => error);
+    assert.ok(error instanceof EngineError);
+    assert.equal(error.code, "ENGINE_FAILED");
+    assert.equal(error.lastLines.at(-1), "Render failed", "POV-Ray's last line says nothing of the cause");
+    assert.match(error.message, /^povray exited with status 1: File 'scene\.pov' line 4: Parse Error: Cannot open include file drums\.inc\.$/);
+    assert.ok(!error.message.includes(fixturePath("povray")), "the scene folder's path is left out");
+    assert.ok(error.diagnostics.some((line) => /Possible Parse Error: Cannot find file 'drums\.inc', even after trying/.test(line)), error.diagnostics.join("\n"));
+  });
+
+  test("a parse error wrapped over two lines is named whole", async () => {
+    const error = await engine
+      .render(request({ sceneDir: fixturePath("povray", "corrupt"), outPath: output.path("corrupt-message.png") }))
+      .then(() => assert.fail("rendered a corrupt scene"), (error: unknown) => error);
+    assert.ok(error instanceof EngineError);
+    assert.match(error.message, /: File 'scene\.pov' line 5: Parse Error: No matching \} in 'sphere', box found instead$/);
+  });
+
   test("a scene that never finishes is stopped at the time limit", async () => {
     const error = await engine
       .render(
