@@ -130,7 +130,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     env = {
       PATH: process.env.PATH ?? "",
       TESSELLATE_RPC_URL: chain.rpcUrl,
-      TESSELLATE_IPFS_API: ipfs.apiUrl,
+      TESSELLATE_IPFS_API_URL: ipfs.apiUrl,
       TESSELLATE_MARKET_ADDRESS: addresses.market,
       TESSELLATE_REGISTRY_ADDRESS: addresses.registry,
       TESSELLATE_TOKEN_ADDRESS: addresses.token,

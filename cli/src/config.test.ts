@@ -32,20 +32,41 @@ describe("config", () => {
   });
 
   it("takes a flag over the environment over the default", () => {
-    const env = { TESSELLATE_RPC_URL: "http://env:8545", TESSELLATE_IPFS_API: "http://env:5001", TESSELLATE_MARKET_ADDRESS: ADDRESS };
+    const env = { TESSELLATE_RPC_URL: "http://env:8545", TESSELLATE_IPFS_API_URL: "http://env:5001", TESSELLATE_MARKET_ADDRESS: ADDRESS };
     assert.equal(loadConfig({}, env).rpcUrl, "http://env:8545");
     assert.equal(loadConfig({ rpcUrl: "http://flag:8545" }, env).rpcUrl, "http://flag:8545");
     assert.equal(loadConfig({}, env).addresses.market, ADDRESS);
+    assert.equal(loadConfig({}, env).ipfsApiUrl, "http://env:5001");
+  });
+
+  it("reads the variable names the provider node and the devnet use", () => {
+    const config = loadConfig({}, { TESSELLATE_IPFS_API_URL: "http://ipfs:5101", TESSELLATE_POLLING_INTERVAL_MS: "250" });
+    assert.equal(config.ipfsApiUrl, "http://ipfs:5101");
+    assert.equal(config.pollIntervalMs, 250);
+    assert.equal(loadConfig({ pollInterval: "40" }, { TESSELLATE_POLLING_INTERVAL_MS: "250" }).pollIntervalMs, 40, "the flag wins");
+  });
+
+  it("refuses the CLI's former variable names, naming the new one", () => {
+    assert.throws(
+      () => loadConfig({}, { TESSELLATE_IPFS_API: "http://127.0.0.1:5101", TESSELLATE_POLL_INTERVAL_MS: "250" }),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageErrors);
+        assert.equal(exitCodeOf(e), EXIT_CODES.usage);
+        assert.match(e.message, /^TESSELLATE_IPFS_API: is no longer read — rename it to TESSELLATE_IPFS_API_URL/m);
+        assert.match(e.message, /^TESSELLATE_POLL_INTERVAL_MS: is no longer read — rename it to TESSELLATE_POLLING_INTERVAL_MS/m);
+        return true;
+      },
+    );
   });
 
   it("names the flag or variable at fault and the fix", () => {
     assert.throws(
-      () => loadConfig({ rpcUrl: "localhost:8545", market: "0x1234" }, { TESSELLATE_IPFS_API: "ftp://x" }),
+      () => loadConfig({ rpcUrl: "localhost:8545", market: "0x1234" }, { TESSELLATE_IPFS_API_URL: "ftp://x" }),
       (e: unknown) => {
         assert.ok(e instanceof UsageErrors);
         const text = e.message;
         assert.match(text, /^--rpc-url: "localhost:8545" is not an http\(s\) URL — give the chain's JSON-RPC endpoint, e.g. --rpc-url http:\/\/127.0.0.1:8545/m);
-        assert.match(text, /^TESSELLATE_IPFS_API: "ftp:\/\/x" is not an http\(s\) URL/m);
+        assert.match(text, /^TESSELLATE_IPFS_API_URL: "ftp:\/\/x" is not an http\(s\) URL/m);
         assert.match(text, /^--market: "0x1234" is not an address/m);
         return true;
       },

@@ -4,13 +4,16 @@
  * has no default: it comes from `TESSELLATE_PRIVATE_KEY`, or from a V3 keystore file
  * (`--keystore` / `TESSELLATE_KEYSTORE`) opened with `TESSELLATE_KEYSTORE_PASSWORD`. The key is
  * read only when a command sends a transaction, is never part of the config object, and never
- * appears in a message.
+ * appears in a message. The variable names are the sdk's shared {@link ENV} (the provider node and
+ * the devnet scripts use the same); the CLI's former names (`TESSELLATE_IPFS_API`,
+ * `TESSELLATE_POLL_INTERVAL_MS`) are refused with the new name.
  */
 import { readFile } from "node:fs/promises";
 import { isAddress, type Account, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { FatalError } from "@tessellate/sdk/errors";
+import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import type { ContractAddresses } from "@tessellate/sdk/chain";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { decryptKeystore } from "@tessellate/sdk/keystore";
@@ -23,15 +26,15 @@ export const CONFIG_DEFAULTS = {
 
 /** Environment variables the CLI reads. */
 export const CONFIG_ENV = {
-  rpcUrl: "TESSELLATE_RPC_URL",
-  ipfsApiUrl: "TESSELLATE_IPFS_API",
-  market: "TESSELLATE_MARKET_ADDRESS",
-  registry: "TESSELLATE_REGISTRY_ADDRESS",
-  token: "TESSELLATE_TOKEN_ADDRESS",
-  privateKey: "TESSELLATE_PRIVATE_KEY",
-  keystore: "TESSELLATE_KEYSTORE",
-  keystorePassword: "TESSELLATE_KEYSTORE_PASSWORD",
-  pollIntervalMs: "TESSELLATE_POLL_INTERVAL_MS",
+  rpcUrl: ENV.rpcUrl,
+  ipfsApiUrl: ENV.ipfsApiUrl,
+  market: ENV.market,
+  registry: ENV.registry,
+  token: ENV.token,
+  privateKey: ENV.privateKey,
+  keystore: ENV.keystore,
+  keystorePassword: ENV.keystorePassword,
+  pollIntervalMs: ENV.pollingIntervalMs,
 } as const;
 
 /** Global flags as commander parses them. */
@@ -84,7 +87,9 @@ const urlSchema = z.url({ protocol: /^(https?|wss?)$/ });
  * @throws UsageErrors naming each bad flag or variable and how to fix it (exit code 2).
  */
 export function loadConfig(flags: ConfigFlags, env: Env = process.env): CliConfig {
-  const problems: UsageError[] = [];
+  const problems: UsageError[] = retiredEnvUses(env).map(
+    (use) => new UsageError(use.variable, "is no longer read", `rename it to ${use.replacement} (the name the CLI, the provider node, the dApp and the devnet scripts share)`),
+  );
   const rpc = pick(flags.rpcUrl, "--rpc-url", env, CONFIG_ENV.rpcUrl, "http://127.0.0.1:8545", CONFIG_DEFAULTS.rpcUrl);
   const ipfs = pick(flags.ipfsApi, "--ipfs-api", env, CONFIG_ENV.ipfsApiUrl, "http://127.0.0.1:5001", CONFIG_DEFAULTS.ipfsApiUrl);
   for (const [setting, what] of [[rpc, "the chain's JSON-RPC endpoint"], [ipfs, "the Kubo RPC API of an IPFS node"]] as const) {

@@ -20,7 +20,7 @@ import { formatJobStatus, jobStatus } from "./commands/status.ts";
 import { submitExitCode, submitJob } from "./commands/submit.ts";
 import { waitForJob } from "./commands/wait.ts";
 import { withdrawBalance } from "./commands/withdraw.ts";
-import { loadAccount, loadConfig, requireAccount, type CliConfig, type ConfigFlags } from "./config.ts";
+import { CONFIG_ENV, loadAccount, loadConfig, requireAccount, type CliConfig, type ConfigFlags } from "./config.ts";
 import { tokenSymbol } from "./chainReads.ts";
 import { EXIT_CODES, exitCodeOf, UsageError } from "./errors.ts";
 import { formatTokens, toJson } from "./format.ts";
@@ -72,13 +72,13 @@ export function createProgram(runtime: Runtime): Command {
   const program = new Command("tessellate")
     .description("Tessellate: post render jobs, watch them settle, collect the frames, audit the books.")
     .version("0.1.0")
-    .option("--rpc-url <url>", "chain JSON-RPC endpoint (env TESSELLATE_RPC_URL; default http://127.0.0.1:8545)")
-    .option("--ipfs-api <url>", "Kubo RPC API of an IPFS node (env TESSELLATE_IPFS_API; default http://127.0.0.1:5001)")
+    .option("--rpc-url <url>", `chain JSON-RPC endpoint (env ${CONFIG_ENV.rpcUrl}; default http://127.0.0.1:8545)`)
+    .option("--ipfs-api <url>", `Kubo RPC API of an IPFS node (env ${CONFIG_ENV.ipfsApiUrl}; default http://127.0.0.1:5001)`)
     .option("--market <address>", "JobMarket address (env TESSELLATE_MARKET_ADDRESS; default: generated deployment)")
     .option("--registry <address>", "ProviderRegistry address (env TESSELLATE_REGISTRY_ADDRESS)")
     .option("--token <address>", "payment token address (env TESSELLATE_TOKEN_ADDRESS)")
     .option("--keystore <file>", "V3 keystore with the signing key, password in TESSELLATE_KEYSTORE_PASSWORD (or set TESSELLATE_PRIVATE_KEY)")
-    .option("--poll-interval <ms>", "chain polling interval in milliseconds (env TESSELLATE_POLL_INTERVAL_MS)")
+    .option("--poll-interval <ms>", `chain polling interval in milliseconds (env ${CONFIG_ENV.pollIntervalMs})`)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({

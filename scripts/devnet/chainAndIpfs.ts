@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { devnetPrivateKey, DEVNET_ROLES } from "./accounts.ts";
 import { startNetwork } from "./network.ts";
+import { requesterExportLines } from "./requesterEnv.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const network = await startNetwork({
@@ -30,7 +31,7 @@ console.log(
     "",
     "Start providers in other terminals:   npm run devnet:provider -- --account 2   (3, 4, …)",
     "Act as the requester:",
-    `  export TESSELLATE_RPC_URL=${network.rpcUrl} TESSELLATE_IPFS_API_URL=${network.ipfsApiUrl} TESSELLATE_PRIVATE_KEY=${devnetPrivateKey(DEVNET_ROLES.requester)}`,
+    ...requesterExportLines({ ...network, privateKey: devnetPrivateKey(DEVNET_ROLES.requester) }).map((line) => `  ${line}`),
     "  npx tessellate job submit scenes/builtin-sample --engine builtin --size 160x120 --frames 1-8 --tiles 2x2 --redundancy 2 --reward 2 --collateral 4 --out out/",
     "(devnet keys are public test keys: never use them on a real network)",
     "Ctrl-C stops the chain and IPFS.",

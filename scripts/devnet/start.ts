@@ -25,9 +25,10 @@ import { createRequire } from "node:module";
 import { auditChain, consoleOutput, formatTokens, parseSubmitOptions, submitJob } from "@tessellate/cli";
 import { CreditKind, eventsNamed, type ProtocolEvent } from "@tessellate/sdk";
 import type { Address } from "viem";
-import { DEVNET_ROLES, devnetAccount } from "./accounts.ts";
+import { DEVNET_ROLES, devnetAccount, devnetPrivateKey } from "./accounts.ts";
 import { stopProcess } from "./chain.ts";
 import { startNetwork, type Network } from "./network.ts";
+import { requesterExportLines } from "./requesterEnv.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const { values } = parseArgs({
@@ -93,7 +94,7 @@ try {
         ...process.env,
         NEXT_TELEMETRY_DISABLED: "1",
         TESSELLATE_RPC_URL: network.rpcUrl,
-        TESSELLATE_IPFS_API: network.ipfsApiUrl,
+        TESSELLATE_IPFS_API_URL: network.ipfsApiUrl,
         TESSELLATE_IPFS_GATEWAY_URL: network.gatewayUrl,
         TESSELLATE_TOKEN_ADDRESS: network.addresses.token,
         TESSELLATE_REGISTRY_ADDRESS: network.addresses.registry,
@@ -163,8 +164,8 @@ try {
         "",
         "The network keeps running — try, in another terminal:",
         ...(values.web ? [`  open ${webUrl} in a browser (the dApp)`] : []),
-        `  export TESSELLATE_RPC_URL=${network.rpcUrl} TESSELLATE_IPFS_API_URL=${network.ipfsApiUrl}`,
-        `  export TESSELLATE_PRIVATE_KEY=<the requester's devnet key: node -e 'import("./scripts/devnet/accounts.ts").then(a=>console.log(a.devnetPrivateKey(1)))'>`,
+        ...requesterExportLines({ ...network, privateKey: devnetPrivateKey(DEVNET_ROLES.requester) }).map((line) => `  ${line}`),
+        "  (devnet keys are public test keys: never use them on a real network)",
         "  npx tessellate job status 1        npx tessellate audit --verify-results",
         `  curl ${network.providers[0].apiUrl}/status   curl ${network.providers[0].apiUrl}/metrics`,
         `  ${network.gatewayUrl}/ipfs/<cid>   (the result CIDs above)`,

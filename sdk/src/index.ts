@@ -5,6 +5,7 @@
  * generated contract bindings.
  */
 export * from "./errors.ts";
+export * from "./envNames.ts";
 export * from "./contracts.generated.ts";
 export * from "./chain.ts";
 export * from "./market.ts";

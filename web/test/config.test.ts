@@ -39,11 +39,21 @@ describe("runtime config", () => {
     assert.equal(result.config.pollingIntervalMs, 4000);
   });
 
+  it("reads the variable names the CLI and the provider node share", () => {
+    const result = load({ ...ADDRESSES, TESSELLATE_IPFS_API_URL: "http://127.0.0.1:5101/", TESSELLATE_POLLING_INTERVAL_MS: "900" });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.equal(result.config.ipfsApiUrl, "http://127.0.0.1:5101");
+    assert.equal(result.config.pollingIntervalMs, 900);
+  });
+
   it("names the variable that is wrong or missing", () => {
-    const bad = load({ ...ADDRESSES, TESSELLATE_RPC_URL: "localhost:8545", TESSELLATE_POLL_INTERVAL_MS: "5" });
+    const bad = load({ ...ADDRESSES, TESSELLATE_RPC_URL: "localhost:8545", TESSELLATE_POLLING_INTERVAL_MS: "5" });
     assert.equal(bad.ok, false);
     assert.ok(!bad.ok && bad.problems.some((p) => p.startsWith("TESSELLATE_RPC_URL must be an http(s) URL")), JSON.stringify(bad));
-    assert.ok(!bad.ok && bad.problems.some((p) => p.includes("TESSELLATE_POLL_INTERVAL_MS")), JSON.stringify(bad));
+    assert.ok(!bad.ok && bad.problems.some((p) => p.includes("TESSELLATE_POLLING_INTERVAL_MS")), JSON.stringify(bad));
+    const retired = load({ ...ADDRESSES, TESSELLATE_IPFS_API: "http://127.0.0.1:5101", TESSELLATE_POLL_INTERVAL_MS: "900" });
+    assert.ok(!retired.ok && retired.problems.some((p) => p.startsWith("TESSELLATE_IPFS_API is no longer read: rename it to TESSELLATE_IPFS_API_URL")), JSON.stringify(retired));
+    assert.ok(!retired.ok && retired.problems.some((p) => p.startsWith("TESSELLATE_POLL_INTERVAL_MS is no longer read: rename it to TESSELLATE_POLLING_INTERVAL_MS")), JSON.stringify(retired));
     const missing = load({ TESSELLATE_CHAIN_ID: "424242" });
     assert.equal(missing.ok, false);
     assert.ok(!missing.ok && missing.problems[0].startsWith("TESSELLATE_TOKEN_ADDRESS is not set and the sdk bindings hold no deployment for chain 424242"));

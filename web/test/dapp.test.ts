@@ -117,7 +117,7 @@ async function startWeb(port: number) {
     TESSELLATE_TOKEN_ADDRESS: protocol.token,
     TESSELLATE_REGISTRY_ADDRESS: protocol.registry,
     TESSELLATE_MARKET_ADDRESS: protocol.market,
-    TESSELLATE_IPFS_API: `http://127.0.0.1:${testPort(8753)}`,
+    TESSELLATE_IPFS_API_URL: `http://127.0.0.1:${testPort(8753)}`,
     TESSELLATE_IPFS_GATEWAY_URL: `http://127.0.0.1:${testPort(8754)}`,
   };
   web = spawn(process.execPath, [NEXT, "start", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: WEB, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -128,6 +128,15 @@ test("sizes and work hours parse", () => {
   assert.match(configError(() => loadConfig({ env: { TESSELLATE_WORK_HOURS: "9 to 5" } })), /limits\.workHours = "9 to 5" .*is not a list of hour ranges/);
 });
 
+test("the CLI's former variable names are refused, naming the shared name", () => {
+  const message = configError(() => loadConfig({ env: { TESSELLATE_IPFS_API: "http://127.0.0.1:5101", TESSELLATE_POLL_INTERVAL_MS: "250" } }));
+  assert.match(message, /TESSELLATE_IPFS_API is no longer read: rename it to TESSELLATE_IPFS_API_URL/);
+  assert.match(message, /TESSELLATE_POLL_INTERVAL_MS is no longer read: rename it to TESSELLATE_POLLING_INTERVAL_MS/);
+  const config = loadConfig({ env: { TESSELLATE_IPFS_API_URL: "http://127.0.0.1:5101", TESSELLATE_POLLING_INTERVAL_MS: "250" } });
+  assert.equal(config.ipfsApiUrl, "http://127.0.0.1:5101");
+  assert.equal(config.chain.pollingIntervalMs, 250);
+});
+
 test("the key comes from TESSELLATE_PRIVATE_KEY, never appears in errors, and has no default", async () => {
   const account = await loadAccount(undefined, { TESSELLATE_PRIVATE_KEY: KEY });
   assert.equal(account.address, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");

@@ -14,6 +14,7 @@ import { Option, type Command } from "commander";
 import { isAddress, parseUnits, type Address } from "viem";
 import { z } from "zod";
 import { FatalError } from "@tessellate/sdk/errors";
+import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import { DEFAULTS } from "./defaults.ts";
 
 /** Environment variable that must be "1" for any `testing.*` mode to be accepted. */
@@ -36,14 +37,14 @@ export interface ConfigField {
 
 /** Every setting, with its environment variable and flag. The README's config table is this list. */
 export const CONFIG_FIELDS: readonly ConfigField[] = [
-  { path: "rpcUrl", env: "TESSELLATE_RPC_URL", flag: "--rpc-url", kind: "string", hint: "give the chain's JSON-RPC URL, e.g. http://127.0.0.1:8545" },
-  { path: "chain.pollingIntervalMs", env: "TESSELLATE_POLLING_INTERVAL_MS", flag: "--polling-interval-ms", kind: "int", hint: "give milliseconds between chain polls (10..60000); leave unset for 100 ms on loopback and 2 s elsewhere" },
+  { path: "rpcUrl", env: ENV.rpcUrl, flag: "--rpc-url", kind: "string", hint: "give the chain's JSON-RPC URL, e.g. http://127.0.0.1:8545" },
+  { path: "chain.pollingIntervalMs", env: ENV.pollingIntervalMs, flag: "--polling-interval-ms", kind: "int", hint: "give milliseconds between chain polls (10..60000); leave unset for 100 ms on loopback and 2 s elsewhere" },
   { path: "chain.startBlock", env: "TESSELLATE_START_BLOCK", flag: "--start-block", kind: "int", hint: "give the block to start reading events from on a fresh data dir (0 = from the beginning)" },
-  { path: "key.keystoreFile", env: "TESSELLATE_KEYSTORE", flag: "--keystore", kind: "string", hint: "give the path of a JSON keystore (its password goes in TESSELLATE_KEYSTORE_PASSWORD), or leave it unset and put the key in TESSELLATE_PRIVATE_KEY" },
-  { path: "contracts.market", env: "TESSELLATE_MARKET_ADDRESS", flag: "--market", kind: "string", hint: "give the JobMarket address (0x + 40 hex digits), or leave it unset to use the generated deployment of the chain" },
-  { path: "contracts.registry", env: "TESSELLATE_REGISTRY_ADDRESS", flag: "--registry", kind: "string", hint: "give the ProviderRegistry address (0x + 40 hex digits), or leave it unset to use the generated deployment" },
-  { path: "contracts.token", env: "TESSELLATE_TOKEN_ADDRESS", flag: "--token", kind: "string", hint: "give the token address (0x + 40 hex digits), or leave it unset to use the generated deployment" },
-  { path: "ipfsApiUrl", env: "TESSELLATE_IPFS_API_URL", flag: "--ipfs-api-url", kind: "string", hint: "give the Kubo RPC API URL of your IPFS node, e.g. http://127.0.0.1:5001" },
+  { path: "key.keystoreFile", env: ENV.keystore, flag: "--keystore", kind: "string", hint: "give the path of a JSON keystore (its password goes in TESSELLATE_KEYSTORE_PASSWORD), or leave it unset and put the key in TESSELLATE_PRIVATE_KEY" },
+  { path: "contracts.market", env: ENV.market, flag: "--market", kind: "string", hint: "give the JobMarket address (0x + 40 hex digits), or leave it unset to use the generated deployment of the chain" },
+  { path: "contracts.registry", env: ENV.registry, flag: "--registry", kind: "string", hint: "give the ProviderRegistry address (0x + 40 hex digits), or leave it unset to use the generated deployment" },
+  { path: "contracts.token", env: ENV.token, flag: "--token", kind: "string", hint: "give the token address (0x + 40 hex digits), or leave it unset to use the generated deployment" },
+  { path: "ipfsApiUrl", env: ENV.ipfsApiUrl, flag: "--ipfs-api-url", kind: "string", hint: "give the Kubo RPC API URL of your IPFS node, e.g. http://127.0.0.1:5001" },
   { path: "dataDir", env: "TESSELLATE_DATA_DIR", flag: "--data-dir", kind: "string", hint: "give a folder for the node's database, scene cache and results" },
   { path: "engines", env: "TESSELLATE_ENGINES", flag: "--engines", kind: "list", hint: "give a comma-separated list of engine names, e.g. builtin,povray" },
   { path: "limits.maxConcurrentSegments", env: "TESSELLATE_MAX_CONCURRENT_SEGMENTS", flag: "--max-concurrent-segments", kind: "int", hint: "give how many segments may render at once (1..64)" },
@@ -194,6 +195,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ProviderConfig {
       apply(field, value, "program overrides");
     }
   }
+  for (const use of retiredEnvUses(env)) problems.push(`  ${use.message}`);
   for (const field of CONFIG_FIELDS) {
     const value = env[field.env];
     if (value !== undefined && value !== "") apply(field, value, `environment ${field.env}`);

@@ -7,13 +7,14 @@
 import { readFile } from "node:fs/promises";
 import type { Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { ENV } from "@tessellate/sdk/envNames";
 import { FatalError } from "@tessellate/sdk/errors";
 import { decryptKeystore } from "@tessellate/sdk/keystore";
 
 export { decryptKeystore, encryptKeystore } from "@tessellate/sdk/keystore";
 
-export const PRIVATE_KEY_ENV = "TESSELLATE_PRIVATE_KEY";
-export const KEYSTORE_PASSWORD_ENV = "TESSELLATE_KEYSTORE_PASSWORD";
+export const PRIVATE_KEY_ENV = ENV.privateKey;
+export const KEYSTORE_PASSWORD_ENV = ENV.keystorePassword;
 
 /**
  * The account that signs for this node.

@@ -5,18 +5,21 @@
  *
  *   TESSELLATE_RPC_URL            default http://127.0.0.1:8545
  *   TESSELLATE_CHAIN_ID           default 31337 (Hardhat's local node)
- *   TESSELLATE_IPFS_API           default http://127.0.0.1:5001
+ *   TESSELLATE_IPFS_API_URL       default http://127.0.0.1:5001
  *   TESSELLATE_IPFS_GATEWAY_URL   default http://127.0.0.1:8080
  *   TESSELLATE_TOKEN_ADDRESS, TESSELLATE_REGISTRY_ADDRESS, TESSELLATE_MARKET_ADDRESS
  *                                 default: the generated deployment for the chain id
- *   TESSELLATE_POLL_INTERVAL_MS   default 750 on a local chain, 4000 elsewhere
+ *   TESSELLATE_POLLING_INTERVAL_MS  default 750 on a local chain, 4000 elsewhere
  *   TESSELLATE_EXPLORER_URL       optional block explorer
  *   TESSELLATE_WALLETCONNECT_PROJECT_ID   optional; enables the WalletConnect option
+ * The shared names come from the sdk's ENV (the CLI, the provider node and the devnet use them
+ * too); the former TESSELLATE_IPFS_API / TESSELLATE_POLL_INTERVAL_MS are refused with the new name.
  */
 import "server-only";
 import { z } from "zod";
 import { getAddress, isAddress, type Address } from "viem";
 import { deployments } from "@tessellate/sdk/contracts.generated";
+import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import { DEVNET_ROLES, devnetAccount, devnetPrivateKey } from "../../../scripts/devnet/accounts.ts";
 import { LOCAL_CHAIN_ID, type DevAccount, type RuntimeConfig, type RuntimeConfigResult } from "../config.ts";
 
@@ -30,22 +33,22 @@ const address = (variable: string) =>
     .transform((value) => getAddress(value));
 
 const schema = z.object({
-  TESSELLATE_RPC_URL: httpUrl("TESSELLATE_RPC_URL").default("http://127.0.0.1:8545"),
-  TESSELLATE_CHAIN_ID: z.coerce
-    .number({ message: "TESSELLATE_CHAIN_ID must be a whole number such as 31337" })
-    .int("TESSELLATE_CHAIN_ID must be a whole number such as 31337")
-    .positive("TESSELLATE_CHAIN_ID must be positive")
+  [ENV.rpcUrl]: httpUrl(ENV.rpcUrl).default("http://127.0.0.1:8545"),
+  [ENV.chainId]: z.coerce
+    .number({ message: `${ENV.chainId} must be a whole number such as 31337` })
+    .int(`${ENV.chainId} must be a whole number such as 31337`)
+    .positive(`${ENV.chainId} must be positive`)
     .default(LOCAL_CHAIN_ID),
-  TESSELLATE_IPFS_API: httpUrl("TESSELLATE_IPFS_API").default("http://127.0.0.1:5001"),
-  TESSELLATE_IPFS_GATEWAY_URL: httpUrl("TESSELLATE_IPFS_GATEWAY_URL").default("http://127.0.0.1:8080"),
-  TESSELLATE_TOKEN_ADDRESS: address("TESSELLATE_TOKEN_ADDRESS").optional(),
-  TESSELLATE_REGISTRY_ADDRESS: address("TESSELLATE_REGISTRY_ADDRESS").optional(),
-  TESSELLATE_MARKET_ADDRESS: address("TESSELLATE_MARKET_ADDRESS").optional(),
-  TESSELLATE_POLL_INTERVAL_MS: z.coerce
-    .number({ message: "TESSELLATE_POLL_INTERVAL_MS must be a number of milliseconds" })
-    .int("TESSELLATE_POLL_INTERVAL_MS must be a whole number of milliseconds")
-    .min(100, "TESSELLATE_POLL_INTERVAL_MS must be at least 100")
-    .max(60_000, "TESSELLATE_POLL_INTERVAL_MS must be at most 60000")
+  [ENV.ipfsApiUrl]: httpUrl(ENV.ipfsApiUrl).default("http://127.0.0.1:5001"),
+  [ENV.ipfsGatewayUrl]: httpUrl(ENV.ipfsGatewayUrl).default("http://127.0.0.1:8080"),
+  [ENV.token]: address(ENV.token).optional(),
+  [ENV.registry]: address(ENV.registry).optional(),
+  [ENV.market]: address(ENV.market).optional(),
+  [ENV.pollingIntervalMs]: z.coerce
+    .number({ message: `${ENV.pollingIntervalMs} must be a number of milliseconds` })
+    .int(`${ENV.pollingIntervalMs} must be a whole number of milliseconds`)
+    .min(100, `${ENV.pollingIntervalMs} must be at least 100`)
+    .max(60_000, `${ENV.pollingIntervalMs} must be at most 60000`)
     .optional(),
   TESSELLATE_EXPLORER_URL: httpUrl("TESSELLATE_EXPLORER_URL").optional(),
   TESSELLATE_WALLETCONNECT_PROJECT_ID: z.string().trim().min(1).optional(),
@@ -71,19 +74,21 @@ function devAccounts(): DevAccount[] {
 export function loadRuntimeConfig(env: Record<string, string | undefined> = process.env): RuntimeConfigResult {
   // An empty variable counts as unset (a shell's `X= next start`).
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const retired = retiredEnvUses(present).map((use) => use.message);
   const parsed = schema.safeParse(present);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((issue) => issue.message) };
+  if (!parsed.success) return { ok: false, problems: [...retired, ...parsed.error.issues.map((issue) => issue.message)] };
+  if (retired.length > 0) return { ok: false, problems: retired };
   const e = parsed.data;
-  const chainId = e.TESSELLATE_CHAIN_ID;
+  const chainId = e[ENV.chainId];
   const generated = deployments[chainId];
   const pick = (role: "token" | "registry" | "market", fromEnv: Address | undefined): Address | undefined => fromEnv ?? generated?.[role];
-  const token = pick("token", e.TESSELLATE_TOKEN_ADDRESS);
-  const registry = pick("registry", e.TESSELLATE_REGISTRY_ADDRESS);
-  const market = pick("market", e.TESSELLATE_MARKET_ADDRESS);
+  const token = pick("token", e[ENV.token]);
+  const registry = pick("registry", e[ENV.registry]);
+  const market = pick("market", e[ENV.market]);
   const missing = [
-    ["TESSELLATE_TOKEN_ADDRESS", token],
-    ["TESSELLATE_REGISTRY_ADDRESS", registry],
-    ["TESSELLATE_MARKET_ADDRESS", market],
+    [ENV.token, token],
+    [ENV.registry, registry],
+    [ENV.market, market],
   ].filter(([, value]) => !value);
   if (missing.length > 0 || !token || !registry || !market) {
     return {
@@ -98,11 +103,11 @@ export function loadRuntimeConfig(env: Record<string, string | undefined> = proc
   const config: RuntimeConfig = {
     chainId,
     chainName: local ? "Tessellate devnet" : `Chain ${chainId}`,
-    rpcUrl: e.TESSELLATE_RPC_URL,
+    rpcUrl: e[ENV.rpcUrl],
     local,
-    pollingIntervalMs: e.TESSELLATE_POLL_INTERVAL_MS ?? (local ? 750 : 4_000),
-    ipfsApiUrl: e.TESSELLATE_IPFS_API,
-    ipfsGatewayUrl: e.TESSELLATE_IPFS_GATEWAY_URL,
+    pollingIntervalMs: e[ENV.pollingIntervalMs] ?? (local ? 750 : 4_000),
+    ipfsApiUrl: e[ENV.ipfsApiUrl],
+    ipfsGatewayUrl: e[ENV.ipfsGatewayUrl],
     addresses: { token, registry, market },
     ...(e.TESSELLATE_EXPLORER_URL ? { explorerUrl: e.TESSELLATE_EXPLORER_URL } : {}),
     ...(e.TESSELLATE_WALLETCONNECT_PROJECT_ID ? { walletConnectProjectId: e.TESSELLATE_WALLETCONNECT_PROJECT_ID } : {}),
