@@ -140,17 +140,28 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     assert.equal(corner.height, 17);
   });
 
-  test("a tile shows the same region as the full frame (y measured from the top)", async () => {
-    // Border renders are not bit-identical to a crop (up to 2/255 was seen), but the right
-    // region is close and a wrongly placed one is far off.
+  test("tiles are bit-identical to the same region of the full frame (no dithering), y measured from the top", async () => {
     const full = await render("full");
-    const tile = await render("tile", { rect: TILE });
+    // An inner tile, a corner tile, and the 2×2 plan's four tiles (each touches two borders).
+    const halfW = WIDTH / 2;
+    const halfH = HEIGHT / 2;
+    const rects: Rect[] = [
+      TILE,
+      { x: 43, y: 31, width: 21, height: 17 },
+      { x: 0, y: 0, width: halfW, height: halfH },
+      { x: halfW, y: 0, width: halfW, height: halfH },
+      { x: 0, y: halfH, width: halfW, height: halfH },
+      { x: halfW, y: halfH, width: halfW, height: halfH },
+    ];
+    for (const rect of rects) {
+      const name = rect === TILE ? "tile" : `tile-${rect.x}-${rect.y}-${rect.width}x${rect.height}`;
+      const tile = await render(name, { rect });
+      const crop = cropRgba(full, rect);
+      assert.ok(samePixels(tile, crop), `tile ${JSON.stringify(rect)} differs from the full frame by up to ${maxChannelDifference(tile, crop)}/255`);
+    }
+    // And the tile is not merely uniform: the region flipped vertically looks different.
     const flipped = { ...TILE, y: HEIGHT - TILE.y - TILE.height };
-    const meanDifference = (a: RgbaImage, b: RgbaImage) => a.data.reduce((sum, value, i) => sum + Math.abs(value - b.data[i]!), 0) / a.data.length;
-    const right = meanDifference(tile, cropRgba(full, TILE));
-    const wrong = meanDifference(tile, cropRgba(full, flipped));
-    assert.ok(right < 2, `mean difference to the crop ${right}`);
-    assert.ok(wrong > 4 * right + 2, `a flipped crop is as close (${wrong} vs ${right})`);
+    assert.ok(!samePixels(await render("tile", { rect: TILE }), cropRgba(full, flipped)));
   });
 
   test("the same segment rendered twice, or with another thread count, gives identical pixels", async () => {

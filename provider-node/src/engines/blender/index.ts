@@ -15,9 +15,10 @@
  * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
  *
  * Cycles with a fixed seed, no adaptive sampling and no denoiser gives the same pixels on
- * every run and for every thread count on one machine. A border render may differ by up to
- * 2/255 from the same rectangle cropped out of a full frame, so tiles of a Blender job must all
- * be rendered as tiles (which the segment plan does) and compared with each other only.
+ * every run and for every thread count on one machine. Blender's dithering (noise added when
+ * the image is quantized to 8 bits, whose pattern depends on the pixel's place in the rendered
+ * border) made a tile differ by up to 2/255 from the same region of the full frame; the script
+ * sets `render.dither_intensity = 0`, so tiles compose into exactly the full frame.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
