@@ -7,6 +7,7 @@
 export * from "./errors.ts";
 export * from "./envNames.ts";
 export * from "./contracts.generated.ts";
+export * from "./contractErrors.ts";
 export * from "./chain.ts";
 export * from "./market.ts";
 export * from "./commitment.ts";

@@ -1,12 +1,11 @@
 /**
  * The protocol as TypeScript: typed reads and writes of JobMarket, ProviderRegistry and the
  * token, and decoding of their events. Writes are simulated first, so a revert surfaces as a
- * FatalError naming the contract's custom error and its arguments before any gas is spent, and
+ * ContractRevertError with the contract's custom error and its arguments before any gas is spent, and
  * are sent one at a time per client so that nonces never collide.
  */
 import {
   BaseError,
-  ContractFunctionRevertedError,
   parseEventLogs,
   type Address,
   type ContractFunctionArgs,
@@ -19,6 +18,7 @@ import {
 } from "viem";
 import type { ChainConnection } from "./chain.ts";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
+import { ContractRevertError, decodeViemRevert } from "./contractErrors.ts";
 import { FatalError, RetryableError } from "./errors.ts";
 
 /** Every event the protocol emits: market, registry and token. */
@@ -77,25 +77,17 @@ export function eventsNamed<N extends ProtocolEvent["eventName"]>(events: Protoc
 }
 
 /**
- * Turns a viem error into a Tessellate error: a contract revert is Fatal and names the custom
- * error and its arguments; a transport failure is Retryable.
+ * Turns a viem error into a Tessellate error: a contract revert is a {@link ContractRevertError}
+ * carrying the custom error decoded against all three ABIs (`{ name, args }`, see
+ * contractErrors.ts); a transport failure is Retryable.
  */
 export function toProtocolError(error: unknown, action: string): Error {
   if (error instanceof BaseError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (revert instanceof ContractFunctionRevertedError) {
-      const name = revert.data?.errorName ?? "unknown error";
-      const args = (revert.data?.args ?? []).map((a) => (typeof a === "bigint" ? a.toString() : String(a))).join(", ");
-      return new FatalError(`CONTRACT_${name}`, `${action} was rejected by the contract: ${name}(${args})`, { cause: error });
-    }
+    const revert = decodeViemRevert(error);
+    if (revert) return new ContractRevertError(action, revert, { cause: error });
     return new RetryableError("CHAIN_REQUEST_FAILED", `${action} failed: ${error.shortMessage}`, { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
-}
-
-/** Names of a contract's errors as the revert decoder reports them, for matching without strings elsewhere. */
-export function isContractError(error: unknown, errorName: string): boolean {
-  return error instanceof FatalError && error.code === `CONTRACT_${errorName}`;
 }
 
 export type MarketClient = ReturnType<typeof createMarketClient>;

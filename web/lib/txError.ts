@@ -1,9 +1,10 @@
 /**
  * What went wrong with a wallet or contract call, in words a person can act on. A contract
- * revert is decoded against the generated ABIs by viem; this names the custom error and each of
- * its arguments with the parameter names the ABI gives.
+ * revert is decoded against the errors of all three generated ABIs (the sdk's contractErrors.ts);
+ * this names the custom error and each of its arguments with the parameter names the ABI gives.
  */
-import { BaseError, ContractFunctionRevertedError, UserRejectedRequestError, type AbiParameter } from "viem";
+import { BaseError, UserRejectedRequestError, type AbiParameter } from "viem";
+import { decodeViemRevert, protocolErrorAbi } from "@tessellate/sdk/contractErrors";
 
 export interface DescribedError {
   kind: "rejected" | "revert" | "other";
@@ -34,14 +35,15 @@ function isRejection(error: unknown): boolean {
 export function describeError(error: unknown, action: string): DescribedError {
   if (isRejection(error)) return { kind: "rejected", message: `You rejected "${action}" in your wallet; nothing was sent.` };
   if (error instanceof BaseError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (revert instanceof ContractFunctionRevertedError && revert.data?.errorName) {
-      const inputs = (revert.data.abiItem as { inputs?: readonly AbiParameter[] }).inputs ?? [];
-      const args = (revert.data.args ?? []).map((value, i) => ({
+    // Decoded against all three contracts' errors: a market call that reverts inside the registry names the registry's error.
+    const decoded = decodeViemRevert(error);
+    if (decoded && decoded.name !== "UndecodedRevert") {
+      const inputs: readonly AbiParameter[] = protocolErrorAbi.find((item) => item.name === decoded.name)?.inputs ?? [];
+      const args = (decoded.args as readonly unknown[]).map((value, i) => ({
         name: inputs[i]?.name || `arg${i}`,
         value: typeof value === "bigint" ? value.toString() : String(value),
       }));
-      const name = revert.data.errorName;
+      const name = decoded.name;
       const detail = args.length ? ` (${args.map((a) => `${a.name} ${a.value}`).join(", ")})` : "";
       return {
         kind: "revert",

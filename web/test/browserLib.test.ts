@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ContractFunctionExecutionError, ContractFunctionRevertedError, encodeErrorResult, UserRejectedRequestError } from "viem";
-import { providerRegistryAbi } from "@tessellate/sdk/contracts.generated";
+import { jobMarketAbi, providerRegistryAbi } from "@tessellate/sdk/contracts.generated";
 import { devnetPrivateKey } from "../../scripts/devnet/accounts.ts";
 import { formatAmount, formatDuration } from "../lib/format.ts";
 import { createKeyProvider, memoryConsent } from "../lib/keyProvider.ts";
@@ -47,6 +47,16 @@ describe("transaction errors", () => {
       described.message,
       `"Withdraw stake" would be rejected by the contract: provider registry unbonding not ready (provider ${PROVIDER}, readyAt 1700000000).`,
     );
+  });
+
+  it("names a registry error raised inside a market call (decoded against all three ABIs)", () => {
+    const data = encodeErrorResult({ abi: providerRegistryAbi, errorName: "ProviderRegistryInsufficientFreeStake", args: [PROVIDER, 1n, 2n] });
+    const revert = new ContractFunctionRevertedError({ abi: jobMarketAbi, data, functionName: "claim" });
+    const error = new ContractFunctionExecutionError(revert, { abi: jobMarketAbi, functionName: "claim", args: [] });
+    const described = describeError(error, "Claim");
+    assert.equal(described.kind, "revert");
+    assert.equal(described.revert?.name, "ProviderRegistryInsufficientFreeStake");
+    assert.deepEqual(described.revert?.args.map((a) => a.name), ["provider", "free", "needed"]);
   });
 
   it("says a rejection in the wallet sent nothing, however the wallet wraps it", () => {

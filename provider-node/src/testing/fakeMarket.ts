@@ -2,13 +2,14 @@
  * An in-memory JobMarket + ProviderRegistry for unit tests of the provider node: the protocol's
  * rules as IJobMarket documents them (claims chosen by the market, leases, commit–reveal, quorum,
  * one tie-breaker, abandon, expire with keeper fee, cancellation, closeSegments, pull payments),
- * with the same custom-error codes the sdk's market client raises (`CONTRACT_<ErrorName>`).
+ * with the same typed contract errors the sdk's market client raises (`ContractRevertError`).
  * Every write mines one block whose events {@link FakeMarket.events} returns, decoded like the
  * real client's. Time comes from the given clock. Not a replacement for the contract tests.
  */
 import { keccak256, toHex, type Address, type Hex } from "viem";
 import { commitmentOf, type CommitInput, type JobParams, type RevealInput, type Slot } from "@tessellate/sdk";
-import { FatalError, RetryableError } from "@tessellate/sdk/errors";
+import { ContractRevertError, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
+import { RetryableError } from "@tessellate/sdk/errors";
 import {
   ChainJobStatus,
   ChainReplicaState,
@@ -498,6 +499,7 @@ function score(p: FakeProvider): number {
   return Math.min(10_000, Math.floor(((p.accepted + 2) * 10_000) / (p.accepted + 4 + 4 * p.rejected + 2 * p.expired + p.abandoned)));
 }
 
-function revert(name: string, ...args: unknown[]): FatalError {
-  return new FatalError(`CONTRACT_${name}`, `rejected by the contract: ${name}(${args.map(String).join(", ")})`);
+/** The error the sdk's market client throws for this revert (a ContractRevertError with the decoded `{ name, args }`). */
+function revert(name: ContractErrorName, ...args: unknown[]): ContractRevertError {
+  return new ContractRevertError("the call", { name, args } as unknown as ContractError);
 }

@@ -3,7 +3,8 @@ import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, test } from "node:test";
 import { commitmentOf } from "@tessellate/sdk";
-import { FatalError, RetryableError } from "@tessellate/sdk/errors";
+import { ContractRevertError } from "@tessellate/sdk/contractErrors";
+import { RetryableError } from "@tessellate/sdk/errors";
 import { createLogger } from "../logger.ts";
 import type { MarketPort } from "../ports.ts";
 import { EngineError } from "../sandbox/engineError.ts";
@@ -370,7 +371,7 @@ test("a direct reveal the contract refuses falls back to commit-then-reveal", as
       reveal: async (id, reveals) => {
         if (refused === 0) {
           refused++;
-          throw new FatalError("CONTRACT_JobMarketWrongReplicaState", "reveal was rejected by the contract: JobMarketWrongReplicaState(1, 0, 1, 1)");
+          throw new ContractRevertError("reveal", { name: "JobMarketWrongReplicaState", args: [1n, 0, 1, 1] });
         }
         return market.reveal(id, reveals);
       },

@@ -28,6 +28,7 @@ import {
   type Manifest,
   type Storage,
 } from "@tessellate/sdk";
+import { contractErrorOf, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { FatalError, RetryableError, TessellateError } from "@tessellate/sdk/errors";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import { isWorkHour, type ProviderConfig } from "../config/config.ts";
@@ -349,7 +350,8 @@ export class Worker {
 
   private failed(key: string, error: unknown, context: Record<string, unknown>, what: string): void {
     const delay = this.backoff.failed(key, this.d.clock.now());
-    const race = BENIGN_RACES.find((name) => isContract(error, name));
+    const revert = contractErrorOf(error);
+    const race = revert && BENIGN_RACES.has(revert.name) ? revert.name : undefined;
     if (race) {
       // Another node expired, closed or settled it first: nothing was lost, nothing to fix.
       this.log.info({ ...context, reason: race }, `${what}: another node was first (${race}); nothing to do`);
@@ -359,7 +361,7 @@ export class Worker {
     const message = (error as Error).message;
     // An unreachable RPC is reported once by chain/rpcHealth.ts, not by every call that hit it.
     const level = (error as TessellateError).code === CHAIN_UNREACHABLE ? "debug" : error instanceof RetryableError ? "warn" : "error";
-    this.log[level]({ ...context, err: message, code: (error as TessellateError).code, retryInMs: delay, attempt: this.backoff.attempts(key) }, `${what} failed`);
+    this.log[level]({ ...context, err: message, code: (error as TessellateError).code, ...(revert ? { revert: revert.name } : {}), retryInMs: delay, attempt: this.backoff.attempts(key) }, `${what} failed`);
   }
 
   // ------------------------------------------------------------------------------ commit
@@ -943,13 +945,17 @@ export class Worker {
         this.situation = undefined; // stake changed
         this.startRenders(now);
       } catch (error) {
-        if (isContract(error, "JobMarketNothingToClaim")) {
-          this.exhausted.set(job.jobId, this.d.clock.now());
-          this.log.debug({ jobId: String(job.jobId) }, "nothing left to claim in this job for now");
-        } else if (isContract(error, "JobMarketClaimWindowClosed") || isContract(error, "JobMarketJobNotOpen")) {
-          this.recordDecision(fresh, "skipped", `the contract refused claims: ${(error as Error).message}`, true);
-        } else {
-          this.failed(key, error, { jobId: String(job.jobId), count }, "claim");
+        switch (contractErrorOf(error)?.name) {
+          case "JobMarketNothingToClaim":
+            this.exhausted.set(job.jobId, this.d.clock.now());
+            this.log.debug({ jobId: String(job.jobId) }, "nothing left to claim in this job for now");
+            break;
+          case "JobMarketClaimWindowClosed":
+          case "JobMarketJobNotOpen":
+            this.recordDecision(fresh, "skipped", `the contract refused claims: ${(error as Error).message}`, true);
+            break;
+          default:
+            this.failed(key, error, { jobId: String(job.jobId), count }, "claim");
         }
       }
     }
@@ -1118,11 +1124,7 @@ export class Worker {
  * Reverts that only say someone else acted first (keepers racing to expire one slot, to close one
  * segment): logged at info, not as failures.
  */
-const BENIGN_RACES = ["JobMarketNotExpirable", "JobMarketSegmentNotClosable", "JobMarketNothingToWithdraw"] as const;
-
-function isContract(error: unknown, name: string): boolean {
-  return error instanceof FatalError && error.code === `CONTRACT_${name}`;
-}
+const BENIGN_RACES: ReadonlySet<ContractError["name"]> = new Set<ContractErrorName>(["JobMarketNotExpirable", "JobMarketSegmentNotClosable", "JobMarketNothingToWithdraw"]);
 
 function fields(row: ReplicaRow): Record<string, unknown> {
   return { jobId: String(row.jobId), segment: row.segment, replica: row.replica };
