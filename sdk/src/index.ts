@@ -15,6 +15,7 @@ export * from "./manifest.ts";
 export * from "./segmentPlan.ts";
 export * from "./png.ts";
 export * from "./pixelDigest.ts";
+export * from "./fingerprint.ts";
 export * from "./composite.ts";
 export * from "./video.ts";
 export * from "./estimate.ts";
