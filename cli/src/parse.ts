@@ -304,6 +304,15 @@ export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOpti
     if (!(VERIFICATION_MODES as readonly string[]).includes(verificationName)) {
       throw new UsageError("--verification", `"${verificationName}" is not a verification mode`, `use ${VERIFICATION_MODES.join(" or ")}`);
     }
+    if (verificationName === "tolerant") {
+      // The manifest schema knows the mode, but the contracts do not settle it yet and providers
+      // skip such jobs: posting one would lock the escrow until the deadline for nothing.
+      throw new UsageError(
+        "--verification",
+        "tolerant verification is not settled by the contracts yet, so no provider would render this job and the escrow would wait until the deadline",
+        "use --verification exact (the default); docs/tolerant.md says where the tolerant mode stands",
+      );
+    }
     return verificationName as VerificationMode;
   });
   const engineVersion = raw.engineVersion?.trim();
