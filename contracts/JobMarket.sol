@@ -10,6 +10,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 
 /// @title JobMarket — escrowed render jobs settled by redundant-render agreement
@@ -131,20 +132,18 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint32 providerId => address) private _providerAccounts;
 
     /// @param token_ the payment token (fixed for the market's lifetime)
-    /// @param registry_ the provider registry, which must grant this market its MARKET_ROLE
+    /// @param unbondingDelay_ the registry's unbonding delay: the market deploys its own
+    /// ProviderRegistry here, which takes this market as its only lock/slash caller for good
     /// @param admin the owner (two-step transfer): may set the fee (capped) and the treasury, nothing
     /// else; it can never move escrow, balances or stakes
     /// @param treasury_ receiver of protocol fees
     /// @param feeBps_ initial protocol fee in basis points of each paid reward
-    constructor(IERC20 token_, IProviderRegistry registry_, address admin, address treasury_, uint16 feeBps_)
+    constructor(IERC20 token_, uint64 unbondingDelay_, address admin, address treasury_, uint16 feeBps_)
         Ownable(admin)
     {
-        if (address(token_) == address(0) || address(registry_) == address(0) || admin == address(0)) {
-            revert JobMarketZeroAddress();
-        }
-        if (registry_.token() != address(token_)) revert JobMarketTokenMismatch(address(token_), registry_.token());
+        if (address(token_) == address(0) || admin == address(0)) revert JobMarketZeroAddress();
         _token = token_;
-        _registry = registry_;
+        _registry = new ProviderRegistry(token_, unbondingDelay_);
         _setTreasury(treasury_);
         _setFee(feeBps_);
     }
@@ -358,6 +357,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
         _checkBatch(slots.length);
         Ctx memory c = _context(jobId);
+        // Slots expired along with a listed one (see `_expireMissedReveals`): listing them too is no error.
+        uint256[] memory swept = new uint256[](slots.length * SegmentHeaderLib.MAX_SLOTS);
+        uint256 sweptCount;
         for (uint256 i; i < slots.length; ++i) {
             SlotRef calldata ref = slots[i];
             _checkSegment(c, ref.segment);
@@ -370,7 +372,14 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
             bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
                 && block.timestamp > h.revealDeadline();
-            if (!missedLease && !missedReveal) revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
+            if (!missedLease && !missedReveal) {
+                if (state == ReplicaState.Empty && _swept(swept, sweptCount, ref.segment, ref.replica)) continue;
+                revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
+            }
+            if (missedReveal && h.status() == SegmentStatus.Open) {
+                sweptCount = _expireMissedReveals(c, ref.segment, h.slots(), swept, sweptCount);
+                continue;
+            }
             _seizeExpired(c, ref.segment, ref.replica, rep);
             if (h.status() == SegmentStatus.Open) {
                 _reopen(c, ref.segment, ref.replica, missedReveal);
@@ -382,6 +391,32 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             }
         }
         _settle(c);
+    }
+
+    /// @dev Every committed replica of an open segment shares one reveal deadline, so once it has
+    /// passed they all missed it: expire them together. Reopening a slot closes the reveal window
+    /// (deadline 0), so expiring them one by one would let the rest escape their slash.
+    function _expireMissedReveals(Ctx memory c, uint32 segment, uint8 slotCount, uint256[] memory swept, uint256 count)
+        private
+        returns (uint256)
+    {
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        for (uint8 k; k < slotCount; ++k) {
+            Replica storage rep = reps[k];
+            if (rep.state != ReplicaState.Committed) continue;
+            _seizeExpired(c, segment, k, rep);
+            _reopen(c, segment, k, true);
+            swept[count++] = (uint256(segment) << 8) | k;
+        }
+        return count;
+    }
+
+    function _swept(uint256[] memory swept, uint256 count, uint32 segment, uint8 replica) private pure returns (bool) {
+        uint256 key = (uint256(segment) << 8) | replica;
+        for (uint256 i; i < count; ++i) {
+            if (swept[i] == key) return true;
+        }
+        return false;
     }
 
     /// @inheritdoc IJobMarket

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -9,11 +8,9 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 
 /// @title ProviderRegistry — stake, collateral locks, slashing and reputation of providers
 /// @notice Behaviour, errors and events are documented in IProviderRegistry.
-contract ProviderRegistry is IProviderRegistry, AccessControl, ReentrancyGuardTransient {
+contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    /// @notice Role of the market: lock, unlock, slash collateral and record outcomes.
-    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
     /// @notice Highest reputation score (basis points).
     uint16 public constant MAX_SCORE = 10_000;
     /// @notice Bounds on the unbonding delay set at deployment.
@@ -34,21 +31,30 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, ReentrancyGuardTr
     }
 
     IERC20 private immutable _token;
+    /// @dev The only account that may lock, unlock and slash collateral: the contract that deployed
+    /// this registry (the JobMarket, from its constructor). Fixed for the registry's lifetime.
+    address private immutable _market;
     uint64 private immutable _unbondingDelay;
     uint256 private _totalStaked;
     mapping(address provider => Provider) private _providers;
 
+    /// @dev Market-only entry points.
+    modifier onlyMarket() {
+        if (msg.sender != _market) revert ProviderRegistryNotMarket(msg.sender);
+        _;
+    }
+
+    /// @notice The deployer becomes the market for good: there is no admin and no role to grant.
     /// @param token_ the market's payment token
     /// @param unbondingDelay_ seconds between an unstake request and its withdrawal
-    /// @param admin holder of DEFAULT_ADMIN_ROLE (grants MARKET_ROLE to the market at deployment)
-    constructor(IERC20 token_, uint64 unbondingDelay_, address admin) {
+    constructor(IERC20 token_, uint64 unbondingDelay_) {
         if (
-            address(token_) == address(0) || admin == address(0) || unbondingDelay_ < MIN_UNBONDING_DELAY
+            address(token_) == address(0) || unbondingDelay_ < MIN_UNBONDING_DELAY
                 || unbondingDelay_ > MAX_UNBONDING_DELAY
         ) revert ProviderRegistryInvalidConfig();
         _token = token_;
+        _market = msg.sender;
         _unbondingDelay = unbondingDelay_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
     // ------------------------------------------------------------------ providers
@@ -114,7 +120,7 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, ReentrancyGuardTr
     /// @inheritdoc IProviderRegistry
     function lockCollateral(address provider, uint256 amount, uint16 minReputation)
         external
-        onlyRole(MARKET_ROLE)
+        onlyMarket
     {
         Provider storage p = _requireRegistered(provider);
         uint16 score = _score(p);
@@ -126,7 +132,7 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, ReentrancyGuardTr
     }
 
     /// @inheritdoc IProviderRegistry
-    function applyOutcomes(ProviderDelta[] calldata deltas) external onlyRole(MARKET_ROLE) nonReentrant {
+    function applyOutcomes(ProviderDelta[] calldata deltas) external onlyMarket nonReentrant {
         uint256 slashedTotal;
         for (uint256 i; i < deltas.length; ++i) {
             ProviderDelta calldata d = deltas[i];
@@ -159,6 +165,11 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, ReentrancyGuardTr
     /// @inheritdoc IProviderRegistry
     function token() external view returns (address) {
         return address(_token);
+    }
+
+    /// @inheritdoc IProviderRegistry
+    function market() external view returns (address) {
+        return _market;
     }
 
     /// @inheritdoc IProviderRegistry

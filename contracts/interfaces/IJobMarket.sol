@@ -170,8 +170,6 @@ interface IJobMarket {
     error JobMarketNothingToWithdraw(address account);
     error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
     error JobMarketZeroAddress();
-    /// @notice The registry stakes a different token than the market is paid in.
-    error JobMarketTokenMismatch(address marketToken, address registryToken);
 
     // ---------------------------------------------------------------- events
 
@@ -268,7 +266,9 @@ interface IJobMarket {
     // ---------------------------------------------------------------- anyone
 
     /// @notice Expires replicas whose lease passed without a commit, or whose reveal window passed
-    /// without a reveal. The caller earns KEEPER_FEE_BPS of the seized collateral.
+    /// without a reveal. The caller earns KEEPER_FEE_BPS of the seized collateral. Expiring one
+    /// replica that missed an open segment's reveal window expires every replica of that segment
+    /// that missed it (they share the deadline); listing those too in the same call is no error.
     function expire(uint256 jobId, SlotRef[] calldata slots) external;
     /// @notice Pays out the caller's internal balance.
     function withdraw() external;

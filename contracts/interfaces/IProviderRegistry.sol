@@ -5,8 +5,10 @@ pragma solidity 0.8.30;
 /// @notice Providers register with a profile CID (engines, versions, hardware, benchmark score,
 /// published on IPFS), stake the market's token, and request an unstake that becomes
 /// withdrawable after an unbonding delay. Part of the stake is locked as collateral while the
-/// provider holds replica slots; only the market (MARKET_ROLE) may lock, unlock and slash it,
-/// and record outcomes into the provider's reputation.
+/// provider holds replica slots; only the market may lock, unlock and slash it, and record
+/// outcomes into the provider's reputation. The market is the contract that deployed the registry
+/// (JobMarket creates it in its constructor), fixed for good: the registry has no admin and no
+/// role anyone could grant, so no account can lock, slash or freeze a stake.
 ///
 /// Stake accounting: `staked` is every token the registry holds for the provider;
 /// `locked` (collateral of claimed replicas) and `unbonding` (requested unstake) are disjoint
@@ -64,6 +66,8 @@ interface IProviderRegistry {
     error ProviderRegistryInsufficientLocked(address provider, uint256 locked, uint256 needed);
     /// @notice The stake would exceed the 128-bit accounting range.
     error ProviderRegistryStakeOverflow(address provider);
+    /// @notice Only the market that deployed this registry may lock, unlock and slash collateral.
+    error ProviderRegistryNotMarket(address caller);
     /// @notice A constructor argument was the zero address or out of bounds.
     error ProviderRegistryInvalidConfig();
 
@@ -108,6 +112,8 @@ interface IProviderRegistry {
 
     /// @notice The token staked here (the market's payment token).
     function token() external view returns (address);
+    /// @notice The market allowed to lock, unlock and slash collateral (the registry's deployer, fixed).
+    function market() external view returns (address);
     /// @notice Seconds between an unstake request and its withdrawal.
     function unbondingDelay() external view returns (uint64);
     /// @notice A provider's record.

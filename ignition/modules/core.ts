@@ -9,8 +9,10 @@ export const DEFAULTS = {
 } as const;
 
 /**
- * Registry and market over a given payment token, with the market granted MARKET_ROLE on the
- * registry. Shared by the module that deploys its own token and the one that uses an existing one.
+ * Market and its registry over a given payment token. The market deploys its ProviderRegistry
+ * in its own constructor, and that registry takes the market as its only lock/slash caller for
+ * good: there is no registry admin, no role to grant and nothing for the deployer to renounce.
+ * Shared by the module that deploys its own token and the one that uses an existing one.
  */
 export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<string>) {
   const deployer = m.getAccount(0);
@@ -19,9 +21,7 @@ export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<str
   const unbondingDelay = m.getParameter("unbondingDelay", DEFAULTS.unbondingDelay);
   const feeBps = m.getParameter("feeBps", DEFAULTS.feeBps);
 
-  const registry = m.contract("ProviderRegistry", [token, unbondingDelay, deployer]);
-  const market = m.contract("JobMarket", [token, registry, admin, treasury, feeBps]);
-  const marketRole = m.staticCall(registry, "MARKET_ROLE");
-  m.call(registry, "grantRole", [marketRole, market]);
+  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps]);
+  const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };
 }

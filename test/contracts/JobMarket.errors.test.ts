@@ -299,17 +299,15 @@ describe("JobMarket errors", function () {
       expect((await d.market.jobOf(after)).escrow).to.equal(REWARD + REWARD / 10n);
     });
 
-    it("rejects a zero address or a registry over another token at construction (JobMarketTokenMismatch)", async function () {
+    it("rejects a zero token or admin at construction (JobMarketZeroAddress)", async function () {
       const Market = await ethers.getContractFactory("JobMarket");
-      const Token = await ethers.getContractFactory("RenderToken");
-      const other = await Token.deploy(1n, d.admin.address);
-      await expect(Market.deploy(ethers.ZeroAddress, d.registry.target, d.admin.address, d.admin.address, 0)).to.be.revertedWithCustomError(
+      await expect(Market.deploy(ethers.ZeroAddress, 3600, d.admin.address, d.admin.address, 0)).to.be.revertedWithCustomError(
         Market,
         "JobMarketZeroAddress",
       );
-      await expect(Market.deploy(other.target, d.registry.target, d.admin.address, d.admin.address, 0)).to.be.revertedWithCustomError(
+      await expect(Market.deploy(d.token.target, 3600, ethers.ZeroAddress, d.admin.address, 0)).to.be.revertedWithCustomError(
         Market,
-        "JobMarketTokenMismatch",
+        "OwnableInvalidOwner",
       );
     });
   });

@@ -16,9 +16,8 @@ contract JobMarketFuzz is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        registry = new ProviderRegistry(token, 1 hours, address(this));
-        market = new JobMarket(token, registry, address(this), address(0xFEE), 100);
-        registry.grantRole(registry.MARKET_ROLE(), address(market));
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100);
+        registry = ProviderRegistry(market.registry());
         token.approve(address(market), type(uint256).max);
         for (uint160 i = 1; i <= 6; ++i) {
             address p = address(0x2000 + i);

@@ -17,9 +17,8 @@ contract JobMarketInvariants is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        registry = new ProviderRegistry(token, 1 hours, address(this));
-        market = new JobMarket(token, registry, address(this), address(0xFEE), 150);
-        registry.grantRole(registry.MARKET_ROLE(), address(market));
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150);
+        registry = ProviderRegistry(market.registry());
         handler = new MarketHandler(token, registry, market);
         token.transfer(address(handler), 5_000_000 ether);
         handler.setUpCast();

@@ -1,0 +1,174 @@
+/**
+ * The attacks of the security review (issue 9), each replayed against the real Ignition
+ * deployment and shown blocked.
+ */
+import { expect } from "chai";
+import type { BaseContract, ParamType } from "ethers";
+import {
+  COLLATERAL,
+  REVEAL_WINDOW,
+  REWARD,
+  STAKE,
+  SegmentStatus,
+  type Deployment,
+  type Slot,
+  claim,
+  commitAll,
+  deployFixture,
+  ethers,
+  eventsOf,
+  expectConservation,
+  networkHelpers,
+  postJob,
+  revealAll,
+  unitPrice,
+} from "./helpers/driver.ts";
+
+const KEEPER_FEE = COLLATERAL / 10n;
+
+/** A zero value of any ABI type, so that every function can be called with some arguments. */
+function zeroOf(type: ParamType): unknown {
+  if (type.baseType === "array") return [];
+  if (type.baseType === "tuple") return type.components!.map(zeroOf);
+  if (type.baseType === "address") return ethers.ZeroAddress;
+  if (type.baseType === "bool") return false;
+  if (type.baseType === "string") return "";
+  if (type.baseType.startsWith("bytes")) return type.baseType === "bytes" ? "0x" : ethers.zeroPadValue("0x", Number(type.baseType.slice(5)));
+  return 0;
+}
+
+/** Names of the state-changing functions that revert for `caller` with one of `errors`. */
+async function guardedFunctions(contract: BaseContract, caller: Deployment["outsider"], errors: string[]) {
+  const guarded: string[] = [];
+  for (const fragment of contract.interface.fragments) {
+    if (fragment.type !== "function") continue;
+    const fn = fragment as unknown as { name: string; stateMutability: string; inputs: ParamType[]; format(): string };
+    if (fn.stateMutability === "view" || fn.stateMutability === "pure") continue;
+    const data = contract.interface.encodeFunctionData(fn.format(), fn.inputs.map(zeroOf));
+    try {
+      await caller.call({ to: contract.target as string, data });
+    } catch (error) {
+      let data = (error as { data?: unknown }).data;
+      if (data && typeof data === "object") data = (data as { data?: unknown }).data;
+      const revert = typeof data === "string" && data.length >= 10 ? contract.interface.parseError(data) : null;
+      if (revert && errors.includes(revert.name)) guarded.push(fn.name);
+    }
+  }
+  return guarded.sort();
+}
+
+describe("Security: the review's attacks are blocked", function () {
+  let d: Deployment;
+
+  beforeEach(async function () {
+    d = await networkHelpers.loadFixture(deployFixture);
+  });
+
+  describe("issue 9.1: nobody but the market can lock, slash or freeze a stake", function () {
+    it("the deployer cannot lock or slash a provider's free stake, nor grant itself a role", async function () {
+      const [deployer] = await ethers.getSigners();
+      const victim = d.providers[0];
+      // The attack of the review: become the market, lock the whole free stake, slash it to oneself.
+      await expect(d.registry.connect(deployer).lockCollateral(victim.address, STAKE, 0))
+        .to.be.revertedWithCustomError(d.registry, "ProviderRegistryNotMarket")
+        .withArgs(deployer.address);
+      await expect(
+        d.registry.connect(deployer).applyOutcomes([
+          { provider: victim.address, unlock: 0, slash: STAKE, accepted: 0, rejected: 0, expired: 0, abandoned: 0 },
+        ]),
+      ).to.be.revertedWithCustomError(d.registry, "ProviderRegistryNotMarket");
+      // There is no role machinery left to abuse: AccessControl's grantRole/revokeRole do not exist.
+      const grantRole = new ethers.Interface(["function grantRole(bytes32,address)", "function revokeRole(bytes32,address)"]);
+      for (const call of ["grantRole", "revokeRole"]) {
+        const data = grantRole.encodeFunctionData(call, [ethers.ZeroHash, deployer.address]);
+        await expect(deployer.sendTransaction({ to: d.registry.target, data })).to.revert(ethers);
+      }
+      expect(await d.registry.market()).to.equal(d.market.target);
+      expect((await d.registry.providerOf(victim.address)).staked).to.equal(STAKE);
+      expect(await d.registry.freeStake(victim.address)).to.equal(STAKE);
+    });
+
+    it("the registry has no admin: no function is guarded by anything but being the market", async function () {
+      const [deployer] = await ethers.getSigners();
+      const roleErrors = ["ProviderRegistryNotMarket", "AccessControlUnauthorizedAccount", "OwnableUnauthorizedAccount"];
+      for (const caller of [deployer, d.outsider]) {
+        expect(await guardedFunctions(d.registry, caller, roleErrors)).to.deep.equal(["applyOutcomes", "lockCollateral"]);
+      }
+    });
+
+    it("the market's admin powers are exactly: fee, treasury, two-step ownership transfer and renouncement", async function () {
+      // Every state-changing function an outsider is refused for not being the owner (or the
+      // pending owner); the README's security notes list the same.
+      expect(await guardedFunctions(d.market, d.outsider, ["OwnableUnauthorizedAccount"])).to.deep.equal([
+        "acceptOwnership",
+        "renounceOwnership",
+        "setFee",
+        "setTreasury",
+        "transferOwnership",
+      ]);
+      // The owner calling them moves no escrow, balance or stake.
+      const jobId = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
+      const [slot] = await claim(d, d.providers[0], jobId, 1);
+      await d.market.connect(d.admin).setFee(1_000);
+      await d.market.connect(d.admin).setTreasury(d.admin.address);
+      await d.market.connect(d.admin).transferOwnership(d.outsider.address);
+      await d.market.connect(d.outsider).acceptOwnership();
+      expect(await d.market.owner()).to.equal(d.outsider.address);
+      expect((await d.market.jobOf(jobId)).escrow).to.equal(unitPrice());
+      expect((await d.market.jobOf(jobId)).feeBps).to.equal(100);
+      expect((await d.registry.providerOf(d.providers[0].address)).locked).to.equal(COLLATERAL);
+      await revealAll(d, d.providers[0], jobId, [slot]);
+      expect(await d.market.balanceOf(d.providers[0].address)).to.equal(REWARD);
+      await d.market.connect(d.outsider).renounceOwnership();
+      await expect(d.market.connect(d.outsider).setFee(0)).to.be.revertedWithCustomError(d.market, "OwnableUnauthorizedAccount");
+      await expectConservation(d);
+    });
+  });
+
+  describe("issue 9.2: two replicas missing one reveal window are both slashed", function () {
+    /** r = 3, q = 2: A reveals, B and C commit and stay silent past the reveal window. */
+    async function twoMissReveal() {
+      const [a, b, c] = d.providers;
+      const jobId = await postJob(d, { segmentCount: 1, redundancy: 3, quorum: 2 });
+      const slots = new Map<typeof a, Slot>();
+      for (const p of [a, b, c]) slots.set(p, (await claim(d, p, jobId, 1))[0]);
+      for (const p of [a, b, c]) await commitAll(d, p, jobId, [slots.get(p)!]);
+      await revealAll(d, a, jobId, [slots.get(a)!]);
+      await networkHelpers.time.increase(REVEAL_WINDOW + 1);
+      return { jobId, a, b, c, slots };
+    }
+
+    it("expire([B, C]) slashes both, and honest A is paid once replacements agree", async function () {
+      const { jobId, a, b, c, slots } = await twoMissReveal();
+      const tx = await d.market.connect(d.keeper).expire(jobId, [slots.get(b)!, slots.get(c)!]);
+      const expired = await eventsOf(d, tx, "ReplicaExpired");
+      expect(expired.map((e) => e.args.provider).sort()).to.deep.equal([b.address, c.address].sort());
+      for (const p of [b, c]) expect((await d.registry.providerOf(p.address)).staked).to.equal(STAKE - COLLATERAL);
+      expect(await d.market.balanceOf(d.keeper.address)).to.equal(2n * KEEPER_FEE);
+      const [r1, r2] = [d.providers[3], d.providers[4]];
+      const s1 = (await claim(d, r1, jobId, 1))[0];
+      const s2 = (await claim(d, r2, jobId, 1))[0];
+      await commitAll(d, r1, jobId, [s1]);
+      await commitAll(d, r2, jobId, [s2]);
+      await expect(revealAll(d, r1, jobId, [s1])).to.emit(d.market, "SegmentAccepted");
+      await revealAll(d, r2, jobId, [s2]);
+      expect((await d.market.segmentOf(jobId, 0)).status).to.equal(SegmentStatus.Accepted);
+      expect(await d.market.balanceOf(a.address)).to.equal(REWARD);
+      await expectConservation(d);
+    });
+
+    it("expire([B]) alone expires C too: C cannot escape to an unslashed release at close", async function () {
+      const { jobId, b, c, slots } = await twoMissReveal();
+      const tx = await d.market.connect(d.keeper).expire(jobId, [slots.get(b)!]);
+      expect((await eventsOf(d, tx, "ReplicaExpired")).length).to.equal(2);
+      expect((await d.registry.providerOf(c.address)).staked).to.equal(STAKE - COLLATERAL);
+      expect((await d.registry.providerOf(c.address)).locked).to.equal(0n);
+      // Listing C afterwards: its slot is empty now, so it is (correctly) not expirable any more.
+      await expect(d.market.connect(d.keeper).expire(jobId, [slots.get(c)!])).to.be.revertedWithCustomError(
+        d.market,
+        "JobMarketNotExpirable",
+      );
+      await expectConservation(d);
+    });
+  });
+});
