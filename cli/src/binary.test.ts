@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -26,6 +26,9 @@ import type { Storage } from "@tessellate/sdk/storage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount, devnetPrivateKey } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
+import { cropRgba, readPngRgba } from "@tessellate/provider-node/engines/crop";
+import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/index";
+import { renderSegment } from "@tessellate/provider-node/worker/renderSegment";
 import { unpackSlot } from "./audit/rebuild.ts";
 import { findJobCreation } from "./chainReads.ts";
 
@@ -36,6 +39,8 @@ const MAIN = join(import.meta.dirname, "main.ts");
 const SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 /** A POV-Ray sample scene as Debian ships it (package povray-examples). */
 const POVRAY_SAMPLE = "/usr/share/doc/povray/examples/advanced/biscuit.pov";
+/** POV-Ray's animation sample driven by its .ini: 30 frames, clock 0–1, cyclic, anti-aliased. */
+const CAMERA2 = "/usr/share/doc/povray/examples/animations/camera2";
 const BLENDER_SCENE_SCRIPT = join(import.meta.dirname, "../../provider-node/src/engines/fixtures/blender/makeScene.py");
 
 /** A skip reason when an engine (or a file it needs) is missing; false when the test can run. */
@@ -205,5 +210,80 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
     assert.match(posted.stdout, /posted {5}job \d+ /);
     assert.doesNotMatch(posted.stderr, /--samples|--max-bounces|--seed/);
+  });
+
+  /** The manifest job `jobId` was posted with. */
+  async function manifestOf(jobId: bigint) {
+    const { event } = await findJobCreation(requester, jobId);
+    return decodeManifest(await storage.cat((event.args as { params: { manifestCid: string } }).params.manifestCid));
+  }
+  const jobIdOf = (stdout: string) => BigInt(/posted {5}job (\d+) /.exec(stdout)![1]!);
+
+  it("job submit takes an animation's frames, clock and cyclic animation from its .ini; its tiles compose into POV-Ray's direct render of the .ini", { skip: skipWithout("povray", `${CAMERA2}/camera2.ini`) }, async () => {
+    const posted = await tessellate(["job", "submit", CAMERA2, "--engine", "povray", "--size", "48x36", "--tiles", "2x2", "--reward", "0.01", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    assert.match(posted.stdout, /from scene camera2\.ini: .*frames 1–30, clock 0–1 cyclic/);
+    assert.match(posted.stdout, /not honoured: Antialias=On \(exact verification renders without anti-aliasing/);
+    assert.match(posted.stdout, /plan {7}120 segments = 4 tiles \(2×2\) × 30 frame groups \(30 frames 1–30/);
+    const manifest = await manifestOf(jobIdOf(posted.stdout));
+    assert.deepEqual(manifest.frames, { start: 1, end: 30 });
+    assert.deepEqual({ ...manifest.output, format: undefined }, { width: 48, height: 36, format: undefined }, "--size wins over the default");
+    assert.equal(manifest.engine.name, "povray");
+    const settings = manifest.settings as Record<string, unknown>;
+    assert.equal(settings.cyclic, true);
+    assert.equal(settings.initialClock, 0);
+    assert.equal(settings.finalClock, 1);
+    assert.equal(settings.antialias, false);
+
+    // POV-Ray itself, run on the .ini (anti-aliasing off, as the job renders): the last frame of a
+    // cyclic animation stops one step short of clock 1, so it differs from frame 1.
+    const direct = join(dir, "camera2-direct");
+    await mkdir(direct);
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("povray", ["camera2.ini", "-D", "+W48", "+H36", "-A", "+SF30", "+EF30", "+FN8", `+O${join(direct, "frame.png")}`], { cwd: CAMERA2, stdio: "ignore" });
+      child.on("error", reject);
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`povray exited ${code}`))));
+    });
+    const [directFile] = await readdir(direct);
+    const full = await readPngRgba(join(direct, directFile!));
+    const engine = createPovrayEngine();
+    for (let tile = 0; tile < 4; tile++) {
+      const segment = segmentAt(manifest, 29 * 4 + tile);
+      assert.deepEqual(segment.frames, [30]);
+      const outDir = join(dir, `camera2-segment-${tile}`);
+      const rendered = await renderSegment({ engine, manifest, segment, sceneDir: CAMERA2, outDir, limits: { threads: 1, memoryBytes: 2 * 1024 ** 3, timeoutMs: 60_000 } });
+      const pixels = await readPngRgba(rendered.files[0]!);
+      assert.ok(Buffer.from(pixels.data).equals(Buffer.from(cropRgba(full, segment.tile).data)), `tile ${tile} of frame 30 differs from POV-Ray's direct render`);
+    }
+  });
+
+  it("job submit refuses an .ini option a job cannot reproduce before uploading anything", { skip: skipWithout("povray", `${CAMERA2}/camera2.pov`) }, async () => {
+    const scene = join(dir, "subset");
+    await mkdir(scene);
+    await writeFile(join(scene, "scene.pov"), "#version 3.7;\ncamera { location <0,0,-5> look_at 0 }\nsphere { 0, 1 pigment { rgb clock } }\n");
+    await writeFile(join(scene, "scene.ini"), "Initial_Frame=1\nFinal_Frame=10\nSubset_Start_Frame=3\n");
+    const refused = await tessellate(["job", "submit", scene, "--engine", "povray", "--reward", "0.01", "--no-wait"]);
+    assert.equal(refused.code, 2, `${refused.stdout}\n${refused.stderr}`);
+    assert.match(refused.stderr, /scene\.ini: sets subset_start_frame=3: renders only part of the animation/);
+    assert.doesNotMatch(`${refused.stdout}${refused.stderr}`, /uploaded scene/);
+  });
+
+  it("job submit takes a .blend's resolution, frames and samples from the file, and refuses an Eevee scene", { skip: skipWithout("blender") }, async () => {
+    const blend = join(dir, "settings.blend");
+    await run("blender", ["-b", "--factory-startup", "--python", BLENDER_SCENE_SCRIPT, "--", blend, "scene"]);
+    const posted = await tessellate(["job", "submit", blend, "--engine", "blender", "--reward", "0.01", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    assert.match(posted.stdout, /from scene settings\.blend \(read with Blender\): size 40×30 \(50 %\), frames 1–4, 3 samples, camera Camera/);
+    const manifest = await manifestOf(jobIdOf(posted.stdout));
+    assert.deepEqual([manifest.output.width, manifest.output.height], [40, 30]);
+    assert.deepEqual(manifest.frames, { start: 1, end: 4 });
+    assert.equal((manifest.settings as Record<string, unknown>).samples, 3);
+
+    const eevee = join(dir, "eevee.blend");
+    await run("blender", ["-b", "--factory-startup", "--python", BLENDER_SCENE_SCRIPT, "--", eevee, "eevee"]);
+    const refused = await tessellate(["job", "submit", eevee, "--engine", "blender", "--reward", "0.01", "--no-wait"]);
+    assert.equal(refused.code, 2, `${refused.stdout}\n${refused.stderr}`);
+    assert.match(refused.stderr, /eevee\.blend renders with BLENDER_EEVEE; providers render Cycles only/);
+    assert.doesNotMatch(`${refused.stdout}${refused.stderr}`, /uploaded scene/);
   });
 });

@@ -26,6 +26,7 @@ import { EXIT_CODES, exitCodeOf, UsageError } from "./errors.ts";
 import { formatTokens, toJson } from "./format.ts";
 import { consoleOutput, type Output } from "./output.ts";
 import { parseId, parseInteger, parseSubmitOptions, SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
+import { readSceneDefaults } from "./sceneDefaults.ts";
 import { createLiveLine, formatJobProgress } from "./progress.ts";
 
 /** The chain and storage a command works with. */
@@ -129,10 +130,12 @@ export function createProgram(runtime: Runtime): Command {
     .option("--fps <n>", `video frame rate${dflt("fps")}`)
     .option("--record-output", "record the output folder's CID on-chain")
     .option("--benchmark-score <score>", `provider speed assumed by the estimate (thousands of samples/s)${dflt("benchmarkScore")}`)
+    .option("--no-scene-settings", "do not read the scene's own settings (POV-Ray .ini next to the scene, a .blend's resolution, frames and samples)")
     .addHelpText("after", SUBMIT_EXAMPLE)
     .action(
       run(async (scene: string, raw: RawSubmitOptions, cmd: Command) => {
-        const options = parseSubmitOptions(scene, raw);
+        // The scene's own settings (its .ini, the .blend's render settings) fill in what the flags leave out.
+        const options = parseSubmitOptions(scene, raw, undefined, await readSceneDefaults(scene, raw));
         const { market, storage } = await setup(cmd, true);
         const result = await submitJob(options, { market, storage, output: out, signal: runtime.signal });
         return submitExitCode(result);

@@ -7,6 +7,7 @@ import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, typ
 import { parseUnits } from "viem";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { TOKEN_DECIMALS } from "./format.ts";
+import type { SceneDefaults } from "./sceneDefaults.ts";
 
 /** Bounds the contracts enforce, checked here first so a mistake costs no transaction. */
 export const PROTOCOL_LIMITS = {
@@ -84,6 +85,8 @@ export interface SubmitOptions {
   recordOutput: boolean;
   /** Benchmark score assumed for the render-time estimate (thousands of samples per second). */
   benchmarkScore: number;
+  /** The scene's own settings, used for what the command line left out (shown in the plan). */
+  sceneDefaults?: SceneDefaults;
 }
 
 /** Raw `job submit` values as commander hands them over (strings, booleans, undefined). */
@@ -115,6 +118,8 @@ export interface RawSubmitOptions {
   fps?: string;
   recordOutput?: boolean;
   benchmarkScore?: string;
+  /** false with `--no-scene-settings`: read nothing from the scene (INI file, .blend settings). */
+  sceneSettings?: boolean;
 }
 
 // ------------------------------------------------------------------------------ single values
@@ -275,9 +280,15 @@ export const ENGINE_SETTING_FLAGS: Record<EngineName, Array<"samples" | "seed" |
 /**
  * Checks a `job submit` command line. Every problem is collected and thrown together.
  * @param nowSeconds the local clock, to reject a deadline date in the past
+ * @param sceneDefaults the scene's own settings (cli/src/sceneDefaults.ts), for what `raw` leaves out
  * @throws UsageErrors (exit code 2)
  */
-export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOptions, nowSeconds = Math.floor(Date.now() / 1000)): SubmitOptions {
+export function parseSubmitOptions(
+  scene: string | undefined,
+  raw: RawSubmitOptions,
+  nowSeconds = Math.floor(Date.now() / 1000),
+  sceneDefaults?: SceneDefaults,
+): SubmitOptions {
   const problems: UsageError[] = [];
   const attempt = <T>(fn: () => T): T | undefined => {
     try {
@@ -321,9 +332,13 @@ export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOpti
   }
 
   const size = raw.size === undefined
-    ? (problems.push(new UsageError("--size", "is missing", "give the image size in pixels, e.g. --size 160x120")), undefined)
+    ? sceneDefaults?.size !== undefined
+      ? attempt(() => parseSize(`--size (from ${sceneDefaults.source})`, `${sceneDefaults.size!.width}x${sceneDefaults.size!.height}`))
+      : (problems.push(new UsageError("--size", "is missing", "give the image size in pixels, e.g. --size 160x120")), undefined)
     : attempt(() => parseSize("--size", raw.size!));
-  const frames = attempt(() => parseFrameRange("--frames", get("frames", raw.frames)));
+  const frames = raw.frames === undefined && sceneDefaults?.frames !== undefined
+    ? attempt(() => parseFrameRange(`--frames (from ${sceneDefaults.source})`, `${sceneDefaults.frames!.start}-${sceneDefaults.frames!.end}`))
+    : attempt(() => parseFrameRange("--frames", get("frames", raw.frames)));
   const tiles = attempt(() => parseGrid("--tiles", get("tiles", raw.tiles)));
   if (size && tiles) {
     if (tiles.x > size.width) {
@@ -360,9 +375,13 @@ export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOpti
 
   const settings: Record<string, unknown> = {};
   if (engine) {
+    // The scene's own settings first; flags and --settings override them.
+    Object.assign(settings, sceneDefaults?.settings ?? {});
+    const sceneSamples = typeof sceneDefaults?.settings.samples === "number" ? String(sceneDefaults.settings.samples) : undefined;
     const used = ENGINE_SETTING_FLAGS[engine];
     if (used.includes("samples")) {
-      const v = attempt(() => parseInteger("--samples", get("samples", raw.samples), 1, engine === "blender" ? 65_536 : 4096, 16));
+      const flag = raw.samples === undefined && sceneSamples !== undefined ? `--samples (from ${sceneDefaults!.source})` : "--samples";
+      const v = attempt(() => parseInteger(flag, raw.samples ?? sceneSamples ?? SUBMIT_DEFAULTS.samples, 1, engine === "blender" ? 65_536 : 4096, 16));
       if (v !== undefined) settings.samples = v;
     } else if (raw.samples !== undefined) {
       problems.push(new UsageError("--samples", `the ${engine} engine takes no sample count`, "leave it out (POV-Ray samples one ray per pixel without anti-aliasing)"));
@@ -446,5 +465,6 @@ export function parseSubmitOptions(scene: string | undefined, raw: RawSubmitOpti
     fps: fps!,
     recordOutput: raw.recordOutput ?? false,
     benchmarkScore: benchmarkScore!,
+    ...(sceneDefaults === undefined ? {} : { sceneDefaults }),
   };
 }

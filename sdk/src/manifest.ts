@@ -63,6 +63,12 @@ export const povraySettingsSchema = z.strictObject({
   initialClock: z.number().default(0),
   /** Clock value of the last frame (`+KF`). */
   finalClock: z.number().default(1),
+  /**
+   * Cyclic animation (`+KC`, an .ini's `Cyclic_Animation=on`): the clock runs from
+   * `initialClock` towards `finalClock` without reaching it, so the last frame leads back into
+   * the first. Off (absent) by default.
+   */
+  cyclic: z.boolean().optional(),
   /** Render quality `+Q` (0..11; 9 is POV-Ray's default). */
   quality: z.int().min(0).max(11).default(9),
   /** Optional seed for the scene's `seed()` calls (the POV-Ray adapter declares it as `TessellateSeed`). */
@@ -447,6 +453,7 @@ const FIXES: Record<string, string> = {
   "povray:settings.initialClock": "use a finite number (default 0)",
   "povray:settings.finalClock": "use a finite number (default 1)",
   "povray:settings.quality": "use an integer from 0 to 11 (default 9)",
+  "povray:settings.cyclic": "use true (a cyclic animation, as Cyclic_Animation=on) or false, or leave it out",
   "povray:settings.seed": `use an integer seed from 0 to ${MANIFEST_LIMITS.maxUint32}, or leave it out`,
   "blender:settings.samples": "use an integer from 1 to 65536 samples per pixel",
   "blender:settings.seed": `use an integer seed from 0 to ${MANIFEST_LIMITS.maxBlenderSeed} (Cycles takes a signed 32-bit seed)`,

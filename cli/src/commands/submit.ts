@@ -24,6 +24,7 @@ import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTo
 import { silentOutput, type Output } from "../output.ts";
 import type { SubmitOptions } from "../parse.ts";
 import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
+import { formatSceneDefaults } from "../sceneDefaults.ts";
 import { compositeJob, type FetchJobResult } from "./fetch.ts";
 import { waitForJob, type JobOutcome } from "./wait.ts";
 
@@ -203,6 +204,7 @@ export function formatPlan(args: {
   return [
     `scene      ${args.sceneLabel} → ${args.scene.cid} (${plural(args.scene.files, "file")}, ${formatBytes(args.scene.sizeBytes)}, entry ${args.scene.entry})`,
     `manifest   ${args.manifestCid} (${m.engine.name} ${m.engine.version}, ${m.output.width}×${m.output.height} png, ${m.verification.mode} verification)`,
+    ...formatSceneDefaults(o.sceneDefaults),
     `plan       ${plural(cost.segments, "segment")} = ${plural(tileCount(m), "tile")} (${m.segmentation.tilesX}×${m.segmentation.tilesY}) × ${plural(frameGroupCount(m), "frame group")} (${plural(frames, "frame")} ${m.frames.start}–${m.frames.end}, ${m.segmentation.framesPerSegment} per segment)`,
     `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
     `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%)`,

@@ -6,6 +6,7 @@ import bpy
 
 out_path = sys.argv[sys.argv.index("--") + 1]
 scene = bpy.context.scene
+scene.render.engine = "CYCLES"  # what the render script requires (it renders nothing else)
 for index in range(9):
     x, y = index % 3 - 1, index // 3 - 1
     bpy.ops.mesh.primitive_uv_sphere_add(radius=0.6, location=(x * 1.6, y * 1.6, 0.6))

@@ -194,6 +194,15 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     assert.ok(scene.lastLines.some((line) => line.includes("no scene named 'Nope'")), scene.lastLines.join("\n"));
   });
 
+  test("an Eevee scene is refused with the reason, not rendered with Cycles", async () => {
+    const eeveeDir = output.path("eevee");
+    await makeScene(eeveeDir, "eevee");
+    const error = await engineError(engine.render(request({ sceneDir: eeveeDir, outPath: output.path("eevee.png") })));
+    assert.equal(error.code, "ENGINE_FAILED");
+    assert.match(error.message, /tessellate: the scene renders with BLENDER_EEVEE, which providers cannot run headless; only Cycles scenes are rendered/);
+    assert.equal(existsSync(output.path("eevee.png")), false);
+  });
+
   test("a corrupt .blend file fails quickly with a typed error", async () => {
     for (const entry of ["scene.blend", "garbage.blend"]) {
       const started = Date.now();

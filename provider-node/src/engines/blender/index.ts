@@ -12,6 +12,9 @@
  *   time limit, adaptive sampling and denoising as the settings say (off by default); sets the
  *   full frame size at 100 % and the rectangle as a render border cropped to itself; and writes
  *   an 8-bit RGBA PNG into the private work dir.
+ * - Only Cycles scenes: a file set to Eevee or Workbench (which need OpenGL, absent on a headless
+ *   provider) is refused with `tessellate: the scene renders with BLENDER_EEVEE …`, never
+ *   rendered with Cycles in its place.
  * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
  *
  * Cycles with a fixed seed, no adaptive sampling and no denoiser gives the same pixels on

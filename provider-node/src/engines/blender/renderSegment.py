@@ -31,8 +31,16 @@ if args.get("camera"):
 if scene.camera is None:
     raise SystemExit("tessellate: the scene has no active camera")
 
+# Only Cycles renders here: Eevee and Workbench need an OpenGL context, which a headless,
+# sandboxed provider has not, and rendering such a scene with Cycles instead would give
+# pictures its author never made. Refuse rather than substitute.
+if render.engine != "CYCLES":
+    raise SystemExit(
+        f"tessellate: the scene renders with {render.engine}, which providers cannot run headless; "
+        "only Cycles scenes are rendered (set Render Engine to Cycles in the file)"
+    )
+
 # Cycles on the CPU, with everything that could depend on timing or hardware pinned.
-render.engine = "CYCLES"
 bpy.context.preferences.addons["cycles"].preferences.compute_device_type = "NONE"
 cycles = scene.cycles
 cycles.device = "CPU"

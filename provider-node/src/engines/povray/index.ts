@@ -10,7 +10,9 @@
  *   off every pixel is computed on its own, and tiles compose into exactly the full frame.
  * - POV-Ray reads an end column/row of exactly `1` as the fraction 1.0 (the whole width), so a
  *   one-pixel-wide region at the left or top edge is rendered two pixels wide and cropped.
- * - Settings: `{ antialias, initialClock, finalClock, quality, seed? }`; `seed` is declared to
+ * - Cyclic animations (`cyclic`, an .ini's `Cyclic_Animation=on`) pass `+KC`: POV-Ray then
+ *   divides the clock range by the frame count instead of the frame count - 1.
+ * - Settings: `{ antialias, initialClock, finalClock, quality, cyclic?, seed? }`; `seed` is declared to
  *   the scene as `TessellateSeed` (`Declare=TessellateSeed=<seed>`) for its `seed()` calls.
  *   Scenes that use `crand` are only deterministic with one thread.
  * - A failure names POV-Ray's own error lines (`Parse Error: Cannot open include file x.inc`),
@@ -35,6 +37,8 @@ export interface PovraySettings {
   initialClock: number;
   /** Clock of the job's last frame. */
   finalClock: number;
+  /** Cyclic animation (`+KC`): the clock stops one frame short of `finalClock`. */
+  cyclic?: boolean;
   /** Render quality `+Q`, 0 (colours only) to 11 (everything). */
   quality: number;
   /** Declared to the scene as `TessellateSeed`. */
@@ -195,6 +199,7 @@ export function povrayArguments(request: RenderRequest, settings: PovraySettings
       `+KFF${frames.end}`,
       `+KI${settings.initialClock}`,
       `+KF${settings.finalClock}`,
+      settings.cyclic === true ? "+KC" : "-KC",
       `+SF${frame}`,
       `+EF${frame}`,
     );
@@ -223,6 +228,8 @@ export function parsePovraySettings(settings: Record<string, unknown>): PovraySe
   const finalClock = settings.finalClock ?? 1;
   const quality = settings.quality ?? 9;
   const seed = settings.seed;
+  const cyclic = settings.cyclic;
+  if (cyclic !== undefined && typeof cyclic !== "boolean") throw invalid("cyclic must be true or false");
   if (typeof antialias !== "boolean") throw invalid("antialias must be true or false");
   if (typeof initialClock !== "number" || !Number.isFinite(initialClock)) throw invalid("initialClock must be a number");
   if (typeof finalClock !== "number" || !Number.isFinite(finalClock)) throw invalid("finalClock must be a number");
@@ -230,5 +237,5 @@ export function parsePovraySettings(settings: Record<string, unknown>): PovraySe
     throw invalid("quality must be an integer from 0 to 11");
   }
   if (seed !== undefined && (typeof seed !== "number" || !Number.isSafeInteger(seed))) throw invalid("seed must be an integer");
-  return { antialias, initialClock, finalClock, quality, ...(seed === undefined ? {} : { seed }) };
+  return { antialias, initialClock, finalClock, quality, ...(cyclic === undefined ? {} : { cyclic }), ...(seed === undefined ? {} : { seed }) };
 }

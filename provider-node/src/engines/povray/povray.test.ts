@@ -48,6 +48,13 @@ describe("povray command line", () => {
     for (const expected of ["+KFI1", "+KFF4", "+KI0.5", "+KF2", "+SF3", "+EF3"]) assert.ok(args.includes(expected), expected);
   });
 
+  test("a cyclic animation passes +KC, others -KC", () => {
+    assert.ok(argsFor({ frame: 3 }, { ...SETTINGS, cyclic: true }).includes("+KC"));
+    assert.ok(argsFor({ frame: 3 }).includes("-KC"));
+    assert.equal(parsePovraySettings({ cyclic: true }).cyclic, true);
+    assert.throws(() => parsePovraySettings({ cyclic: "yes" }), { code: "SETTINGS_INVALID" });
+  });
+
   test("a one-frame job renders at the initial clock without animation options", () => {
     const args = argsFor({ frame: 7, frames: { start: 7, end: 7 } }, { ...SETTINGS, initialClock: 0.25 });
     assert.ok(args.includes("+K0.25"));

@@ -1,0 +1,29 @@
+# Prints the render settings of the .blend file Blender was started with, as one line
+#   TESSELLATE-SCENE {"width": ..., ...}
+# Run by sdk/src/blenderScene.ts as
+#   blender -b -Y --factory-startup <file.blend> --python-exit-code 1 --python blenderSceneQuery.py
+# (-Y: Python embedded in the file never runs). It changes and saves nothing.
+import json
+
+import bpy
+
+scene = bpy.context.scene
+render = scene.render
+cycles = getattr(scene, "cycles", None)
+print("TESSELLATE-SCENE " + json.dumps({
+    "file": bpy.data.filepath,
+    "scene": scene.name,
+    "scenes": [s.name for s in bpy.data.scenes],
+    "engine": render.engine,
+    "width": render.resolution_x * render.resolution_percentage // 100,
+    "height": render.resolution_y * render.resolution_percentage // 100,
+    "resolutionPercentage": render.resolution_percentage,
+    "frameStart": scene.frame_start,
+    "frameEnd": scene.frame_end,
+    "frameStep": scene.frame_step,
+    "camera": scene.camera.name if scene.camera is not None else None,
+    "samples": cycles.samples if cycles is not None else None,
+    "adaptiveSampling": bool(cycles.use_adaptive_sampling) if cycles is not None else None,
+    "denoise": bool(cycles.use_denoising) if cycles is not None else None,
+    "useBorder": bool(render.use_border),
+}))
