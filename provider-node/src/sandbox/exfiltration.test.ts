@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -198,31 +199,46 @@ describe("a Blender scene cannot load textures from outside its folder", () => {
     await rm(systemImage, { force: true });
   });
 
-  test("absolute, climbing and system paths show Blender's missing-texture magenta; the scene's own texture loads", async () => {
+  test("absolute, climbing and system paths are invisible to Blender, which refuses the scene; the scene's own texture loads", async () => {
     const secretImage = join(p.dataDir, "secret.png");
-    const textures = [
-      { path: "//textures/inside.png", create: join(p.sceneDir, "textures", "inside.png"), color: [0, 1, 0] },
+    const inside = { path: "//textures/inside.png", create: join(p.sceneDir, "textures", "inside.png"), color: [0, 1, 0] };
+    const outside = [
       { path: secretImage, create: secretImage, color: [1, 1, 0] },
       { path: "//../../secret-climb.png", create: join(p.dataDir, "secret-climb.png"), color: [0, 1, 1] },
       { path: systemImage, create: systemImage, color: [1, 1, 1] },
     ];
     await mkdir(join(p.sceneDir, "textures"));
-    const spec = join(p.root, "spec.json");
-    await writeFile(spec, JSON.stringify({ out: join(p.sceneDir, "scene.blend"), textures }));
-    await execFileAsync("blender", ["-b", "--factory-startup", "--python-exit-code", "1", "--python", fixturePath("blender", "makeTextureScene.py"), "--", spec], {
-      timeout: 120_000,
-    });
-    const settings = { samples: 1, seed: 0 };
-    const render = async (engine: Engine, out: string) => {
-      await engine.render(request(p, 16 * textures.length, 16, "scene.blend", settings, out));
-      const image = await pixels(join(p.root, out));
-      return textures.map((_, i) => pixelAt(image, i * 16 + 8, 8));
+    const build = async (name: string, textures: typeof outside) => {
+      const spec = join(p.root, `${name}.json`);
+      await writeFile(spec, JSON.stringify({ out: join(p.sceneDir, `${name}.blend`), textures }));
+      await execFileAsync("blender", ["-b", "--factory-startup", "--python-exit-code", "1", "--python", fixturePath("blender", "makeTextureScene.py"), "--", spec], {
+        timeout: 120_000,
+      });
     };
-    const sandboxed = await render(createBlenderEngine({ sandbox: { workRoot: p.workRoot } }), "textures.png");
-    near(sandboxed[0]!, [0, 255, 0], "the texture inside the scene folder");
-    for (let i = 1; i < textures.length; i++) near(sandboxed[i]!, [255, 0, 255], `the texture ${textures[i]!.path}`);
-    // Control: without isolation Blender loads every one of them.
-    const open = await render(createBlenderEngine({ sandbox: { isolation: "none", workRoot: p.workRoot }, logger: quiet }), "textures-open.png");
-    textures.forEach((texture, i) => near(open[i]!, texture.color.map((c) => c * 255) as [number, number, number], `unisolated ${texture.path}`));
+    await build("own", [inside]);
+    await build("stealing", [inside, ...outside]);
+    const settings = { samples: 1, seed: 0 };
+    const render = async (engine: Engine, entry: string, width: number, out: string) => {
+      await engine.render(request(p, width, 16, entry, settings, out));
+      const image = await pixels(join(p.root, out));
+      return Array.from({ length: width / 16 }, (_, i) => pixelAt(image, i * 16 + 8, 8));
+    };
+    const sandboxedEngine = createBlenderEngine({ sandbox: { workRoot: p.workRoot } });
+    near((await render(sandboxedEngine, "own.blend", 16, "own.png"))[0]!, [0, 255, 0], "the texture inside the scene folder");
+    // Inside the sandbox the outside files do not exist: the render is refused, naming each one,
+    // rather than delivering magenta squares that redundant replicas would agree on.
+    await assert.rejects(
+      render(sandboxedEngine, "stealing.blend", 16 * 4, "stealing.png"),
+      (error: Error) => {
+        assert.match(error.message, /the scene uses 3 external file\(s\) that are not in the scene folder/);
+        for (const texture of outside) assert.ok(error.message.includes(texture.path), `${texture.path} named in: ${error.message}`);
+        assert.doesNotMatch(error.message, /inside\.png/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(join(p.root, "stealing.png")), false);
+    // Control: without isolation Blender sees (and loads) every one of them.
+    const open = await render(createBlenderEngine({ sandbox: { isolation: "none", workRoot: p.workRoot }, logger: quiet }), "stealing.blend", 16 * 4, "textures-open.png");
+    [inside, ...outside].forEach((texture, i) => near(open[i]!, texture.color.map((c) => c * 255) as [number, number, number], `unisolated ${texture.path}`));
   });
 });

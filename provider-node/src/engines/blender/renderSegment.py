@@ -40,6 +40,52 @@ if render.engine != "CYCLES":
         "only Cycles scenes are rendered (set Render Engine to Cycles in the file)"
     )
 
+# Every external file the scene uses must be there: Blender renders a missing image texture
+# magenta (and skips a missing library, font, volume or cache) without failing, and redundant
+# replicas would then agree on a wrong frame and be paid for it. Inside the sandbox only the
+# scene folder is visible, so a path to anywhere else is missing too. Packed files are inside
+# the .blend and always present.
+def _missing_files():
+    missing = []
+
+    def check(kind, block, path, pattern=False):
+        if not path or getattr(block, "packed_file", None) is not None:
+            return
+        absolute = bpy.path.abspath(path, library=getattr(block, "library", None))
+        # An image sequence or UDIM set names a pattern of files: require its folder.
+        target = os.path.dirname(absolute) if pattern else absolute
+        if not os.path.exists(target):
+            missing.append(f"{kind} {block.name!r} -> {path}")
+
+    for image in bpy.data.images:
+        if image.users == 0 or image.source not in {"FILE", "SEQUENCE", "TILED", "MOVIE"}:
+            continue
+        check("image", image, image.filepath, pattern=image.source in {"SEQUENCE", "TILED"})
+    for library in bpy.data.libraries:
+        check("library", library, library.filepath)
+    for font in bpy.data.fonts:
+        if font.users and font.filepath != "<builtin>":
+            check("font", font, font.filepath)
+    for volume in bpy.data.volumes:
+        if volume.users:
+            check("volume", volume, volume.filepath, pattern=volume.is_sequence)
+    for cache in bpy.data.cache_files:
+        if cache.users:
+            check("cache file", cache, cache.filepath)
+    for clip in bpy.data.movieclips:
+        if clip.users:
+            check("movie clip", clip, clip.filepath)
+    return missing
+
+
+missing = _missing_files()
+if missing:
+    shown = "; ".join(missing[:8]) + (f"; and {len(missing) - 8} more" if len(missing) > 8 else "")
+    raise SystemExit(
+        f"tessellate: the scene uses {len(missing)} external file(s) that are not in the scene folder: {shown}"
+        " (put them in the scene folder with relative paths, or pack them into the .blend: File > External Data > Pack Resources)"
+    )
+
 # Cycles on the CPU, with everything that could depend on timing or hardware pinned.
 bpy.context.preferences.addons["cycles"].preferences.compute_device_type = "NONE"
 cycles = scene.cycles
