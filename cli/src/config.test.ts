@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { privateKeyToAddress } from "viem/accounts";
 import { CONFIG_DEFAULTS, loadAccount, loadConfig, requireAccount } from "./config.ts";
 import { EXIT_CODES, exitCodeOf, UsageErrors } from "./errors.ts";
-import { decryptKeystore, encryptKeystore } from "@tessellate/sdk/keystore";
+import { decryptKeystore, encryptKeystore } from "@tessellate/sdk/node";
 
 // Hardhat's well-known test key #1: public, never use on a real network.
 const KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";

@@ -16,7 +16,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import type { ContractAddresses } from "@tessellate/sdk/chain";
 import { UsageError, UsageErrors } from "./errors.ts";
-import { decryptKeystore } from "@tessellate/sdk/keystore";
+import { decryptKeystore } from "@tessellate/sdk/node";
 
 /** Defaults, in one place: the devnet's chain and IPFS node on this machine. */
 export const CONFIG_DEFAULTS = {

@@ -25,7 +25,7 @@ export { parseSubmitOptions, SUBMIT_DEFAULTS, PROTOCOL_LIMITS } from "./parse.ts
 export type { SubmitOptions, RawSubmitOptions, DeadlineSpec } from "./parse.ts";
 export { loadConfig, loadAccount, requireAccount, CONFIG_DEFAULTS, CONFIG_ENV } from "./config.ts";
 export type { CliConfig, ConfigFlags, KeySource } from "./config.ts";
-export { decryptKeystore, encryptKeystore } from "@tessellate/sdk/keystore";
+export { decryptKeystore, encryptKeystore } from "@tessellate/sdk/node";
 export { UsageError, UsageErrors, EXIT_CODES, exitCodeOf } from "./errors.ts";
 export { createLiveLine, formatJobProgress, jobProgressOf, renderBar } from "./progress.ts";
 export type { JobProgress, ProgressStream, LiveLine } from "./progress.ts";

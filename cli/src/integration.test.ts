@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { parseEther, type Address, type Hex } from "viem";
 import { connectChain, type ContractAddresses } from "@tessellate/sdk/chain";
 import { commitmentOf, randomSalt } from "@tessellate/sdk/commitment";
-import { resultFileName } from "@tessellate/sdk/composite";
+import { resultFileName } from "@tessellate/sdk/resultFiles";
 import { decodeManifest, type Manifest } from "@tessellate/sdk/manifest";
 import { createMarketClient, type MarketClient, type ProtocolEvent } from "@tessellate/sdk/market";
 import { pngDigest } from "@tessellate/sdk/pixelDigest";

@@ -10,7 +10,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { connectChain } from "@tessellate/sdk/chain";
 import { TessellateError } from "@tessellate/sdk/errors";
-import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { createKuboStorage } from "@tessellate/sdk/node";
 import { createMarketClient, type MarketClient } from "@tessellate/sdk/market";
 import type { Storage } from "@tessellate/sdk/storage";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { resultFileName, type AcceptedSegment } from "@tessellate/sdk/composite";
+import { resultFileName, type AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { parseManifest, type Manifest } from "@tessellate/sdk/manifest";
 import { pngDigest } from "@tessellate/sdk/pixelDigest";
 import { encodePng } from "@tessellate/sdk/png";

@@ -3,7 +3,8 @@
  * compositing whatever frames can be completed — frame group by frame group, so one missing or
  * corrupt segment costs only its own frames, and is named, never silently skipped.
  */
-import { compositeFrames, maxTilePngBytes, resultFileName, type AcceptedSegment, type CompositedFrame } from "@tessellate/sdk/composite";
+import { compositeFrames, type CompositedFrame } from "@tessellate/sdk/node";
+import { maxTilePngBytes, resultFileName, type AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import type { Manifest } from "@tessellate/sdk/manifest";
 import { pngDigest, sameDigest } from "@tessellate/sdk/pixelDigest";
 import { readPngSize } from "@tessellate/sdk/png";

@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { formatUnits, parseUnits, type Address } from "viem";
 import { connectChain, createMarketClient, type MarketClient } from "@tessellate/sdk";
 import { FatalError, TessellateError } from "@tessellate/sdk/errors";
-import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { createKuboStorage } from "@tessellate/sdk/node";
 import { addConfigOptions, cliValues, loadConfig, redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
 import { createEngineRegistry, defaultEngines } from "./engines/registry.ts";

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Account, Address, Hex } from "viem";
 import { connectChain, createMarketClient, type Storage } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
-import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { createKuboStorage } from "@tessellate/sdk/node";
 import { startApiServer, type RunningApi } from "./api/server.ts";
 import { ChainWatcher } from "./chain/chainWatcher.ts";
 import { RpcHealth, withRpcHealth } from "./chain/rpcHealth.ts";

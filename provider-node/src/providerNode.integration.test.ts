@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { connectChain, createMarketClient, encodeManifest, parseManifest, pngDigest, resultFileName, segmentCount, type MarketClient, type Storage } from "@tessellate/sdk";
-import { createKuboStorage } from "@tessellate/sdk/kuboStorage";
+import { createKuboStorage } from "@tessellate/sdk/node";
 import { startIpfsNode, silentLogger as silentIpfsLogger, type IpfsNode } from "../../ipfs-node/src/index.ts";
 import { devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
 import { deployProtocol, startChain, type DeployedProtocol, type RunningChain } from "../../scripts/devnet/chain.ts";

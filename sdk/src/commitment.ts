@@ -1,4 +1,4 @@
-import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
+import { bytesToHex, encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
 
 /**
  * The protocol's commitment to a replica's result, exactly as JobMarket checks it on reveal:
@@ -18,5 +18,5 @@ export function commitmentOf(digest: Hex, salt: Hex, provider: Address, jobId: b
 /** A fresh 32-byte salt from the platform CSPRNG. Persist it before sending the commitment. */
 export function randomSalt(): Hex {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `0x${Buffer.from(bytes).toString("hex")}`;
+  return bytesToHex(bytes);
 }

@@ -6,7 +6,8 @@
  * running sha256 state per tile of the current frame group. A multi-frame segment's digest covers
  * all its frames, so the frames of one group are written as `*.partial` files and renamed only
  * once every tile of the group matched its digest; on any error they are removed, so a file named
- * `frame-NNNNNN.png` in `outDir` is always verified.
+ * `frame-NNNNNN.png` in `outDir` is always verified. Node-only (writes to disk): exported by
+ * `@tessellate/sdk/node`; the file names and size bound it uses are in the core (resultFiles.ts).
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,15 +15,8 @@ import { FatalError, RetryableError, TessellateError } from "./errors.ts";
 import { createPixelDigest, isPixelDigest, sameDigest, type PixelDigester } from "./pixelDigest.ts";
 import { decodePng, encodePng, readPngSize } from "./png.ts";
 import { frameGroupCount, framesOfGroup, segmentAt, segmentCount, tileCount, tileRect, type SegmentPlanInput } from "./segmentPlan.ts";
+import { maxTilePngBytes, resultFileName, type AcceptedSegment } from "./resultFiles.ts";
 import type { Storage } from "./storage.ts";
-
-/** What the chain accepted for one segment (from the settlement event). */
-export interface AcceptedSegment {
-  /** Pixel digest the quorum agreed on. */
-  digest: string;
-  /** CID of the result folder (one PNG per frame, named by {@link resultFileName}). */
-  resultCid: string;
-}
 
 /** Arguments of {@link compositeFrames}. */
 export interface CompositeOptions {
@@ -45,25 +39,6 @@ export interface CompositeOptions {
 export interface CompositedFrame {
   frame: number;
   path: string;
-}
-
-/**
- * Name of the PNG of `frame` inside a segment's result folder, and of the composited frame in
- * `outDir`: `frame-` + the frame number zero-padded to 6 digits + `.png` (`frame-000042.png`).
- * Provider nodes write their results with this name.
- */
-export function resultFileName(frame: number): string {
-  if (!Number.isSafeInteger(frame) || frame < 0) throw new FatalError("FRAME_INVALID", `frame ${frame} is not a non-negative integer`);
-  return `frame-${String(frame).padStart(6, "0")}.png`;
-}
-
-/**
- * Most bytes a PNG of a `width`×`height` tile can reasonably take: uncompressed 16-bit RGBA plus
- * filter bytes, deflate framing and 1 MiB of ancillary chunks. Used as `maxBytes` when fetching.
- */
-export function maxTilePngBytes(width: number, height: number): number {
-  const raw = height * (1 + width * 8);
-  return raw + Math.ceil(raw / 16_000) * 5 + 1024 * 1024;
 }
 
 /**

@@ -1,8 +1,12 @@
 /**
- * @tessellate/sdk — the one shared library of Tessellate: contract bindings and chain access,
- * the manifest and its segment plan, the pixel digest, compositing, storage and estimates.
- * `provider-node`, the CLI, the scripts and the dApp depend on it; it depends only on the
- * generated contract bindings.
+ * @tessellate/sdk — the one shared library of Tessellate, browser-safe core: contract bindings,
+ * typed contract errors and chain access, the manifest and its segment plan, the pixel digest and
+ * PNG codec, result file names, commitments, estimates and the storage interface. It imports no
+ * `node:` module and no node-only package (`sdk/src/browserBundle.test.ts` bundles it for the
+ * browser and fails if one gets in), so the dApp and any browser code use it as the CLI and the
+ * provider node do. Node-only parts (disk storage, keystore, video, compositing to disk) are in
+ * `@tessellate/sdk/node`. `provider-node`, the CLI, the scripts and the dApp depend on the sdk; it
+ * depends only on the generated contract bindings.
  */
 export * from "./errors.ts";
 export * from "./envNames.ts";
@@ -16,9 +20,6 @@ export * from "./segmentPlan.ts";
 export * from "./png.ts";
 export * from "./pixelDigest.ts";
 export * from "./fingerprint.ts";
-export * from "./composite.ts";
-export * from "./video.ts";
+export * from "./resultFiles.ts";
 export * from "./estimate.ts";
 export * from "./storage.ts";
-export * from "./kuboStorage.ts";
-export * from "./keystore.ts";

@@ -12,15 +12,18 @@
  *   RGBA8 pixels, row-major        width·height·4 bytes, straight alpha
  * ```
  * PNGs are decoded with {@link decodePng}, so 8- and 16-bit files, RGB and opaque RGBA,
- * palette and interlaced files holding the same pixels give the same digest.
+ * palette and interlaced files holding the same pixels give the same digest. sha256 is
+ * @noble/hashes' (the one under viem), so the digest is computed the same in Node and a browser.
  */
-import { createHash, type Hash } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { FatalError } from "./errors.ts";
 import { assertImage, decodePng, type DecodePngOptions, type RgbaImage } from "./png.ts";
 
 
 /** ASCII tag at the start of every digested byte stream; changes if the format ever changes. */
 export const PIXEL_DIGEST_TAG = "TESSELLATE-RGBA8-V1";
+const TAG_BYTES = Uint8Array.from(PIXEL_DIGEST_TAG, (c) => c.charCodeAt(0));
 
 /** A pixel digest: `0x` followed by 64 lowercase hex digits (32 bytes). */
 export type PixelDigest = `0x${string}`;
@@ -41,8 +44,8 @@ export function createPixelDigest(frameCount: number): PixelDigester {
   if (!Number.isSafeInteger(frameCount) || frameCount < 1 || frameCount > 0xffffffff) {
     throw new FatalError("DIGEST_FRAME_COUNT", `a pixel digest covers 1 to 4294967295 frames, got ${frameCount}`);
   }
-  const hash: Hash = createHash("sha256");
-  hash.update(PIXEL_DIGEST_TAG, "ascii");
+  const hash = sha256.create();
+  hash.update(TAG_BYTES);
   hash.update(uint32be(frameCount));
   let added = 0;
   let done = false;
@@ -61,7 +64,7 @@ export function createPixelDigest(frameCount: number): PixelDigester {
         throw new FatalError("DIGEST_FRAME_COUNT", `${added} of the ${frameCount} announced frames were added before taking the digest`);
       }
       done = true;
-      return `0x${hash.digest("hex")}`;
+      return `0x${bytesToHex(hash.digest())}`;
     },
   };
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resultFileName } from "./composite.ts";
+import { resultFileName } from "./resultFiles.ts";
 import { encodePng } from "./png.ts";
 import { assembleVideo, detectFfmpeg, listFrames } from "./video.ts";
 

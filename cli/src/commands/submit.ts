@@ -16,7 +16,7 @@ import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, ty
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
-import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/video";
+import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
 import { unitPrice } from "../audit/rebuild.ts";
 import { tokenSymbol } from "../chainReads.ts";
 import { UsageError, UsageErrors } from "../errors.ts";

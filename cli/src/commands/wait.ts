@@ -5,7 +5,7 @@
  * the segments that can no longer settle, so the requester's budget comes back without waiting
  * for anyone else.
  */
-import type { AcceptedSegment } from "@tessellate/sdk/composite";
+import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
 import { createRebuilder, isSegmentDone, SEGMENT_STATUS, segmentOf, type JobRecord } from "../audit/rebuild.ts";

@@ -9,9 +9,9 @@ import type { Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { ENV } from "@tessellate/sdk/envNames";
 import { FatalError } from "@tessellate/sdk/errors";
-import { decryptKeystore } from "@tessellate/sdk/keystore";
+import { decryptKeystore } from "@tessellate/sdk/node";
 
-export { decryptKeystore, encryptKeystore } from "@tessellate/sdk/keystore";
+export { decryptKeystore, encryptKeystore } from "@tessellate/sdk/node";
 
 export const PRIVATE_KEY_ENV = ENV.privateKey;
 export const KEYSTORE_PASSWORD_ENV = ENV.keystorePassword;
