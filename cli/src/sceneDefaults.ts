@@ -14,8 +14,8 @@
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
-import { readBlenderScene, type BlenderSceneSettings } from "@tessellate/sdk/blenderScene";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { readBlenderScene, type BlenderExternalFile, type BlenderSceneSettings } from "@tessellate/sdk/blenderScene";
 import { TessellateError } from "@tessellate/sdk/errors";
 import { parsePovrayIni } from "@tessellate/sdk/povrayIni";
 import { UsageError, UsageErrors } from "./errors.ts";
@@ -56,7 +56,28 @@ export async function readSceneDefaults(scene: string, raw: RawSubmitOptions, de
   if (engine === "povray") return povrayDefaults(entryPath, verification);
   if (entryPath === undefined) return undefined;
   const cameraGiven = raw.settings !== undefined && /"camera"\s*:/.test(raw.settings);
-  return blenderDefaults(entryPath, verification, cameraGiven, deps.readBlenderScene ?? ((file) => readBlenderScene(file)));
+  const uploadRoot = (await stat(scene)).isDirectory() ? resolve(scene) : undefined;
+  return blenderDefaults(entryPath, uploadRoot, verification, cameraGiven, deps.readBlenderScene ?? ((file) => readBlenderScene(file)));
+}
+
+/**
+ * The external files of a .blend that would not reach the provider: stored by absolute path (the
+ * provider's scene folder is elsewhere), outside the uploaded folder (a single file is uploaded
+ * alone), or missing here. Each is a usage error naming the file and what to do.
+ */
+export function externalFileProblems(name: string, files: BlenderExternalFile[], uploadRoot: string | undefined): UsageError[] {
+  const fix = "copy it into the scene folder and make paths relative (File > External Data > Make Paths Relative), or pack it into the .blend (File > External Data > Pack Resources), then submit the folder";
+  return files.flatMap((file) => {
+    const what = `${name} uses ${file.kind} "${file.name}" at ${file.path}`;
+    const present = existsSync(file.pattern ? dirname(file.absolute) : file.absolute);
+    if (!present) return [new UsageError("<scene>", `${what}, which does not exist`, fix)];
+    if (!file.path.startsWith("//")) return [new UsageError("<scene>", `${what}, an absolute path that does not exist on providers`, fix)];
+    const inside = uploadRoot !== undefined && !relative(uploadRoot, file.absolute).startsWith("..") && !isAbsolute(relative(uploadRoot, file.absolute));
+    if (!inside) {
+      return [new UsageError("<scene>", `${what}, outside ${uploadRoot === undefined ? "the upload (a single scene file is uploaded alone)" : "the scene folder"}`, fix)];
+    }
+    return [];
+  });
 }
 
 /** The entry file on disk: the scene file itself, `--entry` in the folder, or the folder's one scene file. */
@@ -140,7 +161,13 @@ async function findIni(entryPath: string): Promise<{ path: string; text: string 
   return naming.length === 1 ? naming[0] : undefined;
 }
 
-async function blenderDefaults(entryPath: string, verification: string, cameraGiven: boolean, read: (file: string) => Promise<BlenderSceneSettings>): Promise<SceneDefaults> {
+async function blenderDefaults(
+  entryPath: string,
+  uploadRoot: string | undefined,
+  verification: string,
+  cameraGiven: boolean,
+  read: (file: string) => Promise<BlenderSceneSettings>,
+): Promise<SceneDefaults> {
   let blend: BlenderSceneSettings;
   try {
     blend = await read(entryPath);
@@ -161,6 +188,8 @@ async function blenderDefaults(entryPath: string, verification: string, cameraGi
       "set Render Engine to Cycles in Blender, save the file and submit again",
     );
   }
+  const missing = externalFileProblems(name, blend.externalFiles, uploadRoot);
+  if (missing.length > 0) throw new UsageErrors(missing);
   const result: SceneDefaults = {
     source: `${name} (read with Blender)`,
     size: { width: blend.width, height: blend.height },

@@ -29,7 +29,29 @@ export interface BlenderSceneSettings {
   denoise: boolean | null;
   /** Whether the file renders only a border of the frame. */
   useBorder: boolean;
+  /** Files outside the .blend that it uses (not packed), as listed by blenderExternalFiles.py. */
+  externalFiles: BlenderExternalFile[];
 }
+
+/** One file a .blend uses without holding it. */
+export interface BlenderExternalFile {
+  /** `image`, `library`, `font`, `volume`, `cache file` or `movie clip`. */
+  kind: string;
+  /** The data-block's name in the file. */
+  name: string;
+  /** The path as stored in the file (`//textures/wood.png` is relative to the .blend). */
+  path: string;
+  /** The path resolved on the machine that read the file. */
+  absolute: string;
+  /** An image sequence or UDIM set: `absolute` names a pattern, its folder must exist. */
+  pattern: boolean;
+}
+
+/**
+ * The Python module that lists a .blend's external files, shared by the scene query here and the
+ * provider's render script (which binds it read-only into the engine sandbox).
+ */
+export const BLENDER_EXTERNAL_FILES_MODULE = fileURLToPath(new URL("./blenderExternalFiles.py", import.meta.url));
 
 const QUERY_SCRIPT = fileURLToPath(new URL("./blenderSceneQuery.py", import.meta.url));
 const MARKER = "TESSELLATE-SCENE ";
@@ -73,6 +95,7 @@ export function readBlenderScene(blendFile: string, options: { binary?: string; 
         adaptiveSampling: raw.adaptiveSampling,
         denoise: raw.denoise,
         useBorder: raw.useBorder,
+        externalFiles: raw.externalFiles,
       });
     });
   });

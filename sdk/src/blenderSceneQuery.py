@@ -4,8 +4,13 @@
 #   blender -b -Y --factory-startup <file.blend> --python-exit-code 1 --python blenderSceneQuery.py
 # (-Y: Python embedded in the file never runs). It changes and saves nothing.
 import json
+import os
+import sys
 
 import bpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from blenderExternalFiles import external_files  # noqa: E402  (next to this script)
 
 scene = bpy.context.scene
 render = scene.render
@@ -26,4 +31,5 @@ print("TESSELLATE-SCENE " + json.dumps({
     "adaptiveSampling": bool(cycles.use_adaptive_sampling) if cycles is not None else None,
     "denoise": bool(cycles.use_denoising) if cycles is not None else None,
     "useBorder": bool(render.use_border),
+    "externalFiles": external_files(),
 }))

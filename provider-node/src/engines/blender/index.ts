@@ -26,6 +26,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BLENDER_EXTERNAL_FILES_MODULE } from "@tessellate/sdk/blenderScene";
 import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
@@ -76,8 +77,9 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
       args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
       workDir,
       ...sandboxLimitsOf(request, options.logger, options.sandbox),
-      // The scene, and the script that applies the settings (shipped next to this file).
-      readOnlyDirs: [request.sceneDir, RENDER_SCRIPT],
+      // The scene, the script that applies the settings (shipped next to this file) and the
+      // sdk's list of the scene's external files, which the script checks before rendering.
+      readOnlyDirs: [request.sceneDir, RENDER_SCRIPT, BLENDER_EXTERNAL_FILES_MODULE],
       diagnostics,
       onLine: (line) => {
         const progress = /\| Sample (\d+)\/(\d+)/.exec(line) ?? /Rendered (\d+)\/(\d+) Tiles/.exec(line);
@@ -171,6 +173,7 @@ export function blenderArguments(request: RenderRequest, settings: BlenderSettin
     threads: request.limits.threads,
     output: outputPrefix,
     blendFile,
+    externalFilesModule: BLENDER_EXTERNAL_FILES_MODULE,
     samples: settings.samples,
     seed: settings.seed,
     adaptiveSampling: settings.adaptiveSampling,

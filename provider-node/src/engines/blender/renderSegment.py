@@ -1,9 +1,11 @@
-# Tessellate's render script for Blender: the only Python that runs in a render (Blender is
+# Tessellate's render script for Blender: with the sdk's blenderExternalFiles.py it imports, the only
+# Python that runs in a render (Blender is
 # started with -Y, so scripts embedded in the .blend file never run; scripts given with
 # --python on the command line still do). Blender runs it after loading the scene, then
 # renders the frame given by -f. Its one argument, after "--", is a JSON object:
 #   {"width", "height", "rect": {"x", "y", "width", "height"}, "threads", "output",
-#    "blendFile", "samples", "seed", "adaptiveSampling", "denoise", "camera"?, "scene"?}
+#    "blendFile", "externalFilesModule", "samples", "seed", "adaptiveSampling", "denoise",
+#    "camera"?, "scene"?}
 # Any problem raises SystemExit: Blender then exits with status 1 without rendering.
 import json
 import os
@@ -44,41 +46,11 @@ if render.engine != "CYCLES":
 # magenta (and skips a missing library, font, volume or cache) without failing, and redundant
 # replicas would then agree on a wrong frame and be paid for it. Inside the sandbox only the
 # scene folder is visible, so a path to anywhere else is missing too. Packed files are inside
-# the .blend and always present.
-def _missing_files():
-    missing = []
+# the .blend and always present. The list is the sdk's (blenderExternalFiles.py, bound read-only).
+sys.path.insert(0, os.path.dirname(args["externalFilesModule"]))
+from blenderExternalFiles import external_files, is_present  # noqa: E402
 
-    def check(kind, block, path, pattern=False):
-        if not path or getattr(block, "packed_file", None) is not None:
-            return
-        absolute = bpy.path.abspath(path, library=getattr(block, "library", None))
-        # An image sequence or UDIM set names a pattern of files: require its folder.
-        target = os.path.dirname(absolute) if pattern else absolute
-        if not os.path.exists(target):
-            missing.append(f"{kind} {block.name!r} -> {path}")
-
-    for image in bpy.data.images:
-        if image.users == 0 or image.source not in {"FILE", "SEQUENCE", "TILED", "MOVIE"}:
-            continue
-        check("image", image, image.filepath, pattern=image.source in {"SEQUENCE", "TILED"})
-    for library in bpy.data.libraries:
-        check("library", library, library.filepath)
-    for font in bpy.data.fonts:
-        if font.users and font.filepath != "<builtin>":
-            check("font", font, font.filepath)
-    for volume in bpy.data.volumes:
-        if volume.users:
-            check("volume", volume, volume.filepath, pattern=volume.is_sequence)
-    for cache in bpy.data.cache_files:
-        if cache.users:
-            check("cache file", cache, cache.filepath)
-    for clip in bpy.data.movieclips:
-        if clip.users:
-            check("movie clip", clip, clip.filepath)
-    return missing
-
-
-missing = _missing_files()
+missing = [f"{f['kind']} {f['name']!r} -> {f['path']}" for f in external_files() if not is_present(f)]
 if missing:
     shown = "; ".join(missing[:8]) + (f"; and {len(missing) - 8} more" if len(missing) > 8 else "")
     raise SystemExit(
