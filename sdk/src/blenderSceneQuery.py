@@ -9,6 +9,7 @@ import sys
 
 import bpy
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the module
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from blenderExternalFiles import external_files  # noqa: E402  (next to this script)
 

@@ -47,6 +47,7 @@ if render.engine != "CYCLES":
 # replicas would then agree on a wrong frame and be paid for it. Inside the sandbox only the
 # scene folder is visible, so a path to anywhere else is missing too. Packed files are inside
 # the .blend and always present. The list is the sdk's (blenderExternalFiles.py, bound read-only).
+sys.dont_write_bytecode = True  # no __pycache__ beside the module
 sys.path.insert(0, os.path.dirname(args["externalFilesModule"]))
 from blenderExternalFiles import external_files, is_present  # noqa: E402
 
