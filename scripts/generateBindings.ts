@@ -3,10 +3,13 @@
  * Hardhat build artifacts, and the addresses of every Ignition deployment under
  * ignition/deployments/, keyed by chain id. Run after `hardhat build` and after each deployment
  * (the devnet script does both). Nothing else in the repository holds an ABI.
+ * It also writes every `constant` of the contracts and libraries (`jobMarketConstants.MAX_BATCH`,
+ * …) and the enums of IJobMarket, so no protocol number is typed by hand in TypeScript.
  * Usage: node scripts/generateBindings.ts
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { keccak256, toHex } from "viem";
 
 const root = join(import.meta.dirname, "..");
 const out = join(root, "sdk/src/contracts.generated.ts");
@@ -64,6 +67,23 @@ for (const [, name, body] of iface.matchAll(/enum\s+(\w+)\s*\{([^}]*)\}/g)) {
   lines.push(`/** IJobMarket.${name} */`, `export const ${name} = { ${entries} } as const;`);
   lines.push(`export type ${name} = (typeof ${name})[keyof typeof ${name}];`, "");
 }
+// Enum member names in declaration order, for messages and reports.
+for (const [, name, body] of iface.matchAll(/enum\s+(\w+)\s*\{([^}]*)\}/g)) {
+  const members = body.split(",").map((m) => m.trim()).filter(Boolean);
+  lines.push(`/** IJobMarket.${name} member names, by value. */`, `export const ${name}Names = ${JSON.stringify(members)} as const;`, "");
+}
+// Constants: every `constant` of the contracts and libraries, whatever its visibility (a private
+// constant such as BPS is still a rule the off-chain code must follow).
+for (const file of [...Object.keys(CONTRACTS).map((n) => `contracts/${n}.sol`), ...readdirSync(join(root, "contracts/libraries")).filter((f) => f.endsWith(".sol")).map((f) => `contracts/libraries/${f}`)]) {
+  const source = readFileSync(join(root, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  const entries: string[] = [];
+  for (const [, type, , name, expression] of source.matchAll(/\b(u?int\d*|bytes32)\s+((?:public|private|internal)\s+)?constant\s+(\w+)\s*=\s*([^;]+);/g)) {
+    entries.push(`  ${name}: ${constantValue(file, name, type, expression.trim())},`);
+  }
+  if (entries.length === 0) continue;
+  const contract = basename(file, ".sol");
+  lines.push(`/** The constants of ${file}. */`, `export const ${contract[0].toLowerCase()}${contract.slice(1)}Constants = {`, ...entries, "} as const;", "");
+}
 const deployments = readDeployments();
 lines.push(
   "/** Addresses of the contracts per chain id, from ignition/deployments/chain-<id>/deployed_addresses.json. */",
@@ -72,3 +92,24 @@ lines.push(
 );
 writeFileSync(out, lines.join("\n"));
 console.log(`wrote ${out} (${Object.keys(CONTRACTS).length} ABIs, deployments for chains: ${Object.keys(deployments).join(", ") || "none"})`);
+
+/** A constant's value as a TypeScript literal: a number when it is a safe integer, else a bigint; a bytes32 as hex. */
+function constantValue(file: string, name: string, type: string, expression: string): string {
+  if (type === "bytes32") {
+    const hash = /^keccak256\(\s*"([^"]*)"\s*\)$/.exec(expression);
+    if (!hash) fail(file, name, expression);
+    return JSON.stringify(keccak256(toHex(hash[1])));
+  }
+  const units: Record<string, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86400, weeks: 604800 };
+  let arithmetic = expression.replace(/(\d[\d_]*)\s*(seconds|minutes|hours|days|weeks)\b/g, (_, n: string, unit: string) => `(${n} * ${units[unit]})`);
+  arithmetic = arithmetic.replace(/_/g, "");
+  if (!/^[\d\s()+\-*/<>]+$/.test(arithmetic)) fail(file, name, expression);
+  // Only digits, parentheses and arithmetic operators are left: evaluate with bigints.
+  const value = new Function(`return (${arithmetic.replace(/\d+/g, "$&n")});`)() as bigint;
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? String(value) : `${value}n`;
+}
+
+function fail(file: string, name: string, expression: string): never {
+  console.error(`${file}: cannot evaluate the constant ${name} = ${expression}; teach scripts/generateBindings.ts its form.`);
+  process.exit(1);
+}

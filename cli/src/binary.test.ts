@@ -29,7 +29,7 @@ import { testPort } from "../../scripts/devnet/ports.ts";
 import { cropRgba, readPngRgba } from "@tessellate/provider-node/engines/crop";
 import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/index";
 import { renderSegment } from "@tessellate/provider-node/worker/renderSegment";
-import { unpackSlot } from "./audit/rebuild.ts";
+import { unpackSlot } from "@tessellate/sdk/protocol";
 import { findJobCreation } from "./chainReads.ts";
 
 const DEPLOYMENT = "test-cli-binary";

@@ -8,7 +8,7 @@ import { decodeFunctionData, formatLog, getAbiItem, numberToHex, pad, toEventSel
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { decodeProtocolEvents, toProtocolError, type MarketClient } from "@tessellate/sdk/market";
 import { FatalError } from "@tessellate/sdk/errors";
-import { REPLICA_STATE, type AuditEvent, type ChainState } from "./audit/rebuild.ts";
+import { ReplicaState, sortEvents, type FoldEvent, type ProtocolState } from "@tessellate/sdk/protocol";
 import type { JobView, ProviderView, ReplicaView, SegmentView } from "./audit/compare.ts";
 
 /** Blocks per `eth_getLogs` request (public RPC endpoints cap the range). */
@@ -17,16 +17,12 @@ export const LOG_CHUNK_BLOCKS = 5_000n;
 const jobCreatedTopic = toEventSelector(getAbiItem({ abi: jobMarketAbi, name: "JobCreated" }));
 const creditedTopic = toEventSelector(getAbiItem({ abi: jobMarketAbi, name: "Credited" }));
 
-function sortEvents<T extends AuditEvent>(events: T[]): T[] {
-  return events.sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1));
-}
-
 /**
  * The block of a job's `JobCreated` event, searching backwards from `toBlock` (recent jobs are
  * found in one request).
  * @throws FatalError `CLI_UNKNOWN_JOB` when no such job was created in [fromBlock, toBlock].
  */
-export async function findJobCreation(market: MarketClient, jobId: bigint, options: { fromBlock?: bigint; toBlock?: bigint } = {}): Promise<{ blockNumber: bigint; event: AuditEvent }> {
+export async function findJobCreation(market: MarketClient, jobId: bigint, options: { fromBlock?: bigint; toBlock?: bigint } = {}): Promise<{ blockNumber: bigint; event: FoldEvent }> {
   const { publicClient } = market.conn;
   const from = options.fromBlock ?? 0n;
   const latest = options.toBlock ?? (await market.blockNumber());
@@ -44,7 +40,7 @@ export async function findJobCreation(market: MarketClient, jobId: bigint, optio
       throw toProtocolError(error, "reading JobCreated events");
     }
     const [event] = decodeProtocolEvents(logs);
-    if (event) return { blockNumber: event.blockNumber, event: event as AuditEvent };
+    if (event) return { blockNumber: event.blockNumber, event: event };
     if (start === from) break;
   }
   let count: bigint | undefined;
@@ -60,10 +56,10 @@ export async function findJobCreation(market: MarketClient, jobId: bigint, optio
 }
 
 /** Every event of one job in [fromBlock, toBlock]: those indexed by its id, and its `Credited` events. */
-export async function readJobEvents(market: MarketClient, jobId: bigint, fromBlock: bigint, toBlock: bigint): Promise<AuditEvent[]> {
+export async function readJobEvents(market: MarketClient, jobId: bigint, fromBlock: bigint, toBlock: bigint): Promise<FoldEvent[]> {
   const { publicClient } = market.conn;
   const jobTopic = pad(numberToHex(jobId), { size: 32 });
-  const byKey = new Map<string, AuditEvent>();
+  const byKey = new Map<string, FoldEvent>();
   for (let start = fromBlock; start <= toBlock; start += LOG_CHUNK_BLOCKS) {
     const end = start + LOG_CHUNK_BLOCKS - 1n < toBlock ? start + LOG_CHUNK_BLOCKS - 1n : toBlock;
     const range = { address: market.addresses.market, fromBlock: numberToHex(start), toBlock: numberToHex(end) };
@@ -79,15 +75,15 @@ export async function readJobEvents(market: MarketClient, jobId: bigint, fromBlo
     }
     for (const event of decodeProtocolEvents(raw.map((log) => formatLog(log)))) {
       if ((event.args as { jobId?: bigint }).jobId !== jobId) continue;
-      byKey.set(`${event.blockNumber}:${event.logIndex}`, event as AuditEvent);
+      byKey.set(`${event.blockNumber}:${event.logIndex}`, event);
     }
   }
   return sortEvents([...byKey.values()]);
 }
 
 /** Every protocol event (market and registry) in [fromBlock, toBlock], in chain order. */
-export async function readAllEvents(market: MarketClient, fromBlock: bigint, toBlock: bigint): Promise<AuditEvent[]> {
-  return sortEvents((await market.events(fromBlock, toBlock, LOG_CHUNK_BLOCKS)) as AuditEvent[]);
+export async function readAllEvents(market: MarketClient, fromBlock: bigint, toBlock: bigint): Promise<FoldEvent[]> {
+  return sortEvents((await market.events(fromBlock, toBlock, LOG_CHUNK_BLOCKS)) as FoldEvent[]);
 }
 
 /**
@@ -95,12 +91,12 @@ export async function readAllEvents(market: MarketClient, fromBlock: bigint, toB
  * events do not carry them). Transactions that did not call `commit` directly (a multisig, a
  * batching contract) are skipped: those replicas' seals stay unchecked.
  */
-export async function readPendingCommitments(market: MarketClient, state: ChainState): Promise<Map<string, Hex>> {
+export async function readPendingCommitments(market: MarketClient, state: ProtocolState): Promise<Map<string, Hex>> {
   const wanted = new Map<Hex, Array<{ jobId: bigint; segment: number; replica: number }>>();
   for (const job of state.jobs.values()) {
     for (const seg of job.segments.values()) {
       seg.replicas.forEach((rep, replica) => {
-        if (rep.state !== REPLICA_STATE.Committed || rep.commitment !== undefined || !rep.commitTx) return;
+        if (rep.state !== ReplicaState.Committed || rep.commitment !== undefined || !rep.commitTx) return;
         const list = wanted.get(rep.commitTx) ?? [];
         list.push({ jobId: job.jobId, segment: seg.index, replica });
         wanted.set(rep.commitTx, list);

@@ -16,7 +16,6 @@ export type { CancelResult } from "./commands/cancel.ts";
 export { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 export type { AuditOptions, AuditReport } from "./commands/audit.ts";
 export { withdrawBalance } from "./commands/withdraw.ts";
-export * from "./audit/rebuild.ts";
 export * from "./audit/compare.ts";
 export { verifyAcceptedSegment, compositeAvailable } from "./results.ts";
 export type { SegmentCheck, CompositeReport, MissingSegment, FailedGroup } from "./results.ts";

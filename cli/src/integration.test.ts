@@ -24,7 +24,7 @@ import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
-import { unpackSlot } from "./audit/rebuild.ts";
+import { unpackSlot } from "@tessellate/sdk/protocol";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 import { cancelJob } from "./commands/cancel.ts";
 import { fetchJob } from "./commands/fetch.ts";

@@ -4,20 +4,24 @@
  * `job submit` command line at once and throws them together (exit code 2).
  */
 import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
+import { jobMarketConstants } from "@tessellate/sdk/protocol";
 import { parseUnits } from "viem";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { TOKEN_DECIMALS } from "./format.ts";
 import type { SceneDefaults } from "./sceneDefaults.ts";
 
-/** Bounds the contracts enforce, checked here first so a mistake costs no transaction. */
+/**
+ * Bounds the contracts enforce, checked here first so a mistake costs no transaction (the
+ * constants generated from JobMarket.sol; uint96 is the width of the reward and collateral fields).
+ */
 export const PROTOCOL_LIMITS = {
-  maxRedundancy: 5,
-  minLeaseSeconds: 30,
-  maxLeaseSeconds: 7 * 86_400,
-  minRevealWindowSeconds: 30,
-  maxRevealWindowSeconds: 7 * 86_400,
-  maxJobDurationSeconds: 365 * 86_400,
-  maxReputation: 10_000,
+  maxRedundancy: jobMarketConstants.MAX_REDUNDANCY,
+  minLeaseSeconds: jobMarketConstants.MIN_LEASE,
+  maxLeaseSeconds: jobMarketConstants.MAX_LEASE,
+  minRevealWindowSeconds: jobMarketConstants.MIN_REVEAL_WINDOW,
+  maxRevealWindowSeconds: jobMarketConstants.MAX_REVEAL_WINDOW,
+  maxJobDurationSeconds: jobMarketConstants.MAX_JOB_DURATION,
+  maxReputation: jobMarketConstants.MAX_REPUTATION,
   maxUint96: (1n << 96n) - 1n,
 } as const;
 

@@ -4,7 +4,7 @@
  * most once per interval — so logs stay readable. Formatting is pure and tested on its own.
  */
 import { formatElapsed } from "./format.ts";
-import { isSegmentDone, REPLICA_STATE, SEGMENT_STATUS, segmentOf, type JobRecord } from "./audit/rebuild.ts";
+import { isSegmentDone, ReplicaState, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 
 /** Where progress is written: `process.stderr` or a test double. */
 export interface ProgressStream {
@@ -52,13 +52,13 @@ export function jobProgressOf(job: JobRecord, elapsedMs = 0): JobProgress {
     elapsedMs,
   };
   for (const seg of job.segments.values()) {
-    if (seg.status === SEGMENT_STATUS.Accepted) p.accepted++;
-    else if (seg.status === SEGMENT_STATUS.Failed) p.failed++;
-    else if (seg.status === SEGMENT_STATUS.Closed) p.closed++;
+    if (seg.status === SegmentStatus.Accepted) p.accepted++;
+    else if (seg.status === SegmentStatus.Failed) p.failed++;
+    else if (seg.status === SegmentStatus.Closed) p.closed++;
     p.tieBreakers += seg.tieBreakers;
     p.replicas += seg.tieBreakers;
     for (const rep of seg.replicas) {
-      if (rep.state === REPLICA_STATE.Empty) continue;
+      if (rep.state === ReplicaState.Empty) continue;
       if (rep.stage >= 1) p.claimed++;
       if (rep.stage >= 2) p.committed++;
       if (rep.stage >= 3) p.revealed++;
@@ -67,7 +67,7 @@ export function jobProgressOf(job: JobRecord, elapsedMs = 0): JobProgress {
   for (let i = 0; i < job.params.segmentCount; i++) {
     const seg = segmentOf(job, i);
     if (isSegmentDone(job, seg)) p.done++;
-    if (seg.status === SEGMENT_STATUS.Open && seg.slots === 0 && isSegmentDone(job, seg)) p.refunded++;
+    if (seg.status === SegmentStatus.Open && seg.slots === 0 && isSegmentDone(job, seg)) p.refunded++;
   }
   return p;
 }

@@ -38,12 +38,6 @@ export interface TxResult {
   gasUsed: bigint;
 }
 
-/** On-chain enums as numbers (IJobMarket). */
-export const ChainReplicaState = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
-export const ChainSegmentStatus = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
-export const ChainJobStatus = { None: 0, Open: 1, Cancelled: 2 } as const;
-export const CREDIT_KINDS = ["Reward", "Fee", "Refund", "TieBreakerReward", "Compensation", "KeeperFee"] as const;
-
 /** The protocol as the node uses it. `createMarketPort` adapts the sdk's market client. */
 export interface MarketPort {
   /** The signing account. */

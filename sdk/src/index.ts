@@ -14,6 +14,7 @@ export * from "./contracts.generated.ts";
 export * from "./contractErrors.ts";
 export * from "./chain.ts";
 export * from "./market.ts";
+export * from "./protocol/index.ts";
 export * from "./commitment.ts";
 export * from "./manifest.ts";
 export * from "./segmentPlan.ts";

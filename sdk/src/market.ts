@@ -20,6 +20,7 @@ import type { ChainConnection } from "./chain.ts";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
 import { ContractRevertError, decodeViemRevert } from "./contractErrors.ts";
 import { FatalError, RetryableError } from "./errors.ts";
+import { unpackSlots, type SlotRef } from "./protocol/slots.ts";
 
 /** Every event the protocol emits: market, registry and token. */
 export const protocolAbi = [...jobMarketAbi, ...providerRegistryAbi, ...renderTokenAbi] as const;
@@ -33,10 +34,8 @@ export type SegmentView = ContractFunctionReturnType<typeof jobMarketAbi, "view"
 export type ReplicaView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "replicaOf">;
 export type ProviderView = ContractFunctionReturnType<typeof providerRegistryAbi, "view", "providerOf">;
 
-export interface Slot {
-  segment: number;
-  replica: number;
-}
+/** A replica slot (see protocol/slots.ts for how batch events pack them). */
+export type Slot = SlotRef;
 
 export interface CommitInput extends Slot {
   commitment: Hex;
@@ -56,14 +55,6 @@ export interface TxOutcome {
   gasUsed: bigint;
   /** Protocol events emitted by the transaction, decoded. */
   events: ProtocolEvent[];
-}
-
-/**
- * Batch events list replica slots packed as `segment << 8 | replica` (one log per call instead of
- * one per replica keeps gas per settled segment low). This unpacks them.
- */
-export function unpackSlots(packed: readonly bigint[]): Slot[] {
-  return packed.map((p) => ({ segment: Number(p >> 8n), replica: Number(p & 0xffn) }));
 }
 
 /** Decodes the protocol's events out of raw logs (others are skipped). */

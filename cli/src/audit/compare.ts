@@ -9,23 +9,19 @@
  * - `token`: the token balances of the market and the registry do not cover what they owe
  *   (market = Σ escrow + Σ balances; registry = Σ stakes).
  */
-import type { Address, Hex } from "viem";
+import type { Address } from "viem";
 import { formatTokens } from "../format.ts";
 import {
-  JOB_STATUS_NAMES,
-  REPLICA_STATE_NAMES,
-  SEGMENT_STATUS,
-  SEGMENT_STATUS_NAMES,
-  ZERO_ADDRESS,
-  ZERO_SEAL,
+  JobStatusNames,
+  ReplicaStateNames,
+  SegmentStatusNames,
+  expectedReplicaView,
+  expectedSegmentView,
   reputationScore,
   segmentOf,
-  type ChainState,
-  type JobRecord,
-  type ReplicaRecord,
-  type SegmentRecord,
-} from "./rebuild.ts";
-import type { JobView, SegmentView, ReplicaView, ProviderView } from "@tessellate/sdk";
+  type ProtocolState,
+} from "@tessellate/sdk/protocol";
+import type { JobView, SegmentView, ReplicaView, ProviderView } from "@tessellate/sdk/market";
 export type { JobView, SegmentView, ReplicaView, ProviderView };
 
 /** What the contracts report, at one block. Absent entries were not read (and are not compared). */
@@ -87,31 +83,8 @@ function field(
 
 const named = (names: readonly string[]): Show => (x) => `${names[x as number] ?? "?"} (${x})`;
 
-/** What `segmentOf` should report for a rebuilt segment. */
-export function expectedSegmentView(job: JobRecord, seg: SegmentRecord): SegmentView {
-  return {
-    status: seg.status,
-    slots: seg.slots === 0 ? job.params.redundancy : seg.slots,
-    assigned: seg.assigned,
-    committed: seg.committed,
-    revealed: seg.revealed,
-    tieBreakers: seg.tieBreakers,
-    revealDeadline: seg.revealDeadline,
-    acceptedSeal: seg.status === SEGMENT_STATUS.Accepted && seg.accepted && !seg.cleared ? seg.accepted.seal : ZERO_SEAL,
-  };
-}
-
-/**
- * What `replicaOf` should report for a rebuilt replica slot: Empty once the segment's slots
- * were cleared. `seal` is undefined when the events cannot tell it (a commitment not yet revealed).
- */
-export function expectedReplicaView(seg: SegmentRecord, rep: ReplicaRecord | undefined): Omit<ReplicaView, "seal"> & { seal?: Hex } {
-  if (!rep || seg.cleared) return { provider: ZERO_ADDRESS, state: 0, leaseEnd: 0n, seal: ZERO_SEAL };
-  return { provider: rep.provider, state: rep.state, leaseEnd: rep.leaseEnd, seal: rep.seal };
-}
-
 /** Inconsistencies within the events themselves. */
-export function checkEvents(state: ChainState): Discrepancy[] {
+export function checkEvents(state: ProtocolState): Discrepancy[] {
   const out: Discrepancy[] = [];
   for (const a of state.anomalies) {
     out.push({ source: "events", subject: a.subject, field: "history", expected: "a consistent history", actual: `${a.problem} (block ${a.blockNumber}, tx ${a.transactionHash})` });
@@ -148,7 +121,7 @@ export function checkEvents(state: ChainState): Discrepancy[] {
  * @param options.complete whether the events start at the deployment (then job and account
  *   sets must match too); false with `--from-block` past it.
  */
-export function compareWithChain(state: ChainState, views: ChainViews, options: { complete?: boolean } = {}): Discrepancy[] {
+export function compareWithChain(state: ProtocolState, views: ChainViews, options: { complete?: boolean } = {}): Discrepancy[] {
   const out: Discrepancy[] = [];
   const complete = options.complete ?? true;
 
@@ -173,7 +146,7 @@ export function compareWithChain(state: ChainState, views: ChainViews, options: 
     if (view) {
       const p = job.params;
       field(out, "contract", subject, "requester", job.requester, view.requester);
-      field(out, "contract", subject, "status", job.status, view.status, named(JOB_STATUS_NAMES));
+      field(out, "contract", subject, "status", job.status, view.status, named(JobStatusNames));
       field(out, "contract", subject, "segmentCount", p.segmentCount, view.segmentCount);
       field(out, "contract", subject, "segmentsTouched", job.segmentsTouched, view.segmentsTouched);
       field(out, "contract", subject, "redundancy", p.redundancy, view.redundancy);
@@ -193,7 +166,7 @@ export function compareWithChain(state: ChainState, views: ChainViews, options: 
       if (segView) {
         const expected = expectedSegmentView(job, seg);
         const s = `${subject} segment ${index}`;
-        field(out, "contract", s, "status", expected.status, segView.status, named(SEGMENT_STATUS_NAMES));
+        field(out, "contract", s, "status", expected.status, segView.status, named(SegmentStatusNames));
         field(out, "contract", s, "slots", expected.slots, segView.slots);
         field(out, "contract", s, "assigned", expected.assigned, segView.assigned);
         field(out, "contract", s, "committed", expected.committed, segView.committed);
@@ -209,7 +182,7 @@ export function compareWithChain(state: ChainState, views: ChainViews, options: 
         const expected = expectedReplicaView(seg, seg.replicas[k]);
         const s = `${subject} segment ${index} replica ${k}`;
         field(out, "contract", s, "provider", expected.provider, repView.provider);
-        field(out, "contract", s, "state", expected.state, repView.state, named(REPLICA_STATE_NAMES));
+        field(out, "contract", s, "state", expected.state, repView.state, named(ReplicaStateNames));
         field(out, "contract", s, "leaseEnd", expected.leaseEnd, repView.leaseEnd);
         if (expected.seal !== undefined) field(out, "contract", s, "seal", expected.seal, repView.seal);
       }
@@ -245,7 +218,7 @@ export function compareWithChain(state: ChainState, views: ChainViews, options: 
 }
 
 /** Every job's segments and replica slots the audit should read, capped per job. */
-export function plannedReads(state: ChainState, options: { maxSegmentsPerJob?: number } = {}) {
+export function plannedReads(state: ProtocolState, options: { maxSegmentsPerJob?: number } = {}) {
   const cap = options.maxSegmentsPerJob ?? 10_000;
   const segments: Array<{ jobId: bigint; segment: number }> = [];
   const replicas: Array<{ jobId: bigint; segment: number; replica: number }> = [];

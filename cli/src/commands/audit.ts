@@ -1,6 +1,6 @@
 /**
  * `tessellate audit [--verify-results] [--from-block N]`: rebuilds every job's and account's
- * state from the protocol's events alone (audit/rebuild.ts), reads the contracts' views and the
+ * state from the protocol's events alone (the sdk event fold, checks on), reads the contracts' views and the
  * token balances at the same block, and reports every difference (audit/compare.ts). With
  * `--verify-results` it also re-fetches every accepted result from IPFS and re-computes its pixel
  * digest. Exit code 1 on any discrepancy, 0 when everything reconciles.
@@ -19,7 +19,7 @@ import {
   type ChainViews,
   type Discrepancy,
 } from "../audit/compare.ts";
-import { applyCommitments, rebuildState, SEGMENT_STATUS, type ChainState } from "../audit/rebuild.ts";
+import { applyCommitments, foldEvents, SegmentStatus, type ProtocolState } from "@tessellate/sdk/protocol";
 import { createViewReader, mapLimit, readAllEvents, readPendingCommitments } from "../chainReads.ts";
 import { formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
@@ -60,7 +60,7 @@ export interface AuditReport {
   skipped: Array<{ jobId: bigint; untouched: number }>;
   verification?: { checked: number; ok: number };
   discrepancies: Discrepancy[];
-  state: ChainState;
+  state: ProtocolState;
 }
 
 /** Audits the protocol's whole history. */
@@ -75,7 +75,7 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
 
   live.set(`reading events of blocks ${fromBlock}–${toBlock}…`, { force: true });
   const events = await readAllEvents(market, fromBlock, toBlock);
-  const state = rebuildState(events);
+  const state = foldEvents(events);
   applyCommitments(state, await readPendingCommitments(market, state));
 
   // ------------------------------------------------------------ views at `toBlock`
@@ -132,14 +132,14 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
   // ------------------------------------------------------------ results on IPFS
   let verification: AuditReport["verification"];
   let acceptedSegments = 0;
-  for (const job of state.jobs.values()) for (const seg of job.segments.values()) if (seg.status === SEGMENT_STATUS.Accepted) acceptedSegments++;
+  for (const job of state.jobs.values()) for (const seg of job.segments.values()) if (seg.status === SegmentStatus.Accepted) acceptedSegments++;
   if (options.verifyResults) {
     if (!deps.storage) throw new Error("auditChain: verifyResults needs a storage");
     const storage = deps.storage;
     verification = { checked: 0, ok: 0 };
     let verified = 0;
     for (const job of state.jobs.values()) {
-      const accepted = [...job.segments.values()].filter((s) => s.status === SEGMENT_STATUS.Accepted && s.accepted).sort((a, b) => a.index - b.index);
+      const accepted = [...job.segments.values()].filter((s) => s.status === SegmentStatus.Accepted && s.accepted).sort((a, b) => a.index - b.index);
       if (accepted.length === 0) continue;
       let manifest: Manifest;
       try {

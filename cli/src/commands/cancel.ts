@@ -6,33 +6,18 @@
  */
 import type { MarketClient, ProtocolEvent } from "@tessellate/sdk/market";
 import { FatalError } from "@tessellate/sdk/errors";
-import { CREDIT_KINDS, createRebuilder, JOB_STATUS, SEGMENT_STATUS, segmentOf, type JobRecord } from "../audit/rebuild.ts";
+import { CreditKindNames, createFold, isClosable, jobMarketConstants, JobStatus, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 
 /** Most segments per `closeSegments` call (JobMarket.MAX_BATCH). */
-export const CLOSE_BATCH = 64;
+export const CLOSE_BATCH = jobMarketConstants.MAX_BATCH;
 
-/**
- * Segments `closeSegments` accepts now (mirrors JobMarket's `_closable`): after the deadline,
- * every open segment whose reveal window is not running (except untouched segments of a
- * cancelled job, already refunded); before it, only a cancelled job's touched segments whose
- * slots are not all held.
- */
+/** Segments `closeSegments` accepts now (the sdk's `isClosable`, JobMarket's `_closable`). */
 export function closableSegments(job: JobRecord, nowSeconds: bigint): number[] {
-  const pastDeadline = nowSeconds > job.params.deadline;
   const closable: number[] = [];
-  for (let i = 0; i < job.params.segmentCount; i++) {
-    const seg = segmentOf(job, i);
-    if (seg.status !== SEGMENT_STATUS.Open) continue;
-    if (pastDeadline) {
-      if (seg.slots === 0 && job.status === JOB_STATUS.Cancelled) continue;
-      if (seg.revealDeadline === 0n || nowSeconds > seg.revealDeadline) closable.push(i);
-    } else if (job.status === JOB_STATUS.Cancelled && seg.slots !== 0 && seg.assigned < seg.slots) {
-      closable.push(i);
-    }
-  }
+  for (let i = 0; i < job.params.segmentCount; i++) if (isClosable(job, segmentOf(job, i), nowSeconds)) closable.push(i);
   return closable;
 }
 
@@ -44,8 +29,8 @@ export function refundsIn(events: ProtocolEvent[], requester: string): { refunde
     if (e.eventName !== "Credited") continue;
     const a = e.args as { account: string; kind: number; amount: bigint };
     if (a.account.toLowerCase() !== requester.toLowerCase()) continue;
-    if (CREDIT_KINDS[a.kind] === "Refund") refunded += a.amount;
-    if (CREDIT_KINDS[a.kind] === "Compensation") compensation += a.amount;
+    if (CreditKindNames[a.kind] === "Refund") refunded += a.amount;
+    if (CreditKindNames[a.kind] === "Compensation") compensation += a.amount;
   }
   return { refunded, compensation };
 }
@@ -116,7 +101,7 @@ export async function cancelJob(options: { jobId: bigint; fromBlock?: bigint }, 
 
   let cancelled = false;
   let untouchedRefund = 0n;
-  if (view.status === JOB_STATUS.Open) {
+  if (view.status === JobStatus.Open) {
     const outcome = await market.cancelJob(jobId);
     cancelled = true;
     const event = outcome.events.find((e) => e.eventName === "JobCancelled");
@@ -127,7 +112,7 @@ export async function cancelJob(options: { jobId: bigint; fromBlock?: bigint }, 
   }
 
   const latest = await market.blockNumber();
-  const rebuilder = createRebuilder();
+  const rebuilder = createFold();
   rebuilder.apply(await readJobEvents(market, jobId, created.blockNumber, latest));
   const job = rebuilder.state.jobs.get(jobId)!;
   const now = await market.latestTimestamp();
@@ -142,7 +127,7 @@ export async function cancelJob(options: { jobId: bigint; fromBlock?: bigint }, 
   const stillRunning: number[] = [];
   for (let i = 0; i < job.params.segmentCount; i++) {
     const seg = segmentOf(job, i);
-    if (seg.status === SEGMENT_STATUS.Open && seg.slots !== 0 && !closed.includes(i)) stillRunning.push(i);
+    if (seg.status === SegmentStatus.Open && seg.slots !== 0 && !closed.includes(i)) stillRunning.push(i);
   }
   if (stillRunning.length > 0) {
     out.print(

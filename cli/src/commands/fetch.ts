@@ -10,7 +10,7 @@ import { decodeManifest, type Manifest } from "@tessellate/sdk/manifest";
 import type { MarketClient } from "@tessellate/sdk/market";
 import { segmentCount } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
-import { createRebuilder, JOB_STATUS, SEGMENT_STATUS_NAMES, segmentOf, type JobRecord } from "../audit/rebuild.ts";
+import { createFold, JobStatus, SegmentStatusNames, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { describeFrames, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
@@ -37,10 +37,10 @@ export async function loadManifest(storage: Pick<Storage, "cat">, manifestCid: s
 export function missingReason(job: JobRecord, index: number): string {
   const seg = segmentOf(job, index);
   if (seg.status === 0) {
-    if (seg.slots === 0) return job.status === JOB_STATUS.Cancelled ? "refunded (cancelled before anyone claimed it)" : "not claimed yet";
+    if (seg.slots === 0) return job.status === JobStatus.Cancelled ? "refunded (cancelled before anyone claimed it)" : "not claimed yet";
     return "still open";
   }
-  return SEGMENT_STATUS_NAMES[seg.status].toLowerCase();
+  return SegmentStatusNames[seg.status].toLowerCase();
 }
 
 /** Prints a composite report: frames written, missing segments, failed groups. */
@@ -77,7 +77,7 @@ export async function fetchJob(options: FetchJobOptions, deps: { market: MarketC
   const out = deps.output ?? silentOutput;
   const created = await findJobCreation(market, options.jobId, { fromBlock: options.fromBlock });
   const latest = await market.blockNumber();
-  const rebuilder = createRebuilder();
+  const rebuilder = createFold();
   rebuilder.apply(await readJobEvents(market, options.jobId, created.blockNumber, latest));
   const job = rebuilder.state.jobs.get(options.jobId)!;
   const outcome = jobOutcomeOf(job, 0, latest);

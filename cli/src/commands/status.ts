@@ -8,16 +8,16 @@ import type { MarketClient } from "@tessellate/sdk/market";
 import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import {
-  createRebuilder,
-  JOB_STATUS_NAMES,
-  REPLICA_STATE,
-  REPLICA_STATE_NAMES,
-  SEGMENT_STATUS,
-  SEGMENT_STATUS_NAMES,
+  createFold,
+  JobStatusNames,
+  ReplicaState,
+  ReplicaStateNames,
+  SegmentStatus,
+  SegmentStatusNames,
   segmentOf,
   unitPrice,
   type JobRecord,
-} from "../audit/rebuild.ts";
+} from "@tessellate/sdk/protocol";
 import type { JobView, SegmentView } from "../audit/compare.ts";
 import { findJobCreation, mapLimit, readJobEvents } from "../chainReads.ts";
 import { describeFrames, formatDuration, formatTable, formatTimestamp, formatTokens, plural, shortAddress, shortHex } from "../format.ts";
@@ -72,7 +72,7 @@ export async function jobStatus(
   const limit = options.limit ?? 200;
   const created = await findJobCreation(market, options.jobId, { fromBlock: options.fromBlock });
   const latest = await market.blockNumber();
-  const rebuilder = createRebuilder();
+  const rebuilder = createFold();
   rebuilder.apply(await readJobEvents(market, options.jobId, created.blockNumber, latest));
   const job = rebuilder.state.jobs.get(options.jobId)!;
   const [view, chainTime] = await Promise.all([market.jobOf(options.jobId) as Promise<JobView>, market.latestTimestamp()]);
@@ -96,18 +96,18 @@ export async function jobStatus(
     const plan = manifest ? segmentAt(manifest, i) : undefined;
     const row: SegmentRow = {
       segment: i,
-      status: SEGMENT_STATUS_NAMES[segView.status] ?? String(segView.status),
+      status: SegmentStatusNames[segView.status] ?? String(segView.status),
       frames: plan?.frames,
       tile: plan?.tile,
       slots: segView.slots,
       tieBreakers: segView.tieBreakers,
       revealDeadline: segView.revealDeadline,
       replicas: seg.replicas.flatMap((r, k) =>
-        r.state === REPLICA_STATE.Empty ? [] : [{ replica: k, provider: r.provider, state: REPLICA_STATE_NAMES[r.state], verdict: r.verdict }],
+        r.state === ReplicaState.Empty ? [] : [{ replica: k, provider: r.provider, state: ReplicaStateNames[r.state], verdict: r.verdict }],
       ),
       accepted: seg.accepted ? { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid } : undefined,
     };
-    if (segView.status !== seg.status) row.statusFromEvents = SEGMENT_STATUS_NAMES[seg.status];
+    if (segView.status !== seg.status) row.statusFromEvents = SegmentStatusNames[seg.status];
     return row;
   });
 
@@ -134,7 +134,7 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
   const t = (x: bigint) => formatTokens(x, { symbol: sym });
   const lines: string[] = [];
   const settled = progress.done === progress.segments ? " (every segment settled)" : view.status === 1 && chainTime > p.deadline ? " (deadline passed)" : "";
-  lines.push(`job ${report.jobId} — ${JOB_STATUS_NAMES[view.status] ?? view.status}${settled}`);
+  lines.push(`job ${report.jobId} — ${JobStatusNames[view.status] ?? view.status}${settled}`);
   lines.push(`  requester        ${job.requester}`);
   lines.push(`  manifest         ${p.manifestCid}`);
   if (report.manifest) {
@@ -164,7 +164,7 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
     `${s.status}${s.statusFromEvents ? ` (events: ${s.statusFromEvents})` : ""}`,
     `${s.slots}${s.tieBreakers ? ` (+${s.tieBreakers} tb)` : ""}`,
     s.replicas.map((r) => `${r.replica}:${shortAddress(r.provider)} ${r.verdict ?? r.state.toLowerCase()}`).join(", ") || "—",
-    s.accepted ? `${shortHex(s.accepted.digest)} ${s.accepted.resultCid}` : s.revealDeadline > 0n && s.status === SEGMENT_STATUS_NAMES[SEGMENT_STATUS.Open] ? `reveal until ${formatTimestamp(s.revealDeadline, chainTime)}` : "",
+    s.accepted ? `${shortHex(s.accepted.digest)} ${s.accepted.resultCid}` : s.revealDeadline > 0n && s.status === SegmentStatusNames[SegmentStatus.Open] ? `reveal until ${formatTimestamp(s.revealDeadline, chainTime)}` : "",
   ]);
   lines.push(...formatTable(["seg", "frames", "tile", "status", "slots", "replicas (slot:provider state)", "accepted digest / result"], rows).split("\n"));
   if (report.hiddenSegments > 0) lines.push(`… ${report.hiddenSegments} more segments (raise --limit to list them)`);

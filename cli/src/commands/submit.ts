@@ -17,7 +17,7 @@ import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, typ
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
-import { unitPrice } from "../audit/rebuild.ts";
+import { unitPrice } from "@tessellate/sdk/protocol";
 import { tokenSymbol } from "../chainReads.ts";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural } from "../format.ts";

@@ -8,7 +8,7 @@
 import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
-import { createRebuilder, isSegmentDone, SEGMENT_STATUS, segmentOf, type JobRecord } from "../audit/rebuild.ts";
+import { createFold, isSegmentDone, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { sleep as defaultSleep } from "../output.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
@@ -87,9 +87,9 @@ export function jobOutcomeOf(job: JobRecord, elapsedMs: number, toBlock: bigint)
   const open: number[] = [];
   for (let i = 0; i < job.params.segmentCount; i++) {
     const seg = segmentOf(job, i);
-    if (seg.status === SEGMENT_STATUS.Accepted && seg.accepted) accepted.set(i, { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
-    else if (seg.status === SEGMENT_STATUS.Failed) failed.push(i);
-    else if (seg.status === SEGMENT_STATUS.Closed) closed.push(i);
+    if (seg.status === SegmentStatus.Accepted && seg.accepted) accepted.set(i, { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+    else if (seg.status === SegmentStatus.Failed) failed.push(i);
+    else if (seg.status === SegmentStatus.Closed) closed.push(i);
     else if (isSegmentDone(job, seg)) refunded.push(i);
     else open.push(i);
   }
@@ -122,7 +122,7 @@ export async function waitForJob(
   const started = now();
   const pollMs = options.pollIntervalMs ?? Math.min(5_000, Math.max(200, market.conn.pollingIntervalMs * 5));
   const fromBlock = options.fromBlock ?? (await findJobCreation(market, options.jobId)).blockNumber;
-  const rebuilder = createRebuilder();
+  const rebuilder = createFold();
   let next = fromBlock;
   let lastCloseAt = -Infinity;
 

@@ -1,18 +1,25 @@
 /**
- * Applies protocol events, in chain order, to the local state: jobs, this node's replicas, the
- * market's slots and segments, and this account's earnings. Pure bookkeeping (no I/O besides the
- * state file), idempotent (an event applied twice changes nothing the second time), and run by
- * the chain watcher inside the same transaction that moves the checkpoint.
+ * Applies protocol events, in chain order, to the local state. The market's side — jobs,
+ * segments, replica slots — is the sdk's event fold (`createFold` from `@tessellate/sdk/protocol`,
+ * the same fold the CLI's audit trusts): this file loads the fold's records of the jobs and
+ * segments a batch touches, folds the batch, and persists the records (and their rows in
+ * `market_segments` / `market_slots`). On top of it, it moves this node's own replicas through
+ * their state machine and records this account's earnings.
+ *
+ * Pure bookkeeping (no I/O besides the state file), idempotent (events at or before the fold's
+ * saved position are skipped), and run by the chain watcher inside the same transaction that
+ * moves the checkpoint.
  */
 import { isAddressEqual, type Address } from "viem";
-import { CREDIT_KINDS, type ChainEvent, type Logger } from "../ports.ts";
+import { compareEvents, createFold, CreditKindNames, emptyState, ReplicaState as ChainReplicaState, sortEvents, unpackSlot, type FoldEvent, type SegmentRecord } from "@tessellate/sdk/protocol";
+import type { ChainEvent, Logger } from "../ports.ts";
 import { reached, type ReplicaState } from "./replicaStateMachine.ts";
 import type { ReplicaRow, StateStore } from "./stateStore.ts";
 
 /** What changed, so the worker knows what to look at. */
 export interface ProjectionEffects {
   newJobs: bigint[];
-  /** Jobs where a slot became claimable again (abandon, expiry, tie-breaker). */
+  /** Jobs where a slot became claimable again (abandon, expiry of an open segment, tie-breaker). */
   reopenedJobs: Set<bigint>;
   cancelledJobs: bigint[];
   /** Replica rows of this node that changed state. */
@@ -25,8 +32,37 @@ export function emptyEffects(): ProjectionEffects {
   return { newJobs: [], reopenedJobs: new Set(), cancelledJobs: [], changedReplicas: new Set(), earningsChanged: false };
 }
 
+/** Segments an event names (`segment`, `segments`, or packed `slots`). */
+function segmentsNamed(args: Record<string, unknown>): number[] {
+  const out: number[] = [];
+  if (args.segment !== undefined) out.push(Number(args.segment));
+  if (Array.isArray(args.segments)) for (const s of args.segments) out.push(Number(s));
+  if (Array.isArray(args.slots)) for (const packed of args.slots) out.push(unpackSlot(packed as bigint).segment);
+  return out;
+}
+
 export function applyEvents(store: StateStore, events: ChainEvent[], me: Address, log: Logger, effects = emptyEffects()): ProjectionEffects {
+  const position = store.foldPosition();
+  const fresh = sortEvents(events.filter((e) => position === undefined || compareEvents(e, position) > 0));
+  if (fresh.length === 0) return effects;
   const mine = (who: Address) => isAddressEqual(who, me);
+
+  // The fold's records of every job and segment the batch names.
+  const named = new Map<bigint, Set<number>>();
+  for (const e of fresh) {
+    const args = e.args as Record<string, unknown>;
+    if (args.jobId === undefined) continue;
+    const jobId = BigInt(args.jobId as bigint);
+    const set = named.get(jobId) ?? new Set<number>();
+    for (const s of segmentsNamed(args)) set.add(s);
+    named.set(jobId, set);
+  }
+  const state = emptyState();
+  for (const [jobId, segments] of named) {
+    const job = store.loadFoldJob(jobId, segments);
+    if (job) state.jobs.set(jobId, job);
+  }
+  const touchedSegments = new Map<bigint, Set<number>>();
 
   /** Moves our active row of the slot to `to`, unless it is already there or beyond. */
   const advance = (jobId: bigint, segment: number, replica: number, to: ReplicaState, event: string, fields: Parameters<StateStore["transition"]>[2] = {}) => {
@@ -41,8 +77,29 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
       log.warn({ jobId: String(jobId), segment, replica, state: row.state, event, err: (error as Error).message }, "chain event does not fit the local replica state; ignored");
     }
   };
+  /** The fold's record of a slot after the current transaction. */
+  const slotAfter = (jobId: bigint, segment: number, replica: number) => state.jobs.get(jobId)?.segments.get(segment)?.replicas[replica];
 
-  for (const event of events) {
+  const onTransaction = (touched: ReadonlySet<SegmentRecord>, txEvents: readonly FoldEvent[]) => {
+    for (const event of txEvents as ChainEvent[]) applyToNode(event);
+    const accepting = txEvents.some((e) => e.eventName === "SegmentAccepted");
+    for (const job of state.jobs.values()) {
+      for (const seg of touched) {
+        if (job.segments.get(seg.index) !== seg) continue;
+        const set = touchedSegments.get(job.jobId) ?? new Set<number>();
+        touchedSegments.set(job.jobId, set.add(seg.index));
+        // Acceptances (SegmentAccepted, or a late reveal that agrees) settle the agreeing replicas in the fold.
+        seg.replicas.forEach((rep, k) => {
+          if (rep.verdict !== "accepted" || !mine(rep.provider) || !store.findActiveReplica(job.jobId, seg.index, k)) return;
+          advance(job.jobId, seg.index, k, "accepted", accepting ? "SegmentAccepted" : "ReplicasRevealed after SegmentAccepted");
+          effects.earningsChanged = true;
+        });
+      }
+    }
+  };
+
+  /** This node's replicas, the jobs table and this account's earnings. */
+  const applyToNode = (event: ChainEvent) => {
     switch (event.eventName) {
       case "JobCreated": {
         const { jobId, requester, params, feeBps } = event.args;
@@ -73,10 +130,8 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
         break;
       case "ReplicasClaimed": {
         const { jobId, provider, leaseEnd } = event.args;
+        if (!mine(provider)) break;
         for (const { segment, replica } of event.args.slots.map(unpackSlot)) {
-          store.putSlot({ jobId, segment, replica, provider, state: "claimed", leaseEnd: Number(leaseEnd) });
-          store.updateSegment(jobId, segment, {});
-          if (!mine(provider)) continue;
           const { row, inserted } = store.insertClaim({ jobId, segment, replica, leaseEnd: Number(leaseEnd), claimBlock: event.blockNumber });
           if (inserted) {
             effects.changedReplicas.add(row.id);
@@ -87,9 +142,8 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
       }
       case "ReplicasCommitted": {
         const { jobId, provider } = event.args;
+        if (!mine(provider)) break;
         for (const { segment, replica } of event.args.slots.map(unpackSlot)) {
-          store.setSlotState(jobId, segment, replica, "committed");
-          if (!mine(provider)) continue;
           // A claimed row that the chain says is committed: this node lost its state file after
           // committing. It renders again and recomputes its derived salt (worker: recoverCommitted).
           if (store.findActiveReplica(jobId, segment, replica)?.state === "claimed") advance(jobId, segment, replica, "recovering", "ReplicasCommitted (local result lost)");
@@ -98,50 +152,20 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
         break;
       }
       case "RevealsOpened": {
-        const { jobId, revealDeadline, segments } = event.args;
-        for (const segment of segments) store.updateSegment(jobId, segment, { revealDeadline: Number(revealDeadline) });
+        const { jobId, segments } = event.args;
         for (const row of store.listReplicas({ jobId, states: ["committed", "committing"] })) {
           if (segments.includes(row.segment)) effects.changedReplicas.add(row.id);
         }
         break;
       }
       case "ReplicasRevealed": {
-        const { jobId, provider, digests } = event.args;
-        for (const [i, { segment, replica }] of event.args.slots.map(unpackSlot).entries()) {
-          const digest = digests[i];
-          store.setSlotState(jobId, segment, replica, "revealed", digest);
-          if (mine(provider)) advance(jobId, segment, replica, "revealed", "ReplicasRevealed");
-          // A late reveal of an accepted segment settles at once: paid when it agrees (a
-          // disagreeing one gets its own ReplicaRejected event).
-          const seg = store.getSegment(jobId, segment);
-          if (seg.status === "accepted" && seg.acceptedDigest && sameHex(seg.acceptedDigest, digest)) {
-            store.setSlotState(jobId, segment, replica, "settled");
-            if (mine(provider)) {
-              advance(jobId, segment, replica, "accepted", "ReplicasRevealed after SegmentAccepted");
-              effects.earningsChanged = true;
-            }
-          }
-        }
-        break;
-      }
-      case "SegmentAccepted": {
-        const { jobId, segment, digest } = event.args;
-        store.updateSegment(jobId, segment, { status: "accepted", acceptedDigest: digest });
-        // Revealed replicas that agree are paid in this same transaction (see `Credited`);
-        // those that disagree get a ReplicaRejected event.
-        for (const slot of store.slotsOf(jobId, segment)) {
-          if (slot.state !== "revealed" || !slot.digest || !sameHex(slot.digest, digest)) continue;
-          store.setSlotState(jobId, segment, slot.replica, "settled");
-          if (mine(slot.provider)) {
-            advance(jobId, segment, slot.replica, "accepted", "SegmentAccepted");
-            effects.earningsChanged = true;
-          }
-        }
+        const { jobId, provider } = event.args;
+        if (!mine(provider)) break;
+        for (const { segment, replica } of event.args.slots.map(unpackSlot)) advance(jobId, segment, replica, "revealed", "ReplicasRevealed");
         break;
       }
       case "ReplicaRejected": {
         const { jobId, segment, replica, provider, slashed } = event.args;
-        store.setSlotState(jobId, segment, replica, "settled");
         if (mine(provider)) {
           advance(jobId, segment, replica, "rejected", "ReplicaRejected", { slashed });
           recordSlash(store, event, jobId, slashed);
@@ -151,16 +175,9 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
       }
       case "ReplicaExpired": {
         const { jobId, segment, replica, provider, slashed } = event.args;
-        const slot = store.getSlot(jobId, segment, replica);
-        const seg = store.getSegment(jobId, segment);
-        if (seg.status === "open") {
-          // The slot reopens; a missed reveal also closes the segment's reveal window again.
-          if (slot?.state === "committed") store.updateSegment(jobId, segment, { revealDeadline: 0 });
-          store.setSlotState(jobId, segment, replica, "empty");
-          effects.reopenedJobs.add(jobId);
-        } else {
-          store.setSlotState(jobId, segment, replica, "settled");
-        }
+        // `expire` on an open segment reopens the slot; `closeSegments` expires it and closes the
+        // segment in the same transaction (the fold tells them apart).
+        if (slotAfter(jobId, segment, replica)?.state === ChainReplicaState.Empty) effects.reopenedJobs.add(jobId);
         if (mine(provider)) {
           advance(jobId, segment, replica, "expired", "ReplicaExpired", { slashed });
           recordSlash(store, event, jobId, slashed);
@@ -170,32 +187,23 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
       }
       case "ReplicaAbandoned": {
         const { jobId, segment, replica, provider } = event.args;
-        store.setSlotState(jobId, segment, replica, "empty");
         effects.reopenedJobs.add(jobId);
         if (mine(provider)) advance(jobId, segment, replica, "abandoned", "ReplicaAbandoned");
         break;
       }
       case "ReplicaReleased": {
         const { jobId, segment, replica, provider } = event.args;
-        store.setSlotState(jobId, segment, replica, "settled");
         if (mine(provider)) advance(jobId, segment, replica, "released", "ReplicaReleased");
         break;
       }
       case "TieBreakerOpened":
-        store.updateSegment(event.args.jobId, event.args.segment, { revealDeadline: 0, slots: event.args.slots });
         effects.reopenedJobs.add(event.args.jobId);
-        break;
-      case "SegmentFailed":
-        store.updateSegment(event.args.jobId, event.args.segment, { status: "failed" });
-        break;
-      case "SegmentClosed":
-        store.updateSegment(event.args.jobId, event.args.segment, { status: "closed" });
         break;
       case "Credited":
         if (mine(event.args.account)) {
           store.recordEarning({
             jobId: event.args.jobId,
-            kind: CREDIT_KINDS[event.args.kind] ?? `kind${event.args.kind}`,
+            kind: CreditKindNames[event.args.kind] ?? `kind${event.args.kind}`,
             amount: event.args.amount,
             block: event.blockNumber,
             txHash: event.transactionHash,
@@ -214,17 +222,12 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
       default:
         break;
     }
-  }
+  };
+
+  createFold(state, { checks: false, onTransaction }).apply(fresh);
+  for (const job of state.jobs.values()) store.saveFoldJob(job, touchedSegments.get(job.jobId) ?? []);
+  store.setFoldPosition(fresh[fresh.length - 1]);
   return effects;
-}
-
-/** `segment << 8 | replica`, as the batched events list slots. */
-export function unpackSlot(packed: bigint): { segment: number; replica: number } {
-  return { segment: Number(packed >> 8n), replica: Number(packed & 0xffn) };
-}
-
-function sameHex(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }
 
 function isFinal(state: ReplicaState): boolean {

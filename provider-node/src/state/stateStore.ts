@@ -4,8 +4,9 @@
  *  - `jobs`: every job seen (parameters from `JobCreated`, the manifest, the filter's decision and reason);
  *  - `replicas`: the replicas this node holds, with state, lease, digest, salt, result CID, attempts,
  *    last error and timestamps; `replica_transitions`: every state change, for the record;
- *  - `market_slots` / `market_segments`: a projection of every slot and segment on-chain (for the
- *    keeper and for reveal windows);
+ *  - `fold_jobs` / `fold_segments`: the sdk event fold's records of every job and touched segment
+ *    (the protocol's read model, see state/projection.ts), and `market_slots` / `market_segments`:
+ *    the same segments and slots as queryable rows (for the keeper, claims and reveal windows);
  *  - `earnings`: credits, slashes and withdrawals of this node's account;
  *  - `meta`: the chain checkpoint (last block whose events are applied) and node facts.
  *
@@ -18,6 +19,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Address, Hex } from "viem";
 import type { JobParams, Manifest } from "@tessellate/sdk";
+import { ReplicaStateNames, SegmentStatusNames, type JobRecord, type SegmentRecord } from "@tessellate/sdk/protocol";
 import { FatalError } from "@tessellate/sdk/errors";
 import { ACTIVE_STATES, checkTransition, isReplicaState, type ReplicaState } from "./replicaStateMachine.ts";
 
@@ -87,7 +89,8 @@ export interface EarningsSummary {
   withdrawn: bigint;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: the market projection is the sdk's event fold (fold_jobs, fold_segments). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -151,6 +154,16 @@ CREATE TABLE IF NOT EXISTS market_segments (
   reveal_deadline INTEGER NOT NULL DEFAULT 0,
   accepted_digest TEXT,
   slots INTEGER,
+  PRIMARY KEY (job_id, segment)
+);
+CREATE TABLE IF NOT EXISTS fold_jobs (
+  job_id INTEGER PRIMARY KEY,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fold_segments (
+  job_id INTEGER NOT NULL,
+  segment INTEGER NOT NULL,
+  record TEXT NOT NULL,
   PRIMARY KEY (job_id, segment)
 );
 CREATE TABLE IF NOT EXISTS earnings (
@@ -400,26 +413,57 @@ export class StateStore {
 
   // ------------------------------------------------------------------------------ market projection
 
+  /** Position (block, log index) of the last event the fold applied, or undefined on a fresh file. */
+  foldPosition(): { blockNumber: bigint; logIndex: number } | undefined {
+    const value = this.getMeta("foldPosition");
+    if (value === undefined) return undefined;
+    const [block, logIndex] = value.split(":");
+    return { blockNumber: BigInt(block), logIndex: Number(logIndex) };
+  }
+
+  setFoldPosition(position: { blockNumber: bigint; logIndex: number }): void {
+    this.setMeta("foldPosition", `${position.blockNumber}:${position.logIndex}`);
+  }
+
+  /** The fold's record of a job, with the records of the given segments (those it holds; the others stay untouched ones). */
+  loadFoldJob(jobId: bigint, segments: Iterable<number>): JobRecord | undefined {
+    const row = this.db.prepare("SELECT record FROM fold_jobs WHERE job_id = ?").get(jobId) as { record: string } | undefined;
+    if (!row) return undefined;
+    const job = { ...(parseWithBigints(row.record) as Omit<JobRecord, "segments">), segments: new Map<number, SegmentRecord>() };
+    const get = this.db.prepare("SELECT record FROM fold_segments WHERE job_id = ? AND segment = ?");
+    for (const index of segments) {
+      const seg = get.get(jobId, index) as { record: string } | undefined;
+      if (seg) job.segments.set(index, parseWithBigints(seg.record) as SegmentRecord);
+    }
+    return job;
+  }
+
+  /**
+   * Saves the fold's record of a job and of the given segments, and writes those segments and
+   * their slots as `market_segments` / `market_slots` rows (state names in lower case).
+   */
+  saveFoldJob(job: JobRecord, segments: Iterable<number>): void {
+    const { segments: all, ...header } = job;
+    this.db.prepare("INSERT INTO fold_jobs (job_id, record) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET record = excluded.record").run(job.jobId, jsonWithBigints(header));
+    const putRecord = this.db.prepare("INSERT INTO fold_segments (job_id, segment, record) VALUES (?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET record = excluded.record");
+    const putSegment = this.db.prepare(
+      "INSERT INTO market_segments (job_id, segment, status, reveal_deadline, accepted_digest, slots) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET status = excluded.status, reveal_deadline = excluded.reveal_deadline, accepted_digest = excluded.accepted_digest, slots = excluded.slots",
+    );
+    const putSlot = this.db.prepare(
+      "INSERT INTO market_slots (job_id, segment, replica, provider, state, lease_end, digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment, replica) DO UPDATE SET provider = excluded.provider, state = excluded.state, lease_end = excluded.lease_end, digest = excluded.digest",
+    );
+    for (const index of segments) {
+      const seg = all.get(index);
+      if (!seg) continue;
+      putRecord.run(job.jobId, index, jsonWithBigints(seg));
+      putSegment.run(job.jobId, index, SegmentStatusNames[seg.status].toLowerCase(), seg.revealDeadline, seg.accepted?.digest ?? null, seg.slots === 0 ? null : seg.slots);
+      seg.replicas.forEach((rep, k) => putSlot.run(job.jobId, index, k, rep.provider, ReplicaStateNames[rep.state].toLowerCase(), rep.leaseEnd, rep.digest ?? null));
+    }
+  }
+
   getSlot(jobId: bigint, segment: number, replica: number): MarketSlotRow | undefined {
     const row = this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND replica = ?").get(jobId, segment, replica) as Row | undefined;
     return row && toSlot(row);
-  }
-
-  /** Records a claimed slot (a new claim replaces whatever the slot held before). */
-  putSlot(slot: Omit<MarketSlotRow, "digest">): void {
-    this.db
-      .prepare(
-        "INSERT INTO market_slots (job_id, segment, replica, provider, state, lease_end, digest) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT(job_id, segment, replica) DO UPDATE SET provider = excluded.provider, state = excluded.state, lease_end = excluded.lease_end, digest = NULL",
-      )
-      .run(slot.jobId, slot.segment, slot.replica, slot.provider, slot.state, slot.leaseEnd);
-  }
-
-  setSlotState(jobId: bigint, segment: number, replica: number, state: MarketSlotRow["state"], digest?: Hex): void {
-    if (digest !== undefined) {
-      this.db.prepare("UPDATE market_slots SET state = ?, digest = ? WHERE job_id = ? AND segment = ? AND replica = ?").run(state, digest, jobId, segment, replica);
-    } else {
-      this.db.prepare("UPDATE market_slots SET state = ? WHERE job_id = ? AND segment = ? AND replica = ?").run(state, jobId, segment, replica);
-    }
   }
 
   /** Slots of a segment in the projection. */
@@ -436,18 +480,6 @@ export class StateStore {
       acceptedDigest: (row?.accepted_digest as Hex | null) ?? null,
       slots: row?.slots === null || row?.slots === undefined ? null : Number(row.slots),
     };
-  }
-
-  updateSegment(jobId: bigint, segment: number, change: { status?: string; revealDeadline?: number; acceptedDigest?: Hex; slots?: number }): void {
-    this.db.prepare("INSERT OR IGNORE INTO market_segments (job_id, segment) VALUES (?, ?)").run(jobId, segment);
-    if (change.slots !== undefined) this.db.prepare("UPDATE market_segments SET slots = ? WHERE job_id = ? AND segment = ?").run(change.slots, jobId, segment);
-    if (change.status !== undefined) this.db.prepare("UPDATE market_segments SET status = ? WHERE job_id = ? AND segment = ?").run(change.status, jobId, segment);
-    if (change.revealDeadline !== undefined) {
-      this.db.prepare("UPDATE market_segments SET reveal_deadline = ? WHERE job_id = ? AND segment = ?").run(change.revealDeadline, jobId, segment);
-    }
-    if (change.acceptedDigest !== undefined) {
-      this.db.prepare("UPDATE market_segments SET accepted_digest = ? WHERE job_id = ? AND segment = ?").run(change.acceptedDigest, jobId, segment);
-    }
   }
 
   /**
@@ -567,5 +599,9 @@ function jsonWithBigints(value: unknown): string {
 }
 
 function parseJobParams(text: string): JobParams {
-  return JSON.parse(text, (_k, v) => (v && typeof v === "object" && "$bigint" in v ? BigInt(v.$bigint) : v)) as JobParams;
+  return parseWithBigints(text) as JobParams;
+}
+
+function parseWithBigints(text: string): unknown {
+  return JSON.parse(text, (_k, v) => (v && typeof v === "object" && "$bigint" in v ? BigInt(v.$bigint) : v));
 }

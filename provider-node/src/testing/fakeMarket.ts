@@ -2,6 +2,8 @@
  * An in-memory JobMarket + ProviderRegistry for unit tests of the provider node: the protocol's
  * rules as IJobMarket documents them (claims chosen by the market, leases, commit–reveal, quorum,
  * one tie-breaker, abandon, expire with keeper fee, cancellation, closeSegments, pull payments),
+ * with the sdk's protocol module deciding what is claimable, expirable and closable, what a
+ * keeper earns and how reputation scores (so the fake and the real market share those rules),
  * with the same typed contract errors the sdk's market client raises (`ContractRevertError`).
  * Every write mines one block whose events {@link FakeMarket.events} returns, decoded like the
  * real client's. Time comes from the given clock. Not a replacement for the contract tests.
@@ -11,9 +13,19 @@ import { commitmentOf, type CommitInput, type JobParams, type RevealInput, type 
 import { ContractRevertError, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError } from "@tessellate/sdk/errors";
 import {
-  ChainJobStatus,
-  ChainReplicaState,
-  ChainSegmentStatus,
+  CreditKind,
+  expirableReason,
+  isClosable,
+  isSegmentClaimableBy,
+  jobMarketConstants,
+  JobStatus as ChainJobStatus,
+  keeperFee,
+  packSlot,
+  ReplicaState as ChainReplicaState,
+  reputationScore,
+  SegmentStatus as ChainSegmentStatus,
+} from "@tessellate/sdk/protocol";
+import {
   type ChainEvent,
   type ChainEventNamed,
   type Clock,
@@ -25,8 +37,7 @@ import {
   type TxResult,
 } from "../ports.ts";
 
-const KEEPER_FEE_BPS = 1_000n;
-const MAX_TIE_BREAKERS = 1;
+const MAX_TIE_BREAKERS = jobMarketConstants.MAX_TIE_BREAKERS;
 
 interface FakeReplica {
   provider: Address;
@@ -38,6 +49,8 @@ interface FakeReplica {
 
 interface FakeSegment {
   status: number;
+  /** A claim ever touched it (the contract's slot count is 0 until then). */
+  touched: boolean;
   slots: number;
   tieBreakers: number;
   revealDeadline: bigint;
@@ -100,6 +113,7 @@ export class FakeMarket {
     const jobId = BigInt(this.jobs.size + 1);
     const segments = Array.from({ length: params.segmentCount }, () => ({
       status: ChainSegmentStatus.Open,
+      touched: false,
       slots: params.redundancy,
       tieBreakers: 0,
       revealDeadline: 0n,
@@ -252,9 +266,9 @@ export class FakeMarket {
     const claimed: { segment: number; replica: number; leaseEnd: bigint }[] = [];
     for (const [segment, s] of job.segments.entries()) {
       if (claimed.length >= count) break;
-      if (s.status !== ChainSegmentStatus.Open) continue;
-      const held = s.replicas.some((r) => r && r.state !== ChainReplicaState.Empty && r.state !== ChainReplicaState.Settled && r.provider.toLowerCase() === who.toLowerCase());
-      if (held) continue;
+      const replicas = s.replicas.filter((r) => r !== undefined);
+      const assigned = replicas.filter((r) => r.state !== ChainReplicaState.Empty && r.state !== ChainReplicaState.Settled).length;
+      if (!isSegmentClaimableBy({ ...s, slots: s.slots, assigned }, replicas, who, job.params.redundancy)) continue;
       let free = -1;
       for (let k = s.slots - 1; k >= 0; k--) if (!s.replicas[k] || s.replicas[k]!.state === ChainReplicaState.Empty) free = k;
       if (free >= 0) claimed.push({ segment, replica: free, leaseEnd });
@@ -263,7 +277,10 @@ export class FakeMarket {
     const need = BigInt(claimed.length) * job.params.collateralPerReplica;
     if (p.staked - p.locked < need) throw revert("ProviderRegistryInsufficientFreeStake", who, p.staked - p.locked, need);
     p.locked += need;
-    for (const c of claimed) job.segments[c.segment].replicas[c.replica] = { provider: who, state: ChainReplicaState.Claimed, leaseEnd };
+    for (const c of claimed) {
+      job.segments[c.segment].replicas[c.replica] = { provider: who, state: ChainReplicaState.Claimed, leaseEnd };
+      job.segments[c.segment].touched = true;
+    }
     this.emit("ReplicasClaimed", { jobId, provider: who, leaseEnd, slots: claimed.map((c) => packSlot(c.segment, c.replica)) });
     return claimed;
   }
@@ -350,12 +367,12 @@ export class FakeMarket {
     if (r.digest === accepted) {
       p.locked -= job.params.collateralPerReplica;
       p.accepted++;
-      this.credit(r.provider, jobId, k < job.params.redundancy ? 0 : 3, job.params.rewardPerReplica);
+      this.credit(r.provider, jobId, k < job.params.redundancy ? CreditKind.Reward : CreditKind.TieBreakerReward, job.params.rewardPerReplica);
     } else {
       p.locked -= job.params.collateralPerReplica;
       p.staked -= job.params.collateralPerReplica;
       p.rejected++;
-      this.credit(job.requester, jobId, 4, job.params.collateralPerReplica);
+      this.credit(job.requester, jobId, CreditKind.Compensation, job.params.collateralPerReplica);
       this.emit("ReplicaRejected", { jobId, segment, replica: k, provider: r.provider, slashed: job.params.collateralPerReplica });
     }
     r.state = ChainReplicaState.Settled;
@@ -381,14 +398,12 @@ export class FakeMarket {
     for (const ref of slots) {
       const s = this.segment(job, jobId, ref.segment);
       const r = s.replicas[ref.replica];
-      const now = this.now();
-      const missedLease = r?.state === ChainReplicaState.Claimed && now > r.leaseEnd;
-      const missedReveal = r?.state === ChainReplicaState.Committed && s.revealDeadline !== 0n && now > s.revealDeadline;
-      if (!r || (!missedLease && !missedReveal)) throw revert("JobMarketNotExpirable", jobId, ref.segment, ref.replica);
+      const reason = r && expirableReason(s, r, this.now());
+      if (!r || !reason) throw revert("JobMarketNotExpirable", jobId, ref.segment, ref.replica);
       this.seize(job, jobId, ref.segment, ref.replica, r, keeper);
       if (s.status === ChainSegmentStatus.Open) {
         s.replicas[ref.replica] = undefined;
-        if (missedReveal) s.revealDeadline = 0n;
+        if (reason === "reveal") s.revealDeadline = 0n;
       } else {
         r.state = ChainReplicaState.Settled;
       }
@@ -397,19 +412,13 @@ export class FakeMarket {
 
   private closeSegments(jobId: bigint, segments: number[]): void {
     const job = this.job(jobId);
-    const pastDeadline = this.now() > job.params.deadline;
     for (const segment of segments) {
       const s = this.segment(job, jobId, segment);
       const view = this.segmentView(jobId, segment);
-      const closable =
-        s.status === ChainSegmentStatus.Open &&
-        (pastDeadline ? s.revealDeadline === 0n || this.now() > s.revealDeadline : job.status === ChainJobStatus.Cancelled && view.assigned < view.slots && view.assigned > 0);
-      if (!closable) throw revert("JobMarketSegmentNotClosable", jobId, segment);
+      if (!isClosable(job, { ...view, slots: s.touched ? view.slots : 0 }, this.now())) throw revert("JobMarketSegmentNotClosable", jobId, segment);
       for (const [k, r] of s.replicas.entries()) {
         if (!r || r.state === ChainReplicaState.Empty || r.state === ChainReplicaState.Settled) continue;
-        const missedLease = r.state === ChainReplicaState.Claimed && this.now() > r.leaseEnd;
-        const missedReveal = r.state === ChainReplicaState.Committed && s.revealDeadline !== 0n && this.now() > s.revealDeadline;
-        if (missedLease || missedReveal) this.seize(job, jobId, segment, k, r, job.requester);
+        if (expirableReason(s, r, this.now())) this.seize(job, jobId, segment, k, r, job.requester);
         else this.release(job, jobId, segment, k, r);
         r.state = ChainReplicaState.Settled;
       }
@@ -433,9 +442,9 @@ export class FakeMarket {
     p.locked -= collateral;
     p.staked -= collateral;
     p.expired++;
-    const fee = (collateral * KEEPER_FEE_BPS) / 10_000n;
-    this.credit(keeper, jobId, 5, fee);
-    this.credit(job.requester, jobId, 4, collateral - fee);
+    const fee = keeperFee(collateral);
+    this.credit(keeper, jobId, CreditKind.KeeperFee, fee);
+    this.credit(job.requester, jobId, CreditKind.Compensation, collateral - fee);
     this.emit("ReplicaExpired", { jobId, segment, replica, provider: r.provider, keeper, slashed: collateral });
   }
 
@@ -487,16 +496,12 @@ export class FakeMarket {
   }
 }
 
-function packSlot(segment: number, replica: number): bigint {
-  return (BigInt(segment) << 8n) | BigInt(replica);
-}
-
 function blockHash(n: bigint): Hex {
   return keccak256(toHex(`block-${n}`));
 }
 
 function score(p: FakeProvider): number {
-  return Math.min(10_000, Math.floor(((p.accepted + 2) * 10_000) / (p.accepted + 4 + 4 * p.rejected + 2 * p.expired + p.abandoned)));
+  return reputationScore(p);
 }
 
 /** The error the sdk's market client throws for this revert (a ContractRevertError with the decoded `{ name, args }`). */

@@ -37,7 +37,8 @@ import type { EngineRegistry } from "../engines/registry.ts";
 import { filterJob, type NodeCapabilities } from "../jobs/jobFilter.ts";
 import { DeferredJobs, RenderSpeed } from "../jobs/renderSpeed.ts";
 import type { Metrics } from "../metrics.ts";
-import { ChainReplicaState, ChainSegmentStatus, type Clock, type Logger, type MarketPort } from "../ports.ts";
+import { jobMarketConstants, keeperFee, ReplicaState as ChainReplicaState, SegmentStatus as ChainSegmentStatus } from "@tessellate/sdk/protocol";
+import type { Clock, Logger, MarketPort } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
 import type { JobRow, ReplicaRow, StateStore } from "../state/stateStore.ts";
 import { BackoffSchedule, backoffDelay } from "./backoff.ts";
@@ -49,10 +50,9 @@ import { SceneCache } from "./sceneCache.ts";
 /** Largest manifest accepted (a manifest is a small JSON document). */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** Entries per contract batch (JobMarket.MAX_BATCH). */
-export const MAX_BATCH = 64;
+const MAX_BATCH = jobMarketConstants.MAX_BATCH;
 /** Gas assumed for `expire`: a base plus this much per slot (a rough upper bound, to compare with the keeper fee). */
 export const EXPIRE_GAS = { base: 80_000n, perSlot: 60_000n };
-export const KEEPER_FEE_BPS = 1_000n;
 /** Longest a rendered replica waits for renders of the same job to share its commit transaction. */
 export const COMMIT_BATCH_WAIT_MS = 30_000;
 
@@ -1073,7 +1073,7 @@ export class Worker {
       if (!job) continue;
       for (const batch of chunks(jobSlots, MAX_BATCH)) {
         try {
-          const fee = (job.params.collateralPerReplica * BigInt(batch.length) * KEEPER_FEE_BPS) / 10_000n;
+          const fee = keeperFee(job.params.collateralPerReplica, batch.length);
           const gas = (EXPIRE_GAS.base + EXPIRE_GAS.perSlot * BigInt(batch.length)) * (await market.gasPrice());
           const feeInNative = (fee * parseUnits("1", 18)) / config.keeper.tokensPerNative;
           if (feeInNative <= gas) {

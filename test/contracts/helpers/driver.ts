@@ -9,7 +9,7 @@ import type { ContractTransactionResponse, Log } from "ethers";
 import { network } from "hardhat";
 import TessellateModule from "../../../ignition/modules/Tessellate.ts";
 import { commitmentOf as sdkCommitmentOf } from "../../../sdk/src/commitment.ts";
-import { unpackSlots } from "../../../sdk/src/market.ts";
+import { unpackSlots } from "../../../sdk/src/protocol/slots.ts";
 import type { JobMarket, ProviderRegistry, RenderToken } from "../../../types/ethers-contracts/index.ts";
 
 export const { ethers, ignition, networkHelpers } = await network.create();

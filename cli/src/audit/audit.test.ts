@@ -1,21 +1,23 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getAddress, type Hex } from "viem";
-import { checkEvents, compareWithChain, emptyViews, expectedReplicaView, expectedSegmentView, plannedReads, replicaKey, segmentKey } from "./compare.ts";
+import { checkEvents, compareWithChain, emptyViews, plannedReads, replicaKey, segmentKey } from "./compare.ts";
 import {
-  CREDIT_KINDS,
-  JOB_STATUS,
+  CreditKindNames,
+  expectedReplicaView,
+  expectedSegmentView,
+  foldEvents,
+  JobStatus,
   packSlot,
-  REPLICA_STATE,
-  rebuildState,
+  ReplicaState,
   reputationScore,
-  SEGMENT_STATUS,
+  SegmentStatus,
   segmentOf,
   ZERO_ADDRESS,
   ZERO_SEAL,
-  type AuditEvent,
-  type ChainState,
-} from "./rebuild.ts";
+  type FoldEvent,
+  type ProtocolState,
+} from "@tessellate/sdk/protocol";
 
 // ------------------------------------------------------------------------------ a tiny event builder
 
@@ -31,7 +33,7 @@ const D2 = `0x${"d2".repeat(32)}` as Hex;
 type Ev = [name: string, args: Record<string, unknown>];
 
 function history() {
-  const events: AuditEvent[] = [];
+  const events: FoldEvent[] = [];
   let block = 0n;
   return {
     events,
@@ -44,7 +46,7 @@ function history() {
   };
 }
 
-const kind = (name: (typeof CREDIT_KINDS)[number]) => CREDIT_KINDS.indexOf(name);
+const kind = (name: (typeof CreditKindNames)[number]) => CreditKindNames.indexOf(name);
 const REWARD = 1000n;
 const COLLATERAL = 2000n;
 const FEE_BPS = 100;
@@ -74,7 +76,7 @@ function setup(h: ReturnType<typeof history>) {
 }
 
 /** The views a correct contract would report for a state (used to show a clean comparison). */
-function viewsOf(state: ChainState) {
+function viewsOf(state: ProtocolState) {
   const views = emptyViews();
   views.jobCount = BigInt(state.jobs.size);
   views.totalEscrow = state.totalEscrow;
@@ -145,21 +147,21 @@ describe("audit rebuild", () => {
     const h = history();
     setup(h);
     happyPath(h);
-    const state = rebuildState(h.events);
+    const state = foldEvents(h.events);
     assert.deepEqual(state.anomalies, []);
     const job = state.jobs.get(1n)!;
     assert.equal(job.escrowCreated, 4n * UNIT);
     assert.equal(job.escrow, 0n);
-    assert.equal(job.status, JOB_STATUS.Open);
+    assert.equal(job.status, JobStatus.Open);
     assert.equal(job.segmentsTouched, 2);
     assert.equal(job.credits.Reward, 4n * REWARD);
     assert.equal(job.credits.Fee, 40n);
     for (const index of [0, 1]) {
       const seg = segmentOf(job, index);
-      assert.equal(seg.status, SEGMENT_STATUS.Accepted);
+      assert.equal(seg.status, SegmentStatus.Accepted);
       assert.equal(seg.cleared, true, "a settled segment without a pending replica is cleared");
       assert.deepEqual([seg.assigned, seg.committed, seg.revealed], [2, 2, 2]);
-      assert.deepEqual(seg.replicas.map((r) => [r.state, r.verdict]), [[REPLICA_STATE.Settled, "accepted"], [REPLICA_STATE.Settled, "accepted"]]);
+      assert.deepEqual(seg.replicas.map((r) => [r.state, r.verdict]), [[ReplicaState.Settled, "accepted"], [ReplicaState.Settled, "accepted"]]);
       // what the contract must report: cleared slots and no accepted seal
       assert.deepEqual(expectedReplicaView(seg, seg.replicas[0]), { provider: ZERO_ADDRESS, state: 0, leaseEnd: 0n, seal: ZERO_SEAL });
       assert.equal(expectedSegmentView(job, seg).acceptedSeal, ZERO_SEAL);
@@ -199,10 +201,10 @@ describe("audit rebuild", () => {
       ["CollateralUnlocked", { provider: P2, amount: COLLATERAL, locked: 0n }],
       ["ReputationUpdated", { provider: P2, accepted: 1, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 1, rejected: 0, expired: 0, abandoned: 0 }) }],
     );
-    const state = rebuildState(h.events);
+    const state = foldEvents(h.events);
     assert.deepEqual(state.anomalies, []);
     const seg = segmentOf(state.jobs.get(1n)!, 0);
-    assert.equal(seg.status, SEGMENT_STATUS.Accepted);
+    assert.equal(seg.status, SegmentStatus.Accepted);
     assert.deepEqual([seg.assigned, seg.committed, seg.revealed], [2, 2, 2], "the direct reveal counts as the last commit, as on-chain");
     assert.deepEqual(checkEvents(state), []);
     assert.deepEqual(compareWithChain(state, viewsOf(state)), []);
@@ -215,7 +217,7 @@ describe("audit rebuild", () => {
     h.tx(["ReplicasClaimed", { jobId: 1n, provider: P1, leaseEnd: 400n, slots: [packSlot(0, 0)] }], ["CollateralLocked", { provider: P1, amount: COLLATERAL, locked: COLLATERAL }]);
     h.tx(["ReplicasClaimed", { jobId: 1n, provider: P2, leaseEnd: 401n, slots: [packSlot(0, 1)] }], ["CollateralLocked", { provider: P2, amount: COLLATERAL, locked: COLLATERAL }]);
     h.tx(["ReplicasRevealed", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)], digests: [D1] }]);
-    const state = rebuildState(h.events);
+    const state = foldEvents(h.events);
     const problems = state.anomalies.map((a) => `${a.subject}: ${a.problem}`);
     assert.ok(problems.some((p) => /revealed without a commitment while 1 other slot\(s\) were unsealed/.test(p)), problems.join("\n"));
   });
@@ -230,10 +232,10 @@ describe("audit rebuild", () => {
     h.tx(["ReplicasCommitted", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)] }], ["RevealsOpened", { jobId: 1n, revealDeadline: 600n, segments: [0] }]);
     h.tx(["ReplicasRevealed", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)], digests: [D1] }]);
     h.tx(["ReplicasRevealed", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)], digests: [D2] }], ["TieBreakerOpened", { jobId: 1n, segment: 0, slots: 3 }]);
-    let state = rebuildState(h.events);
+    let state = foldEvents(h.events);
     let seg = segmentOf(state.jobs.get(1n)!, 0);
     assert.deepEqual([seg.slots, seg.tieBreakers, seg.revealDeadline, seg.cleared], [3, 1, 0n, false]);
-    assert.equal(seg.replicas[1].state, REPLICA_STATE.Revealed);
+    assert.equal(seg.replicas[1].state, ReplicaState.Revealed);
 
     h.tx(["ReplicasClaimed", { jobId: 1n, provider: P3, leaseEnd: 900n, slots: [packSlot(0, 2)] }], ["CollateralLocked", { provider: P3, amount: COLLATERAL, locked: COLLATERAL }]);
     h.tx(["ReplicasCommitted", { jobId: 1n, provider: P3, slots: [packSlot(0, 2)] }], ["RevealsOpened", { jobId: 1n, revealDeadline: 1000n, segments: [0] }]);
@@ -253,11 +255,11 @@ describe("audit rebuild", () => {
       ["CollateralUnlocked", { provider: P3, amount: COLLATERAL, locked: 0n }],
       ["ReputationUpdated", { provider: P3, accepted: 1, rejected: 0, expired: 0, abandoned: 0, score: 6000 }],
     );
-    state = rebuildState(h.events);
+    state = foldEvents(h.events);
     assert.deepEqual(state.anomalies, []);
     const job = state.jobs.get(1n)!;
     seg = segmentOf(job, 0);
-    assert.equal(seg.status, SEGMENT_STATUS.Accepted);
+    assert.equal(seg.status, SegmentStatus.Accepted);
     assert.deepEqual(seg.replicas.map((r) => r.verdict), ["accepted", "rejected", "accepted"]);
     assert.equal(seg.cleared, true);
     assert.equal(job.escrow, 0n);
@@ -282,9 +284,9 @@ describe("audit rebuild", () => {
       ["StakeSlashed", { provider: P1, amount: COLLATERAL, staked: 10_000n - COLLATERAL }],
       ["ReputationUpdated", { provider: P1, accepted: 0, rejected: 0, expired: 1, abandoned: 0, score: 3333 }],
     );
-    let state = rebuildState(h.events);
+    let state = foldEvents(h.events);
     let seg = segmentOf(state.jobs.get(1n)!, 0);
-    assert.deepEqual([seg.status, seg.assigned, seg.replicas[0].state], [SEGMENT_STATUS.Open, 0, REPLICA_STATE.Empty], "expire() on an open segment reopens the slot");
+    assert.deepEqual([seg.status, seg.assigned, seg.replicas[0].state], [SegmentStatus.Open, 0, ReplicaState.Empty], "expire() on an open segment reopens the slot");
 
     h.tx(["ReplicasClaimed", { jobId: 1n, provider: P2, leaseEnd: 900n, slots: [packSlot(0, 0)] }], ["CollateralLocked", { provider: P2, amount: COLLATERAL, locked: COLLATERAL }]);
     h.tx(["JobCancelled", { jobId: 1n, refunded: 2n * UNIT }], ["Credited", { account: R, jobId: 1n, kind: kind("Refund"), amount: 2n * UNIT }]);
@@ -295,13 +297,13 @@ describe("audit rebuild", () => {
       ["CollateralUnlocked", { provider: P2, amount: COLLATERAL, locked: 0n }],
     );
     h.tx(["Withdrawn", { account: R, amount: 4n * UNIT + 1800n }]);
-    state = rebuildState(h.events);
+    state = foldEvents(h.events);
     assert.deepEqual(state.anomalies, []);
     const job = state.jobs.get(1n)!;
-    assert.equal(job.status, JOB_STATUS.Cancelled);
+    assert.equal(job.status, JobStatus.Cancelled);
     assert.equal(job.escrow, 0n);
     seg = segmentOf(job, 0);
-    assert.deepEqual([seg.status, seg.cleared, seg.replicas[0].verdict], [SEGMENT_STATUS.Closed, true, "released"]);
+    assert.deepEqual([seg.status, seg.cleared, seg.replicas[0].verdict], [SegmentStatus.Closed, true, "released"]);
     assert.equal(segmentOf(job, 1).slots, 0, "the untouched segment was refunded by the cancellation");
     assert.equal(state.balances.get(R), 0n);
     assert.equal(state.balances.get(K), 200n);
@@ -319,7 +321,7 @@ describe("audit rebuild", () => {
     h.tx(["ReplicasCommitted", { jobId: 1n, provider: P3, slots: [packSlot(0, 2)] }]);
     h.tx(["ReputationUpdated", { provider: P3, accepted: 7, rejected: 0, expired: 0, abandoned: 0, score: 9000 }]);
     h.tx(["Staked", { provider: P3, amount: 5n, staked: 1n }]);
-    const state = rebuildState(h.events);
+    const state = foldEvents(h.events);
 
     const problems = state.anomalies.map((a) => `${a.subject}: ${a.problem}`);
     assert.ok(problems.some((p) => p.includes("job 1") && p.includes("escrow below zero")), problems.join("\n"));
@@ -330,10 +332,10 @@ describe("audit rebuild", () => {
     assert.ok(fromEvents.some((d) => d.subject === `provider ${P3}` && d.field === "reputation.accepted" && d.expected.startsWith("0") && d.actual.startsWith("7")));
 
     // The contract disagrees on a balance and a replica, and the market's tokens are short.
-    const views = viewsOf(rebuildState(h.events.slice(0, h.events.length)));
+    const views = viewsOf(foldEvents(h.events.slice(0, h.events.length)));
     views.balances.set(P2, 2n * REWARD - 1n);
     views.marketTokenBalance = views.marketTokenBalance! - 7n;
-    views.replicas.set(replicaKey(1n, 0, 0), { provider: P1, state: REPLICA_STATE.Settled, leaseEnd: 400n, seal: ZERO_SEAL });
+    views.replicas.set(replicaKey(1n, 0, 0), { provider: P1, state: ReplicaState.Settled, leaseEnd: 400n, seal: ZERO_SEAL });
     const found = compareWithChain(state, views);
     const balance = found.find((d) => d.subject === `account ${P2}` && d.field === "balance");
     assert.ok(balance, JSON.stringify(found, (_k, v) => (typeof v === "bigint" ? String(v) : v)));
@@ -349,7 +351,7 @@ describe("audit rebuild", () => {
     h.tx(["JobCreated", { jobId: 1n, requester: R, params: params(1, 1, 1), feeBps: FEE_BPS, escrow: UNIT }]);
     h.tx(["ReplicaClaimed", { jobId: 1n, segment: 0, replica: 0, provider: P1, leaseEnd: 400n }], ["CollateralLocked", { provider: P1, amount: COLLATERAL, locked: COLLATERAL }]);
     h.tx(["ReplicaCommitted", { jobId: 1n, segment: 0, replica: 0, provider: P1, commitment: `0x${"cc".repeat(32)}` }], ["RevealOpened", { jobId: 1n, segment: 0, revealDeadline: 500n }]);
-    let state = rebuildState(h.events);
+    let state = foldEvents(h.events);
     assert.equal(segmentOf(state.jobs.get(1n)!, 0).replicas[0].seal, `0x${"cc".repeat(20)}`);
     h.tx(
       ["ReplicaRevealed", { jobId: 1n, segment: 0, replica: 0, provider: P1, digest: D1, resultCid: "bafyr" }],
@@ -360,7 +362,7 @@ describe("audit rebuild", () => {
       ["CollateralUnlocked", { provider: P1, amount: COLLATERAL, locked: 0n }],
       ["ReputationUpdated", { provider: P1, accepted: 1, rejected: 0, expired: 0, abandoned: 0, score: 6000 }],
     );
-    state = rebuildState(h.events);
+    state = foldEvents(h.events);
     assert.deepEqual(state.anomalies, []);
     assert.equal(state.providers.get(P1)!.derived.accepted, 1, "ReplicaAccepted confirms, it does not count twice");
     assert.equal(state.jobs.get(1n)!.escrow, 0n);

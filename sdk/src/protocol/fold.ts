@@ -1,5 +1,7 @@
 /**
- * Rebuilds the protocol's whole state from its events alone: events in, state out, no I/O.
+ * THE event fold of the protocol: events in, state out, no I/O, browser-safe. Every reader of the
+ * chain (the CLI's audit, wait, cancel, fetch and status, the provider's projection, the dApp)
+ * builds its jobs, segments, replicas, balances, stakes and reputations with it.
  *
  * This is what an auditor trusts: every job's escrow (`JobCreated.escrow` minus the escrow-funded
  * `Credited` kinds Reward, Fee and Refund), every internal balance (Σ Credited − Σ Withdrawn),
@@ -21,45 +23,36 @@
  * - Once a segment is settled and none of its replicas can still reveal, the contract clears its
  *   replica slots (`replicaOf` reads Empty, `acceptedSeal` zero). The records here keep the
  *   replicas' history (who held what, how it ended) and mark the segment `cleared`; the views the
- *   contract should report are derived in compare.ts.
+ *   contract should report are derived in views.ts.
  * - Commitments are not in the events (only in calldata): a replica still Committed has an
  *   unknown seal unless the caller fills `commitment` in (see `applyCommitments`).
  *
- * Events that contradict the state built so far (a commit to an empty slot, more escrow paid out
- * than was escrowed, a `staked` total that does not add up…) are recorded as anomalies and the
- * fold goes on, so one report lists everything.
+ * With `checks` on (the default), events that contradict the state built so far (a commit to an
+ * empty slot, more escrow paid out than was escrowed, a `staked` total that does not add up…) are
+ * recorded as anomalies and the fold goes on, so one report lists everything. Readers that trust
+ * their RPC and only want the state (the provider node) turn them off.
  */
 import { getAddress, type Address, type Hex } from "viem";
-import type { JobParams } from "@tessellate/sdk";
+import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames } from "../contracts.generated.ts";
+import type { JobParams } from "../market.ts";
+import { sortEvents } from "./events.ts";
+import { isSegmentDone } from "./predicates.ts";
+import { jobEscrow, sealOf, unitPrice } from "./price.ts";
+import { reputationScore, type ReputationCounters } from "./reputation.ts";
+import { unpackSlot } from "./slots.ts";
 
-// ---------------------------------------------------------------------------------- enums
-
-/** IJobMarket.JobStatus. */
-export const JOB_STATUS = { None: 0, Open: 1, Cancelled: 2 } as const;
-/** IJobMarket.SegmentStatus. */
-export const SEGMENT_STATUS = { Open: 0, Accepted: 1, Failed: 2, Closed: 3 } as const;
-/** IJobMarket.ReplicaState. */
-export const REPLICA_STATE = { Empty: 0, Claimed: 1, Committed: 2, Revealed: 3, Settled: 4 } as const;
-/** IJobMarket.CreditKind, in declaration order. */
-export const CREDIT_KINDS = ["Reward", "Fee", "Refund", "TieBreakerReward", "Compensation", "KeeperFee"] as const;
-export type CreditKindName = (typeof CREDIT_KINDS)[number];
+export type CreditKindName = (typeof CreditKindNames)[number];
 /** Kinds paid out of a job's escrow (the others come from seized collateral). */
 export const ESCROW_FUNDED_KINDS: ReadonlySet<CreditKindName> = new Set(["Reward", "Fee", "Refund"]);
 
-export const JOB_STATUS_NAMES = ["None", "Open", "Cancelled"] as const;
-export const SEGMENT_STATUS_NAMES = ["Open", "Accepted", "Failed", "Closed"] as const;
-export const REPLICA_STATE_NAMES = ["Empty", "Claimed", "Committed", "Revealed", "Settled"] as const;
-
 export const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
+/** An empty seal (bytes20 zero), as `replicaOf` and `segmentOf` report it. */
 export const ZERO_SEAL = "0x0000000000000000000000000000000000000000" as Hex;
-
-/** Basis points of a full reputation score. */
-const MAX_SCORE = 10_000;
 
 // ---------------------------------------------------------------------------------- input
 
-/** One decoded protocol event, as the sdk's `decodeProtocolEvents` gives it (or built by hand in tests). */
-export interface AuditEvent {
+/** One decoded protocol event with its position, as the sdk's `decodeProtocolEvents` gives it (or built by hand in tests). */
+export interface FoldEvent {
   eventName: string;
   args: object;
   blockNumber: bigint;
@@ -139,13 +132,6 @@ export interface JobRecord {
   lastBlock: bigint;
 }
 
-export interface ReputationCounters {
-  accepted: number;
-  rejected: number;
-  expired: number;
-  abandoned: number;
-}
-
 /** One provider, as the registry's and the market's events say it is. */
 export interface ProviderRecord {
   address: Address;
@@ -169,7 +155,7 @@ export interface Anomaly {
   transactionHash: Hex;
 }
 
-export interface ChainState {
+export interface ProtocolState {
   jobs: Map<bigint, JobRecord>;
   /** Internal market balances: Σ Credited − Σ Withdrawn per account. */
   balances: Map<Address, bigint>;
@@ -187,38 +173,11 @@ export interface ChainState {
 
 // ---------------------------------------------------------------------------------- helpers
 
-/** The reputation score the registry computes (basis points). */
-export function reputationScore(c: ReputationCounters): number {
-  const good = c.accepted + 2;
-  const total = c.accepted + 4 + 4 * c.rejected + 2 * c.expired + c.abandoned;
-  return Math.floor((good * MAX_SCORE) / total);
-}
-
-/** What one replica escrows: reward plus the protocol fee on it (rounded down like the contract). */
-export function unitPrice(rewardPerReplica: bigint, feeBps: number): bigint {
-  return rewardPerReplica + (rewardPerReplica * BigInt(feeBps)) / 10_000n;
-}
-
-/** First 160 bits of a bytes32, as the contract stores seals. */
-export function sealOf(value: Hex): Hex {
-  return value.slice(0, 42).toLowerCase() as Hex;
-}
-
-/** A packed slot of the batched events: `segment << 8 | replica`. */
-export function unpackSlot(packed: bigint | number): { segment: number; replica: number } {
-  const v = BigInt(packed);
-  return { segment: Number(v >> 8n), replica: Number(v & 0xffn) };
-}
-
-export function packSlot(segment: number, replica: number): bigint {
-  return (BigInt(segment) << 8n) | BigInt(replica);
-}
-
 /**
  * Fills in commitments learnt elsewhere (a commit transaction's calldata) for replicas still
  * Committed whose seal the events could not give. Keys are `jobId:segment:replica`.
  */
-export function applyCommitments(state: ChainState, commitments: ReadonlyMap<string, Hex>): number {
+export function applyCommitments(state: ProtocolState, commitments: ReadonlyMap<string, Hex>): number {
   let filled = 0;
   for (const job of state.jobs.values()) {
     for (const seg of job.segments.values()) {
@@ -240,11 +199,7 @@ export function segmentOf(job: JobRecord, index: number): SegmentRecord {
   return job.segments.get(index) ?? emptySegment(index);
 }
 
-/** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
-export function isSegmentDone(job: JobRecord, segment: SegmentRecord): boolean {
-  if (segment.status !== SEGMENT_STATUS.Open) return true;
-  return job.status === JOB_STATUS.Cancelled && segment.slots === 0;
-}
+export { isSegmentDone };
 
 function emptySegment(index: number): SegmentRecord {
   return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, revealDeadline: 0n, cleared: false, replicas: [] };
@@ -255,10 +210,10 @@ function emptyReplica(): ReplicaRecord {
 }
 
 function zeroCredits(): Record<CreditKindName, bigint> {
-  return Object.fromEntries(CREDIT_KINDS.map((k) => [k, 0n])) as Record<CreditKindName, bigint>;
+  return Object.fromEntries(CreditKindNames.map((k) => [k, 0n])) as Record<CreditKindName, bigint>;
 }
 
-export function emptyState(): ChainState {
+export function emptyState(): ProtocolState {
   return {
     jobs: new Map(),
     balances: new Map(),
@@ -273,27 +228,36 @@ export function emptyState(): ChainState {
 
 // ---------------------------------------------------------------------------------- the fold
 
-/** Rebuilds the state from a complete, ordered list of events. */
-export function rebuildState(events: readonly AuditEvent[]): ChainState {
-  const rebuilder = createRebuilder();
-  rebuilder.apply(events);
-  return rebuilder.state;
+export interface FoldOptions {
+  /** Record events that contradict the state built so far as `anomalies` (default true). */
+  checks?: boolean;
+}
+
+/** Folds a complete list of events (any order: they are sorted into chain order) into a new state. */
+export function foldEvents(events: readonly FoldEvent[], options: FoldOptions = {}): ProtocolState {
+  const fold = createFold(emptyState(), options);
+  fold.apply(events);
+  return fold.state;
 }
 
 /**
- * An incremental rebuild: `apply` batches of events in chain order (a batch must hold whole
- * transactions, which whole block ranges always do).
+ * An incremental fold: `apply` batches of events in chain order (a batch must hold whole
+ * transactions, which whole block ranges always do). `onTransaction`, when given, sees the
+ * segments each transaction touched, after the transaction was applied.
  */
-export function createRebuilder(state: ChainState = emptyState()) {
+export function createFold(state: ProtocolState = emptyState(), options: FoldOptions & { onTransaction?: (touched: ReadonlySet<SegmentRecord>, txEvents: readonly FoldEvent[]) => void } = {}) {
+  const checks = options.checks ?? true;
   return {
     state,
-    apply(events: readonly AuditEvent[]): void {
-      const ordered = [...events].sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1));
+    apply(events: readonly FoldEvent[]): void {
+      const ordered = sortEvents([...events]);
       let i = 0;
       while (i < ordered.length) {
         let j = i + 1;
         while (j < ordered.length && ordered[j].transactionHash === ordered[i].transactionHash) j++;
-        applyTransaction(state, ordered.slice(i, j));
+        const txEvents = ordered.slice(i, j);
+        const touched = applyTransaction(state, txEvents, checks);
+        options.onTransaction?.(touched, txEvents);
         i = j;
       }
     },
@@ -303,7 +267,7 @@ export function createRebuilder(state: ChainState = emptyState()) {
 /** Args of the protocol's events (see IJobMarket / IProviderRegistry). */
 type A = Record<string, unknown>;
 
-function applyTransaction(state: ChainState, txEvents: AuditEvent[]): void {
+function applyTransaction(state: ProtocolState, txEvents: FoldEvent[], checks: boolean): Set<SegmentRecord> {
   const closedHere = new Set<string>();
   for (const e of txEvents) {
     if (e.eventName === "SegmentClosed") {
@@ -312,20 +276,22 @@ function applyTransaction(state: ChainState, txEvents: AuditEvent[]): void {
     }
   }
   const touched = new Set<SegmentRecord>();
-  for (const e of txEvents) applyEvent(state, e, closedHere, touched);
+  for (const e of txEvents) applyEvent(state, e, closedHere, touched, checks);
   // The contract clears a settled segment's slots in the same transaction once none can still reveal.
   for (const seg of touched) {
     if (seg.status !== SEGMENT_STATUS.Open && !seg.replicas.some((r) => r.state === REPLICA_STATE.Committed)) seg.cleared = true;
   }
+  return touched;
 }
 
-function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<string>, touched: Set<SegmentRecord>): void {
+function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<string>, touched: Set<SegmentRecord>, checks: boolean): void {
   state.eventCount++;
   if (state.firstBlock === undefined || e.blockNumber < state.firstBlock) state.firstBlock = e.blockNumber;
   if (state.lastBlock === undefined || e.blockNumber > state.lastBlock) state.lastBlock = e.blockNumber;
   const a = e.args as A;
-  const anomaly = (subject: string, problem: string) =>
-    state.anomalies.push({ subject, problem, blockNumber: e.blockNumber, transactionHash: e.transactionHash });
+  const anomaly = (subject: string, problem: string) => {
+    if (checks) state.anomalies.push({ subject, problem, blockNumber: e.blockNumber, transactionHash: e.transactionHash });
+  };
 
   // ------------------------------------------------------------ lookups
   const jobOf = (): JobRecord | undefined => {
@@ -375,7 +341,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
   };
   const expectState = (job: JobRecord, seg: SegmentRecord, k: number, rep: ReplicaRecord, allowed: number[]) => {
     if (!allowed.includes(rep.state)) {
-      anomaly(replicaSubject(job, seg, k), `${e.eventName} on a slot that is ${REPLICA_STATE_NAMES[rep.state]} (expected ${allowed.map((s) => REPLICA_STATE_NAMES[s]).join(" or ")})`);
+      anomaly(replicaSubject(job, seg, k), `${e.eventName} on a slot that is ${ReplicaStateNames[rep.state]} (expected ${allowed.map((s) => ReplicaStateNames[s]).join(" or ")})`);
     }
   };
   const settleAccepted = (rep: ReplicaRecord) => {
@@ -397,7 +363,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       seg.slots = job.params.redundancy;
       job.segmentsTouched++;
     }
-    if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `claimed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+    if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `claimed while ${SegmentStatusNames[seg.status]}`);
     if (k >= seg.slots) anomaly(replicaSubject(job, seg, k), `claimed slot ${k} of a segment with ${seg.slots} slots`);
     const rep = replicaIn(job, seg, k);
     expectState(job, seg, k, rep, [REPLICA_STATE.Empty]);
@@ -470,7 +436,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       };
       const feeBps = Number(a.feeBps);
       const escrow = BigInt(a.escrow as bigint);
-      const expected = BigInt(params.segmentCount) * BigInt(params.redundancy) * unitPrice(params.rewardPerReplica, feeBps);
+      const expected = jobEscrow(params, feeBps);
       if (escrow !== expected) anomaly(`job ${jobId}`, `escrowed ${escrow}, but segments × redundancy × (reward + fee) is ${expected}`);
       state.jobs.set(jobId, {
         jobId,
@@ -574,7 +540,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `accepted while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `accepted while ${SegmentStatusNames[seg.status]}`);
       const digest = a.digest as Hex;
       seg.status = SEGMENT_STATUS.Accepted;
       seg.accepted = { digest, resultCid: String(a.resultCid), seal: sealOf(digest), blockNumber: e.blockNumber };
@@ -591,7 +557,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       const k = Number(a.replica);
       const rep = replicaIn(job, seg);
       if (rep.state === REPLICA_STATE.Revealed) settleAccepted(rep);
-      else if (rep.verdict !== "accepted") anomaly(replicaSubject(job, seg, k), `ReplicaAccepted for a slot that is ${REPLICA_STATE_NAMES[rep.state]}`);
+      else if (rep.verdict !== "accepted") anomaly(replicaSubject(job, seg, k), `ReplicaAccepted for a slot that is ${ReplicaStateNames[rep.state]}`);
       return;
     }
     case "ReplicaRejected": {
@@ -663,7 +629,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `failed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `failed while ${SegmentStatusNames[seg.status]}`);
       seg.status = SEGMENT_STATUS.Failed;
       return;
     }
@@ -671,7 +637,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `closed while ${SEGMENT_STATUS_NAMES[seg.status]}`);
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `closed while ${SegmentStatusNames[seg.status]}`);
       if (seg.slots === 0) {
         seg.slots = job.params.redundancy;
         job.segmentsTouched++;
@@ -685,7 +651,7 @@ function applyEvent(state: ChainState, e: AuditEvent, closedHere: ReadonlySet<st
       const account = getAddress(a.account as string);
       const amount = BigInt(a.amount as bigint);
       const kindIndex = Number(a.kind);
-      const kind = CREDIT_KINDS[kindIndex];
+      const kind = CreditKindNames[kindIndex];
       state.balances.set(account, (state.balances.get(account) ?? 0n) + amount);
       state.totalBalances += amount;
       if (!kind) {

@@ -1,0 +1,25 @@
+/**
+ * The protocol's read model, in one place and browser-safe (no `node:` import here): the
+ * generated constants and enums of the contracts, slot packing, prices, the reputation score,
+ * the closable / expirable / claimable rules, the one event fold and the views it implies.
+ */
+export {
+  CreditKind,
+  CreditKindNames,
+  JobStatus,
+  JobStatusNames,
+  ReplicaState,
+  ReplicaStateNames,
+  SegmentStatus,
+  SegmentStatusNames,
+  jobMarketConstants,
+  providerRegistryConstants,
+  segmentHeaderConstants,
+} from "../contracts.generated.ts";
+export * from "./slots.ts";
+export * from "./price.ts";
+export * from "./reputation.ts";
+export * from "./events.ts";
+export * from "./predicates.ts";
+export * from "./fold.ts";
+export * from "./views.ts";

@@ -1,0 +1,80 @@
+/**
+ * The protocol's "may this happen now" rules, as JobMarket decides them. They take the smallest
+ * shapes they need, so they apply both to the fold's records (see fold.ts) and to the contracts'
+ * views. Times are chain seconds.
+ */
+import type { Address } from "viem";
+import { JobStatus, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
+
+export interface JobLike {
+  status: number;
+  params: { deadline: bigint; leaseDuration: number };
+}
+
+/** A segment; `slots` 0 means no claim ever touched it (the fold's records; views report the redundancy instead). */
+export interface SegmentLike {
+  status: number;
+  slots: number;
+  assigned: number;
+  revealDeadline: bigint;
+}
+
+export interface ReplicaLike {
+  provider: Address;
+  state: number;
+  leaseEnd: bigint;
+}
+
+/** Whether `closeSegments` accepts the segment now (JobMarket._closable). */
+export function isClosable(job: JobLike, seg: SegmentLike, now: bigint): boolean {
+  if (seg.status !== SegmentStatus.Open) return false;
+  if (now > job.params.deadline) {
+    // An untouched segment of a cancelled job was refunded by `cancelJob`.
+    if (seg.slots === 0 && job.status === JobStatus.Cancelled) return false;
+    return seg.revealDeadline === 0n || now > seg.revealDeadline;
+  }
+  // Before the deadline: only a cancelled job's touched segment that can never fill all its slots.
+  return job.status === JobStatus.Cancelled && seg.slots !== 0 && seg.assigned < seg.slots;
+}
+
+/**
+ * Why `expire` accepts the replica now (JobMarket.expire): `"lease"` for a claim whose lease
+ * passed without a commit, `"reveal"` for a commit whose reveal window passed; undefined when it
+ * would revert.
+ */
+export function expirableReason(seg: Pick<SegmentLike, "revealDeadline">, rep: Pick<ReplicaLike, "state" | "leaseEnd">, now: bigint): "lease" | "reveal" | undefined {
+  if (rep.state === ReplicaState.Claimed && now > rep.leaseEnd) return "lease";
+  if (rep.state === ReplicaState.Committed && seg.revealDeadline !== 0n && now > seg.revealDeadline) return "reveal";
+  return undefined;
+}
+
+export function isExpirable(seg: Pick<SegmentLike, "revealDeadline">, rep: Pick<ReplicaLike, "state" | "leaseEnd">, now: bigint): boolean {
+  return expirableReason(seg, rep, now) !== undefined;
+}
+
+/** Whether the job takes claims at chain time `now` (open, and a lease started now ends by the deadline). */
+export function isJobClaimable(job: JobLike, now: bigint): boolean {
+  return job.status === JobStatus.Open && now + BigInt(job.params.leaseDuration) <= job.params.deadline;
+}
+
+/** Whether a slot holds a replica (claimed, committed or revealed, not yet settled). */
+export function isHeld(rep: Pick<ReplicaLike, "state">): boolean {
+  return rep.state === ReplicaState.Claimed || rep.state === ReplicaState.Committed || rep.state === ReplicaState.Revealed;
+}
+
+/**
+ * Whether `provider` could be given a slot of this segment (JobMarket._tryClaim): open, not every
+ * slot taken, and no non-empty slot of it belongs to `provider` (never two replicas of one segment).
+ * `redundancy` stands in for the slot count of an untouched segment.
+ */
+export function isSegmentClaimableBy(seg: SegmentLike, replicas: readonly Pick<ReplicaLike, "provider" | "state">[], provider: Address, redundancy: number): boolean {
+  const slots = seg.slots === 0 ? redundancy : seg.slots;
+  if (seg.status !== SegmentStatus.Open || seg.assigned >= slots) return false;
+  return !replicas.some((r) => r.state !== ReplicaState.Empty && r.provider.toLowerCase() === provider.toLowerCase());
+}
+
+/** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
+export function isSegmentDone(job: Pick<JobLike, "status">, seg: Pick<SegmentLike, "status" | "slots">): boolean {
+  if (seg.status !== SegmentStatus.Open) return true;
+  return job.status === JobStatus.Cancelled && seg.slots === 0;
+}

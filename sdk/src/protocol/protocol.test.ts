@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { getAddress, type Hex } from "viem";
+import { jobMarketAbi } from "../contracts.generated.ts";
+import {
+  createFold,
+  emptyState,
+  expirableReason,
+  foldEvents,
+  isClosable,
+  isSegmentClaimableBy,
+  jobEscrow,
+  jobMarketConstants,
+  JobStatus,
+  keeperFee,
+  packSlot,
+  providerRegistryConstants,
+  ReplicaState,
+  reputationScore,
+  SegmentStatus,
+  segmentOf,
+  unitPrice,
+  unpackSlot,
+  type FoldEvent,
+} from "./index.ts";
+
+const R = getAddress("0x1000000000000000000000000000000000000001");
+const K = getAddress("0x9000000000000000000000000000000000000009");
+const P1 = getAddress("0xA000000000000000000000000000000000000001");
+const P2 = getAddress("0xA000000000000000000000000000000000000002");
+const COLLATERAL = 2000n;
+
+function history() {
+  const events: FoldEvent[] = [];
+  let block = 0n;
+  return {
+    events,
+    tx(...list: [string, Record<string, unknown>][]) {
+      block++;
+      const hash = `0x${block.toString(16).padStart(64, "0")}` as Hex;
+      list.forEach(([eventName, args], logIndex) => events.push({ eventName, args, blockNumber: block, logIndex, transactionHash: hash }));
+    },
+  };
+}
+
+const params = { manifestCid: "bafy", segmentCount: 2, redundancy: 2, quorum: 2, rewardPerReplica: 1000n, collateralPerReplica: COLLATERAL, leaseDuration: 300, revealWindow: 120, deadline: 1000n, minReputation: 0 };
+
+describe("protocol constants", () => {
+  it("are generated from the contracts: MAX_BATCH, KEEPER_FEE_BPS and the bounds match the Solidity sources", () => {
+    assert.equal(jobMarketConstants.MAX_BATCH, 64);
+    assert.equal(jobMarketConstants.KEEPER_FEE_BPS, 1000);
+    assert.equal(jobMarketConstants.MIN_LEASE, 30);
+    assert.equal(jobMarketConstants.MAX_LEASE, 7 * 86_400);
+    assert.equal(providerRegistryConstants.MAX_SCORE, 10_000);
+    // Public constants are also getters in the ABI: every one of them has a generated value.
+    const abi = jobMarketAbi as readonly { type: string; name?: string; stateMutability?: string; inputs?: readonly unknown[] }[];
+    const getters = abi.filter((item) => item.type === "function" && item.stateMutability === "view" && item.inputs?.length === 0 && /^[A-Z_]+$/.test(item.name ?? ""));
+    assert.ok(getters.length > 5);
+    for (const getter of getters) assert.ok(getter.name! in jobMarketConstants, `${getter.name} is generated`);
+  });
+});
+
+describe("protocol rules", () => {
+  it("packs and unpacks slots as segment << 8 | replica", () => {
+    assert.equal(packSlot(3, 2), 0x302n);
+    assert.deepEqual(unpackSlot(0x302n), { segment: 3, replica: 2 });
+  });
+
+  it("prices like the contract: fee rounded down, escrow per job, keeper fee per slot", () => {
+    assert.equal(unitPrice(1000n, 100), 1010n);
+    assert.equal(unitPrice(99n, 100), 99n);
+    assert.equal(jobEscrow(params, 100), 2n * 2n * 1010n);
+    assert.equal(keeperFee(2000n, 3), 600n);
+  });
+
+  it("scores reputation like the registry", () => {
+    assert.equal(reputationScore({ accepted: 0, rejected: 0, expired: 0, abandoned: 0 }), 5000);
+    assert.equal(reputationScore({ accepted: 2, rejected: 1, expired: 0, abandoned: 0 }), Math.floor((4 * 10_000) / 10));
+  });
+
+  it("decides closable, expirable and claimable as JobMarket does", () => {
+    const open = { status: JobStatus.Open, params };
+    const cancelled = { status: JobStatus.Cancelled, params };
+    const untouched = { status: SegmentStatus.Open, slots: 0, assigned: 0, revealDeadline: 0n };
+    const partial = { status: SegmentStatus.Open, slots: 2, assigned: 1, revealDeadline: 0n };
+    const revealing = { status: SegmentStatus.Open, slots: 2, assigned: 2, revealDeadline: 1100n };
+    assert.equal(isClosable(open, partial, 500n), false, "open job before its deadline");
+    assert.equal(isClosable(cancelled, partial, 500n), true, "cancelled, not every slot held");
+    assert.equal(isClosable(cancelled, untouched, 500n), false, "refunded by cancelJob");
+    assert.equal(isClosable(open, untouched, 1001n), true, "past the deadline");
+    assert.equal(isClosable(cancelled, untouched, 1001n), false, "cancelled and untouched: already refunded");
+    assert.equal(isClosable(open, revealing, 1001n), false, "reveal window running");
+    assert.equal(isClosable(open, revealing, 1101n), true);
+    assert.equal(isClosable(open, { ...partial, status: SegmentStatus.Accepted }, 2000n), false);
+
+    assert.equal(expirableReason({ revealDeadline: 0n }, { state: ReplicaState.Claimed, leaseEnd: 400n }, 400n), undefined);
+    assert.equal(expirableReason({ revealDeadline: 0n }, { state: ReplicaState.Claimed, leaseEnd: 400n }, 401n), "lease");
+    assert.equal(expirableReason({ revealDeadline: 0n }, { state: ReplicaState.Committed, leaseEnd: 400n }, 9999n), undefined, "reveal window not open");
+    assert.equal(expirableReason({ revealDeadline: 500n }, { state: ReplicaState.Committed, leaseEnd: 400n }, 501n), "reveal");
+
+    const held = [{ provider: P1, state: ReplicaState.Claimed }];
+    assert.equal(isSegmentClaimableBy(partial, held, P2, 2), true);
+    assert.equal(isSegmentClaimableBy(partial, held, P1, 2), false, "never two replicas of one segment");
+    assert.equal(isSegmentClaimableBy(untouched, [], P1, 2), true);
+    assert.equal(isSegmentClaimableBy(revealing, [], P2, 2), false, "every slot taken");
+  });
+});
+
+describe("the event fold", () => {
+  /** A job whose segment 0 has a committed and a claimed replica, both missed. */
+  function missed() {
+    const h = history();
+    h.tx(["JobCreated", { jobId: 1n, requester: R, params, feeBps: 0, escrow: jobEscrow(params, 0) }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P1, leaseEnd: 400n, slots: [packSlot(0, 0)] }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P2, leaseEnd: 400n, slots: [packSlot(0, 1)] }]);
+    h.tx(["ReplicasCommitted", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)] }]);
+    return h;
+  }
+
+  it("closeSegments: a ReplicaExpired emitted before its SegmentClosed settles the slot instead of reopening it", () => {
+    const h = missed();
+    h.tx(
+      ["ReplicaExpired", { jobId: 1n, segment: 0, replica: 1, provider: P2, keeper: K, slashed: COLLATERAL }],
+      ["ReplicaReleased", { jobId: 1n, segment: 0, replica: 0, provider: P1 }],
+      ["SegmentClosed", { jobId: 1n, segment: 0 }],
+    );
+    const seg = segmentOf(foldEvents(h.events).jobs.get(1n)!, 0);
+    assert.equal(seg.status, SegmentStatus.Closed);
+    assert.deepEqual(seg.replicas.map((r) => [r.provider, r.state, r.verdict]), [[P1, ReplicaState.Settled, "released"], [P2, ReplicaState.Settled, "expired"]]);
+    assert.equal(seg.assigned, 2, "nothing reopened");
+  });
+
+  it("expire on an open segment reopens the slot", () => {
+    const h = missed();
+    h.tx(["ReplicaExpired", { jobId: 1n, segment: 0, replica: 1, provider: P2, keeper: K, slashed: COLLATERAL }]);
+    const seg = segmentOf(foldEvents(h.events).jobs.get(1n)!, 0);
+    assert.deepEqual([seg.status, seg.assigned, seg.replicas[1].state], [SegmentStatus.Open, 1, ReplicaState.Empty]);
+  });
+
+  it("records anomalies only with checks on", () => {
+    const h = history();
+    h.tx(["JobCreated", { jobId: 1n, requester: R, params, feeBps: 0, escrow: 1n }]);
+    h.tx(["ReplicasCommitted", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)] }]);
+    assert.equal(foldEvents(h.events).anomalies.length, 2);
+    assert.equal(foldEvents(h.events, { checks: false }).anomalies.length, 0);
+  });
+
+  it("folds incrementally, one whole transaction at a time, telling which segments each touched", () => {
+    const h = missed();
+    const seen: number[][] = [];
+    const fold = createFold(emptyState(), { onTransaction: (touched) => seen.push([...touched].map((s) => s.index)) });
+    fold.apply(h.events.slice(0, 2));
+    fold.apply(h.events.slice(2));
+    assert.deepEqual(seen, [[], [0], [0], [0]]);
+    assert.deepEqual(fold.state, foldEvents(h.events));
+  });
+});

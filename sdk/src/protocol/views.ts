@@ -1,0 +1,70 @@
+/**
+ * What the contracts' view functions should report for a state the fold built: the bridge
+ * between the event fold and `jobOf`, `segmentOf`, `replicaOf`, `providerOf` (the audit compares
+ * them field by field; the fold's property test checks them after every action).
+ */
+import type { Hex } from "viem";
+import { SegmentStatus } from "../contracts.generated.ts";
+import type { JobView, ProviderView, ReplicaView, SegmentView } from "../market.ts";
+import { ZERO_ADDRESS, ZERO_SEAL, type JobRecord, type ProviderRecord, type ReplicaRecord, type SegmentRecord } from "./fold.ts";
+import { reputationScore } from "./reputation.ts";
+
+/** What `jobOf` should report. */
+export function expectedJobView(job: JobRecord): JobView {
+  const p = job.params;
+  return {
+    requester: job.requester,
+    status: job.status,
+    segmentCount: p.segmentCount,
+    segmentsTouched: job.segmentsTouched,
+    redundancy: p.redundancy,
+    quorum: p.quorum,
+    feeBps: job.feeBps,
+    minReputation: p.minReputation,
+    rewardPerReplica: p.rewardPerReplica,
+    collateralPerReplica: p.collateralPerReplica,
+    leaseDuration: p.leaseDuration,
+    revealWindow: p.revealWindow,
+    deadline: p.deadline,
+    escrow: job.escrow,
+  };
+}
+
+/** What `segmentOf` should report for a segment the fold built. */
+export function expectedSegmentView(job: JobRecord, seg: SegmentRecord): SegmentView {
+  return {
+    status: seg.status,
+    slots: seg.slots === 0 ? job.params.redundancy : seg.slots,
+    assigned: seg.assigned,
+    committed: seg.committed,
+    revealed: seg.revealed,
+    tieBreakers: seg.tieBreakers,
+    revealDeadline: seg.revealDeadline,
+    acceptedSeal: seg.status === SegmentStatus.Accepted && seg.accepted && !seg.cleared ? seg.accepted.seal : ZERO_SEAL,
+  };
+}
+
+/**
+ * What `replicaOf` should report for a replica slot: Empty once the segment's slots were
+ * cleared. `seal` is undefined when the events cannot tell it (a commitment not yet revealed).
+ */
+export function expectedReplicaView(seg: SegmentRecord, rep: ReplicaRecord | undefined): Omit<ReplicaView, "seal"> & { seal?: Hex } {
+  if (!rep || seg.cleared) return { provider: ZERO_ADDRESS, state: 0, leaseEnd: 0n, seal: ZERO_SEAL };
+  return { provider: rep.provider, state: rep.state, leaseEnd: rep.leaseEnd, seal: rep.seal };
+}
+
+/** What `providerOf` should report. */
+export function expectedProviderView(p: ProviderRecord): ProviderView {
+  return {
+    registered: p.registered,
+    staked: p.staked,
+    locked: p.locked,
+    unbonding: p.unbonding,
+    unbondingReadyAt: p.unbondingReadyAt,
+    accepted: p.reputation.accepted,
+    rejected: p.reputation.rejected,
+    expired: p.reputation.expired,
+    abandoned: p.reputation.abandoned,
+    score: reputationScore(p.reputation),
+  };
+}
