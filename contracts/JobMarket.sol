@@ -29,7 +29,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     uint8 public constant MAX_REDUNDANCY = 5;
     /// @notice Extra slots a segment may open when its replicas disagree.
     uint8 public constant MAX_TIE_BREAKERS = 1;
-    /// @notice Most segments per job (a job's open-segment bitmap is scanned by claims).
+    /// @notice Most segments per job. Claims find open segments through a three-level bitmap
+    /// (segments, then full words, then full groups of words), so a claim's cost does not grow
+    /// with the job: 1,000,000 segments need 3,907 words, 16 group words and one top word.
     uint32 public constant MAX_SEGMENTS = 1_000_000;
     /// @notice Most entries per commit / reveal / abandon / expire / close batch, and slots per claim.
     uint256 public constant MAX_BATCH = 64;
@@ -67,7 +69,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint32 providerId;
         uint64 leaseEnd;
         uint32 segmentCount;
-        uint256 words;
         uint256 start;
         uint256 wanted;
         uint256 claimed;
@@ -123,6 +124,13 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Bit set = segment takes no claim (settled, or every slot held). Zero = open, so
     /// creating a job writes nothing per segment.
     mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) private _closedBits;
+    /// @dev Summary of `_closedBits`: bit `w & 255` of group word `w >> 8` is set iff word `w` is
+    /// all ones (every one of its 256 segments closed). The last word of a job whose segment count
+    /// is not a multiple of 256 never fills (its bits past the end stay zero), so it never counts
+    /// as full; the search treats a hit past the end as "none".
+    mapping(uint256 jobId => mapping(uint256 group => uint256 bits)) private _fullWords;
+    /// @dev Bit g set iff group word g of `_fullWords` is all ones (MAX_SEGMENTS needs 16 groups < 256).
+    mapping(uint256 jobId => uint256 bits) private _fullGroups;
     /// @dev Four packed 64-bit segment headers per word.
     mapping(uint256 jobId => mapping(uint256 word => uint256 headers)) private _segmentWords;
     mapping(uint256 jobId => mapping(uint32 segment => mapping(uint8 replica => Replica))) private _replicas;
@@ -240,7 +248,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             providerId: _providerIdOrAssign(msg.sender),
             leaseEnd: leaseEnd,
             segmentCount: c.job.segmentCount,
-            words: (uint256(c.job.segmentCount) + 255) >> 8,
             start: _randomStart(jobId, c.job.segmentCount),
             wanted: count,
             claimed: 0,
@@ -248,10 +255,23 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             newlyTouched: 0,
             slots: new uint256[](count)
         });
-        // Visit the words from the start's word, wrapping around once; the start word is visited
-        // twice: first its bits at or above the start, last its bits below it.
-        for (uint256 step; step <= scan.words && scan.claimed < count && scan.inspected < MAX_CLAIM_SCAN; ++step) {
-            _claimInWord(c, scan, step);
+        // Visit the open segments from the start up to the end, then from 0 up to the start.
+        uint256 pos = scan.start;
+        uint256 limit = scan.segmentCount;
+        while (scan.claimed < count && scan.inspected < MAX_CLAIM_SCAN) {
+            (uint256 segment, bool found) = _nextOpen(jobId, pos, limit);
+            if (!found) {
+                if (limit != scan.segmentCount || scan.start == 0) break;
+                (pos, limit) = (0, scan.start);
+                continue;
+            }
+            ++scan.inspected;
+            (bool took, bool firstTouch) = _tryClaim(c, scan, uint32(segment));
+            if (took) {
+                ++scan.claimed;
+                if (firstTouch) ++scan.newlyTouched;
+            }
+            pos = segment + 1;
         }
         claimed = scan.claimed;
         if (claimed == 0) revert JobMarketNothingToClaim(jobId);
@@ -617,31 +637,34 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         return uint256(keccak256(abi.encode(block.prevrandao, block.number, msg.sender, jobId))) % segmentCount;
     }
 
-    /// @dev Claims free slots among the open segments of one bitmap word, lowest segment first.
-    function _claimInWord(Ctx memory c, ClaimScan memory scan, uint256 step) private {
-        uint256 word = ((scan.start >> 8) + step) % scan.words;
-        uint256 open = _openBits(scan, word, step);
-        while (open != 0 && scan.claimed < scan.wanted && scan.inspected < MAX_CLAIM_SCAN) {
-            uint256 lowest = open & (~open + 1);
-            open ^= lowest;
-            ++scan.inspected;
-            uint32 segment = uint32((word << 8) | Math.log2(lowest));
-            (bool took, bool firstTouch) = _tryClaim(c, scan, segment);
-            if (took) {
-                ++scan.claimed;
-                if (firstTouch) ++scan.newlyTouched;
+    /// @dev The lowest open segment in [from, limit), in at most three bitmap reads: the segment's
+    /// word, else the next word that is not full (from its group word), else the next group that is
+    /// not full (from the top word). Positions past the job's end read as open, so the first open
+    /// position found is the lowest one; if it lies at or past `limit`, none is open in the range.
+    function _nextOpen(uint256 jobId, uint256 from, uint256 limit) private view returns (uint256 segment, bool found) {
+        if (from >= limit) return (0, false);
+        uint256 word = from >> 8;
+        uint256 open = ~_closedBits[jobId][word] & (type(uint256).max << (from & 255));
+        if (open == 0) {
+            uint256 group = word >> 8;
+            // Shifts by 256 yield 0: no later word in this group.
+            uint256 notFull = ~_fullWords[jobId][group] & (type(uint256).max << ((word & 255) + 1));
+            if (notFull == 0) {
+                uint256 groups = ~_fullGroups[jobId] & (type(uint256).max << (group + 1));
+                if (groups == 0) return (0, false);
+                group = _lowestBit(groups);
+                notFull = ~_fullWords[jobId][group];
             }
+            word = (group << 8) | _lowestBit(notFull);
+            open = ~_closedBits[jobId][word];
         }
+        segment = (word << 8) | _lowestBit(open);
+        found = segment < limit;
     }
 
-    /// @dev The claimable bits of one bitmap word for the given step of the wrap-around scan.
-    function _openBits(ClaimScan memory scan, uint256 word, uint256 step) private view returns (uint256 open) {
-        open = ~_closedBits[scan.jobId][word];
-        uint256 tail = scan.segmentCount & 255;
-        if (word == scan.words - 1 && tail != 0) open &= (uint256(1) << tail) - 1;
-        uint256 startBit = scan.start & 255;
-        if (step == 0) open &= ~((uint256(1) << startBit) - 1);
-        else if (step == scan.words) open &= (uint256(1) << startBit) - 1;
+    /// @dev Index of the lowest set bit of a non-zero word.
+    function _lowestBit(uint256 x) private pure returns (uint256) {
+        return Math.log2(x & (~x + 1));
     }
 
     /// @dev Takes a free slot of `segment` for the provider unless it already holds one there.
@@ -1047,10 +1070,25 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     function _setClosed(uint256 jobId, uint32 segment, bool closed) private {
-        uint256 mask = uint256(1) << (segment & 255);
-        uint256 bits = _closedBits[jobId][segment >> 8];
-        uint256 next = closed ? bits | mask : bits & ~mask;
-        if (next != bits) _closedBits[jobId][segment >> 8] = next;
+        uint256 word = segment >> 8;
+        uint256 bits = _closedBits[jobId][word];
+        uint256 next = _withBit(bits, segment & 255, closed);
+        if (next == bits) return;
+        _closedBits[jobId][word] = next;
+        // The word became full, or stopped being full: keep the summary levels exact.
+        if (next != type(uint256).max && bits != type(uint256).max) return;
+        uint256 group = word >> 8;
+        uint256 fullBits = _fullWords[jobId][group];
+        uint256 nextFull = _withBit(fullBits, word & 255, closed);
+        _fullWords[jobId][group] = nextFull;
+        if (nextFull == type(uint256).max || fullBits == type(uint256).max) {
+            _fullGroups[jobId] = _withBit(_fullGroups[jobId], group, closed);
+        }
+    }
+
+    function _withBit(uint256 bits, uint256 index, bool set) private pure returns (uint256) {
+        uint256 mask = uint256(1) << index;
+        return set ? bits | mask : bits & ~mask;
     }
 
     function _setFee(uint16 feeBps_) private {

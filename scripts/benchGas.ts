@@ -4,15 +4,26 @@
  *  - gas per settled segment of a 64-segment job at r=2, counting every transaction of the job
  *    (create, claims, commits, reveals, withdrawals) divided by the segments, for batch sizes 1
  *    and 16;
- *  - createJob gas at 1 and at 10,000 segments.
+ *  - createJob gas at 1 and at 10,000 segments;
+ *  - claim(1) gas on a fresh 1-segment job, and on 10,000- and 1,000,000-segment jobs whose only
+ *    open segment is the last (the others are marked closed by writing the market's bitmap
+ *    storage directly, as claiming a million slots would take hours; the claim must then land
+ *    on the last segment, which also checks the storage slots written).
  * Targets: <= 150,000 gas per settled segment at batch 16; createJob at 10,000 segments within
- * 5% of 1 segment. Exits 1 when a target is missed.
- * Usage: npm run bench:gas
+ * 5% of 1 segment; claim(1) at 1,000,000 segments <= 1.2x claim(1) on the fresh 1-segment job.
+ * The figures are compared with the committed gas-snapshot.json: any figure more than 1 % above
+ * its snapshot fails the run (a figure below it is reported). Exits 1 when a target is missed or
+ * a figure regressed.
+ * Usage: npm run bench:gas          (compare with gas-snapshot.json)
+ *        npm run bench:gas:update   (rewrite gas-snapshot.json with this run's figures)
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import TessellateModule from "../ignition/modules/Tessellate.ts";
+import { closeAllBut } from "./bench/claimBitmap.ts";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import type { JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
@@ -20,6 +31,12 @@ const SEGMENTS = 64;
 const BATCHES = [1, 16];
 const TARGET_PER_SEGMENT = 150_000n;
 const TARGET_CREATE_RATIO = 1.05;
+const TARGET_CLAIM_RATIO = 1.2;
+/** A figure more than this fraction above its snapshot is a regression. */
+const REGRESSION_TOLERANCE = 0.01;
+const SNAPSHOT_FILE = join(import.meta.dirname, "..", "gas-snapshot.json");
+const UPDATE = process.env.GAS_SNAPSHOT_UPDATE === "1";
+
 
 const { ethers, ignition, networkHelpers } = await network.create();
 
@@ -54,13 +71,13 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> 
   return receipt!.gasUsed;
 }
 
-async function jobParams(segmentCount: number) {
+async function jobParams(segmentCount: number, redundancy = 2) {
   const now = await networkHelpers.time.latest();
   return {
     manifestCid: "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
     segmentCount,
-    redundancy: 2,
-    quorum: 2,
+    redundancy,
+    quorum: redundancy,
     rewardPerReplica: 10n ** 18n,
     collateralPerReplica: 2n * 10n ** 18n,
     leaseDuration: 3600,
@@ -133,15 +150,61 @@ async function settledJobGas(p: Protocol, batch: number) {
   return total;
 }
 
+/** Creates an r=1 job of `segments` segments and marks all but the last closed in the bitmaps. */
+async function jobWithOnlyLastOpen(p: Protocol, segments: number): Promise<bigint> {
+  await (await p.market.connect(p.requester).createJob(await jobParams(segments, 1))).wait();
+  const jobId = (await p.market.jobCount()) as bigint;
+  await closeAllBut(networkHelpers, p.market.target as string, jobId, segments, [segments - 1]);
+  return jobId;
+}
+
+/** Gas of one claim(1) by the first provider; checks the segment it landed on. */
+async function claimGas(p: Protocol, jobId: bigint, expectedSegment: number): Promise<bigint> {
+  const receipt = await (await p.market.connect(p.providers[0]).claim(jobId, 1)).wait();
+  for (const log of receipt!.logs) {
+    const parsed = p.market.interface.parseLog(log);
+    if (parsed?.name !== "ReplicasClaimed") continue;
+    const segment = Number((parsed.args.slots as bigint[])[0] >> 8n);
+    if (segment !== expectedSegment) throw new Error(`claim landed on segment ${segment}, not ${expectedSegment}: are the bitmap storage slots right?`);
+  }
+  return receipt!.gasUsed;
+}
+
+/** Compares this run's figures with the snapshot (or rewrites it); returns the regressions. */
+function checkSnapshot(figures: Record<string, number>): string[] {
+  if (UPDATE || !existsSync(SNAPSHOT_FILE)) {
+    writeFileSync(SNAPSHOT_FILE, `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(`\nWrote ${SNAPSHOT_FILE}.`);
+    return [];
+  }
+  const snapshot: Record<string, number> = JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8"));
+  const regressions: string[] = [];
+  console.log("\nAgainst gas-snapshot.json:");
+  for (const [name, value] of Object.entries(figures)) {
+    const before = snapshot[name];
+    if (before === undefined) {
+      regressions.push(`${name}: not in gas-snapshot.json (run npm run bench:gas:update and commit it)`);
+      continue;
+    }
+    const change = (value - before) / before;
+    console.log(`  ${name.padEnd(34)} ${before.toLocaleString("en-US").padStart(12)} -> ${value.toLocaleString("en-US").padStart(12)}  (${(change * 100).toFixed(2)} %)`);
+    if (change > REGRESSION_TOLERANCE) regressions.push(`${name}: ${value} is ${(change * 100).toFixed(2)} % above the snapshot's ${before}`);
+  }
+  for (const name of Object.keys(snapshot)) if (!(name in figures)) regressions.push(`${name}: in gas-snapshot.json but no longer measured (run npm run bench:gas:update)`);
+  return regressions;
+}
+
 async function main() {
   const protocol = await deploy();
   console.log(`Gas benchmark — ${SEGMENTS}-segment job, r=2, q=2, two providers, every transaction counted\n`);
   const rows: [string, string][] = [];
   let perSegmentAt16 = 0n;
+  let perSegmentAt1 = 0n;
   for (const batch of BATCHES) {
     const total = await settledJobGas(protocol, batch);
     const perSegment = total / BigInt(SEGMENTS);
     if (batch === 16) perSegmentAt16 = perSegment;
+    if (batch === 1) perSegmentAt1 = perSegment;
     rows.push([`gas per settled segment, batch ${batch}`, `${perSegment.toLocaleString("en-US")} (job total ${total.toLocaleString("en-US")})`]);
   }
   // Both from the same state, so neither pays for first writes the other found done.
@@ -152,15 +215,36 @@ async function main() {
   const ratio = Number(createLarge) / Number(createSmall);
   rows.push(["createJob gas, 1 segment", createSmall.toLocaleString("en-US")]);
   rows.push(["createJob gas, 10,000 segments", `${createLarge.toLocaleString("en-US")} (ratio ${ratio.toFixed(4)})`]);
+  await snapshot.restore();
+  const claimFresh = await claimGas(protocol, await jobWithOnlyLastOpen(protocol, 1), 0);
+  await snapshot.restore();
+  const claim10k = await claimGas(protocol, await jobWithOnlyLastOpen(protocol, 10_000), 9_999);
+  await snapshot.restore();
+  const claim1m = await claimGas(protocol, await jobWithOnlyLastOpen(protocol, 1_000_000), 999_999);
+  const claimRatio = Number(claim1m) / Number(claimFresh);
+  rows.push(["claim(1) gas, fresh 1-segment job", claimFresh.toLocaleString("en-US")]);
+  rows.push(["claim(1) gas, 10,000 segments, last open", `${claim10k.toLocaleString("en-US")} (ratio ${(Number(claim10k) / Number(claimFresh)).toFixed(4)})`]);
+  rows.push(["claim(1) gas, 1,000,000 segments, last open", `${claim1m.toLocaleString("en-US")} (ratio ${claimRatio.toFixed(4)})`]);
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
 
   const misses: string[] = [];
   if (perSegmentAt16 > TARGET_PER_SEGMENT) misses.push(`per-segment gas at batch 16 is ${perSegmentAt16} > ${TARGET_PER_SEGMENT}`);
   if (ratio > TARGET_CREATE_RATIO) misses.push(`createJob at 10,000 segments is ${ratio.toFixed(4)}x the 1-segment cost > ${TARGET_CREATE_RATIO}`);
-  console.log(`\nTargets: <= ${TARGET_PER_SEGMENT.toLocaleString("en-US")} gas per settled segment at batch 16; createJob(10,000) within 5% of createJob(1).`);
+  if (claimRatio > TARGET_CLAIM_RATIO) misses.push(`claim(1) at 1,000,000 segments is ${claimRatio.toFixed(4)}x the fresh 1-segment claim > ${TARGET_CLAIM_RATIO}`);
+  console.log(`\nTargets: <= ${TARGET_PER_SEGMENT.toLocaleString("en-US")} gas per settled segment at batch 16; createJob(10,000) within 5% of createJob(1); claim(1) at 1,000,000 segments <= ${TARGET_CLAIM_RATIO}x claim(1) on a fresh 1-segment job.`);
   console.log(misses.length === 0 ? "All targets met." : `Missed:\n  ${misses.join("\n  ")}`);
-  if (misses.length > 0) process.exitCode = 1;
+  const regressions = checkSnapshot({
+    settledSegmentBatch1: Number(perSegmentAt1),
+    settledSegmentBatch16: Number(perSegmentAt16),
+    createJob1Segment: Number(createSmall),
+    createJob10kSegments: Number(createLarge),
+    claim1FreshJob: Number(claimFresh),
+    claim1Last10kSegments: Number(claim10k),
+    claim1Last1mSegments: Number(claim1m),
+  });
+  if (regressions.length > 0) console.log(`Regressions (over ${REGRESSION_TOLERANCE * 100} %):\n  ${regressions.join("\n  ")}`);
+  if (misses.length > 0 || regressions.length > 0) process.exitCode = 1;
 }
 
 await main();

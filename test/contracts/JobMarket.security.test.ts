@@ -23,6 +23,7 @@ import {
   revealAll,
   unitPrice,
 } from "./helpers/driver.ts";
+import { bitmapSlots, closeAllBut } from "../../scripts/bench/claimBitmap.ts";
 
 const KEEPER_FEE = COLLATERAL / 10n;
 
@@ -169,6 +170,54 @@ describe("Security: the review's attacks are blocked", function () {
         "JobMarketNotExpirable",
       );
       await expectConservation(d);
+    });
+  });
+
+  describe("issue 9.5: a claim costs the same on a job of any size", function () {
+    async function claimGas(jobId: bigint) {
+      const tx = await d.market.connect(d.providers[0]).claim(jobId, 1);
+      const receipt = await tx.wait();
+      const [event] = await eventsOf(d, tx, "ReplicasClaimed");
+      return { gas: receipt!.gasUsed, segment: Number((event.args.slots as bigint[])[0] >> 8n) };
+    }
+
+    it("claim(1) on a 1,000,000-segment job whose only open segment is the last costs <= 1.2x a fresh 1-segment job", async function () {
+      const fresh = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
+      const freshClaim = await claimGas(fresh);
+      expect(freshClaim.segment).to.equal(0);
+      const huge = await postJob(d, { segmentCount: 1_000_000, redundancy: 1, quorum: 1, rewardPerReplica: 1n, collateralPerReplica: 1n });
+      await closeAllBut(networkHelpers, d.market.target as string, huge, 1_000_000, [999_999]);
+      const hugeClaim = await claimGas(huge);
+      expect(hugeClaim.segment).to.equal(999_999);
+      // Before the summary levels this scanned 3,907 bitmap words: 11.1M gas.
+      expect(Number(hugeClaim.gas) / Number(freshClaim.gas)).to.be.lessThanOrEqual(1.2);
+      // A fruitless claim is as cheap: nothing is open any more.
+      const nothing = await d.market.connect(d.providers[1]).claim.estimateGas(huge, 1).then(
+        () => "claimed",
+        (e: Error) => (String(e).includes("JobMarketNothingToClaim") ? "none" : String(e)),
+      );
+      expect(nothing).to.equal("none");
+    });
+
+    it("keeps the summary levels exact as a group fills and empties (claim, abandon, re-claim)", async function () {
+      // 70,000 segments: two groups of 256 words. Only segment 5 is open.
+      const jobId = await postJob(d, { segmentCount: 70_000, redundancy: 1, quorum: 1, rewardPerReplica: 1n, collateralPerReplica: 1n });
+      await closeAllBut(networkHelpers, d.market.target as string, jobId, 70_000, [5]);
+      const slots = bitmapSlots(jobId, 0);
+      const read = async (slot: bigint) => BigInt(await ethers.provider.getStorage(d.market.target, slot));
+      const ALL = (1n << 256n) - 1n;
+      expect(await read(slots.fullGroups)).to.equal(0n); // group 0 is not full: word 0 has segment 5 open
+      const [slot] = await claim(d, d.providers[0], jobId, 1);
+      expect(slot.segment).to.equal(5);
+      expect(await read(slots.closed)).to.equal(ALL);
+      expect(await read(slots.fullWords)).to.equal(ALL);
+      expect(await read(slots.fullGroups)).to.equal(1n); // group 1 holds the job's last, partial word: never full
+      await expect(d.market.connect(d.providers[1]).claim(jobId, 1)).to.be.revertedWithCustomError(d.market, "JobMarketNothingToClaim");
+      await d.market.connect(d.providers[0]).abandon(jobId, [slot]);
+      expect(await read(slots.fullGroups)).to.equal(0n);
+      expect(await read(slots.fullWords)).to.equal(ALL ^ 1n);
+      expect(await read(slots.closed)).to.equal(ALL ^ (1n << 5n));
+      expect((await claim(d, d.providers[1], jobId, 1))[0].segment).to.equal(5);
     });
   });
 });
