@@ -81,6 +81,15 @@ export function toProtocolError(error: unknown, action: string): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/**
+ * The gas limit sent for an estimate: 30 % more plus 20,000, so that a cost that grows between
+ * estimate and inclusion (a claim scanning past slots another provider took in the same block, a
+ * reveal that completes a quorum first) still fits. Unused gas is not charged.
+ */
+export function gasWithHeadroom(estimate: bigint): bigint {
+  return estimate + (estimate * 30n) / 100n + 20_000n;
+}
+
 export type MarketClient = ReturnType<typeof createMarketClient>;
 
 /** Typed access to the protocol's contracts over a chain connection. */
@@ -93,7 +102,14 @@ export function createMarketClient(conn: ChainConnection) {
     return walletClient.account;
   }
 
-  /** Simulates, sends and waits for one transaction; writes of one client run one after another. */
+  /**
+   * Simulates, sends and waits for one transaction; writes of one client run one after another.
+   * The gas limit is the estimate plus {@link gasWithHeadroom}'s margin, so a transaction whose
+   * cost grew between estimate and inclusion (another provider's claim landed first) does not run
+   * out of gas. A transaction that reverts on-chain anyway is explained: out of gas is retryable;
+   * otherwise the call is simulated again against the block it was mined in, and the contract's
+   * error decoded (a lost race reads `JobMarketNothingToClaim`, not "reverted").
+   */
   function send(
     target: { address: Address; abi: typeof jobMarketAbi | typeof providerRegistryAbi | typeof renderTokenAbi },
     functionName: string,
@@ -101,33 +117,49 @@ export function createMarketClient(conn: ChainConnection) {
   ): Promise<TxOutcome> {
     const run = async (): Promise<TxOutcome> => {
       const from = account();
+      const call = { address: target.address, abi: target.abi, functionName, args, account: from } as Parameters<typeof publicClient.simulateContract>[0];
       let request;
+      let gas: bigint;
       try {
-        ({ request } = await publicClient.simulateContract({
-          address: target.address,
-          abi: target.abi,
-          functionName,
-          args,
-          account: from,
-        } as Parameters<typeof publicClient.simulateContract>[0]));
+        ({ request } = await publicClient.simulateContract(call));
+        gas = gasWithHeadroom(await publicClient.estimateContractGas(call as Parameters<typeof publicClient.estimateContractGas>[0]));
       } catch (error) {
         throw toProtocolError(error, functionName);
       }
       let hash: Hash;
       try {
-        hash = await walletClient!.writeContract(request as Parameters<NonNullable<typeof walletClient>["writeContract"]>[0]);
+        hash = await walletClient!.writeContract({ ...request, gas } as Parameters<NonNullable<typeof walletClient>["writeContract"]>[0]);
       } catch (error) {
         throw toProtocolError(error, functionName);
       }
       const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: conn.pollingIntervalMs });
-      if (receipt.status !== "success") {
-        throw new FatalError("CHAIN_TX_REVERTED", `${functionName} transaction ${hash} reverted on-chain`);
-      }
+      if (receipt.status !== "success") throw await explainOnChainRevert(call, hash, receipt.blockNumber, receipt.gasUsed, gas);
       return { hash, receipt, gasUsed: receipt.gasUsed, events: decodeProtocolEvents(receipt.logs) };
     };
     const next = queue.then(run, run);
     queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Why a mined transaction reverted, as the error the caller decides on. */
+  async function explainOnChainRevert(
+    call: Parameters<typeof publicClient.simulateContract>[0],
+    hash: Hash,
+    blockNumber: bigint,
+    gasUsed: bigint,
+    gasLimit: bigint,
+  ): Promise<Error> {
+    const action = call.functionName;
+    if (gasUsed >= gasLimit) {
+      return new RetryableError("CHAIN_OUT_OF_GAS", `${action} transaction ${hash} ran out of gas (used all of its ${gasLimit} limit); trying again estimates anew`);
+    }
+    try {
+      await publicClient.simulateContract({ ...call, blockNumber } as Parameters<typeof publicClient.simulateContract>[0]);
+    } catch (error) {
+      const decoded = toProtocolError(error, action);
+      if (decoded instanceof ContractRevertError) return decoded;
+    }
+    return new FatalError("CHAIN_TX_REVERTED", `${action} transaction ${hash} reverted on-chain in block ${blockNumber} (used ${gasUsed} of ${gasLimit} gas); the same call succeeds against that block's final state, so an earlier transaction of the block decided it`);
   }
 
   const market = { address: addresses.market, abi: jobMarketAbi } as const;
@@ -167,6 +199,12 @@ export function createMarketClient(conn: ChainConnection) {
     transferToken: (to: Address, amount: bigint) => send(token, "transfer", [to, amount]),
     createJob: async (params: JobParams) => {
       const outcome = await send(market, "createJob", [params]);
+      const [created] = eventsNamed(outcome.events, "JobCreated");
+      return { ...outcome, jobId: created.args.jobId };
+    },
+    /** `createJob` paying the escrow with an EIP-2612 permit signature instead of an approval. */
+    createJobWithPermit: async (params: JobParams, permit: { deadline: bigint; v: number; r: Hex; s: Hex }) => {
+      const outcome = await send(market, "createJobWithPermit", [params, permit.deadline, permit.v, permit.r, permit.s]);
       const [created] = eventsNamed(outcome.events, "JobCreated");
       return { ...outcome, jobId: created.args.jobId };
     },

@@ -432,22 +432,6 @@ export async function createJobWithPermit(market: MarketClient, params: JobParam
     message: { owner, spender: market.addresses.market, value: escrow, nonce, deadline: permitDeadline },
   });
   const { r, s, yParity } = parseSignature(signature);
-  const v = 27 + (yParity ?? 0);
-  let hash: Hash;
-  try {
-    const { request } = await publicClient.simulateContract({
-      address: market.addresses.market,
-      abi: jobMarketAbi,
-      functionName: "createJobWithPermit",
-      args: [params, permitDeadline, v, r, s],
-      account: walletClient.account,
-    } as Parameters<typeof publicClient.simulateContract>[0]);
-    hash = await walletClient.writeContract(request as Parameters<typeof walletClient.writeContract>[0]);
-  } catch (error) {
-    throw toProtocolError(error, "createJobWithPermit");
-  }
-  const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: market.conn.pollingIntervalMs });
-  if (receipt.status !== "success") throw new FatalError("CHAIN_TX_REVERTED", `createJobWithPermit transaction ${hash} reverted on-chain`);
-  const [created] = eventsNamed(decodeProtocolEvents(receipt.logs), "JobCreated");
-  return { jobId: created.args.jobId, hash, blockNumber: receipt.blockNumber };
+  const posted = await market.createJobWithPermit(params, { deadline: permitDeadline, v: 27 + (yParity ?? 0), r, s });
+  return { jobId: posted.jobId, hash: posted.hash, blockNumber: posted.receipt.blockNumber };
 }
