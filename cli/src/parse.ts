@@ -5,6 +5,7 @@
  */
 import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
 import { jobMarketConstants } from "@tessellate/sdk/protocol";
+import { TOLERANT_NOT_SETTLED } from "@tessellate/sdk/jobRequest";
 import { parseUnits } from "viem";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { TOKEN_DECIMALS } from "./format.ts";
@@ -324,7 +325,7 @@ export function parseSubmitOptions(
       // skip such jobs: posting one would lock the escrow until the deadline for nothing.
       throw new UsageError(
         "--verification",
-        "tolerant verification is not settled by the contracts yet, so no provider would render this job and the escrow would wait until the deadline",
+        TOLERANT_NOT_SETTLED,
         "use --verification exact (the default); docs/tolerant.md says where the tolerant mode stands",
       );
     }

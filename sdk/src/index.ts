@@ -23,4 +23,5 @@ export * from "./pixelDigest.ts";
 export * from "./fingerprint.ts";
 export * from "./resultFiles.ts";
 export * from "./estimate.ts";
+export * from "./jobRequest.ts";
 export * from "./storage.ts";

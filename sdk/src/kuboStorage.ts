@@ -21,6 +21,7 @@ import { create, type KuboRPCClient } from "kubo-rpc-client";
 import { CID } from "multiformats/cid";
 import { FatalError, RetryableError, TessellateError } from "./errors.ts";
 import type { AddOptions, AddProgress, Storage } from "./storage.ts";
+import { kuboAddForm, kuboAddQuery, type FolderAddEntry } from "./jobRequest.ts";
 
 /** Error codes of this module (stable; match on the code, never on the message). */
 export const STORAGE_ERROR_CODES = {
@@ -77,13 +78,8 @@ export function createKuboStorage(options: KuboStorageOptions): Storage {
    */
   async function addEntries(what: string, entries: AddEntry[], rootPath: string | undefined, options: AddOptions): Promise<string> {
     return operation(what, options.signal, async (call) => {
-      const form = new FormData();
-      for (const entry of entries) {
-        // Kubo's clients URL-encode the path in the file name; the node decodes it.
-        const name = encodeURIComponent(entry.path);
-        if (entry.content === undefined) form.append("dir", new Blob([], { type: "application/x-directory" }), name);
-        else form.append("file", entry.content, name);
-      }
+      // Kubo's clients URL-encode the path in the file name; the node decodes it (the dApp sends the same form).
+      const form = kuboAddForm(entries);
       // The platform's multipart encoder; its body is pulled through a counter as fetch sends it.
       const encoded = new Response(form);
       const source = encoded.body!.getReader();
@@ -106,7 +102,7 @@ export function createKuboStorage(options: KuboStorageOptions): Storage {
         },
         cancel: (reason) => source.cancel(reason),
       });
-      const query = new URLSearchParams({ "cid-version": "1", "raw-leaves": "true", pin: String(options.pin ?? true), progress: "true", "stream-channels": "true" });
+      const query = kuboAddQuery({ pin: options.pin });
       const progress = new StoredProgress(options.onProgress);
       let root: string | undefined;
       let last: string | undefined;
@@ -407,10 +403,7 @@ class Call {
 // ---- uploads ----------------------------------------------------------------------------
 
 /** One part of an add: a folder (no content) or a file. */
-interface AddEntry {
-  path: string;
-  content?: Blob;
-}
+type AddEntry = FolderAddEntry<Blob>;
 
 /** The node's answer refusing the upload, shaped like kubo-rpc-client's HTTP errors for {@link translateError}. */
 class NodeRefusal extends Error {

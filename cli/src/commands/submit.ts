@@ -13,11 +13,11 @@ import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generate
 import { FatalError } from "@tessellate/sdk/errors";
 import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
+import { jobCost, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
-import { unitPrice } from "@tessellate/sdk/protocol";
 import { tokenSymbol } from "../chainReads.ts";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural } from "../format.ts";
@@ -28,12 +28,7 @@ import { formatSceneDefaults } from "../sceneDefaults.ts";
 import { compositeJob, type FetchJobResult } from "./fetch.ts";
 import { waitForJob, type JobOutcome } from "./wait.ts";
 
-/** Scene file extensions per engine, to find the entry file of a folder. */
-export const SCENE_EXTENSIONS: Record<EngineName, string[]> = {
-  builtin: [".json"],
-  povray: [".pov"],
-  blender: [".blend"],
-};
+export { SCENE_EXTENSIONS } from "@tessellate/sdk/jobRequest";
 
 /** Manifest field → the flag that sets it, to phrase manifest problems as flag problems. */
 const MANIFEST_FLAGS: Record<string, string> = {
@@ -168,23 +163,7 @@ export function buildManifest(options: SubmitOptions, scene: { cid: string; entr
   );
 }
 
-/** What a job costs up front. */
-export interface JobCost {
-  segments: number;
-  replicas: bigint;
-  /** Fee per replica (reward × feeBps / 10 000, rounded down like the contract). */
-  feePerReplica: bigint;
-  /** Escrow: segments × redundancy × (reward + fee). */
-  escrow: bigint;
-  rewards: bigint;
-  fees: bigint;
-}
-
-export function jobCost(segments: number, redundancy: number, reward: bigint, feeBps: number): JobCost {
-  const replicas = BigInt(segments) * BigInt(redundancy);
-  const unit = unitPrice(reward, feeBps);
-  return { segments, replicas, feePerReplica: unit - reward, escrow: replicas * unit, rewards: replicas * reward, fees: replicas * (unit - reward) };
-}
+export { jobCost, type JobCost } from "@tessellate/sdk/jobRequest";
 
 /** The plan and cost block printed before paying. */
 export function formatPlan(args: {

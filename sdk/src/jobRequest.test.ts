@@ -1,0 +1,94 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { folderAddEntries, jobCost, jobTermsProblems, kuboAddQuery, MAX_UINT96, quorumRange, TOLERANT_NOT_SETTLED, type JobTerms } from "./jobRequest.ts";
+import { jobMarketConstants } from "./contracts.generated.ts";
+
+const good: JobTerms = {
+  redundancy: 3,
+  quorum: 2,
+  rewardPerReplica: 10n,
+  collateralPerReplica: 20n,
+  leaseSeconds: 300,
+  revealWindowSeconds: 120,
+  deadlineInSeconds: 7200,
+  minReputation: 0,
+  verification: "exact",
+};
+const fields = (terms: Partial<JobTerms>) => jobTermsProblems(terms).map((p) => p.field);
+
+describe("jobTermsProblems: what createJob would refuse, before anything is sent", () => {
+  it("accepts sensible terms", () => assert.deepEqual(jobTermsProblems(good), []));
+
+  it("the quorum must be a strict majority of the replicas and at most all of them", () => {
+    assert.deepEqual(quorumRange(3), { min: 2, max: 3 });
+    assert.deepEqual(quorumRange(2), { min: 2, max: 2 });
+    assert.deepEqual(fields({ ...good, quorum: 1 }), ["quorum"]);
+    assert.deepEqual(fields({ ...good, quorum: 4 }), ["quorum"]);
+    assert.match(jobTermsProblems({ ...good, redundancy: 2, quorum: 1 })[0]!.fix, /use quorum 2/);
+    assert.deepEqual(fields({ ...good, redundancy: 6 }), ["redundancy"], "a bad redundancy is reported once, not again as a bad quorum");
+  });
+
+  it("the reward is positive, the collateral at least the reward, both fit uint96", () => {
+    assert.deepEqual(fields({ ...good, rewardPerReplica: 0n }), ["rewardPerReplica"]);
+    assert.deepEqual(fields({ ...good, collateralPerReplica: 9n }), ["collateralPerReplica"]);
+    assert.deepEqual(fields({ ...good, rewardPerReplica: MAX_UINT96 + 1n, collateralPerReplica: MAX_UINT96 + 1n }), ["rewardPerReplica", "collateralPerReplica"]);
+  });
+
+  it("lease, reveal window and deadline use the contract's generated bounds", () => {
+    assert.deepEqual(fields({ ...good, leaseSeconds: jobMarketConstants.MIN_LEASE - 1 }), ["leaseSeconds"]);
+    assert.deepEqual(fields({ ...good, revealWindowSeconds: jobMarketConstants.MAX_REVEAL_WINDOW + 1 }), ["revealWindowSeconds"]);
+    assert.deepEqual(fields({ ...good, deadlineInSeconds: 419 }), ["deadlineInSeconds"], "less than one lease plus one reveal window");
+    assert.deepEqual(fields({ ...good, deadlineInSeconds: 420 }), []);
+    assert.deepEqual(fields({ ...good, deadlineInSeconds: jobMarketConstants.MAX_JOB_DURATION + 1 }), ["deadlineInSeconds"]);
+    assert.deepEqual(fields({ ...good, minReputation: jobMarketConstants.MAX_REPUTATION + 1 }), ["minReputation"]);
+  });
+
+  it("refuses tolerant verification, saying why", () => {
+    const [problem] = jobTermsProblems({ ...good, verification: "tolerant" });
+    assert.equal(problem!.field, "verification");
+    assert.equal(problem!.problem, TOLERANT_NOT_SETTLED);
+  });
+
+  it("checks only the fields given", () => assert.deepEqual(jobTermsProblems({ quorum: 2 }), []));
+});
+
+describe("jobCost", () => {
+  it("escrows segments × redundancy × (reward + fee rounded down)", () => {
+    const cost = jobCost(4, 2, 1_000_001n, 100);
+    assert.equal(cost.replicas, 8n);
+    assert.equal(cost.feePerReplica, 10_000n);
+    assert.equal(cost.escrow, 8n * 1_010_001n);
+    assert.equal(cost.rewards + cost.fees, cost.escrow);
+  });
+});
+
+describe("folder adds", () => {
+  it("lists the root, then each folder's entries sorted by name, breadth first (as the CLI's storage sends them)", () => {
+    const entries = folderAddEntries("scene", [
+      { path: "b.json", content: 1 },
+      { path: "tex/z.png", content: 2 },
+      { path: "a.json", content: 3 },
+      { path: "tex/deep/x.bin", content: 4 },
+      { path: "c/y", content: 5 },
+    ]);
+    assert.deepEqual(entries, [
+      { path: "scene" },
+      { path: "scene/a.json", content: 3 },
+      { path: "scene/b.json", content: 1 },
+      { path: "scene/c" },
+      { path: "scene/tex" },
+      { path: "scene/c/y", content: 5 },
+      { path: "scene/tex/deep" },
+      { path: "scene/tex/z.png", content: 2 },
+      { path: "scene/tex/deep/x.bin", content: 4 },
+    ]);
+  });
+
+  it("adds as CIDv1 with raw leaves", () => {
+    const query = kuboAddQuery();
+    assert.equal(query.get("cid-version"), "1");
+    assert.equal(query.get("raw-leaves"), "true");
+    assert.equal(query.get("pin"), "true");
+    assert.equal(kuboAddQuery({ pin: false }).get("pin"), "false");
+  });
+});

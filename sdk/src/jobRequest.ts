@@ -1,0 +1,194 @@
+/**
+ * A job request before it is sent: the terms `createJob` checks (redundancy, quorum, reward,
+ * collateral, lease, reveal window, deadline, minimum reputation, verification mode) checked here
+ * first with the bounds generated from JobMarket.sol, so a mistake costs no transaction; what the
+ * job costs up front; and the exact parameters Tessellate adds content to IPFS with, so a browser
+ * upload gets the CIDs the CLI gets. Browser-safe: the dApp's New job page and the CLI share it.
+ */
+import { jobMarketConstants } from "./contracts.generated.ts";
+import { unitPrice } from "./protocol/price.ts";
+import type { EngineName, VerificationMode } from "./manifest.ts";
+
+/** Scene file extensions per engine, to find the entry file of a scene folder. */
+export const SCENE_EXTENSIONS: Readonly<Record<EngineName, readonly string[]>> = {
+  builtin: [".json"],
+  povray: [".pov"],
+  blender: [".blend"],
+};
+
+/** Why `tolerant` jobs are refused before anything is uploaded or paid (the CLI and the dApp say the same). */
+export const TOLERANT_NOT_SETTLED =
+  "tolerant verification is not settled by the contracts yet, so no provider would render this job and the escrow would wait until the deadline";
+
+/** uint96: the width of the reward and collateral fields of a job. */
+export const MAX_UINT96 = (1n << 96n) - 1n;
+
+/** The terms of a job, as a person or a command line gives them (durations in seconds). */
+export interface JobTerms {
+  redundancy: number;
+  quorum: number;
+  /** Token base units paid to each agreeing replica. */
+  rewardPerReplica: bigint;
+  /** Token base units each replica locks. */
+  collateralPerReplica: bigint;
+  leaseSeconds: number;
+  revealWindowSeconds: number;
+  /** Seconds from now (the chain's clock when posted) to the deadline. */
+  deadlineInSeconds: number;
+  minReputation: number;
+  verification: VerificationMode;
+}
+
+/** One problem of a job's terms: the field, what is wrong, how to fix it. */
+export interface JobTermsProblem {
+  field: keyof JobTerms;
+  problem: string;
+  fix: string;
+}
+
+/** The quorums a redundancy allows: a strict majority of the replicas, at most all of them. */
+export function quorumRange(redundancy: number): { min: number; max: number } {
+  return { min: Math.floor(redundancy / 2) + 1, max: redundancy };
+}
+
+const isInt = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n);
+
+/**
+ * Every problem of the given terms that `createJob` would revert on (or, for `tolerant`, that no
+ * provider would settle). Fields left undefined are not checked; rules between two fields only
+ * when both are valid, so one mistake is reported once.
+ */
+export function jobTermsProblems(terms: Partial<JobTerms>): JobTermsProblem[] {
+  const c = jobMarketConstants;
+  const problems: JobTermsProblem[] = [];
+  const push = (field: keyof JobTerms, problem: string, fix: string) => problems.push({ field, problem, fix });
+
+  const r = terms.redundancy;
+  const redundancyOk = isInt(r) && r >= 1 && r <= c.MAX_REDUNDANCY;
+  if (r !== undefined && !redundancyOk) push("redundancy", `must be an integer from 1 to ${c.MAX_REDUNDANCY}, got ${r}`, "use 2 or 3 replicas per segment (each replica is rendered by a different provider)");
+  const q = terms.quorum;
+  if (q !== undefined) {
+    if (!isInt(q) || q < 1) push("quorum", `must be a positive integer, got ${q}`, "use a majority of the replicas, e.g. 2 of 3");
+    else if (redundancyOk) {
+      const { min, max } = quorumRange(r);
+      if (q < min || q > max) {
+        push("quorum", `${q} does not fit redundancy ${r}: the quorum must be a majority of the replicas and at most all of them`, min === max ? `use quorum ${min}` : `use a quorum from ${min} to ${max}`);
+      }
+    }
+  }
+  const reward = terms.rewardPerReplica;
+  const rewardOk = reward !== undefined && reward > 0n && reward <= MAX_UINT96;
+  if (reward !== undefined && !rewardOk) push("rewardPerReplica", reward <= 0n ? "must be more than zero" : "is larger than the market can hold (uint96)", "give the reward each agreeing replica is paid, e.g. 1.5 tokens");
+  const collateral = terms.collateralPerReplica;
+  if (collateral !== undefined) {
+    if (collateral < 0n || collateral > MAX_UINT96) push("collateralPerReplica", "is not an amount the market can hold (0 to uint96)", "give the collateral each replica locks, at least the reward");
+    else if (rewardOk && collateral < reward) {
+      push("collateralPerReplica", "is less than the reward", "collateral per replica must be at least the reward (so copying a result never pays): raise the collateral or lower the reward");
+    }
+  }
+  const lease = terms.leaseSeconds;
+  const leaseOk = isInt(lease) && lease >= c.MIN_LEASE && lease <= c.MAX_LEASE;
+  if (lease !== undefined && !leaseOk) push("leaseSeconds", `must be from ${c.MIN_LEASE} s to ${c.MAX_LEASE / 86_400} days, got ${lease} s`, "give each provider time to render one segment and commit, e.g. 300 s");
+  const reveal = terms.revealWindowSeconds;
+  const revealOk = isInt(reveal) && reveal >= c.MIN_REVEAL_WINDOW && reveal <= c.MAX_REVEAL_WINDOW;
+  if (reveal !== undefined && !revealOk) push("revealWindowSeconds", `must be from ${c.MIN_REVEAL_WINDOW} s to ${c.MAX_REVEAL_WINDOW / 86_400} days, got ${reveal} s`, "e.g. 120 s");
+  const deadline = terms.deadlineInSeconds;
+  if (deadline !== undefined) {
+    if (!Number.isFinite(deadline) || deadline <= 0) push("deadlineInSeconds", "is not in the future", "give the job time, e.g. 2 h from now");
+    else if (leaseOk && revealOk && deadline < lease + reveal) {
+      push("deadlineInSeconds", `is only ${deadline} s away, less than one lease plus one reveal window (${lease + reveal} s)`, "give the providers time, e.g. 2 h");
+    } else if (deadline > c.MAX_JOB_DURATION) {
+      push("deadlineInSeconds", `is more than ${c.MAX_JOB_DURATION / 86_400} days away`, `the market accepts jobs of at most ${c.MAX_JOB_DURATION / 86_400} days: choose an earlier deadline`);
+    }
+  }
+  const rep = terms.minReputation;
+  if (rep !== undefined && (!isInt(rep) || rep < 0 || rep > c.MAX_REPUTATION)) {
+    push("minReputation", `must be an integer from 0 to ${c.MAX_REPUTATION}, got ${rep}`, `0 lets any provider claim; ${c.MAX_REPUTATION} is a perfect score`);
+  }
+  if (terms.verification === "tolerant") push("verification", TOLERANT_NOT_SETTLED, "use exact verification; docs/tolerant.md says where the tolerant mode stands");
+  return problems;
+}
+
+/** What a job costs up front. */
+export interface JobCost {
+  segments: number;
+  replicas: bigint;
+  /** Fee per replica (reward × feeBps / 10 000, rounded down like the contract). */
+  feePerReplica: bigint;
+  /** Escrow: segments × redundancy × (reward + fee), what `createJob` pulls. */
+  escrow: bigint;
+  /** The rewards part of the escrow; what is not paid to providers is refunded. */
+  rewards: bigint;
+  /** The fee part; charged only on rewards actually paid, the rest refunded. */
+  fees: bigint;
+}
+
+export function jobCost(segments: number, redundancy: number, reward: bigint, feeBps: number): JobCost {
+  const replicas = BigInt(segments) * BigInt(redundancy);
+  const unit = unitPrice(reward, feeBps);
+  return { segments, replicas, feePerReplica: unit - reward, escrow: replicas * unit, rewards: replicas * reward, fees: replicas * (unit - reward) };
+}
+
+/**
+ * The query of the Kubo RPC `add` Tessellate sends: CIDv1 with raw leaves, Kubo's default
+ * chunker and layout, progress lines streamed. The CLI's storage and the dApp's upload use this one.
+ */
+export function kuboAddQuery(options: { pin?: boolean } = {}): URLSearchParams {
+  return new URLSearchParams({ "cid-version": "1", "raw-leaves": "true", pin: String(options.pin ?? true), progress: "true", "stream-channels": "true" });
+}
+
+/** One entry of a folder add: a folder (no content) or a file. */
+export interface FolderAddEntry<C> {
+  path: string;
+  content?: C;
+}
+
+/**
+ * The entries of a folder add, in the order the CLI's storage sends them: the root folder, then
+ * folder by folder (breadth first) its entries sorted by name, every sub-folder listed. `files`
+ * are paths relative to the folder (`a.json`, `textures/wood.png`).
+ */
+export function folderAddEntries<C>(rootName: string, files: { path: string; content: C }[]): FolderAddEntry<C>[] {
+  interface Dir {
+    dirs: Map<string, Dir>;
+    files: Map<string, C>;
+  }
+  const root: Dir = { dirs: new Map(), files: new Map() };
+  for (const file of files) {
+    const parts = file.path.split("/");
+    let dir = root;
+    for (const part of parts.slice(0, -1)) {
+      if (!dir.dirs.has(part)) dir.dirs.set(part, { dirs: new Map(), files: new Map() });
+      dir = dir.dirs.get(part)!;
+    }
+    dir.files.set(parts.at(-1)!, file.content);
+  }
+  const out: FolderAddEntry<C>[] = [{ path: rootName }];
+  const pending: { dir: Dir; path: string }[] = [{ dir: root, path: rootName }];
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+    const names = [...next.dir.dirs.keys(), ...next.dir.files.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const name of names) {
+      const path = `${next.path}/${name}`;
+      const sub = next.dir.dirs.get(name);
+      if (sub) {
+        out.push({ path });
+        pending.push({ dir: sub, path });
+      } else out.push({ path, content: next.dir.files.get(name)! });
+    }
+  }
+  return out;
+}
+
+/**
+ * The multipart body of an `add` of `entries`, as Kubo's clients write it (the path URL-encoded
+ * in the file name, folders as `application/x-directory` parts).
+ */
+export function kuboAddForm(entries: FolderAddEntry<Blob>[]): FormData {
+  const form = new FormData();
+  for (const entry of entries) {
+    const name = encodeURIComponent(entry.path);
+    if (entry.content === undefined) form.append("dir", new Blob([], { type: "application/x-directory" }), name);
+    else form.append("file", entry.content, name);
+  }
+  return form;
+}
