@@ -560,7 +560,16 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         });
         _totalEscrow += escrow;
         emit JobCreated(jobId, msg.sender, p, fee, escrow);
-        _token.safeTransferFrom(msg.sender, address(this), escrow);
+        _pull(escrow);
+    }
+
+    /// @dev Pulls `amount` from the caller and checks that exactly `amount` arrived, so that a
+    /// fee-on-transfer token can never leave escrow short of its books.
+    function _pull(uint256 amount) private {
+        uint256 before = _token.balanceOf(address(this));
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = _token.balanceOf(address(this)) - before;
+        if (received != amount) revert JobMarketTransferShortfall(amount, received);
     }
 
     function _validate(JobParams calldata p) private view {

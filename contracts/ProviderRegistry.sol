@@ -84,7 +84,11 @@ contract ProviderRegistry is IProviderRegistry, ReentrancyGuardTransient {
         p.staked = uint128(staked);
         _totalStaked += amount;
         emit Staked(msg.sender, amount, staked);
+        // A fee-on-transfer token would leave the registry holding less than the stakes it books.
+        uint256 before = _token.balanceOf(address(this));
         _token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = _token.balanceOf(address(this)) - before;
+        if (received != amount) revert ProviderRegistryTransferShortfall(amount, received);
     }
 
     /// @inheritdoc IProviderRegistry

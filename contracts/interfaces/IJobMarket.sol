@@ -170,6 +170,9 @@ interface IJobMarket {
     error JobMarketNothingToWithdraw(address account);
     error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
     error JobMarketZeroAddress();
+    /// @notice The token delivered less than was pulled (a fee-on-transfer or rebasing token):
+    /// such tokens are refused, as escrow is accounted at face value.
+    error JobMarketTransferShortfall(uint256 expected, uint256 received);
 
     // ---------------------------------------------------------------- events
 

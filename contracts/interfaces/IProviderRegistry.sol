@@ -66,6 +66,8 @@ interface IProviderRegistry {
     error ProviderRegistryInsufficientLocked(address provider, uint256 locked, uint256 needed);
     /// @notice The stake would exceed the 128-bit accounting range.
     error ProviderRegistryStakeOverflow(address provider);
+    /// @notice The token delivered less than was staked (fee-on-transfer or rebasing): refused.
+    error ProviderRegistryTransferShortfall(uint256 expected, uint256 received);
     /// @notice Only the market that deployed this registry may lock, unlock and slash collateral.
     error ProviderRegistryNotMarket(address caller);
     /// @notice A constructor argument was the zero address or out of bounds.

@@ -1,4 +1,4 @@
-import type { ContractFuture, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
+import type { CallableContractFuture, ContractFuture, Future, IgnitionModuleBuilder } from "@nomicfoundation/ignition-core";
 
 /** Default parameters; override per network in an Ignition parameters file. */
 export const DEFAULTS = {
@@ -6,6 +6,9 @@ export const DEFAULTS = {
   unbondingDelay: 7n * 24n * 3600n,
   /** Protocol fee in basis points of each paid reward (capped on-chain at 1000). */
   feeBps: 100n,
+  /** Token units (smallest denomination) the deployer sends through TokenProbe before deploying
+   * the market over an existing token; large enough that a percentage fee shows. */
+  tokenCheckAmount: 1_000_000n,
 } as const;
 
 /**
@@ -14,14 +17,27 @@ export const DEFAULTS = {
  * good: there is no registry admin, no role to grant and nothing for the deployer to renounce.
  * Shared by the module that deploys its own token and the one that uses an existing one.
  */
-export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<string>) {
+export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<string>, after: Future[] = []) {
   const deployer = m.getAccount(0);
   const admin = m.getParameter("admin", deployer);
   const treasury = m.getParameter("treasury", deployer);
   const unbondingDelay = m.getParameter("unbondingDelay", DEFAULTS.unbondingDelay);
   const feeBps = m.getParameter("feeBps", DEFAULTS.feeBps);
 
-  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps]);
+  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps], { after });
   const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };
+}
+
+/**
+ * Checks that `token` moves amounts at face value before anything is deployed over it: the
+ * deployer approves TokenProbe for `tokenCheckAmount` and the probe pulls it, checks what arrived,
+ * and returns it (reverting, and so stopping the deployment, for a fee-on-transfer token). The
+ * deployer must hold that amount. Returns the future the market deployment waits for.
+ */
+export function checkToken(m: IgnitionModuleBuilder, token: CallableContractFuture<string>) {
+  const amount = m.getParameter("tokenCheckAmount", DEFAULTS.tokenCheckAmount);
+  const probe = m.contract("TokenProbe");
+  const approve = m.call(token, "approve", [probe, amount], { id: "approveTokenProbe" });
+  return m.call(probe, "check", [token, amount], { after: [approve] });
 }

@@ -18,12 +18,15 @@ import {
   ethers,
   eventsOf,
   expectConservation,
+  ignition,
+  jobParams,
   networkHelpers,
   postJob,
   revealAll,
   unitPrice,
 } from "./helpers/driver.ts";
 import { bitmapSlots, closeAllBut } from "../../scripts/bench/claimBitmap.ts";
+import TessellateWithTokenModule from "../../ignition/modules/TessellateWithToken.ts";
 
 const KEEPER_FEE = COLLATERAL / 10n;
 
@@ -218,6 +221,60 @@ describe("Security: the review's attacks are blocked", function () {
       expect(await read(slots.fullWords)).to.equal(ALL ^ 1n);
       expect(await read(slots.closed)).to.equal(ALL ^ (1n << 5n));
       expect((await claim(d, d.providers[1], jobId, 1))[0].segment).to.equal(5);
+    });
+  });
+
+  describe("issue 9.6: fee-on-transfer tokens are refused", function () {
+    /** A market over a token that burns 1 % of every transfer, deployed without the module's check. */
+    async function feeTokenMarket() {
+      const [deployer] = await ethers.getSigners();
+      const FeeToken = await ethers.getContractFactory("FeeOnTransferToken");
+      const token = await FeeToken.deploy(10n ** 30n, deployer.address);
+      const Market = await ethers.getContractFactory("JobMarket");
+      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100);
+      const registry = await ethers.getContractAt("ProviderRegistry", await market.registry());
+      return { deployer, token, market, registry };
+    }
+
+    it("the registry refuses a stake that arrives short (was: 4,950 held for 5,000 staked)", async function () {
+      const { deployer, token, registry } = await feeTokenMarket();
+      await registry.register("bafyprofile");
+      await token.approve(registry.target, ethers.MaxUint256);
+      await expect(registry.stake(5_000n))
+        .to.be.revertedWithCustomError(registry, "ProviderRegistryTransferShortfall")
+        .withArgs(5_000n, 4_950n);
+      expect(await registry.totalStaked()).to.equal(0n);
+      expect(await token.balanceOf(registry.target)).to.equal(0n);
+      expect((await registry.providerOf(deployer.address)).staked).to.equal(0n);
+    });
+
+    it("the market refuses an escrow that arrives short", async function () {
+      const { token, market } = await feeTokenMarket();
+      await token.approve(market.target, ethers.MaxUint256);
+      const params = await jobParams({ segmentCount: 1, redundancy: 1, quorum: 1, rewardPerReplica: 10_000n, collateralPerReplica: 10_000n });
+      await expect(market.createJob(params))
+        .to.be.revertedWithCustomError(market, "JobMarketTransferShortfall")
+        .withArgs(10_100n, 9_999n);
+      expect(await market.totalEscrow()).to.equal(0n);
+    });
+
+    it("the TessellateWithToken deployment checks the token first and stops before deploying the market", async function () {
+      const [deployer] = await ethers.getSigners();
+      const FeeToken = await ethers.getContractFactory("FeeOnTransferToken");
+      const bad = await FeeToken.deploy(10n ** 30n, deployer.address);
+      const marketsBefore = await ethers.provider.getTransactionCount(deployer.address);
+      const refused = await ignition
+        .deploy(TessellateWithTokenModule, { parameters: { TessellateWithToken: { token: bad.target as string } } })
+        .then(() => "deployed", (error: Error) => String(error));
+      expect(refused).to.match(/TokenProbeNotPlain/);
+      // Only the probe and its approval went out; no JobMarket was deployed.
+      expect(await ethers.provider.getTransactionCount(deployer.address)).to.be.lessThanOrEqual(marketsBefore + 3);
+      // A plain token passes, and the deployer gets its probe amount back.
+      const balance = await d.token.balanceOf(deployer.address);
+      const ok = await ignition.deploy(TessellateWithTokenModule, { parameters: { TessellateWithToken: { token: d.token.target as string } } });
+      expect(await ok.market.token()).to.equal(d.token.target);
+      expect(await ok.registry.market()).to.equal(ok.market.target);
+      expect(await d.token.balanceOf(deployer.address)).to.equal(balance);
     });
   });
 });
