@@ -17,7 +17,7 @@ import { connectChain, type ContractAddresses } from "@tessellate/sdk/chain";
 import { commitmentOf, randomSalt } from "@tessellate/sdk/commitment";
 import { resultFileName } from "@tessellate/sdk/resultFiles";
 import { createKuboStorage } from "@tessellate/sdk/node";
-import { decodeManifest } from "@tessellate/sdk/manifest";
+import { decodeManifest, ENGINE_NAMES, engineSettingsSchemas } from "@tessellate/sdk/manifest";
 import { createMarketClient, type MarketClient } from "@tessellate/sdk/market";
 import { pngDigest } from "@tessellate/sdk/pixelDigest";
 import { encodePng } from "@tessellate/sdk/png";
@@ -285,5 +285,49 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.equal(refused.code, 2, `${refused.stdout}\n${refused.stderr}`);
     assert.match(refused.stderr, /eevee\.blend renders with BLENDER_EEVEE; providers render Cycles only/);
     assert.doesNotMatch(`${refused.stdout}${refused.stderr}`, /uploaded scene/);
+  });
+
+  it("job submit --help lists every engine's settings keys, from the manifest schema", async () => {
+    const help = await tessellate(["job", "submit", "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    const block = help.stdout.slice(help.stdout.indexOf("Engine settings"));
+    for (const engine of ENGINE_NAMES) {
+      assert.match(block, new RegExp(`^  ${engine} `, "m"), engine);
+      for (const key of Object.keys(engineSettingsSchemas[engine].shape)) assert.match(block, new RegExp(`^ {11}${key}[ :(]|^  ${engine} +${key}[ :(]`, "m"), `${engine}.${key}`);
+    }
+    assert.match(block, /cyclic: use true \(a cyclic animation/);
+    assert.match(block, /samples \(--samples\): use an integer from 1 to 65536/);
+  });
+
+  it("job submit refuses settings the engines cannot honour before uploading anything", { skip: skipWithout("povray", POVRAY_SAMPLE) || skipWithout("blender") }, async () => {
+    const antialias = await tessellate(["job", "submit", POVRAY_SAMPLE, "--engine", "povray", "--size", "32x24", "--reward", "0.01", "--settings", '{"antialias":true}', "--no-wait"]);
+    assert.equal(antialias.code, 2, `${antialias.stdout}\n${antialias.stderr}`);
+    assert.match(antialias.stderr, /settings\.antialias: POV-Ray anti-aliasing .* "exact" verification mode/);
+    assert.doesNotMatch(`${antialias.stdout}${antialias.stderr}`, /uploaded scene|posted/);
+
+    const blend = join(dir, "refusals.blend");
+    await run("blender", ["-b", "--factory-startup", "--python", BLENDER_SCENE_SCRIPT, "--", blend, "scene"]);
+    const denoise = await tessellate(["job", "submit", blend, "--engine", "blender", "--reward", "0.01", "--settings", '{"denoise":true}', "--no-wait"]);
+    assert.equal(denoise.code, 2, `${denoise.stdout}\n${denoise.stderr}`);
+    assert.match(denoise.stderr, /settings\.denoise: the denoiser makes pixels differ between machines/);
+    assert.doesNotMatch(`${denoise.stdout}${denoise.stderr}`, /uploaded scene|posted/);
+
+    const camera = await tessellate(["job", "submit", blend, "--engine", "blender", "--reward", "0.01", "--settings", '{"camera":"Nope"}', "--no-wait"]);
+    assert.equal(camera.code, 2, `${camera.stdout}\n${camera.stderr}`);
+    assert.match(camera.stderr, /refusals\.blend has no camera object named "Nope" — use one of "Camera", "SideCamera"/);
+    assert.doesNotMatch(`${camera.stdout}${camera.stderr}`, /uploaded scene|posted/);
+  });
+
+  it("job status lists the segments of a cancelled, fully refunded job as Refunded, not Open", async () => {
+    const posted = await tessellate(["job", "submit", SCENE, "--engine", "builtin", "--size", "16x12", "--tiles", "2x1", "--reward", "0.01", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    const jobId = jobIdOf(posted.stdout);
+    const cancelled = await tessellate(["job", "cancel", String(jobId)]);
+    assert.equal(cancelled.code, 0, `${cancelled.stdout}\n${cancelled.stderr}`);
+    const status = await tessellate(["job", "status", String(jobId)]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^0 +frame 1 +8×12@0,0 +Refunded /m);
+    assert.match(status.stdout, /^1 +frame 1 +8×12@8,0 +Refunded /m);
+    assert.doesNotMatch(status.stdout, /^\d+ +frame .* Open /m);
   });
 });

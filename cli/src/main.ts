@@ -11,6 +11,7 @@ import { Command, CommanderError, Option } from "commander";
 import { connectChain } from "@tessellate/sdk/chain";
 import { TessellateError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/node";
+import { ENGINE_NAMES, engineSettingsHelp } from "@tessellate/sdk/manifest";
 import { createMarketClient, type MarketClient } from "@tessellate/sdk/market";
 import type { Storage } from "@tessellate/sdk/storage";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
@@ -25,7 +26,7 @@ import { tokenSymbol } from "./chainReads.ts";
 import { EXIT_CODES, exitCodeOf, UsageError } from "./errors.ts";
 import { formatTokens, toJson } from "./format.ts";
 import { consoleOutput, type Output } from "./output.ts";
-import { parseId, parseInteger, parseSubmitOptions, SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
+import { ENGINE_SETTING_FLAGS, parseId, parseInteger, parseSubmitOptions, SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
 import { readSceneDefaults } from "./sceneDefaults.ts";
 import { createLiveLine, formatJobProgress } from "./progress.ts";
 
@@ -59,6 +60,24 @@ Example:
   $ export TESSELLATE_PRIVATE_KEY=0x…
   $ tessellate job submit scenes/builtin-sample --engine builtin --size 160x120 --frames 1-8 \\
       --tiles 2x2 --redundancy 2 --quorum 2 --reward 1.5 --collateral 3 --deadline 2h --out out/`;
+
+/** Flag of each settings key that has one. */
+const SETTING_FLAG_NAMES: Record<string, string> = { samples: "--samples", seed: "--seed", maxBounces: "--max-bounces" };
+
+/**
+ * `job submit --help`'s list of every engine's settings keys (from the sdk's manifest schema,
+ * with the advice its validation gives), and which flag sets each.
+ */
+export function engineSettingsHelpText(): string {
+  const lines = ["", "Engine settings (keys of --settings '{\"key\": value}'; a flag sets some; the scene's own settings fill in what you leave out):"];
+  for (const engine of ENGINE_NAMES) {
+    for (const [i, { key, help }] of engineSettingsHelp(engine).entries()) {
+      const flag = (ENGINE_SETTING_FLAGS[engine] as string[]).includes(key) ? ` (${SETTING_FLAG_NAMES[key]})` : "";
+      lines.push(`  ${(i === 0 ? engine : "").padEnd(8)} ${key}${flag}: ${help}`);
+    }
+  }
+  return lines.join("\n");
+}
 
 /**
  * The help text's "(default …)" for a `job submit` option. Commander gets no default values:
@@ -117,7 +136,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--samples <n>", `samples per pixel (builtin, blender)${dflt("samples")}`)
     .option("--seed <n>", `random seed (builtin, blender; POV-Ray only when given)${dflt("seed")}`)
     .option("--max-bounces <n>", `path length limit (builtin only)${dflt("maxBounces")}`)
-    .option("--settings <json>", "extra engine settings as a JSON object")
+    .option("--settings <json>", "engine settings as a JSON object (keys per engine below)")
     .option("--lease <duration>", `time a provider has from claim to commit (e.g. 300, 5m)${dflt("lease")}`)
     .option("--reveal-window <duration>", `time to reveal once every replica committed${dflt("revealWindow")}`)
     .option("--deadline <when>", `duration from now (2h, 1d) or ISO date${dflt("deadline")}`)
@@ -131,7 +150,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--record-output", "record the output folder's CID on-chain")
     .option("--benchmark-score <score>", `provider speed assumed by the estimate (thousands of samples/s)${dflt("benchmarkScore")}`)
     .option("--no-scene-settings", "do not read the scene's own settings (POV-Ray .ini next to the scene, a .blend's resolution, frames and samples)")
-    .addHelpText("after", SUBMIT_EXAMPLE)
+    .addHelpText("after", engineSettingsHelpText() + "\n" + SUBMIT_EXAMPLE)
     .action(
       run(async (scene: string, raw: RawSubmitOptions, cmd: Command) => {
         // The scene's own settings (its .ini, the .blend's render settings) fill in what the flags leave out.

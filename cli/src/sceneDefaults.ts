@@ -40,7 +40,7 @@ export const POVRAY_DEFAULT_SIZE = { width: 320, height: 240 } as const;
 
 export interface SceneDefaultsDeps {
   /** Reads a .blend file's settings (default: the sdk's `readBlenderScene` with the local Blender). */
-  readBlenderScene?: (file: string) => Promise<BlenderSceneSettings>;
+  readBlenderScene?: (file: string, scene?: string) => Promise<BlenderSceneSettings>;
 }
 
 /**
@@ -55,9 +55,9 @@ export async function readSceneDefaults(scene: string, raw: RawSubmitOptions, de
   const entryPath = await findEntry(scene, raw.entry, engine === "povray" ? ".pov" : ".blend");
   if (engine === "povray") return povrayDefaults(entryPath, verification);
   if (entryPath === undefined) return undefined;
-  const cameraGiven = raw.settings !== undefined && /"camera"\s*:/.test(raw.settings);
+  const named = namedInSettings(raw.settings);
   const uploadRoot = (await stat(scene)).isDirectory() ? resolve(scene) : undefined;
-  return blenderDefaults(entryPath, uploadRoot, verification, cameraGiven, deps.readBlenderScene ?? ((file) => readBlenderScene(file)));
+  return blenderDefaults(entryPath, uploadRoot, verification, named, deps.readBlenderScene ?? ((file, scene) => readBlenderScene(file, { scene })));
 }
 
 /**
@@ -161,16 +161,28 @@ async function findIni(entryPath: string): Promise<{ path: string; text: string 
   return naming.length === 1 ? naming[0] : undefined;
 }
 
+/** The `camera` and `scene` names a `--settings` JSON gives (nothing when it is not JSON: parsing reports that). */
+function namedInSettings(settings: string | undefined): { camera?: string; scene?: string } {
+  try {
+    const parsed: unknown = settings === undefined ? {} : JSON.parse(settings);
+    if (typeof parsed !== "object" || parsed === null) return {};
+    const { camera, scene } = parsed as Record<string, unknown>;
+    return { ...(typeof camera === "string" ? { camera } : {}), ...(typeof scene === "string" ? { scene } : {}) };
+  } catch {
+    return {};
+  }
+}
+
 async function blenderDefaults(
   entryPath: string,
   uploadRoot: string | undefined,
   verification: string,
-  cameraGiven: boolean,
-  read: (file: string) => Promise<BlenderSceneSettings>,
+  named: { camera?: string; scene?: string },
+  read: (file: string, scene?: string) => Promise<BlenderSceneSettings>,
 ): Promise<SceneDefaults> {
   let blend: BlenderSceneSettings;
   try {
-    blend = await read(entryPath);
+    blend = await read(entryPath, named.scene);
   } catch (error) {
     if (error instanceof TessellateError && error.code === "BLENDER_NOT_INSTALLED") {
       return { source: `flags and defaults only (Blender is not installed here, so ${basename(entryPath)}'s own settings were not read)`, settings: {}, read: [], notHonoured: [] };
@@ -181,6 +193,16 @@ async function blenderDefaults(
     throw error;
   }
   const name = basename(entryPath);
+  if (named.scene !== undefined && blend.scene !== named.scene) {
+    throw new UsageError("--settings", `${name} has no scene named "${named.scene}"`, `use one of ${blend.scenes.map((s) => `"${s}"`).join(", ")}, or leave "scene" out for the active scene`);
+  }
+  if (named.camera !== undefined && !blend.cameras.includes(named.camera)) {
+    throw new UsageError(
+      "--settings",
+      `${name} has no camera object named "${named.camera}"`,
+      blend.cameras.length > 0 ? `use one of ${blend.cameras.map((c) => `"${c}"`).join(", ")}, or leave "camera" out for the active camera` : "add a camera to the scene in Blender",
+    );
+  }
   if (blend.engine !== "CYCLES") {
     throw new UsageError(
       "<scene>",
@@ -202,7 +224,7 @@ async function blenderDefaults(
     result.settings.samples = blend.samples;
     result.read.push(`${blend.samples} samples`);
   }
-  if (blend.camera === null && !cameraGiven) {
+  if (blend.camera === null && named.camera === undefined) {
     throw new UsageError("<scene>", `${name} has no active camera`, "set an active camera in Blender and save, or name one with --settings '{\"camera\":\"<object name>\"}'");
   }
   if (blend.camera !== null) result.read.push(`camera ${blend.camera}`);

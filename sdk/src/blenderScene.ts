@@ -23,6 +23,8 @@ export interface BlenderSceneSettings {
   frameStep: number;
   /** The active camera's object name, or null when the scene has none. */
   camera: string | null;
+  /** Every camera object in the file. */
+  cameras: string[];
   /** Cycles samples, adaptive sampling and denoiser as set in the file (null without Cycles settings). */
   samples: number | null;
   adaptiveSampling: boolean | null;
@@ -58,12 +60,14 @@ const MARKER = "TESSELLATE-SCENE ";
 
 /**
  * The render settings of `blendFile`, read by `binary` (default `blender`).
+ * `options.scene` reads that scene of the file instead of its active one.
  * @throws FatalError `BLENDER_NOT_INSTALLED` when Blender cannot be started, `BLENDER_SCENE_UNREADABLE`
  * when it cannot read the file (its error line is in the message).
  */
-export function readBlenderScene(blendFile: string, options: { binary?: string; timeoutMs?: number } = {}): Promise<BlenderSceneSettings> {
+export function readBlenderScene(blendFile: string, options: { binary?: string; timeoutMs?: number; scene?: string } = {}): Promise<BlenderSceneSettings> {
   const binary = options.binary ?? "blender";
-  const args = ["-b", "-Y", "--factory-startup", "-noaudio", blendFile, "--python-exit-code", "1", "--python", QUERY_SCRIPT];
+  // `-S` picks the scene a job names (Blender ignores a name it does not know: `scene` then says which it read).
+  const args = ["-b", "-Y", "--factory-startup", "-noaudio", blendFile, ...(options.scene ? ["-S", options.scene] : []), "--python-exit-code", "1", "--python", QUERY_SCRIPT];
   return new Promise((resolve, reject) => {
     execFile(binary, args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error && typeof (error as NodeJS.ErrnoException).code === "string") {
@@ -91,6 +95,7 @@ export function readBlenderScene(blendFile: string, options: { binary?: string; 
         frames: { start: raw.frameStart, end: raw.frameEnd },
         frameStep: raw.frameStep,
         camera: raw.camera,
+        cameras: raw.cameras,
         samples: raw.samples,
         adaptiveSampling: raw.adaptiveSampling,
         denoise: raw.denoise,

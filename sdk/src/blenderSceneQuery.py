@@ -28,6 +28,7 @@ print("TESSELLATE-SCENE " + json.dumps({
     "frameEnd": scene.frame_end,
     "frameStep": scene.frame_step,
     "camera": scene.camera.name if scene.camera is not None else None,
+    "cameras": sorted(o.name for o in bpy.data.objects if o.type == "CAMERA"),
     "samples": cycles.samples if cycles is not None else None,
     "adaptiveSampling": bool(cycles.use_adaptive_sampling) if cycles is not None else None,
     "denoise": bool(cycles.use_denoising) if cycles is not None else None,

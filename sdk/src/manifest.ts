@@ -449,7 +449,7 @@ const FIXES: Record<string, string> = {
   "builtin:settings.samples": "use an integer from 1 to 4096 samples per pixel",
   "builtin:settings.seed": `use an integer seed from 0 to ${MANIFEST_LIMITS.maxUint32}`,
   "builtin:settings.maxBounces": "use an integer from 0 to 16",
-  "povray:settings.antialias": "set it to false (or leave it out)",
+  "povray:settings.antialias": 'use false (the default; true needs verification.mode "tolerant")',
   "povray:settings.initialClock": "use a finite number (default 0)",
   "povray:settings.finalClock": "use a finite number (default 1)",
   "povray:settings.quality": "use an integer from 0 to 11 (default 9)",
@@ -468,6 +468,15 @@ const FIXES: Record<string, string> = {
   verification: 'provide { "mode": "exact" } or { "mode": "tolerant" }',
   "verification.mode": 'use "exact" (identical pixels) or "tolerant"',
 };
+
+/**
+ * Every settings key of an engine's schema with how to set it, for help texts (`tessellate job
+ * submit --help`): the keys come from the schema, the advice from the same table the validation
+ * messages use.
+ */
+export function engineSettingsHelp(engine: EngineName): Array<{ key: string; help: string }> {
+  return Object.keys(engineSettingsSchemas[engine].shape).map((key) => ({ key, help: FIXES[`${engine}:settings.${key}`] ?? "" }));
+}
 
 /** Allowed keys of each object, to say which field a misspelt key probably meant. */
 function allowedKeys(path: PropertyKey[], engine: EngineName | undefined): string[] | undefined {

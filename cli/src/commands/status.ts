@@ -9,6 +9,7 @@ import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import {
   createFold,
+  isSegmentDone,
   JobStatusNames,
   ReplicaState,
   ReplicaStateNames,
@@ -34,7 +35,11 @@ export interface ReplicaRow {
 
 export interface SegmentRow {
   segment: number;
-  /** From `segmentOf`. */
+  /**
+   * From `segmentOf`, except `Refunded` for a segment of a cancelled job that nobody had claimed
+   * (the contract leaves it `Open`, but its escrow went back to the requester and nothing more
+   * will happen to it).
+   */
   status: string;
   /** From the events, when it differs from the contract's. */
   statusFromEvents?: string;
@@ -94,9 +99,10 @@ export async function jobStatus(
     const seg = segmentOf(job, i);
     const segView = views[i];
     const plan = manifest ? segmentAt(manifest, i) : undefined;
+    const refunded = segView.status === SegmentStatus.Open && seg.status === SegmentStatus.Open && seg.slots === 0 && isSegmentDone(job, seg);
     const row: SegmentRow = {
       segment: i,
-      status: SegmentStatusNames[segView.status] ?? String(segView.status),
+      status: refunded ? "Refunded" : (SegmentStatusNames[segView.status] ?? String(segView.status)),
       frames: plan?.frames,
       tile: plan?.tile,
       slots: segView.slots,

@@ -30,6 +30,9 @@ import { waitForJob, type JobOutcome } from "./wait.ts";
 
 export { SCENE_EXTENSIONS } from "@tessellate/sdk/jobRequest";
 
+/** A well-formed CID standing in for the scene's while the manifest is checked before the upload. */
+const PLACEHOLDER_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+
 /** Manifest field → the flag that sets it, to phrase manifest problems as flag problems. */
 const MANIFEST_FLAGS: Record<string, string> = {
   "engine.version": "--engine-version",
@@ -239,6 +242,14 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
     throw new UsageError("--engine-version", `the ${options.engine} engine is not installed here, so its version cannot be detected`, `pass the exact version the providers run, e.g. --engine-version 3.7.0.10`);
   }
   const prepared = await prepareScene(options.scene, options.entry, options.engine);
+  // Everything the manifest says is checked before anything is uploaded: a job that would be
+  // refused (anti-aliasing or the denoiser in exact mode, an unknown settings key…) costs no upload.
+  try {
+    buildManifest(options, { cid: PLACEHOLDER_CID, entry: prepared.entry, sizeBytes: prepared.sizeBytes }, engineVersion);
+  } catch (error) {
+    await prepared.cleanup();
+    throw error;
+  }
   let sceneCid: string;
   try {
     const live = createLiveLine(out.progress);
