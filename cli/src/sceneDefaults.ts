@@ -15,7 +15,7 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
-import { readBlenderScene, type BlenderExternalFile, type BlenderSceneSettings } from "@tessellate/sdk/blenderScene";
+import { readBlenderScene, type BlenderExternalFile, type BlenderSceneSettings } from "@tessellate/sdk/node";
 import { TessellateError } from "@tessellate/sdk/errors";
 import { parsePovrayIni } from "@tessellate/sdk/povrayIni";
 import { UsageError, UsageErrors } from "./errors.ts";

@@ -1,7 +1,7 @@
 /**
  * @tessellate/sdk — the one shared library of Tessellate, browser-safe core: contract bindings,
  * typed contract errors and chain access, the manifest and its segment plan, the pixel digest and
- * PNG codec, result file names, commitments, estimates and the storage interface. It imports no
+ * PNG codec, result file names, commitments, estimates, the storage interface and the POV-Ray INI reader. It imports no
  * `node:` module and no node-only package (`sdk/src/browserBundle.test.ts` bundles it for the
  * browser and fails if one gets in), so the dApp and any browser code use it as the CLI and the
  * provider node do. Node-only parts (disk storage, keystore, video, compositing to disk) are in
@@ -25,3 +25,4 @@ export * from "./resultFiles.ts";
 export * from "./estimate.ts";
 export * from "./jobRequest.ts";
 export * from "./storage.ts";
+export * from "./povrayIni.ts";
