@@ -37,9 +37,10 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_BATCH = 64;
     /// @notice Most open segments a claim inspects before giving up (bounds its gas).
     uint256 public constant MAX_CLAIM_SCAN = 256;
-    uint32 public constant MIN_LEASE = 30 seconds;
+    /// @notice Lowest minimum lease and reveal window a deployment may choose (each deployment
+    /// sets its own, see `minLease` and `minRevealWindow`; public networks should keep minutes).
+    uint32 public constant TIMING_FLOOR = 30 seconds;
     uint32 public constant MAX_LEASE = 7 days;
-    uint32 public constant MIN_REVEAL_WINDOW = 30 seconds;
     uint32 public constant MAX_REVEAL_WINDOW = 7 days;
     uint64 public constant MAX_JOB_DURATION = 365 days;
     /// @notice Cap on the protocol fee, in basis points of each paid reward.
@@ -112,6 +113,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
 
     IERC20 private immutable _token;
     IProviderRegistry private immutable _registry;
+    uint32 private immutable _minLease;
+    uint32 private immutable _minRevealWindow;
     address private _treasury;
     uint16 private _feeBps;
     uint32 private _providerCount;
@@ -146,10 +149,27 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// else; it can never move escrow, balances or stakes
     /// @param treasury_ receiver of protocol fees
     /// @param feeBps_ initial protocol fee in basis points of each paid reward
-    constructor(IERC20 token_, uint64 unbondingDelay_, address admin, address treasury_, uint16 feeBps_)
-        Ownable(admin)
-    {
+    /// @param minLease_ shortest lease a job may ask for (TIMING_FLOOR..MAX_LEASE); short windows
+    /// invite block stuffing and sequencer timing games on public chains, so keep minutes there
+    /// @param minRevealWindow_ shortest reveal window a job may ask for (TIMING_FLOOR..MAX_REVEAL_WINDOW)
+    constructor(
+        IERC20 token_,
+        uint64 unbondingDelay_,
+        address admin,
+        address treasury_,
+        uint16 feeBps_,
+        uint32 minLease_,
+        uint32 minRevealWindow_
+    ) Ownable(admin) {
         if (address(token_) == address(0) || admin == address(0)) revert JobMarketZeroAddress();
+        if (minLease_ < TIMING_FLOOR || minLease_ > MAX_LEASE) {
+            revert JobMarketInvalidTimingMinimum(minLease_, TIMING_FLOOR, MAX_LEASE);
+        }
+        if (minRevealWindow_ < TIMING_FLOOR || minRevealWindow_ > MAX_REVEAL_WINDOW) {
+            revert JobMarketInvalidTimingMinimum(minRevealWindow_, TIMING_FLOOR, MAX_REVEAL_WINDOW);
+        }
+        _minLease = minLease_;
+        _minRevealWindow = minRevealWindow_;
         _token = token_;
         _registry = new ProviderRegistry(token_, unbondingDelay_);
         _setTreasury(treasury_);
@@ -474,6 +494,16 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
+    function minLease() external view returns (uint32) {
+        return _minLease;
+    }
+
+    /// @inheritdoc IJobMarket
+    function minRevealWindow() external view returns (uint32) {
+        return _minRevealWindow;
+    }
+
+    /// @inheritdoc IJobMarket
     function treasury() external view returns (address) {
         return _treasury;
     }
@@ -587,11 +617,11 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         if (p.collateralPerReplica < p.rewardPerReplica) {
             revert JobMarketCollateralBelowReward(p.collateralPerReplica, p.rewardPerReplica);
         }
-        if (p.leaseDuration < MIN_LEASE || p.leaseDuration > MAX_LEASE) {
-            revert JobMarketInvalidLease(p.leaseDuration, MIN_LEASE, MAX_LEASE);
+        if (p.leaseDuration < _minLease || p.leaseDuration > MAX_LEASE) {
+            revert JobMarketInvalidLease(p.leaseDuration, _minLease, MAX_LEASE);
         }
-        if (p.revealWindow < MIN_REVEAL_WINDOW || p.revealWindow > MAX_REVEAL_WINDOW) {
-            revert JobMarketInvalidRevealWindow(p.revealWindow, MIN_REVEAL_WINDOW, MAX_REVEAL_WINDOW);
+        if (p.revealWindow < _minRevealWindow || p.revealWindow > MAX_REVEAL_WINDOW) {
+            revert JobMarketInvalidRevealWindow(p.revealWindow, _minRevealWindow, MAX_REVEAL_WINDOW);
         }
         uint64 earliest = uint64(block.timestamp) + p.leaseDuration + p.revealWindow;
         uint64 latest = uint64(block.timestamp) + MAX_JOB_DURATION;

@@ -17,9 +17,10 @@ import type { SceneDefaults } from "./sceneDefaults.ts";
  */
 export const PROTOCOL_LIMITS = {
   maxRedundancy: jobMarketConstants.MAX_REDUNDANCY,
-  minLeaseSeconds: jobMarketConstants.MIN_LEASE,
+  /** The lowest any deployment accepts; `job submit` then checks the market's own minimums. */
+  minLeaseSeconds: jobMarketConstants.TIMING_FLOOR,
   maxLeaseSeconds: jobMarketConstants.MAX_LEASE,
-  minRevealWindowSeconds: jobMarketConstants.MIN_REVEAL_WINDOW,
+  minRevealWindowSeconds: jobMarketConstants.TIMING_FLOOR,
   maxRevealWindowSeconds: jobMarketConstants.MAX_REVEAL_WINDOW,
   maxJobDurationSeconds: jobMarketConstants.MAX_JOB_DURATION,
   maxReputation: jobMarketConstants.MAX_REPUTATION,

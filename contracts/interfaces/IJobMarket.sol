@@ -69,8 +69,8 @@ interface IJobMarket {
         uint8 quorum; // equal digests needed, redundancy/2 < quorum <= redundancy
         uint96 rewardPerReplica; // paid to each agreeing replica
         uint96 collateralPerReplica; // locked per claimed replica; >= rewardPerReplica
-        uint32 leaseDuration; // seconds from claim to commit
-        uint32 revealWindow; // seconds from reveal opening to reveal
+        uint32 leaseDuration; // seconds from claim to commit, minLease()..MAX_LEASE
+        uint32 revealWindow; // seconds from reveal opening to reveal, minRevealWindow()..MAX_REVEAL_WINDOW
         uint64 deadline; // no claims after deadline - leaseDuration; unsettled budget refundable after
         uint16 minReputation; // providers below this score (basis points) cannot claim
     }
@@ -170,6 +170,8 @@ interface IJobMarket {
     error JobMarketNothingToWithdraw(address account);
     error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
     error JobMarketZeroAddress();
+    /// @notice A deployment's minimum lease or reveal window is outside [floor, max].
+    error JobMarketInvalidTimingMinimum(uint32 minimum, uint32 floor, uint32 max);
     /// @notice The token delivered less than was pulled (a fee-on-transfer or rebasing token):
     /// such tokens are refused, as escrow is accounted at face value.
     error JobMarketTransferShortfall(uint256 expected, uint256 received);
@@ -280,6 +282,10 @@ interface IJobMarket {
 
     function token() external view returns (address);
     function registry() external view returns (address);
+    /// @notice Shortest lease a job may ask for, fixed at deployment (JobMarketInvalidLease below it).
+    function minLease() external view returns (uint32);
+    /// @notice Shortest reveal window a job may ask for, fixed at deployment.
+    function minRevealWindow() external view returns (uint32);
     function treasury() external view returns (address);
     function feeBps() external view returns (uint16);
     function jobCount() external view returns (uint256);

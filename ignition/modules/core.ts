@@ -6,6 +6,11 @@ export const DEFAULTS = {
   unbondingDelay: 7n * 24n * 3600n,
   /** Protocol fee in basis points of each paid reward (capped on-chain at 1000). */
   feeBps: 100n,
+  /** Shortest lease and reveal window a job may ask for, in seconds (on-chain floor 30 s).
+   * Minutes on public networks: seconds-long windows invite block stuffing and sequencer timing
+   * games. The devnet and the tests pass 30. */
+  minLease: 600n,
+  minRevealWindow: 600n,
   /** Token units (smallest denomination) the deployer sends through TokenProbe before deploying
    * the market over an existing token; large enough that a percentage fee shows. */
   tokenCheckAmount: 1_000_000n,
@@ -23,8 +28,10 @@ export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<str
   const treasury = m.getParameter("treasury", deployer);
   const unbondingDelay = m.getParameter("unbondingDelay", DEFAULTS.unbondingDelay);
   const feeBps = m.getParameter("feeBps", DEFAULTS.feeBps);
+  const minLease = m.getParameter("minLease", DEFAULTS.minLease);
+  const minRevealWindow = m.getParameter("minRevealWindow", DEFAULTS.minRevealWindow);
 
-  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps], { after });
+  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow], { after });
   const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };
 }

@@ -108,7 +108,7 @@ export async function deployProtocol(options: {
   try {
     const { token, registry, market } = await connection.ignition.deploy(TessellateModule, {
       deploymentId: options.deploymentId,
-      parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n, ...options.parameters } },
+      parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n, minLease: 30n, minRevealWindow: 30n, ...options.parameters } },
     });
     return {
       token: (await token.getAddress()) as Address,

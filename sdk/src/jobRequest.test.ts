@@ -35,7 +35,7 @@ describe("jobTermsProblems: what createJob would refuse, before anything is sent
   });
 
   it("lease, reveal window and deadline use the contract's generated bounds", () => {
-    assert.deepEqual(fields({ ...good, leaseSeconds: jobMarketConstants.MIN_LEASE - 1 }), ["leaseSeconds"]);
+    assert.deepEqual(fields({ ...good, leaseSeconds: jobMarketConstants.TIMING_FLOOR - 1 }), ["leaseSeconds"]);
     assert.deepEqual(fields({ ...good, revealWindowSeconds: jobMarketConstants.MAX_REVEAL_WINDOW + 1 }), ["revealWindowSeconds"]);
     assert.deepEqual(fields({ ...good, deadlineInSeconds: 419 }), ["deadlineInSeconds"], "less than one lease plus one reveal window");
     assert.deepEqual(fields({ ...good, deadlineInSeconds: 420 }), []);
@@ -50,6 +50,14 @@ describe("jobTermsProblems: what createJob would refuse, before anything is sent
   });
 
   it("checks only the fields given", () => assert.deepEqual(jobTermsProblems({ quorum: 2 }), []));
+  it("checks the lease and reveal window against a deployment's own minimums", () => {
+    const market = { minLease: 600, minRevealWindow: 900 };
+    const problems = jobTermsProblems({ leaseSeconds: 300, revealWindowSeconds: 600 }, market);
+    assert.deepEqual(problems.map((p) => p.field), ["leaseSeconds", "revealWindowSeconds"]);
+    assert.match(problems[0]!.problem, /from 600 s \(this market's minimum lease\)/);
+    assert.match(problems[1]!.problem, /from 900 s \(this market's minimum reveal window\)/);
+    assert.deepEqual(jobTermsProblems({ leaseSeconds: 600, revealWindowSeconds: 900 }, market), []);
+  });
 });
 
 describe("jobCost", () => {

@@ -53,12 +53,25 @@ export function quorumRange(redundancy: number): { min: number; max: number } {
 
 const isInt = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n);
 
+/** A deployment's shortest lease and reveal window (JobMarket's `minLease()`, `minRevealWindow()`). */
+export interface TimingMinimums {
+  minLease: number;
+  minRevealWindow: number;
+}
+
+/** The lowest minimums any deployment may have (JobMarket.TIMING_FLOOR): what can be checked
+ * before the market is known. A market read from the chain may ask for more. */
+export const TIMING_FLOOR_MINIMUMS: TimingMinimums = {
+  minLease: jobMarketConstants.TIMING_FLOOR,
+  minRevealWindow: jobMarketConstants.TIMING_FLOOR,
+};
+
 /**
  * Every problem of the given terms that `createJob` would revert on (or, for `tolerant`, that no
  * provider would settle). Fields left undefined are not checked; rules between two fields only
  * when both are valid, so one mistake is reported once.
  */
-export function jobTermsProblems(terms: Partial<JobTerms>): JobTermsProblem[] {
+export function jobTermsProblems(terms: Partial<JobTerms>, minimums: TimingMinimums = TIMING_FLOOR_MINIMUMS): JobTermsProblem[] {
   const c = jobMarketConstants;
   const problems: JobTermsProblem[] = [];
   const push = (field: keyof JobTerms, problem: string, fix: string) => problems.push({ field, problem, fix });
@@ -87,11 +100,11 @@ export function jobTermsProblems(terms: Partial<JobTerms>): JobTermsProblem[] {
     }
   }
   const lease = terms.leaseSeconds;
-  const leaseOk = isInt(lease) && lease >= c.MIN_LEASE && lease <= c.MAX_LEASE;
-  if (lease !== undefined && !leaseOk) push("leaseSeconds", `must be from ${c.MIN_LEASE} s to ${c.MAX_LEASE / 86_400} days, got ${lease} s`, "give each provider time to render one segment and commit, e.g. 300 s");
+  const leaseOk = isInt(lease) && lease >= minimums.minLease && lease <= c.MAX_LEASE;
+  if (lease !== undefined && !leaseOk) push("leaseSeconds", `must be from ${minimums.minLease} s (this market's minimum lease) to ${c.MAX_LEASE / 86_400} days, got ${lease} s`, `give each provider time to render one segment and commit, at least ${minimums.minLease} s`);
   const reveal = terms.revealWindowSeconds;
-  const revealOk = isInt(reveal) && reveal >= c.MIN_REVEAL_WINDOW && reveal <= c.MAX_REVEAL_WINDOW;
-  if (reveal !== undefined && !revealOk) push("revealWindowSeconds", `must be from ${c.MIN_REVEAL_WINDOW} s to ${c.MAX_REVEAL_WINDOW / 86_400} days, got ${reveal} s`, "e.g. 120 s");
+  const revealOk = isInt(reveal) && reveal >= minimums.minRevealWindow && reveal <= c.MAX_REVEAL_WINDOW;
+  if (reveal !== undefined && !revealOk) push("revealWindowSeconds", `must be from ${minimums.minRevealWindow} s (this market's minimum reveal window) to ${c.MAX_REVEAL_WINDOW / 86_400} days, got ${reveal} s`, `give at least ${minimums.minRevealWindow} s`);
   const deadline = terms.deadlineInSeconds;
   if (deadline !== undefined) {
     if (!Number.isFinite(deadline) || deadline <= 0) push("deadlineInSeconds", "is not in the future", "give the job time, e.g. 2 h from now");

@@ -186,6 +186,9 @@ export function createMarketClient(conn: ChainConnection) {
     totalEscrow: () => read<bigint>(market, "totalEscrow"),
     totalBalances: () => read<bigint>(market, "totalBalances"),
     feeBps: () => read<number>(market, "feeBps"),
+    /** Shortest lease and reveal window this deployment accepts (seconds, fixed at deployment). */
+    minLease: () => read<number>(market, "minLease"),
+    minRevealWindow: () => read<number>(market, "minRevealWindow"),
     treasury: () => read<Address>(market, "treasury"),
     providerOf: (who: Address) => read<ProviderView>(registry, "providerOf", [who]),
     freeStake: (who: Address) => read<bigint>(registry, "freeStake", [who]),

@@ -26,6 +26,7 @@ import {
   unitPrice,
 } from "./helpers/driver.ts";
 import { bitmapSlots, closeAllBut } from "../../scripts/bench/claimBitmap.ts";
+import TessellateModule from "../../ignition/modules/Tessellate.ts";
 import TessellateWithTokenModule from "../../ignition/modules/TessellateWithToken.ts";
 
 const KEEPER_FEE = COLLATERAL / 10n;
@@ -231,7 +232,7 @@ describe("Security: the review's attacks are blocked", function () {
       const FeeToken = await ethers.getContractFactory("FeeOnTransferToken");
       const token = await FeeToken.deploy(10n ** 30n, deployer.address);
       const Market = await ethers.getContractFactory("JobMarket");
-      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100);
+      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100, 30, 30);
       const registry = await ethers.getContractAt("ProviderRegistry", await market.registry());
       return { deployer, token, market, registry };
     }
@@ -275,6 +276,35 @@ describe("Security: the review's attacks are blocked", function () {
       expect(await ok.market.token()).to.equal(d.token.target);
       expect(await ok.registry.market()).to.equal(ok.market.target);
       expect(await d.token.balanceOf(deployer.address)).to.equal(balance);
+    });
+  });
+
+  describe("issue 9.10: the minimum lease and reveal window are deployment parameters", function () {
+    it("a deployment with the module's defaults refuses 30 s windows (600 s minimums)", async function () {
+      const deployed = await ignition.deploy(TessellateModule);
+      const market = await ethers.getContractAt("JobMarket", deployed.market.target as string);
+      expect(await market.minLease()).to.equal(600);
+      expect(await market.minRevealWindow()).to.equal(600);
+      await d.token.connect(d.requester).approve(market.target, ethers.MaxUint256);
+      await expect(market.connect(d.requester).createJob(await jobParams({ leaseDuration: 30, revealWindow: 600 })))
+        .to.be.revertedWithCustomError(market, "JobMarketInvalidLease")
+        .withArgs(30, 600, 7 * 86_400);
+      await expect(market.connect(d.requester).createJob(await jobParams({ leaseDuration: 600, revealWindow: 30 })))
+        .to.be.revertedWithCustomError(market, "JobMarketInvalidRevealWindow")
+        .withArgs(30, 600, 7 * 86_400);
+      // The test fixture (like the devnet) deploys with 30 s minimums.
+      expect(await d.market.minLease()).to.equal(30);
+    });
+
+    it("refuses minimums below the 30 s floor or above the maxima at construction", async function () {
+      const Market = await ethers.getContractFactory("JobMarket");
+      const a = d.admin.address;
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 29, 600))
+        .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
+        .withArgs(29, 30, 7 * 86_400);
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1))
+        .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
+        .withArgs(7 * 86_400 + 1, 30, 7 * 86_400);
     });
   });
 });

@@ -33,7 +33,7 @@ import {
 } from "./helpers/e2e.ts";
 
 const e2e = new E2ENetwork("vanished-provider", { chain: 8841, ipfsApi: 5941, ipfsGateway: 5942, providerHttp: 7941 });
-const LEASE_SECONDS = 30; // JobMarket's MIN_LEASE
+const LEASE_SECONDS = 30; // the devnet deployment's minLease (JobMarket.TIMING_FLOOR)
 const COLLATERAL = TOKEN(2);
 /** How long after the lease end the keepers get before the first test gives up on them. */
 const KEEPER_GRACE_SECONDS = 12;

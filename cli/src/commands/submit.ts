@@ -13,7 +13,7 @@ import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generate
 import { FatalError } from "@tessellate/sdk/errors";
 import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
-import { jobCost, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
+import { jobCost, jobTermsProblems, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
@@ -226,6 +226,22 @@ export interface SubmitResult {
   outputCid?: string;
 }
 
+/**
+ * The lease and reveal window against this deployment's minimums (read from the chain: each
+ * deployment sets its own, minutes on public networks), before anything is uploaded or paid.
+ */
+export async function checkTimingMinimums(
+  market: Pick<MarketClient, "minLease" | "minRevealWindow">,
+  options: Pick<SubmitOptions, "leaseSeconds" | "revealWindowSeconds">,
+): Promise<void> {
+  const [minLease, minRevealWindow] = await Promise.all([market.minLease(), market.minRevealWindow()]);
+  const problems = jobTermsProblems({ leaseSeconds: options.leaseSeconds, revealWindowSeconds: options.revealWindowSeconds }, { minLease, minRevealWindow });
+  const flags: Record<string, string> = { leaseSeconds: "--lease", revealWindowSeconds: "--reveal-window" };
+  const errors = problems.map((p) => new UsageError(flags[p.field] ?? p.field, p.problem, `${p.fix}, e.g. ${flags[p.field]} ${Math.ceil((p.field === "leaseSeconds" ? minLease : minRevealWindow) / 60)}m`));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new UsageErrors(errors);
+}
+
 /** Posts a job (and, with `options.wait`, sees it through). The market client must sign. */
 export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
   const { market, storage } = deps;
@@ -235,6 +251,7 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
   const me = market.account;
   if (!me) throw new FatalError("CHAIN_NO_ACCOUNT", "job submit sends transactions: configure the requester's key");
   const ascii = !out.progress.isTTY;
+  await checkTimingMinimums(market, options);
 
   // ------------------------------------------------------------ engine, scene, manifest
   const engineVersion = options.engineVersion ?? (await (deps.detectEngineVersion ?? detectEngineVersion)(options.engine));

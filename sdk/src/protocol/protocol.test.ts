@@ -49,7 +49,7 @@ describe("protocol constants", () => {
   it("are generated from the contracts: MAX_BATCH, KEEPER_FEE_BPS and the bounds match the Solidity sources", () => {
     assert.equal(jobMarketConstants.MAX_BATCH, 64);
     assert.equal(jobMarketConstants.KEEPER_FEE_BPS, 1000);
-    assert.equal(jobMarketConstants.MIN_LEASE, 30);
+    assert.equal(jobMarketConstants.TIMING_FLOOR, 30);
     assert.equal(jobMarketConstants.MAX_LEASE, 7 * 86_400);
     assert.equal(providerRegistryConstants.MAX_SCORE, 10_000);
     // Public constants are also getters in the ABI: every one of them has a generated value.

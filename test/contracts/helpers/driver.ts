@@ -43,7 +43,7 @@ export interface Deployment {
 /** Deploys the protocol and registers five providers with STAKE each. Use with loadFixture. */
 export async function deployFixture(): Promise<Deployment> {
   const { token, registry, market } = (await ignition.deploy(TessellateModule, {
-    parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: FEE_BPS } },
+    parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: FEE_BPS, minLease: 30n, minRevealWindow: 30n } },
   })) as unknown as { token: RenderToken; registry: ProviderRegistry; market: JobMarket };
   const [admin, requester, keeper, outsider, ...rest] = await ethers.getSigners();
   const providers = rest.slice(0, 5);
