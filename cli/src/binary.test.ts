@@ -31,6 +31,8 @@ import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/ind
 import { renderSegment } from "@tessellate/provider-node/worker/renderSegment";
 import { unpackSlot } from "@tessellate/sdk/protocol";
 import { findJobCreation } from "./chainReads.ts";
+import { publishTestProfile } from "./testing/profiles.ts";
+import { createEngineRegistry } from "../../provider-node/src/engines/registry.ts";
 
 const DEPLOYMENT = "test-cli-binary";
 const ROOT = join(import.meta.dirname, "../..");
@@ -130,7 +132,9 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     await deployer.transferToken(requester.account!, parseEther("100"));
     await deployer.transferToken(provider.account!, parseEther("100"));
     await provider.approve(addresses.registry, parseEther("50"));
-    await provider.register("bafkreiprofileplaceholder");
+    // The provider advertises the engines found here, as a provider node's `register` does.
+    const found = Object.fromEntries((await createEngineRegistry().detectAll()).map((info) => [info.name, info.version]));
+    await provider.register(await publishTestProfile(storage, provider.account!, found));
     await provider.stake(parseEther("50"));
     env = {
       PATH: process.env.PATH ?? "",

@@ -68,7 +68,7 @@ describe("the devnet's requester lines", { timeout: 180_000 }, () => {
     const submitted = await shell(
       [
         ...lines,
-        tessellate(`job submit ${JSON.stringify(SCENE)} --engine builtin --size 16x12 --frames 1-1 --tiles 1x1 --redundancy 1 --quorum 1 --reward 1 --collateral 2 --no-wait`),
+        tessellate(`job submit ${JSON.stringify(SCENE)} --engine builtin --engine-version 1.0.0 --size 16x12 --frames 1-1 --tiles 1x1 --redundancy 1 --quorum 1 --reward 1 --collateral 2 --no-wait`),
       ].join("\n"),
     );
     assert.equal(submitted.code, 0, `${submitted.stdout}\n${submitted.stderr}`);

@@ -3,7 +3,7 @@
  * binary (main.ts), the devnet script and end-to-end tests. Every command takes its chain client,
  * storage and output as arguments.
  */
-export { submitJob, submitExitCode, prepareScene, buildManifest, jobCost, formatPlan, detectEngineVersion, createJobWithPermit, SCENE_EXTENSIONS } from "./commands/submit.ts";
+export { submitJob, submitExitCode, prepareScene, buildManifest, jobCost, formatPlan, createJobWithPermit, SCENE_EXTENSIONS } from "./commands/submit.ts";
 export type { SubmitDeps, SubmitResult, PreparedScene, JobCost } from "./commands/submit.ts";
 export { waitForJob, jobOutcomeOf, jobMoneyOf } from "./commands/wait.ts";
 export type { WaitForJobOptions, JobOutcome, JobMoney } from "./commands/wait.ts";
@@ -33,3 +33,4 @@ export type { Output } from "./output.ts";
 export { formatTokens } from "./format.ts";
 export { createProgram, runCli, connectFromConfig } from "./main.ts";
 export type { Runtime, Connection } from "./main.ts";
+export { engineOffers, registeredProfiles, describeOffer, type EngineOffers, type OfferedVersion } from "./engineOffers.ts";

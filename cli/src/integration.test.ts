@@ -32,6 +32,9 @@ import { formatJobStatus, jobStatus } from "./commands/status.ts";
 import { submitJob } from "./commands/submit.ts";
 import { waitForJob } from "./commands/wait.ts";
 import { requireAccount, type CliConfig } from "./config.ts";
+import { engineOffers } from "./engineOffers.ts";
+import { UsageError } from "./errors.ts";
+import { publishTestProfile } from "./testing/profiles.ts";
 import { runCli } from "./main.ts";
 import { collectingOutput } from "./output.ts";
 import { parseSubmitOptions } from "./parse.ts";
@@ -103,14 +106,16 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     const deployer = await clientOf(0);
     requester = await clientOf(1);
     providers = await Promise.all([2, 3, 4].map(clientOf));
+    storage = new MemoryStorage();
     await deployer.transferToken(requester.account!, parseEther("1000"));
-    for (const p of providers) {
+    // What the providers advertise: two run builtin 1.0.0, one an older builtin and POV-Ray.
+    const advertised: Record<string, string>[] = [{ builtin: "1.0.0" }, { builtin: "1.0.0" }, { builtin: "0.9.0", povray: "3.7.0.10" }];
+    for (const [i, p] of providers.entries()) {
       await deployer.transferToken(p.account!, parseEther("100"));
       await p.approve(addresses.registry, parseEther("50"));
-      await p.register("bafkreiprofileplaceholder");
+      await p.register(await publishTestProfile(storage, p.account!, advertised[i]));
       await p.stake(parseEther("50"));
     }
-    storage = new MemoryStorage();
   });
 
   after(async () => {
@@ -147,6 +152,7 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     assert.equal(submitted.params.segmentCount, 8);
     assert.equal(submitted.cost.escrow, 8n * 2n * (parseEther("1.5") + parseEther("0.015")));
     const text = out.lines.join("\n");
+    assert.match(text, /^engine {5}builtin 1\.0\.0, the version 2 of 3 registered providers advertise \(also 0\.9\.0 by 1\)$/m);
     assert.match(text, /plan {7}8 segments = 4 tiles \(2×2\) × 2 frame groups/);
     assert.match(text, /estimate .*ESTIMATE/);
     assert.match(text, new RegExp(`posted {5}job ${jobId} `));
@@ -202,6 +208,20 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     const lines = formatJobStatus(status).join("\n");
     assert.match(lines, /8\/8 accepted/);
     assert.match(lines, /^3 +frame 1 +8×6@8,6 +Accepted +3 \(\+1 tb\)/m);
+  });
+
+  it("defaults the engine version to what registered providers advertise, and refuses when none offers the engine", async () => {
+    const povray = await engineOffers(requester, storage, "povray");
+    assert.deepEqual(povray, { engine: "povray", versions: [{ version: "3.7.0.10", providers: 1 }], registered: 3, unreadable: 0 });
+    const blender = await engineOffers(requester, storage, "blender");
+    assert.deepEqual(blender.versions, []);
+    const options = parseSubmitOptions(SCENE, { engine: "builtin", size: "16x12", reward: "1", collateral: "2", wait: false });
+    await assert.rejects(
+      submitJob(options, { market: requester, storage, engineOffers: async (engine) => ({ engine, versions: [], registered: 3, unreadable: 1 }) }),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message === "--engine-version: no registered provider advertises the builtin engine (3 registered, 1 with an unreadable profile), so there is no version to default to — pass the exact version you expect providers to run, e.g. --engine-version 3.7.0.10",
+    );
   });
 
   it("cancels a partly claimed job: untouched segments refunded, the partial one closed, the books still reconcile", async () => {

@@ -124,7 +124,7 @@ export function createProgram(runtime: Runtime): Command {
     .argument("<scene>", "scene folder (or a single scene file)")
     .option("--entry <file>", "main scene file inside the folder (default: the folder's one scene file)")
     .option("--engine <name>", `render engine: builtin, povray or blender${dflt("engine")}`)
-    .option("--engine-version <version>", "exact engine version (default: detected on this machine)")
+    .option("--engine-version <version>", "exact engine version (default: the version most registered providers advertise in their profiles)")
     .option("--size <WxH>", "image size in pixels, e.g. 160x120")
     .option("--frames <first-last>", `inclusive frame range, e.g. 1-8${dflt("frames")}`)
     .option("--tiles <CxR>", `tiles across x down, e.g. 2x2${dflt("tiles")}`)

@@ -334,7 +334,7 @@ export function parseSubmitOptions(
   });
   const engineVersion = raw.engineVersion?.trim();
   if (raw.engineVersion !== undefined && !engineVersion) {
-    problems.push(new UsageError("--engine-version", "is empty", "give the exact version string the engine reports, or leave the flag out to detect it"));
+    problems.push(new UsageError("--engine-version", "is empty", "give the exact version string the engine reports, or leave the flag out to take the version registered providers advertise"));
   }
 
   const size = raw.size === undefined

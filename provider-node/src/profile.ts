@@ -1,35 +1,15 @@
 /**
- * The provider profile: what a provider advertises (engines with exact versions, hardware,
- * benchmark scores, limits), published to IPFS as canonical JSON and registered on-chain by CID.
+ * Building the provider profile (its shape and parser are the sdk's, `sdk/src/profile.ts`): what a
+ * provider advertises, published to IPFS as canonical JSON and registered on-chain by CID.
  */
 import { cpus, totalmem } from "node:os";
 import type { Address } from "viem";
-import { canonicalJson, type Storage } from "@tessellate/sdk";
+import { canonicalJson, PROFILE_VERSION, type EngineBenchmark, type ProviderProfile, type Storage } from "@tessellate/sdk";
 import type { ProviderConfig } from "./config/config.ts";
 import type { RenderLimits } from "./engines/engine.ts";
 import type { EngineRegistry } from "./engines/registry.ts";
 
-export const PROFILE_VERSION = 1;
-
-export interface EngineBenchmark {
-  name: string;
-  version: string;
-  /** Thousands of samples per second on the engine's reference scene (higher is faster). */
-  score: number;
-  seconds: number;
-}
-
-export interface ProviderProfile {
-  version: typeof PROFILE_VERSION;
-  address: Address;
-  engines: EngineBenchmark[];
-  /** The builtin engine's score: what `estimateJob` takes as `benchmarkScore`. */
-  benchmarkScore: number | null;
-  hardware: { cpus: number; cpuModel: string; memoryBytes: number };
-  limits: { maxConcurrentSegments: number; cpuThreads: number; memoryBytes: number; maxSceneBytes: number; workHours: string };
-  pricing: { minRewardPerRenderSecondWei: string };
-  updatedAt: string;
-}
+export { PROFILE_VERSION, type EngineBenchmark, type ProviderProfile } from "@tessellate/sdk/profile";
 
 /** Benchmarks every installed and enabled engine, one after another. */
 export async function benchmarkEngines(

@@ -24,5 +24,6 @@ export * from "./fingerprint.ts";
 export * from "./resultFiles.ts";
 export * from "./estimate.ts";
 export * from "./jobRequest.ts";
+export * from "./profile.ts";
 export * from "./storage.ts";
 export * from "./povrayIni.ts";

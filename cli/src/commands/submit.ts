@@ -19,6 +19,7 @@ import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmen
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
 import { tokenSymbol } from "../chainReads.ts";
+import { describeOffer, engineOffers, type EngineOffers } from "../engineOffers.ts";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
@@ -132,13 +133,6 @@ export async function prepareScene(scene: string, entry: string | undefined, eng
   throw new UsageError("--entry", `${scene} holds several scene files (${candidates.join(", ")})`, `choose one with --entry ${candidates[0]}`);
 }
 
-/** The engine's exact version on this machine, from the provider node's engine registry. */
-export async function detectEngineVersion(engine: EngineName): Promise<string | undefined> {
-  const { createEngineRegistry } = await import("@tessellate/provider-node/engines/registry");
-  const info = await createEngineRegistry().get(engine)?.detect();
-  return info?.version;
-}
-
 /**
  * The manifest of a submission, validated by the sdk's schema; its problems are reported as
  * problems of the flags that set the fields.
@@ -199,8 +193,8 @@ export interface SubmitDeps {
   market: MarketClient;
   storage: Storage;
   output?: Output;
-  /** Engine version detection (default: the provider node's engine registry). */
-  detectEngineVersion?: (engine: EngineName) => Promise<string | undefined>;
+  /** What registered providers advertise for an engine (default: their profiles, via the registry's events and IPFS). */
+  engineOffers?: (engine: EngineName) => Promise<EngineOffers>;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
@@ -254,9 +248,20 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
   await checkTimingMinimums(market, options);
 
   // ------------------------------------------------------------ engine, scene, manifest
-  const engineVersion = options.engineVersion ?? (await (deps.detectEngineVersion ?? detectEngineVersion)(options.engine));
-  if (!engineVersion) {
-    throw new UsageError("--engine-version", `the ${options.engine} engine is not installed here, so its version cannot be detected`, `pass the exact version the providers run, e.g. --engine-version 3.7.0.10`);
+  let engineVersion = options.engineVersion;
+  if (engineVersion === undefined) {
+    // The version providers run, not one found on this machine: only they render the job.
+    const offers = await (deps.engineOffers ?? ((engine) => engineOffers(market, storage, engine, deps.signal)))(options.engine);
+    const chosen = offers.versions[0];
+    if (!chosen) {
+      throw new UsageError(
+        "--engine-version",
+        `no registered provider advertises the ${options.engine} engine (${offers.registered} registered${offers.unreadable ? `, ${offers.unreadable} with an unreadable profile` : ""}), so there is no version to default to`,
+        `pass the exact version you expect providers to run, e.g. --engine-version 3.7.0.10`,
+      );
+    }
+    engineVersion = chosen.version;
+    out.print(`engine     ${describeOffer(offers, chosen)}`);
   }
   const prepared = await prepareScene(options.scene, options.entry, options.engine);
   // Everything the manifest says is checked before anything is uploaded: a job that would be
