@@ -5,6 +5,7 @@ import { ConnectMenu } from "./ConnectMenu.tsx";
 import { useRuntimeConfig } from "../lib/runtime.tsx";
 
 const PAGES = [
+  { href: "/job/new", label: "New job" },
   { href: "/network", label: "Network" },
   { href: "/provider", label: "Provider" },
 ];

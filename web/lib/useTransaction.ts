@@ -2,13 +2,14 @@
 /**
  * One write, in the steps a person sees: simulate (a revert is decoded and shown before the
  * wallet opens) → waiting for the wallet → pending (hash) → confirmed or reverted. Afterwards
- * every cached read is refetched so the page shows the new state.
+ * every cached read is refetched so the page shows the new state. `run` resolves with the
+ * receipt of a confirmed transaction, undefined otherwise.
  */
 import { useCallback, useState } from "react";
 import { useConfig } from "wagmi";
 import { waitForTransactionReceipt, writeContract } from "wagmi/actions";
 import { useQueryClient } from "@tanstack/react-query";
-import type { Hash } from "viem";
+import type { Hash, TransactionReceipt } from "viem";
 import { describeError, type DescribedError } from "./txError.ts";
 import { useRuntimeConfig } from "./runtime.tsx";
 
@@ -31,14 +32,14 @@ export function useTransaction(label: string) {
   const [phase, setPhase] = useState<TxPhase>({ step: "idle" });
 
   const run = useCallback(
-    async (simulate: () => Promise<Simulated>): Promise<boolean> => {
+    async (simulate: () => Promise<Simulated>): Promise<TransactionReceipt | undefined> => {
       setPhase({ step: "simulating" });
       let simulated: Simulated;
       try {
         simulated = await simulate();
       } catch (error) {
         setPhase({ step: "failed", error: describeError(error, label) });
-        return false;
+        return undefined;
       }
       setPhase({ step: "wallet" });
       let hash: Hash;
@@ -46,7 +47,7 @@ export function useTransaction(label: string) {
         hash = await writeContract(config, simulated.request);
       } catch (error) {
         setPhase({ step: "failed", error: describeError(error, label) });
-        return false;
+        return undefined;
       }
       setPhase({ step: "pending", hash });
       try {
@@ -54,13 +55,13 @@ export function useTransaction(label: string) {
         await queryClient.invalidateQueries();
         if (receipt.status === "success") {
           setPhase({ step: "confirmed", hash, blockNumber: receipt.blockNumber });
-          return true;
+          return receipt;
         }
         setPhase({ step: "reverted", hash });
-        return false;
+        return undefined;
       } catch (error) {
         setPhase({ step: "failed", error: describeError(error, label), hash });
-        return false;
+        return undefined;
       }
     },
     [config, label, pollingIntervalMs, queryClient],

@@ -10,13 +10,18 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { globSync, mkdirSync, readFileSync } from "node:fs";
+import { globSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { createPublicClient, createWalletClient, http, parseUnits, type Address } from "viem";
 import { hardhat } from "viem/chains";
-import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
+import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
+import { canonicalJson, encodeManifest, TOLERANT_NOT_SETTLED, validateManifest } from "@tessellate/sdk";
+import { createKuboStorage } from "@tessellate/sdk/node";
+import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
+import { BUILTIN_VERSION } from "@tessellate/provider-node/engines/builtin/index";
 import { startChain, deployProtocol, stopProcess, type DeployedProtocol, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { DEVNET_MNEMONIC, devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
@@ -31,6 +36,9 @@ const CHAIN_ID = 31337;
 const TEST_WALLET_ACCOUNT = 6; // a devnet account no other role uses
 const PICKER_ACCOUNT = DEVNET_ROLES.firstProvider; // "Devnet provider 1" in the picker
 const SWITCH_ACCOUNTS = [7, 8]; // the account-switch test's two wallet accounts
+const PROFILE_PROVIDER = 9; // registered with a real profile advertising the builtin engine
+const NEW_JOB_ACCOUNT = 10; // posts a job through the New job page
+const SAMPLE_SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 const UNBONDING_DELAY = 3600; // deployProtocol's default
 
 let chain: RunningChain;
@@ -38,6 +46,7 @@ let protocol: DeployedProtocol;
 let web: ChildProcess;
 let webUrl: string;
 let browser: Browser;
+let ipfs: IpfsNode;
 let symbol: string;
 let decimals: number;
 const chainReader = () => createPublicClient({ transport: http(chain.rpcUrl) });
@@ -66,7 +75,7 @@ async function seedChain() {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
     assert.equal(receipt.status, "success");
   };
-  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester, ...SWITCH_ACCOUNTS]) {
+  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester, ...SWITCH_ACCOUNTS, NEW_JOB_ACCOUNT]) {
     await send(
       await deployer.writeContract({
         address: protocol.token,
@@ -106,6 +115,14 @@ async function seedChain() {
       ],
     }),
   );
+  // A provider whose profile (on the test's IPFS node) advertises the builtin engine, as a provider node publishes it.
+  const profileCid = await createKuboStorage({ url: ipfs.apiUrl }).addBytes(
+    new TextEncoder().encode(
+      canonicalJson({ version: 1, address: devnetAccount(PROFILE_PROVIDER).address, engines: [{ name: "builtin", version: BUILTIN_VERSION, score: 800, seconds: 1 }], benchmarkScore: 800 }),
+    ),
+  );
+  const provider = createWalletClient({ transport, account: devnetAccount(PROFILE_PROVIDER), chain: hardhat });
+  await send(await provider.writeContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "register", args: [profileCid] }));
 }
 
 async function startWeb(port: number) {
@@ -195,6 +212,13 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       assert.equal(build.status, 0, `next build failed:\n${build.stdout}\n${build.stderr}`);
     }
     chain = await startChain({ port: testPort(8751) });
+    // The IPFS node allows the dApp's origin, as `npm start` configures it.
+    ipfs = await startIpfsNode({
+      repoDir: mkdtempSync(join(tmpdir(), "tessellate-web-ipfs-")),
+      apiPort: testPort(8753),
+      gatewayPort: testPort(8754),
+      corsOrigins: [`http://127.0.0.1:${testPort(8752)}`],
+    });
     protocol = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: "web-e2e", parameters: { unbondingDelay: BigInt(UNBONDING_DELAY) } });
     await seedChain();
     await startWeb(testPort(8752));
@@ -204,6 +228,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
   after(async () => {
     await browser?.close();
     if (web) await stopProcess(web);
+    await ipfs?.stop();
     await chain?.stop();
   });
 
@@ -235,6 +260,104 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       const text = readFileSync(file, "utf8");
       for (const secret of secrets) assert.ok(!text.includes(secret), `${file} contains a devnet secret`);
     }
+  });
+
+  it("posts a builtin job through the New job page: fields explained inline, the CLI's CIDs, the job on chain as entered", async () => {
+    const { context } = session;
+    const wallet = await installTestWallet(context, { privateKey: devnetPrivateKey(NEW_JOB_ACCOUNT), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
+    const page = await context.newPage();
+    await page.goto(`${webUrl}/job/new`);
+    await byTestId(page, "connect").click();
+    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+    await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+
+    // Engines and versions come from what registered providers advertise.
+    await byTestId(page, "field-engine").locator("option", { hasText: "builtin — 1 provider" }).waitFor({ state: "attached" });
+    await byTestId(page, "field-engineVersion").locator("option", { hasText: `${BUILTIN_VERSION} — offered by 1 provider` }).waitFor({ state: "attached" });
+    assert.equal(await byTestId(page, "field-engineVersion").inputValue(), BUILTIN_VERSION);
+
+    // The scene folder, as `webkitdirectory` gives it (the folder's own name is not part of its CID).
+    await byTestId(page, "scene-folder").setInputFiles(SAMPLE_SCENE);
+    await waitForText(page, "scene-entry", "scene.json");
+
+    // Every invalid field is explained before anything is sent; the post button stays disabled.
+    await byTestId(page, "field-reward").fill("2");
+    await byTestId(page, "field-collateral").fill("1");
+    await byTestId(page, "field-quorum").fill("1");
+    await byTestId(page, "field-tilesX").fill("500");
+    await byTestId(page, "field-verification").selectOption("tolerant");
+    await byTestId(page, "problem-collateral", "less than the reward").waitFor();
+    await byTestId(page, "problem-quorum", "majority").waitFor();
+    await byTestId(page, "problem-tilesX", "segmentation.tilesX:").waitFor();
+    await byTestId(page, "problem-verification", TOLERANT_NOT_SETTLED).waitFor();
+    assert.equal(await byTestId(page, "submit-job").isDisabled(), true, "an invalid job could be posted");
+    await screenshot(page, "new-job-invalid");
+
+    // A valid job: 160×120, frames 1–2, 2×2 tiles → 8 segments; 2 replicas, quorum 2.
+    await byTestId(page, "field-verification").selectOption("exact");
+    await byTestId(page, "field-tilesX").fill("2");
+    await byTestId(page, "field-quorum").fill("2");
+    await byTestId(page, "field-collateral").fill("4");
+    await byTestId(page, "field-frameEnd").fill("2");
+    await byTestId(page, "field-leaseSeconds").fill("240");
+    await byTestId(page, "field-revealWindowSeconds").fill("90");
+    await byTestId(page, "field-deadlineHours").fill("3");
+    await byTestId(page, "plan-summary", /^8 segments = 4 tiles \(2×2\) × 2 frame groups/).waitFor();
+    assert.equal(await byTestId(page, "plan-tile").count(), 4);
+    const reward = parseUnits("2", decimals);
+    const feeBps = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "feeBps" });
+    const escrow = 8n * 2n * (reward + (reward * BigInt(feeBps)) / 10_000n);
+    await waitForText(page, "cost-escrow", formatAmount(escrow, decimals, symbol));
+    await byTestId(page, "estimate", "Estimate (not a quote)").waitFor();
+    assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, "a valid form still shows a problem");
+    await screenshot(page, "new-job");
+
+    await byTestId(page, "submit-job", "Upload, approve and post").click();
+    await page.locator('[data-testid="uploaded"], [data-testid="submit-error"]').first().waitFor({ timeout: 60_000 });
+    assert.equal(await byTestId(page, "submit-error").count(), 0, `the upload failed: ${await byTestId(page, "submit-error").allTextContents()}`);
+    await waitForStep(page, "approve-escrow", "confirmed", 60_000);
+    // Once createJob is confirmed the page moves to the job's page (its status line goes with it).
+    try {
+      await page.waitForURL(/\/job\/2$/, { timeout: 60_000 });
+    } catch (error) {
+      throw new Error(`the page did not move to /job/2; it shows: ${await page.locator("main").innerText()}`, { cause: error });
+    }
+    await waitForText(page, "job-status", "Open");
+    await waitForText(page, "job-segments", "0 of 8 touched");
+    await waitForText(page, "job-escrow", formatAmount(escrow, decimals, symbol));
+    const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";
+    await screenshot(page, "job");
+
+    // The CIDs the CLI gets for the same files and the same choices.
+    const storage = createKuboStorage({ url: ipfs.apiUrl });
+    const sceneCid = await storage.addFolder(SAMPLE_SCENE);
+    const sizeBytes = ["scene.json", "README.md"].reduce((sum, f) => sum + statSync(join(SAMPLE_SCENE, f)).size, 0);
+    const expected = validateManifest({
+      version: 1,
+      engine: { name: "builtin", version: BUILTIN_VERSION },
+      scene: { cid: sceneCid, entry: "scene.json", sizeBytes },
+      output: { width: 160, height: 120, format: "png" },
+      frames: { start: 1, end: 2 },
+      settings: { samples: 16, seed: 1, maxBounces: 4 },
+      segmentation: { tilesX: 2, tilesY: 2, framesPerSegment: 1 },
+      verification: { mode: "exact" },
+    });
+    assert.ok(expected.ok);
+    assert.equal(manifestCid, await storage.addBytes(encodeManifest(expected.manifest)), "the page's manifest CID differs from the sdk's for the same files");
+
+    // The job on chain has the entered parameters.
+    const job = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "jobOf", args: [2n] });
+    assert.equal(job.requester, wallet.address);
+    assert.equal(job.segmentCount, 8);
+    assert.equal(job.redundancy, 2);
+    assert.equal(job.quorum, 2);
+    assert.equal(job.rewardPerReplica, reward);
+    assert.equal(job.collateralPerReplica, parseUnits("4", decimals));
+    assert.equal(job.leaseDuration, 240);
+    assert.equal(job.revealWindow, 90);
+    assert.equal(job.escrow, escrow);
+    const now = (await chainReader().getBlock()).timestamp;
+    assert.ok(job.deadline > now + 3n * 3600n - 120n && job.deadline <= now + 3n * 3600n + 60n, `deadline ${job.deadline} is not about 3 h after ${now}`);
   });
 
   it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {
@@ -315,7 +438,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     // The network page shows the stake and the seeded job's escrow.
     await page.getByRole("link", { name: "Network" }).click();
     await waitForText(page, "total-staked", `6 ${symbol}`);
-    await waitForText(page, "job-count", "1");
+    await waitForText(page, "job-count", "2"); // the seeded job and the one the New job test posted
     await byTestId(page, "job-1", "Open").waitFor();
     const escrow = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "totalEscrow" });
     assert.ok(escrow > 0n, "the seeded job holds escrow");

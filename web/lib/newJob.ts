@@ -1,0 +1,267 @@
+/**
+ * The New job form as data: what a person typed → the manifest draft and the job's terms, with
+ * every problem attached to the field that causes it. The rules are the sdk's (manifest schema,
+ * `jobTermsProblems`, segment plan, `jobCost`); this module only parses the text fields and maps
+ * the sdk's field paths onto the form's fields. Pure: unit-tested in web/test/newJob.test.ts.
+ */
+import { parseUnits } from "viem";
+import {
+  MANIFEST_VERSION,
+  jobCost,
+  jobTermsProblems,
+  segmentCount,
+  validateManifest,
+  type EngineName,
+  type JobCost,
+  type JobTerms,
+  type Manifest,
+  type VerificationMode,
+} from "@tessellate/sdk";
+
+/** The form's text fields, as typed. */
+export interface NewJobForm {
+  engine: EngineName;
+  engineVersion: string;
+  width: string;
+  height: string;
+  frameStart: string;
+  frameEnd: string;
+  tilesX: string;
+  tilesY: string;
+  framesPerSegment: string;
+  samples: string;
+  seed: string;
+  maxBounces: string;
+  redundancy: string;
+  quorum: string;
+  reward: string;
+  collateral: string;
+  leaseSeconds: string;
+  revealWindowSeconds: string;
+  deadlineHours: string;
+  minReputation: string;
+  verification: VerificationMode;
+}
+
+export type FormField = keyof NewJobForm | "scene";
+
+/** The CLI's defaults (`job submit`), so a job posted from either starts from the same terms. */
+export const NEW_JOB_DEFAULTS: NewJobForm = {
+  engine: "builtin",
+  engineVersion: "",
+  width: "160",
+  height: "120",
+  frameStart: "1",
+  frameEnd: "1",
+  tilesX: "2",
+  tilesY: "2",
+  framesPerSegment: "1",
+  samples: "16",
+  seed: "1",
+  maxBounces: "4",
+  redundancy: "2",
+  quorum: "2",
+  reward: "",
+  collateral: "",
+  leaseSeconds: "300",
+  revealWindowSeconds: "120",
+  deadlineHours: "2",
+  minReputation: "0",
+  verification: "exact",
+};
+
+/** Which engine settings the form shows per engine. */
+export const ENGINE_FORM_SETTINGS: Record<EngineName, Array<"samples" | "seed" | "maxBounces">> = {
+  builtin: ["samples", "seed", "maxBounces"],
+  blender: ["samples", "seed"],
+  povray: ["seed"],
+};
+
+/** The scene as picked: its entry file and total size (the CID comes with the upload). */
+export interface PickedScene {
+  entry: string;
+  sizeBytes: number;
+}
+
+/** A placeholder CID to validate the manifest before the scene is uploaded (the real one replaces it). */
+const PLACEHOLDER_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+/** Manifest field path → the form field that sets it. */
+const MANIFEST_FIELDS: Record<string, FormField> = {
+  "engine.name": "engine",
+  "engine.version": "engineVersion",
+  "scene.entry": "scene",
+  "scene.sizeBytes": "scene",
+  "scene.cid": "scene",
+  "output.width": "width",
+  "output.height": "height",
+  "frames.start": "frameStart",
+  "frames.end": "frameEnd",
+  "segmentation.tilesX": "tilesX",
+  "segmentation.tilesY": "tilesY",
+  "segmentation.framesPerSegment": "framesPerSegment",
+  segmentation: "tilesX",
+  "settings.samples": "samples",
+  "settings.seed": "seed",
+  "settings.maxBounces": "maxBounces",
+  "verification.mode": "verification",
+};
+
+const TERMS_FIELDS: Record<keyof JobTerms, FormField> = {
+  redundancy: "redundancy",
+  quorum: "quorum",
+  rewardPerReplica: "reward",
+  collateralPerReplica: "collateral",
+  leaseSeconds: "leaseSeconds",
+  revealWindowSeconds: "revealWindowSeconds",
+  deadlineInSeconds: "deadlineHours",
+  minReputation: "minReputation",
+  verification: "verification",
+};
+
+export interface NewJobCheck {
+  /** Problems per form field, each "what is wrong — how to fix it". */
+  problems: Partial<Record<FormField, string[]>>;
+  /** The manifest with the placeholder scene CID, when it is valid. */
+  manifest?: Manifest;
+  segments?: number;
+  terms?: JobTerms;
+  cost?: JobCost;
+}
+
+function integer(text: string): number | undefined | "bad" {
+  const t = text.trim();
+  if (t === "") return undefined;
+  return /^-?\d+$/.test(t) ? Number(t) : "bad";
+}
+
+function amount(text: string, decimals: number): bigint | undefined | "bad" {
+  const t = text.trim();
+  if (t === "") return undefined;
+  if (!/^\d+(\.\d+)?$/.test(t)) return "bad";
+  const [, fraction = ""] = t.split(".");
+  if (fraction.length > decimals) return "bad";
+  return parseUnits(t, decimals);
+}
+
+/** The manifest of the form for `scene` with scene CID `sceneCid` (the sdk validates it). */
+export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, sceneCid = PLACEHOLDER_CID): Record<string, unknown> {
+  const num = (text: string) => {
+    const v = integer(text);
+    return v === "bad" ? text : v;
+  };
+  const settings: Record<string, unknown> = {};
+  for (const key of ENGINE_FORM_SETTINGS[form.engine]) {
+    const v = num(form[key]);
+    if (v !== undefined) settings[key] = v;
+  }
+  return {
+    version: MANIFEST_VERSION,
+    engine: { name: form.engine, version: form.engineVersion },
+    scene: { cid: sceneCid, entry: scene?.entry ?? "", sizeBytes: scene?.sizeBytes ?? 0 },
+    output: { width: num(form.width), height: num(form.height), format: "png" },
+    frames: { start: num(form.frameStart), end: num(form.frameEnd) },
+    settings,
+    segmentation: { tilesX: num(form.tilesX), tilesY: num(form.tilesY), framesPerSegment: num(form.framesPerSegment) },
+    verification: { mode: form.verification },
+  };
+}
+
+/** Checks the whole form: every problem, on its field, before anything is uploaded or sent. */
+export function checkNewJob(form: NewJobForm, scene: PickedScene | undefined, options: { decimals: number | undefined; feeBps: number | undefined }): NewJobCheck {
+  const problems: Partial<Record<FormField, string[]>> = {};
+  const add = (field: FormField, text: string) => (problems[field] ??= []).push(text);
+
+  if (!scene) add("scene", "no scene yet — drop the scene folder or file here, or choose it");
+  if (form.engineVersion.trim() === "") add("engineVersion", "no engine version — pick one that registered providers run");
+
+  const validated = validateManifest(manifestDraft(form, scene));
+  if (!validated.ok) {
+    for (const p of validated.problems) {
+      const path = p.path.map(String).join(".");
+      const field = MANIFEST_FIELDS[path] ?? (path.startsWith("settings") ? "samples" : undefined);
+      if (field === "scene" && !scene) continue;
+      if (field === "engineVersion" && form.engineVersion.trim() === "") continue;
+      add(field ?? "scene", `${path}: ${p.problem} — ${p.fix}`);
+    }
+  }
+
+  const parsed: Partial<JobTerms> = { verification: form.verification };
+  const ints = [
+    ["redundancy", form.redundancy],
+    ["quorum", form.quorum],
+    ["leaseSeconds", form.leaseSeconds],
+    ["revealWindowSeconds", form.revealWindowSeconds],
+    ["minReputation", form.minReputation],
+  ] as const;
+  for (const [key, text] of ints) {
+    const v = integer(text);
+    if (v === undefined) add(TERMS_FIELDS[key], "is missing — give a whole number");
+    else if (v === "bad") add(TERMS_FIELDS[key], `"${text}" is not a whole number — write digits only, e.g. 2`);
+    else parsed[key] = v;
+  }
+  const hours = form.deadlineHours.trim();
+  if (hours === "") add("deadlineHours", "is missing — give the hours from now the job may run, e.g. 2");
+  else if (!/^\d+(\.\d+)?$/.test(hours)) add("deadlineHours", `"${hours}" is not a number of hours — e.g. 2 or 0.5`);
+  else parsed.deadlineInSeconds = Math.round(Number(hours) * 3600);
+  if (options.decimals === undefined) add("reward", "reading the token's decimals…");
+  else {
+    for (const [key, field, text, example] of [
+      ["rewardPerReplica", "reward", form.reward, "1.5"],
+      ["collateralPerReplica", "collateral", form.collateral, "3"],
+    ] as const) {
+      const v = amount(text, options.decimals);
+      if (v === undefined) add(field, `is missing — give an amount in tokens, e.g. ${example}`);
+      else if (v === "bad") add(field, `"${text}" is not an amount — write it like ${example} (at most ${options.decimals} decimals)`);
+      else parsed[key] = v;
+    }
+  }
+  for (const p of jobTermsProblems(parsed)) add(TERMS_FIELDS[p.field], `${p.problem} — ${p.fix}`);
+
+  const check: NewJobCheck = { problems };
+  if (validated.ok || Object.keys(problems).every((f) => f === "scene" || f === "engineVersion")) {
+    // The plan is drawn as soon as size, frames and tiles are valid, even before a scene is chosen.
+    const draft = validateManifest({ ...manifestDraft(form, scene ?? { entry: "scene", sizeBytes: 1 }), engine: { name: form.engine, version: form.engineVersion || "?" } });
+    if (draft.ok) {
+      check.manifest = draft.manifest;
+      check.segments = segmentCount(draft.manifest);
+    }
+  }
+  const complete = ["redundancy", "quorum", "rewardPerReplica", "collateralPerReplica", "leaseSeconds", "revealWindowSeconds", "deadlineInSeconds", "minReputation"].every(
+    (k) => parsed[k as keyof JobTerms] !== undefined,
+  );
+  if (complete && !Object.values(TERMS_FIELDS).some((f) => problems[f])) check.terms = parsed as JobTerms;
+  if (check.segments !== undefined && parsed.redundancy !== undefined && parsed.rewardPerReplica !== undefined && options.feeBps !== undefined && !problems.redundancy && !problems.reward) {
+    check.cost = jobCost(check.segments, parsed.redundancy, parsed.rewardPerReplica, options.feeBps);
+  }
+  return check;
+}
+
+export function hasProblems(check: NewJobCheck): boolean {
+  return Object.values(check.problems).some((list) => list && list.length > 0);
+}
+
+/** A file of the picked scene, with its path inside the scene folder. */
+export interface SceneFile {
+  path: string;
+  file: File;
+}
+
+/**
+ * The scene folder's files from a folder pick (`webkitRelativePath` starts with the folder's own
+ * name, which is not part of the folder's CID) or a single file (wrapped in a folder like the CLI does).
+ */
+export function sceneFilesOf(files: File[]): SceneFile[] {
+  return files.map((file) => {
+    const rel = (file as File & { webkitRelativePath?: string }).webkitRelativePath;
+    return { path: rel ? rel.split("/").slice(1).join("/") : file.name, file };
+  });
+}
+
+/** The scene's entry file for `engine`: the one top-level file with the engine's extension. */
+export function findEntry(files: { path: string }[], extensions: readonly string[]): { entry?: string; problem?: string } {
+  const candidates = files.filter((f) => !f.path.includes("/") && extensions.some((ext) => f.path.toLowerCase().endsWith(ext)));
+  if (candidates.length === 1) return { entry: candidates[0]!.path };
+  if (candidates.length === 0) return { problem: `the scene has no ${extensions.join(" or ")} file at its top level — add the scene's main file, or pick the right engine` };
+  return { problem: `the scene holds several scene files (${candidates.map((c) => c.path).join(", ")}) — choose the entry below` };
+}
