@@ -43,6 +43,18 @@ export interface RenderRequest {
   onProgress?: (fraction: number) => void;
 }
 
+/**
+ * Several consecutive frames of one rectangle in one engine process (a segment of several
+ * frames): the engine starts, loads the scene and sets up once instead of once per frame.
+ */
+export interface RenderFramesRequest extends Omit<RenderRequest, "frame" | "outPath"> {
+  /** The frames to render, consecutive, first to last (inside `frames`). */
+  first: number;
+  last: number;
+  /** Where each frame's PNG goes. */
+  outPathOf(frame: number): string;
+}
+
 export interface RenderLimits {
   threads: number;
   /** Address-space limit for the engine process, in bytes. */
@@ -63,6 +75,11 @@ export interface Engine {
   detect(): Promise<EngineInfo | null>;
   /** Renders `request.rect` of `request.frame` into `request.outPath` (PNG). */
   render(request: RenderRequest): Promise<void>;
+  /**
+   * Optional: renders frames `first`–`last` of `request.rect` in one engine process, with the
+   * same pixels as `render` of each frame. Engines without it render frame by frame.
+   */
+  renderFrames?(request: RenderFramesRequest): Promise<void>;
   /** Renders a fixed reference scene and reports a speed score. */
   benchmark(limits: RenderLimits): Promise<BenchmarkResult>;
 }

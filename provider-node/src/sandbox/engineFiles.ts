@@ -47,6 +47,37 @@ export async function findEngineOutput(
 }
 
 /**
+ * The PNGs an engine wrote for frames `first`–`last` into `workDir`, named `<prefix><frame
+ * number, zero-padded>.png`, by frame. Every frame must be there exactly once.
+ */
+export async function findEngineOutputs(
+  workDir: string,
+  prefix: string,
+  engine: string,
+  frames: { first: number; last: number },
+  lastLines: string[] = [],
+  diagnostics?: EngineDiagnostics,
+): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (const name of await readdir(workDir)) {
+    if (!name.startsWith(prefix) || !name.endsWith(".png")) continue;
+    const digits = name.slice(prefix.length, -".png".length);
+    if (/^\d+$/.test(digits)) found.set(Number(digits), join(workDir, name));
+  }
+  const missing = [];
+  for (let frame = frames.first; frame <= frames.last; frame++) if (!found.has(frame)) missing.push(frame);
+  if (missing.length > 0) {
+    const cause = diagnostics?.summary();
+    throw new EngineError(
+      "ENGINE_FAILED",
+      `${engine} exited without writing frame${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; ${cause ?? "the scene may be unreadable"}`,
+      { exitCode: 0, signal: null, lastLines, diagnostics: diagnostics?.lines() ?? [] },
+    );
+  }
+  return found;
+}
+
+/**
  * Everything `binary args…` prints (stdout, then stderr), or null when it cannot be started.
  * Used for `--version`, outside the sandbox: no scene is involved.
  */

@@ -42,7 +42,32 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
   const count = segment.frames.length;
-  for (const [i, frame] of segment.frames.entries()) {
+  const common = {
+    sceneDir: input.sceneDir,
+    entry: manifest.scene.entry,
+    width: manifest.output.width,
+    height: manifest.output.height,
+    rect: segment.tile,
+    frames: manifest.frames,
+    settings: manifest.settings as Record<string, unknown>,
+    signal: input.signal,
+  };
+  // Several frames in one engine process when the engine can (one start-up, one scene load).
+  if (engine.renderFrames && count > 1) {
+    const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
+    if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${segment.frames[0]}–${segment.frames.at(-1)}`);
+    await engine.renderFrames({
+      ...common,
+      first: segment.frames[0]!,
+      last: segment.frames.at(-1)!,
+      outPathOf: (frame) => join(outDir, resultFileName(frame)),
+      limits: { ...input.limits, timeoutMs: Math.max(1, Math.min(input.limits.timeoutMs * count, left)) },
+      onProgress: (fraction) => input.onProgress?.(Math.min(1, Math.max(0, fraction))),
+    });
+    files.push(...segment.frames.map((frame) => join(outDir, resultFileName(frame))));
+    input.onProgress?.(1);
+  }
+  for (const [i, frame] of (files.length > 0 ? [] : segment.frames).entries()) {
     input.signal?.throwIfAborted();
     const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
     if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frame ${frame}`);

@@ -185,6 +185,19 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     assert.ok(!samePixels(frame1, side));
   });
 
+  test("frames 2–4 of a tile rendered in one Blender run equal each frame rendered on its own", async () => {
+    const { outPath: _unused, frame: _frame, ...common } = request({ sceneDir, outPath: "", rect: TILE });
+    await engine.renderFrames!({ ...common, first: 2, last: 4, outPathOf: (frame) => output.path(`frames-${frame}.png`) });
+    const seen: RgbaImage[] = [];
+    for (const frame of [2, 3, 4]) {
+      const alone = await render(`tile-frame-${frame}`, { rect: TILE, frame });
+      const together = await pixels(output.path(`frames-${frame}.png`));
+      assert.ok(samePixels(alone, together), `frame ${frame}: max difference ${maxChannelDifference(alone, together)}`);
+      seen.push(together);
+    }
+    assert.ok(!samePixels(seen[0]!, seen[2]!), "the frames differ (the cube moves)");
+  });
+
   test("an unknown camera or scene name fails instead of rendering something else", async () => {
     const camera = await engineError(render("no-camera", { settings: { ...SETTINGS, camera: "Nope" } }));
     assert.equal(camera.code, "ENGINE_FAILED");

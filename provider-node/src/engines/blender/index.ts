@@ -28,10 +28,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BLENDER_EXTERNAL_FILES_MODULE } from "@tessellate/sdk/blenderScene";
 import { FatalError } from "@tessellate/sdk/errors";
-import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
+import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest } from "../engine.ts";
 import { blenderDiagnostics } from "../engineDiagnostics.ts";
 
 export interface BlenderSettings {
@@ -96,8 +96,39 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     return renderSeconds;
   }
 
+  /** Renders frames `first`–`last` in one Blender run (`-s -e -a`), each written as its own PNG. */
+  async function renderFramesIn(workDir: string, request: RenderFramesRequest, settings: BlenderSettings): Promise<void> {
+    const diagnostics = blenderDiagnostics();
+    const count = request.last - request.first + 1;
+    const asFirst: RenderRequest = { ...request, frame: request.first, outPath: "" };
+    const result = await runner({
+      command: binary,
+      args: blenderArguments(asFirst, settings, join(workDir, OUTPUT_PREFIX), request.last),
+      workDir,
+      ...sandboxLimitsOf(asFirst, options.logger, options.sandbox),
+      readOnlyDirs: [request.sceneDir, RENDER_SCRIPT, BLENDER_EXTERNAL_FILES_MODULE],
+      diagnostics,
+      onLine: (line) => {
+        const progress = /^Fra:(\d+) .*\| Sample (\d+)\/(\d+)/.exec(line);
+        if (progress) request.onProgress?.(Math.min(1, (Number(progress[1]) - request.first + Number(progress[2]) / Math.max(1, Number(progress[3]))) / count));
+      },
+    });
+    const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
+    const written = await findEngineOutputs(workDir, OUTPUT_PREFIX, "blender", request, lastLines, diagnostics);
+    const { width, height } = request.rect;
+    for (let frame = request.first; frame <= request.last; frame++) {
+      await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, request.outPathOf(frame));
+    }
+    request.onProgress?.(1);
+  }
+
   return {
     name: "blender",
+
+    async renderFrames(request: RenderFramesRequest): Promise<void> {
+      const settings = parseBlenderSettings(request.settings);
+      await withWorkDir("blender", (workDir) => renderFramesIn(workDir, request, settings), options.sandbox?.workRoot);
+    },
 
     async detect(): Promise<EngineInfo | null> {
       const output = await commandOutput(binary, ["--version"]);
@@ -158,13 +189,19 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
   };
 }
 
-/** The Blender command line for one segment; Blender writes `<outputPrefix><frame>.png`. */
-export function blenderArguments(request: RenderRequest, settings: BlenderSettings, outputPrefix: string): string[] {
+/**
+ * The Blender command line for one segment; Blender writes `<outputPrefix><frame>.png` for each
+ * frame from `request.frame` to `last` (one by default: `-f`; several: `-s -e -a`).
+ */
+export function blenderArguments(request: RenderRequest, settings: BlenderSettings, outputPrefix: string, last = request.frame): string[] {
   const { rect, width, height, frame, frames } = request;
   assertRectInside(rect, width, height);
-  if (!Number.isSafeInteger(frame) || frame < frames.start || frame > frames.end) {
-    throw new FatalError("RENDER_REQUEST_INVALID", `frame ${frame} is outside the job's frames ${frames.start}–${frames.end}`);
+  for (const f of [frame, last]) {
+    if (!Number.isSafeInteger(f) || f < frames.start || f > frames.end) {
+      throw new FatalError("RENDER_REQUEST_INVALID", `frame ${f} is outside the job's frames ${frames.start}–${frames.end}`);
+    }
   }
+  if (last < frame) throw new FatalError("RENDER_REQUEST_INVALID", `the last frame ${last} comes before the first ${frame}`);
   const blendFile = resolveSceneEntry(request.sceneDir, request.entry);
   const scriptArguments = {
     width,
@@ -192,8 +229,7 @@ export function blenderArguments(request: RenderRequest, settings: BlenderSettin
     "1",
     "--python",
     RENDER_SCRIPT,
-    "-f",
-    String(frame),
+    ...(last === frame ? ["-f", String(frame)] : ["-s", String(frame), "-e", String(last), "-a"]),
     "--",
     JSON.stringify(scriptArguments),
   ];

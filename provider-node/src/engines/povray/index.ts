@@ -24,10 +24,10 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
-import { commandOutput, findEngineOutput, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
+import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRequest, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderLimits, RenderRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest } from "../engine.ts";
 import { povrayDiagnostics } from "../engineDiagnostics.ts";
 
 export interface PovraySettings {
@@ -88,8 +88,41 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     return traceSeconds;
   }
 
+  /** Renders frames `first`–`last` in one POV-Ray run (`+SF/+EF`) and crops each. */
+  async function renderFramesIn(workDir: string, request: RenderFramesRequest, settings: PovraySettings): Promise<void> {
+    const diagnostics = povrayDiagnostics(request.sceneDir);
+    const count = request.last - request.first + 1;
+    let done = 0;
+    const asFirst: RenderRequest = { ...request, frame: request.first, outPath: "" };
+    const result = await runner({
+      command: binary,
+      args: povrayArguments(asFirst, settings, join(workDir, `${OUTPUT_BASENAME}.png`), request.last),
+      workDir,
+      ...sandboxLimitsOf(asFirst, options.logger, options.sandbox),
+      ...povrayConfiguration(request.sceneDir, workDir),
+      diagnostics,
+      onLine: (line) => {
+        const progress = /Rendered (\d+) of (\d+) pixels/.exec(line);
+        if (!progress) return;
+        const fraction = Number(progress[1]) / Math.max(1, Number(progress[2]));
+        request.onProgress?.(Math.min(1, (done + fraction) / count));
+        if (fraction >= 1) done++;
+      },
+    });
+    const written = await findEngineOutputs(workDir, OUTPUT_BASENAME, "povray", request, result.stderrTail.split("\n"), diagnostics);
+    for (let frame = request.first; frame <= request.last; frame++) {
+      await cropPngFile(written.get(frame)!, { width: request.width, height: request.height }, request.rect, request.outPathOf(frame));
+    }
+    request.onProgress?.(1);
+  }
+
   return {
     name: "povray",
+
+    async renderFrames(request: RenderFramesRequest): Promise<void> {
+      const settings = parsePovraySettings(request.settings);
+      await withWorkDir("povray", (workDir) => renderFramesIn(workDir, request, settings), options.sandbox?.workRoot);
+    },
 
     async detect(): Promise<EngineInfo | null> {
       const output = await commandOutput(binary, ["--version"]);
@@ -167,13 +200,20 @@ export function povrayConfiguration(sceneDir: string, workDir: string): Pick<San
   };
 }
 
-/** The POV-Ray command line for one segment; `outputPath` is where POV-Ray writes its image. */
-export function povrayArguments(request: RenderRequest, settings: PovraySettings, outputPath: string): string[] {
+/**
+ * The POV-Ray command line for one segment; `outputPath` is where POV-Ray writes its image (with
+ * the frame number added to its name in an animation). Frames `request.frame` to `last` are
+ * rendered (one by default).
+ */
+export function povrayArguments(request: RenderRequest, settings: PovraySettings, outputPath: string, last = request.frame): string[] {
   const { rect, width, height, frame, frames } = request;
   assertRectInside(rect, width, height);
-  if (!Number.isSafeInteger(frame) || frame < frames.start || frame > frames.end) {
-    throw new FatalError("RENDER_REQUEST_INVALID", `frame ${frame} is outside the job's frames ${frames.start}–${frames.end}`);
+  for (const f of [frame, last]) {
+    if (!Number.isSafeInteger(f) || f < frames.start || f > frames.end) {
+      throw new FatalError("RENDER_REQUEST_INVALID", `frame ${f} is outside the job's frames ${frames.start}–${frames.end}`);
+    }
   }
+  if (last < frame) throw new FatalError("RENDER_REQUEST_INVALID", `the last frame ${last} comes before the first ${frame}`);
   const args = [
     "-D", // no display window
     "-P", // no pause at the end
@@ -201,7 +241,7 @@ export function povrayArguments(request: RenderRequest, settings: PovraySettings
       `+KF${settings.finalClock}`,
       settings.cyclic === true ? "+KC" : "-KC",
       `+SF${frame}`,
-      `+EF${frame}`,
+      `+EF${last}`,
     );
   }
   if (settings.seed !== undefined) args.push(`Declare=TessellateSeed=${settings.seed}`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { EngineError } from "../../sandbox/engineError.ts";
-import { cropRgba } from "../crop.ts";
+import { cropRgba, type RgbaImage } from "../crop.ts";
 import type { Rect, RenderRequest } from "../engine.ts";
 import { fixturePath, outputDir, pixels, samePixels, testLimits } from "../fixtures/engineTesting.ts";
 import { createPovrayEngine, parsePovraySettings, povrayArguments, type PovraySettings } from "./index.ts";
@@ -155,6 +155,22 @@ describe("povray engine", { skip: info === null && "POV-Ray is not installed: ap
     // Frame 1 of 1–4 and the single frame of a one-frame job both sit at the initial clock.
     const single = await pixels(await render("single", { frame: 1, frames: { start: 1, end: 1 } }));
     assert.ok(samePixels(single, await pixels(await render("full"))));
+  });
+
+  test("frames 2–4 of a tile rendered in one POV-Ray run equal each frame rendered on its own", async () => {
+    const rect: Rect = { x: 16, y: 8, width: 32, height: 24 };
+    const { outPath: _unused, frame: _frame, ...common } = request({ outPath: "", rect });
+    const progress: number[] = [];
+    await engine.renderFrames!({ ...common, first: 2, last: 4, outPathOf: (frame) => output.path(`frames-${frame}.png`), onProgress: (f) => progress.push(f) });
+    assert.equal(progress.at(-1), 1);
+    const seen: RgbaImage[] = [];
+    for (const frame of [2, 3, 4]) {
+      const alone = await pixels(await render(`frame-${frame}-alone`, { rect, frame }));
+      const together = await pixels(output.path(`frames-${frame}.png`));
+      assert.ok(samePixels(alone, together), `frame ${frame}`);
+      seen.push(together);
+    }
+    assert.ok(!samePixels(seen[0]!, seen[2]!), "the frames differ (the clock moves)");
   });
 
   test("the seed reaches the scene", async () => {
