@@ -19,7 +19,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Address, Hex } from "viem";
 import type { JobParams, Manifest } from "@tessellate/sdk";
-import { ReplicaStateNames, SegmentStatusNames, type JobRecord, type SegmentRecord } from "@tessellate/sdk/protocol";
+import { expirableReason, isHeld, isSegmentClaimableBy, ReplicaStateNames, SegmentStatusNames, type JobRecord, type SegmentRecord } from "@tessellate/sdk/protocol";
 import { FatalError } from "@tessellate/sdk/errors";
 import { ACTIVE_STATES, checkTransition, isReplicaState, type ReplicaState } from "./replicaStateMachine.ts";
 
@@ -490,32 +490,39 @@ export class StateStore {
     const rows = this.db
       .prepare(
         `SELECT s.*, g.reveal_deadline FROM market_slots s LEFT JOIN market_segments g ON g.job_id = s.job_id AND g.segment = s.segment
-         WHERE lower(s.provider) <> lower(?) AND (
-           (s.state = 'claimed' AND s.lease_end < ?) OR
-           (s.state = 'committed' AND g.reveal_deadline > 0 AND g.reveal_deadline < ?))
+         WHERE lower(s.provider) <> lower(?) AND s.state IN ('claimed', 'committed')
          ORDER BY s.job_id, s.segment, s.replica`,
       )
-      .all(except, now, now) as Row[];
-    return rows.map((r) => ({ ...toSlot(r), reason: r.state === "claimed" ? "lease" : "reveal" }));
+      .all(except) as Row[];
+    const out: (MarketSlotRow & { reason: "lease" | "reveal" })[] = [];
+    for (const row of rows) {
+      const slot = toSlot(row);
+      const reason = expirableReason({ revealDeadline: BigInt(Number(row.reveal_deadline ?? 0)) }, { state: replicaStateOf(slot.state), leaseEnd: BigInt(slot.leaseEnd) }, BigInt(now));
+      if (reason) out.push({ ...slot, reason });
+    }
+    return out;
   }
 
   /**
-   * How many segments of a job `provider` could still claim according to the projection: open,
-   * not every slot held, none held by `provider`. (The contract decides; this only spares
-   * claims that cannot succeed.)
+   * How many segments of a job `provider` could still claim according to the projection (the
+   * sdk's `isSegmentClaimableBy`: open, not every slot held, none of it `provider`'s). The
+   * contract decides; this only spares claims that cannot succeed.
    */
   claimableSegments(jobId: bigint, provider: Address, redundancy: number, segmentCount: number): number {
-    const row = this.db
-      .prepare(
-        `SELECT COUNT(*) AS blocked FROM (
-           SELECT g.segment, g.status, COALESCE(g.slots, ?) AS slots,
-             (SELECT COUNT(*) FROM market_slots s WHERE s.job_id = g.job_id AND s.segment = g.segment AND s.state IN ('claimed', 'committed', 'revealed')) AS held,
-             (SELECT COUNT(*) FROM market_slots s WHERE s.job_id = g.job_id AND s.segment = g.segment AND s.state IN ('claimed', 'committed', 'revealed') AND lower(s.provider) = lower(?)) AS mine
-           FROM market_segments g WHERE g.job_id = ?)
-         WHERE status <> 'open' OR held >= slots OR mine > 0`,
-      )
-      .get(redundancy, provider, jobId) as { blocked: number };
-    return Math.max(0, segmentCount - Number(row.blocked));
+    const segments = this.db.prepare("SELECT segment, status, slots FROM market_segments WHERE job_id = ?").all(jobId) as Row[];
+    const slotRows = (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ?").all(jobId) as Row[]).map(toSlot);
+    let blocked = 0;
+    for (const g of segments) {
+      const replicas = slotRows.filter((s) => s.segment === Number(g.segment)).map((s) => ({ provider: s.provider, state: replicaStateOf(s.state) }));
+      const seg = {
+        status: SegmentStatusNames.findIndex((name) => name.toLowerCase() === g.status),
+        slots: g.slots === null ? 0 : Number(g.slots),
+        assigned: replicas.filter((r) => isHeld(r)).length,
+        revealDeadline: 0n,
+      };
+      if (!isSegmentClaimableBy(seg, replicas, provider, redundancy)) blocked++;
+    }
+    return Math.max(0, segmentCount - blocked);
   }
 
   /** Slots of a segment held (claimed, committed or revealed) by anyone. */
@@ -580,6 +587,11 @@ function toReplica(row: Row): ReplicaRow {
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+/** A projected slot's state as the contract's enum value. */
+function replicaStateOf(state: MarketSlotRow["state"]): number {
+  return ReplicaStateNames.findIndex((name) => name.toLowerCase() === state);
 }
 
 function toSlot(row: Row): MarketSlotRow {

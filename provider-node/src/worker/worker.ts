@@ -37,7 +37,7 @@ import type { EngineRegistry } from "../engines/registry.ts";
 import { filterJob, type NodeCapabilities } from "../jobs/jobFilter.ts";
 import { DeferredJobs, RenderSpeed } from "../jobs/renderSpeed.ts";
 import type { Metrics } from "../metrics.ts";
-import { jobMarketConstants, keeperFee, ReplicaState as ChainReplicaState, SegmentStatus as ChainSegmentStatus } from "@tessellate/sdk/protocol";
+import { isClosable, jobMarketConstants, JobStatus as ChainJobStatus, keeperFee, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Clock, Logger, MarketPort } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
 import type { JobRow, ReplicaRow, StateStore } from "../state/stateStore.ts";
@@ -609,11 +609,7 @@ export class Worker {
       try {
         for (const segment of new Set(rows.map((r) => r.segment))) {
           const seg = await market.segmentOf(jobId, segment);
-          if (seg.status !== ChainSegmentStatus.Open) continue;
-          const ok = pastDeadline
-            ? seg.revealDeadline === 0n || BigInt(now) > seg.revealDeadline
-            : seg.slots !== 0 && seg.assigned < seg.slots;
-          if (ok) closable.push(segment);
+          if (isClosable({ status: job.status === "cancelled" ? ChainJobStatus.Cancelled : ChainJobStatus.Open, params: job.params }, seg, BigInt(now))) closable.push(segment);
         }
         if (closable.length === 0) {
           this.backoff.failed(key, this.d.clock.now()); // look again later, not every tick
