@@ -42,8 +42,8 @@ test("catches up after downtime chunk by chunk, projecting jobs and this node's 
   assert.equal(store.listJobs().length, 4);
   assert.deepEqual(effects.newJobs, [1n, 2n, 3n, 4n]);
   assert.deepEqual(store.listReplicas({ jobId }).map((r) => [r.segment, r.replica, r.state]).sort(), [[0, 0, "claimed"], [1, 0, "claimed"]]);
-  assert.equal(store.getSlot(jobId, 0, 1)!.provider.toLowerCase(), PROVIDER_B, "other providers' slots are projected too");
-  assert.equal(store.claimableSegments(jobId, PROVIDER_A, 2, 3), 1, "only segment 2 is left for A");
+  assert.equal(store.market.getSlot(jobId, 0, 1)!.provider.toLowerCase(), PROVIDER_B, "other providers' slots are projected too");
+  assert.equal(store.market.claimableSegments(jobId, PROVIDER_A, 2, 3), 1, "only segment 2 is left for A");
   // Applying the same range again changes nothing (idempotent).
   store.setCheckpoint(0n, undefined);
   await watcher.syncNow();

@@ -39,10 +39,10 @@ test("closeSegments: a lease expired in the same transaction that closes the seg
   assert.ok(names.lastIndexOf("ReplicaExpired") < names.lastIndexOf("SegmentClosed"), "the contract emits ReplicaExpired before SegmentClosed");
   const effects = await watcher.syncNow();
   assert.equal(effects.reopenedJobs.has(jobId), false, "nothing to claim again in a closed segment");
-  assert.equal(store.getSegment(jobId, 0).status, "closed");
-  assert.deepEqual(store.slotsOf(jobId, 0).map((s) => s.state), ["settled", "settled"]);
-  assert.equal(store.claimableSegments(jobId, PROVIDER_C, 2, 1), 0);
-  assert.deepEqual(store.expirableSlots(Number(market.now()), PROVIDER_C), [], "a keeper has nothing left to expire");
+  assert.equal(store.market.getSegment(jobId, 0).status, "closed");
+  assert.deepEqual(store.market.slotsOf(jobId, 0).map((s) => s.state), ["settled", "settled"]);
+  assert.equal(store.market.claimableSegments(jobId, PROVIDER_C, 2, 1), 0);
+  assert.deepEqual(store.market.expirableSlots(Number(market.now()), PROVIDER_C), [], "a keeper has nothing left to expire");
 });
 
 test("expire on an open segment reopens the slot and flags the job", async () => {
@@ -51,6 +51,6 @@ test("expire on an open segment reopens the slot and flags the job", async () =>
   await market.portFor(PROVIDER_C).expire(jobId, [{ segment: 0, replica: 1 }]);
   const effects = await watcher.syncNow();
   assert.equal(effects.reopenedJobs.has(jobId), true);
-  assert.deepEqual(store.slotsOf(jobId, 0).map((s) => s.state), ["claimed", "empty"]);
-  assert.equal(store.claimableSegments(jobId, PROVIDER_C, 2, 1), 1);
+  assert.deepEqual(store.market.slotsOf(jobId, 0).map((s) => s.state), ["claimed", "empty"]);
+  assert.equal(store.market.claimableSegments(jobId, PROVIDER_C, 2, 1), 1);
 });

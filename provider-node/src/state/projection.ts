@@ -42,7 +42,7 @@ function segmentsNamed(args: Record<string, unknown>): number[] {
 }
 
 export function applyEvents(store: StateStore, events: ChainEvent[], me: Address, log: Logger, effects = emptyEffects()): ProjectionEffects {
-  const position = store.foldPosition();
+  const position = store.market.foldPosition();
   const fresh = sortEvents(events.filter((e) => position === undefined || compareEvents(e, position) > 0));
   if (fresh.length === 0) return effects;
   const mine = (who: Address) => isAddressEqual(who, me);
@@ -59,7 +59,7 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
   }
   const state = emptyState();
   for (const [jobId, segments] of named) {
-    const job = store.loadFoldJob(jobId, segments);
+    const job = store.market.loadFoldJob(jobId, segments);
     if (job) state.jobs.set(jobId, job);
   }
   const touchedSegments = new Map<bigint, Set<number>>();
@@ -225,8 +225,8 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
   };
 
   createFold(state, { checks: false, onTransaction }).apply(fresh);
-  for (const job of state.jobs.values()) store.saveFoldJob(job, touchedSegments.get(job.jobId) ?? []);
-  store.setFoldPosition(fresh[fresh.length - 1]);
+  for (const job of state.jobs.values()) store.market.saveFoldJob(job, touchedSegments.get(job.jobId) ?? []);
+  store.market.setFoldPosition(fresh[fresh.length - 1]);
   return effects;
 }
 

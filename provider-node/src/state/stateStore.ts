@@ -4,9 +4,8 @@
  *  - `jobs`: every job seen (parameters from `JobCreated`, the manifest, the filter's decision and reason);
  *  - `replicas`: the replicas this node holds, with state, lease, digest, salt, result CID, attempts,
  *    last error and timestamps; `replica_transitions`: every state change, for the record;
- *  - `fold_jobs` / `fold_segments`: the sdk event fold's records of every job and touched segment
- *    (the protocol's read model, see state/projection.ts), and `market_slots` / `market_segments`:
- *    the same segments and slots as queryable rows (for the keeper, claims and reveal windows);
+ *  - the market projection (`store.market`, state/marketProjection.ts: the sdk event fold's
+ *    records of every job and touched segment, and the same as queryable slot and segment rows);
  *  - `earnings`: credits, slashes and withdrawals of this node's account;
  *  - `meta`: the chain checkpoint (last block whose events are applied) and node facts.
  *
@@ -19,9 +18,12 @@ import { dirname } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { Address, Hex } from "viem";
 import type { JobParams, Manifest } from "@tessellate/sdk";
-import { expirableReason, isHeld, isSegmentClaimableBy, ReplicaStateNames, SegmentStatusNames, type JobRecord, type SegmentRecord } from "@tessellate/sdk/protocol";
 import { FatalError } from "@tessellate/sdk/errors";
+import { jsonWithBigints, parseWithBigints } from "./json.ts";
+import { MarketProjection } from "./marketProjection.ts";
 import { ACTIVE_STATES, checkTransition, isReplicaState, type ReplicaState } from "./replicaStateMachine.ts";
+
+export type { MarketSlotRow } from "./marketProjection.ts";
 
 export type JobDecision = "pending" | "accepted" | "skipped";
 
@@ -71,16 +73,6 @@ export interface ReplicaFields {
   slashed?: bigint;
 }
 
-export interface MarketSlotRow {
-  jobId: bigint;
-  segment: number;
-  replica: number;
-  provider: Address;
-  state: "claimed" | "committed" | "revealed" | "settled" | "empty";
-  leaseEnd: number;
-  /** Revealed digest, once revealed. */
-  digest: Hex | null;
-}
 
 export interface EarningsSummary {
   /** Credited to this account, by kind (Reward, TieBreakerReward, KeeperFee, …). */
@@ -136,36 +128,6 @@ CREATE TABLE IF NOT EXISTS replica_transitions (
   note TEXT,
   at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS market_slots (
-  job_id INTEGER NOT NULL,
-  segment INTEGER NOT NULL,
-  replica INTEGER NOT NULL,
-  provider TEXT NOT NULL,
-  state TEXT NOT NULL,
-  lease_end INTEGER NOT NULL,
-  digest TEXT,
-  PRIMARY KEY (job_id, segment, replica)
-);
-CREATE INDEX IF NOT EXISTS market_slots_by_state ON market_slots (state);
-CREATE TABLE IF NOT EXISTS market_segments (
-  job_id INTEGER NOT NULL,
-  segment INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'open',
-  reveal_deadline INTEGER NOT NULL DEFAULT 0,
-  accepted_digest TEXT,
-  slots INTEGER,
-  PRIMARY KEY (job_id, segment)
-);
-CREATE TABLE IF NOT EXISTS fold_jobs (
-  job_id INTEGER PRIMARY KEY,
-  record TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fold_segments (
-  job_id INTEGER NOT NULL,
-  segment INTEGER NOT NULL,
-  record TEXT NOT NULL,
-  PRIMARY KEY (job_id, segment)
-);
 CREATE TABLE IF NOT EXISTS earnings (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   job_id INTEGER,
@@ -183,6 +145,8 @@ type Row = Record<string, SQLInputValue>;
 export class StateStore {
   readonly path: string;
   private readonly db: DatabaseSync;
+  /** The market as the sdk's event fold sees it (every job, segment and slot), in the same file. */
+  readonly market: MarketProjection;
   private depth = 0;
   private readonly now: () => number;
 
@@ -193,6 +157,7 @@ export class StateStore {
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
     this.db.exec(SCHEMA);
+    this.market = new MarketProjection(this.db);
     const version = this.getMeta("schemaVersion");
     if (version === undefined) this.setMeta("schemaVersion", String(SCHEMA_VERSION));
     else if (Number(version) !== SCHEMA_VERSION) {
@@ -411,125 +376,6 @@ export class StateStore {
     }));
   }
 
-  // ------------------------------------------------------------------------------ market projection
-
-  /** Position (block, log index) of the last event the fold applied, or undefined on a fresh file. */
-  foldPosition(): { blockNumber: bigint; logIndex: number } | undefined {
-    const value = this.getMeta("foldPosition");
-    if (value === undefined) return undefined;
-    const [block, logIndex] = value.split(":");
-    return { blockNumber: BigInt(block), logIndex: Number(logIndex) };
-  }
-
-  setFoldPosition(position: { blockNumber: bigint; logIndex: number }): void {
-    this.setMeta("foldPosition", `${position.blockNumber}:${position.logIndex}`);
-  }
-
-  /** The fold's record of a job, with the records of the given segments (those it holds; the others stay untouched ones). */
-  loadFoldJob(jobId: bigint, segments: Iterable<number>): JobRecord | undefined {
-    const row = this.db.prepare("SELECT record FROM fold_jobs WHERE job_id = ?").get(jobId) as { record: string } | undefined;
-    if (!row) return undefined;
-    const job = { ...(parseWithBigints(row.record) as Omit<JobRecord, "segments">), segments: new Map<number, SegmentRecord>() };
-    const get = this.db.prepare("SELECT record FROM fold_segments WHERE job_id = ? AND segment = ?");
-    for (const index of segments) {
-      const seg = get.get(jobId, index) as { record: string } | undefined;
-      if (seg) job.segments.set(index, parseWithBigints(seg.record) as SegmentRecord);
-    }
-    return job;
-  }
-
-  /**
-   * Saves the fold's record of a job and of the given segments, and writes those segments and
-   * their slots as `market_segments` / `market_slots` rows (state names in lower case).
-   */
-  saveFoldJob(job: JobRecord, segments: Iterable<number>): void {
-    const { segments: all, ...header } = job;
-    this.db.prepare("INSERT INTO fold_jobs (job_id, record) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET record = excluded.record").run(job.jobId, jsonWithBigints(header));
-    const putRecord = this.db.prepare("INSERT INTO fold_segments (job_id, segment, record) VALUES (?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET record = excluded.record");
-    const putSegment = this.db.prepare(
-      "INSERT INTO market_segments (job_id, segment, status, reveal_deadline, accepted_digest, slots) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET status = excluded.status, reveal_deadline = excluded.reveal_deadline, accepted_digest = excluded.accepted_digest, slots = excluded.slots",
-    );
-    const putSlot = this.db.prepare(
-      "INSERT INTO market_slots (job_id, segment, replica, provider, state, lease_end, digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment, replica) DO UPDATE SET provider = excluded.provider, state = excluded.state, lease_end = excluded.lease_end, digest = excluded.digest",
-    );
-    for (const index of segments) {
-      const seg = all.get(index);
-      if (!seg) continue;
-      putRecord.run(job.jobId, index, jsonWithBigints(seg));
-      putSegment.run(job.jobId, index, SegmentStatusNames[seg.status].toLowerCase(), seg.revealDeadline, seg.accepted?.digest ?? null, seg.slots === 0 ? null : seg.slots);
-      seg.replicas.forEach((rep, k) => putSlot.run(job.jobId, index, k, rep.provider, ReplicaStateNames[rep.state].toLowerCase(), rep.leaseEnd, rep.digest ?? null));
-    }
-  }
-
-  getSlot(jobId: bigint, segment: number, replica: number): MarketSlotRow | undefined {
-    const row = this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND replica = ?").get(jobId, segment, replica) as Row | undefined;
-    return row && toSlot(row);
-  }
-
-  /** Slots of a segment in the projection. */
-  slotsOf(jobId: bigint, segment: number): MarketSlotRow[] {
-    return (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? ORDER BY replica").all(jobId, segment) as Row[]).map(toSlot);
-  }
-
-  /** A segment as projected; `slots` is null until a tie-breaker changes it from the job's redundancy. */
-  getSegment(jobId: bigint, segment: number): { status: string; revealDeadline: number; acceptedDigest: Hex | null; slots: number | null } {
-    const row = this.db.prepare("SELECT status, reveal_deadline, accepted_digest, slots FROM market_segments WHERE job_id = ? AND segment = ?").get(jobId, segment) as Row | undefined;
-    return {
-      status: (row?.status as string) ?? "open",
-      revealDeadline: Number(row?.reveal_deadline ?? 0),
-      acceptedDigest: (row?.accepted_digest as Hex | null) ?? null,
-      slots: row?.slots === null || row?.slots === undefined ? null : Number(row.slots),
-    };
-  }
-
-  /**
-   * Other providers' slots that anyone may expire at chain time `now` (seconds): a lease that
-   * passed without a commit, or a reveal window that passed without a reveal.
-   */
-  expirableSlots(now: number, except: Address): (MarketSlotRow & { reason: "lease" | "reveal" })[] {
-    const rows = this.db
-      .prepare(
-        `SELECT s.*, g.reveal_deadline FROM market_slots s LEFT JOIN market_segments g ON g.job_id = s.job_id AND g.segment = s.segment
-         WHERE lower(s.provider) <> lower(?) AND s.state IN ('claimed', 'committed')
-         ORDER BY s.job_id, s.segment, s.replica`,
-      )
-      .all(except) as Row[];
-    const out: (MarketSlotRow & { reason: "lease" | "reveal" })[] = [];
-    for (const row of rows) {
-      const slot = toSlot(row);
-      const reason = expirableReason({ revealDeadline: BigInt(Number(row.reveal_deadline ?? 0)) }, { state: replicaStateOf(slot.state), leaseEnd: BigInt(slot.leaseEnd) }, BigInt(now));
-      if (reason) out.push({ ...slot, reason });
-    }
-    return out;
-  }
-
-  /**
-   * How many segments of a job `provider` could still claim according to the projection (the
-   * sdk's `isSegmentClaimableBy`: open, not every slot held, none of it `provider`'s). The
-   * contract decides; this only spares claims that cannot succeed.
-   */
-  claimableSegments(jobId: bigint, provider: Address, redundancy: number, segmentCount: number): number {
-    const segments = this.db.prepare("SELECT segment, status, slots FROM market_segments WHERE job_id = ?").all(jobId) as Row[];
-    const slotRows = (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ?").all(jobId) as Row[]).map(toSlot);
-    let blocked = 0;
-    for (const g of segments) {
-      const replicas = slotRows.filter((s) => s.segment === Number(g.segment)).map((s) => ({ provider: s.provider, state: replicaStateOf(s.state) }));
-      const seg = {
-        status: SegmentStatusNames.findIndex((name) => name.toLowerCase() === g.status),
-        slots: g.slots === null ? 0 : Number(g.slots),
-        assigned: replicas.filter((r) => isHeld(r)).length,
-        revealDeadline: 0n,
-      };
-      if (!isSegmentClaimableBy(seg, replicas, provider, redundancy)) blocked++;
-    }
-    return Math.max(0, segmentCount - blocked);
-  }
-
-  /** Slots of a segment held (claimed, committed or revealed) by anyone. */
-  heldSlots(jobId: bigint, segment: number): MarketSlotRow[] {
-    return (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND state IN ('claimed', 'committed', 'revealed')").all(jobId, segment) as Row[]).map(toSlot);
-  }
-
   // ------------------------------------------------------------------------------ earnings
 
   recordEarning(entry: { jobId: bigint | null; kind: string; amount: bigint; block: bigint; txHash: Hex; logIndex: number }): void {
@@ -589,31 +435,6 @@ function toReplica(row: Row): ReplicaRow {
   };
 }
 
-/** A projected slot's state as the contract's enum value. */
-function replicaStateOf(state: MarketSlotRow["state"]): number {
-  return ReplicaStateNames.findIndex((name) => name.toLowerCase() === state);
-}
-
-function toSlot(row: Row): MarketSlotRow {
-  return {
-    jobId: BigInt(row.job_id as number),
-    segment: Number(row.segment),
-    replica: Number(row.replica),
-    provider: row.provider as Address,
-    state: row.state as MarketSlotRow["state"],
-    leaseEnd: Number(row.lease_end),
-    digest: (row.digest as Hex | null) ?? null,
-  };
-}
-
-function jsonWithBigints(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? { $bigint: v.toString() } : v));
-}
-
 function parseJobParams(text: string): JobParams {
   return parseWithBigints(text) as JobParams;
-}
-
-function parseWithBigints(text: string): unknown {
-  return JSON.parse(text, (_k, v) => (v && typeof v === "object" && "$bigint" in v ? BigInt(v.$bigint) : v));
 }

@@ -1,0 +1,171 @@
+/**
+ * The one explicit context the worker's parts share: the node's dependencies, its account, the
+ * per-item retry schedule, and the few pieces of mutable state more than one part reads (renders
+ * in flight, claims to give back, replicas that must commit before revealing, exhausted jobs, the
+ * render-speed estimate and deferred jobs). The parts are functions of it:
+ * `seal.ts` (commit and reveal), `giveBack.ts` (abandon and close), `keeper.ts` (expire and
+ * withdraw); claiming and rendering stay in `worker.ts`, which owns the loop.
+ */
+import { estimateJob } from "@tessellate/sdk";
+import { contractErrorOf, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
+import { RetryableError, TessellateError } from "@tessellate/sdk/errors";
+import { jobMarketConstants } from "@tessellate/sdk/protocol";
+import type { Storage } from "@tessellate/sdk";
+import type { Address, Hex } from "viem";
+import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
+import type { ProviderConfig } from "../config/config.ts";
+import type { EngineInfo } from "../engines/engine.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
+import { DeferredJobs, RenderSpeed } from "../jobs/renderSpeed.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Clock, Logger, MarketPort } from "../ports.ts";
+import type { ProjectionEffects } from "../state/projection.ts";
+import type { ReplicaRow, StateStore } from "../state/stateStore.ts";
+import { BackoffSchedule } from "./backoff.ts";
+
+/** Entries per contract batch (JobMarket.MAX_BATCH). */
+export const MAX_BATCH = jobMarketConstants.MAX_BATCH;
+
+export interface WorkerDeps {
+  market: MarketPort;
+  store: StateStore;
+  storage: Storage;
+  engines: EngineRegistry;
+  /** Engines detected at start-up (name + exact version). */
+  installedEngines: EngineInfo[];
+  /** Catches the state file up with the chain; returns what changed. */
+  sync: () => Promise<ProjectionEffects>;
+  clock: Clock;
+  log: Logger;
+  config: ProviderConfig;
+  metrics: Metrics;
+  benchmarkScore: number;
+  /** Secret the commitment salts are derived from (worker/replicaSalt.ts). */
+  saltSecret: Hex;
+  /** Retry delays (default: base 4 × polling interval, max 60 s). */
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export type AbortKind = "lease" | "cancelled" | "shutdown" | "settled";
+
+export class RenderAbort extends Error {
+  readonly kind: AbortKind;
+  constructor(kind: AbortKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+export interface InFlight {
+  rowId: number;
+  /** The row's state while this render runs ("recovering": re-rendering a result lost with the state file). */
+  state: "rendering" | "recovering";
+  controller: AbortController;
+  done: Promise<void>;
+  startedAt: number;
+  fraction: number;
+  /** Set once the scene is on disk and the engine was started (a lease that runs out after it is the scene's doing). */
+  engineStartedAt?: number;
+}
+
+export class WorkerContext {
+  readonly d: WorkerDeps;
+  readonly log: Logger;
+  readonly me: Address;
+  readonly backoff: BackoffSchedule<string>;
+  readonly inFlight = new Map<number, InFlight>();
+  /** Rows whose abandon must be (re)sent, with the reason. */
+  readonly toAbandon = new Map<number, string>();
+  /** Jobs where the last claim found nothing to claim, until a slot reopens (or a minute passes). */
+  readonly exhausted = new Map<bigint, number>();
+  /** Measured ÷ estimated render time, applied to every estimate. */
+  readonly speed: RenderSpeed;
+  /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */
+  readonly deferred = new DeferredJobs();
+  /** Rows whose direct reveal failed: they commit first. */
+  readonly noDirectReveal = new Set<number>();
+  /** Aborted when the worker stops (a new one per start). */
+  stopping = new AbortController();
+  lastWithdrawCheck = 0;
+  /** Runs the next tick now (set by the worker's loop). */
+  wake: () => void = () => undefined;
+
+  constructor(deps: WorkerDeps, log: Logger) {
+    this.d = deps;
+    this.log = log;
+    this.me = deps.market.account;
+    this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
+    this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
+  }
+
+  ready(key: string): boolean {
+    return this.backoff.ready(key, this.d.clock.now());
+  }
+
+  failed(key: string, error: unknown, context: Record<string, unknown>, what: string): void {
+    const delay = this.backoff.failed(key, this.d.clock.now());
+    const revert = contractErrorOf(error);
+    const race = revert && BENIGN_RACES.has(revert.name) ? revert.name : undefined;
+    if (race) {
+      // Another node expired, closed or settled it first: nothing was lost, nothing to fix.
+      this.log.info({ ...context, reason: race }, `${what}: another node was first (${race}); nothing to do`);
+      return;
+    }
+    this.d.metrics.count("txFailures");
+    const message = (error as Error).message;
+    // An unreachable RPC is reported once by chain/rpcHealth.ts, not by every call that hit it.
+    const level = (error as TessellateError).code === CHAIN_UNREACHABLE ? "debug" : error instanceof RetryableError ? "warn" : "error";
+    this.log[level]({ ...context, err: message, code: (error as TessellateError).code, ...(revert ? { revert: revert.name } : {}), retryInMs: delay, attempt: this.backoff.attempts(key) }, `${what} failed`);
+  }
+
+  async syncQuietly(): Promise<void> {
+    try {
+      const effects = await this.d.sync();
+      for (const jobId of effects.reopenedJobs) this.exhausted.delete(jobId);
+    } catch (error) {
+      this.log.debug({ err: (error as Error).message }, "sync after a transaction failed; the watcher will catch up");
+    }
+  }
+
+  /** Estimated seconds of the row's render: from the benchmark, times the measured speed factor unless `raw`. */
+  estimateSeconds(row: ReplicaRow, raw = false): number | undefined {
+    const job = this.d.store.getJob(row.jobId);
+    if (!job?.manifest) return undefined;
+    try {
+      const seconds = estimateJob({ manifest: job.manifest, benchmarkScore: this.d.benchmarkScore, redundancy: job.params.redundancy }).secondsPerSegment;
+      return raw ? seconds : seconds * this.speed.factor;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Reverts that only say someone else acted first (keepers racing to expire one slot, to close one
+ * segment): logged at info, not as failures.
+ */
+export const BENIGN_RACES: ReadonlySet<ContractError["name"]> = new Set<ContractErrorName>(["JobMarketNotExpirable", "JobMarketSegmentNotClosable", "JobMarketNothingToWithdraw"]);
+
+export function fields(row: ReplicaRow): Record<string, unknown> {
+  return { jobId: String(row.jobId), segment: row.segment, replica: row.replica };
+}
+
+export function groupByJob(rows: ReplicaRow[]): Map<bigint, ReplicaRow[]> {
+  const map = new Map<bigint, ReplicaRow[]>();
+  for (const row of [...rows].sort((a, b) => a.id - b.id)) map.set(row.jobId, [...(map.get(row.jobId) ?? []), row]);
+  return map;
+}
+
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function parseRatios(text: string | undefined): number[] {
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : [];
+    return Array.isArray(parsed) ? parsed.filter((n): n is number => typeof n === "number" && Number.isFinite(n) && n > 0) : [];
+  } catch {
+    return [];
+  }
+}

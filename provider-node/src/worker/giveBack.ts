@@ -1,0 +1,120 @@
+/**
+ * Giving back what cannot be finished: uncommitted claims of cancelled jobs and claims whose lease
+ * is too short for the estimated render are abandoned (collateral back, never slashed); partial
+ * segments of cancelled jobs and stuck segments past the deadline are closed (the sdk's
+ * `isClosable`) to release collateral.
+ */
+import { FatalError } from "@tessellate/sdk/errors";
+import { isClosable, JobStatus as ChainJobStatus } from "@tessellate/sdk/protocol";
+import type { ReplicaRow } from "../state/stateStore.ts";
+import { chunks, fields, groupByJob, MAX_BATCH, RenderAbort, type WorkerContext } from "./context.ts";
+
+export async function giveBack(ctx: WorkerContext, now: number): Promise<void> {
+  const { store, config } = ctx.d;
+  // Uncommitted claims of cancelled jobs, and claims waiting to render whose lease is too short now.
+  for (const job of store.listJobs({ status: "cancelled" })) {
+    for (const row of store.listReplicas({ jobId: job.jobId, states: ["claimed", "rendering", "rendered"] })) {
+      const flight = ctx.inFlight.get(row.id);
+      if (flight) flight.controller.abort(new RenderAbort("cancelled", "the requester cancelled the job"));
+      else if (!ctx.toAbandon.has(row.id)) ctx.toAbandon.set(row.id, "the requester cancelled the job");
+    }
+  }
+  for (const row of store.listReplicas({ states: ["claimed"] })) {
+    if (ctx.inFlight.has(row.id) || ctx.toAbandon.has(row.id) || ctx.deferred.isTrial(row.jobId)) continue;
+    const seconds = ctx.estimateSeconds(row);
+    if (seconds !== undefined && now + seconds * config.limits.renderTimeSafetyFactor > row.leaseEnd - config.limits.commitMarginSeconds) {
+      ctx.toAbandon.set(row.id, `the render (~${Math.ceil(seconds)} s) cannot finish before the lease ends at ${row.leaseEnd}`);
+    }
+  }
+  const byJob = new Map<bigint, { row: ReplicaRow; reason: string }[]>();
+  for (const [id, reason] of ctx.toAbandon) {
+    const row = store.getReplica(id);
+    if (!row || !["claimed", "rendering", "rendered"].includes(row.state) || ctx.inFlight.has(id)) {
+      if (!row || !["claimed", "rendering", "rendered"].includes(row.state)) ctx.toAbandon.delete(id);
+      continue;
+    }
+    byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), { row, reason }]);
+  }
+  for (const [jobId, entries] of byJob) {
+    const key = `abandon:${jobId}`;
+    if (!ctx.ready(key)) continue;
+    for (const batch of chunks(entries, MAX_BATCH)) await sendAbandon(ctx, jobId, batch, now);
+  }
+  await closeSegments(ctx, now);
+}
+
+export async function sendAbandon(ctx: WorkerContext, jobId: bigint, entries: { row: ReplicaRow; reason: string }[], now: number): Promise<void> {
+  const { store, market } = ctx.d;
+  const live = entries.filter(({ row }) => {
+    if (now <= row.leaseEnd) return true;
+    store.transition(row.id, "failed", { lastError: `could not give it back before the lease ended: ${entries[0].reason}` }, "lease passed");
+    ctx.toAbandon.delete(row.id);
+    return false;
+  });
+  if (live.length === 0) return;
+  try {
+    await market.abandon(jobId, live.map(({ row }) => ({ segment: row.segment, replica: row.replica })));
+    ctx.d.metrics.count("abandons", live.length);
+    for (const { row, reason } of live) {
+      ctx.toAbandon.delete(row.id);
+      ctx.log.warn({ ...fields(row), reason }, "abandoned replica");
+    }
+    ctx.backoff.succeeded(`abandon:${jobId}`);
+    await ctx.syncQuietly();
+    // The event settles the row; record the reason on it as well.
+    for (const { row, reason } of live) {
+      const current = store.getReplica(row.id)!;
+      if (current.state !== "abandoned") store.transition(row.id, "abandoned", { lastError: reason }, "abandon sent");
+      else store.recordAttempt(row.id, reason);
+    }
+  } catch (error) {
+    ctx.failed(`abandon:${jobId}`, error, { jobId: String(jobId), segments: live.map(({ row }) => row.segment) }, "abandon");
+    if (error instanceof FatalError) {
+      await ctx.syncQuietly();
+      for (const { row } of live) {
+        const current = store.getReplica(row.id)!;
+        ctx.toAbandon.delete(row.id);
+        if (["claimed", "rendering", "rendered"].includes(current.state)) {
+          store.transition(row.id, "failed", { lastError: `abandon rejected: ${(error as Error).message}` }, "abandon rejected");
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Frees collateral held in segments that can no longer settle: partial segments of a cancelled
+ * job (not every slot held), and segments past the job deadline whose reveal never opened or closed.
+ */
+export async function closeSegments(ctx: WorkerContext, now: number): Promise<void> {
+  const { store, market } = ctx.d;
+  const waiting = store.listReplicas({ states: ["committed", "recovering", "revealed"] });
+  for (const [jobId, rows] of groupByJob(waiting)) {
+    const job = store.getJob(jobId);
+    if (!job) continue;
+    const pastDeadline = now > Number(job.params.deadline);
+    if (job.status !== "cancelled" && !pastDeadline) continue;
+    const key = `close:${jobId}`;
+    if (!ctx.ready(key)) continue;
+    const closable: number[] = [];
+    try {
+      for (const segment of new Set(rows.map((r) => r.segment))) {
+        const seg = await market.segmentOf(jobId, segment);
+        if (isClosable({ status: job.status === "cancelled" ? ChainJobStatus.Cancelled : ChainJobStatus.Open, params: job.params }, seg, BigInt(now))) closable.push(segment);
+      }
+      if (closable.length === 0) {
+        ctx.backoff.failed(key, ctx.d.clock.now()); // look again later, not every tick
+        continue;
+      }
+      for (const batch of chunks(closable, MAX_BATCH)) {
+        await market.closeSegments(jobId, batch);
+        ctx.d.metrics.count("closes", batch.length);
+        ctx.log.info({ jobId: String(jobId), segments: batch, why: pastDeadline ? "past the job deadline" : "job cancelled" }, "closed segments to release collateral");
+      }
+      ctx.backoff.succeeded(key);
+      await ctx.syncQuietly();
+    } catch (error) {
+      ctx.failed(key, error, { jobId: String(jobId), segments: closable }, "closeSegments");
+    }
+  }
+}
