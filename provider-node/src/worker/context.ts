@@ -4,8 +4,9 @@
  * in flight, claims to give back, replicas that must commit before revealing, exhausted jobs, the
  * render-speed estimate and deferred jobs). The parts are functions of it:
  * `seal.ts` (commit and reveal), `giveBack.ts` (abandon and close), `keeper.ts` (expire and
- * withdraw); claiming and rendering stay in `worker.ts`, which owns the loop.
+ * withdraw), `claim.ts` and `render.ts`; `worker.ts` owns the loop.
  */
+import { join } from "node:path";
 import { estimateJob } from "@tessellate/sdk";
 import { contractErrorOf, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError, TessellateError } from "@tessellate/sdk/errors";
@@ -22,6 +23,7 @@ import type { Clock, Logger, MarketPort } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
 import type { ReplicaRow, StateStore } from "../state/stateStore.ts";
 import { BackoffSchedule } from "./backoff.ts";
+import { SceneCache } from "./sceneCache.ts";
 
 /** Entries per contract batch (JobMarket.MAX_BATCH). */
 export const MAX_BATCH = jobMarketConstants.MAX_BATCH;
@@ -86,6 +88,17 @@ export class WorkerContext {
   /** Aborted when the worker stops (a new one per start). */
   stopping = new AbortController();
   lastWithdrawCheck = 0;
+  /** Scenes on disk, by CID. */
+  readonly scenes: SceneCache;
+  readonly fetchingManifests = new Map<bigint, Promise<void>>();
+  /** Scenes fetched before a job's first claim (a missing or unreadable scene is skipped, never claimed). */
+  readonly fetchingScenes = new Map<bigint, Promise<void>>();
+  /** Own reputation and free stake, read at most once a second (or after a change). */
+  situation: { registered: boolean; reputation: number; freeStake: bigint; at: number } | undefined;
+  /** Claims no new work while true (POST /pause). */
+  paused = false;
+  /** Chain time minus wall time, from the latest block (seconds). */
+  skewSeconds = 0;
   /** Runs the next tick now (set by the worker's loop). */
   wake: () => void = () => undefined;
 
@@ -95,6 +108,12 @@ export class WorkerContext {
     this.me = deps.market.account;
     this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
     this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
+    this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"), { maxBytes: deps.config.limits.sceneCacheBytes, log });
+  }
+
+  /** Chain time estimate without a request (for render watchdogs). */
+  chainNowEstimate(): number {
+    return Math.floor(this.d.clock.now() / 1000) + this.skewSeconds;
   }
 
   ready(key: string): boolean {
@@ -168,4 +187,13 @@ function parseRatios(text: string | undefined): number[] {
   } catch {
     return [];
   }
+}
+
+export function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export function problemLine(message: string): string {
+  const lines = message.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.length > 1 ? lines[1] : (lines[0] ?? message);
 }
