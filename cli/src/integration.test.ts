@@ -238,6 +238,13 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     assert.deepEqual(result.stillRunning, []);
     assert.equal((await requester.jobOf(submitted.jobId)).escrow, 0n);
     assert.match(out.lines.join("\n"), /withdrawable balance/);
+    // job status shows the three refunded segments as such, not as Open (issue 12 item 11).
+    const status = await jobStatus({ jobId: submitted.jobId }, { market: requester });
+    assert.deepEqual(
+      status.segments.map((s) => s.status),
+      [0, 1, 2, 3].map((i) => (i === held.segment ? "Closed" : "Refunded")),
+    );
+    assert.equal(formatJobStatus(status).filter((line) => / Refunded /.test(line)).length, 3);
     const audit = await auditChain({}, { market: requester });
     assert.deepEqual(audit.discrepancies, [], formatAuditReport(audit).join("\n"));
     assert.equal(audit.counts.jobs, 2);

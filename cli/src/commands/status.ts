@@ -9,7 +9,7 @@ import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import {
   createFold,
-  isSegmentDone,
+  isRefundedByCancellation,
   JobStatusNames,
   ReplicaState,
   ReplicaStateNames,
@@ -99,7 +99,9 @@ export async function jobStatus(
     const seg = segmentOf(job, i);
     const segView = views[i];
     const plan = manifest ? segmentAt(manifest, i) : undefined;
-    const refunded = segView.status === SegmentStatus.Open && seg.status === SegmentStatus.Open && seg.slots === 0 && isSegmentDone(job, seg);
+    // Only the events tell untouched from emptied (segmentOf reports an untouched segment's slots
+    // as the redundancy), so this reads the fold's record.
+    const refunded = segView.status === seg.status && isRefundedByCancellation(job, seg);
     const row: SegmentRow = {
       segment: i,
       status: refunded ? "Refunded" : (SegmentStatusNames[segView.status] ?? String(segView.status)),

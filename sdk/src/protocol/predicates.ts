@@ -73,8 +73,15 @@ export function isSegmentClaimableBy(seg: SegmentLike, replicas: readonly Pick<R
   return !replicas.some((r) => r.state !== ReplicaState.Empty && r.provider.toLowerCase() === provider.toLowerCase());
 }
 
+/**
+ * Whether `cancelJob` refunded this segment: nobody had claimed it (no slots yet). Its on-chain
+ * status stays `Open` — cancelling writes nothing per segment — so readers must not show it as open.
+ */
+export function isRefundedByCancellation(job: Pick<JobLike, "status">, seg: Pick<SegmentLike, "status" | "slots">): boolean {
+  return job.status === JobStatus.Cancelled && seg.status === SegmentStatus.Open && seg.slots === 0;
+}
+
 /** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
 export function isSegmentDone(job: Pick<JobLike, "status">, seg: Pick<SegmentLike, "status" | "slots">): boolean {
-  if (seg.status !== SegmentStatus.Open) return true;
-  return job.status === JobStatus.Cancelled && seg.slots === 0;
+  return seg.status !== SegmentStatus.Open || isRefundedByCancellation(job, seg);
 }
