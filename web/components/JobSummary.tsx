@@ -1,8 +1,8 @@
 "use client";
 /**
- * /job/<id>, first version: the job's state and terms from the market's views (`jobOf`) and its
- * manifest CID from its `JobCreated` event. The live segment grid, replicas, timeline, composite
- * and the requester's actions come with the sdk's event fold (see web/README.md).
+ * /job/<id>: the job's state and terms from the market's views (`jobOf`) and its
+ * manifest CID from its `JobCreated` event; below it the live part from the sdk's event fold
+ * (components/JobLive.tsx).
  */
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
@@ -13,6 +13,7 @@ import { useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatBps, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { Stat } from "./Stat.tsx";
+import { JobLive } from "./JobLive.tsx";
 
 const LOG_RANGE = 5_000n;
 
@@ -80,8 +81,9 @@ export function JobSummary({ id }: { id: string }) {
         ) : (
           <p className="muted">{created.isPending ? "Reading the job's creation event…" : "The job's creation event was not found."}</p>
         )}
-        <p className="muted">The live segment grid, replicas, event timeline, composite download and cancel / close / withdraw are not built yet on this page.</p>
       </section>
+      <JobLive jobId={jobId} />
+      <p className="muted">Not built yet on this page: accepted tiles shown as images, the composite download with every tile&apos;s digest checked in the browser.</p>
     </>
   );
 }

@@ -107,6 +107,9 @@ export function NewJob() {
   const { symbol, decimals } = useToken();
   const offers = useEngineOffers();
   const feeBps = useReadMarket({ address: rc.addresses.market, functionName: "feeBps" });
+  const minLease = useReadMarket({ address: rc.addresses.market, functionName: "minLease", query: { staleTime: Infinity } });
+  const minRevealWindow = useReadMarket({ address: rc.addresses.market, functionName: "minRevealWindow", query: { staleTime: Infinity } });
+  const minimums = minLease.data !== undefined && minRevealWindow.data !== undefined ? { minLease: minLease.data, minRevealWindow: minRevealWindow.data } : undefined;
   const me = account.address;
   const balance = useReadToken({ address: rc.addresses.token, functionName: "balanceOf", args: me ? [me] : undefined, query: { enabled: !!me } });
   const allowance = useReadToken({ address: rc.addresses.token, functionName: "allowance", args: me ? [me, rc.addresses.market] : undefined, query: { enabled: !!me } });
@@ -147,7 +150,7 @@ export function NewJob() {
   const sizeBytes = files.reduce((sum, f) => sum + f.file.size, 0);
   const scene = files.length > 0 && entry ? { entry, sizeBytes } : undefined;
 
-  const check = checkNewJob(effective, scene, { decimals, feeBps: feeBps.data });
+  const check = checkNewJob(effective, scene, { decimals, feeBps: feeBps.data, minimums });
   const problems = { ...check.problems };
   if (files.length > 0 && !entry && found.problem) problems.scene = [found.problem, ...(problems.scene ?? []).filter((p) => !p.startsWith("no scene yet"))];
   if (files.length > 0 && sizeBytes === 0) problems.scene = ["the scene's files are empty — pick the folder holding the scene and everything it includes"];
@@ -364,8 +367,8 @@ export function NewJob() {
             <Field field="quorum" label="Quorum (equal digests to accept)" form={form} set={set} problems={problems} />
             <Field field="reward" label={`Reward per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} />
             <Field field="collateral" label={`Collateral per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} hint="At least the reward: a provider that copies or cheats loses it." />
-            <Field field="leaseSeconds" label="Lease (s, claim → commit)" form={form} set={set} problems={problems} />
-            <Field field="revealWindowSeconds" label="Reveal window (s)" form={form} set={set} problems={problems} />
+            <Field field="leaseSeconds" label="Lease (s, claim → commit)" form={form} set={set} problems={problems} hint={minimums ? `This market's minimum: ${formatDuration(minimums.minLease)}.` : undefined} />
+            <Field field="revealWindowSeconds" label="Reveal window (s)" form={form} set={set} problems={problems} hint={minimums ? `This market's minimum: ${formatDuration(minimums.minRevealWindow)}.` : undefined} />
             <Field field="deadlineHours" label="Deadline (hours from now)" inputMode="decimal" form={form} set={set} problems={problems} />
             <Field field="minReputation" label="Minimum reputation (0–10000)" form={form} set={set} problems={problems} />
           </div>

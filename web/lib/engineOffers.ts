@@ -3,13 +3,14 @@
  * What registered providers advertise: each provider's latest profile CID from the registry's
  * `ProviderRegistered` / `ProfileUpdated` events (read by topic in bounded block ranges), the
  * profile read from the IPFS gateway, and per engine and exact version how many providers offer
- * it. A provider that is no longer registered or whose profile cannot be read is left out and
+ * it (the CLI's `job submit` defaults its engine version the same way, cli/src/engineOffers.ts).
+ * A provider that is no longer registered or whose profile cannot be read is left out and
  * counted, so the page can say so.
  */
 import { useQuery } from "@tanstack/react-query";
 import { usePublicClient } from "wagmi";
 import { getAbiItem, type Address } from "viem";
-import { providerRegistryAbi } from "@tessellate/sdk";
+import { MAX_PROFILE_BYTES, parseProviderProfile, providerRegistryAbi } from "@tessellate/sdk";
 import { useRuntimeConfig } from "./runtime.tsx";
 
 export interface EngineOffer {
@@ -60,13 +61,16 @@ export function useEngineOffers() {
           try {
             const response = await fetch(`${rc.ipfsGatewayUrl.replace(/\/+$/, "")}/ipfs/${cid}`, { signal: AbortSignal.timeout(10_000) });
             if (!response.ok) throw new Error(`HTTP ${response.status}`);
-            const profile = (await response.json()) as { engines?: unknown; benchmarkScore?: unknown };
-            if (!Array.isArray(profile.engines)) throw new Error("no engine list");
-            for (const engine of profile.engines as { name?: unknown; version?: unknown }[]) {
-              if (typeof engine?.name !== "string" || typeof engine.version !== "string") continue;
+            const bytes = new Uint8Array(await response.arrayBuffer());
+            if (bytes.byteLength > MAX_PROFILE_BYTES) throw new Error("too large for a profile");
+            // The sdk's profile reader (the CLI's too); a profile naming another address is not this provider's.
+            const profile = parseProviderProfile(bytes);
+            if (profile.address.toLowerCase() !== provider.toLowerCase()) throw new Error("the profile names another address");
+            for (const engine of profile.engines) {
               const key = `${engine.name}\u0000${engine.version}`;
               if (!byEngine.has(key)) byEngine.set(key, { name: engine.name, version: engine.version, providers: [] });
-              byEngine.get(key)!.providers.push(provider);
+              const offer = byEngine.get(key)!;
+              if (!offer.providers.includes(provider)) offer.providers.push(provider);
             }
             if (typeof profile.benchmarkScore === "number" && profile.benchmarkScore > 0) benchmarkScores.push(profile.benchmarkScore);
           } catch {

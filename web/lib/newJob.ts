@@ -15,6 +15,7 @@ import {
   type JobCost,
   type JobTerms,
   type Manifest,
+  type TimingMinimums,
   type VerificationMode,
 } from "@tessellate/sdk";
 
@@ -168,7 +169,11 @@ export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, 
 }
 
 /** Checks the whole form: every problem, on its field, before anything is uploaded or sent. */
-export function checkNewJob(form: NewJobForm, scene: PickedScene | undefined, options: { decimals: number | undefined; feeBps: number | undefined }): NewJobCheck {
+export function checkNewJob(
+  form: NewJobForm,
+  scene: PickedScene | undefined,
+  options: { decimals: number | undefined; feeBps: number | undefined; /** The market's `minLease()` / `minRevealWindow()`; the floor every market allows when not read yet. */ minimums?: TimingMinimums },
+): NewJobCheck {
   const problems: Partial<Record<FormField, string[]>> = {};
   const add = (field: FormField, text: string) => (problems[field] ??= []).push(text);
 
@@ -216,7 +221,7 @@ export function checkNewJob(form: NewJobForm, scene: PickedScene | undefined, op
       else parsed[key] = v;
     }
   }
-  for (const p of jobTermsProblems(parsed)) add(TERMS_FIELDS[p.field], `${p.problem} — ${p.fix}`);
+  for (const p of jobTermsProblems(parsed, options.minimums)) add(TERMS_FIELDS[p.field], `${p.problem} — ${p.fix}`);
 
   const check: NewJobCheck = { problems };
   if (validated.ok || Object.keys(problems).every((f) => f === "scene" || f === "engineVersion")) {

@@ -262,7 +262,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     }
   });
 
-  it("posts a builtin job through the New job page: fields explained inline, the CLI's CIDs, the job on chain as entered", async () => {
+  it("posts a builtin job through the New job page (fields explained inline, the CLI's CIDs, the job on chain as entered), follows it on the Job page, cancels it and withdraws the refund", async () => {
     const { context } = session;
     const wallet = await installTestWallet(context, { privateKey: devnetPrivateKey(NEW_JOB_ACCOUNT), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
     const page = await context.newPage();
@@ -286,6 +286,8 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "field-quorum").fill("1");
     await byTestId(page, "field-tilesX").fill("500");
     await byTestId(page, "field-verification").selectOption("tolerant");
+    await byTestId(page, "field-leaseSeconds").fill("20");
+    await byTestId(page, "problem-leaseSeconds", "must be from 30 s (this market's minimum lease)").waitFor();
     await byTestId(page, "problem-collateral", "less than the reward").waitFor();
     await byTestId(page, "problem-quorum", "majority").waitFor();
     await byTestId(page, "problem-tilesX", "segmentation.tilesX:").waitFor();
@@ -326,6 +328,12 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await waitForText(page, "job-segments", "0 of 8 touched");
     await waitForText(page, "job-escrow", formatAmount(escrow, decimals, symbol));
     const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";
+    // The live part, from the sdk's event fold: 8 open segments over 2 frame groups, the creation in the timeline.
+    await byTestId(page, "count-open", /open 8$/).waitFor();
+    assert.equal(await page.locator('[data-testid^="segment-"][data-state="open"]').count(), 8);
+    await byTestId(page, "event-JobCreated").waitFor();
+    await byTestId(page, "segment-5").click();
+    await byTestId(page, "segment-detail", "No replica has been claimed yet.").waitFor();
     await screenshot(page, "job");
 
     // The CIDs the CLI gets for the same files and the same choices.
@@ -358,6 +366,20 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(job.escrow, escrow);
     const now = (await chainReader().getBlock()).timestamp;
     assert.ok(job.deadline > now + 3n * 3600n - 120n && job.deadline <= now + 3n * 3600n + 60n, `deadline ${job.deadline} is not about 3 h after ${now}`);
+
+    // Cancel from the job page: the untouched segments are refunded at once; withdraw the refund.
+    await byTestId(page, "cancel-job").click();
+    await waitForStep(page, "cancel-job", "confirmed");
+    await waitForText(page, "job-status", "Cancelled");
+    await byTestId(page, "count-closed", /closed 8$/).waitFor();
+    await byTestId(page, "event-JobCancelled").waitFor();
+    await waitForText(page, "market-balance", formatAmount(escrow, decimals, symbol));
+    await byTestId(page, "withdraw").click();
+    await waitForStep(page, "withdraw", "confirmed");
+    await waitForText(page, "market-balance", `0 ${symbol}`);
+    const tokens = await chainReader().readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "balanceOf", args: [wallet.address] });
+    assert.equal(tokens, parseUnits("1000", decimals), "the whole escrow came back to the requester's wallet");
+    await screenshot(page, "job-cancelled");
   });
 
   it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {

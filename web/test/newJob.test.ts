@@ -42,6 +42,14 @@ describe("New job form checks", () => {
     assert.equal(check.terms, undefined);
   });
 
+  it("checks lease and reveal window against the market's own minimums when read", () => {
+    const minimums = { minLease: 600, minRevealWindow: 600 };
+    const check = checkNewJob(form(), scene, { ...options, minimums });
+    assert.match(check.problems.leaseSeconds?.[0] ?? "", /600 s \(this market's minimum lease\)/);
+    assert.match(check.problems.revealWindowSeconds?.[0] ?? "", /600 s/);
+    assert.deepEqual(checkNewJob(form({ leaseSeconds: "600", revealWindowSeconds: "600" }), scene, { ...options, minimums }).problems, {});
+  });
+
   it("explains text that is not a number or an amount", () => {
     const check = checkNewJob(form({ redundancy: "two", reward: "1,5", deadlineHours: "soon" }), scene, options);
     assert.match(check.problems.redundancy?.[0] ?? "", /not a whole number/);

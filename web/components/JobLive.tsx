@@ -1,0 +1,245 @@
+"use client";
+/**
+ * The live part of the Job page, from the sdk's event fold (lib/useJobState.ts): per frame group
+ * a grid of segments coloured by state with counts, per segment its replicas, the job's event
+ * timeline, and the requester's cancel / close segments and anyone's withdraw.
+ */
+import { useState } from "react";
+import { useAccount, useBlock, useConfig } from "wagmi";
+import { simulateContract } from "wagmi/actions";
+import {
+  JobStatus,
+  ReplicaStateNames,
+  SegmentStatus,
+  frameGroupCount,
+  framesOfGroup,
+  isClosable,
+  segmentOf,
+  tileCount,
+  tileRect,
+  type JobRecord,
+  type Manifest,
+  type SegmentRecord,
+} from "@tessellate/sdk";
+import { jobMarketAbi, useReadMarket } from "../lib/contracts.ts";
+import { formatAmount, formatDuration, shortAddress } from "../lib/format.ts";
+import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
+import { useJobState, useManifest } from "../lib/useJobState.ts";
+import { useTransaction } from "../lib/useTransaction.ts";
+import { TxStatus } from "./TxStatus.tsx";
+
+export const SEGMENT_STATES = ["open", "claimed", "committed", "revealing", "tie-breaker", "accepted", "failed", "closed"] as const;
+export type SegmentState = (typeof SEGMENT_STATES)[number];
+
+/** How a segment shows: its status, else how far its replicas are (an untouched segment of a cancelled job was refunded: closed). */
+function stateOf(seg: SegmentRecord, job: JobRecord): SegmentState {
+  if (seg.status === SegmentStatus.Accepted) return "accepted";
+  if (seg.status === SegmentStatus.Failed) return "failed";
+  if (seg.status === SegmentStatus.Closed || (job.status === JobStatus.Cancelled && seg.slots === 0)) return "closed";
+  if (seg.tieBreakers > 0) return "tie-breaker";
+  if (seg.revealDeadline > 0n) return "revealing";
+  if (seg.committed > 0) return "committed";
+  if (seg.assigned > 0) return "claimed";
+  return "open";
+}
+
+function short(hex: string | undefined): string {
+  return hex ? `${hex.slice(0, 10)}…` : "—";
+}
+
+function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined }) {
+  if (seg.replicas.length === 0) return <p className="muted">No replica has been claimed yet.</p>;
+  return (
+    <div className="table-wrap">
+      <table data-testid="replicas">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Provider</th>
+            <th>State</th>
+            <th>Lease</th>
+            <th>Commit tx</th>
+            <th>Digest</th>
+            <th>Outcome</th>
+          </tr>
+        </thead>
+        <tbody>
+          {seg.replicas.map((rep, k) => (
+            <tr key={k}>
+              <td>{k}</td>
+              <td className="mono">{rep.provider === "0x0000000000000000000000000000000000000000" ? "—" : shortAddress(rep.provider)}</td>
+              <td>{ReplicaStateNames[rep.state]}</td>
+              <td>{rep.leaseEnd > 0n && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—"}</td>
+              <td className="mono" title={rep.commitTx}>{short(rep.commitTx)}</td>
+              <td className="mono" title={rep.digest}>{short(rep.digest)}</td>
+              <td>{rep.verdict ?? "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function FrameGrid({ manifest, job, group, selected, onSelect }: { manifest: Manifest; job: JobRecord; group: number; selected?: number; onSelect(i: number): void }) {
+  const { width, height } = manifest.output;
+  const { tilesX, tilesY } = manifest.segmentation;
+  const tiles = tileCount(manifest);
+  const frames = framesOfGroup(manifest, group);
+  const cells = [];
+  for (let t = 0; t < tiles; t++) {
+    const index = group * tiles + t;
+    const r = tileRect(manifest, t % tilesX, Math.floor(t / tilesX));
+    const state = stateOf(segmentOf(job, index), job);
+    cells.push(
+      <g key={index} onClick={() => onSelect(index)} className={`seg seg-${state}${selected === index ? " seg-selected" : ""}`} data-testid={`segment-${index}`} data-state={state}>
+        <title>{`segment ${index}: ${state}`}</title>
+        <rect x={r.x} y={r.y} width={r.width} height={r.height} vectorEffect="non-scaling-stroke" />
+        {tiles <= 256 && (
+          <text x={r.x + r.width / 2} y={r.y + r.height / 2} fontSize={Math.max(6, Math.min(width / tilesX, height / tilesY) / 4)} textAnchor="middle" dominantBaseline="central">
+            {index}
+          </text>
+        )}
+      </g>,
+    );
+  }
+  return (
+    <figure className="plan frame-grid">
+      <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="xMidYMid meet" role="img" aria-label={`frames ${frames[0]}–${frames.at(-1)}`}>
+        {cells}
+      </svg>
+      <figcaption className="muted">
+        Frame{frames.length === 1 ? "" : "s"} {frames[0]}
+        {frames.length > 1 ? `–${frames.at(-1)}` : ""}
+      </figcaption>
+    </figure>
+  );
+}
+
+export function JobLive({ jobId }: { jobId: bigint }) {
+  const rc = useRuntimeConfig();
+  const config = useConfig();
+  const account = useAccount();
+  const { symbol, decimals } = useToken();
+  const { job, events, error } = useJobState(jobId);
+  const manifest = useManifest(job?.params.manifestCid);
+  const block = useBlock({ watch: true });
+  const now = block.data?.timestamp;
+  const [selected, setSelected] = useState<number | undefined>();
+  const me = account.address;
+  const balance = useReadMarket({ address: rc.addresses.market, functionName: "balanceOf", args: me ? [me] : undefined, query: { enabled: !!me } });
+  const cancelTx = useTransaction("Cancel job");
+  const closeTx = useTransaction("Close segments");
+  const withdrawTx = useTransaction("Withdraw");
+
+  if (error && !job) return <p className="tx tx-error">Could not read the job&apos;s events: {error}</p>;
+  if (!job) return <p className="muted">Reading the job&apos;s events…</p>;
+  const m = manifest.data;
+  const count = job.params.segmentCount;
+  const states = new Map<SegmentState, number>(SEGMENT_STATES.map((s) => [s, 0]));
+  const closable: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const seg = segmentOf(job, i);
+    const state = stateOf(seg, job);
+    states.set(state, states.get(state)! + 1);
+    if (now !== undefined && closable.length < 64 && isClosable(job, seg, now)) closable.push(i);
+  }
+  const requester = me !== undefined && me.toLowerCase() === job.requester.toLowerCase();
+  const wrongChain = account.chainId !== rc.chainId;
+  const market = { address: rc.addresses.market, abi: jobMarketAbi, account: me } as const;
+  const groups = m ? frameGroupCount(m) : 0;
+
+  return (
+    <>
+      <section className="panel">
+        <h2>Segments</h2>
+        <ul className="legend" data-testid="segment-counts">
+          {SEGMENT_STATES.map((s) => (
+            <li key={s} className={`seg-${s}`} data-testid={`count-${s}`}>
+              <span className="swatch" /> {s} {states.get(s)}
+            </li>
+          ))}
+        </ul>
+        {manifest.error && <p className="tx tx-error">Could not read the manifest: {manifest.error.message}</p>}
+        {m && (
+          <div className="frames">
+            {Array.from({ length: Math.min(groups, 24) }, (_, g) => (
+              <FrameGrid key={g} manifest={m} job={job} group={g} selected={selected} onSelect={setSelected} />
+            ))}
+            {groups > 24 && <p className="muted">… and {groups - 24} more frame groups.</p>}
+          </div>
+        )}
+        {selected !== undefined && (
+          <div data-testid="segment-detail">
+            <h3>
+              Segment {selected}: {stateOf(segmentOf(job, selected), job)}
+            </h3>
+            <Replicas seg={segmentOf(job, selected)} now={now} />
+          </div>
+        )}
+      </section>
+
+      <section className="panel">
+        <h2>Actions</h2>
+        {wrongChain && me && <p className="tx tx-error">Your wallet is on another network: switch it (top right) to act.</p>}
+        <div className="row">
+          {requester && job.status === JobStatus.Open && (
+            <button type="button" className="warn" data-testid="cancel-job" disabled={wrongChain || cancelTx.busy} onClick={() => void cancelTx.run(() => simulateContract(config, { ...market, functionName: "cancelJob", args: [jobId] }))}>
+              Cancel job
+            </button>
+          )}
+          {closable.length > 0 && me && (
+            <button type="button" className="secondary" data-testid="close-segments" disabled={wrongChain || closeTx.busy} onClick={() => void closeTx.run(() => simulateContract(config, { ...market, functionName: "closeSegments", args: [jobId, closable] }))}>
+              Close {closable.length} segment{closable.length === 1 ? "" : "s"} that can no longer finish
+            </button>
+          )}
+          {me && (balance.data ?? 0n) > 0n && (
+            <button type="button" data-testid="withdraw" disabled={wrongChain || withdrawTx.busy} onClick={() => void withdrawTx.run(() => simulateContract(config, { ...market, functionName: "withdraw" }))}>
+              Withdraw {formatAmount(balance.data, decimals, symbol)}
+            </button>
+          )}
+        </div>
+        <p className="muted">
+          Your withdrawable balance on the market: <span data-testid="market-balance">{me ? formatAmount(balance.data, decimals, symbol) : "connect a wallet"}</span>
+        </p>
+        <TxStatus label={cancelTx.label} phase={cancelTx.phase} />
+        <TxStatus label={closeTx.label} phase={closeTx.phase} />
+        <TxStatus label={withdrawTx.label} phase={withdrawTx.phase} />
+      </section>
+
+      <section className="panel">
+        <h2>Timeline</h2>
+        <div className="table-wrap">
+          <table data-testid="timeline">
+            <thead>
+              <tr>
+                <th>Block</th>
+                <th>Event</th>
+                <th>Details</th>
+                <th>Transaction</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...events].reverse().slice(0, 200).map((e) => (
+                <tr key={`${e.transactionHash}:${e.logIndex}`} data-testid={`event-${e.eventName}`}>
+                  <td>{e.blockNumber.toString()}</td>
+                  <td>{e.eventName}</td>
+                  <td className="mono">
+                    {Object.entries(e.args)
+                      .filter(([k]) => k !== "jobId" && k !== "params")
+                      .map(([k, v]) => `${k} ${typeof v === "bigint" ? v.toString() : Array.isArray(v) ? `[${v.length}]` : String(v)}`)
+                      .join(", ")
+                      .slice(0, 160)}
+                  </td>
+                  <td className="mono" title={e.transactionHash}>
+                    {short(e.transactionHash)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,100 @@
+"use client";
+/**
+ * One job as the sdk's event fold sees it, kept live: the market's and registry's logs are read
+ * by topic-less address filter in bounded block ranges (from the job's creation block), decoded
+ * by the sdk and applied to an incremental fold (`createFold`); every new block is read once.
+ * The job's manifest is fetched from the gateway and decoded by the sdk.
+ */
+import { useEffect, useRef, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { useBlockNumber, usePublicClient } from "wagmi";
+import { getAbiItem } from "viem";
+import { createFold, decodeManifest, decodeProtocolEvents, jobMarketAbi, type FoldEvent, type JobRecord, type Manifest } from "@tessellate/sdk";
+import { useRuntimeConfig } from "./runtime.tsx";
+
+const LOG_RANGE = 5_000n;
+
+export interface JobState {
+  job?: JobRecord;
+  /** This job's events, in chain order. */
+  events: FoldEvent[];
+  /** The last block read. */
+  block?: bigint;
+  error?: string;
+}
+
+export function useJobState(jobId: bigint | undefined): JobState {
+  const rc = useRuntimeConfig();
+  const client = usePublicClient();
+  const latest = useBlockNumber({ watch: true });
+  const fold = useRef<ReturnType<typeof createFold> | null>(null);
+  const next = useRef<bigint | undefined>(undefined);
+  const running = useRef(false);
+  const [state, setState] = useState<JobState>({ events: [] });
+
+  useEffect(() => {
+    fold.current = null;
+    next.current = undefined;
+    setState({ events: [] });
+  }, [jobId, rc.addresses.market]);
+
+  useEffect(() => {
+    if (jobId === undefined || !client || latest.data === undefined || running.current) return;
+    running.current = true;
+    const to = latest.data;
+    void (async () => {
+      try {
+        if (next.current === undefined) {
+          // Find the creation block: newest ranges first.
+          const event = getAbiItem({ abi: jobMarketAbi, name: "JobCreated" });
+          for (let end = to; ; end -= LOG_RANGE) {
+            const start = end >= LOG_RANGE - 1n ? end - LOG_RANGE + 1n : 0n;
+            const logs = await client.getLogs({ address: rc.addresses.market, event, args: { jobId }, fromBlock: start, toBlock: end });
+            if (logs.length > 0) {
+              next.current = logs[0]!.blockNumber;
+              break;
+            }
+            if (start === 0n) {
+              setState({ events: [], block: to, error: `no JobCreated event for job ${jobId}` });
+              return;
+            }
+          }
+          fold.current = createFold(undefined, { checks: false });
+        }
+        const events: FoldEvent[] = [];
+        for (let start = next.current; start <= to; start += LOG_RANGE) {
+          const end = start + LOG_RANGE - 1n < to ? start + LOG_RANGE - 1n : to;
+          const logs = await client.getLogs({ address: [rc.addresses.market, rc.addresses.registry], fromBlock: start, toBlock: end });
+          events.push(...(decodeProtocolEvents(logs) as unknown as FoldEvent[]));
+        }
+        next.current = to + 1n;
+        fold.current!.apply(events);
+        const job = fold.current!.state.jobs.get(jobId);
+        const mine = events.filter((e) => (e.args as { jobId?: bigint }).jobId === jobId);
+        // A fresh JobRecord reference each update, so React re-renders what depends on it.
+        setState((s) => ({ job: job ? { ...job } : undefined, events: [...s.events, ...mine], block: to }));
+      } catch (error) {
+        setState((s) => ({ ...s, error: error instanceof Error ? error.message.split("\n")[0] : String(error) }));
+      } finally {
+        running.current = false;
+      }
+    })();
+  }, [jobId, client, latest.data, rc.addresses.market, rc.addresses.registry]);
+
+  return state;
+}
+
+/** The job's manifest, from the gateway, decoded by the sdk. */
+export function useManifest(manifestCid: string | undefined) {
+  const rc = useRuntimeConfig();
+  return useQuery({
+    queryKey: ["manifest", manifestCid],
+    enabled: manifestCid !== undefined,
+    staleTime: Infinity,
+    queryFn: async (): Promise<Manifest> => {
+      const response = await fetch(`${rc.ipfsGatewayUrl.replace(/\/+$/, "")}/ipfs/${manifestCid}`, { signal: AbortSignal.timeout(15_000) });
+      if (!response.ok) throw new Error(`the gateway answered HTTP ${response.status} for the manifest ${manifestCid}`);
+      return decodeManifest(new Uint8Array(await response.arrayBuffer()));
+    },
+  });
+}
