@@ -32,19 +32,31 @@
  * CPU figures (Linux /proc) show how busy the machine was in each window and what the chain, the
  * provider and this process (which hosts the embedded IPFS node) used.
  *
- * Flags: --frames A-B (1-4)  --size WxH (160x120)  --tiles CxR (1x1)  --samples N (768)
+ * Engines (--engine): builtin (default, as above); povray: POV-Ray's animation sample camera2 with
+ * its .ini (30 frames, cyclic clock), 2x2 tiles; blender: the adapter's test scene
+ * (fixtures/blender/makeScene.py, Cycles, frames 1-4), 2x2 tiles, 16 samples. For those it also
+ * renders the job directly as its author would (every frame at full size, all frames in one engine
+ * process) and prints the marketplace / that ratio, issue 12's per-tile overhead (target <= 1.25).
+ * Segments of several frames (--frames-per-segment) are rendered in one engine process.
+ *
+ * Flags: --engine builtin|povray|blender  --frames-per-segment N (1)
+ *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
  *        --threads N (1)  --seed N (7)  --no-idle-pass  --keep (keep the temp folder with logs)
  * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseSubmitOptions, silentOutput, submitJob } from "@tessellate/cli";
+import { parseSubmitOptions, readSceneDefaults, silentOutput, submitJob } from "@tessellate/cli";
 import { segmentAt, segmentCount, type MarketClient, type Segment } from "@tessellate/sdk";
 import { DEFAULTS } from "@tessellate/provider-node/config/defaults";
 import { createBuiltinEngine } from "@tessellate/provider-node/engines/builtin/index";
-import type { RenderLimits } from "@tessellate/provider-node/engines/engine";
+import { createBlenderEngine } from "@tessellate/provider-node/engines/blender/index";
+import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/index";
+import type { Engine, RenderLimits } from "@tessellate/provider-node/engines/engine";
 import { availableParallelism } from "node:os";
 import {
   usage,
@@ -76,10 +88,12 @@ const PORTS = { chainPort: testPort(8961), ipfsApiPort: testPort(5961), ipfsGate
 
 const { values } = usage(() => parseArgs({
   options: {
-    frames: { type: "string", default: "1-4" },
+    engine: { type: "string", default: "builtin" },
+    frames: { type: "string" },
+    "frames-per-segment": { type: "string", default: "1" },
     size: { type: "string", default: "160x120" },
-    tiles: { type: "string", default: "1x1" },
-    samples: { type: "string", default: "768" },
+    tiles: { type: "string" },
+    samples: { type: "string" },
     threads: { type: "string", default: "1" },
     seed: { type: "string", default: "7" },
     "idle-pass": { type: "boolean", default: true },
@@ -93,24 +107,50 @@ if (!Number.isInteger(threads) || threads < 1) {
   process.exit(2);
 }
 
-const options = usage(() => parseSubmitOptions(SCENE, {
-  engine: "builtin",
+/**
+ * --engine povray: POV-Ray's animation sample camera2 (its .ini: 30 frames, cyclic clock), 2x2
+ * tiles. --engine blender: the adapter's test scene (fixtures/blender/makeScene.py, Cycles,
+ * frames 1-4 of its animation), 2x2 tiles, 16 samples. builtin: as before.
+ */
+const ENGINE = values.engine;
+if (ENGINE !== "builtin" && ENGINE !== "povray" && ENGINE !== "blender") {
+  console.error("--engine must be builtin, povray or blender");
+  process.exit(2);
+}
+const CAMERA2 = "/usr/share/doc/povray/examples/animations/camera2";
+function sceneOf(engine: string): { scene: string; entry: string } {
+  if (engine === "povray") return { scene: CAMERA2, entry: "camera2.pov" };
+  if (engine === "blender") {
+    const dir = mkdtempSync(join(tmpdir(), "tessellate-bench-blend-"));
+    const script = join(ROOT, "provider-node/src/engines/fixtures/blender/makeScene.py");
+    execFileSync("blender", ["-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", join(dir, "scene.blend"), "scene"], { stdio: "ignore" });
+    return { scene: dir, entry: "scene.blend" };
+  }
+  return { scene: SCENE, entry: "scene.json" };
+}
+const { scene: SCENE_DIR, entry: SCENE_ENTRY } = sceneOf(ENGINE);
+const rawOptions = {
+  engine: ENGINE,
   size: values.size,
-  frames: values.frames,
-  tiles: values.tiles,
-  framesPerSegment: "1",
+  frames: values.frames ?? (ENGINE === "builtin" ? "1-4" : ENGINE === "blender" ? "1-4" : undefined),
+  tiles: values.tiles ?? (ENGINE === "builtin" ? "1x1" : "2x2"),
+  framesPerSegment: values["frames-per-segment"],
   redundancy: "1",
   quorum: "1",
   reward: "1",
   collateral: "2",
-  samples: values.samples,
-  seed: values.seed,
-  maxBounces: "4",
+  ...(ENGINE === "povray" ? {} : { samples: values.samples ?? (ENGINE === "builtin" ? "768" : "16"), seed: values.seed }),
+  ...(ENGINE === "builtin" ? { maxBounces: "4" } : {}),
   lease: "30m",
   revealWindow: "5m",
   deadline: "2h",
   wait: false,
-}));
+};
+const sceneDefaults = await readSceneDefaults(SCENE_DIR, rawOptions);
+const options = usage(() => parseSubmitOptions(SCENE_DIR, rawOptions, undefined, sceneDefaults));
+function createEngine(): Engine {
+  return ENGINE === "povray" ? createPovrayEngine() : ENGINE === "blender" ? createBlenderEngine() : createBuiltinEngine();
+}
 const plan = {
   output: { width: options.width, height: options.height, format: "png" as const },
   frames: options.frames,
@@ -123,12 +163,13 @@ const limits: RenderLimits = {
   memoryBytes: DEFAULTS.limits.memoryBytes,
   timeoutMs: DEFAULTS.limits.renderTimeoutSeconds * 1000,
 };
-const settingsLine = `builtin engine, scenes/builtin-sample, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${segments.length} segments, ${options.settings.samples} samples, seed ${options.settings.seed}, ${options.settings.maxBounces} bounces; ${threads} thread(s) per render, one segment at a time`;
+const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, one segment at a time`;
 
 await runBench("overhead", { keep: values.keep }, async (run) => {
   run.print(`bench:overhead — ${settingsLine}`);
 
   // ---------------------------------------------------------------- direct, before
+  const fullFrames = await renderFullFrames(run);
   const before = await renderDirect(run, "direct (before the network)");
 
   // ---------------------------------------------------------------- marketplace
@@ -137,7 +178,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
     account: DEVNET_ROLES.firstProvider,
     httpPort: PORTS.providerPort,
     env: {
-      TESSELLATE_ENGINES: "builtin",
+      TESSELLATE_ENGINES: ENGINE,
       TESSELLATE_CPU_THREADS: String(threads),
       TESSELLATE_MAX_CONCURRENT_SEGMENTS: "1",
       TESSELLATE_MEMORY_BYTES: String(limits.memoryBytes),
@@ -294,6 +335,23 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
   cpuRow("direct after (render in bench)", ...after.cpu);
   for (const line of table(cpuRows)) out(`  ${line}`);
   out();
+  // Issue 12's figure, per engine: the job through the market against the direct render of its
+  // frames at full size (all frames in one engine process, no tiles), r = 1, one thread per render
+  // and one segment at a time on both sides, so wall time stands for the engine's CPU time. (The
+  // engines' own CPU is not visible here: they run in bubblewrap's PID namespace and their CPU
+  // time does not reach /proc of the process that started them.)
+  out(`Per-tile overhead (${ENGINE}): the job through the market vs the direct full-frame render (all frames, one process, no tiles)`);
+  for (const line of table([
+    ["figure", "value"],
+    ["direct full frames (wall, 1 thread)", s(fullFrames.ms)],
+    ["direct tiles, segment by segment (mean of before/after)", `${s(direct)} = ${(direct / fullFrames.ms).toFixed(3)} × full frames`],
+    ["marketplace total", s(marketTotal)],
+    [`ratio marketplace / direct full frames (${ENGINE})`, (marketTotal / fullFrames.ms).toFixed(3)],
+    ["target (issue 12)", "<= 1.25"],
+  ], { leftAligned: [1] })) {
+    out(`  ${line}`);
+  }
+  out();
   out("Summary");
   for (const line of table([
     ["figure", "value"],
@@ -318,9 +376,41 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
   if (spread > 0.05) out(`  note: the two direct passes differ by ${(spread * 100).toFixed(1)} %: the machine is busy, the ratio is uncertain by about that much`);
 });
 
+/**
+ * The whole job rendered directly, as its author would without the market: every frame at full
+ * size, all frames in one engine process where the engine can. Returns wall ms and the CPU
+ * seconds of this process and the engine processes it started.
+ */
+async function renderFullFrames(run: BenchRun): Promise<{ ms: number }> {
+  const engine = createEngine();
+  const outDir = join(run.dir, "direct-full");
+  mkdirSync(outDir, { recursive: true });
+  run.progress.set("direct full-frame render of every frame", { force: true });
+  const common = {
+    sceneDir: SCENE_DIR,
+    entry: SCENE_ENTRY,
+    width: options.width,
+    height: options.height,
+    rect: { x: 0, y: 0, width: options.width, height: options.height },
+    frames: options.frames,
+    settings: options.settings,
+    limits,
+    signal: run.signal,
+  };
+  const started = nowMs();
+  if (engine.renderFrames && options.frames.end > options.frames.start) {
+    await engine.renderFrames({ ...common, first: options.frames.start, last: options.frames.end, outPathOf: (frame) => join(outDir, `frame-${frame}.png`), limits: { ...limits, timeoutMs: limits.timeoutMs * 100 } });
+  } else {
+    for (let frame = options.frames.start; frame <= options.frames.end; frame++) await engine.render({ ...common, frame, outPath: join(outDir, `frame-${frame}.png`) });
+  }
+  const ms = nowMs() - started;
+  run.print(`direct full frames (one process): ${s(ms)}`);
+  return { ms };
+}
+
 /** Renders every segment with the engine directly, one after the other; per-segment wall times. */
 async function renderDirect(run: BenchRun, label: string, pids: Record<string, number | undefined> = {}): Promise<DirectPass> {
-  const engine = createBuiltinEngine();
+  const engine = createEngine();
   const outDir = join(run.dir, "direct");
   mkdirSync(outDir, { recursive: true });
   const results: Array<{ index: number; ms: number }> = [];
@@ -329,10 +419,26 @@ async function renderDirect(run: BenchRun, label: string, pids: Record<string, n
     run.signal.throwIfAborted();
     run.progress.set(`${label}: segment ${seg.index + 1}/${segments.length}${results.length ? ` (last ${s(results.at(-1)!.ms)})` : ""}`, { force: true });
     const started = nowMs();
-    for (const frame of seg.frames) {
+    if (engine.renderFrames && seg.frames.length > 1) {
+      await engine.renderFrames({
+        sceneDir: SCENE_DIR,
+        entry: SCENE_ENTRY,
+        width: options.width,
+        height: options.height,
+        rect: seg.tile,
+        first: seg.frames[0]!,
+        last: seg.frames.at(-1)!,
+        frames: options.frames,
+        settings: options.settings,
+        outPathOf: (frame) => join(outDir, `segment-${seg.index}-frame-${frame}.png`),
+        limits: { ...limits, timeoutMs: limits.timeoutMs * seg.frames.length },
+        signal: run.signal,
+      });
+    }
+    for (const frame of engine.renderFrames && seg.frames.length > 1 ? [] : seg.frames) {
       await engine.render({
-        sceneDir: SCENE,
-        entry: "scene.json",
+        sceneDir: SCENE_DIR,
+        entry: SCENE_ENTRY,
         width: options.width,
         height: options.height,
         rect: seg.tile,

@@ -21,6 +21,7 @@ export { verifyAcceptedSegment, compositeAvailable } from "./results.ts";
 export type { SegmentCheck, CompositeReport, MissingSegment, FailedGroup } from "./results.ts";
 export { findJobCreation, readJobEvents, readAllEvents, createViewReader } from "./chainReads.ts";
 export { parseSubmitOptions, SUBMIT_DEFAULTS, PROTOCOL_LIMITS } from "./parse.ts";
+export { readSceneDefaults, formatSceneDefaults, type SceneDefaults } from "./sceneDefaults.ts";
 export type { SubmitOptions, RawSubmitOptions, DeadlineSpec } from "./parse.ts";
 export { loadConfig, loadAccount, requireAccount, CONFIG_DEFAULTS, CONFIG_ENV } from "./config.ts";
 export type { CliConfig, ConfigFlags, KeySource } from "./config.ts";
