@@ -1,21 +1,15 @@
 /**
- * Compositing: fetches the accepted tile of every segment, checks it against the digest the
- * quorum agreed on, and stitches the tiles of each frame into `outDir/frame-NNNNNN.png`.
- *
- * Memory stays bounded whatever the job size: one output frame buffer, one tile at a time, and one
- * running sha256 state per tile of the current frame group. A multi-frame segment's digest covers
- * all its frames, so the frames of one group are written as `*.partial` files and renamed only
- * once every tile of the group matched its digest; on any error they are removed, so a file named
- * `frame-NNNNNN.png` in `outDir` is always verified. Node-only (writes to disk): exported by
- * `@tessellate/sdk/node`; the file names and size bound it uses are in the core (resultFiles.ts).
+ * Compositing to disk: the core's {@link compositeToSink} (compositeCore.ts: fetch, digest check,
+ * stitch) with a sink that writes `outDir/frame-NNNNNN.png`. The frames of one group are written
+ * as `*.partial` files and renamed only once every tile of the group matched its digest; on any
+ * error they are removed, so a file named `frame-NNNNNN.png` in `outDir` is always verified.
+ * Node-only (writes to disk): exported by `@tessellate/sdk/node`.
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FatalError, RetryableError, TessellateError } from "./errors.ts";
-import { createPixelDigest, isPixelDigest, sameDigest, type PixelDigester } from "./pixelDigest.ts";
-import { decodePng, encodePng, readPngSize } from "./png.ts";
-import { frameGroupCount, framesOfGroup, segmentAt, segmentCount, tileCount, tileRect, type SegmentPlanInput } from "./segmentPlan.ts";
-import { maxTilePngBytes, resultFileName, type AcceptedSegment } from "./resultFiles.ts";
+import { compositeToSink } from "./compositeCore.ts";
+import type { SegmentPlanInput } from "./segmentPlan.ts";
+import { resultFileName, type AcceptedSegment } from "./resultFiles.ts";
 import type { Storage } from "./storage.ts";
 
 /** Arguments of {@link compositeFrames}. */
@@ -42,132 +36,30 @@ export interface CompositedFrame {
 }
 
 /**
- * Composites every frame of the job from the accepted tiles.
- * @throws FatalError `COMPOSITE_MISSING_SEGMENT` naming the segments without an accepted result
- *   (checked before anything is fetched), `COMPOSITE_DIGEST_INVALID`, `COMPOSITE_DIGEST_MISMATCH`
- *   naming the segment and both digests, `COMPOSITE_TILE_SIZE` / `COMPOSITE_TILE_INVALID` naming
- *   the segment; storage errors keep their class (retryable or not) with the segment added.
+ * Composites every frame of the job from the accepted tiles into `outDir`.
+ * @throws as {@link compositeToSink}.
  */
 export async function compositeFrames(options: CompositeOptions): Promise<{ frames: CompositedFrame[] }> {
-  const { manifest, storage, accepted, outDir, onProgress, signal } = options;
-  checkAccepted(manifest, accepted);
-  const { width, height } = manifest.output;
-  const tiles = tileCount(manifest);
-  const total = (manifest.frames.end - manifest.frames.start + 1) * tiles;
-  let done = 0;
-  await mkdir(outDir, { recursive: true });
-  const frameBuffer = new Uint8Array(width * height * 4);
-  const { tilesX } = manifest.segmentation;
-  const rects = Array.from({ length: tiles }, (_, t) => tileRect(manifest, t % tilesX, (t - (t % tilesX)) / tilesX));
-  const written: CompositedFrame[] = [];
-
-  for (let group = 0; group < frameGroupCount(manifest); group++) {
-    const frames = framesOfGroup(manifest, group);
-    const digesters: PixelDigester[] = Array.from({ length: tiles }, () => createPixelDigest(frames.length));
-    const partials: CompositedFrame[] = [];
-    try {
-      for (const frame of frames) {
-        for (let t = 0; t < tiles; t++) {
-          signal?.throwIfAborted();
-          const index = group * tiles + t;
-          const tile = rects[t];
-          const result = accepted.get(index)!;
-          const image = await fetchTile(storage, index, result, frame, tile, signal);
-          digesters[t].add(image);
-          for (let row = 0; row < tile.height; row++) {
-            const from = row * tile.width * 4;
-            frameBuffer.set(image.data.subarray(from, from + tile.width * 4), ((tile.y + row) * width + tile.x) * 4);
-          }
-          onProgress?.(++done, total);
+  const { outDir } = options;
+  const pathOf = (frame: number) => join(outDir, resultFileName(frame));
+  let made = false;
+  const frames = await compositeToSink({
+    ...options,
+    sink: {
+      async write(frame, png) {
+        if (!made) {
+          await mkdir(outDir, { recursive: true });
+          made = true;
         }
-        const path = join(outDir, resultFileName(frame));
-        partials.push({ frame, path }); // listed before writing, so a failed write is cleaned up too
-        await writeFile(`${path}.partial`, encodePng({ width, height, data: frameBuffer }, { deflateLevel: options.deflateLevel }));
-      }
-      for (let t = 0; t < tiles; t++) {
-        const index = group * tiles + t;
-        const expected = accepted.get(index)!.digest;
-        const actual = digesters[t].digest();
-        if (!sameDigest(actual, expected)) {
-          const seg = segmentAt(manifest, index);
-          throw new FatalError(
-            "COMPOSITE_DIGEST_MISMATCH",
-            `segment ${index} (tile ${seg.tileX},${seg.tileY}, ${describeFrames(seg.frames)}): the pixels at ${accepted.get(index)!.resultCid} have digest ${actual}, ` +
-              `but the accepted digest is ${expected.toLowerCase()} — this result is not what the quorum agreed on; do not use it, and fetch it again from another source if you can`,
-          );
-        }
-      }
-      for (const { path } of partials) await rename(`${path}.partial`, path);
-      written.push(...partials);
-    } catch (error) {
-      await Promise.all(partials.map(({ path }) => rm(`${path}.partial`, { force: true })));
-      throw error;
-    }
-  }
-  return { frames: written };
-}
-
-function checkAccepted(manifest: SegmentPlanInput, accepted: ReadonlyMap<number, AcceptedSegment>): void {
-  const count = segmentCount(manifest);
-  const missing: number[] = [];
-  for (let index = 0; index < count; index++) {
-    const result = accepted.get(index);
-    if (!result) {
-      missing.push(index);
-      continue;
-    }
-    if (!isPixelDigest(result.digest)) {
-      throw new FatalError("COMPOSITE_DIGEST_INVALID", `segment ${index}: accepted digest "${result.digest}" is not 0x + 64 hex digits — pass the digest from the settlement event`);
-    }
-  }
-  if (missing.length > 0) {
-    const shown = missing.slice(0, 20).join(", ");
-    const more = missing.length > 20 ? ` and ${missing.length - 20} more` : "";
-    throw new FatalError(
-      "COMPOSITE_MISSING_SEGMENT",
-      `segment${missing.length === 1 ? "" : "s"} ${shown}${more} of ${count} ha${missing.length === 1 ? "s" : "ve"} no accepted result — wait until every segment has settled on-chain, then composite again`,
-    );
-  }
-}
-
-async function fetchTile(
-  storage: Pick<Storage, "cat">,
-  index: number,
-  result: AcceptedSegment,
-  frame: number,
-  tile: { width: number; height: number },
-  signal: AbortSignal | undefined,
-) {
-  const path = `${result.resultCid}/${resultFileName(frame)}`;
-  let bytes: Uint8Array;
-  try {
-    bytes = await storage.cat(path, { maxBytes: maxTilePngBytes(tile.width, tile.height), signal });
-  } catch (error) {
-    if (error instanceof TessellateError) {
-      const ErrorClass = error instanceof RetryableError ? RetryableError : FatalError;
-      throw new ErrorClass(error.code, `segment ${index}, frame ${frame} (${path}): ${error.message}`, { cause: error });
-    }
-    throw error;
-  }
-  let size: { width: number; height: number };
-  try {
-    size = readPngSize(bytes);
-  } catch (error) {
-    throw new FatalError("COMPOSITE_TILE_INVALID", `segment ${index}, frame ${frame} (${path}) is not a PNG — the result folder is malformed`, { cause: error });
-  }
-  if (size.width !== tile.width || size.height !== tile.height) {
-    throw new FatalError(
-      "COMPOSITE_TILE_SIZE",
-      `segment ${index}, frame ${frame} (${path}) is ${size.width}×${size.height} pixels, but its tile is ${tile.width}×${tile.height} — the result does not belong to this tile`,
-    );
-  }
-  try {
-    return decodePng(bytes);
-  } catch (error) {
-    throw new FatalError("COMPOSITE_TILE_INVALID", `segment ${index}, frame ${frame} (${path}) cannot be decoded: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-function describeFrames(frames: number[]): string {
-  return frames.length === 1 ? `frame ${frames[0]}` : `frames ${frames[0]}..${frames[frames.length - 1]}`;
+        await writeFile(`${pathOf(frame)}.partial`, png);
+      },
+      async commit(list) {
+        for (const frame of list) await rename(`${pathOf(frame)}.partial`, pathOf(frame));
+      },
+      async discard(list) {
+        await Promise.all(list.map((frame) => rm(`${pathOf(frame)}.partial`, { force: true })));
+      },
+    },
+  });
+  return { frames: frames.map((frame) => ({ frame, path: pathOf(frame) })) };
 }

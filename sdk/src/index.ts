@@ -22,6 +22,7 @@ export * from "./png.ts";
 export * from "./pixelDigest.ts";
 export * from "./fingerprint.ts";
 export * from "./resultFiles.ts";
+export * from "./compositeCore.ts";
 export * from "./estimate.ts";
 export * from "./jobRequest.ts";
 export * from "./profile.ts";

@@ -4,7 +4,7 @@
  * a grid of segments coloured by state with counts, per segment its replicas, the job's event
  * timeline, and the requester's cancel / close segments and anyone's withdraw.
  */
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useAccount, useBlock, useConfig } from "wagmi";
 import { simulateContract } from "wagmi/actions";
 import {
@@ -20,6 +20,8 @@ import {
   type JobRecord,
   type Manifest,
   type SegmentRecord,
+  resultFileName,
+  isRefundedByCancellation,
 } from "@tessellate/sdk";
 import { jobMarketAbi, useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatDuration, shortAddress } from "../lib/format.ts";
@@ -27,6 +29,63 @@ import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useJobState, useManifest } from "../lib/useJobState.ts";
 import { useTransaction } from "../lib/useTransaction.ts";
 import { TxStatus } from "./TxStatus.tsx";
+import { compositeInBrowser } from "../lib/composite.ts";
+
+type CompositeState =
+  | { step: "idle" }
+  | { step: "working"; done: number; total: number }
+  | { step: "ready"; frames: { frame: number; url: string; name: string }[] }
+  | { step: "failed"; message: string };
+
+/** The composited frames, every tile's digest checked in the browser, to download. */
+function Composite({ manifest, job }: { manifest: Manifest; job: JobRecord }) {
+  const rc = useRuntimeConfig();
+  const [state, setState] = useState<CompositeState>({ step: "idle" });
+  useEffect(() => () => {
+    if (state.step === "ready") for (const f of state.frames) URL.revokeObjectURL(f.url);
+  }, [state]);
+  const count = job.params.segmentCount;
+  const accepted = new Map<number, { digest: string; resultCid: string }>();
+  for (const [i, seg] of job.segments) if (seg.accepted) accepted.set(i, { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+  if (accepted.size < count) return <p className="muted">The composite can be made once every segment is accepted ({accepted.size} of {count} so far).</p>;
+  async function make() {
+    setState({ step: "working", done: 0, total: 0 });
+    try {
+      const frames = await compositeInBrowser({ manifest, accepted, gatewayUrl: rc.ipfsGatewayUrl, onProgress: (done, total) => setState({ step: "working", done, total }) });
+      setState({
+        step: "ready",
+        frames: frames.map((f) => ({ frame: f.frame, name: resultFileName(f.frame), url: URL.createObjectURL(new Blob([f.png as Uint8Array<ArrayBuffer>], { type: "image/png" })) })),
+      });
+    } catch (error) {
+      setState({ step: "failed", message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return (
+    <div data-testid="composite">
+      <button type="button" data-testid="make-composite" disabled={state.step === "working"} onClick={() => void make()}>
+        Fetch the tiles, check every digest and composite
+      </button>
+      {state.step === "working" && <p className="tx tx-busy">Checked {state.done} of {state.total || "…"} tiles…</p>}
+      {state.step === "failed" && <p className="tx tx-error" role="alert">{state.message}</p>}
+      {state.step === "ready" && (
+        <>
+          <p className="tx tx-ok" data-testid="composite-ready">Every tile matched the digest its quorum accepted ({accepted.size} segments).</p>
+          <div className="frames">
+            {state.frames.map((f) => (
+              <figure key={f.frame} className="frame-grid">
+                {/* eslint-disable-next-line @next/next/no-img-element */}
+                <img src={f.url} alt={`frame ${f.frame}`} style={{ width: "100%", imageRendering: "pixelated" }} />
+                <figcaption>
+                  <a href={f.url} download={f.name} data-testid={`download-${f.frame}`}>{f.name}</a>
+                </figcaption>
+              </figure>
+            ))}
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
 
 export const SEGMENT_STATES = ["open", "claimed", "committed", "revealing", "tie-breaker", "accepted", "failed", "closed"] as const;
 export type SegmentState = (typeof SEGMENT_STATES)[number];
@@ -35,7 +94,7 @@ export type SegmentState = (typeof SEGMENT_STATES)[number];
 function stateOf(seg: SegmentRecord, job: JobRecord): SegmentState {
   if (seg.status === SegmentStatus.Accepted) return "accepted";
   if (seg.status === SegmentStatus.Failed) return "failed";
-  if (seg.status === SegmentStatus.Closed || (job.status === JobStatus.Cancelled && seg.slots === 0)) return "closed";
+  if (seg.status === SegmentStatus.Closed || isRefundedByCancellation(job, seg)) return "closed";
   if (seg.tieBreakers > 0) return "tie-breaker";
   if (seg.revealDeadline > 0n) return "revealing";
   if (seg.committed > 0) return "committed";
@@ -177,6 +236,11 @@ export function JobLive({ jobId }: { jobId: bigint }) {
             <Replicas seg={segmentOf(job, selected)} now={now} />
           </div>
         )}
+      </section>
+
+      <section className="panel">
+        <h2>Composite</h2>
+        {m ? <Composite manifest={m} job={job} /> : <p className="muted">Reading the manifest…</p>}
       </section>
 
       <section className="panel">
