@@ -45,6 +45,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     uint64 public constant MAX_JOB_DURATION = 365 days;
     /// @notice Cap on the protocol fee, in basis points of each paid reward.
     uint16 public constant MAX_FEE_BPS = 1_000;
+    /// @notice Least time between `scheduleFee` and the new fee applying to new jobs.
+    uint64 public constant FEE_DELAY = 3 days;
     /// @notice Share of seized collateral paid to whoever calls `expire`, in basis points.
     uint16 public constant KEEPER_FEE_BPS = 1_000;
     uint16 public constant MAX_REPUTATION = 10_000;
@@ -141,6 +143,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev Compact ids let a replica slot hold provider, lease, state and seal in one word.
     mapping(address provider => uint32) private _providerIds;
     mapping(uint32 providerId => address) private _providerAccounts;
+    /// @dev A scheduled fee change (declared last: earlier slots are read by the gas benchmark).
+    uint16 private _pendingFeeBps;
+    uint64 private _pendingFeeAt;
 
     /// @param token_ the payment token (fixed for the market's lifetime)
     /// @param unbondingDelay_ the registry's unbonding delay: the market deploys its own
@@ -471,9 +476,23 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
 
     // ================================================================== admin
 
-    /// @notice Sets the protocol fee for jobs created from now on (at most MAX_FEE_BPS).
-    function setFee(uint16 feeBps_) external onlyOwner {
-        _setFee(feeBps_);
+    /// @notice Schedules a new protocol fee (at most MAX_FEE_BPS) for jobs created once it is
+    /// applied, no earlier than FEE_DELAY from now; replaces any fee scheduled before.
+    function scheduleFee(uint16 feeBps_) external onlyOwner {
+        if (feeBps_ > MAX_FEE_BPS) revert JobMarketFeeTooHigh(feeBps_, MAX_FEE_BPS);
+        uint64 effectiveAt = uint64(block.timestamp) + FEE_DELAY;
+        (_pendingFeeBps, _pendingFeeAt) = (feeBps_, effectiveAt);
+        emit FeeScheduled(feeBps_, effectiveAt);
+    }
+
+    /// @inheritdoc IJobMarket
+    function applyFee() external {
+        uint64 effectiveAt = _pendingFeeAt;
+        if (effectiveAt == 0) revert JobMarketNoFeeScheduled();
+        if (block.timestamp < effectiveAt) revert JobMarketFeeNotDue(effectiveAt);
+        uint16 fee = _pendingFeeBps;
+        (_pendingFeeBps, _pendingFeeAt) = (0, 0);
+        _setFee(fee);
     }
 
     /// @notice Sets the receiver of protocol fees credited from now on.
@@ -511,6 +530,11 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IJobMarket
     function feeBps() external view returns (uint16) {
         return _feeBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function pendingFee() external view returns (uint16 feeBps_, uint64 effectiveAt) {
+        return (_pendingFeeBps, _pendingFeeAt);
     }
 
     /// @inheritdoc IJobMarket
@@ -569,6 +593,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     function _createJob(JobParams calldata p) private returns (uint256 jobId) {
         _validate(p);
         uint16 fee = _feeBps;
+        if (fee > p.maxFeeBps) revert JobMarketFeeAboveMax(fee, p.maxFeeBps);
         // At most MAX_SEGMENTS * MAX_REDUNDANCY * 1.1 * 2^96 < 2^119: always fits the uint128 escrow.
         uint256 escrow = _escrowOf(p);
         jobId = ++_jobCount;

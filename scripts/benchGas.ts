@@ -84,6 +84,7 @@ async function jobParams(segmentCount: number, redundancy = 2) {
     revealWindow: 3600,
     deadline: now + 86_400,
     minReputation: 0,
+    maxFeeBps: 100,
   };
 }
 

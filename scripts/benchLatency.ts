@@ -163,6 +163,7 @@ await runBench("latency", { keep: values.keep }, async (run) => {
       revealWindow: options.revealWindowSeconds,
       deadline: chainNow + 3600n,
       minReputation: 0,
+      maxFeeBps: feeBps,
     };
     await pause(200 + Math.random() * 200, run.signal);
     const { jobId } = await requester.createJob(params);

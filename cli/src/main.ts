@@ -141,6 +141,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--reveal-window <duration>", `time to reveal once every replica committed${dflt("revealWindow")}`)
     .option("--deadline <when>", `duration from now (2h, 1d) or ISO date${dflt("deadline")}`)
     .option("--min-reputation <bp>", `lowest provider score allowed, in basis points (0-10000)${dflt("minReputation")}`)
+    .option("--max-fee <bp>", "highest protocol fee the job accepts, in basis points (default: the market's current fee; createJob reverts if the fee is higher by then)")
     .addOption(new Option("--verification <mode>", `verification mode${dflt("verification")}`).choices(["exact", "tolerant"]))
     .option("--out <dir>", "folder for the composited frames (default tessellate-job-<id>)")
     .option("--no-wait", "post the job and return; watch and fetch later")

@@ -77,6 +77,8 @@ export interface SubmitOptions {
   revealWindowSeconds: number;
   deadline: DeadlineSpec;
   minReputation: number;
+  /** Highest protocol fee (basis points) the job accepts; absent: the market's current fee. */
+  maxFeeBps?: number;
   verification: VerificationMode;
   /** Folder the composited frames are written to. */
   out: string;
@@ -116,6 +118,7 @@ export interface RawSubmitOptions {
   revealWindow?: string;
   deadline?: string;
   minReputation?: string;
+  maxFee?: string;
   verification?: string;
   out?: string;
   wait?: boolean;
@@ -425,6 +428,7 @@ export function parseSubmitOptions(
     return spec;
   });
   const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, PROTOCOL_LIMITS.maxReputation, 0));
+  const maxFeeBps = raw.maxFee === undefined ? undefined : attempt(() => parseInteger("--max-fee", raw.maxFee!, 0, jobMarketConstants.MAX_FEE_BPS, 100));
   const fps = attempt(() => parsePositiveNumber("--fps", get("fps", raw.fps), 24));
   const benchmarkScore = attempt(() => parsePositiveNumber("--benchmark-score", get("benchmarkScore", raw.benchmarkScore), 1000));
 
@@ -463,6 +467,7 @@ export function parseSubmitOptions(
     revealWindowSeconds: revealWindowSeconds!,
     deadline: deadline!,
     minReputation: minReputation!,
+    maxFeeBps,
     verification: verification!,
     out: raw.out ?? "",
     wait: raw.wait ?? true,

@@ -73,6 +73,7 @@ interface IJobMarket {
         uint32 revealWindow; // seconds from reveal opening to reveal, minRevealWindow()..MAX_REVEAL_WINDOW
         uint64 deadline; // no claims after deadline - leaseDuration; unsettled budget refundable after
         uint16 minReputation; // providers below this score (basis points) cannot claim
+        uint16 maxFeeBps; // highest protocol fee the requester accepts; createJob reverts above it
     }
 
     /// @notice One replica, addressed by segment and slot index.
@@ -169,6 +170,12 @@ interface IJobMarket {
     error JobMarketSegmentNotClosable(uint256 jobId, uint32 segment);
     error JobMarketNothingToWithdraw(address account);
     error JobMarketFeeTooHigh(uint16 feeBps, uint16 max);
+    /// @notice The current fee is above the job's `maxFeeBps` (the fee changed since the requester looked).
+    error JobMarketFeeAboveMax(uint16 feeBps, uint16 maxFeeBps);
+    /// @notice `applyFee` with no fee scheduled.
+    error JobMarketNoFeeScheduled();
+    /// @notice `applyFee` before the scheduled fee's delay has passed.
+    error JobMarketFeeNotDue(uint64 effectiveAt);
     error JobMarketZeroAddress();
     /// @notice A deployment's minimum lease or reveal window is outside [floor, max].
     error JobMarketInvalidTimingMinimum(uint32 minimum, uint32 floor, uint32 max);
@@ -232,8 +239,10 @@ interface IJobMarket {
     event Credited(address indexed account, uint256 indexed jobId, CreditKind kind, uint256 amount);
     /// @notice An internal balance was paid out.
     event Withdrawn(address indexed account, uint256 amount);
-    /// @notice The protocol fee for new jobs changed.
+    /// @notice The protocol fee for new jobs changed (at deployment, then by `applyFee`).
     event FeeChanged(uint16 feeBps);
+    /// @notice A new fee was scheduled; `applyFee` makes it the fee for new jobs from `effectiveAt`.
+    event FeeScheduled(uint16 feeBps, uint64 effectiveAt);
     /// @notice The fee recipient changed.
     event TreasuryChanged(address treasury);
 
@@ -277,6 +286,8 @@ interface IJobMarket {
     function expire(uint256 jobId, SlotRef[] calldata slots) external;
     /// @notice Pays out the caller's internal balance.
     function withdraw() external;
+    /// @notice Makes the scheduled fee the fee for new jobs once its delay has passed (anyone may call).
+    function applyFee() external;
 
     // ---------------------------------------------------------------- views
 
@@ -287,7 +298,10 @@ interface IJobMarket {
     /// @notice Shortest reveal window a job may ask for, fixed at deployment.
     function minRevealWindow() external view returns (uint32);
     function treasury() external view returns (address);
+    /// @notice The protocol fee charged on jobs created now (each job keeps the fee it was created with).
     function feeBps() external view returns (uint16);
+    /// @notice The scheduled fee and the earliest time `applyFee` can apply it; (0, 0) when none.
+    function pendingFee() external view returns (uint16 feeBps, uint64 effectiveAt);
     function jobCount() external view returns (uint256);
     function jobOf(uint256 jobId) external view returns (JobView memory);
     function segmentOf(uint256 jobId, uint32 segment) external view returns (SegmentView memory);

@@ -61,6 +61,7 @@ test("a registry revert inside a market call decodes to the registry's error and
     revealWindow: 30,
     deadline: now + 3_600n,
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
 
   const error = await provider.claim(jobId, 1).then(

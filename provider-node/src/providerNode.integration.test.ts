@@ -94,6 +94,7 @@ test("two provider nodes settle a builtin job at redundancy 2 on a real chain", 
     revealWindow: 300,
     deadline: now + 3_600n,
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
 
   for (const [i, index] of providers.entries()) {

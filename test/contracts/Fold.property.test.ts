@@ -109,6 +109,9 @@ async function checkAgainstViews(d: Deployment, state: ProtocolState, secrets: S
   expect(await market.totalBalances(), `totalBalances after ${step} (FOLD_SEED=${seed})`).to.equal(state.totalBalances);
   expect(await registry.totalStaked(), `totalStaked after ${step} (FOLD_SEED=${seed})`).to.equal(state.totalStaked);
   if (state.feeBps !== undefined) expect(await market.feeBps()).to.equal(BigInt(state.feeBps));
+  const [pendingFee, pendingAt] = await market.pendingFee();
+  expect(pendingFee).to.equal(BigInt(state.pendingFee?.feeBps ?? 0));
+  expect(pendingAt).to.equal(state.pendingFee?.effectiveAt ?? 0n);
   if (state.treasury !== undefined) expect((await market.treasury()).toLowerCase()).to.equal(state.treasury.toLowerCase());
   applyCommitments(state, new Map([...secrets.committed].map(([k, v]) => [k, v.commitment])));
   for (const job of state.jobs.values()) {
@@ -185,6 +188,7 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
       revealWindow: rng.pick([30, 120, 300]),
       deadline: Number(now) + rng.pick([200, 900, 3600]),
       minReputation: rng.pick([0, 0, 0, 4000]),
+      maxFeeBps: 1_000,
     };
     return attempt(`createJob(r=${redundancy}, q=${quorum}, segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
   }
@@ -254,7 +258,9 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
       : attempt(`withdrawStake by ${p.address.slice(0, 6)}`, () => registry.connect(p).withdrawStake());
   }
   const fee = rng.pick([0, 100, 250]);
-  return attempt(`setFee(${fee})`, () => market.connect(d.admin).setFee(fee));
+  return rng.chance(0.5)
+    ? attempt(`scheduleFee(${fee})`, () => market.connect(d.admin).scheduleFee(fee))
+    : attempt("applyFee", () => market.applyFee());
 }
 
 describe("the sdk event fold against the contracts (property)", function () {

@@ -274,18 +274,18 @@ describe("JobMarket errors", function () {
 
   describe("admin", function () {
     it("caps the fee (JobMarketFeeTooHigh), rejects a zero treasury and non-admin callers", async function () {
-      await expect(d.market.connect(d.admin).setFee(1_001))
+      await expect(d.market.connect(d.admin).scheduleFee(1_001))
         .to.be.revertedWithCustomError(d.market, "JobMarketFeeTooHigh")
         .withArgs(1_001, 1_000);
       await expect(d.market.connect(d.admin).setTreasury(ethers.ZeroAddress)).to.be.revertedWithCustomError(
         d.market,
         "JobMarketZeroAddress",
       );
-      await expect(d.market.connect(d.outsider).setFee(0)).to.be.revertedWithCustomError(
+      await expect(d.market.connect(d.outsider).scheduleFee(0)).to.be.revertedWithCustomError(
         d.market,
         "OwnableUnauthorizedAccount",
       );
-      await expect(d.market.connect(d.admin).setFee(250)).to.emit(d.market, "FeeChanged").withArgs(250);
+      await expect(d.market.connect(d.admin).scheduleFee(250)).to.emit(d.market, "FeeScheduled");
       await expect(d.market.connect(d.admin).setTreasury(d.keeper.address))
         .to.emit(d.market, "TreasuryChanged")
         .withArgs(d.keeper.address);
@@ -293,7 +293,9 @@ describe("JobMarket errors", function () {
 
     it("a fee change applies to new jobs only: existing escrow keeps its snapshot", async function () {
       const before = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
-      await d.market.connect(d.admin).setFee(1_000);
+      await d.market.connect(d.admin).scheduleFee(1_000);
+      await networkHelpers.time.increase(3 * 86_400);
+      await d.market.applyFee();
       const after = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
       expect((await d.market.jobOf(before)).feeBps).to.equal(100);
       expect((await d.market.jobOf(after)).escrow).to.equal(REWARD + REWARD / 10n);

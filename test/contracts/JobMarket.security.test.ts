@@ -101,20 +101,20 @@ describe("Security: the review's attacks are blocked", function () {
       }
     });
 
-    it("the market's admin powers are exactly: fee, treasury, two-step ownership transfer and renouncement", async function () {
+    it("the market's admin powers are exactly: scheduling a fee, treasury, two-step ownership transfer and renouncement", async function () {
       // Every state-changing function an outsider is refused for not being the owner (or the
       // pending owner); the README's security notes list the same.
       expect(await guardedFunctions(d.market, d.outsider, ["OwnableUnauthorizedAccount"])).to.deep.equal([
         "acceptOwnership",
         "renounceOwnership",
-        "setFee",
+        "scheduleFee",
         "setTreasury",
         "transferOwnership",
       ]);
       // The owner calling them moves no escrow, balance or stake.
       const jobId = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
       const [slot] = await claim(d, d.providers[0], jobId, 1);
-      await d.market.connect(d.admin).setFee(1_000);
+      await d.market.connect(d.admin).scheduleFee(1_000);
       await d.market.connect(d.admin).setTreasury(d.admin.address);
       await d.market.connect(d.admin).transferOwnership(d.outsider.address);
       await d.market.connect(d.outsider).acceptOwnership();
@@ -125,7 +125,7 @@ describe("Security: the review's attacks are blocked", function () {
       await revealAll(d, d.providers[0], jobId, [slot]);
       expect(await d.market.balanceOf(d.providers[0].address)).to.equal(REWARD);
       await d.market.connect(d.outsider).renounceOwnership();
-      await expect(d.market.connect(d.outsider).setFee(0)).to.be.revertedWithCustomError(d.market, "OwnableUnauthorizedAccount");
+      await expect(d.market.connect(d.outsider).scheduleFee(0)).to.be.revertedWithCustomError(d.market, "OwnableUnauthorizedAccount");
       await expectConservation(d);
     });
   });
@@ -305,6 +305,32 @@ describe("Security: the review's attacks are blocked", function () {
       await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1))
         .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
         .withArgs(7 * 86_400 + 1, 30, 7 * 86_400);
+    });
+  });
+
+  describe("issue 9.7: the fee cannot be raised in front of a new job", function () {
+    it("a job carries the highest fee its requester accepts, and a fee change waits FEE_DELAY", async function () {
+      // The attack: the owner raises the fee from 1 % to 10 % just before the requester's createJob.
+      await expect(d.market.connect(d.admin).scheduleFee(1_000)).to.emit(d.market, "FeeScheduled");
+      const [pending, effectiveAt] = await d.market.pendingFee();
+      expect(pending).to.equal(1_000);
+      expect(effectiveAt).to.equal(BigInt(await networkHelpers.time.latest()) + (await d.market.FEE_DELAY()));
+      await expect(d.market.applyFee()).to.be.revertedWithCustomError(d.market, "JobMarketFeeNotDue").withArgs(effectiveAt);
+      // Until the delay has passed the job is charged the fee its requester saw.
+      const early = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, maxFeeBps: 100 });
+      expect((await d.market.jobOf(early)).feeBps).to.equal(100);
+      await networkHelpers.time.increaseTo(effectiveAt);
+      await expect(d.market.connect(d.outsider).applyFee()).to.emit(d.market, "FeeChanged").withArgs(1_000);
+      expect(await d.market.feeBps()).to.equal(1_000);
+      expect(await d.market.pendingFee()).to.deep.equal([0n, 0n]);
+      await expect(d.market.applyFee()).to.be.revertedWithCustomError(d.market, "JobMarketNoFeeScheduled");
+      // After it, a requester who accepted at most 1 % is refused rather than charged 10 %.
+      await expect(postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, maxFeeBps: 100 }))
+        .to.be.revertedWithCustomError(d.market, "JobMarketFeeAboveMax")
+        .withArgs(1_000, 100);
+      const later = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, maxFeeBps: 1_000 });
+      expect((await d.market.jobOf(later)).escrow).to.equal(REWARD + REWARD / 10n);
+      await expectConservation(d);
     });
   });
 });

@@ -43,7 +43,8 @@ contract JobMarketFuzz is TestBase {
                 leaseDuration: 600,
                 revealWindow: 600,
                 deadline: uint64(block.timestamp + 1 days),
-                minReputation: 0
+                minReputation: 0,
+                maxFeeBps: 100
             })
         );
     }

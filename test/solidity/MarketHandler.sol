@@ -75,10 +75,26 @@ contract MarketHandler is TestBase {
             leaseDuration: uint32(bound(seed >> 32, 60, 600)),
             revealWindow: uint32(bound(seed >> 48, 60, 600)),
             deadline: uint64(block.timestamp + bound(seed >> 64, 2_000, 20_000)),
-            minReputation: 0
+            minReputation: 0,
+            // Mostly accepts the current fee; sometimes a cap below it, which must refuse the job.
+            maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : market.MAX_FEE_BPS()
         });
         vm.prank(REQUESTER);
-        jobs.push(market.createJob(p));
+        try market.createJob(p) returns (uint256 jobId) {
+            if (market.jobOf(jobId).feeBps > p.maxFeeBps) revert("a job was charged more than its maxFeeBps");
+            jobs.push(jobId);
+        } catch {}
+    }
+
+    /// @notice The owner schedules a new fee; after the delay anyone applies it (new jobs only).
+    function changeFee(uint256 seed) external {
+        vm.prank(market.owner());
+        market.scheduleFee(uint16(bound(seed, 0, 1_000)));
+        try market.applyFee() {
+            revert("a fee applied before its delay");
+        } catch {}
+        vm.warp(block.timestamp + market.FEE_DELAY());
+        market.applyFee();
     }
 
     /// @notice Every provider, in a seeded order, asks for up to `count` slots of the job.

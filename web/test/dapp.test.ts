@@ -111,6 +111,7 @@ async function seedChain() {
           revealWindow: 120,
           deadline: block.timestamp + 3600n,
           minReputation: 0,
+          maxFeeBps: 1_000,
         },
       ],
     }),

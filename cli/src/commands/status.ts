@@ -152,7 +152,7 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
     lines.push(`  render           (manifest not available: ${report.manifestProblem.split("\n")[0]})`);
   }
   lines.push(`  segments         ${p.segmentCount} × ${plural(p.redundancy, "replica")}, quorum ${p.quorum}`);
-  lines.push(`  reward           ${t(p.rewardPerReplica)} per replica (+${job.feeBps / 100}% fee = ${t(unitPrice(p.rewardPerReplica, job.feeBps))}), collateral ${t(p.collateralPerReplica)}`);
+  lines.push(`  reward           ${t(p.rewardPerReplica)} per replica (+${job.feeBps / 100}% fee = ${t(unitPrice(p.rewardPerReplica, job.feeBps))}; the requester accepted at most ${p.maxFeeBps / 100}%), collateral ${t(p.collateralPerReplica)}`);
   lines.push(`  lease / reveal   ${formatDuration(p.leaseDuration)} / ${formatDuration(p.revealWindow)}`);
   lines.push(`  deadline         ${formatTimestamp(p.deadline, chainTime)}`);
   lines.push(`  min reputation   ${p.minReputation} bp`);

@@ -183,7 +183,7 @@ export function formatPlan(args: {
     ...formatSceneDefaults(o.sceneDefaults),
     `plan       ${plural(cost.segments, "segment")} = ${plural(tileCount(m), "tile")} (${m.segmentation.tilesX}×${m.segmentation.tilesY}) × ${plural(frameGroupCount(m), "frame group")} (${plural(frames, "frame")} ${m.frames.start}–${m.frames.end}, ${m.segmentation.framesPerSegment} per segment)`,
     `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
-    `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%)`,
+    `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`,
     `           providers lock ${t(o.collateral)} collateral per replica; unpaid budget is refunded`,
     `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — an ESTIMATE at benchmark score ${o.benchmarkScore}, not a quote`,
   ];
@@ -319,6 +319,7 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
     revealWindow: options.revealWindowSeconds,
     deadline,
     minReputation: options.minReputation,
+    maxFeeBps: options.maxFeeBps ?? feeBps,
   };
 
   // ------------------------------------------------------------ pay and post

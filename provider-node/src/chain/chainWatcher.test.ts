@@ -25,6 +25,7 @@ function setup() {
       revealWindow: 60,
       deadline: market.now() + 3600n,
       minReputation: 0,
+      maxFeeBps: 1_000,
     });
   return { clock, market, store, post };
 }

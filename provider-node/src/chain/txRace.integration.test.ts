@@ -69,6 +69,7 @@ test("the loser of a claim race in one block gets the decoded contract error; tr
     revealWindow: 60,
     deadline: now + 3_600n,
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
 
   // Both claims are simulated against the same state and mined in the same block.

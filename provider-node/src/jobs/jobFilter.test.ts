@@ -35,6 +35,7 @@ function job(overrides: Partial<JobParams> = {}, m: Manifest | null = manifest()
       revealWindow: 300,
       deadline: 1_000_000n,
       minReputation: 5000,
+      maxFeeBps: 1_000,
       ...overrides,
     },
   };

@@ -29,6 +29,7 @@ const params: JobParams = {
   revealWindow: 60,
   deadline: 10_000n,
   minReputation: 0,
+  maxFeeBps: 1_000,
 };
 const situation = { registered: true, reputation: 5000, freeStake: 100n * TOKEN, nowSeconds: 1_000 };
 

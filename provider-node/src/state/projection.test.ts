@@ -22,6 +22,7 @@ async function setup() {
     revealWindow: 60,
     deadline: market.now() + 120n,
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
   await market.portFor(PROVIDER_A).claim(jobId, 1);
   await market.portFor(PROVIDER_B).claim(jobId, 1);

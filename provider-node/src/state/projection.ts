@@ -119,6 +119,7 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
             revealWindow: params.revealWindow,
             deadline: params.deadline,
             minReputation: params.minReputation,
+            maxFeeBps: params.maxFeeBps,
           },
         });
         effects.newJobs.push(jobId);

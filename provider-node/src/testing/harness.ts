@@ -108,6 +108,7 @@ export async function postJob(world: World, options: JobOptions = {}): Promise<{
     revealWindow: options.revealWindow ?? 300,
     deadline: world.market.now() + BigInt(options.deadlineIn ?? 86_400),
     minReputation: options.minReputation ?? 0,
+    maxFeeBps: 1_000,
   });
   return { jobId, manifest, manifestCid };
 }

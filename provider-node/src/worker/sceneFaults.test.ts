@@ -35,6 +35,7 @@ async function post(manifest: Manifest, lease: number): Promise<bigint> {
     revealWindow: 300,
     deadline: world.market.now() + 86_400n,
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
 }
 

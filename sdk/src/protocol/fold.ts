@@ -164,6 +164,8 @@ export interface ProtocolState {
   totalBalances: bigint;
   totalStaked: bigint;
   feeBps?: number;
+  /** A fee scheduled (FeeScheduled) and not yet applied: `applyFee` makes it `feeBps` from `effectiveAt`. */
+  pendingFee?: { feeBps: number; effectiveAt: bigint };
   treasury?: Address;
   anomalies: Anomaly[];
   eventCount: number;
@@ -433,6 +435,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
         revealWindow: Number(p.revealWindow),
         deadline: BigInt(p.deadline as bigint),
         minReputation: Number(p.minReputation),
+        maxFeeBps: Number(p.maxFeeBps),
       };
       const feeBps = Number(a.feeBps);
       const escrow = BigInt(a.escrow as bigint);
@@ -680,6 +683,10 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     }
     case "FeeChanged":
       state.feeBps = Number(a.feeBps);
+      state.pendingFee = undefined;
+      return;
+    case "FeeScheduled":
+      state.pendingFee = { feeBps: Number(a.feeBps), effectiveAt: BigInt(a.effectiveAt as bigint) };
       return;
     case "TreasuryChanged":
       state.treasury = getAddress(a.treasury as string);

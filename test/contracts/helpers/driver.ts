@@ -76,6 +76,7 @@ export async function jobParams(overrides: Partial<Record<keyof JobParams, unkno
     revealWindow: REVEAL_WINDOW,
     deadline: now + 86_400,
     minReputation: 0,
+    maxFeeBps: 1_000,
     ...overrides,
   } as JobParams;
 }

@@ -284,6 +284,7 @@ export async function createJobRaw(
     revealWindow: args.revealWindow ?? 120,
     deadline: (now > wall ? now : wall) + BigInt(args.deadlineIn ?? 3_600),
     minReputation: 0,
+    maxFeeBps: 1_000,
   });
   const [event] = eventsNamed(created.events, "JobCreated");
   return { jobId: created.jobId, blockNumber: created.receipt.blockNumber, escrow: event.args.escrow };
