@@ -207,6 +207,8 @@ export function NewJob() {
         revealWindow: terms.revealWindowSeconds,
         deadline: clock + BigInt(terms.deadlineInSeconds),
         minReputation: terms.minReputation,
+        // The fee the page showed is the highest this job accepts (createJob reverts if it rose since).
+        maxFeeBps: feeBps.data ?? 0,
       };
       const receipt = await createTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJob", args: [params] }));
       if (!receipt) return setStep({ step: "idle" });
