@@ -37,6 +37,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     uint256 public constant MAX_BATCH = 64;
     /// @notice Most open segments a claim inspects before giving up (bounds its gas).
     uint256 public constant MAX_CLAIM_SCAN = 256;
+    /// @notice Longest `detail` an `abandon` may publish, in bytes (an engine's error line).
+    uint256 public constant MAX_ABANDON_DETAIL = 256;
     /// @notice Lowest minimum lease and reveal window a deployment may choose (each deployment
     /// sets its own, see `minLease` and `minRevealWindow`; public networks should keep minutes).
     uint32 public constant TIMING_FLOOR = 30 seconds;
@@ -376,8 +378,14 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobMarket
-    function abandon(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
+    function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail)
+        external
+        nonReentrant
+    {
         _checkBatch(slots.length);
+        if (bytes(detail).length > MAX_ABANDON_DETAIL) {
+            revert JobMarketAbandonDetailTooLong(bytes(detail).length, MAX_ABANDON_DETAIL);
+        }
         Ctx memory c = _context(jobId);
         uint32 providerId = _providerIds[msg.sender];
         for (uint256 i; i < slots.length; ++i) {
@@ -390,7 +398,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
             d.unlock += c.job.collateralPerReplica;
             d.abandoned += 1;
-            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender);
+            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail);
             _reopen(c, ref.segment, ref.replica, false);
         }
         _settle(c);

@@ -24,7 +24,7 @@ import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
-import { unpackSlot } from "@tessellate/sdk/protocol";
+import { AbandonReason, unpackSlot } from "@tessellate/sdk/protocol";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 import { cancelJob } from "./commands/cancel.ts";
 import { fetchJob } from "./commands/fetch.ts";
@@ -322,6 +322,33 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     assert.match(text, /paid 2 RNDR-T in rewards \+ 0.02 RNDR-T fees; refunded 0 RNDR-T/);
     const status = await jobStatus({ jobId: result.jobId }, { market: requester });
     assert.deepEqual(status.job.outputCids, [result.outputCid]);
+  });
+
+  it("stops watching when every registered provider gave the job back for its scene, showing their reasons (issue 12 item 2)", async () => {
+    const before = await requester.jobCount();
+    // Every provider claims a slot and gives it back as a scene fault, in the engine's words.
+    const refusing = (async () => {
+      while ((await requester.jobCount()) === before) await new Promise((r) => setTimeout(r, 50));
+      const id = before + 1n;
+      for (const [i, p] of providers.entries()) {
+        const [slot] = await claim(p, id, 1);
+        await p.abandon(id, [slot], AbandonReason.SceneFault, `povray: Parse Error: Cannot open include file drums${i}.inc`);
+      }
+    })();
+    const options = parseSubmitOptions(SCENE, { size: "8x4", frames: "1", tiles: "2x1", redundancy: "1", quorum: "1", reward: "1" });
+    const out = collectingOutput();
+    const registeredProviders = async () => new Set(providers.map((p) => p.account!.toLowerCase()));
+    const result = await submitJob(options, { market: requester, storage, output: out, pollIntervalMs: 100, registeredProviders });
+    await refusing;
+    assert.equal(result.outcome?.stoppedEarly, "refused");
+    const text = out.lines.join("\n") + out.progressText();
+    for (const i of [0, 1, 2]) assert.match(text, new RegExp(`refused {4}\\S+ gave segment \\d back: SceneFault — povray: Parse Error: Cannot open include file drums${i}\\.inc`));
+    assert.match(text, /REFUSED {4}every registered provider gave job \d+ back because of its scene/);
+    assert.match(text, /tessellate job cancel \d+/);
+    const status = formatJobStatus(await jobStatus({ jobId: result.jobId }, { market: requester })).join("\n");
+    assert.match(status, /given back \(why providers returned a claimed slot\):/);
+    assert.match(status, /segment \d {2}\S+ {2}SceneFault — povray: Parse Error: Cannot open include file drums2\.inc/);
+    await cancelJob({ jobId: result.jobId }, { market: requester, output: collectingOutput() });
   });
 
   it("pays with an EIP-2612 permit; after the deadline the wait closes what can no longer settle and refunds it", async () => {

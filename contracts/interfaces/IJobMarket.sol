@@ -61,6 +61,17 @@ interface IJobMarket {
         KeeperFee // seized collateral -> whoever called `expire`
     }
 
+    /// @notice Why a provider gave a claimed slot back (`abandon`), so the requester sees it.
+    enum AbandonReason {
+        Unspecified, // no reason given
+        SceneFault, // the scene does not render: the engine's error (parse error, missing file, no camera)
+        SceneUnavailable, // the scene or manifest could not be fetched or is not what the job says
+        RenderTimeout, // the render ran past the provider's time limit
+        OutOfResources, // the render needs more memory or disk than the provider offers
+        TooLittleTime, // the provider cannot finish within the lease
+        ProviderStopping // the provider is shutting down or paused
+    }
+
     /// @notice Parameters of a new job.
     struct JobParams {
         string manifestCid; // IPFS CID of the manifest (engine, scene, size, frames, tiling)
@@ -182,6 +193,7 @@ interface IJobMarket {
     /// @notice The token delivered less than was pulled (a fee-on-transfer or rebasing token):
     /// such tokens are refused, as escrow is accounted at face value.
     error JobMarketTransferShortfall(uint256 expected, uint256 received);
+    error JobMarketAbandonDetailTooLong(uint256 length, uint256 max);
 
     // ---------------------------------------------------------------- events
 
@@ -220,7 +232,15 @@ interface IJobMarket {
         uint256 slashed
     );
     /// @notice The provider gave its claim back before its lease ended: collateral returned.
-    event ReplicaAbandoned(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
+    /// `reason` and `detail` (at most MAX_ABANDON_DETAIL bytes, e.g. the engine's error line) say why.
+    event ReplicaAbandoned(
+        uint256 indexed jobId,
+        uint32 segment,
+        uint8 replica,
+        address indexed provider,
+        AbandonReason reason,
+        string detail
+    );
     /// @notice Collateral returned without a verdict (segment failed or closed through no fault of the replica).
     event ReplicaReleased(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
     /// @notice No digest can reach quorum: one more slot opened (`slots` in total).
@@ -275,7 +295,9 @@ interface IJobMarket {
     /// slot of its segment is committed (salt ignored), which opens the window for the others.
     function reveal(uint256 jobId, RevealInput[] calldata reveals) external;
     /// @notice Gives back claimed, uncommitted replicas before their leases end; collateral returned.
-    function abandon(uint256 jobId, SlotRef[] calldata slots) external;
+    /// `reason` and `detail` (at most MAX_ABANDON_DETAIL bytes) are published in ReplicaAbandoned
+    /// for the requester; they are the provider's word and change nothing in the settlement.
+    function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail) external;
 
     // ---------------------------------------------------------------- anyone
 

@@ -6,6 +6,7 @@
  */
 import type { Address, Hex } from "viem";
 import type { CommitInput, MarketClient, ProtocolEvent, RevealInput, Slot } from "@tessellate/sdk";
+import type { AbandonReason } from "@tessellate/sdk/protocol";
 import type {
   JobView as ContractJobView,
   ProviderView as ContractProviderView,
@@ -60,7 +61,8 @@ export interface MarketPort {
   claim(jobId: bigint, count: number): Promise<TxResult & { slots: { segment: number; replica: number; leaseEnd: bigint }[] }>;
   commit(jobId: bigint, commits: CommitInput[]): Promise<TxResult>;
   reveal(jobId: bigint, reveals: RevealInput[]): Promise<TxResult>;
-  abandon(jobId: bigint, slots: Slot[]): Promise<TxResult>;
+  /** Gives slots back, publishing why (`AbandonReason`) and in words (at most MAX_ABANDON_DETAIL bytes). */
+  abandon(jobId: bigint, slots: Slot[], reason: AbandonReason, detail: string): Promise<TxResult>;
   expire(jobId: bigint, slots: Slot[]): Promise<TxResult>;
   closeSegments(jobId: bigint, segments: number[]): Promise<TxResult>;
   withdraw(): Promise<TxResult>;
@@ -88,7 +90,7 @@ export function createMarketPort(client: MarketClient): MarketPort {
     claim: (jobId, count) => client.claim(jobId, count),
     commit: (jobId, commits) => client.commit(jobId, commits),
     reveal: (jobId, reveals) => client.reveal(jobId, reveals),
-    abandon: (jobId, slots) => client.abandon(jobId, slots),
+    abandon: (jobId, slots, reason, detail) => client.abandon(jobId, slots, reason, detail),
     expire: (jobId, slots) => client.expire(jobId, slots),
     closeSegments: (jobId, segments) => client.closeSegments(jobId, segments),
     withdraw: () => client.withdraw(),

@@ -17,7 +17,7 @@ import {
   type TransactionReceipt,
 } from "viem";
 import type { ChainConnection } from "./chain.ts";
-import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
+import { AbandonReason, jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
 import { ContractRevertError, decodeViemRevert } from "./contractErrors.ts";
 import { FatalError, RetryableError } from "./errors.ts";
 import { unpackSlots, type SlotRef } from "./protocol/slots.ts";
@@ -229,7 +229,9 @@ export function createMarketClient(conn: ChainConnection) {
     },
     commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
     reveal: (jobId: bigint, reveals: RevealInput[]) => send(market, "reveal", [jobId, reveals]),
-    abandon: (jobId: bigint, slots: Slot[]) => send(market, "abandon", [jobId, slots]),
+    /** Gives slots back; `reason` and `detail` are published in `ReplicaAbandoned` for the requester. */
+    abandon: (jobId: bigint, slots: Slot[], reason: AbandonReason = AbandonReason.Unspecified, detail = "") =>
+      send(market, "abandon", [jobId, slots, reason, detail]),
     expire: (jobId: bigint, slots: Slot[]) => send(market, "expire", [jobId, slots]),
     withdraw: () => send(market, "withdraw", []),
 

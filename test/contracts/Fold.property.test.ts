@@ -228,7 +228,7 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     const claimed = slotsIn(state, jobId, [ReplicaState.Claimed]);
     if (claimed.length === 0) return "nothing to abandon";
     const slot = rng.pick(claimed);
-    return attempt(`abandon(${jobId}, ${slot.segment}/${slot.replica})`, () => market.connect(signerOf(slot.provider)).abandon(jobId, [{ segment: slot.segment, replica: slot.replica }]));
+    return attempt(`abandon(${jobId}, ${slot.segment}/${slot.replica})`, () => market.connect(signerOf(slot.provider)).abandon(jobId, [{ segment: slot.segment, replica: slot.replica }], 1, "Parse Error: No objects in scene."));
   }
   if (roll < 79) {
     const held = slotsIn(state, jobId, [ReplicaState.Claimed, ReplicaState.Committed]);

@@ -185,7 +185,18 @@ describe("JobMarket errors", function () {
       const [slot] = await claim(d, p, jobId, 1);
       await networkHelpers.time.increase(LEASE + 1);
       await expect(commitAll(d, p, jobId, [slot])).to.be.revertedWithCustomError(d.market, "JobMarketLeaseExpired");
-      await expect(d.market.connect(p).abandon(jobId, [slot])).to.be.revertedWithCustomError(d.market, "JobMarketLeaseExpired");
+      await expect(d.market.connect(p).abandon(jobId, [slot], 0, "")).to.be.revertedWithCustomError(d.market, "JobMarketLeaseExpired");
+    });
+
+    it("JobMarketAbandonDetailTooLong for a give-back reason over MAX_ABANDON_DETAIL bytes, and an out-of-range reason reverts", async function () {
+      const jobId = await postJob(d, { segmentCount: 1 });
+      const p = d.providers[0];
+      const [slot] = await claim(d, p, jobId, 1);
+      await expect(d.market.connect(p).abandon(jobId, [slot], 1, "x".repeat(257)))
+        .to.be.revertedWithCustomError(d.market, "JobMarketAbandonDetailTooLong")
+        .withArgs(257, 256);
+      await expect(d.market.connect(p).abandon(jobId, [slot], 7, "")).to.revert(ethers);
+      await expect(d.market.connect(p).abandon(jobId, [slot], 6, "x".repeat(256))).to.emit(d.market, "ReplicaAbandoned");
     });
 
     it("JobMarketZeroCommitment", async function () {

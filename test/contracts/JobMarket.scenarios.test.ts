@@ -169,9 +169,10 @@ describe("JobMarket scenarios", function () {
     const jobId = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1 });
     const [slot] = await claim(d, quitter, jobId, 1);
     expect(await d.registry.freeStake(quitter.address)).to.equal(STAKE - COLLATERAL);
-    await expect(d.market.connect(quitter).abandon(jobId, [slot]))
+    // The reason and the engine's error line reach the requester in the event (issue 12 item 2).
+    await expect(d.market.connect(quitter).abandon(jobId, [slot], 1, "Cannot open include file drums.inc"))
       .to.emit(d.market, "ReplicaAbandoned")
-      .withArgs(jobId, 0, 0, quitter.address);
+      .withArgs(jobId, 0, 0, quitter.address, 1, "Cannot open include file drums.inc");
     expect(await d.registry.freeStake(quitter.address)).to.equal(STAKE);
     expect((await d.registry.providerOf(quitter.address)).abandoned).to.equal(1);
     const [again] = await claim(d, other, jobId, 1);

@@ -217,7 +217,7 @@ describe("Security: the review's attacks are blocked", function () {
       expect(await read(slots.fullWords)).to.equal(ALL);
       expect(await read(slots.fullGroups)).to.equal(1n); // group 1 holds the job's last, partial word: never full
       await expect(d.market.connect(d.providers[1]).claim(jobId, 1)).to.be.revertedWithCustomError(d.market, "JobMarketNothingToClaim");
-      await d.market.connect(d.providers[0]).abandon(jobId, [slot]);
+      await d.market.connect(d.providers[0]).abandon(jobId, [slot], 0, "");
       expect(await read(slots.fullGroups)).to.equal(0n);
       expect(await read(slots.fullWords)).to.equal(ALL ^ 1n);
       expect(await read(slots.closed)).to.equal(ALL ^ (1n << 5n));

@@ -193,7 +193,7 @@ contract MarketHandler is TestBase {
         IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
         if (held.length == 0) return;
         vm.prank(p);
-        try market.abandon(jobId, held) {} catch {}
+        try market.abandon(jobId, held, IJobMarket.AbandonReason(uint8(jobSeed % 7)), "") {} catch {}
     }
 
     function expire(uint256 jobSeed, uint256 segmentSeed, uint256 replicaSeed) external {

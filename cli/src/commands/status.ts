@@ -8,6 +8,7 @@ import type { MarketClient } from "@tessellate/sdk/market";
 import { segmentAt } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import {
+  AbandonReasonNames,
   createFold,
   isRefundedByCancellation,
   JobStatusNames,
@@ -50,6 +51,8 @@ export interface SegmentRow {
   revealDeadline: bigint;
   replicas: ReplicaRow[];
   accepted?: { digest: string; resultCid: string };
+  /** Slots given back, oldest first: who, why (AbandonReason name) and the provider's words. */
+  givenBack: { provider: string; reason: string; detail: string }[];
 }
 
 export interface JobStatusReport {
@@ -114,6 +117,7 @@ export async function jobStatus(
         r.state === ReplicaState.Empty ? [] : [{ replica: k, provider: r.provider, state: ReplicaStateNames[r.state], verdict: r.verdict }],
       ),
       accepted: seg.accepted ? { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid } : undefined,
+      givenBack: seg.givenBack.map((g) => ({ provider: g.provider, reason: AbandonReasonNames[g.reason] ?? String(g.reason), detail: g.detail })),
     };
     if (segView.status !== seg.status) row.statusFromEvents = SegmentStatusNames[seg.status];
     return row;
@@ -176,5 +180,11 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
   ]);
   lines.push(...formatTable(["seg", "frames", "tile", "status", "slots", "replicas (slot:provider state)", "accepted digest / result"], rows).split("\n"));
   if (report.hiddenSegments > 0) lines.push(`… ${report.hiddenSegments} more segments (raise --limit to list them)`);
+  const givenBack = report.segments.flatMap((s) => s.givenBack.map((g) => ({ segment: s.segment, ...g })));
+  if (givenBack.length > 0) {
+    lines.push("");
+    lines.push("given back (why providers returned a claimed slot):");
+    for (const g of givenBack) lines.push(`  segment ${g.segment}  ${shortAddress(g.provider)}  ${g.reason}${g.detail ? ` — ${g.detail}` : ""}`);
+  }
   return lines;
 }

@@ -15,13 +15,14 @@ import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
 import { jobCost, jobTermsProblems, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
+import { AbandonReasonNames, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
 import { tokenSymbol } from "../chainReads.ts";
-import { describeOffer, engineOffers, type EngineOffers } from "../engineOffers.ts";
+import { describeOffer, engineOffers, registeredProfiles, type EngineOffers } from "../engineOffers.ts";
 import { UsageError, UsageErrors } from "../errors.ts";
-import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural } from "../format.ts";
+import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 import type { SubmitOptions } from "../parse.ts";
 import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
@@ -195,6 +196,8 @@ export interface SubmitDeps {
   output?: Output;
   /** What registered providers advertise for an engine (default: their profiles, via the registry's events and IPFS). */
   engineOffers?: (engine: EngineName) => Promise<EngineOffers>;
+  /** The registered providers, lower-case (default: read from the registry's events). */
+  registeredProviders?: () => Promise<ReadonlySet<string>>;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   signal?: AbortSignal;
@@ -345,6 +348,8 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
 
   // ------------------------------------------------------------ watch, composite, record
   const live = createLiveLine(out.progress);
+  const shownRefusals = new Set<string>();
+  let registered: Set<string> | undefined;
   let outcome: JobOutcome;
   try {
     outcome = await waitForJob(
@@ -354,7 +359,14 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
         closeWhenExpired: true,
         signal: deps.signal,
         pollIntervalMs: deps.pollIntervalMs,
-        onProgress: (p) => live.set(formatJobProgress(p, { ascii })),
+        onProgress: (p, job) => {
+          for (const line of newRefusalLines(job, shownRefusals)) live.log(line);
+          live.set(formatJobProgress(p, { ascii }));
+        },
+        registeredProviders: deps.registeredProviders ?? (async () => {
+          registered ??= new Set([...(await registeredProfiles(market)).keys()].map((a) => a.toLowerCase()));
+          return registered;
+        }),
       },
       { market, now, sleep: deps.sleep },
     );
@@ -365,6 +377,11 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
   }
   live.done();
   result.outcome = outcome;
+  if (outcome.stoppedEarly === "refused") {
+    out.print(`REFUSED    every registered provider gave job ${posted.jobId} back because of its scene (reasons above); nobody will render it as it is`);
+    out.print(`           get the escrow back with \`tessellate job cancel ${posted.jobId}\`, fix the scene and submit again`);
+    return result;
+  }
   if (outcome.failed.length > 0) out.print(`FAILED     ${plural(outcome.failed.length, "segment")} found no quorum (${outcome.failed.join(", ")}): their budget was refunded`);
   if (outcome.closed.length > 0) out.print(`closed     ${plural(outcome.closed.length, "segment")} without a result (${outcome.closed.join(", ")}): refunded`);
 
@@ -447,4 +464,16 @@ export async function createJobWithPermit(market: MarketClient, params: JobParam
   const { r, s, yParity } = parseSignature(signature);
   const posted = await market.createJobWithPermit(params, { deadline: permitDeadline, v: 27 + (yParity ?? 0), r, s });
   return { jobId: posted.jobId, hash: posted.hash, blockNumber: posted.receipt.blockNumber };
+}
+
+/** Lines for the scene refusals of `job` not shown yet ("provider 0xab…cd refused segment 3: …"). */
+export function newRefusalLines(job: JobRecord, shown: Set<string>): string[] {
+  const lines: string[] = [];
+  for (const [provider, refusal] of sceneRefusals(job)) {
+    const key = `${provider}:${refusal.blockNumber}`;
+    if (shown.has(key)) continue;
+    shown.add(key);
+    lines.push(`refused    ${shortAddress(refusal.provider)} gave segment ${refusal.segment} back: ${AbandonReasonNames[refusal.reason]}${refusal.detail ? ` — ${refusal.detail}` : ""}`);
+  }
+  return lines;
 }

@@ -8,7 +8,7 @@
 import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
-import { createFold, isSegmentDone, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
+import { createFold, isHeld, isSegmentDone, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { sleep as defaultSleep } from "../output.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
@@ -26,6 +26,12 @@ export interface WaitForJobOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: (progress: JobProgress, job: JobRecord) => void;
+  /**
+   * The registered providers (lower-case addresses), read once a provider has refused the job
+   * because of its scene. When every one of them has, and none holds a slot, nobody will render
+   * the job: the wait stops (`stoppedEarly: "refused"`) instead of running to the deadline.
+   */
+  registeredProviders?: () => Promise<ReadonlySet<string>>;
 }
 
 /** Where a job's money went, from its `Credited` events. */
@@ -58,7 +64,7 @@ export interface JobOutcome {
   /** Every segment accepted. */
   complete: boolean;
   /** The wait ended before every segment settled. */
-  stoppedEarly?: "timeout" | "deadline";
+  stoppedEarly?: "timeout" | "deadline" | "refused";
   money: JobMoney;
   elapsedMs: number;
   /** Last block read. */
@@ -146,6 +152,10 @@ export async function waitForJob(
     options.onProgress?.(progress, job);
     if (progress.done === progress.segments) return jobOutcomeOf(job, now() - started, next - 1n);
 
+    if (options.registeredProviders && (await everyProviderRefused(job, options.registeredProviders))) {
+      return { ...jobOutcomeOf(job, now() - started, next - 1n), stoppedEarly: "refused" };
+    }
+
     const chainNow = await market.latestTimestamp();
     const wallNow = BigInt(Math.floor(now() / 1000));
     const clock = chainNow > wallNow ? chainNow : wallNow;
@@ -168,4 +178,13 @@ export async function waitForJob(
     }
     await pause(pollMs, options.signal);
   }
+}
+
+/** Whether every registered provider gave this job back because of its scene, and nobody holds a slot of it. */
+async function everyProviderRefused(job: JobRecord, registered: () => Promise<ReadonlySet<string>>): Promise<boolean> {
+  const refusals = sceneRefusals(job);
+  if (refusals.size === 0) return false;
+  for (const seg of job.segments.values()) if (seg.replicas.some((r) => r !== undefined && isHeld(r))) return false;
+  const providers = await registered();
+  return providers.size > 0 && [...providers].every((p) => refusals.has(p));
 }

@@ -191,7 +191,7 @@ export class FakeMarket {
       claim: (jobId, count) => write("claim", [jobId, count], () => ({ slots: self.claim(account, jobId, count) })),
       commit: (jobId, commits) => write("commit", [jobId, commits], () => (self.commit(account, jobId, commits), {})),
       reveal: (jobId, reveals) => write("reveal", [jobId, reveals], () => (self.reveal(account, jobId, reveals), {})),
-      abandon: (jobId, slots) => write("abandon", [jobId, slots], () => (self.abandon(account, jobId, slots), {})),
+      abandon: (jobId, slots, reason, detail) => write("abandon", [jobId, slots, reason, detail], () => (self.abandon(account, jobId, slots, reason, detail), {})),
       expire: (jobId, slots) => write("expire", [jobId, slots], () => (self.expire(account, jobId, slots), {})),
       closeSegments: (jobId, segments) => write("closeSegments", [jobId, segments], () => (self.closeSegments(jobId, segments), {})),
       withdraw: () => write("withdraw", [], () => (self.withdraw(account), {})),
@@ -378,8 +378,10 @@ export class FakeMarket {
     r.state = ChainReplicaState.Settled;
   }
 
-  private abandon(who: Address, jobId: bigint, slots: Slot[]): void {
+  private abandon(who: Address, jobId: bigint, slots: Slot[], reason: number, detail: string): void {
     const job = this.job(jobId);
+    const max = Number(jobMarketConstants.MAX_ABANDON_DETAIL);
+    if (new TextEncoder().encode(detail).length > max) throw revert("JobMarketAbandonDetailTooLong", new TextEncoder().encode(detail).length, max);
     for (const ref of slots) {
       const s = this.segment(job, jobId, ref.segment);
       const r = this.held(s, who, jobId, ref.segment, ref.replica);
@@ -388,7 +390,7 @@ export class FakeMarket {
       const p = this.providers.get(who.toLowerCase())!;
       p.locked -= job.params.collateralPerReplica;
       p.abandoned++;
-      this.emit("ReplicaAbandoned", { jobId, segment: ref.segment, replica: ref.replica, provider: who });
+      this.emit("ReplicaAbandoned", { jobId, segment: ref.segment, replica: ref.replica, provider: who, reason, detail });
       s.replicas[ref.replica] = undefined;
     }
   }

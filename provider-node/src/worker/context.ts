@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { estimateJob } from "@tessellate/sdk";
 import { contractErrorOf, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError, TessellateError } from "@tessellate/sdk/errors";
-import { jobMarketConstants } from "@tessellate/sdk/protocol";
+import { jobMarketConstants, type AbandonReason } from "@tessellate/sdk/protocol";
 import type { Storage } from "@tessellate/sdk";
 import type { Address, Hex } from "viem";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
@@ -50,6 +50,12 @@ export interface WorkerDeps {
 
 export type AbortKind = "lease" | "cancelled" | "shutdown" | "settled";
 
+/** Why a slot is given back: the code and the words the requester sees. */
+export interface GiveBack {
+  reason: AbandonReason;
+  message: string;
+}
+
 export class RenderAbort extends Error {
   readonly kind: AbortKind;
   constructor(kind: AbortKind, message: string) {
@@ -76,7 +82,8 @@ export class WorkerContext {
   readonly backoff: BackoffSchedule<string>;
   readonly inFlight = new Map<number, InFlight>();
   /** Rows whose abandon must be (re)sent, with the reason. */
-  readonly toAbandon = new Map<number, string>();
+  /** Replicas to give back, each with the reason code and words published in `ReplicaAbandoned`. */
+  readonly toAbandon = new Map<number, GiveBack>();
   /** Jobs where the last claim found nothing to claim, until a slot reopens (or a minute passes). */
   readonly exhausted = new Map<bigint, number>();
   /** Measured ÷ estimated render time, applied to every estimate. */

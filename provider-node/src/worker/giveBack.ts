@@ -5,9 +5,9 @@
  * `isClosable`) to release collateral.
  */
 import { FatalError } from "@tessellate/sdk/errors";
-import { isClosable, JobStatus as ChainJobStatus } from "@tessellate/sdk/protocol";
+import { AbandonReason, AbandonReasonNames, isClosable, JobStatus as ChainJobStatus, jobMarketConstants } from "@tessellate/sdk/protocol";
 import type { ReplicaRow } from "../state/stateStore.ts";
-import { chunks, fields, groupByJob, MAX_BATCH, RenderAbort, type WorkerContext } from "./context.ts";
+import { chunks, fields, groupByJob, MAX_BATCH, RenderAbort, type GiveBack, type WorkerContext } from "./context.ts";
 
 export async function giveBack(ctx: WorkerContext, now: number): Promise<void> {
   const { store, config } = ctx.d;
@@ -16,26 +16,30 @@ export async function giveBack(ctx: WorkerContext, now: number): Promise<void> {
     for (const row of store.listReplicas({ jobId: job.jobId, states: ["claimed", "rendering", "rendered"] })) {
       const flight = ctx.inFlight.get(row.id);
       if (flight) flight.controller.abort(new RenderAbort("cancelled", "the requester cancelled the job"));
-      else if (!ctx.toAbandon.has(row.id)) ctx.toAbandon.set(row.id, "the requester cancelled the job");
+      else if (!ctx.toAbandon.has(row.id)) ctx.toAbandon.set(row.id, { reason: AbandonReason.Unspecified, message: "the requester cancelled the job" });
     }
   }
   for (const row of store.listReplicas({ states: ["claimed"] })) {
     if (ctx.inFlight.has(row.id) || ctx.toAbandon.has(row.id) || ctx.deferred.isTrial(row.jobId)) continue;
     const seconds = ctx.estimateSeconds(row);
     if (seconds !== undefined && now + seconds * config.limits.renderTimeSafetyFactor > row.leaseEnd - config.limits.commitMarginSeconds) {
-      ctx.toAbandon.set(row.id, `the render (~${Math.ceil(seconds)} s) cannot finish before the lease ends at ${row.leaseEnd}`);
+      ctx.toAbandon.set(row.id, { reason: AbandonReason.TooLittleTime, message: `the render (~${Math.ceil(seconds)} s) cannot finish before the lease ends at ${row.leaseEnd}` });
     }
   }
-  const byJob = new Map<bigint, { row: ReplicaRow; reason: string }[]>();
+  // One abandon per job and reason: the contract publishes one reason per call.
+  const byJob = new Map<string, { jobId: bigint; entries: { row: ReplicaRow; reason: GiveBack }[] }>();
   for (const [id, reason] of ctx.toAbandon) {
     const row = store.getReplica(id);
     if (!row || !["claimed", "rendering", "rendered"].includes(row.state) || ctx.inFlight.has(id)) {
       if (!row || !["claimed", "rendering", "rendered"].includes(row.state)) ctx.toAbandon.delete(id);
       continue;
     }
-    byJob.set(row.jobId, [...(byJob.get(row.jobId) ?? []), { row, reason }]);
+    const group = `${row.jobId}:${reason.reason}:${reason.message}`;
+    const entry = byJob.get(group) ?? { jobId: row.jobId, entries: [] };
+    entry.entries.push({ row, reason });
+    byJob.set(group, entry);
   }
-  for (const [jobId, entries] of byJob) {
+  for (const { jobId, entries } of byJob.values()) {
     const key = `abandon:${jobId}`;
     if (!ctx.ready(key)) continue;
     for (const batch of chunks(entries, MAX_BATCH)) await sendAbandon(ctx, jobId, batch, now);
@@ -43,29 +47,41 @@ export async function giveBack(ctx: WorkerContext, now: number): Promise<void> {
   await closeSegments(ctx, now);
 }
 
-export async function sendAbandon(ctx: WorkerContext, jobId: bigint, entries: { row: ReplicaRow; reason: string }[], now: number): Promise<void> {
+/** The words published with an abandon: at most the contract's MAX_ABANDON_DETAIL bytes of UTF-8. */
+export function abandonDetail(message: string): string {
+  const max = Number(jobMarketConstants.MAX_ABANDON_DETAIL);
+  const bytes = new TextEncoder().encode(message);
+  if (bytes.length <= max) return message;
+  // Cut on a character boundary, leaving room for the ellipsis (3 bytes).
+  let cut = new TextDecoder().decode(bytes.subarray(0, max - 3));
+  if (cut.endsWith("\uFFFD")) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
+export async function sendAbandon(ctx: WorkerContext, jobId: bigint, entries: { row: ReplicaRow; reason: GiveBack }[], now: number): Promise<void> {
   const { store, market } = ctx.d;
   const live = entries.filter(({ row }) => {
     if (now <= row.leaseEnd) return true;
-    store.transition(row.id, "failed", { lastError: `could not give it back before the lease ended: ${entries[0].reason}` }, "lease passed");
+    store.transition(row.id, "failed", { lastError: `could not give it back before the lease ended: ${entries[0].reason.message}` }, "lease passed");
     ctx.toAbandon.delete(row.id);
     return false;
   });
   if (live.length === 0) return;
   try {
-    await market.abandon(jobId, live.map(({ row }) => ({ segment: row.segment, replica: row.replica })));
+    const { reason, message } = live[0].reason;
+    await market.abandon(jobId, live.map(({ row }) => ({ segment: row.segment, replica: row.replica })), reason, abandonDetail(message));
     ctx.d.metrics.count("abandons", live.length);
-    for (const { row, reason } of live) {
+    for (const { row } of live) {
       ctx.toAbandon.delete(row.id);
-      ctx.log.warn({ ...fields(row), reason }, "abandoned replica");
+      ctx.log.warn({ ...fields(row), reason: message, code: AbandonReasonNames[reason] }, "abandoned replica");
     }
     ctx.backoff.succeeded(`abandon:${jobId}`);
     await ctx.syncQuietly();
     // The event settles the row; record the reason on it as well.
-    for (const { row, reason } of live) {
+    for (const { row } of live) {
       const current = store.getReplica(row.id)!;
-      if (current.state !== "abandoned") store.transition(row.id, "abandoned", { lastError: reason }, "abandon sent");
-      else store.recordAttempt(row.id, reason);
+      if (current.state !== "abandoned") store.transition(row.id, "abandoned", { lastError: message }, "abandon sent");
+      else store.recordAttempt(row.id, message);
     }
   } catch (error) {
     ctx.failed(`abandon:${jobId}`, error, { jobId: String(jobId), segments: live.map(({ row }) => row.segment) }, "abandon");

@@ -8,11 +8,11 @@ import { rm } from "node:fs/promises";
 import { isAddressEqual, type Hex } from "viem";
 import { commitmentOf, segmentAt } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
-import { ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
+import { AbandonReason, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Logger } from "../ports.ts";
 import type { ReplicaRow } from "../state/stateStore.ts";
 import { fields, problemLine, RenderAbort, round2, WorkerContext, type InFlight } from "./context.ts";
-import { describeRenderFailure } from "./renderFailure.ts";
+import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
 import { renderSegment } from "./renderSegment.ts";
 import { replicaSalt } from "./replicaSalt.ts";
 import { manifestOf, recordDecision } from "./claim.ts";
@@ -114,7 +114,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
         store.transition(row.id, "claimed", { lastError: "interrupted by shutdown" }, "shutdown");
         log.info({}, "render interrupted by shutdown; it will start again after a restart if its lease allows");
       } else if (reason.kind !== "settled") {
-        ctx.toAbandon.set(row.id, reason.message);
+        ctx.toAbandon.set(row.id, { reason: reason.kind === "lease" ? AbandonReason.TooLittleTime : AbandonReason.Unspecified, message: reason.message });
         if (reason.kind === "lease" && flight.engineStartedAt !== undefined) {
           // Measured, not estimated: the engine ran until the lease margin. Claiming again would
           // burn the same time and give the slot back again, until the deadline.
@@ -132,7 +132,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       // expire, and do not claim this job again.
       log.error({ err: message, code: reason.code }, "the segment cannot be rendered; giving it back");
       store.recordAttempt(row.id, message);
-      ctx.toAbandon.set(row.id, `cannot render: ${message}`);
+      ctx.toAbandon.set(row.id, { reason: abandonReasonOf(reason), message: `cannot render: ${message}` });
       const job = store.getJob(row.jobId);
       if (job) recordDecision(ctx, job, "skipped", `its scene cannot be rendered here: ${problemLine(message)}`, true);
     } else {

@@ -5,6 +5,8 @@
  * killed (SIGKILL from the kernel's OOM killer). Those signs are turned into one plain sentence
  * naming the limit and the setting that raises it.
  */
+import { FatalError } from "@tessellate/sdk/errors";
+import { AbandonReason } from "@tessellate/sdk/protocol";
 import { EngineError } from "../sandbox/engineError.ts";
 
 const MEMORY_SIGNS = /bad_alloc|out of memory|cannot allocate memory|memory allocation failed|not enough memory|attempt to free null pointer|MemoryError|malloc/i;
@@ -22,4 +24,30 @@ export function describeRenderFailure(error: unknown, memoryBytes: number): stri
   if (!ranOutOfMemory(error)) return message;
   const gib = Math.round((memoryBytes / 1024 ** 3) * 100) / 100;
   return `ran out of the ${gib} GiB memory limit (limits.memoryBytes / TESSELLATE_MEMORY_BYTES): ${message.split("\n")[0]}`;
+}
+
+/**
+ * The reason code a render failure gives back its slot with (published in `ReplicaAbandoned`
+ * for the requester): the engine's refusal of the scene, a time-out, a memory limit, or a scene
+ * that could not be fetched or read.
+ */
+export function abandonReasonOf(error: unknown): AbandonReason {
+  if (ranOutOfMemory(error)) return AbandonReason.OutOfResources;
+  const code = error instanceof FatalError ? error.code : undefined;
+  switch (code) {
+    case "RENDER_TIMEOUT":
+      return AbandonReason.RenderTimeout;
+    case "SCENE_EMPTY":
+    case "SCENE_BAD_CID":
+    case "MANIFEST_INVALID":
+      return AbandonReason.SceneUnavailable;
+    case "ENGINE_FAILED":
+    case "ENGINE_CRASHED":
+    case "SCENE_INVALID":
+    case "SETTINGS_INVALID":
+    case "RENDER_REQUEST_INVALID":
+      return AbandonReason.SceneFault;
+    default:
+      return AbandonReason.Unspecified;
+  }
 }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { commitmentOf } from "@tessellate/sdk";
 import { ContractRevertError } from "@tessellate/sdk/contractErrors";
 import { RetryableError } from "@tessellate/sdk/errors";
+import { AbandonReason } from "@tessellate/sdk/protocol";
 import { createLogger } from "../logger.ts";
 import type { MarketPort } from "../ports.ts";
 import { EngineError } from "../sandbox/engineError.ts";
@@ -228,6 +229,10 @@ test("a scene the engine cannot render is abandoned (collateral back) and the jo
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(world.market.calls.filter((c) => c.method === "claim").length, 1, "the job is not claimed again");
   assert.equal(world.market.providerView(PROVIDER_A).abandoned, 1);
+  // The requester sees why: a scene fault, in the engine's words (issue 12 item 2).
+  const [abandoned] = world.market.allEvents().filter((e) => e.eventName === "ReplicaAbandoned");
+  assert.equal((abandoned.args as { reason: number }).reason, AbandonReason.SceneFault);
+  assert.match((abandoned.args as { detail: string }).detail, /^cannot render: Parse Error: No objects in scene/);
 });
 
 test("a render that would outlive its lease is stopped and abandoned before the lease ends", async () => {

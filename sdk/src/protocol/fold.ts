@@ -99,6 +99,18 @@ export interface SegmentRecord {
   cleared: boolean;
   /** Replica records: the current holders, and after settlement how each replica ended. */
   replicas: ReplicaRecord[];
+  /** Every slot given back with `abandon`, oldest first: who, why (IJobMarket.AbandonReason) and in what words. */
+  givenBack: GiveBackRecord[];
+}
+
+/** One `ReplicaAbandoned`: a provider gave a claimed slot back, saying why. */
+export interface GiveBackRecord {
+  provider: Address;
+  replica: number;
+  /** IJobMarket.AbandonReason. */
+  reason: number;
+  detail: string;
+  blockNumber: bigint;
 }
 
 /** A job's parameters as its JobCreated event carries them (the sdk's createJob argument type). */
@@ -204,7 +216,7 @@ export function segmentOf(job: JobRecord, index: number): SegmentRecord {
 export { isSegmentDone };
 
 function emptySegment(index: number): SegmentRecord {
-  return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, revealDeadline: 0n, cleared: false, replicas: [] };
+  return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, revealDeadline: 0n, cleared: false, replicas: [], givenBack: [] };
 }
 
 function emptyReplica(): ReplicaRecord {
@@ -603,6 +615,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const rep = replicaIn(job, seg);
       expectState(job, seg, k, rep, [REPLICA_STATE.Claimed]);
       provider(a.provider).derived.abandoned++;
+      seg.givenBack.push({ provider: a.provider as Address, replica: k, reason: Number(a.reason ?? 0), detail: String(a.detail ?? ""), blockNumber: e.blockNumber });
       reopen(seg, k, false);
       return;
     }

@@ -4,6 +4,8 @@
  * the closable / expirable / claimable rules, the one event fold and the views it implies.
  */
 export {
+  AbandonReason,
+  AbandonReasonNames,
   CreditKind,
   CreditKindNames,
   JobStatus,

@@ -4,7 +4,7 @@
  * views. Times are chain seconds.
  */
 import type { Address } from "viem";
-import { JobStatus, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
+import { AbandonReason, JobStatus, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
 
 export interface JobLike {
   status: number;
@@ -84,4 +84,33 @@ export function isRefundedByCancellation(job: Pick<JobLike, "status">, seg: Pick
 /** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
 export function isSegmentDone(job: Pick<JobLike, "status">, seg: Pick<SegmentLike, "status" | "slots">): boolean {
   return seg.status !== SegmentStatus.Open || isRefundedByCancellation(job, seg);
+}
+
+/** Give-back reasons that say the job itself cannot be rendered (not the provider's time or resources). */
+export const SCENE_REFUSALS: readonly number[] = [AbandonReason.SceneFault, AbandonReason.SceneUnavailable];
+
+/**
+ * Providers that gave back a slot of this job because of the scene (SCENE_REFUSALS), each with
+ * its latest such give-back — what the requester is shown, and how it tells that nobody will
+ * render the job.
+ */
+export function sceneRefusals(job: { segments: ReadonlyMap<number, { givenBack: readonly GiveBackLike[] }> }): Map<string, GiveBackLike & { segment: number }> {
+  const refusals = new Map<string, GiveBackLike & { segment: number }>();
+  for (const [segment, seg] of job.segments) {
+    for (const g of seg.givenBack) {
+      if (!SCENE_REFUSALS.includes(g.reason)) continue;
+      const key = g.provider.toLowerCase();
+      const known = refusals.get(key);
+      if (!known || g.blockNumber >= known.blockNumber) refusals.set(key, { ...g, segment });
+    }
+  }
+  return refusals;
+}
+
+/** The parts of a give-back record the refusal rules read. */
+export interface GiveBackLike {
+  provider: Address;
+  reason: number;
+  detail: string;
+  blockNumber: bigint;
 }
