@@ -59,6 +59,9 @@ test("GET /health, /status, /segments and /metrics describe the node", async () 
   assert.match(text, /^tessellate_provider_earnings_tokens\{kind="Reward"\} 2$/m);
   assert.match(text, /^tessellate_provider_chain_lag_blocks \d+$/m);
   assert.match(text, /^# TYPE tessellate_provider_claims_total counter$/m);
+  // prom-client's process and Node.js metrics come with it.
+  assert.match(text, /^process_cpu_user_seconds_total \d/m);
+  assert.match(text, /^nodejs_eventloop_lag_seconds \d/m);
 });
 
 test("POST /pause and /resume need the bearer token: 401 without, 403 when wrong", async () => {

@@ -29,7 +29,6 @@ import type { Logger, MarketPort } from "../ports.ts";
 import { ACTIVE_STATES, REPLICA_STATES, isReplicaState } from "../state/replicaStateMachine.ts";
 import type { ReplicaRow, StateStore } from "../state/stateStore.ts";
 import type { ReplicaProgress } from "../worker/worker.ts";
-import { renderMetrics } from "./metricsText.ts";
 
 export interface ApiContext {
   config: ProviderConfig;
@@ -144,17 +143,20 @@ export function createApi(ctx: ApiContext, options: { port?: () => number | unde
     res.json({ replicas: rows.map((row) => replicaJson(row, privileged)) });
   });
 
-  app.get("/metrics", (_req, res) => {
-    res.type("text/plain; version=0.0.4; charset=utf-8").send(
-      renderMetrics({
-        metrics: ctx.metrics,
-        replicasByState: ctx.store.countReplicasByState(),
-        earnings: ctx.store.earnings(),
-        lagBlocks: ctx.watcher.lagBlocks,
-        head: ctx.watcher.head,
-        paused: ctx.worker.paused,
-      }),
-    );
+  ctx.metrics.attach({
+    replicasByState: () => ctx.store.countReplicasByState(),
+    earnings: () => ctx.store.earnings(),
+    lagBlocks: () => ctx.watcher.lagBlocks,
+    head: () => ctx.watcher.head,
+    paused: () => ctx.worker.paused,
+  });
+  app.get("/metrics", async (_req, res, next) => {
+    try {
+      const { contentType, text } = await ctx.metrics.exposition();
+      res.type(contentType).send(text);
+    } catch (error) {
+      next(error);
+    }
   });
 
   const auth = requireBearer(ctx.config.http.apiToken);
