@@ -46,7 +46,7 @@
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -122,6 +122,7 @@ function sceneOf(engine: string): { scene: string; entry: string } {
   if (engine === "povray") return { scene: CAMERA2, entry: "camera2.pov" };
   if (engine === "blender") {
     const dir = mkdtempSync(join(tmpdir(), "tessellate-bench-blend-"));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     const script = join(ROOT, "provider-node/src/engines/fixtures/blender/makeScene.py");
     execFileSync("blender", ["-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--", join(dir, "scene.blend"), "scene"], { stdio: "ignore" });
     return { scene: dir, entry: "scene.blend" };
