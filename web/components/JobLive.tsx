@@ -9,6 +9,7 @@ import { useAccount, useBlock, useConfig } from "wagmi";
 import { simulateContract } from "wagmi/actions";
 import {
   JobStatus,
+  ReplicaState,
   ReplicaStateNames,
   SegmentStatus,
   frameGroupCount,
@@ -128,7 +129,7 @@ function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined })
               <td>{k}</td>
               <td className="mono">{rep.provider === "0x0000000000000000000000000000000000000000" ? "—" : shortAddress(rep.provider)}</td>
               <td>{ReplicaStateNames[rep.state]}</td>
-              <td>{rep.leaseEnd > 0n && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—"}</td>
+              <td>{(rep.state === ReplicaState.Claimed || rep.state === ReplicaState.Committed) && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—"}</td>
               <td className="mono" title={rep.commitTx}>{short(rep.commitTx)}</td>
               <td className="mono" title={rep.digest}>{short(rep.digest)}</td>
               <td>{rep.verdict ?? "—"}</td>
@@ -155,7 +156,7 @@ function FrameGrid({ manifest, job, group, selected, onSelect }: { manifest: Man
         <title>{`segment ${index}: ${state}`}</title>
         <rect x={r.x} y={r.y} width={r.width} height={r.height} vectorEffect="non-scaling-stroke" />
         {tiles <= 256 && (
-          <text x={r.x + r.width / 2} y={r.y + r.height / 2} fontSize={Math.max(6, Math.min(width / tilesX, height / tilesY) / 4)} textAnchor="middle" dominantBaseline="central">
+          <text x={r.x + r.width / 2} y={r.y + r.height / 2} fontSize={Math.min(width / tilesX, height / tilesY) / 3} textAnchor="middle" dominantBaseline="central">
             {index}
           </text>
         )}

@@ -13,7 +13,7 @@ export function SegmentPlan({ plan }: { plan: SegmentPlanInput }) {
       for (let tx = 0; tx < tilesX; tx++) rects.push({ index: ty * tilesX + tx, ...tileRect(plan, tx, ty) });
     }
   }
-  const fontSize = Math.max(6, Math.min(width / tilesX, height / tilesY) / 4);
+  const fontSize = Math.min(width / tilesX, height / tilesY) / 4;
   return (
     <figure className="plan" data-testid="segment-plan">
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${tilesX} by ${tilesY} tiles over a ${width} by ${height} frame`} preserveAspectRatio="xMidYMid meet">

@@ -10,7 +10,7 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { globSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { globSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -18,7 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { createPublicClient, createWalletClient, http, parseUnits, type Address } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
-import { canonicalJson, encodeManifest, TOLERANT_NOT_SETTLED, validateManifest } from "@tessellate/sdk";
+import { canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
 import { BUILTIN_VERSION } from "@tessellate/provider-node/engines/builtin/index";
@@ -38,6 +38,7 @@ const PICKER_ACCOUNT = DEVNET_ROLES.firstProvider; // "Devnet provider 1" in the
 const SWITCH_ACCOUNTS = [7, 8]; // the account-switch test's two wallet accounts
 const PROFILE_PROVIDER = 9; // registered with a real profile advertising the builtin engine
 const NEW_JOB_ACCOUNT = 10; // posts a job through the New job page
+const SETTLING_PROVIDERS = [11, 12]; // claim, commit and reveal a small job by hand, so the Job page can composite it
 const SAMPLE_SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 const UNBONDING_DELAY = 3600; // deployProtocol's default
 
@@ -75,7 +76,7 @@ async function seedChain() {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 100 });
     assert.equal(receipt.status, "success");
   };
-  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester, ...SWITCH_ACCOUNTS, NEW_JOB_ACCOUNT]) {
+  for (const index of [TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, DEVNET_ROLES.requester, ...SWITCH_ACCOUNTS, NEW_JOB_ACCOUNT, ...SETTLING_PROVIDERS]) {
     await send(
       await deployer.writeContract({
         address: protocol.token,
@@ -331,6 +332,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";
     // The live part, from the sdk's event fold: 8 open segments over 2 frame groups, the creation in the timeline.
     await byTestId(page, "count-open", /open 8$/).waitFor();
+    await byTestId(page, "segment-7").waitFor(); // the grids are drawn once the manifest is read from the gateway
     assert.equal(await page.locator('[data-testid^="segment-"][data-state="open"]').count(), 8);
     await byTestId(page, "event-JobCreated").waitFor();
     await byTestId(page, "segment-5").click();
@@ -381,6 +383,80 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const tokens = await chainReader().readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "balanceOf", args: [wallet.address] });
     assert.equal(tokens, parseUnits("1000", decimals), "the whole escrow came back to the requester's wallet");
     await screenshot(page, "job-cancelled");
+  });
+
+  it("the Job page composites a settled job, every tile's digest checked in the browser", async () => {
+    // A 4×2 job of two 2×2 tiles, posted by the requester; two providers agree on semi-transparent tiles.
+    const storage = createKuboStorage({ url: ipfs.apiUrl });
+    const clientOf = async (index: number) => createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses: protocol, account: devnetAccount(index) }));
+    const tiles: RgbaImage[] = [0, 1].map((t) => ({ width: 2, height: 2, data: new Uint8Array(Array.from({ length: 4 }, (_, p) => [200 - 100 * t, 40 * p, 90, 128]).flat()) }));
+    const results: string[] = [];
+    for (const tile of tiles) {
+      const dir = mkdtempSync(join(tmpdir(), "tessellate-web-result-"));
+      writeFileSync(join(dir, "frame-000001.png"), encodePng(tile));
+      results.push(await storage.addFolder(dir));
+    }
+    const manifest = validateManifest({
+      version: 1,
+      engine: { name: "builtin", version: BUILTIN_VERSION },
+      scene: { cid: await storage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
+      output: { width: 4, height: 2, format: "png" },
+      frames: { start: 1, end: 1 },
+      settings: { samples: 1, seed: 1, maxBounces: 0 },
+      segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+      verification: { mode: "exact" },
+    });
+    assert.ok(manifest.ok);
+    const requester = await clientOf(DEVNET_ROLES.requester);
+    const now = (await chainReader().getBlock()).timestamp;
+    const created = await requester.createJob({
+      manifestCid: await storage.addBytes(encodeManifest(manifest.manifest)),
+      segmentCount: 2,
+      redundancy: 2,
+      quorum: 2,
+      rewardPerReplica: parseUnits("1", decimals),
+      collateralPerReplica: parseUnits("1", decimals),
+      leaseDuration: 300,
+      revealWindow: 120,
+      deadline: now + 3600n,
+      minReputation: 0,
+      maxFeeBps: 100,
+    });
+    const jobId = created.jobId;
+    const reveals: { client: Awaited<ReturnType<typeof clientOf>>; slots: { segment: number; replica: number; salt: `0x${string}` }[] }[] = [];
+    for (const index of SETTLING_PROVIDERS) {
+      const provider = await clientOf(index);
+      await provider.register("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+      await provider.approve(protocol.registry, parseUnits("10", decimals));
+      await provider.stake(parseUnits("10", decimals));
+      const claimed = await provider.claim(jobId, 2);
+      assert.equal(claimed.slots.length, 2);
+      const slots = claimed.slots.map((slot) => ({ segment: slot.segment, replica: slot.replica, salt: randomSalt() }));
+      await provider.commit(
+        jobId,
+        slots.map((slot) => ({ ...slot, commitment: commitmentOf(pixelDigest([tiles[slot.segment]!]), slot.salt, devnetAccount(index).address, jobId, slot.segment) })),
+      );
+      reveals.push({ client: provider, slots });
+    }
+    for (const { client, slots } of reveals) {
+      await client.reveal(jobId, slots.map((slot) => ({ segment: slot.segment, replica: slot.replica, digest: pixelDigest([tiles[slot.segment]!]), salt: slot.salt, resultCid: results[slot.segment]! })));
+    }
+
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/job/${jobId}`);
+    await byTestId(page, "count-accepted", /accepted 2$/).waitFor({ timeout: 30_000 });
+    await byTestId(page, "event-SegmentAccepted").first().waitFor();
+    await byTestId(page, "segment-1").click();
+    await byTestId(page, "replicas", "accepted").waitFor();
+    await byTestId(page, "make-composite").click();
+    await byTestId(page, "composite-ready", "Every tile matched the digest its quorum accepted (2 segments).").waitFor({ timeout: 30_000 });
+    const href = await byTestId(page, "download-1").getAttribute("href");
+    const png = await page.evaluate(async (url) => Array.from(new Uint8Array(await (await fetch(url!)).arrayBuffer())), href);
+    const frame = decodePng(new Uint8Array(png));
+    assert.deepEqual([frame.width, frame.height], [4, 2]);
+    // Row 0: tile 0's first row then tile 1's first row, semi-transparent pixels exact (no canvas).
+    assert.deepEqual([...frame.data.subarray(0, 16)], [...tiles[0]!.data.subarray(0, 8), ...tiles[1]!.data.subarray(0, 8)]);
+    await screenshot(page, "job-composite");
   });
 
   it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {
@@ -460,8 +536,11 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
 
     // The network page shows the stake and the seeded job's escrow.
     await page.getByRole("link", { name: "Network" }).click();
-    await waitForText(page, "total-staked", `6 ${symbol}`);
-    await waitForText(page, "job-count", "2"); // the seeded job and the one the New job test posted
+    // 6 staked here, plus what the settling providers of the composite test staked.
+    const staked = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "totalStaked" });
+    assert.equal(staked, parseUnits("26", decimals));
+    await waitForText(page, "total-staked", formatAmount(staked, decimals, symbol));
+    await waitForText(page, "job-count", "3"); // the seeded job and those the New job and composite tests posted
     await byTestId(page, "job-1", "Open").waitFor();
     const escrow = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "totalEscrow" });
     assert.ok(escrow > 0n, "the seeded job holds escrow");
