@@ -75,6 +75,8 @@ export interface SubmitOptions {
   settings: Record<string, unknown>;
   leaseSeconds: number;
   revealWindowSeconds: number;
+  /** Whether the lease / reveal window are the CLI's defaults (raised to a deployment's minimum then), not the user's. */
+  timingDefaulted?: { lease: boolean; revealWindow: boolean };
   deadline: DeadlineSpec;
   minReputation: number;
   /** Highest protocol fee (basis points) the job accepts; absent: the market's current fee. */
@@ -465,6 +467,7 @@ export function parseSubmitOptions(
     settings,
     leaseSeconds: leaseSeconds!,
     revealWindowSeconds: revealWindowSeconds!,
+    timingDefaulted: { lease: raw.lease === undefined, revealWindow: raw.revealWindow === undefined },
     deadline: deadline!,
     minReputation: minReputation!,
     maxFeeBps,

@@ -229,18 +229,30 @@ export interface SubmitResult {
  */
 export async function checkTimingMinimums(
   market: Pick<MarketClient, "minLease" | "minRevealWindow">,
-  options: Pick<SubmitOptions, "leaseSeconds" | "revealWindowSeconds">,
-): Promise<void> {
+  options: Pick<SubmitOptions, "leaseSeconds" | "revealWindowSeconds" | "timingDefaulted">,
+): Promise<{ leaseSeconds: number; revealWindowSeconds: number; raised: string[] }> {
   const [minLease, minRevealWindow] = await Promise.all([market.minLease(), market.minRevealWindow()]);
-  const problems = jobTermsProblems({ leaseSeconds: options.leaseSeconds, revealWindowSeconds: options.revealWindowSeconds }, { minLease, minRevealWindow });
+  // A default the user did not choose is raised to this market's minimum instead of refused.
+  const raised: string[] = [];
+  let { leaseSeconds, revealWindowSeconds } = options;
+  if (options.timingDefaulted?.lease && leaseSeconds < minLease) {
+    raised.push(`lease ${formatSeconds(minLease)} (this market's minimum, above the default ${formatSeconds(leaseSeconds)})`);
+    leaseSeconds = minLease;
+  }
+  if (options.timingDefaulted?.revealWindow && revealWindowSeconds < minRevealWindow) {
+    raised.push(`reveal window ${formatSeconds(minRevealWindow)} (this market's minimum, above the default ${formatSeconds(revealWindowSeconds)})`);
+    revealWindowSeconds = minRevealWindow;
+  }
+  const problems = jobTermsProblems({ leaseSeconds, revealWindowSeconds }, { minLease, minRevealWindow });
   const flags: Record<string, string> = { leaseSeconds: "--lease", revealWindowSeconds: "--reveal-window" };
   const errors = problems.map((p) => new UsageError(flags[p.field] ?? p.field, p.problem, `${p.fix}, e.g. ${flags[p.field]} ${Math.ceil((p.field === "leaseSeconds" ? minLease : minRevealWindow) / 60)}m`));
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new UsageErrors(errors);
+  return { leaseSeconds, revealWindowSeconds, raised };
 }
 
 /** Posts a job (and, with `options.wait`, sees it through). The market client must sign. */
-export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
+export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
   const { market, storage } = deps;
   const out = deps.output ?? silentOutput;
   const now = deps.now ?? Date.now;
@@ -248,7 +260,9 @@ export async function submitJob(options: SubmitOptions, deps: SubmitDeps): Promi
   const me = market.account;
   if (!me) throw new FatalError("CHAIN_NO_ACCOUNT", "job submit sends transactions: configure the requester's key");
   const ascii = !out.progress.isTTY;
-  await checkTimingMinimums(market, options);
+  const timing = await checkTimingMinimums(market, given);
+  const options: SubmitOptions = { ...given, leaseSeconds: timing.leaseSeconds, revealWindowSeconds: timing.revealWindowSeconds };
+  for (const line of timing.raised) out.print(`timing     ${line}`);
 
   // ------------------------------------------------------------ engine, scene, manifest
   let engineVersion = options.engineVersion;

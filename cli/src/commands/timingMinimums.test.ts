@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { UsageError, UsageErrors } from "../errors.ts";
+import { parseSubmitOptions } from "../parse.ts";
 import { checkTimingMinimums } from "./submit.ts";
 
 /** A market whose deployment asks for 10-minute windows (the public-network default). */
@@ -25,5 +26,17 @@ describe("job submit: lease and reveal window against the deployed minimums", ()
   it("accepts windows at the minimums, and the devnet's 30 s", async () => {
     await checkTimingMinimums(publicMarket, { leaseSeconds: 600, revealWindowSeconds: 600 });
     await checkTimingMinimums({ minLease: async () => 30, minRevealWindow: async () => 30 }, { leaseSeconds: 30, revealWindowSeconds: 30 });
+  });
+
+  it("raises the CLI's own defaults (5m lease, 2m reveal window) to the market's minimums instead of refusing them", async () => {
+    const options = parseSubmitOptions("scenes/builtin-sample", { size: "8x4", reward: "1" });
+    assert.deepEqual(options.timingDefaulted, { lease: true, revealWindow: true });
+    const timing = await checkTimingMinimums(publicMarket, options);
+    assert.equal(timing.leaseSeconds, 600);
+    assert.equal(timing.revealWindowSeconds, 600);
+    assert.match(timing.raised.join("\n"), /lease 10m .*this market's minimum, above the default 5m/);
+    // A value the user gave is never changed: it is refused.
+    const given = parseSubmitOptions("scenes/builtin-sample", { size: "8x4", reward: "1", lease: "5m" });
+    await assert.rejects(checkTimingMinimums(publicMarket, given), /--lease/);
   });
 });
