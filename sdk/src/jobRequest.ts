@@ -205,3 +205,9 @@ export function kuboAddForm(entries: FolderAddEntry<Blob>[]): FormData {
   }
   return form;
 }
+
+/**
+ * A well-formed CID standing in for the scene's while a manifest is checked before the upload
+ * (the CLI's submit and the dApp's New job page; the real CID replaces it).
+ */
+export const PLACEHOLDER_SCENE_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";

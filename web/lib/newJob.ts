@@ -9,6 +9,7 @@ import {
   MANIFEST_VERSION,
   jobCost,
   jobTermsProblems,
+  PLACEHOLDER_SCENE_CID,
   segmentCount,
   validateManifest,
   type EngineName,
@@ -84,8 +85,6 @@ export interface PickedScene {
   sizeBytes: number;
 }
 
-/** A placeholder CID to validate the manifest before the scene is uploaded (the real one replaces it). */
-const PLACEHOLDER_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 
 /** Manifest field path → the form field that sets it. */
 const MANIFEST_FIELDS: Record<string, FormField> = {
@@ -146,7 +145,7 @@ function amount(text: string, decimals: number): bigint | undefined | "bad" {
 }
 
 /** The manifest of the form for `scene` with scene CID `sceneCid` (the sdk validates it). */
-export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, sceneCid = PLACEHOLDER_CID): Record<string, unknown> {
+export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, sceneCid = PLACEHOLDER_SCENE_CID): Record<string, unknown> {
   const num = (text: string) => {
     const v = integer(text);
     return v === "bad" ? text : v;

@@ -13,7 +13,7 @@ import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generate
 import { FatalError } from "@tessellate/sdk/errors";
 import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
-import { jobCost, jobTermsProblems, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
+import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { AbandonReasonNames, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
@@ -32,8 +32,6 @@ import { waitForJob, type JobOutcome } from "./wait.ts";
 
 export { SCENE_EXTENSIONS } from "@tessellate/sdk/jobRequest";
 
-/** A well-formed CID standing in for the scene's while the manifest is checked before the upload. */
-const PLACEHOLDER_CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
 /** Manifest field → the flag that sets it, to phrase manifest problems as flag problems. */
 const MANIFEST_FLAGS: Record<string, string> = {
@@ -284,7 +282,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
   // Everything the manifest says is checked before anything is uploaded: a job that would be
   // refused (anti-aliasing or the denoiser in exact mode, an unknown settings key…) costs no upload.
   try {
-    buildManifest(options, { cid: PLACEHOLDER_CID, entry: prepared.entry, sizeBytes: prepared.sizeBytes }, engineVersion);
+    buildManifest(options, { cid: PLACEHOLDER_SCENE_CID, entry: prepared.entry, sizeBytes: prepared.sizeBytes }, engineVersion);
   } catch (error) {
     await prepared.cleanup();
     throw error;
