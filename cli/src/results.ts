@@ -4,65 +4,13 @@
  * corrupt segment costs only its own frames, and is named, never silently skipped.
  */
 import { compositeFrames, type CompositedFrame } from "@tessellate/sdk/node";
-import { maxTilePngBytes, resultFileName, type AcceptedSegment } from "@tessellate/sdk/resultFiles";
+import { verifyAcceptedSegment, type AcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
 import type { Manifest } from "@tessellate/sdk/manifest";
-import { pngDigest, sameDigest } from "@tessellate/sdk/pixelDigest";
-import { readPngSize } from "@tessellate/sdk/png";
 import { frameGroupCount, framesOfGroup, segmentAt, tileCount, type SegmentPlanInput } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
 import { describeFrames } from "./format.ts";
 
-/** Outcome of re-checking one accepted segment's result. */
-export interface SegmentCheck {
-  segment: number;
-  ok: boolean;
-  /** The accepted digest (from `SegmentAccepted`). */
-  expected: string;
-  /** The digest of the pixels storage served, when they could be read. */
-  actual?: string;
-  resultCid: string;
-  /** What went wrong, when not ok. */
-  problem?: string;
-}
-
-/**
- * Fetches the result of segment `index` (one PNG per frame, named by `resultFileName`), and
- * re-computes its pixel digest.
- */
-export async function verifyAcceptedSegment(
-  manifest: SegmentPlanInput,
-  index: number,
-  accepted: AcceptedSegment,
-  storage: Pick<Storage, "cat">,
-  signal?: AbortSignal,
-): Promise<SegmentCheck> {
-  const segment = segmentAt(manifest, index);
-  const base = { segment: index, expected: accepted.digest.toLowerCase(), resultCid: accepted.resultCid };
-  const pngs: Uint8Array[] = [];
-  for (const frame of segment.frames) {
-    const path = `${accepted.resultCid}/${resultFileName(frame)}`;
-    try {
-      const bytes = await storage.cat(path, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height), signal });
-      const size = readPngSize(bytes);
-      if (size.width !== segment.tile.width || size.height !== segment.tile.height) {
-        return { ...base, ok: false, problem: `${path} is ${size.width}×${size.height} pixels, but the tile is ${segment.tile.width}×${segment.tile.height}` };
-      }
-      pngs.push(bytes);
-    } catch (error) {
-      return { ...base, ok: false, problem: `${path}: ${(error as Error).message}` };
-    }
-  }
-  let actual: string;
-  try {
-    actual = pngDigest(pngs);
-  } catch (error) {
-    return { ...base, ok: false, problem: `the PNGs of ${accepted.resultCid} cannot be decoded: ${(error as Error).message}` };
-  }
-  if (!sameDigest(actual, accepted.digest)) {
-    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the accepted ${base.expected}` };
-  }
-  return { ...base, ok: true, actual };
-}
+export { verifyAcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
 
 /** A segment without an accepted result. */
 export interface MissingSegment {

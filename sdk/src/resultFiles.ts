@@ -4,6 +4,10 @@
  * Browser-safe.
  */
 import { FatalError } from "./errors.ts";
+import { pngDigest, sameDigest } from "./pixelDigest.ts";
+import { readPngSize } from "./png.ts";
+import { segmentAt, type SegmentPlanInput } from "./segmentPlan.ts";
+import type { Storage } from "./storage.ts";
 
 /** What the chain accepted for one segment (from the settlement event). */
 export interface AcceptedSegment {
@@ -30,4 +34,56 @@ export function resultFileName(frame: number): string {
 export function maxTilePngBytes(width: number, height: number): number {
   const raw = height * (1 + width * 8);
   return raw + Math.ceil(raw / 16_000) * 5 + 1024 * 1024;
+}
+
+/** Outcome of re-checking one accepted segment's result. */
+export interface SegmentCheck {
+  segment: number;
+  ok: boolean;
+  /** The accepted digest (from `SegmentAccepted`). */
+  expected: string;
+  /** The digest of the pixels storage served, when they could be read. */
+  actual?: string;
+  resultCid: string;
+  /** What went wrong, when not ok. */
+  problem?: string;
+}
+
+/**
+ * Fetches the result of segment `index` (one PNG per frame, named by `resultFileName`), and
+ * re-computes its pixel digest with the sdk's decoder (the CLI's audit and the dApp's Audit page).
+ */
+export async function verifyAcceptedSegment(
+  manifest: SegmentPlanInput,
+  index: number,
+  accepted: AcceptedSegment,
+  storage: Pick<Storage, "cat">,
+  signal?: AbortSignal,
+): Promise<SegmentCheck> {
+  const segment = segmentAt(manifest, index);
+  const base = { segment: index, expected: accepted.digest.toLowerCase(), resultCid: accepted.resultCid };
+  const pngs: Uint8Array[] = [];
+  for (const frame of segment.frames) {
+    const path = `${accepted.resultCid}/${resultFileName(frame)}`;
+    try {
+      const bytes = await storage.cat(path, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height), signal });
+      const size = readPngSize(bytes);
+      if (size.width !== segment.tile.width || size.height !== segment.tile.height) {
+        return { ...base, ok: false, problem: `${path} is ${size.width}×${size.height} pixels, but the tile is ${segment.tile.width}×${segment.tile.height}` };
+      }
+      pngs.push(bytes);
+    } catch (error) {
+      return { ...base, ok: false, problem: `${path}: ${(error as Error).message}` };
+    }
+  }
+  let actual: string;
+  try {
+    actual = pngDigest(pngs);
+  } catch (error) {
+    return { ...base, ok: false, problem: `the PNGs of ${accepted.resultCid} cannot be decoded: ${(error as Error).message}` };
+  }
+  if (!sameDigest(actual, accepted.digest)) {
+    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the accepted ${base.expected}` };
+  }
+  return { ...base, ok: true, actual };
 }

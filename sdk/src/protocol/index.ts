@@ -1,7 +1,8 @@
 /**
  * The protocol's read model, in one place and browser-safe (no `node:` import here): the
  * generated constants and enums of the contracts, slot packing, prices, the reputation score,
- * the closable / expirable / claimable rules, the one event fold and the views it implies.
+ * the closable / expirable / claimable rules, the one event fold, the views it implies and
+ * the audit's comparison of them with the contracts' views.
  */
 export {
   AbandonReason,
@@ -25,3 +26,4 @@ export * from "./events.ts";
 export * from "./predicates.ts";
 export * from "./fold.ts";
 export * from "./views.ts";
+export * from "./compare.ts";
