@@ -32,7 +32,7 @@ import { formatJobStatus, jobStatus } from "./commands/status.ts";
 import { submitJob } from "./commands/submit.ts";
 import { waitForJob } from "./commands/wait.ts";
 import { requireAccount, type CliConfig } from "./config.ts";
-import { engineOffers } from "./engineOffers.ts";
+import { describeOffer, engineOffers } from "./engineOffers.ts";
 import { UsageError } from "./errors.ts";
 import { publishTestProfile } from "./testing/profiles.ts";
 import { runCli } from "./main.ts";
@@ -108,12 +108,14 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     providers = await Promise.all([2, 3, 4].map(clientOf));
     storage = new MemoryStorage();
     await deployer.transferToken(requester.account!, parseEther("1000"));
-    // What the providers advertise: two run builtin 1.0.0, one an older builtin and POV-Ray.
-    const advertised: Record<string, string>[] = [{ builtin: "1.0.0" }, { builtin: "1.0.0" }, { builtin: "0.9.0", povray: "3.7.0.10" }];
+    // What the providers advertise: two run builtin 1.0.0, one an older builtin and POV-Ray;
+    // two run Blender, one on an AVX2 processor, one on an older SSE4.1 one.
+    const advertised: Record<string, string>[] = [{ builtin: "1.0.0", blender: "3.4.1" }, { builtin: "1.0.0" }, { builtin: "0.9.0", povray: "3.7.0.10", blender: "3.4.1" }];
+    const cpuKernels = ["AVX2", "AVX2", "SSE4.1"];
     for (const [i, p] of providers.entries()) {
       await deployer.transferToken(p.account!, parseEther("100"));
       await p.approve(addresses.registry, parseEther("50"));
-      await p.register(await publishTestProfile(storage, p.account!, advertised[i]));
+      await p.register(await publishTestProfile(storage, p.account!, advertised[i], cpuKernels[i]));
       await p.stake(parseEther("50"));
     }
   });
@@ -212,12 +214,17 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
 
   it("defaults the engine version to what registered providers advertise, and refuses when none offers the engine", async () => {
     const povray = await engineOffers(requester, storage, "povray");
-    assert.deepEqual(povray, { engine: "povray", versions: [{ version: "3.7.0.10", providers: 1 }], registered: 3, unreadable: 0 });
+    assert.deepEqual(povray, { engine: "povray", versions: [{ version: "3.7.0.10", providers: 1 }], registered: 3, unreadable: 0, cpuKernels: [{ kernel: "SSE4.1", providers: 1 }] });
     const blender = await engineOffers(requester, storage, "blender");
-    assert.deepEqual(blender.versions, []);
+    assert.deepEqual(blender.cpuKernels, [{ kernel: "AVX2", providers: 1 }, { kernel: "SSE4.1", providers: 1 }], "only providers offering Blender are counted");
+    assert.equal(
+      describeOffer(blender, blender.versions[0]!),
+      "blender 3.4.1, the version 2 of 3 registered providers advertise; CPU kernels: AVX2 by 1, SSE4.1 by 1",
+    );
+    assert.deepEqual((await engineOffers(requester, storage, "mitsuba")).versions, []);
     const options = parseSubmitOptions(SCENE, { engine: "builtin", size: "16x12", reward: "1", collateral: "2", wait: false });
     await assert.rejects(
-      submitJob(options, { market: requester, storage, engineOffers: async (engine) => ({ engine, versions: [], registered: 3, unreadable: 1 }) }),
+      submitJob(options, { market: requester, storage, engineOffers: async (engine) => ({ engine, versions: [], registered: 3, unreadable: 1, cpuKernels: [] }) }),
       (e: unknown) =>
         e instanceof UsageError &&
         e.message === "--engine-version: no registered provider advertises the builtin engine (3 registered, 1 with an unreadable profile), so there is no version to default to — pass the exact version you expect providers to run, e.g. --engine-version 3.7.0.10",

@@ -12,6 +12,7 @@ import { FatalError, TessellateError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { addConfigOptions, cliValues, loadConfig, redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
+import { detectCyclesKernel } from "./engines/blender/cpuKernel.ts";
 import { createEngineRegistry, defaultEngines } from "./engines/registry.ts";
 import { STATE_FILE, startProviderNode, stopOnSignals } from "./main.ts";
 import { benchmarkEngines, buildProfile, publishProfile, type EngineBenchmark } from "./profile.ts";
@@ -51,14 +52,16 @@ async function benchmarkAndReport(config: ProviderConfig): Promise<EngineBenchma
     (name, version) => process.stderr.write(`benchmarking ${name} ${version} …\n`),
   );
   if (results.length === 0) throw new FatalError("CLI_NO_ENGINE", `none of the enabled engines (${config.engines.join(", ")}) is installed — install one or enable builtin`);
-  for (const r of results) out(`${r.name.padEnd(8)} ${r.version.padEnd(12)} score ${String(r.score).padStart(10)}   (${r.seconds} s)`);
+  for (const r of results) {
+    out(`${r.name.padEnd(8)} ${r.version.padEnd(12)} score ${String(r.score).padStart(10)}   (${r.seconds} s)${r.cpuKernel === undefined ? "" : `   ${r.cpuKernel} CPU kernel`}`);
+  }
   return results;
 }
 
 /** Publishes the profile and registers it (or updates it when already registered); keeps the score for `run`. */
 async function publish(config: ProviderConfig, results: EngineBenchmark[]): Promise<void> {
   const { client, address } = await connect(config);
-  const profile = buildProfile(address, config, results);
+  const profile = buildProfile(address, config, results, new Date(), await detectCyclesKernel(process.env));
   const cid = await publishProfile(createKuboStorage({ url: config.ipfsApiUrl }), profile);
   const registered = (await client.providerOf(address)).registered;
   const tx = registered ? await client.updateProfile(cid) : await client.register(cid);

@@ -15,6 +15,7 @@ import { RpcHealth, withRpcHealth } from "./chain/rpcHealth.ts";
 import { redactConfig, type ProviderConfig } from "./config/config.ts";
 import { loadAccount } from "./config/keySource.ts";
 import type { EngineInfo } from "./engines/engine.ts";
+import { detectCyclesKernel } from "./engines/blender/cpuKernel.ts";
 import { createEngineRegistry, defaultEngines, type EngineRegistry } from "./engines/registry.ts";
 import { createLogger } from "./logger.ts";
 import { Metrics } from "./metrics.ts";
@@ -96,7 +97,8 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
   await startSandbox(sandbox, log);
   const engines = deps.engines ?? createEngineRegistry(defaultEngines({ sandbox, logger: log }));
   const installedEngines = (await engines.detectAll()).filter((e) => config.engines.includes(e.name));
-  log.info({ address: market.account, engines: installedEngines.map((e) => `${e.name} ${e.version}`), config: redactConfig(config) }, "starting provider node");
+  const cpuKernel = await detectCyclesKernel(process.env);
+  log.info({ address: market.account, engines: installedEngines.map((e) => `${e.name} ${e.version}`), cpuKernel, config: redactConfig(config) }, "starting provider node");
   if (installedEngines.length === 0) log.warn({ enabled: config.engines }, "no enabled engine is installed: the node will skip every job");
 
   const store = StateStore.open(join(config.dataDir, STATE_FILE), () => clock.now());
@@ -132,7 +134,7 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
     if (config.http.enabled) {
       const w = worker;
       api = await startApiServer(
-        { config, store, market, worker: w, watcher, installedEngines, benchmarkScore, metrics, startedAt, now: () => clock.now(), log },
+        { config, store, market, worker: w, watcher, installedEngines, cpuKernel, benchmarkScore, metrics, startedAt, now: () => clock.now(), log },
         config.http.host,
         config.http.port,
       );

@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import type { Address } from "viem";
 import { canonicalJson, PROFILE_VERSION, type EngineBenchmark, type ProviderProfile, type Storage } from "@tessellate/sdk";
 import type { ProviderConfig } from "./config/config.ts";
+import type { CyclesKernelClass } from "./engines/blender/cpuKernel.ts";
 import type { RenderLimits } from "./engines/engine.ts";
 import type { EngineRegistry } from "./engines/registry.ts";
 
@@ -23,20 +24,37 @@ export async function benchmarkEngines(
     if (!enabled.includes(info.name)) continue;
     onEngine?.(info.name, info.version);
     const engine = engines.get(info.name)!;
-    const { score, seconds } = await engine.benchmark(limits);
-    results.push({ name: info.name, version: info.version, score: Math.round(score * 1000) / 1000, seconds: Math.round(seconds * 1000) / 1000 });
+    const { score, seconds, cpuKernel } = await engine.benchmark(limits);
+    results.push({
+      name: info.name,
+      version: info.version,
+      score: Math.round(score * 1000) / 1000,
+      seconds: Math.round(seconds * 1000) / 1000,
+      ...(cpuKernel === undefined ? {} : { cpuKernel }),
+    });
   }
   return results;
 }
 
-export function buildProfile(address: Address, config: ProviderConfig, engines: EngineBenchmark[], now = new Date()): ProviderProfile {
+/**
+ * The profile. `detectedCpuKernel` is the Cycles kernel class read from the processor's flags
+ * (cpuKernel.ts `detectCyclesKernel`); what an engine reported using in its benchmark wins.
+ */
+export function buildProfile(
+  address: Address,
+  config: ProviderConfig,
+  engines: EngineBenchmark[],
+  now = new Date(),
+  detectedCpuKernel: CyclesKernelClass | null = null,
+): ProviderProfile {
   const cpuList = cpus();
+  const cpuKernel = engines.find((e) => e.cpuKernel !== undefined)?.cpuKernel ?? detectedCpuKernel;
   return {
     version: PROFILE_VERSION,
     address,
     engines,
     benchmarkScore: engines.find((e) => e.name === "builtin")?.score ?? null,
-    hardware: { cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? "unknown", memoryBytes: totalmem() },
+    hardware: { cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? "unknown", memoryBytes: totalmem(), cpuKernel },
     limits: {
       maxConcurrentSegments: config.limits.maxConcurrentSegments,
       cpuThreads: config.limits.cpuThreads,

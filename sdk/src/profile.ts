@@ -18,6 +18,8 @@ export interface EngineBenchmark {
   /** Thousands of samples per second on the engine's reference scene (higher is faster). */
   score: number;
   seconds: number;
+  /** The CPU kernel class the engine reported using in the benchmark (Blender's Cycles: "AVX2", "SSE4.1", …). */
+  cpuKernel?: string;
 }
 
 export interface ProviderProfile {
@@ -26,7 +28,18 @@ export interface ProviderProfile {
   engines: EngineBenchmark[];
   /** The builtin engine's score: what `estimateJob` takes as `benchmarkScore`. */
   benchmarkScore: number | null;
-  hardware: { cpus: number; cpuModel: string; memoryBytes: number };
+  hardware: {
+    cpus: number;
+    cpuModel: string;
+    memoryBytes: number;
+    /**
+     * The CPU kernel class Cycles renders with on this node — "AVX2", "AVX", "SSE4.1", "SSE3" or
+     * "SSE2" — as Blender reported it in the benchmark, else as Cycles would pick it from the
+     * processor's flags; null when neither applies. Honest renders from different classes differ
+     * in a few pixels (tolerant verification accepts that). Absent in profiles of older nodes.
+     */
+    cpuKernel?: string | null;
+  };
   limits: { maxConcurrentSegments: number; cpuThreads: number; memoryBytes: number; maxSceneBytes: number; workHours: string };
   pricing: { minRewardPerRenderSecondWei: string };
   updatedAt: string;
@@ -37,7 +50,13 @@ const profileSchema = z.looseObject({
   version: z.literal(PROFILE_VERSION),
   address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
   engines: z.array(z.looseObject({ name: z.string().min(1), version: z.string().min(1), score: z.number(), seconds: z.number() })),
+  hardware: z.looseObject({ cpuKernel: z.string().min(1).max(32).nullable().optional() }).optional(),
 });
+
+/** The CPU kernel class a profile advertises, or "unknown" (older profile, or none applies). */
+export function profileCpuKernel(profile: Pick<ProviderProfile, "hardware">): string {
+  return profile.hardware?.cpuKernel ?? "unknown";
+}
 
 /**
  * Parses a profile's bytes (UTF-8 JSON).

@@ -3,7 +3,7 @@
  *   GET  /health    liveness, chain sync state, and whether the state file and the data dir
  *                   still work (a write probe): 200 "ok" / 200 "degraded" (chain trouble) /
  *                   503 "failing" (state file gone or replaced, data dir not writable)
- *   GET  /status    engines, limits, stake / free stake / reputation (from the chain), earnings,
+ *   GET  /status    engines, Cycles CPU kernel class, limits, stake / free stake / reputation (from the chain), earnings,
  *                   active replicas with render progress
  *   GET  /segments  replicas from the local state (?state=…&job=…&limit=…)
  *   GET  /metrics   Prometheus text format
@@ -37,6 +37,8 @@ export interface ApiContext {
   worker: { readonly paused: boolean; setPaused(paused: boolean): void; progress(): ReplicaProgress[]; readonly lastTickError: string | undefined };
   watcher: { readonly head: bigint | undefined; readonly checkpoint: bigint | undefined; readonly lagBlocks: number; readonly lastSyncAt: number | undefined; readonly consecutiveErrors: number; readonly lastError: string | undefined };
   installedEngines: EngineInfo[];
+  /** The Cycles CPU kernel class this node renders Blender jobs with (cpuKernel.ts); null when none applies. */
+  cpuKernel?: string | null;
   benchmarkScore: number;
   metrics: Metrics;
   startedAt: number;
@@ -113,6 +115,7 @@ export function createApi(ctx: ApiContext, options: { port?: () => number | unde
       address: market.account,
       paused: ctx.worker.paused,
       engines: ctx.installedEngines.filter((e) => config.engines.includes(e.name)),
+      cpuKernel: ctx.cpuKernel ?? null,
       benchmarkScore: ctx.benchmarkScore,
       limits: config.limits,
       pricing: { minRewardPerRenderSecondWei: config.pricing.minRewardPerRenderSecondWei.toString() },

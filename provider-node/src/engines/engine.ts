@@ -67,6 +67,8 @@ export interface BenchmarkResult {
   /** Higher is faster: reference-scene pixel samples per second, divided by 1000. */
   score: number;
   seconds: number;
+  /** The CPU kernel class the engine reported rendering with (Blender: "AVX2", "SSE4.1", …), when it says. */
+  cpuKernel?: string;
 }
 
 export interface Engine {

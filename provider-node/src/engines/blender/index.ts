@@ -17,6 +17,11 @@
  *   rendered with Cycles in its place.
  * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
  *
+ * - Cycles' CPU kernel variables (`CYCLES_CPU_NO_AVX2`, `CYCLES_CPU_NO_AVX`, …; see cpuKernel.ts)
+ *   set in the node's environment are passed into Blender's (nothing else of it is), and the
+ *   benchmark runs with `--debug-cycles` to read which kernel Blender uses ("Using AVX2 CPU
+ *   kernels."), which the provider profile records.
+ *
  * Cycles with a fixed seed, no adaptive sampling and no denoiser gives the same pixels on
  * every run and for every thread count on one machine. Blender's dithering (noise added when
  * the image is quantized to 8 bits, whose pattern depends on the pixel's place in the rendered
@@ -33,6 +38,7 @@ import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, typ
 import { assertRectInside, cropPngFile } from "../crop.ts";
 import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest } from "../engine.ts";
 import { blenderDiagnostics } from "../engineDiagnostics.ts";
+import { cyclesKernelEnv, cyclesKernelFromLogLine } from "./cpuKernel.ts";
 
 export interface BlenderSettings {
   /** Cycles samples per pixel. */
@@ -57,6 +63,11 @@ export interface BlenderEngineOptions {
   logger?: SandboxLogger;
   /** The node's sandbox settings (isolation, where work folders go). */
   sandbox?: SandboxOptions;
+  /**
+   * Cycles' kernel variables for Blender's environment; by default those set in the node's own
+   * environment (`cyclesKernelEnv(process.env)`).
+   */
+  cyclesEnv?: Record<string, string>;
 }
 
 const RENDER_SCRIPT = fileURLToPath(new URL("./renderSegment.py", import.meta.url));
@@ -67,14 +78,26 @@ const OUTPUT_PREFIX = "render_";
 export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine {
   const binary = options.binary ?? "blender";
   const runner = options.runner ?? runSandboxed;
+  const env = options.cyclesEnv ?? cyclesKernelEnv(process.env);
 
-  /** Renders into `workDir`; returns Blender's own render time in seconds when it printed one. */
-  async function renderIn(workDir: string, request: RenderRequest, settings: BlenderSettings): Promise<number | undefined> {
+  /**
+   * Renders into `workDir`; returns Blender's own render time in seconds when it printed one and,
+   * with `debugCycles`, the CPU kernel it reported using.
+   */
+  async function renderIn(
+    workDir: string,
+    request: RenderRequest,
+    settings: BlenderSettings,
+    debugCycles = false,
+  ): Promise<{ renderSeconds?: number; cpuKernel?: string }> {
     let renderSeconds: number | undefined;
+    let cpuKernel: string | undefined;
     const diagnostics = blenderDiagnostics();
+    const args = blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX));
     const result = await runner({
       command: binary,
-      args: blenderArguments(request, settings, join(workDir, OUTPUT_PREFIX)),
+      args: debugCycles ? ["--debug-cycles", ...args] : args,
+      env,
       workDir,
       ...sandboxLimitsOf(request, options.logger, options.sandbox),
       // The scene, the script that applies the settings (shipped next to this file) and the
@@ -86,6 +109,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
         if (progress) reportProgress(request, progress[1], progress[2]);
         const time = /^ Time: (\d+):([\d.]+) \(Saving: (\d+):([\d.]+)\)/.exec(line);
         if (time) renderSeconds = Number(time[1]) * 60 + Number(time[2]) - (Number(time[3]) * 60 + Number(time[4]));
+        cpuKernel ??= debugCycles ? cyclesKernelFromLogLine(line) : undefined;
       },
     });
     const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
@@ -93,7 +117,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     const { width, height } = request.rect;
     await cropPngFile(written, { width, height }, { x: 0, y: 0, width, height }, request.outPath);
     request.onProgress?.(1);
-    return renderSeconds;
+    return { renderSeconds, cpuKernel };
   }
 
   /** Renders frames `first`–`last` in one Blender run (`-s -e -a`), each written as its own PNG. */
@@ -104,6 +128,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     const result = await runner({
       command: binary,
       args: blenderArguments(asFirst, settings, join(workDir, OUTPUT_PREFIX), request.last),
+      env,
       workDir,
       ...sandboxLimitsOf(asFirst, options.logger, options.sandbox),
       readOnlyDirs: [request.sceneDir, RENDER_SCRIPT, BLENDER_EXTERNAL_FILES_MODULE],
@@ -160,7 +185,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
           logger: options.logger,
         });
         const started = performance.now();
-        const renderSeconds = await withWorkDir("blender-bench-render", (renderDir) =>
+        const { renderSeconds, cpuKernel } = await withWorkDir("blender-bench-render", (renderDir) =>
           renderIn(
             renderDir,
             {
@@ -176,6 +201,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
               limits,
             },
             settings,
+            true,
           ),
           options.sandbox?.workRoot,
         );
@@ -183,7 +209,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
         // Blender's start-up (~1 s) would swamp a small render: score the render time Blender
         // reports, falling back to the wall clock.
         const rendered = renderSeconds !== undefined && renderSeconds > 0 ? renderSeconds : seconds;
-        return { score: (width * height * samples) / rendered / 1000, seconds };
+        return { score: (width * height * samples) / rendered / 1000, seconds, ...(cpuKernel === undefined ? {} : { cpuKernel }) };
       }, options.sandbox?.workRoot);
     },
   };
