@@ -8,6 +8,7 @@ const PAGES = [
   { href: "/job/new", label: "New job" },
   { href: "/network", label: "Network" },
   { href: "/provider", label: "Provider" },
+  { href: "/audit", label: "Audit" },
 ];
 
 export function Header() {

@@ -1,0 +1,371 @@
+"use client";
+/**
+ * The Audit page: the whole market rebuilt from raw logs (from block 0, through the History) by
+ * the sdk's fold, next to the contracts' views at the same pinned block; every difference
+ * listed (the sdk's `checkEvents` / `compareWithChain`, as `tessellate audit` reports them);
+ * per-account balances, stakes and locked collateral side by side; every event, filterable by
+ * job, provider, requester and type; and "verify" on any accepted segment, which fetches its
+ * result from the gateway and recomputes the pixel digest with the sdk's decoder (no canvas).
+ */
+import { useCallback, useEffect, useMemo, useState } from "react";
+import Link from "next/link";
+import { usePublicClient } from "wagmi";
+import type { Address } from "viem";
+import { SegmentStatus, verifyAcceptedSegment, type FoldEvent, type SegmentCheck } from "@tessellate/sdk";
+import { describeArgs, filterEvents, parseEventFilter, runAudit, type AuditRun } from "../lib/audit.ts";
+import { gatewayCat } from "../lib/composite.ts";
+import { formatAmount, shortAddress } from "../lib/format.ts";
+import { rpcHistory } from "../lib/history.ts";
+import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
+import { useManifest } from "../lib/useJobState.ts";
+import { Stat } from "./Stat.tsx";
+
+const EVENTS_SHOWN = 200;
+
+export function AuditView() {
+  const rc = useRuntimeConfig();
+  const client = usePublicClient();
+  const { symbol, decimals } = useToken();
+  const [run, setRun] = useState<AuditRun>();
+  const [progress, setProgress] = useState<string>();
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const amount = useCallback((x: bigint | undefined) => formatAmount(x, decimals, symbol), [decimals, symbol]);
+
+  const audit = useCallback(async () => {
+    if (!client || decimals === undefined) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const history = rpcHistory(client, rc.addresses);
+      setRun(await runAudit({ client, history, addresses: rc.addresses, formatAmount: (x) => `${formatAmount(x, decimals, symbol)} (${x} base units)`, onProgress: setProgress }));
+    } catch (e) {
+      setError(e instanceof Error ? e.message.split("\n")[0] : String(e));
+    } finally {
+      setBusy(false);
+      setProgress(undefined);
+    }
+  }, [client, rc.addresses, decimals, symbol]);
+
+  useEffect(() => {
+    if (!run && !busy && !error) void audit();
+  }, [audit, run, busy, error]);
+
+  return (
+    <>
+      <h1>Audit</h1>
+      <section className="panel">
+        <p className="muted">
+          Every event of the market and the registry from block 0, folded by the sdk, against what the contracts report at the same block. The same comparison as{" "}
+          <code>tessellate audit</code>.
+        </p>
+        <div className="row">
+          <button onClick={() => void audit()} disabled={busy || !client} data-testid="audit-again">
+            {busy ? "Auditing…" : run ? "Audit again at the latest block" : "Audit"}
+          </button>
+          {progress && <span className="muted" data-testid="audit-progress">{progress}</span>}
+        </div>
+        {error && (
+          <p className="tx-error" data-testid="audit-error">
+            The audit could not read the chain: {error}
+          </p>
+        )}
+        {run && (
+          <dl className="stats" style={{ marginTop: "0.75rem" }}>
+            <Stat label="Pinned at block" value={run.block.toString()} testId="audit-block" />
+            <Stat label="Events" value={run.events.length.toString()} testId="audit-events" />
+            <Stat label="Jobs" value={run.state.jobs.size.toString()} />
+            <Stat label="View reads" value={run.reads.toString()} />
+            <Stat
+              label="Discrepancies"
+              value={<span className={`badge ${run.discrepancies.length === 0 ? "ok" : "warn"}`}>{run.discrepancies.length === 0 ? "0 — everything reconciles" : `${run.discrepancies.length} found`}</span>}
+              testId="audit-discrepancies"
+            />
+          </dl>
+        )}
+      </section>
+      {run && run.discrepancies.length > 0 && <Discrepancies run={run} />}
+      {run && <Totals run={run} amount={amount} />}
+      {run && <Accounts run={run} amount={amount} />}
+      {run && <Accepted run={run} />}
+      {run && <Events run={run} />}
+    </>
+  );
+}
+
+function Discrepancies({ run }: { run: AuditRun }) {
+  return (
+    <section className="panel">
+      <h2>Discrepancies</h2>
+      <div className="table-wrap">
+        <table data-testid="discrepancy-list">
+          <thead>
+            <tr>
+              <th>Source</th>
+              <th>Subject</th>
+              <th>Field</th>
+              <th>The events say</th>
+              <th>The other side says</th>
+            </tr>
+          </thead>
+          <tbody>
+            {run.discrepancies.map((d, i) => (
+              <tr key={i} className="differs">
+                <td>{d.source}</td>
+                <td>{d.subject}</td>
+                <td>{d.field}</td>
+                <td>{d.expected}</td>
+                <td>{d.actual}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Totals({ run, amount }: { run: AuditRun; amount: (x: bigint | undefined) => string }) {
+  const v = run.views;
+  const rows: [string, bigint, bigint | undefined][] = [
+    ["In escrow (market.totalEscrow)", run.state.totalEscrow, v.totalEscrow],
+    ["Credited, not withdrawn (market.totalBalances)", run.state.totalBalances, v.totalBalances],
+    ["Staked (registry.totalStaked)", run.state.totalStaked, v.totalStaked],
+    ["Tokens the market holds (= escrow + balances)", run.state.totalEscrow + run.state.totalBalances, v.marketTokenBalance],
+    ["Tokens the registry holds (= stakes)", run.state.totalStaked, v.registryTokenBalance],
+  ];
+  return (
+    <section className="panel">
+      <h2>Totals</h2>
+      <div className="table-wrap">
+        <table data-testid="audit-totals">
+          <thead>
+            <tr>
+              <th />
+              <th>From events</th>
+              <th>Contract at block {run.block.toString()}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(([label, events, view]) => (
+              <tr key={label} className={view !== undefined && view !== events ? "differs" : undefined}>
+                <td>{label}</td>
+                <td>{amount(events)}</td>
+                <td>
+                  {amount(view)} {view !== undefined && view !== events && <span className="badge warn">differs</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Accounts({ run, amount }: { run: AuditRun; amount: (x: bigint | undefined) => string }) {
+  const accounts = useMemo(() => [...new Set<Address>([...run.state.balances.keys(), ...run.state.providers.keys()])].sort(), [run]);
+  const cell = (events: bigint | undefined, view: bigint | undefined, testId: string) => {
+    const differs = events !== undefined && view !== undefined && events !== view;
+    return (
+      <td data-testid={testId} data-differs={differs ? "yes" : "no"}>
+        {events === undefined ? "—" : amount(events)}
+        {differs && (
+          <>
+            {" "}
+            <span className="badge warn">contract: {amount(view)}</span>
+          </>
+        )}
+      </td>
+    );
+  };
+  return (
+    <section className="panel">
+      <h2>Accounts</h2>
+      <p className="muted">Balances (Σ Credited − Σ Withdrawn), stakes and locked collateral rebuilt from events; a contract value that differs is shown next to it.</p>
+      <div className="table-wrap">
+        <table data-testid="audit-accounts">
+          <thead>
+            <tr>
+              <th>Account</th>
+              <th>Market balance</th>
+              <th>Staked</th>
+              <th>Locked</th>
+              <th>Unbonding</th>
+            </tr>
+          </thead>
+          <tbody>
+            {accounts.map((account) => {
+              const p = run.state.providers.get(account);
+              const pv = run.views.providers.get(account);
+              return (
+                <tr key={account} data-testid={`account-${account}`}>
+                  <td>
+                    <Link href={`/provider/${account}`} className="mono" title={account}>
+                      {shortAddress(account)}
+                    </Link>
+                  </td>
+                  {cell(run.state.balances.get(account) ?? (run.views.balances.has(account) ? 0n : undefined), run.views.balances.get(account), "account-balance")}
+                  {cell(p?.staked, pv?.staked, "account-staked")}
+                  {cell(p?.locked, pv?.locked, "account-locked")}
+                  {cell(p?.unbonding, pv?.unbonding, "account-unbonding")}
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+function Accepted({ run }: { run: AuditRun }) {
+  const accepted = useMemo(() => {
+    const out: { jobId: bigint; manifestCid: string; segmentCount: number; index: number; digest: string; resultCid: string }[] = [];
+    for (const job of run.state.jobs.values()) {
+      for (const seg of [...job.segments.values()].sort((a, b) => a.index - b.index)) {
+        if (seg.status === SegmentStatus.Accepted && seg.accepted) {
+          out.push({ jobId: job.jobId, manifestCid: job.params.manifestCid, segmentCount: job.params.segmentCount, index: seg.index, digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+        }
+      }
+    }
+    return out;
+  }, [run]);
+  return (
+    <section className="panel">
+      <h2>Accepted segments</h2>
+      {accepted.length === 0 ? (
+        <p className="muted">No segment has been accepted yet.</p>
+      ) : (
+        <div className="table-wrap">
+          <table data-testid="audit-accepted">
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>Segment</th>
+                <th>Accepted digest</th>
+                <th>Result</th>
+                <th>Check the pixels</th>
+              </tr>
+            </thead>
+            <tbody>
+              {accepted.map((a) => (
+                <AcceptedRow key={`${a.jobId}:${a.index}`} {...a} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function AcceptedRow(a: { jobId: bigint; manifestCid: string; index: number; digest: string; resultCid: string }) {
+  const rc = useRuntimeConfig();
+  const manifest = useManifest(a.manifestCid);
+  const [check, setCheck] = useState<SegmentCheck | { ok: false; problem: string }>();
+  const [busy, setBusy] = useState(false);
+  const id = `${a.jobId}-${a.index}`;
+  const verify = async () => {
+    if (!manifest.data) return;
+    setBusy(true);
+    try {
+      setCheck(await verifyAcceptedSegment(manifest.data, a.index, { digest: a.digest, resultCid: a.resultCid }, gatewayCat(rc.ipfsGatewayUrl)));
+    } catch (e) {
+      setCheck({ ok: false, problem: e instanceof Error ? e.message : String(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <tr>
+      <td>
+        <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link>
+      </td>
+      <td>{a.index}</td>
+      <td className="mono" title={a.digest}>
+        {a.digest.slice(0, 14)}…
+      </td>
+      <td className="mono" title={a.resultCid}>
+        {a.resultCid.slice(0, 12)}…
+      </td>
+      <td>
+        <button className="secondary" onClick={() => void verify()} disabled={busy || !manifest.data} data-testid={`verify-${id}`} title={manifest.error ? `the manifest could not be read: ${manifest.error.message}` : undefined}>
+          {busy ? "Verifying…" : "Verify"}
+        </button>{" "}
+        {check && (
+          <span className={check.ok ? "tx-ok" : "tx-error"} data-testid={`verify-result-${id}`}>
+            {check.ok ? "pixels match the accepted digest" : check.problem}
+          </span>
+        )}
+        {manifest.error && <span className="tx-error">manifest: {manifest.error.message}</span>}
+      </td>
+    </tr>
+  );
+}
+
+function Events({ run }: { run: AuditRun }) {
+  const [input, setInput] = useState({ job: "", provider: "", requester: "", eventName: "" });
+  const { filter, problems } = parseEventFilter(input);
+  const names = useMemo(() => [...new Set(run.events.map((e) => e.eventName))].sort(), [run]);
+  const shown: FoldEvent[] = useMemo(() => filterEvents(run.events, run.state, filter).reverse(), [run, filter.jobId, filter.provider, filter.requester, filter.eventName]); // eslint-disable-line react-hooks/exhaustive-deps
+  const field = (key: keyof typeof input, label: string, placeholder: string) => (
+    <label className="field">
+      {label}
+      <input value={input[key]} placeholder={placeholder} onChange={(e) => setInput({ ...input, [key]: e.target.value })} data-testid={`filter-${key}`} />
+      {problems[key] && (
+        <ul className="problems">
+          <li data-testid={`filter-problem-${key}`}>{problems[key]}</li>
+        </ul>
+      )}
+    </label>
+  );
+  return (
+    <section className="panel">
+      <h2>Events</h2>
+      <div className="row">
+        {field("job", "Job", "e.g. 3")}
+        {field("provider", "Provider (or account)", "0x…")}
+        {field("requester", "Requester", "0x…")}
+        <label className="field">
+          Type
+          <select value={input.eventName} onChange={(e) => setInput({ ...input, eventName: e.target.value })} data-testid="filter-eventName">
+            <option value="">every type</option>
+            {names.map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <p className="muted" data-testid="events-shown">
+        {shown.length} of {run.events.length} events{shown.length > EVENTS_SHOWN ? `, the newest ${EVENTS_SHOWN} shown` : ""}
+      </p>
+      <div className="table-wrap">
+        <table data-testid="audit-event-list">
+          <thead>
+            <tr>
+              <th>Block</th>
+              <th>Event</th>
+              <th>Arguments</th>
+              <th>Transaction</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.slice(0, EVENTS_SHOWN).map((e) => (
+              <tr key={`${e.blockNumber}:${e.logIndex}`} data-testid="audit-event" data-event={e.eventName}>
+                <td>{e.blockNumber.toString()}</td>
+                <td>{e.eventName}</td>
+                <td className="args">{describeArgs(e.args)}</td>
+                <td className="mono" title={e.transactionHash}>
+                  {e.transactionHash.slice(0, 10)}…
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
