@@ -9,6 +9,8 @@ import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/s
 import { decodeProtocolEvents, toProtocolError, type MarketClient } from "@tessellate/sdk/market";
 import { FatalError } from "@tessellate/sdk/errors";
 import { ReplicaState, sortEvents, type FoldEvent, type ProtocolState } from "@tessellate/sdk/protocol";
+import { scanProviders, type ProviderScan } from "@tessellate/sdk/providerOffers";
+import type { Storage } from "@tessellate/sdk/storage";
 import type { JobView, ProviderView, ReplicaView, SegmentView } from "./audit/compare.ts";
 
 /** Blocks per `eth_getLogs` request (public RPC endpoints cap the range). */
@@ -168,6 +170,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
+/** Every provider registered on this market's registry, with its profile (the sdk's scan). */
+export function scanMarketProviders(market: MarketClient, storage: Pick<Storage, "cat">, options: { signal?: AbortSignal; readProfiles?: boolean } = {}): Promise<ProviderScan> {
+  return scanProviders({ publicClient: market.conn.publicClient, registry: market.addresses.registry }, storage, options);
+}
+
 /** The token's symbol, or "tokens" when it has none. */
 export async function tokenSymbol(market: MarketClient): Promise<string> {
   try {
@@ -175,11 +182,6 @@ export async function tokenSymbol(market: MarketClient): Promise<string> {
   } catch {
     return "tokens";
   }
-}
-
-/** The current chain time (latest block timestamp), in seconds. */
-export async function chainTime(market: MarketClient): Promise<bigint> {
-  return market.latestTimestamp();
 }
 
 

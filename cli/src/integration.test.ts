@@ -32,7 +32,8 @@ import { formatJobStatus, jobStatus } from "./commands/status.ts";
 import { submitJob } from "./commands/submit.ts";
 import { waitForJob } from "./commands/wait.ts";
 import { requireAccount, type CliConfig } from "./config.ts";
-import { describeOffer, engineOffers } from "./engineOffers.ts";
+import { describeEngineVersion, engineVersionsOf, type RegisteredProvider } from "@tessellate/sdk/providerOffers";
+import { scanMarketProviders } from "./chainReads.ts";
 import { UsageError } from "./errors.ts";
 import { publishTestProfile } from "./testing/profiles.ts";
 import { runCli } from "./main.ts";
@@ -213,18 +214,25 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
   });
 
   it("defaults the engine version to what registered providers advertise, and refuses when none offers the engine", async () => {
-    const povray = await engineOffers(requester, storage, "povray");
+    const scan = await scanMarketProviders(requester, storage);
+    const povray = engineVersionsOf(scan, "povray");
     assert.deepEqual(povray, { engine: "povray", versions: [{ version: "3.7.0.10", providers: 1 }], registered: 3, unreadable: 0, cpuKernels: [{ kernel: "SSE4.1", providers: 1 }] });
-    const blender = await engineOffers(requester, storage, "blender");
+    const blender = engineVersionsOf(scan, "blender");
     assert.deepEqual(blender.cpuKernels, [{ kernel: "AVX2", providers: 1 }, { kernel: "SSE4.1", providers: 1 }], "only providers offering Blender are counted");
     assert.equal(
-      describeOffer(blender, blender.versions[0]!),
+      describeEngineVersion(blender, blender.versions[0]!),
       "blender 3.4.1, the version 2 of 3 registered providers advertise; CPU kernels: AVX2 by 1, SSE4.1 by 1",
     );
-    assert.deepEqual((await engineOffers(requester, storage, "mitsuba")).versions, []);
+    assert.deepEqual(engineVersionsOf(scan, "mitsuba").versions, []);
+    const noBuiltin = (p: RegisteredProvider): RegisteredProvider => ({ ...p, profile: { ...p.profile!, engines: p.profile!.engines.filter((e) => e.name !== "builtin") } });
     const options = parseSubmitOptions(SCENE, { engine: "builtin", size: "16x12", reward: "1", collateral: "2", wait: false });
     await assert.rejects(
-      submitJob(options, { market: requester, storage, engineOffers: async (engine) => ({ engine, versions: [], registered: 3, unreadable: 1, cpuKernels: [] }) }),
+      submitJob(options, {
+        market: requester,
+        storage,
+        // The same three registered providers, none advertising builtin, one profile unreadable.
+        providers: async () => ({ blockNumber: scan.blockNumber, providers: [noBuiltin(scan.providers[0]!), noBuiltin(scan.providers[2]!), { ...scan.providers[1]!, profile: undefined, unreadable: "gone" }] }),
+      }),
       (e: unknown) =>
         e instanceof UsageError &&
         e.message === "--engine-version: no registered provider advertises the builtin engine (3 registered, 1 with an unreadable profile), so there is no version to default to — pass the exact version you expect providers to run, e.g. --engine-version 3.7.0.10",

@@ -31,7 +31,7 @@ describe("tessellate program", () => {
       [["--frames", "8-1"], /--frames: the last frame 1 comes before the first frame 8/],
       [["--tiles", "200x2"], /--tiles: 200x2 tiles is out of range|--tiles: 200 tiles across/],
       [["--size", "4x4", "--tiles", "8x1"], /--tiles: 8 tiles across is more than the image width of 4 pixels/],
-      [["--reward", "0"], /--reward: must be more than 0/],
+      [["--reward", "0"], /--reward: must be more than zero/],
       [["--deadline", "2001-01-01T00:00:00Z"], /--deadline: 2001-01-01T00:00:00.000Z is in the past/],
     ];
     for (const [extra, pattern] of cases) {

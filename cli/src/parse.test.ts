@@ -57,8 +57,8 @@ describe("job submit arguments", () => {
   });
 
   it("rejects a zero reward and a collateral below the reward", () => {
-    assert.match(problemsOf({ ...BASE, reward: "0" })[0], /^--reward: must be more than 0 — give a positive amount of tokens, e.g. --reward 1.5/);
-    assert.match(problemsOf({ ...BASE, reward: "2", collateral: "1" })[0], /^--collateral: 1 is less than the reward 2 — .*raise --collateral/);
+    assert.match(problemsOf({ ...BASE, reward: "0" })[0], /^--reward: must be more than zero — give the reward each agreeing replica is paid, e.g. 1.5 tokens/);
+    assert.match(problemsOf({ ...BASE, reward: "2", collateral: "1" })[0], /^--collateral: is less than the reward — .*raise the collateral or lower the reward/);
     assert.match(problemsOf({ ...BASE, reward: "1.5x" })[0], /^--reward: "1.5x" is not an amount of tokens/);
   });
 
@@ -69,7 +69,7 @@ describe("job submit arguments", () => {
   });
 
   it("rejects a quorum that is not a majority", () => {
-    assert.match(problemsOf({ ...BASE, redundancy: "3", quorum: "1" })[0], /^--quorum: 1 does not fit --redundancy 3: .* — use --quorum 2 to 3/);
+    assert.match(problemsOf({ ...BASE, redundancy: "3", quorum: "1" })[0], /^--quorum: 1 does not fit redundancy 3: .* — use a quorum from 2 to 3/);
   });
 
   it("reports every problem at once, and a missing scene, size and reward", () => {

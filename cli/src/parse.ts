@@ -5,27 +5,24 @@
  */
 import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
 import { jobMarketConstants } from "@tessellate/sdk/protocol";
-import { TOLERANT_NOT_SETTLED } from "@tessellate/sdk/jobRequest";
+import { jobTermsProblems, MAX_UINT96, quorumRange, type JobTerms } from "@tessellate/sdk/jobRequest";
 import { parseUnits } from "viem";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { TOKEN_DECIMALS } from "./format.ts";
 import type { SceneDefaults } from "./sceneDefaults.ts";
 
-/**
- * Bounds the contracts enforce, checked here first so a mistake costs no transaction (the
- * constants generated from JobMarket.sol; uint96 is the width of the reward and collateral fields).
- */
-export const PROTOCOL_LIMITS = {
-  maxRedundancy: jobMarketConstants.MAX_REDUNDANCY,
-  /** The lowest any deployment accepts; `job submit` then checks the market's own minimums. */
-  minLeaseSeconds: jobMarketConstants.TIMING_FLOOR,
-  maxLeaseSeconds: jobMarketConstants.MAX_LEASE,
-  minRevealWindowSeconds: jobMarketConstants.TIMING_FLOOR,
-  maxRevealWindowSeconds: jobMarketConstants.MAX_REVEAL_WINDOW,
-  maxJobDurationSeconds: jobMarketConstants.MAX_JOB_DURATION,
-  maxReputation: jobMarketConstants.MAX_REPUTATION,
-  maxUint96: (1n << 96n) - 1n,
-} as const;
+/** The flag that sets each of the sdk's job terms, to report `jobTermsProblems` as flag problems. */
+const TERMS_FLAGS: Record<keyof JobTerms, string> = {
+  redundancy: "--redundancy",
+  quorum: "--quorum",
+  rewardPerReplica: "--reward",
+  collateralPerReplica: "--collateral",
+  leaseSeconds: "--lease",
+  revealWindowSeconds: "--reveal-window",
+  deadlineInSeconds: "--deadline",
+  minReputation: "--min-reputation",
+  verification: "--verification",
+};
 
 /** Defaults of `job submit`, in one place. Money (`--reward`) and the image size have none. */
 export const SUBMIT_DEFAULTS = {
@@ -210,7 +207,7 @@ export function parseTokenAmount(flag: string, value: string, options: { allowZe
   }
   const amount = parseUnits(trimmed.startsWith(".") ? `0${trimmed}` : trimmed, TOKEN_DECIMALS);
   if (amount === 0n && !options.allowZero) throw new UsageError(flag, "must be more than 0", `give a positive amount of tokens, e.g. ${flag} ${example}`);
-  if (amount > PROTOCOL_LIMITS.maxUint96) throw new UsageError(flag, `${value} tokens is more than the contracts can hold per replica`, "use a smaller amount");
+  if (amount > MAX_UINT96) throw new UsageError(flag, `${value} tokens is more than the contracts can hold per replica`, "use a smaller amount");
   return amount;
 }
 
@@ -226,15 +223,6 @@ export function parseDuration(flag: string, value: string, example = "5m"): numb
     throw new UsageError(flag, `"${value}" is not a duration`, `write seconds (300) or a number with a unit s, m, h, d or w (e.g. ${flag} ${example})`);
   }
   return parts.reduce((total, p) => total + Number(p[1]) * UNIT_SECONDS[p[2]], 0);
-}
-
-/** A duration bounded by the contract's limits. */
-export function parseBoundedDuration(flag: string, value: string, min: number, max: number, example: string): number {
-  const seconds = parseDuration(flag, value, example);
-  if (seconds < min || seconds > max) {
-    throw new UsageError(flag, `${seconds} s is out of range`, `the market accepts ${min} s to ${max / 86_400} days, e.g. ${flag} ${example}`);
-  }
-  return seconds;
 }
 
 /**
@@ -326,15 +314,6 @@ export function parseSubmitOptions(
     if (!(VERIFICATION_MODES as readonly string[]).includes(verificationName)) {
       throw new UsageError("--verification", `"${verificationName}" is not a verification mode`, `use ${VERIFICATION_MODES.join(" or ")}`);
     }
-    if (verificationName === "tolerant") {
-      // The manifest schema knows the mode, but the contracts do not settle it yet and providers
-      // skip such jobs: posting one would lock the escrow until the deadline for nothing.
-      throw new UsageError(
-        "--verification",
-        TOLERANT_NOT_SETTLED,
-        "use --verification exact (the default); docs/tolerant.md says where the tolerant mode stands",
-      );
-    }
     return verificationName as VerificationMode;
   });
   const engineVersion = raw.engineVersion?.trim();
@@ -361,28 +340,19 @@ export function parseSubmitOptions(
   }
   const framesPerSegment = attempt(() => parseInteger("--frames-per-segment", get("framesPerSegment", raw.framesPerSegment), 1, MANIFEST_LIMITS.maxFramesPerSegment, 1));
 
-  const redundancy = attempt(() => parseInteger("--redundancy", get("redundancy", raw.redundancy), 1, PROTOCOL_LIMITS.maxRedundancy, 2));
-  const quorum = attempt(() => {
-    if (redundancy === undefined) return undefined;
-    const q = raw.quorum === undefined ? Math.floor(redundancy / 2) + 1 : parseInteger("--quorum", raw.quorum, 1, PROTOCOL_LIMITS.maxRedundancy, 2);
-    if (q > redundancy || q * 2 <= redundancy) {
-      const low = Math.floor(redundancy / 2) + 1;
-      throw new UsageError("--quorum", `${q} does not fit --redundancy ${redundancy}: the quorum must be a majority of the replicas and at most all of them`, `use ${low === redundancy ? `--quorum ${low}` : `--quorum ${low} to ${redundancy}`}`);
-    }
-    return q;
-  });
+  // The terms createJob checks are parsed here as numbers only; whether they are acceptable is
+  // the sdk's jobTermsProblems (the dApp's New job page asks the same), checked below.
+  const redundancy = attempt(() => parseInteger("--redundancy", get("redundancy", raw.redundancy), 0, Number.MAX_SAFE_INTEGER, 2));
+  const quorum = raw.quorum === undefined
+    ? redundancy === undefined ? undefined : quorumRange(redundancy).min
+    : attempt(() => parseInteger("--quorum", raw.quorum!, 0, Number.MAX_SAFE_INTEGER, 2));
 
   const reward = raw.reward === undefined
     ? (problems.push(new UsageError("--reward", "is missing", "give the reward per replica in tokens, e.g. --reward 1.5")), undefined)
-    : attempt(() => parseTokenAmount("--reward", raw.reward!, { example: "1.5" }));
-  const collateral = attempt(() => {
-    if (raw.collateral === undefined) return reward === undefined ? undefined : reward * 2n;
-    const c = parseTokenAmount("--collateral", raw.collateral, { example: "3" });
-    if (reward !== undefined && c < reward) {
-      throw new UsageError("--collateral", `${raw.collateral} is less than the reward ${raw.reward}`, "collateral per replica must be at least the reward (so copying a result never pays): raise --collateral or lower --reward");
-    }
-    return c;
-  });
+    : attempt(() => parseTokenAmount("--reward", raw.reward!, { example: "1.5", allowZero: true }));
+  const collateral = raw.collateral === undefined
+    ? reward === undefined ? undefined : reward * 2n
+    : attempt(() => parseTokenAmount("--collateral", raw.collateral!, { example: "3", allowZero: true }));
 
   const settings: Record<string, unknown> = {};
   if (engine) {
@@ -414,22 +384,24 @@ export function parseSubmitOptions(
     }
   }
 
-  const leaseSeconds = attempt(() => parseBoundedDuration("--lease", get("lease", raw.lease), PROTOCOL_LIMITS.minLeaseSeconds, PROTOCOL_LIMITS.maxLeaseSeconds, "5m"));
-  const revealWindowSeconds = attempt(() =>
-    parseBoundedDuration("--reveal-window", get("revealWindow", raw.revealWindow), PROTOCOL_LIMITS.minRevealWindowSeconds, PROTOCOL_LIMITS.maxRevealWindowSeconds, "2m"),
-  );
-  const deadline = attempt(() => {
-    const spec = parseDeadline("--deadline", get("deadline", raw.deadline), nowSeconds);
-    const seconds = spec.kind === "relative" ? spec.seconds : spec.timestamp - nowSeconds;
-    if (leaseSeconds !== undefined && revealWindowSeconds !== undefined && seconds < leaseSeconds + revealWindowSeconds) {
-      throw new UsageError("--deadline", `is only ${seconds} s away, less than one lease plus one reveal window (${leaseSeconds + revealWindowSeconds} s)`, `give the providers time, e.g. --deadline 2h`);
-    }
-    if (seconds > PROTOCOL_LIMITS.maxJobDurationSeconds) {
-      throw new UsageError("--deadline", "is more than 365 days away", "the market accepts jobs of at most 365 days: choose an earlier deadline");
-    }
-    return spec;
-  });
-  const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, PROTOCOL_LIMITS.maxReputation, 0));
+  const leaseSeconds = attempt(() => parseDuration("--lease", get("lease", raw.lease), "5m"));
+  const revealWindowSeconds = attempt(() => parseDuration("--reveal-window", get("revealWindow", raw.revealWindow), "2m"));
+  const deadline = attempt(() => parseDeadline("--deadline", get("deadline", raw.deadline), nowSeconds));
+  const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, Number.MAX_SAFE_INTEGER, 0));
+  // The market's own minimum lease and reveal window are checked again against the chain when the job is posted.
+  for (const p of jobTermsProblems({
+    redundancy,
+    quorum,
+    rewardPerReplica: reward,
+    collateralPerReplica: collateral,
+    leaseSeconds,
+    revealWindowSeconds,
+    deadlineInSeconds: deadline === undefined ? undefined : deadline.kind === "relative" ? deadline.seconds : deadline.timestamp - nowSeconds,
+    minReputation,
+    verification,
+  })) {
+    problems.push(new UsageError(TERMS_FLAGS[p.field], p.problem, p.fix));
+  }
   const maxFeeBps = raw.maxFee === undefined ? undefined : attempt(() => parseInteger("--max-fee", raw.maxFee!, 0, jobMarketConstants.MAX_FEE_BPS, 100));
   const fps = attempt(() => parsePositiveNumber("--fps", get("fps", raw.fps), 24));
   const benchmarkScore = attempt(() => parsePositiveNumber("--benchmark-score", get("benchmarkScore", raw.benchmarkScore), 1000));

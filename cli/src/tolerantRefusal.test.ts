@@ -20,7 +20,7 @@ describe("tessellate job submit --verification tolerant", () => {
     });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /--verification: tolerant verification is not settled by the contracts yet/);
-    assert.match(result.stderr, /use --verification exact/);
+    assert.match(result.stderr, /use exact verification/);
     assert.doesNotMatch(result.stderr, /ECONNREFUSED|fetch failed|upload/i);
   });
 });

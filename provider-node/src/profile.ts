@@ -37,6 +37,13 @@ export async function benchmarkEngines(
 }
 
 /**
+ * The verification modes this node advertises (requesters' CLIs warn when no registered provider
+ * offers a job's mode). Exact only: the contracts do not settle tolerant jobs yet; add "tolerant"
+ * here when the node settles them.
+ */
+export const ADVERTISED_VERIFICATION_MODES = ["exact"] as const;
+
+/**
  * The profile. `detectedCpuKernel` is the Cycles kernel class read from the processor's flags
  * (cpuKernel.ts `detectCyclesKernel`); what an engine reported using in its benchmark wins.
  */
@@ -63,6 +70,7 @@ export function buildProfile(
       workHours: config.limits.workHours,
     },
     pricing: { minRewardPerRenderSecondWei: config.pricing.minRewardPerRenderSecondWei.toString() },
+    verificationModes: [...ADVERTISED_VERIFICATION_MODES],
     updatedAt: now.toISOString(),
   };
 }

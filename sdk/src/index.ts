@@ -26,5 +26,6 @@ export * from "./compositeCore.ts";
 export * from "./estimate.ts";
 export * from "./jobRequest.ts";
 export * from "./profile.ts";
+export * from "./providerOffers.ts";
 export * from "./storage.ts";
 export * from "./povrayIni.ts";

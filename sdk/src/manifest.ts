@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { CID } from "multiformats/cid";
 import { FatalError } from "./errors.ts";
+import type { Storage } from "./storage.ts";
 
 /** The manifest version this SDK reads and writes. */
 export const MANIFEST_VERSION = 1;
@@ -254,6 +255,18 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
     );
   }
   return parseManifest(json);
+}
+
+/** Largest manifest any Tessellate program fetches (a manifest is a JSON document of a few hundred bytes). */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/**
+ * Fetches a manifest by CID through any `cat` (Kubo RPC, an IPFS gateway), bounded by
+ * MAX_MANIFEST_BYTES, and decodes it. The CLI, the provider node and the dApp read manifests here.
+ * @throws FatalError `MANIFEST_INVALID` for bytes that are no valid manifest, the storage's own errors otherwise.
+ */
+export async function fetchManifest(storage: Pick<Storage, "cat">, manifestCid: string, options: { signal?: AbortSignal } = {}): Promise<Manifest> {
+  return decodeManifest(await storage.cat(manifestCid, { maxBytes: MAX_MANIFEST_BYTES, signal: options.signal }));
 }
 
 /**

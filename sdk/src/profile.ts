@@ -42,6 +42,8 @@ export interface ProviderProfile {
   };
   limits: { maxConcurrentSegments: number; cpuThreads: number; memoryBytes: number; maxSceneBytes: number; workHours: string };
   pricing: { minRewardPerRenderSecondWei: string };
+  /** The verification modes the node renders; absent in profiles written before the field existed (read as `["exact"]`). */
+  verificationModes?: string[];
   updatedAt: string;
 }
 
@@ -51,6 +53,8 @@ const profileSchema = z.looseObject({
   address: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
   engines: z.array(z.looseObject({ name: z.string().min(1), version: z.string().min(1), score: z.number(), seconds: z.number() })),
   hardware: z.looseObject({ cpuKernel: z.string().min(1).max(32).nullable().optional() }).optional(),
+  // Strings, not the modes this reader knows: a newer node may advertise a mode added later.
+  verificationModes: z.array(z.string().min(1)).optional(),
 });
 
 /** The CPU kernel class a profile advertises, or "unknown" (older profile, or none applies). */

@@ -21,7 +21,7 @@ export function gatewayCat(gatewayUrl: string): Pick<Storage, "cat"> {
       if (!response.ok) throw new RetryableError("STORAGE_UNAVAILABLE", `the IPFS gateway at ${gatewayUrl} answered HTTP ${response.status} for ${path}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
       if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes) {
-        throw new FatalError("STORAGE_TOO_LARGE", `${path} is ${bytes.byteLength} bytes, more than the ${options.maxBytes} a tile may take`);
+        throw new FatalError("STORAGE_TOO_LARGE", `${path} is ${bytes.byteLength} bytes, more than the ${options.maxBytes}-byte limit for it`);
       }
       return bytes;
     },

@@ -9,7 +9,8 @@ import { useEffect, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useBlockNumber, usePublicClient } from "wagmi";
 import { getAbiItem } from "viem";
-import { createFold, decodeManifest, decodeProtocolEvents, jobMarketAbi, type FoldEvent, type JobRecord, type Manifest } from "@tessellate/sdk";
+import { createFold, decodeProtocolEvents, fetchManifest, jobMarketAbi, type FoldEvent, type JobRecord, type Manifest } from "@tessellate/sdk";
+import { gatewayCat } from "./composite.ts";
 import { useRuntimeConfig } from "./runtime.tsx";
 
 const LOG_RANGE = 5_000n;
@@ -92,9 +93,7 @@ export function useManifest(manifestCid: string | undefined) {
     enabled: manifestCid !== undefined,
     staleTime: Infinity,
     queryFn: async (): Promise<Manifest> => {
-      const response = await fetch(`${rc.ipfsGatewayUrl.replace(/\/+$/, "")}/ipfs/${manifestCid}`, { signal: AbortSignal.timeout(15_000) });
-      if (!response.ok) throw new Error(`the gateway answered HTTP ${response.status} for the manifest ${manifestCid}`);
-      return decodeManifest(new Uint8Array(await response.arrayBuffer()));
+      return fetchManifest(gatewayCat(rc.ipfsGatewayUrl), manifestCid!, { signal: AbortSignal.timeout(15_000) });
     },
   });
 }

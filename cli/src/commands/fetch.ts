@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { FatalError } from "@tessellate/sdk/errors";
-import { decodeManifest, type Manifest } from "@tessellate/sdk/manifest";
+import { fetchManifest, type Manifest } from "@tessellate/sdk/manifest";
 import type { MarketClient } from "@tessellate/sdk/market";
 import { segmentCount } from "@tessellate/sdk/segmentPlan";
 import type { Storage } from "@tessellate/sdk/storage";
@@ -18,12 +18,9 @@ import { createLiveLine, formatTaskProgress } from "../progress.ts";
 import { compositeAvailable, type CompositeReport } from "../results.ts";
 import { jobOutcomeOf, type JobOutcome } from "./wait.ts";
 
-/** Largest manifest the CLI reads (they are a few hundred bytes). */
-const MAX_MANIFEST_BYTES = 1024 * 1024;
-
 /** Fetches and validates a job's manifest. */
 export async function loadManifest(storage: Pick<Storage, "cat">, manifestCid: string, expectedSegments?: number): Promise<Manifest> {
-  const manifest = decodeManifest(await storage.cat(manifestCid, { maxBytes: MAX_MANIFEST_BYTES }));
+  const manifest = await fetchManifest(storage, manifestCid);
   if (expectedSegments !== undefined && segmentCount(manifest) !== expectedSegments) {
     throw new FatalError(
       "CLI_MANIFEST_MISMATCH",

@@ -15,12 +15,12 @@ import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
 import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
-import { AbandonReasonNames, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
+import { AbandonReasonNames, protocolNow, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
-import { tokenSymbol } from "../chainReads.ts";
-import { describeOffer, engineOffers, registeredProfiles, type EngineOffers } from "../engineOffers.ts";
+import { scanMarketProviders, tokenSymbol } from "../chainReads.ts";
+import { describeEngineVersion, engineVersionsOf, type ProviderScan } from "@tessellate/sdk/providerOffers";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
@@ -192,8 +192,8 @@ export interface SubmitDeps {
   market: MarketClient;
   storage: Storage;
   output?: Output;
-  /** What registered providers advertise for an engine (default: their profiles, via the registry's events and IPFS). */
-  engineOffers?: (engine: EngineName) => Promise<EngineOffers>;
+  /** The registered providers and their profiles (default: the registry's events and views, profiles from IPFS). */
+  providers?: () => Promise<ProviderScan>;
   /** The registered providers, lower-case (default: read from the registry's events). */
   registeredProviders?: () => Promise<ReadonlySet<string>>;
   now?: () => number;
@@ -259,6 +259,8 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
   if (!me) throw new FatalError("CHAIN_NO_ACCOUNT", "job submit sends transactions: configure the requester's key");
   const ascii = !out.progress.isTTY;
   const timing = await checkTimingMinimums(market, given);
+  let scanned: Promise<ProviderScan> | undefined;
+  const scan = () => (scanned ??= (deps.providers ?? (() => scanMarketProviders(market, storage, { signal: deps.signal })))());
   const options: SubmitOptions = { ...given, leaseSeconds: timing.leaseSeconds, revealWindowSeconds: timing.revealWindowSeconds };
   for (const line of timing.raised) out.print(`timing     ${line}`);
 
@@ -266,7 +268,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
   let engineVersion = options.engineVersion;
   if (engineVersion === undefined) {
     // The version providers run, not one found on this machine: only they render the job.
-    const offers = await (deps.engineOffers ?? ((engine) => engineOffers(market, storage, engine, deps.signal)))(options.engine);
+    const offers = engineVersionsOf(await scan(), options.engine);
     const chosen = offers.versions[0];
     if (!chosen) {
       throw new UsageError(
@@ -276,7 +278,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
       );
     }
     engineVersion = chosen.version;
-    out.print(`engine     ${describeOffer(offers, chosen)}`);
+    out.print(`engine     ${describeEngineVersion(offers, chosen)}`);
   }
   const prepared = await prepareScene(options.scene, options.entry, options.engine);
   // Everything the manifest says is checked before anything is uploaded: a job that would be
@@ -316,8 +318,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
       `${me} holds ${formatTokens(balance, { symbol })}, but the job escrows ${formatTokens(cost.escrow, { symbol })} — get more tokens, or lower --reward, --redundancy or the number of segments`,
     );
   }
-  const wallNow = BigInt(Math.floor(now() / 1000));
-  const clock = chainNow > wallNow ? chainNow : wallNow;
+  const clock = protocolNow(chainNow, now());
   const deadline = options.deadline.kind === "relative" ? clock + BigInt(options.deadline.seconds) : BigInt(options.deadline.timestamp);
   const earliest = clock + BigInt(options.leaseSeconds + options.revealWindowSeconds);
   if (deadline < earliest) {
@@ -376,7 +377,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
           live.set(formatJobProgress(p, { ascii }));
         },
         registeredProviders: deps.registeredProviders ?? (async () => {
-          registered ??= new Set([...(await registeredProfiles(market)).keys()].map((a) => a.toLowerCase()));
+          registered ??= new Set((await scanMarketProviders(market, storage, { signal: deps.signal, readProfiles: false })).providers.map((p) => p.address.toLowerCase()));
           return registered;
         }),
       },

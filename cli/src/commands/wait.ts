@@ -8,7 +8,7 @@
 import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
-import { createFold, isHeld, isSegmentDone, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
+import { createFold, isHeld, isSegmentDone, protocolNow, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { sleep as defaultSleep } from "../output.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
@@ -157,8 +157,7 @@ export async function waitForJob(
     }
 
     const chainNow = await market.latestTimestamp();
-    const wallNow = BigInt(Math.floor(now() / 1000));
-    const clock = chainNow > wallNow ? chainNow : wallNow;
+    const clock = protocolNow(chainNow, now());
     if (clock > job.params.deadline) {
       if (options.closeWhenExpired && market.account && now() - lastCloseAt >= 10 * pollMs) {
         const closable = closableSegments(job, clock);

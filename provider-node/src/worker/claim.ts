@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { formatUnits } from "viem";
-import { decodeManifest, type Manifest } from "@tessellate/sdk";
+import { fetchManifest as readManifest, type Manifest } from "@tessellate/sdk";
 import { contractErrorOf } from "@tessellate/sdk/contractErrors";
 import { FatalError } from "@tessellate/sdk/errors";
 import { isWorkHour } from "../config/config.ts";
@@ -14,14 +14,12 @@ import type { JobRow } from "../state/stateStore.ts";
 import { MAX_BATCH, problemLine, WorkerContext } from "./context.ts";
 import { startRenders } from "./render.ts";
 
-/** Largest manifest accepted (a manifest is a small JSON document). */
-export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 export async function manifestOf(ctx: WorkerContext, jobId: bigint): Promise<Manifest> {
   const job = ctx.d.store.getJob(jobId);
   if (job?.manifest) return job.manifest;
   if (!job) throw new FatalError("JOB_UNKNOWN", `job ${jobId} is not in the state file`);
-  const manifest = decodeManifest(await ctx.d.storage.cat(job.params.manifestCid, { maxBytes: MAX_MANIFEST_BYTES }));
+  const manifest = await readManifest(ctx.d.storage, job.params.manifestCid);
   ctx.d.store.setJobManifest(jobId, manifest);
   return manifest;
 }
@@ -194,8 +192,7 @@ export function fetchManifest(ctx: WorkerContext, job: JobRow): void {
   if (!ctx.ready(key)) return;
   const run = (async () => {
     try {
-      const bytes = await ctx.d.storage.cat(job.params.manifestCid, { maxBytes: MAX_MANIFEST_BYTES, signal: ctx.stopping.signal });
-      const manifest = decodeManifest(bytes);
+      const manifest = await readManifest(ctx.d.storage, job.params.manifestCid, { signal: ctx.stopping.signal });
       if (!ctx.d.store.isOpen) return;
       ctx.d.store.setJobManifest(job.jobId, manifest);
       ctx.backoff.succeeded(key);

@@ -21,6 +21,7 @@
  */
 import { type Address } from "viem";
 import { TessellateError } from "@tessellate/sdk/errors";
+import { protocolNow } from "@tessellate/sdk/protocol";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { Logger } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
@@ -223,10 +224,10 @@ export class Worker {
 
   /** Chain time in seconds: the latest block's timestamp, or the wall clock when blocks are old. */
   private async chainNow(): Promise<number> {
-    const wall = Math.floor(this.d.clock.now() / 1000);
+    const wallMs = this.d.clock.now();
+    const wall = Math.floor(wallMs / 1000);
     try {
-      const latest = Number(await this.d.market.latestTimestamp());
-      this.ctx.skewSeconds = Math.max(0, latest - wall);
+      this.ctx.skewSeconds = Number(protocolNow(await this.d.market.latestTimestamp(), wallMs)) - wall;
     } catch (error) {
       this.log.debug({ err: (error as Error).message }, "could not read the latest block time; using the last known offset");
     }

@@ -114,3 +114,13 @@ export interface GiveBackLike {
   detail: string;
   blockNumber: bigint;
 }
+
+/**
+ * The protocol's clock, in chain seconds: the latest block's timestamp, or the wall clock when
+ * blocks are older (a quiet chain mines no block to move its time on; the next transaction's
+ * block will carry at least the wall clock). Deadlines, leases and reveal windows are judged by it.
+ */
+export function protocolNow(latestBlockTimestamp: bigint, wallClockMs: number): bigint {
+  const wall = BigInt(Math.floor(wallClockMs / 1000));
+  return latestBlockTimestamp > wall ? latestBlockTimestamp : wall;
+}
