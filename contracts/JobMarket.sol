@@ -49,6 +49,13 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     uint16 public constant MAX_FEE_BPS = 1_000;
     /// @notice Least time between `scheduleFee` and the new fee applying to new jobs.
     uint64 public constant FEE_DELAY = 3 days;
+    /// @notice Share of the collateral an `abandon` forfeits at the very end of its lease, in basis
+    /// points; pro rata of the lease elapsed (an abandon right after the claim forfeits ~0, one just
+    /// before the lease ends half of it; an expired lease forfeits all of it).
+    uint16 public constant ABANDON_FORFEIT_BPS = 5_000;
+    /// @notice Leases a committed replica waits past its own lease end for its peers to commit before
+    /// anyone may close its segment (`closeSegments`), releasing its collateral.
+    uint8 public constant COMMIT_WAIT_LEASES = 3;
     /// @notice Share of seized collateral paid to whoever calls `expire`, in basis points.
     uint16 public constant KEEPER_FEE_BPS = 1_000;
     uint16 public constant MAX_REPUTATION = 10_000;
@@ -225,7 +232,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             uint32 segment = segments[i];
             _checkSegment(c, segment);
             SegmentHeader h = _loadHeader(jobId, segment);
-            if (!_closable(c, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
+            if (!_closable(c, segment, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
             if (h.slots() == 0) {
                 // Untouched segment of a job past its deadline (a cancelled job refunded these already).
                 h = h.withSlots(c.job.redundancy);
@@ -234,7 +241,10 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             for (uint8 k; k < h.slots(); ++k) {
                 Replica storage rep = _replicas[jobId][segment][k];
                 ReplicaState state = rep.state;
-                if (state == ReplicaState.Empty || state == ReplicaState.Settled) continue;
+                if (state == ReplicaState.Empty || state == ReplicaState.Settled) {
+                    if (rep.providerId != 0) delete _replicas[jobId][segment][k]; // a give-back's record
+                    continue;
+                }
                 bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
                 bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
                     && block.timestamp > h.revealDeadline();
@@ -394,14 +404,31 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             if (rep.state != ReplicaState.Claimed) {
                 revert JobMarketWrongReplicaState(jobId, ref.segment, ref.replica, rep.state);
             }
-            if (block.timestamp > rep.leaseEnd) revert JobMarketLeaseExpired(jobId, ref.segment, rep.leaseEnd);
+            uint64 leaseEnd = rep.leaseEnd;
+            if (block.timestamp > leaseEnd) revert JobMarketLeaseExpired(jobId, ref.segment, leaseEnd);
+            uint256 forfeited = _abandonForfeit(c, leaseEnd);
             IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
-            d.unlock += c.job.collateralPerReplica;
+            d.unlock += uint128(c.job.collateralPerReplica - forfeited);
+            d.slash += uint128(forfeited);
             d.abandoned += 1;
-            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail);
-            _reopen(c, ref.segment, ref.replica, false);
+            c.compensation += forfeited;
+            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail, forfeited);
+            // The slot reopens but keeps its holder and lease end: the cooldown `_tryClaim` checks.
+            rep.state = ReplicaState.Empty;
+            SegmentHeader h = _loadHeader(jobId, ref.segment);
+            _storeHeader(jobId, ref.segment, h.withAssigned(h.assigned() - 1).withGivenBack());
+            if (c.job.status == JobStatus.Open) _setClosed(jobId, ref.segment, false);
         }
         _settle(c);
+    }
+
+    /// @dev What an abandon at `block.timestamp` forfeits: ABANDON_FORFEIT_BPS of the collateral
+    /// pro rata of the lease elapsed since the claim (leaseEnd - leaseDuration).
+    function _abandonForfeit(Ctx memory c, uint64 leaseEnd) private view returns (uint256) {
+        uint256 lease = c.job.leaseDuration;
+        uint256 remaining = leaseEnd - block.timestamp; // leaseEnd >= now, checked by the caller
+        uint256 elapsed = remaining >= lease ? 0 : lease - remaining;
+        return (uint256(c.job.collateralPerReplica) * ABANDON_FORFEIT_BPS * elapsed) / (uint256(BPS) * lease);
     }
 
     // ================================================================== anyone
@@ -688,7 +715,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Whether `closeSegments` may refund this segment now.
-    function _closable(Ctx memory c, SegmentHeader h, bool pastDeadline) private view returns (bool) {
+    function _closable(Ctx memory c, uint32 segment, SegmentHeader h, bool pastDeadline) private view returns (bool) {
         if (h.status() != SegmentStatus.Open) return false;
         if (pastDeadline) {
             // An untouched segment of a cancelled job was refunded by `cancelJob`.
@@ -696,8 +723,23 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             uint64 revealDeadline = h.revealDeadline();
             return revealDeadline == 0 || block.timestamp > revealDeadline;
         }
-        // Before the deadline: only a cancelled job's segment that can never fill all its slots.
-        return c.job.status == JobStatus.Cancelled && h.slots() != 0 && h.assigned() < h.slots();
+        // Before the deadline: a cancelled job's segment that can never fill all its slots ...
+        if (c.job.status == JobStatus.Cancelled && h.slots() != 0 && h.assigned() < h.slots()) return true;
+        // ... or a segment whose committed replica waited too long for its peers to commit.
+        return _stalled(c, segment, h);
+    }
+
+    /// @dev The reveal window never opened and a committed replica's lease ended more than
+    /// COMMIT_WAIT_LEASES leases ago: whoever holds or left the other slots kept it waiting.
+    function _stalled(Ctx memory c, uint32 segment, SegmentHeader h) private view returns (bool) {
+        if (h.committed() == 0 || h.revealDeadline() != 0) return false;
+        uint256 wait = uint256(c.job.leaseDuration) * COMMIT_WAIT_LEASES;
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        for (uint8 k; k < h.slots(); ++k) {
+            Replica storage rep = reps[k];
+            if (rep.state == ReplicaState.Committed && block.timestamp > uint256(rep.leaseEnd) + wait) return true;
+        }
+        return false;
     }
 
     // ================================================================== internal: claiming
@@ -753,17 +795,26 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint8 slots = h.slots();
         if (h.status() != SegmentStatus.Open || h.assigned() >= slots) return (false, false);
         uint8 free = type(uint8).max;
-        if (h.assigned() == 0) {
+        if (h.assigned() == 0 && !h.givenBack()) {
             free = 0;
         } else {
+            uint8 record = type(uint8).max; // an emptied slot that still names its last holder
             for (uint8 k; k < slots; ++k) {
                 Replica storage rep = _replicas[jobId][segment][k];
-                if (rep.state == ReplicaState.Empty) {
+                uint32 holder = rep.providerId;
+                if (rep.state != ReplicaState.Empty) {
+                    if (holder == scan.providerId) return (false, false); // never two replicas of one segment for one provider
+                } else if (holder == 0) {
                     if (free == type(uint8).max) free = k;
-                } else if (rep.providerId == scan.providerId) {
-                    return (false, false); // never two replicas of one segment for one provider
+                } else {
+                    // Given back: its last holder waits until its lease would have ended plus one lease.
+                    if (holder == scan.providerId && block.timestamp <= uint256(rep.leaseEnd) + c.job.leaseDuration) {
+                        return (false, false);
+                    }
+                    if (record == type(uint8).max) record = k;
                 }
             }
+            if (free == type(uint8).max) free = record; // prefer a slot that keeps nobody's record
         }
         _replicas[jobId][segment][free] = Replica({
             seal: bytes20(0),

@@ -44,7 +44,7 @@ interface IJobMarket {
 
     /// @notice Lifecycle of one replica slot of a segment.
     enum ReplicaState {
-        Empty, // free for a claim
+        Empty, // free for a claim; a slot emptied by `abandon` keeps its last holder and lease end (replicaOf), who may not claim the segment again until leaseEnd + leaseDuration
         Claimed, // held under lease; awaiting the commitment
         Committed, // commitment stored; awaiting the reveal window
         Revealed, // digest public; awaiting the quorum decision
@@ -231,7 +231,10 @@ interface IJobMarket {
         address keeper,
         uint256 slashed
     );
-    /// @notice The provider gave its claim back before its lease ended: collateral returned.
+    /// @notice The provider gave its claim back before its lease ended: collateral returned but for
+    /// `forfeited`, the part of it the lease already used cost (ABANDON_FORFEIT_BPS pro rata of the
+    /// lease elapsed), credited to the requester as Compensation. The slot reopens for others; the
+    /// provider may not claim this segment again until its lease would have ended plus one lease.
     /// `reason` and `detail` (at most MAX_ABANDON_DETAIL bytes, e.g. the engine's error line) say why.
     event ReplicaAbandoned(
         uint256 indexed jobId,
@@ -239,7 +242,8 @@ interface IJobMarket {
         uint8 replica,
         address indexed provider,
         AbandonReason reason,
-        string detail
+        string detail,
+        uint256 forfeited
     );
     /// @notice Collateral returned without a verdict (segment failed or closed through no fault of the replica).
     event ReplicaReleased(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
@@ -276,8 +280,11 @@ interface IJobMarket {
         returns (uint256 jobId);
     /// @notice Stops new claims and refunds the budget of segments nobody ever claimed.
     function cancelJob(uint256 jobId) external;
-    /// @notice Refunds segments that can no longer settle: after the job deadline, or after a
-    /// cancellation for segments whose slots are not all held. Anyone may call; money goes to the requester.
+    /// @notice Refunds segments that can no longer settle: after the job deadline; after a
+    /// cancellation for segments whose slots are not all held; or, at any time, a segment whose
+    /// reveal window never opened while a committed replica has waited COMMIT_WAIT_LEASES leases
+    /// past its own lease end (its peers never all committed: the wait of honest collateral is
+    /// bounded). Held replicas are released (expired ones seized). Anyone may call; money goes to the requester.
     function closeSegments(uint256 jobId, uint32[] calldata segments) external;
     /// @notice Records the composited output's CID (requester only).
     function recordOutput(uint256 jobId, string calldata outputCid) external;
@@ -294,9 +301,12 @@ interface IJobMarket {
     /// commitment); a claimed, uncommitted replica may reveal before its lease ends when every other
     /// slot of its segment is committed (salt ignored), which opens the window for the others.
     function reveal(uint256 jobId, RevealInput[] calldata reveals) external;
-    /// @notice Gives back claimed, uncommitted replicas before their leases end; collateral returned.
-    /// `reason` and `detail` (at most MAX_ABANDON_DETAIL bytes) are published in ReplicaAbandoned
-    /// for the requester; they are the provider's word and change nothing in the settlement.
+    /// @notice Gives back claimed, uncommitted replicas before their leases end. Collateral is
+    /// returned but for ABANDON_FORFEIT_BPS of it pro rata of the lease already elapsed (to the
+    /// requester), and the caller may not claim the same segment again before its lease would have
+    /// ended plus one more lease: holding slots by abandoning and re-claiming costs stake for every
+    /// second held, and the slots go to others. `reason` and `detail` (at most MAX_ABANDON_DETAIL
+    /// bytes) are published in ReplicaAbandoned for the requester; they change nothing in the settlement.
     function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail) external;
 
     // ---------------------------------------------------------------- anyone

@@ -6,7 +6,7 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 /// @notice A segment's counters in 64 bits, so that four segments share one storage word and a
 /// batch over consecutive segments writes a quarter of the words.
 /// Layout (low bit first): status 3 | slots 3 | assigned 3 | committed 3 | revealed 3 |
-/// tieBreakers 3 | winner 3 | revealDeadline 40.
+/// tieBreakers 3 | winner 3 | revealDeadline 40 | givenBack 1.
 type SegmentHeader is uint64;
 
 /// @title SegmentHeaderLib — getters and copy-on-write setters of a packed segment header
@@ -22,8 +22,10 @@ library SegmentHeaderLib {
     uint8 private constant TIE_BREAKERS = 15;
     uint8 private constant WINNER = 18;
     uint8 private constant REVEAL_DEADLINE = 21;
+    uint8 private constant GIVEN_BACK = 61;
     uint64 private constant MASK3 = 7;
     uint64 private constant MASK40 = (1 << 40) - 1;
+    uint64 private constant MASK1 = 1;
 
     function unpack(uint256 word, uint32 segment) internal pure returns (SegmentHeader) {
         return SegmentHeader.wrap(uint64(word >> ((segment & 3) * 64)));
@@ -65,6 +67,16 @@ library SegmentHeaderLib {
 
     function revealDeadline(SegmentHeader h) internal pure returns (uint64) {
         return _get(h, REVEAL_DEADLINE, MASK40);
+    }
+
+    /// @notice Whether a slot of the segment was ever given back (`abandon`): an emptied slot may then
+    /// still name its last holder, who may not claim the segment again during its cooldown.
+    function givenBack(SegmentHeader h) internal pure returns (bool) {
+        return _get(h, GIVEN_BACK, MASK1) != 0;
+    }
+
+    function withGivenBack(SegmentHeader h) internal pure returns (SegmentHeader) {
+        return _set(h, GIVEN_BACK, MASK1, 1);
     }
 
     function withStatus(SegmentHeader h, IJobMarket.SegmentStatus v) internal pure returns (SegmentHeader) {

@@ -170,10 +170,15 @@ describe("JobMarket scenarios", function () {
     const [slot] = await claim(d, quitter, jobId, 1);
     expect(await d.registry.freeStake(quitter.address)).to.equal(STAKE - COLLATERAL);
     // The reason and the engine's error line reach the requester in the event (issue 12 item 2).
+    const leaseEnd = (await d.market.replicaOf(jobId, 0, 0)).leaseEnd;
+    // Given back 10 s into the lease: half the collateral pro rata of 10 of 600 s is forfeited (issue 9.4).
+    await networkHelpers.time.setNextBlockTimestamp(leaseEnd - BigInt(LEASE) + 10n);
+    const forfeited = (COLLATERAL * 5_000n * 10n) / (10_000n * BigInt(LEASE));
     await expect(d.market.connect(quitter).abandon(jobId, [slot], 1, "Cannot open include file drums.inc"))
       .to.emit(d.market, "ReplicaAbandoned")
-      .withArgs(jobId, 0, 0, quitter.address, 1, "Cannot open include file drums.inc");
-    expect(await d.registry.freeStake(quitter.address)).to.equal(STAKE);
+      .withArgs(jobId, 0, 0, quitter.address, 1, "Cannot open include file drums.inc", forfeited);
+    expect(await d.registry.freeStake(quitter.address)).to.equal(STAKE - forfeited);
+    expect(await d.market.balanceOf(d.requester.address)).to.equal(forfeited);
     expect((await d.registry.providerOf(quitter.address)).abandoned).to.equal(1);
     const [again] = await claim(d, other, jobId, 1);
     await commitAll(d, other, jobId, [again]);

@@ -29,6 +29,8 @@ contract MarketHandler is TestBase {
     uint256 public ghostAccepted;
     uint256 public ghostTieBreakers;
     uint256 public ghostExpired;
+    /// @notice Collateral forfeited by give-backs (abandon), checked against the slash and the requester credit.
+    uint256 public ghostForfeited;
 
     bool internal _castReady;
 
@@ -192,8 +194,34 @@ contract MarketHandler is TestBase {
         address p = _provider(providerSeed);
         IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
         if (held.length == 0) return;
+        // What the give-back must forfeit: ABANDON_FORFEIT_BPS of the collateral pro rata of the lease used.
+        IJobMarket.JobView memory job = market.jobOf(jobId);
+        uint256 forfeit;
+        for (uint256 i; i < held.length; ++i) {
+            uint64 leaseEnd = market.replicaOf(jobId, held[i].segment, held[i].replica).leaseEnd;
+            if (block.timestamp > leaseEnd) return; // expirable, not abandonable
+            uint256 remaining = leaseEnd - block.timestamp;
+            uint256 elapsed = remaining >= job.leaseDuration ? 0 : job.leaseDuration - remaining;
+            forfeit += (uint256(job.collateralPerReplica) * market.ABANDON_FORFEIT_BPS() * elapsed) / (10_000 * uint256(job.leaseDuration));
+        }
+        uint256 stakedBefore = registry.providerOf(p).staked;
+        uint256 requesterBefore = market.balanceOf(REQUESTER);
         vm.prank(p);
-        try market.abandon(jobId, held, IJobMarket.AbandonReason(uint8(jobSeed % 7)), "") {} catch {}
+        market.abandon(jobId, held, IJobMarket.AbandonReason(uint8(jobSeed % 7)), "");
+        ghostForfeited += forfeit;
+        if (stakedBefore - registry.providerOf(p).staked != forfeit) revert("an abandon slashed other than its forfeit");
+        if (market.balanceOf(REQUESTER) - requesterBefore != forfeit) revert("an abandon's forfeit did not reach the requester");
+        // The abandoner cannot take the same segments back at once (hostage slots, issue 9.4).
+        vm.prank(p);
+        try market.claim(jobId, held.length) {} catch {}
+        for (uint256 i; i < held.length; ++i) {
+            for (uint8 k; k < 4; ++k) {
+                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, held[i].segment, k);
+                if (rep.provider == p && rep.state == IJobMarket.ReplicaState.Claimed) {
+                    revert("an abandoner re-claimed the segment it gave back");
+                }
+            }
+        }
     }
 
     function expire(uint256 jobSeed, uint256 segmentSeed, uint256 replicaSeed) external {

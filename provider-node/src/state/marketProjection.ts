@@ -157,22 +157,23 @@ export class MarketProjection {
 
   /**
    * How many segments of a job `provider` could still claim according to the projection (the
-   * sdk's `isSegmentClaimableBy`: open, not every slot held, none of it `provider`'s). The
+   * sdk's `isSegmentClaimableBy`: open, not every slot held, none of it `provider`'s, and not one
+   * it gave back and is still cooling down on — without `at`, every give-back counts). The
    * contract decides; this only spares claims that cannot succeed.
    */
-  claimableSegments(jobId: bigint, provider: Address, redundancy: number, segmentCount: number): number {
+  claimableSegments(jobId: bigint, provider: Address, redundancy: number, segmentCount: number, at?: { now: bigint; leaseDuration: number }): number {
     const segments = this.db.prepare("SELECT segment, status, slots FROM market_segments WHERE job_id = ?").all(jobId) as Row[];
     const slotRows = (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ?").all(jobId) as Row[]).map(toSlot);
     let blocked = 0;
     for (const g of segments) {
-      const replicas = slotRows.filter((s) => s.segment === Number(g.segment)).map((s) => ({ provider: s.provider, state: replicaStateOf(s.state) }));
+      const replicas = slotRows.filter((s) => s.segment === Number(g.segment)).map((s) => ({ provider: s.provider, state: replicaStateOf(s.state), leaseEnd: BigInt(s.leaseEnd) }));
       const seg = {
         status: SegmentStatusNames.findIndex((name) => name.toLowerCase() === g.status),
         slots: g.slots === null ? 0 : Number(g.slots),
         assigned: replicas.filter((r) => isHeld(r)).length,
         revealDeadline: 0n,
       };
-      if (!isSegmentClaimableBy(seg, replicas, provider, redundancy)) blocked++;
+      if (!isSegmentClaimableBy(seg, replicas, provider, redundancy, at)) blocked++;
     }
     return Math.max(0, segmentCount - blocked);
   }

@@ -15,6 +15,7 @@ import { RetryableError } from "@tessellate/sdk/errors";
 import {
   CreditKind,
   expirableReason,
+  abandonForfeit,
   isClosable,
   isSegmentClaimableBy,
   jobMarketConstants,
@@ -268,9 +269,11 @@ export class FakeMarket {
       if (claimed.length >= count) break;
       const replicas = s.replicas.filter((r) => r !== undefined);
       const assigned = replicas.filter((r) => r.state !== ChainReplicaState.Empty && r.state !== ChainReplicaState.Settled).length;
-      if (!isSegmentClaimableBy({ ...s, slots: s.slots, assigned }, replicas, who, job.params.redundancy)) continue;
+      if (!isSegmentClaimableBy({ status: s.status, slots: s.slots, assigned, revealDeadline: s.revealDeadline }, replicas, who, job.params.redundancy, { now: this.now(), leaseDuration: job.params.leaseDuration })) continue;
+      // Like JobMarket._tryClaim: the lowest empty slot, preferring one that keeps no give-back's record.
       let free = -1;
-      for (let k = s.slots - 1; k >= 0; k--) if (!s.replicas[k] || s.replicas[k]!.state === ChainReplicaState.Empty) free = k;
+      for (let k = s.slots - 1; k >= 0; k--) if (!s.replicas[k]) free = k;
+      if (free < 0) for (let k = s.slots - 1; k >= 0; k--) if (s.replicas[k]!.state === ChainReplicaState.Empty) free = k;
       if (free >= 0) claimed.push({ segment, replica: free, leaseEnd });
     }
     if (claimed.length === 0) throw revert("JobMarketNothingToClaim", jobId);
@@ -388,10 +391,14 @@ export class FakeMarket {
       if (r.state !== ChainReplicaState.Claimed) throw revert("JobMarketWrongReplicaState", jobId, ref.segment, ref.replica, r.state);
       if (this.now() > r.leaseEnd) throw revert("JobMarketLeaseExpired", jobId, ref.segment, r.leaseEnd);
       const p = this.providers.get(who.toLowerCase())!;
+      const forfeited = abandonForfeit(job.params, r.leaseEnd, this.now());
       p.locked -= job.params.collateralPerReplica;
+      p.staked -= forfeited;
       p.abandoned++;
-      this.emit("ReplicaAbandoned", { jobId, segment: ref.segment, replica: ref.replica, provider: who, reason, detail });
-      s.replicas[ref.replica] = undefined;
+      if (forfeited > 0n) this.credit(job.requester, jobId, CreditKind.Compensation, forfeited);
+      this.emit("ReplicaAbandoned", { jobId, segment: ref.segment, replica: ref.replica, provider: who, reason, detail, forfeited });
+      // The slot keeps its last holder and lease end: the cooldown JobMarket._tryClaim checks.
+      s.replicas[ref.replica] = { provider: who, state: ChainReplicaState.Empty, leaseEnd: r.leaseEnd };
     }
   }
 
@@ -417,7 +424,8 @@ export class FakeMarket {
     for (const segment of segments) {
       const s = this.segment(job, jobId, segment);
       const view = this.segmentView(jobId, segment);
-      if (!isClosable(job, { ...view, slots: s.touched ? view.slots : 0 }, this.now())) throw revert("JobMarketSegmentNotClosable", jobId, segment);
+      const replicas = s.replicas.map((r) => r ?? { state: ChainReplicaState.Empty, leaseEnd: 0n });
+      if (!isClosable(job, { ...view, slots: s.touched ? view.slots : 0, replicas }, this.now())) throw revert("JobMarketSegmentNotClosable", jobId, segment);
       for (const [k, r] of s.replicas.entries()) {
         if (!r || r.state === ChainReplicaState.Empty || r.state === ChainReplicaState.Settled) continue;
         if (expirableReason(s, r, this.now())) this.seize(job, jobId, segment, k, r, job.requester);

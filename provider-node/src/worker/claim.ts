@@ -49,7 +49,8 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
   for (const job of candidates) {
     const fresh = store.getJob(job.jobId)!;
     if (!fresh.manifest) continue; // still being fetched
-    const open = store.market.claimableSegments(job.jobId, ctx.me, fresh.params.redundancy, fresh.params.segmentCount);
+    // Segments this node gave back stay closed to it for a cooldown (JobMarket._tryClaim): not counted.
+    const open = store.market.claimableSegments(job.jobId, ctx.me, fresh.params.redundancy, fresh.params.segmentCount, { now: BigInt(now), leaseDuration: fresh.params.leaseDuration });
     // Nothing left to claim and already decided: no need to ask the chain about stake again.
     if (open === 0 && fresh.decision !== "pending") continue;
     let current: { registered: boolean; reputation: number; freeStake: bigint };

@@ -1,11 +1,13 @@
 /**
  * Giving back what cannot be finished: uncommitted claims of cancelled jobs and claims whose lease
- * is too short for the estimated render are abandoned (collateral back, never slashed); partial
- * segments of cancelled jobs and stuck segments past the deadline are closed (the sdk's
- * `isClosable`) to release collateral.
+ * is too short for the estimated render are abandoned (collateral back but for the contract's
+ * forfeit pro rata of the lease used, never slashed in full); partial segments of cancelled jobs,
+ * stuck segments past the deadline and segments where this node's commitment has waited
+ * COMMIT_WAIT_LEASES leases for its peers (the sdk's `isClosable` / `isStalled`) are closed to
+ * release collateral.
  */
 import { FatalError } from "@tessellate/sdk/errors";
-import { AbandonReason, AbandonReasonNames, isClosable, JobStatus as ChainJobStatus, jobMarketConstants } from "@tessellate/sdk/protocol";
+import { AbandonReason, AbandonReasonNames, isClosable, JobStatus as ChainJobStatus, jobMarketConstants, ReplicaState } from "@tessellate/sdk/protocol";
 import type { ReplicaRow } from "../state/stateStore.ts";
 import { chunks, fields, groupByJob, MAX_BATCH, RenderAbort, type GiveBack, type WorkerContext } from "./context.ts";
 
@@ -109,14 +111,18 @@ export async function closeSegments(ctx: WorkerContext, now: number): Promise<vo
     const job = store.getJob(jobId);
     if (!job) continue;
     const pastDeadline = now > Number(job.params.deadline);
-    if (job.status !== "cancelled" && !pastDeadline) continue;
+    // A commitment of ours that has waited COMMIT_WAIT_LEASES leases past its lease end for its peers.
+    const wait = job.params.leaseDuration * jobMarketConstants.COMMIT_WAIT_LEASES;
+    const waited = rows.filter((r) => r.state === "committed" && now > r.leaseEnd + wait);
+    if (job.status !== "cancelled" && !pastDeadline && waited.length === 0) continue;
     const key = `close:${jobId}`;
     if (!ctx.ready(key)) continue;
     const closable: number[] = [];
     try {
       for (const segment of new Set(rows.map((r) => r.segment))) {
         const seg = await market.segmentOf(jobId, segment);
-        if (isClosable({ status: job.status === "cancelled" ? ChainJobStatus.Cancelled : ChainJobStatus.Open, params: job.params }, seg, BigInt(now))) closable.push(segment);
+        const replicas = waited.filter((r) => r.segment === segment).map((r) => ({ state: ReplicaState.Committed, leaseEnd: BigInt(r.leaseEnd) }));
+        if (isClosable({ status: job.status === "cancelled" ? ChainJobStatus.Cancelled : ChainJobStatus.Open, params: job.params }, { ...seg, replicas }, BigInt(now))) closable.push(segment);
       }
       if (closable.length === 0) {
         ctx.backoff.failed(key, ctx.d.clock.now()); // look again later, not every tick
@@ -125,7 +131,7 @@ export async function closeSegments(ctx: WorkerContext, now: number): Promise<vo
       for (const batch of chunks(closable, MAX_BATCH)) {
         await market.closeSegments(jobId, batch);
         ctx.d.metrics.count("closes", batch.length);
-        ctx.log.info({ jobId: String(jobId), segments: batch, why: pastDeadline ? "past the job deadline" : "job cancelled" }, "closed segments to release collateral");
+        ctx.log.info({ jobId: String(jobId), segments: batch, why: pastDeadline ? "past the job deadline" : job.status === "cancelled" ? "job cancelled" : "our commitment waited too long for its peers" }, "closed segments to release collateral");
       }
       ctx.backoff.succeeded(key);
       await ctx.syncQuietly();

@@ -110,6 +110,10 @@ export interface GiveBackRecord {
   /** IJobMarket.AbandonReason. */
   reason: number;
   detail: string;
+  /** Collateral the give-back forfeited to the requester (0 from contracts before the forfeit). */
+  forfeited: bigint;
+  /** Lease end of the claim given back: the provider may not claim the segment again until it plus one lease. */
+  leaseEnd: bigint;
   blockNumber: bigint;
 }
 
@@ -615,8 +619,12 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const rep = replicaIn(job, seg);
       expectState(job, seg, k, rep, [REPLICA_STATE.Claimed]);
       provider(a.provider).derived.abandoned++;
-      seg.givenBack.push({ provider: a.provider as Address, replica: k, reason: Number(a.reason ?? 0), detail: String(a.detail ?? ""), blockNumber: e.blockNumber });
-      reopen(seg, k, false);
+      const forfeited = BigInt((a.forfeited as bigint | undefined) ?? 0n);
+      if (forfeited * 2n > job.params.collateralPerReplica) anomaly(replicaSubject(job, seg, k), `a give-back forfeited ${forfeited}, more than half the collateral of ${job.params.collateralPerReplica}`);
+      seg.givenBack.push({ provider: a.provider as Address, replica: k, reason: Number(a.reason ?? 0), detail: String(a.detail ?? ""), forfeited, leaseEnd: rep.leaseEnd, blockNumber: e.blockNumber });
+      // The slot reopens but keeps its last holder and lease end (JobMarket.abandon): the cooldown.
+      seg.replicas[k] = { provider: rep.provider, state: REPLICA_STATE.Empty, leaseEnd: rep.leaseEnd, seal: ZERO_SEAL, stage: 0 };
+      seg.assigned--;
       return;
     }
     case "ReplicaReleased": {

@@ -4,7 +4,7 @@
  * views. Times are chain seconds.
  */
 import type { Address } from "viem";
-import { AbandonReason, JobStatus, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
+import { AbandonReason, JobStatus, jobMarketConstants, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
 
 export interface JobLike {
   status: number;
@@ -17,6 +17,9 @@ export interface SegmentLike {
   slots: number;
   assigned: number;
   revealDeadline: bigint;
+  /** Slots committed or revealed, and the replica slots: where given, `isClosable` also applies the commit-wait rule. */
+  committed?: number;
+  replicas?: readonly Pick<ReplicaLike, "state" | "leaseEnd">[];
 }
 
 export interface ReplicaLike {
@@ -25,7 +28,10 @@ export interface ReplicaLike {
   leaseEnd: bigint;
 }
 
-/** Whether `closeSegments` accepts the segment now (JobMarket._closable). */
+/**
+ * Whether `closeSegments` accepts the segment now (JobMarket._closable). The commit-wait rule
+ * (a segment stalled: see {@link isStalled}) needs the segment's replicas; without them it is not applied.
+ */
 export function isClosable(job: JobLike, seg: SegmentLike, now: bigint): boolean {
   if (seg.status !== SegmentStatus.Open) return false;
   if (now > job.params.deadline) {
@@ -33,8 +39,43 @@ export function isClosable(job: JobLike, seg: SegmentLike, now: bigint): boolean
     if (seg.slots === 0 && job.status === JobStatus.Cancelled) return false;
     return seg.revealDeadline === 0n || now > seg.revealDeadline;
   }
-  // Before the deadline: only a cancelled job's touched segment that can never fill all its slots.
-  return job.status === JobStatus.Cancelled && seg.slots !== 0 && seg.assigned < seg.slots;
+  // Before the deadline: a cancelled job's touched segment that can never fill all its slots ...
+  if (job.status === JobStatus.Cancelled && seg.slots !== 0 && seg.assigned < seg.slots) return true;
+  // ... or one whose committed replica has waited too long for its peers.
+  return isStalled(job, seg, now);
+}
+
+/**
+ * JobMarket._stalled: the segment's reveal window never opened and a committed replica's lease
+ * ended more than COMMIT_WAIT_LEASES leases ago, so anyone may close the segment and release the
+ * collateral that waited (the bound on how long honest collateral waits for its peers).
+ */
+export function isStalled(job: Pick<JobLike, "params">, seg: Pick<SegmentLike, "revealDeadline" | "committed" | "replicas">, now: bigint): boolean {
+  if (seg.committed === 0 || seg.revealDeadline !== 0n || !seg.replicas) return false;
+  const wait = BigInt(job.params.leaseDuration) * BigInt(jobMarketConstants.COMMIT_WAIT_LEASES);
+  return seg.replicas.some((r) => r.state === ReplicaState.Committed && now > r.leaseEnd + wait);
+}
+
+/**
+ * What `abandon` at chain time `now` forfeits of a claim with lease end `leaseEnd`
+ * (JobMarket._abandonForfeit): ABANDON_FORFEIT_BPS of the collateral pro rata of the lease elapsed.
+ */
+export function abandonForfeit(params: { collateralPerReplica: bigint; leaseDuration: number }, leaseEnd: bigint, now: bigint): bigint {
+  const lease = BigInt(params.leaseDuration);
+  const remaining = leaseEnd > now ? leaseEnd - now : 0n;
+  const elapsed = remaining >= lease ? 0n : lease - remaining;
+  return (params.collateralPerReplica * BigInt(jobMarketConstants.ABANDON_FORFEIT_BPS) * elapsed) / (10_000n * lease);
+}
+
+/**
+ * Whether `provider` is still cooling down after giving back a slot of this segment: `abandon`
+ * leaves its address and lease end in the emptied slot, and JobMarket._tryClaim refuses it the
+ * segment until that lease end plus one lease.
+ */
+export function isCoolingDown(rep: Pick<ReplicaLike, "provider" | "state"> & { leaseEnd?: bigint }, provider: Address, now: bigint | undefined, leaseDuration: number): boolean {
+  if (rep.state !== ReplicaState.Empty || rep.provider.toLowerCase() !== provider.toLowerCase()) return false;
+  if (now === undefined || rep.leaseEnd === undefined) return true;
+  return now <= rep.leaseEnd + BigInt(leaseDuration);
 }
 
 /**
@@ -64,13 +105,22 @@ export function isHeld(rep: Pick<ReplicaLike, "state">): boolean {
 
 /**
  * Whether `provider` could be given a slot of this segment (JobMarket._tryClaim): open, not every
- * slot taken, and no non-empty slot of it belongs to `provider` (never two replicas of one segment).
- * `redundancy` stands in for the slot count of an untouched segment.
+ * slot taken, no non-empty slot of it belongs to `provider` (never two replicas of one segment),
+ * and `provider` is not cooling down after giving a slot of it back ({@link isCoolingDown}; without
+ * `at`, a give-back of its own counts as still cooling down). `redundancy` stands in for the slot
+ * count of an untouched segment.
  */
-export function isSegmentClaimableBy(seg: SegmentLike, replicas: readonly Pick<ReplicaLike, "provider" | "state">[], provider: Address, redundancy: number): boolean {
+export function isSegmentClaimableBy(
+  seg: SegmentLike,
+  replicas: readonly (Pick<ReplicaLike, "provider" | "state"> & { leaseEnd?: bigint })[],
+  provider: Address,
+  redundancy: number,
+  at?: { now: bigint; leaseDuration: number },
+): boolean {
   const slots = seg.slots === 0 ? redundancy : seg.slots;
   if (seg.status !== SegmentStatus.Open || seg.assigned >= slots) return false;
-  return !replicas.some((r) => r.state !== ReplicaState.Empty && r.provider.toLowerCase() === provider.toLowerCase());
+  const me = provider.toLowerCase();
+  return !replicas.some((r) => (r.state !== ReplicaState.Empty && r.provider.toLowerCase() === me) || isCoolingDown(r, provider, at?.now, at?.leaseDuration ?? 0));
 }
 
 /**

@@ -3,12 +3,14 @@ import { describe, it } from "node:test";
 import { getAddress, type Hex } from "viem";
 import { jobMarketAbi } from "../contracts.generated.ts";
 import {
+  abandonForfeit,
   createFold,
   emptyState,
   expirableReason,
   foldEvents,
   isClosable,
   isSegmentClaimableBy,
+  isStalled,
   jobEscrow,
   jobMarketConstants,
   JobStatus,
@@ -103,6 +105,27 @@ describe("protocol rules", () => {
     assert.equal(isSegmentClaimableBy(partial, held, P1, 2), false, "never two replicas of one segment");
     assert.equal(isSegmentClaimableBy(untouched, [], P1, 2), true);
     assert.equal(isSegmentClaimableBy(revealing, [], P2, 2), false, "every slot taken");
+
+    // Hostage slots (issue 9.4): a give-back leaves its holder and lease end in the emptied slot.
+    const givenBack = [{ provider: P1, state: ReplicaState.Empty, leaseEnd: 400n }];
+    const lease = params.leaseDuration;
+    const at = (now: bigint) => ({ now, leaseDuration: lease });
+    assert.equal(isSegmentClaimableBy(partial, givenBack, P1, 2, at(400n + BigInt(lease))), false, "cooling down until lease end + one lease");
+    assert.equal(isSegmentClaimableBy(partial, givenBack, P1, 2, at(401n + BigInt(lease))), true);
+    assert.equal(isSegmentClaimableBy(partial, givenBack, P1, 2), false, "without a time, a give-back counts as cooling down");
+    assert.equal(isSegmentClaimableBy(partial, givenBack, P2, 2, at(400n)), true, "others may take it at once");
+    const committedAt400 = { ...partial, committed: 1, replicas: [{ state: ReplicaState.Committed, leaseEnd: 400n }] };
+    const wait = BigInt(lease * jobMarketConstants.COMMIT_WAIT_LEASES);
+    const longJob = { status: JobStatus.Open, params: { ...params, deadline: 100_000n } };
+    assert.equal(isStalled(longJob, committedAt400, 400n + wait), false);
+    assert.equal(isStalled(longJob, committedAt400, 401n + wait), true);
+    assert.equal(isClosable(longJob, committedAt400, 400n + wait), false);
+    assert.equal(isClosable(longJob, committedAt400, 401n + wait), true, "a committed replica waited COMMIT_WAIT_LEASES leases");
+    assert.equal(isClosable(longJob, { ...committedAt400, revealDeadline: 9999n }, 401n + wait), false, "its reveal window opened");
+    const collateral = { collateralPerReplica: 1_000n, leaseDuration: 100 };
+    assert.equal(abandonForfeit(collateral, 1100n, 1000n), 0n, "right after the claim");
+    assert.equal(abandonForfeit(collateral, 1100n, 1050n), 250n, "half the lease: a quarter");
+    assert.equal(abandonForfeit(collateral, 1100n, 1100n), 500n, "at the lease end: half");
   });
 });
 
