@@ -6,7 +6,11 @@
  * a rerun, the SSE4.1 kernel of an older CPU (CYCLES_CPU_NO_AVX2/NO_AVX), fewer samples, another
  * seed, the neighbouring frame and half resolution scaled up. Prints figures; asserts nothing.
  *
- * Usage: node scripts/benchFingerprint.ts [--width 200] [--height 150] [--samples 32] [--keep]
+ * With --adaptive every variant renders with Cycles' adaptive sampling (default threshold), with
+ * --denoise with the denoiser (Debian's Blender 3.4.1 is built without OpenImageDenoise: the render
+ * fails with "Build without OpenImageDenoiser").
+ *
+ * Usage: node scripts/benchFingerprint.ts [--width 200] [--height 150] [--samples 32] [--adaptive] [--denoise] [--keep]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,6 +25,8 @@ const { values } = parseArgs({
     height: { type: "string", default: "150" },
     samples: { type: "string", default: "32" },
     keep: { type: "boolean", default: false },
+    adaptive: { type: "boolean", default: false },
+    denoise: { type: "boolean", default: false },
   },
 });
 const width = Number(values.width);
@@ -65,6 +71,8 @@ function render(variant: Variant, index: number): RgbaImage {
     seed: variant.seed,
     frame: variant.frame,
     threads: 2,
+    adaptive: values.adaptive,
+    denoise: values.denoise,
   };
   const started = performance.now();
   const result = spawnSync("blender", ["-b", "--factory-startup", "-noaudio", "--python", scenePy, "--", out, JSON.stringify(settings)], {
@@ -129,7 +137,8 @@ try {
   const images = variants.map(render);
   const reference = images[0]!;
   const pixels = width * height;
-  console.log(`\nBlender ${width}x${height}, ${samples} samples, Cycles CPU, fixed seed, no adaptive sampling, no denoiser, no dithering`);
+  const features = `${values.adaptive ? "ADAPTIVE SAMPLING" : "no adaptive sampling"}, ${values.denoise ? "DENOISER" : "no denoiser"}`;
+  console.log(`\nBlender ${width}x${height}, ${samples} samples, Cycles CPU, fixed seed, ${features}, no dithering`);
   console.log(`share of blocks that differ from the reference, for an N x N grid of blocks:\n`);
   console.log([
     "variant".padEnd(34), "pixels differing".padStart(18), "max".padStart(5), ...grids.map((g) => `${g}x${g}`.padStart(8)), "fingerprint differing/compared".padStart(32),

@@ -230,12 +230,20 @@ async function blenderDefaults(
   if (blend.camera !== null) result.read.push(`camera ${blend.camera}`);
   if (blend.frameStep !== 1) result.notHonoured.push(`frame step ${blend.frameStep} (every frame of the range is rendered)`);
   if (blend.useBorder) result.notHonoured.push("render border (the whole frame is rendered)");
-  if (verification === "exact") {
-    if (blend.adaptiveSampling) result.notHonoured.push("adaptive sampling (off in exact verification: replicas must agree bit for bit)");
-    if (blend.denoise) result.notHonoured.push("denoising (off in exact verification: replicas must agree bit for bit)");
-  } else {
-    if (blend.adaptiveSampling) result.settings.adaptiveSampling = true;
-    if (blend.denoise) result.settings.denoise = true;
+  // Both are refused in every verification mode (sdk manifest, docs/tolerant.md).
+  if (blend.adaptiveSampling) {
+    result.notHonoured.push(
+      verification === "exact"
+        ? "adaptive sampling (off in exact verification: replicas must agree bit for bit)"
+        : "adaptive sampling (off in tolerant verification too: a render with fewer samples would pass as honest)",
+    );
+  }
+  if (blend.denoise) {
+    result.notHonoured.push(
+      verification === "exact"
+        ? "denoising (off in exact verification: replicas must agree bit for bit)"
+        : "denoising (off in tolerant verification too: not measured across processors; denoise the composited frames yourself)",
+    );
   }
   return result;
 }

@@ -1,8 +1,8 @@
 # Builds and renders the tolerant-verification measurement scene: Blender's own primitives with a
 # glass and a subsurface material on a ground plane, Cycles CPU, fixed seed, no adaptive sampling,
-# no denoiser, no dithering. Run as
+# no denoiser, no dithering (adaptive sampling and the denoiser on with "adaptive" / "denoise" true). Run as
 #   blender -b --factory-startup --python fingerprintScene.py -- <out.png> <json settings>
-# settings: {"width", "height", "samples", "seed", "frame", "threads"}
+# settings: {"width", "height", "samples", "seed", "frame", "threads", "adaptive"?, "denoise"?}
 import json
 import sys
 
@@ -44,8 +44,8 @@ cycles.device = "CPU"
 cycles.samples = settings["samples"]
 cycles.seed = settings["seed"]
 cycles.use_animated_seed = False
-cycles.use_adaptive_sampling = False
-cycles.use_denoising = False
+cycles.use_adaptive_sampling = settings.get("adaptive", False)
+cycles.use_denoising = settings.get("denoise", False)
 render.threads_mode = "FIXED"
 render.threads = settings["threads"]
 render.dither_intensity = 0.0

@@ -27,6 +27,15 @@ import { keccak256 } from "viem";
 import { FatalError } from "./errors.ts";
 import type { RgbaImage } from "./png.ts";
 
+/**
+ * The tolerance a tolerant job gets when its requester names none (manifest
+ * `verification.toleranceBps`, `job submit --tolerance`, the dApp's New job form): 25 % of the
+ * compared blocks may differ. It accepts the worst honest cross-CPU difference measured (3.3 %)
+ * with a 7× margin and rejects every cheaper render measured (≥ 95 %) with a 3.8× margin
+ * (docs/tolerant.md).
+ */
+export const DEFAULT_TOLERANCE_BPS = 2_500;
+
 /** Blocks per side of the grid. */
 export const FINGERPRINT_GRID = 16;
 /** Bytes of a fingerprint: one per block. */

@@ -2,7 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FatalError } from "./errors.ts";
+import { DEFAULT_TOLERANCE_BPS } from "./fingerprint.ts";
 import {
+  DEFAULT_VERIFICATION,
   blenderSettingsSchema,
   builtinSettingsSchema,
   canonicalJson,
@@ -117,12 +119,30 @@ describe("parseManifest", () => {
     assert.equal(v0.scene.entry, "dir/s.json");
   });
 
-  it("refuses adaptive sampling and denoising in exact mode, and allows them in tolerant mode", () => {
-    const blender = (mode: string) =>
-      builtinJob({ engine: { name: "blender", version: "4.2" }, settings: { samples: 64, seed: 1, adaptiveSampling: true, denoise: true }, verification: { mode } });
-    assert.match(problemAt(blender("exact"), "settings.adaptiveSampling"), /"exact".* — set settings.adaptiveSampling to false, or set verification.mode to "tolerant"/);
-    assert.match(problemAt(blender("exact"), "settings.denoise"), /tolerant/);
-    assert.equal(parseManifest(blender("tolerant")).verification.mode, "tolerant");
+  it("refuses adaptive sampling and denoising in both modes, saying why for each", () => {
+    const blender = (mode: string, settings: Record<string, unknown> = { adaptiveSampling: true, denoise: true }) =>
+      builtinJob({ engine: { name: "blender", version: "4.2" }, settings: { samples: 64, seed: 1, ...settings }, verification: { mode } });
+    assert.match(problemAt(blender("exact"), "settings.adaptiveSampling"), /"exact".* — set settings.adaptiveSampling to false/);
+    assert.match(problemAt(blender("exact"), "settings.denoise"), /differ between machines.*"exact"/);
+    assert.match(problemAt(blender("tolerant"), "settings.adaptiveSampling"), /12 % fewer samples .* only about 25 %/);
+    assert.match(problemAt(blender("tolerant"), "settings.denoise"), /without OpenImageDenoise/);
+    assert.equal(parseManifest(blender("tolerant", {})).verification.mode, "tolerant");
+    assert.deepEqual(parseManifest(blender("exact", { adaptiveSampling: false, denoise: false })).settings, { samples: 64, seed: 1, adaptiveSampling: false, denoise: false });
+  });
+
+  it("fills in the default tolerance of a tolerant job, keeps a given one, and refuses a tolerance in exact mode", () => {
+    const tolerant = (verification: Record<string, unknown>) => builtinJob({ engine: { name: "blender", version: "3.4.1" }, settings: { samples: 8, seed: 1 }, verification });
+    assert.deepEqual(parseManifest(tolerant({ mode: "tolerant" })).verification, { mode: "tolerant", toleranceBps: DEFAULT_TOLERANCE_BPS });
+    assert.deepEqual(parseManifest(tolerant({ mode: "tolerant", toleranceBps: 1000 })).verification, { mode: "tolerant", toleranceBps: 1000 });
+    assert.match(new TextDecoder().decode(encodeManifest(tolerant({ mode: "tolerant" }) as Manifest)), /"verification":\{"mode":"tolerant","toleranceBps":2500\}/);
+    assert.deepEqual(parseManifest(builtinJob()).verification, { mode: "exact" }, "exact manifests (and their CIDs) are unchanged");
+    assert.match(problemAt(builtinJob({ verification: { mode: "exact", toleranceBps: 2500 } }), "verification.toleranceBps"), /only in "tolerant" .* — leave verification.toleranceBps out/);
+    assert.match(problemAt(tolerant({ mode: "tolerant", toleranceBps: 0 }), "verification.toleranceBps"), /from 1 to 10000/);
+    assert.match(problemAt(tolerant({ mode: "tolerant", toleranceBps: 2.5 }), "verification.toleranceBps"), /from 1 to 10000/);
+  });
+
+  it("defaults Blender jobs to tolerant verification and the others to exact", () => {
+    assert.deepEqual(DEFAULT_VERIFICATION, { builtin: "exact", povray: "exact", blender: "tolerant" });
   });
 
   it("refuses POV-Ray anti-aliasing in exact mode and says why", () => {

@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { CID } from "multiformats/cid";
 import { FatalError } from "./errors.ts";
+import { DEFAULT_TOLERANCE_BPS } from "./fingerprint.ts";
 import type { Storage } from "./storage.ts";
 
 /** The manifest version this SDK reads and writes. */
@@ -32,9 +33,24 @@ export const MANIFEST_LIMITS = {
 export const ENGINE_NAMES = ["builtin", "povray", "blender"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
-/** Verification modes: `exact` = quorum on equal pixel digests; `tolerant` = fingerprint within a tolerance (later). */
+/**
+ * Verification modes: `exact` = quorum on equal pixel digests; `tolerant` = quorum on image
+ * fingerprints that agree within `verification.toleranceBps` (docs/tolerant.md), so honest
+ * renders from different processors agree while cheaper renders do not.
+ */
 export const VERIFICATION_MODES = ["exact", "tolerant"] as const;
 export type VerificationMode = (typeof VERIFICATION_MODES)[number];
+
+/**
+ * The verification mode a job gets when its requester names none: Blender's Cycles does not give
+ * identical pixels across processors (its CPU kernel depends on the CPU), so Blender jobs are
+ * tolerant; the builtin engine is bit-exact everywhere and POV-Ray was seen to be, so they are exact.
+ */
+export const DEFAULT_VERIFICATION: Readonly<Record<EngineName, VerificationMode>> = {
+  builtin: "exact",
+  povray: "exact",
+  blender: "tolerant",
+};
 
 const uint32 = z.int().min(0).max(MANIFEST_LIMITS.maxUint32);
 
@@ -78,9 +94,11 @@ export const povraySettingsSchema = z.strictObject({
 export type PovraySettings = z.output<typeof povraySettingsSchema>;
 
 /**
- * Settings of Blender (Cycles on CPU). Adaptive sampling and the denoiser are only allowed in
- * `tolerant` verification mode: both make pixel values depend on noise estimates that are not
- * reproducible across machines, so replicas would not agree bit for bit.
+ * Settings of Blender (Cycles on CPU). Adaptive sampling and the denoiser are refused in both
+ * verification modes (the flags exist so a manifest says so explicitly): in `exact` mode both
+ * make pixel values depend on noise estimates that are not reproducible across machines; in
+ * `tolerant` mode adaptive sampling lets a render with fewer samples pass as honest, and the
+ * denoiser is not available in Debian's Blender build, so it is not measured (docs/tolerant.md).
  */
 export const blenderSettingsSchema = z.strictObject({
   samples: z.int().min(1).max(65_536),
@@ -147,6 +165,12 @@ const segmentationSchema = z.strictObject({
 
 const verificationSchema = z.strictObject({
   mode: z.enum(VERIFICATION_MODES),
+  /**
+   * Tolerant mode only: the share of compared fingerprint blocks (parts of 10,000) that may
+   * differ between agreeing replicas; {@link DEFAULT_TOLERANCE_BPS} when left out. The job's
+   * on-chain `toleranceBps` must be the same.
+   */
+  toleranceBps: z.int().min(1).max(10_000).optional(),
 });
 
 /** The manifest without its engine-specific settings checked (settings are checked per engine). */
@@ -206,7 +230,8 @@ export const manifestSchema = manifestShapeSchema.transform((shape, ctx): Manife
     ctx.addIssue({ code: "custom", path: p.path, message: p.problem, params: { fix: p.fix } });
   }
   if (problems.length > 0) return z.NEVER;
-  return { ...shape, settings: settings.value } as Manifest;
+  const verification = shape.verification.mode === "tolerant" ? { mode: "tolerant" as const, toleranceBps: shape.verification.toleranceBps ?? DEFAULT_TOLERANCE_BPS } : shape.verification;
+  return { ...shape, settings: settings.value, verification } as Manifest;
 });
 
 /**
@@ -378,20 +403,40 @@ function crossFieldProblems(raw: Record<string, unknown>): ManifestProblem[] {
 
   const mode = valid(verificationSchema.shape.mode, isRecord(raw.verification) ? raw.verification.mode : undefined);
   const engine = valid(engineSchema.shape.name, isRecord(raw.engine) ? raw.engine.name : undefined);
-  if (mode === "exact" && engine !== undefined && isRecord(raw.settings)) {
-    // Each flag is read on its own, so the rule is reported even when another setting is wrong.
+  if (mode === "exact" && isRecord(raw.verification) && raw.verification.toleranceBps !== undefined) {
+    problems.push({
+      path: ["verification", "toleranceBps"],
+      problem: 'a tolerance applies only in "tolerant" verification mode (exact mode compares pixel digests)',
+      fix: 'leave verification.toleranceBps out, or set verification.mode to "tolerant"',
+    });
+  }
+  if (mode !== undefined && engine === "blender" && isRecord(raw.settings)) {
+    // Refused in both modes (measured, docs/tolerant.md). Each flag is read on its own, so the rule
+    // is reported even when another setting is wrong.
     const settings = raw.settings;
-    if (engine === "blender") {
-      for (const key of ["adaptiveSampling", "denoise"] as const) {
-        if (valid(blenderSettingsSchema.shape[key], settings[key])) {
-          problems.push({
-            path: ["settings", key],
-            problem: `${key === "denoise" ? "the denoiser" : "adaptive sampling"} makes pixels differ between machines, so redundant renders cannot agree in "exact" verification mode`,
-            fix: `set settings.${key} to false, or set verification.mode to "tolerant"`,
-          });
-        }
-      }
+    if (valid(blenderSettingsSchema.shape.adaptiveSampling, settings.adaptiveSampling)) {
+      problems.push({
+        path: ["settings", "adaptiveSampling"],
+        problem:
+          mode === "exact"
+            ? 'adaptive sampling makes pixels differ between machines, so redundant renders cannot agree in "exact" verification mode'
+            : "adaptive sampling stops each pixel once it looks converged, so a render with 12 % fewer samples differs from an honest one in only about 25 % of the fingerprint's blocks (measured, docs/tolerant.md): tolerant verification could not tell a cheaper render from an honest one",
+        fix: "set settings.adaptiveSampling to false (every pixel gets settings.samples samples)",
+      });
     }
+    if (valid(blenderSettingsSchema.shape.denoise, settings.denoise)) {
+      problems.push({
+        path: ["settings", "denoise"],
+        problem:
+          mode === "exact"
+            ? 'the denoiser makes pixels differ between machines, so redundant renders cannot agree in "exact" verification mode'
+            : "the denoiser is refused in tolerant mode too: Debian's Blender 3.4.1 is built without OpenImageDenoise (its renders fail), so how far denoised renders from different processors differ is not measured (docs/tolerant.md)",
+        fix: "set settings.denoise to false, and denoise the composited frames yourself",
+      });
+    }
+  }
+  if (mode === "exact" && engine !== undefined && isRecord(raw.settings)) {
+    const settings = raw.settings;
     if (engine === "povray" && valid(povraySettingsSchema.shape.antialias, settings.antialias)) {
       problems.push({
         path: ["settings", "antialias"],
@@ -470,16 +515,17 @@ const FIXES: Record<string, string> = {
   "povray:settings.seed": `use an integer seed from 0 to ${MANIFEST_LIMITS.maxUint32}, or leave it out`,
   "blender:settings.samples": "use an integer from 1 to 65536 samples per pixel",
   "blender:settings.seed": `use an integer seed from 0 to ${MANIFEST_LIMITS.maxBlenderSeed} (Cycles takes a signed 32-bit seed)`,
-  "blender:settings.adaptiveSampling": 'use true or false (true needs verification.mode "tolerant")',
-  "blender:settings.denoise": 'use true or false (true needs verification.mode "tolerant")',
+  "blender:settings.adaptiveSampling": "use false (the default; adaptive sampling is refused in both verification modes, docs/tolerant.md)",
+  "blender:settings.denoise": "use false (the default; the denoiser is refused in both verification modes, docs/tolerant.md)",
   "blender:settings.camera": "give the name of a camera object in the scene, or leave it out for the active camera",
   "blender:settings.scene": "give the name of a scene in the .blend file, or leave it out for the active scene",
   segmentation: 'provide { "tilesX": …, "tilesY": …, "framesPerSegment": … }',
   "segmentation.tilesX": `use an integer from 1 to ${MANIFEST_LIMITS.maxTilesPerSide}, at most the image width`,
   "segmentation.tilesY": `use an integer from 1 to ${MANIFEST_LIMITS.maxTilesPerSide}, at most the image height`,
   "segmentation.framesPerSegment": `use an integer from 1 to ${MANIFEST_LIMITS.maxFramesPerSegment}`,
-  verification: 'provide { "mode": "exact" } or { "mode": "tolerant" }',
+  verification: 'provide { "mode": "exact" } or { "mode": "tolerant", "toleranceBps": 2500 }',
   "verification.mode": 'use "exact" (identical pixels) or "tolerant"',
+  "verification.toleranceBps": `use an integer from 1 to 10000 parts of 10,000 of the compared blocks that may differ (default ${DEFAULT_TOLERANCE_BPS})`,
 };
 
 /**
