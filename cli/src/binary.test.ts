@@ -168,6 +168,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.match(submitted.stdout, /plan {7}4 segments = 2 tiles \(2×1\) × 2 frame groups/);
     assert.match(submitted.stdout, /cost {7}escrow 6.06 RNDR-T = 4 segments × 1 replica × /);
     assert.match(submitted.stdout, /posted {5}job 1 /);
+    assert.doesNotMatch(submitted.stdout, /WARNING/, "the registered provider offers builtin at the default version in exact mode");
     assert.match(submitted.stdout, /2 of 2 frames written to/);
     assert.match(submitted.stdout, /output {5}bafy\w+ recorded on-chain/);
     assert.match(submitted.stdout, /summary {4}4\/4 segments accepted/);
@@ -320,6 +321,21 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.equal(camera.code, 2, `${camera.stdout}\n${camera.stderr}`);
     assert.match(camera.stderr, /refusals\.blend has no camera object named "Nope" — use one of "Camera", "SideCamera"/);
     assert.doesNotMatch(`${camera.stdout}${camera.stderr}`, /uploaded scene|posted/);
+  });
+
+  it("job submit warns before the upload when no registered provider advertises the job's engine version, with how many offer each part", async () => {
+    const builtin = (await createEngineRegistry().detectAll()).find((e) => e.name === "builtin")!.version;
+    const posted = await tessellate(["job", "submit", SCENE, "--engine", "builtin", "--engine-version", "9.9.9", "--size", "16x12", "--reward", "0.01", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    const warning = new RegExp(
+      `^WARNING +no registered provider advertises builtin 9\\.9\\.9 with exact verification: of 1 registered provider, 1 offers builtin \\(${builtin.replace(/\./g, "\\.")} by 1\\), 0 offer version 9\\.9\\.9, 1 renders exact jobs$`,
+      "m",
+    );
+    assert.match(posted.stdout, warning);
+    assert.match(posted.stdout, new RegExp(`nobody may claim this job .* use --engine-version ${builtin.replace(/\./g, "\\.")} \\(or leave it out\\)`));
+    // Printed before the plan (which follows the upload) and the escrow.
+    assert.ok(posted.stdout.indexOf("WARNING") < posted.stdout.indexOf("plan "), posted.stdout);
+    await tessellate(["job", "cancel", String(jobIdOf(posted.stdout))]);
   });
 
   it("job status lists the segments of a cancelled, fully refunded job as Refunded, not Open", async () => {

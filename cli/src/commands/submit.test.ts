@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { parseSubmitOptions } from "../parse.ts";
-import { buildManifest, jobCost, prepareScene, uploadProgressLine } from "./submit.ts";
+import { buildManifest, coverageWarning, jobCost, prepareScene, uploadProgressLine } from "./submit.ts";
 
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
@@ -75,5 +75,41 @@ describe("job submit preparation", () => {
     assert.equal(uploadProgressLine({ bytes: 75 * mib, stage: "storing" }, 300 * mib, 5_000, true), "uploading scene [#####...............] 75 MiB / 300 MiB at 15 MiB/s");
     assert.equal(uploadProgressLine({ bytes: 300 * mib, stage: "pinning", pinnedBlocks: 812 }, 300 * mib, 20_000, true), "pinning scene on the IPFS node: 812 blocks pinned (300 MiB stored)");
     assert.equal(uploadProgressLine({ bytes: 300 * mib, stage: "done" }, 300 * mib, 40_000, true), "uploaded scene 300 MiB in 40.0 s (7.5 MiB/s)");
+  });
+});
+
+describe("coverageWarning: what job submit says when no registered provider offers what a job needs", () => {
+  const profile = (address: `0x${string}`, engines: Array<[string, string]>, verificationModes?: string[]) => ({
+    address,
+    profileCid: "cid",
+    profile: {
+      version: 1 as const,
+      address,
+      engines: engines.map(([name, version]) => ({ name, version, score: 1, seconds: 1 })),
+      benchmarkScore: null,
+      hardware: { cpus: 1, cpuModel: "t", memoryBytes: 1 },
+      limits: { maxConcurrentSegments: 1, cpuThreads: 1, memoryBytes: 1, maxSceneBytes: 1, workHours: "0-24" },
+      pricing: { minRewardPerRenderSecondWei: "0" },
+      ...(verificationModes ? { verificationModes } : {}),
+      updatedAt: "2026-01-01T00:00:00.000Z",
+    },
+  });
+  const scan = {
+    blockNumber: 1n,
+    providers: [profile("0x00000000000000000000000000000000000000a1", [["povray", "3.7.0.10"]]), profile("0x00000000000000000000000000000000000000b2", [["povray", "3.8.0"]], ["exact"])],
+  };
+
+  it("is silent when a provider offers the engine, the version and the mode", () => {
+    assert.deepEqual(coverageWarning(scan, { engine: "povray", version: "3.8.0", verification: "exact" }), []);
+  });
+
+  it("names the mode nobody renders, with the counts of each part", () => {
+    const [line] = coverageWarning(scan, { engine: "povray", version: "3.8.0", verification: "tolerant" });
+    assert.equal(line, "WARNING    no registered provider advertises povray 3.8.0 with tolerant verification: of 2 registered providers, 2 offer povray (3.8.0 by 1, 3.7.0.10 by 1), 1 offers version 3.8.0, 0 render tolerant jobs");
+  });
+
+  it("suggests the offered version when only the version is missing, and says when nobody runs the engine", () => {
+    assert.match(coverageWarning(scan, { engine: "povray", version: "3.6", verification: "exact" }).join("\n"), /0 offer version 3\.6, 2 render exact jobs\n.*use --engine-version 3\.8\.0/);
+    assert.match(coverageWarning(scan, { engine: "blender", version: "4.2.0", verification: "exact" }).join("\n"), /0 offer blender, 0 offer version 4\.2\.0/);
   });
 });

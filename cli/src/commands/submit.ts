@@ -20,7 +20,7 @@ import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmen
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
 import { scanMarketProviders, tokenSymbol } from "../chainReads.ts";
-import { describeEngineVersion, engineVersionsOf, type ProviderScan } from "@tessellate/sdk/providerOffers";
+import { describeEngineVersion, engineVersionsOf, needsCoverage, type JobNeeds, type ProviderScan } from "@tessellate/sdk/providerOffers";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
@@ -249,6 +249,26 @@ export async function checkTimingMinimums(
   return { leaseSeconds, revealWindowSeconds, raised };
 }
 
+/**
+ * The warning `job submit` prints (before the upload and the escrow) when no registered provider
+ * advertises everything the job needs — the engine, its exact version and the verification mode —
+ * with how many offer each; empty when at least one offers it all.
+ */
+export function coverageWarning(scan: ProviderScan, needs: JobNeeds): string[] {
+  const c = needsCoverage(scan, needs);
+  if (c.all > 0) return [];
+  const versions = engineVersionsOf(scan, needs.engine).versions;
+  const offered = versions.length ? ` (${versions.map((v) => `${v.version} by ${v.providers}`).join(", ")})` : "";
+  return [
+    `WARNING    no registered provider advertises ${needs.engine} ${needs.version} with ${needs.verification} verification: of ${plural(c.registered, "registered provider")}` +
+      `${c.unreadable ? ` (${c.unreadable} with an unreadable profile)` : ""}, ${c.engine} offer${c.engine === 1 ? "s" : ""} ${needs.engine}${offered}, ` +
+      `${c.engineVersion} offer${c.engineVersion === 1 ? "s" : ""} version ${needs.version}, ${c.verification} render${c.verification === 1 ? "s" : ""} ${needs.verification} jobs`,
+    `           nobody may claim this job and its escrow would wait until the deadline — ` +
+      (c.engine > 0 && c.engineVersion === 0 ? `use --engine-version ${versions[0]!.version} (or leave it out), ` : "") +
+      `or cancel it with \`tessellate job cancel\` once posted`,
+  ];
+}
+
 /** Posts a job (and, with `options.wait`, sees it through). The market client must sign. */
 export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
   const { market, storage } = deps;
@@ -280,6 +300,8 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
     engineVersion = chosen.version;
     out.print(`engine     ${describeEngineVersion(offers, chosen)}`);
   }
+  // Before anything is uploaded or paid: would any registered provider take this job at all?
+  for (const line of coverageWarning(await scan(), { engine: options.engine, version: engineVersion, verification: options.verification })) out.print(line);
   const prepared = await prepareScene(options.scene, options.entry, options.engine);
   // Everything the manifest says is checked before anything is uploaded: a job that would be
   // refused (anti-aliasing or the denoiser in exact mode, an unknown settings key…) costs no upload.
