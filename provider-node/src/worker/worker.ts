@@ -25,6 +25,7 @@ import { protocolNow } from "@tessellate/sdk/protocol";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { Logger } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
+import { ACTIVE_STATES } from "../state/replicaStateMachine.ts";
 import { backoffDelay } from "./backoff.ts";
 import { fields, RenderAbort, WorkerContext, type WorkerDeps } from "./context.ts";
 import { claimWork } from "./claim.ts";
@@ -34,6 +35,9 @@ import { keep, withdrawEarnings } from "./keeper.ts";
 import { commitRendered, resolveUnknown, revealCommitted } from "./seal.ts";
 
 export type { WorkerDeps } from "./context.ts";
+
+/** Tick interval of a node that holds no work (see Worker.nextDelay). */
+export const IDLE_TICK_MS = 1_000;
 
 export interface ReplicaProgress {
   id: number;
@@ -184,8 +188,21 @@ export class Worker {
     }
   }
 
+  /**
+   * Until the next tick: the polling interval while the node holds work (a replica not yet
+   * settled, a render, a manifest or scene being fetched), else IDLE_TICK_MS. An idle node needs
+   * no fast tick: the watcher wakes it on every new block with events (a posted job, a reopened
+   * slot), so the slow tick only serves time-driven checks (keeper expiries, deferred jobs), which
+   * a second's delay does not hurt. Measured with `npm run bench:idle`.
+   */
   private nextDelay(): number {
-    const interval = this.d.market.pollingIntervalMs;
+    const polling = this.d.market.pollingIntervalMs;
+    const holdsWork =
+      this.ctx.inFlight.size > 0 ||
+      this.ctx.fetchingManifests.size > 0 ||
+      this.ctx.fetchingScenes.size > 0 ||
+      this.d.store.listReplicas({ states: ACTIVE_STATES, limit: 1 }).length > 0;
+    const interval = holdsWork ? polling : Math.max(polling, IDLE_TICK_MS);
     const now = this.d.clock.now();
     const next = this.ctx.backoff.nextReadyAt(now);
     return next === undefined ? interval : Math.max(1, Math.min(interval, next - now));
