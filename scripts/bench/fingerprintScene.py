@@ -2,7 +2,9 @@
 # glass and a subsurface material on a ground plane, Cycles CPU, fixed seed, no adaptive sampling,
 # no denoiser, no dithering (adaptive sampling and the denoiser on with "adaptive" / "denoise" true). Run as
 #   blender -b --factory-startup --python fingerprintScene.py -- <out.png> <json settings>
-# settings: {"width", "height", "samples", "seed", "frame", "threads", "adaptive"?, "denoise"?}
+# settings: {"width", "height", "samples", "seed", "frame", "threads", "adaptive"?, "denoise"?};
+# with "saveBlend": true the scene is saved to <out.blend> instead of rendered (the tolerant
+# end-to-end test renders it through the provider nodes).
 import json
 import sys
 
@@ -57,4 +59,7 @@ render.image_settings.color_mode = "RGBA"
 render.image_settings.color_depth = "8"
 render.filepath = out_path
 scene.frame_set(settings["frame"])
-bpy.ops.render.render(write_still=True)
+if settings.get("saveBlend"):
+    bpy.ops.wm.save_as_mainfile(filepath=out_path)
+else:
+    bpy.ops.render.render(write_still=True)

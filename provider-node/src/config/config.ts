@@ -17,6 +17,9 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import { DEFAULTS } from "./defaults.ts";
 
+/** The test-only cheap renders of `testing.cheat` (worker/renderSegment.ts applies them). */
+export const CHEAT_MODES = ["fewer-samples", "another-seed", "neighbouring-frame", "half-resolution"] as const;
+export type CheatMode = (typeof CHEAT_MODES)[number];
 /** Environment variable that must be "1" for any `testing.*` mode to be accepted. */
 export const ALLOW_TEST_MODES_ENV = "TESSELLATE_ALLOW_TEST_MODES";
 /** Environment variable naming the config file (also `--config`). */
@@ -69,6 +72,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: "sandbox.isolation", env: "TESSELLATE_SANDBOX_ISOLATION", flag: "--sandbox-isolation", kind: "string", hint: 'give "bubblewrap" (engines see only their installation, the scene and their work folder; needs /usr/bin/bwrap) or "none" (NO isolation: a scene can read the node\'s keys; only for trusted scenes)' },
   { path: "logLevel", env: "TESSELLATE_LOG_LEVEL", flag: "--log-level", kind: "string", hint: "give one of fatal, error, warn, info, debug, trace, silent" },
   { path: "testing.corruptDigests", env: "TESSELLATE_TEST_CORRUPT_DIGESTS", kind: "bool", hint: `TEST ONLY: set it only in end-to-end tests, together with ${ALLOW_TEST_MODES_ENV}=1` },
+  { path: "testing.cheat", env: "TESSELLATE_TEST_CHEAT", kind: "string", hint: `TEST ONLY: one of ${["", ...CHEAT_MODES].map((m) => JSON.stringify(m)).join(", ")}; set it only in end-to-end tests, together with ${ALLOW_TEST_MODES_ENV}=1` },
 ];
 
 const FIELD_BY_PATH = new Map(CONFIG_FIELDS.map((f) => [f.path, f]));
@@ -138,7 +142,7 @@ export const configSchema = z.strictObject({
   }),
   sandbox: z.strictObject({ isolation: z.enum(["bubblewrap", "none"]) }),
   logLevel: z.enum(LOG_LEVELS),
-  testing: z.strictObject({ corruptDigests: z.boolean() }),
+  testing: z.strictObject({ corruptDigests: z.boolean(), cheat: z.enum(["", ...CHEAT_MODES]) }),
 });
 
 /** The validated configuration. Token amounts are in base units (bigint). */
@@ -234,6 +238,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ProviderConfig {
     throw new FatalError(
       "CONFIG_INVALID",
       `The provider configuration is not valid (1 problem):\n  testing.corruptDigests = true (from ${sources.get("testing.corruptDigests") ?? "defaults"}): is a test-only cheating mode that commits wrong digests and gets the node slashed — remove it, or set ${ALLOW_TEST_MODES_ENV}=1 in an end-to-end test`,
+    );
+  }
+  if (config.testing.cheat !== "" && env[ALLOW_TEST_MODES_ENV] !== "1") {
+    throw new FatalError(
+      "CONFIG_INVALID",
+      `The provider configuration is not valid (1 problem):\n  testing.cheat = "${config.testing.cheat}" (from ${sources.get("testing.cheat") ?? "defaults"}): is a test-only mode that renders cheaply on purpose and gets the node slashed — remove it, or set ${ALLOW_TEST_MODES_ENV}=1 in an end-to-end test`,
     );
   }
   return { ...config, dataDir: resolve(config.dataDir), key: { keystoreFile: config.key.keystoreFile && resolve(config.key.keystoreFile) } };

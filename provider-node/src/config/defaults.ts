@@ -71,5 +71,11 @@ export const DEFAULTS = {
   testing: {
     /** TEST ONLY: commit wrong digests (refused unless TESSELLATE_ALLOW_TEST_MODES=1). */
     corruptDigests: false,
+    /**
+     * TEST ONLY: render cheaply on purpose (refused unless TESSELLATE_ALLOW_TEST_MODES=1):
+     * "fewer-samples" (12 % fewer), "another-seed", "neighbouring-frame", "half-resolution"
+     * (rendered at half size, scaled up); "" renders honestly.
+     */
+    cheat: "",
   },
 } as const;

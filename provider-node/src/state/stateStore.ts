@@ -53,6 +53,8 @@ export interface ReplicaRow {
   salt: Hex | null;
   commitment: Hex | null;
   resultCid: string | null;
+  /** Tolerant jobs: the result's 256-byte fingerprint (committed to, revealed); null in exact jobs. */
+  fingerprint: Hex | null;
   attempts: number;
   lastError: string | null;
   renderSeconds: number | null;
@@ -67,6 +69,7 @@ export interface ReplicaFields {
   salt?: Hex;
   commitment?: Hex;
   resultCid?: string;
+  fingerprint?: Hex | null;
   attempts?: number;
   lastError?: string | null;
   renderSeconds?: number;
@@ -111,6 +114,7 @@ CREATE TABLE IF NOT EXISTS replicas (
   salt TEXT,
   commitment TEXT,
   result_cid TEXT,
+  fingerprint TEXT,
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
   render_seconds REAL,
@@ -157,6 +161,9 @@ export class StateStore {
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
     this.db.exec(SCHEMA);
+    // Added within schema version 2 (tolerant verification): older files get the column, empty.
+    const replicaColumns = this.db.prepare("PRAGMA table_info(replicas)").all() as Row[];
+    if (!replicaColumns.some((c) => c.name === "fingerprint")) this.db.exec("ALTER TABLE replicas ADD COLUMN fingerprint TEXT");
     this.market = new MarketProjection(this.db);
     const version = this.getMeta("schemaVersion");
     if (version === undefined) this.setMeta("schemaVersion", String(SCHEMA_VERSION));
@@ -344,6 +351,7 @@ export class StateStore {
         salt: "salt",
         commitment: "commitment",
         resultCid: "result_cid",
+        fingerprint: "fingerprint",
         attempts: "attempts",
         lastError: "last_error",
         renderSeconds: "render_seconds",
@@ -426,6 +434,7 @@ function toReplica(row: Row): ReplicaRow {
     salt: (row.salt as Hex | null) ?? null,
     commitment: (row.commitment as Hex | null) ?? null,
     resultCid: (row.result_cid as string | null) ?? null,
+    fingerprint: (row.fingerprint as Hex | null) ?? null,
     attempts: Number(row.attempts),
     lastError: (row.last_error as string | null) ?? null,
     renderSeconds: row.render_seconds === null ? null : Number(row.render_seconds),

@@ -83,23 +83,34 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       signal: flight.controller.signal,
       onProgress: (fraction) => (flight.fraction = fraction),
       corrupt: config.testing.corruptDigests,
+      cheat: config.testing.cheat,
     });
     const resultCid = await retrying(ctx, () => storage.addFolder(outDir, { signal: flight.controller.signal }), flight.controller.signal);
     flight.controller.signal.throwIfAborted();
     const salt = replicaSalt(ctx.d.saltSecret, row);
     if (recovering) {
-      await finishRecovery(ctx, row, { digest: rendered.digest, salt, resultCid, seconds: rendered.seconds }, log);
+      await finishRecovery(ctx, row, { digest: rendered.digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, seconds: rendered.seconds }, log);
       return;
     }
     current = store.getReplica(row.id)!;
     if (current.state !== "rendering") return; // settled on-chain meanwhile (e.g. released)
-    // Digest, salt and result CID are on disk before any commitment is sent.
-    store.transition(row.id, "rendered", { digest: rendered.digest, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
+    // Digest, fingerprint, salt and result CID are on disk before any commitment is sent.
+    store.transition(row.id, "rendered", { digest: rendered.digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
     metrics.observeRender(rendered.seconds);
     observeSpeed(ctx, row, rendered.seconds);
     ctx.deferred.markProven(row.jobId);
     ctx.backoff.succeeded(`render:${row.id}`);
-    log.info({ seconds: Math.round(rendered.seconds * 100) / 100, digest: rendered.digest, resultCid, ...(config.testing.corruptDigests ? { testingCorruptDigest: true } : {}) }, "rendered");
+    log.info(
+      {
+        seconds: Math.round(rendered.seconds * 100) / 100,
+        digest: rendered.digest,
+        resultCid,
+        ...(rendered.fingerprint === undefined ? {} : { fingerprint: `${rendered.fingerprint.slice(0, 18)}…` }),
+        ...(config.testing.corruptDigests ? { testingCorruptDigest: true } : {}),
+        ...(config.testing.cheat ? { testingCheat: config.testing.cheat } : {}),
+      },
+      "rendered",
+    );
     // The result lives on IPFS now; the local copy is removed below.
   } catch (caught) {
     const reason = flight.controller.signal.aborted ? flight.controller.signal.reason : caught;
@@ -175,7 +186,12 @@ export function revealDeadlineOf(ctx: WorkerContext, row: ReplicaRow): number {
  * committed again, with everything the reveal needs. A mismatch (a salt that was random, from a
  * node before derived salts, or a render that differs) cannot be revealed: the row fails, loudly.
  */
-export async function finishRecovery(ctx: WorkerContext, row: ReplicaRow, result: { digest: Hex; salt: Hex; resultCid: string; seconds: number }, log: Logger): Promise<void> {
+export async function finishRecovery(
+  ctx: WorkerContext,
+  row: ReplicaRow,
+  result: { digest: Hex; fingerprint: Hex | null; salt: Hex; resultCid: string; seconds: number },
+  log: Logger,
+): Promise<void> {
   const { store, market } = ctx.d;
   const onChain = await market.replicaOf(row.jobId, row.segment, row.replica);
   const commitment = commitmentOf(result.digest, result.salt, ctx.me, row.jobId, row.segment);
@@ -186,7 +202,7 @@ export async function finishRecovery(ctx: WorkerContext, row: ReplicaRow, result
   // The chain keeps the commitment's first 160 bits (its "seal").
   if (onChain.seal.toLowerCase() !== commitment.slice(0, 42).toLowerCase()) {
     const message = `the re-rendered result (digest ${result.digest}) does not open the on-chain commitment ${onChain.seal}: it was committed with another salt (a node version before derived salts) or another render`;
-    store.transition(row.id, "failed", { digest: result.digest, resultCid: result.resultCid, lastError: message }, "recovery failed");
+    store.transition(row.id, "failed", { digest: result.digest, fingerprint: result.fingerprint, resultCid: result.resultCid, lastError: message }, "recovery failed");
     log.error({ err: message }, "cannot recover the lost result; the replica will expire");
     return;
   }

@@ -1,13 +1,16 @@
 /**
  * A segment of several frames is rendered in one engine process (the real POV-Ray), with the
- * same digest as rendering it frame by frame.
+ * same digest as rendering it frame by frame; a tolerant segment's fingerprint, and the test-only
+ * cheap renders (testing.cheat) with the real builtin engine.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { parseManifest, segmentAt } from "@tessellate/sdk";
+import { decodePng, DEFAULT_TOLERANCE_BPS, fingerprint, fingerprintsAgree, parseManifest, segmentAt } from "@tessellate/sdk";
+import { CHEAT_MODES } from "../config/config.ts";
+import { BUILTIN_VERSION, createBuiltinEngine } from "../engines/builtin/index.ts";
 import { createPovrayEngine } from "../engines/povray/index.ts";
 import { fixturePath, testLimits } from "../engines/fixtures/engineTesting.ts";
 import { runSandboxed, type SandboxRunner } from "../sandbox/sandbox.ts";
@@ -44,6 +47,39 @@ test("a segment of 3 frames is one POV-Ray process, with the digest of rendering
     assert.equal(launches, 4, "frame by frame: one process per frame");
     assert.equal(together.digest, alone.digest);
     assert.equal(together.files.length, 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a tolerant segment gets the fingerprint of its result; each test-only cheap render differs beyond the default tolerance", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-segment-"));
+  try {
+    const tolerant = parseManifest({
+      version: 1,
+      engine: { name: "builtin", version: BUILTIN_VERSION },
+      scene: { cid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", entry: "scene.json", sizeBytes: 200 },
+      output: { width: 64, height: 48, format: "png" },
+      frames: { start: 1, end: 2 },
+      settings: { samples: 8, seed: 3, maxBounces: 3 },
+      segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+      verification: { mode: "tolerant" },
+    });
+    const segment = segmentAt(tolerant, 1); // frame 1, the right tile (x from 32)
+    const input = { manifest: tolerant, segment, engine: createBuiltinEngine(), sceneDir: join(import.meta.dirname, "../../../scenes/builtin-sample"), limits: testLimits };
+    const honest = await renderSegment({ ...input, outDir: join(dir, "honest") });
+    assert.ok(honest.fingerprint, "a tolerant segment has a fingerprint");
+    assert.equal(honest.fingerprint, fingerprint([decodePng(new Uint8Array(await readFile(honest.files[0]!)))]));
+    const again = await renderSegment({ ...input, outDir: join(dir, "again") });
+    assert.ok(fingerprintsAgree(honest.fingerprint, again.fingerprint!, DEFAULT_TOLERANCE_BPS));
+    for (const cheat of CHEAT_MODES) {
+      const cheap = await renderSegment({ ...input, outDir: join(dir, cheat), cheat });
+      const { width, height } = decodePng(new Uint8Array(await readFile(cheap.files[0]!)));
+      assert.deepEqual([width, height], [segment.tile.width, segment.tile.height], `${cheat}: a tile of the right size`);
+      assert.equal(fingerprintsAgree(honest.fingerprint, cheap.fingerprint!, DEFAULT_TOLERANCE_BPS), false, `${cheat}: differs beyond the default tolerance`);
+    }
+    const exact = await renderSegment({ ...input, manifest: { ...tolerant, verification: { mode: "exact" } }, outDir: join(dir, "exact") });
+    assert.equal(exact.fingerprint, undefined, "exact segments get none");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

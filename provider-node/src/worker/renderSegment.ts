@@ -1,13 +1,15 @@
 /**
  * Renders one segment: every frame of the segment's tile, through the engine's `render()`, into a
  * result folder with one PNG per frame named `resultFileName(frame)` — exactly what the compositor
- * reads — and computes the segment's pixel digest over those PNGs in frame order.
+ * reads — and computes the segment's pixel digest over those PNGs in frame order, and in tolerant
+ * jobs its fingerprint (sdk/src/fingerprint.ts) over the same decoded frames.
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decodePng, encodePng, pngDigest, resultFileName, type Manifest, type PixelDigest, type Segment } from "@tessellate/sdk";
+import { decodePng, encodePng, fingerprint, pngDigest, resultFileName, type Fingerprint, type Manifest, type PixelDigest, type Segment } from "@tessellate/sdk";
 import { FatalError } from "@tessellate/sdk/errors";
-import type { Engine, RenderLimits } from "../engines/engine.ts";
+import type { CheatMode } from "../config/config.ts";
+import type { Engine, Rect, RenderLimits, RenderRequest } from "../engines/engine.ts";
 
 export interface RenderSegmentInput {
   engine: Engine;
@@ -26,10 +28,14 @@ export interface RenderSegmentInput {
   onProgress?: (fraction: number) => void;
   /** TEST ONLY (testing.corruptDigests): alter pixels before digesting, as a cheater would. */
   corrupt?: boolean;
+  /** TEST ONLY (testing.cheat): render cheaply on purpose, as a cheater would. */
+  cheat?: CheatMode | "";
 }
 
 export interface RenderedSegment {
   digest: PixelDigest;
+  /** The fingerprint of the result (computed in tolerant jobs only). */
+  fingerprint?: Fingerprint;
   files: string[];
   seconds: number;
 }
@@ -53,7 +59,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     signal: input.signal,
   };
   // Several frames in one engine process when the engine can (one start-up, one scene load).
-  if (engine.renderFrames && count > 1) {
+  if (engine.renderFrames && count > 1 && !input.cheat) {
     const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
     if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${segment.frames[0]}–${segment.frames.at(-1)}`);
     await engine.renderFrames({
@@ -72,7 +78,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
     if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frame ${frame}`);
     const outPath = join(outDir, resultFileName(frame));
-    await engine.render({
+    const request: RenderRequest = {
       sceneDir: input.sceneDir,
       entry: manifest.scene.entry,
       width: manifest.output.width,
@@ -85,7 +91,9 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
       limits: { ...input.limits, timeoutMs: Math.max(1, Math.min(input.limits.timeoutMs, left)) },
       signal: input.signal,
       onProgress: (fraction) => input.onProgress?.((i + Math.min(1, Math.max(0, fraction))) / count),
-    });
+    };
+    if (input.cheat) await renderCheaply(engine, request, input.cheat);
+    else await engine.render(request);
     files.push(outPath);
     input.onProgress?.((i + 1) / count);
   }
@@ -99,7 +107,47 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     pngs.push(bytes);
   }
   const digest = pngDigest(pngs);
-  return { digest, files, seconds: (now() - started) / 1000 };
+  const tolerant = manifest.verification.mode === "tolerant" ? { fingerprint: fingerprint(pngs.map((bytes) => decodePng(bytes))) } : {};
+  return { digest, ...tolerant, files, seconds: (now() - started) / 1000 };
+}
+
+/**
+ * TEST ONLY: what a cheater renders instead of the segment — fewer samples (12 % less work),
+ * another seed, the neighbouring frame, or the tile at half resolution scaled up to full size.
+ */
+async function renderCheaply(engine: Engine, request: RenderRequest, cheat: CheatMode): Promise<void> {
+  const settings = { ...request.settings };
+  if (cheat === "fewer-samples") settings.samples = Math.max(1, Math.floor(Number(settings.samples) * 0.875));
+  if (cheat === "another-seed") settings.seed = Number(settings.seed ?? 0) + 1;
+  if (cheat === "neighbouring-frame") {
+    const frame = request.frame + 1;
+    await engine.render({ ...request, settings, frame, frames: { start: request.frames.start, end: Math.max(request.frames.end, frame) } });
+    return;
+  }
+  if (cheat !== "half-resolution") {
+    await engine.render({ ...request, settings });
+    return;
+  }
+  // Half resolution: the tile's pixels at half the frame size, each pixel repeated 2×2.
+  const { rect } = request;
+  const width = Math.max(1, Math.ceil(request.width / 2));
+  const height = Math.max(1, Math.ceil(request.height / 2));
+  const x0 = Math.floor(rect.x / 2);
+  const y0 = Math.floor(rect.y / 2);
+  const half: Rect = { x: x0, y: y0, width: Math.min(width, Math.ceil((rect.x + rect.width) / 2)) - x0, height: Math.min(height, Math.ceil((rect.y + rect.height) / 2)) - y0 };
+  const halfPath = `${request.outPath}.half.png`;
+  await engine.render({ ...request, settings, width, height, rect: half, outPath: halfPath });
+  const small = decodePng(new Uint8Array(await readFile(halfPath)));
+  await rm(halfPath, { force: true });
+  const data = new Uint8Array(rect.width * rect.height * 4);
+  for (let y = 0; y < rect.height; y++) {
+    for (let x = 0; x < rect.width; x++) {
+      const sx = Math.min(small.width - 1, Math.floor((rect.x + x) / 2) - x0);
+      const sy = Math.min(small.height - 1, Math.floor((rect.y + y) / 2) - y0);
+      data.set(small.data.subarray((sy * small.width + sx) * 4, (sy * small.width + sx) * 4 + 4), (y * rect.width + x) * 4);
+    }
+  }
+  await writeFile(request.outPath, encodePng({ width: rect.width, height: rect.height, data }));
 }
 
 /** Inverts the colour of the first pixel: a different digest, as a lazy or cheating render would give. */
