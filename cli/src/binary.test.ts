@@ -31,6 +31,8 @@ import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/ind
 import { renderSegment } from "@tessellate/provider-node/worker/renderSegment";
 import { unpackSlot } from "@tessellate/sdk/protocol";
 import { findJobCreation } from "./chainReads.ts";
+import { estimateJob } from "@tessellate/sdk/estimate";
+import { formatSeconds } from "./format.ts";
 import { publishTestProfile } from "./testing/profiles.ts";
 import { createEngineRegistry } from "../../provider-node/src/engines/registry.ts";
 
@@ -169,6 +171,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.match(submitted.stdout, /cost {7}escrow 6.06 RNDR-T = 4 segments × 1 replica × /);
     assert.match(submitted.stdout, /posted {5}job 1 /);
     assert.doesNotMatch(submitted.stdout, /WARNING/, "the registered provider offers builtin at the default version in exact mode");
+    assert.match(submitted.stdout, /an ESTIMATE at benchmark score 1000, not a quote\n +no registered provider has published measured builtin render times yet/);
     assert.match(submitted.stdout, /2 of 2 frames written to/);
     assert.match(submitted.stdout, /output {5}bafy\w+ recorded on-chain/);
     assert.match(submitted.stdout, /summary {4}4\/4 segments accepted/);
@@ -336,6 +339,24 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     // Printed before the plan (which follows the upload) and the escrow.
     assert.ok(posted.stdout.indexOf("WARNING") < posted.stdout.indexOf("plan "), posted.stdout);
     await tessellate(["job", "cancel", String(jobIdOf(posted.stdout))]);
+  });
+
+  it("job submit estimates from the render times providers published, and says how far off that was on their past renders", async () => {
+    const found = await createEngineRegistry().detectAll();
+    const builtin = found.find((e) => e.name === "builtin")!.version;
+    // The provider measured its builtin renders at 7, 8 and 9 times its benchmark estimate (score 50).
+    const measuredRenders = [{ engine: "builtin", version: builtin, benchmarkScore: 50, ratios: [7, 8, 9] }];
+    await provider.updateProfile(await publishTestProfile(storage, provider.account!, Object.fromEntries(found.map((e) => [e.name, e.version])), undefined, { measuredRenders }));
+    const posted = await tessellate(["job", "submit", SCENE, "--engine", "builtin", "--size", "16x12", "--reward", "0.01", "--samples", "4", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    const jobId = jobIdOf(posted.stdout);
+    const manifest = await manifestOf(jobId);
+    const expected = estimateJob({ manifest, benchmarkScore: 50, redundancy: 2 }).secondsPerSegment * 8;
+    const line = /^estimate +~(.+?) per segment, .* an ESTIMATE from 3 measured builtin renders by 1 provider, not a quote$/m.exec(posted.stdout);
+    assert.ok(line, posted.stdout);
+    assert.equal(line[1], formatSeconds(expected));
+    assert.match(posted.stdout, /on those past renders this estimate was off by ×1\.1 \(median\), ×1\.1 \(90 %\); the benchmark alone by ×8\.0, ×8\.8/);
+    await tessellate(["job", "cancel", String(jobId)]);
   });
 
   it("job status lists the segments of a cancelled, fully refunded job as Refunded, not Open", async () => {

@@ -24,6 +24,7 @@ export * from "./fingerprint.ts";
 export * from "./resultFiles.ts";
 export * from "./compositeCore.ts";
 export * from "./estimate.ts";
+export * from "./measuredEstimate.ts";
 export * from "./jobRequest.ts";
 export * from "./profile.ts";
 export * from "./providerOffers.ts";

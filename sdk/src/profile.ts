@@ -22,6 +22,19 @@ export interface EngineBenchmark {
   cpuKernel?: string;
 }
 
+/** One engine's measured renders on one node (see ProviderProfile.measuredRenders). */
+export interface MeasuredRenders {
+  engine: string;
+  version: string;
+  /** The benchmark score the node's estimates used (thousands of samples per second, > 0). */
+  benchmarkScore: number;
+  /** measured ÷ estimated seconds of each recent render, oldest first (at most MAX_MEASURED_RENDERS). */
+  ratios: number[];
+}
+
+/** How many recent renders per engine a profile carries. */
+export const MAX_MEASURED_RENDERS = 20;
+
 export interface ProviderProfile {
   version: typeof PROFILE_VERSION;
   address: `0x${string}`;
@@ -42,6 +55,13 @@ export interface ProviderProfile {
   };
   limits: { maxConcurrentSegments: number; cpuThreads: number; memoryBytes: number; maxSceneBytes: number; workHours: string };
   pricing: { minRewardPerRenderSecondWei: string };
+  /**
+   * Measured render times per engine: each of the node's recent renders as measured ÷ estimated
+   * seconds, the estimate being the sdk's `estimateJob` at `benchmarkScore` (the score the node
+   * estimated with), oldest first. Published by the running node (profile updates on-chain); absent
+   * in older profiles and before a node finished a render. What requesters calibrate estimates with.
+   */
+  measuredRenders?: MeasuredRenders[];
   /** The verification modes the node renders; absent in profiles written before the field existed (read as `["exact"]`). */
   verificationModes?: string[];
   updatedAt: string;
@@ -55,6 +75,9 @@ const profileSchema = z.looseObject({
   hardware: z.looseObject({ cpuKernel: z.string().min(1).max(32).nullable().optional() }).optional(),
   // Strings, not the modes this reader knows: a newer node may advertise a mode added later.
   verificationModes: z.array(z.string().min(1)).optional(),
+  measuredRenders: z
+    .array(z.looseObject({ engine: z.string().min(1), version: z.string().min(1), benchmarkScore: z.number().positive(), ratios: z.array(z.number().positive()).max(MAX_MEASURED_RENDERS) }))
+    .optional(),
 });
 
 /** The CPU kernel class a profile advertises, or "unknown" (older profile, or none applies). */

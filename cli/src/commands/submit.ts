@@ -12,6 +12,7 @@ import { parseSignature, type Address, type Hash } from "viem";
 import { jobMarketAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { FatalError } from "@tessellate/sdk/errors";
 import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
+import { measuredEstimate, type MeasuredEstimate } from "@tessellate/sdk/measuredEstimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
 import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
@@ -171,6 +172,8 @@ export function formatPlan(args: {
   cost: JobCost;
   feeBps: number;
   estimate: JobEstimate;
+  /** The estimate from the providers' measured renders, when some published them (then `estimate` is its). */
+  measured?: MeasuredEstimate;
   symbol: string;
 }): string[] {
   const { manifest: m, cost, options: o, estimate: e } = args;
@@ -184,8 +187,19 @@ export function formatPlan(args: {
     `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
     `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`,
     `           providers lock ${t(o.collateral)} collateral per replica; unpaid budget is refunded`,
-    `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — an ESTIMATE at benchmark score ${o.benchmarkScore}, not a quote`,
+    `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — ` +
+      (args.measured
+        ? `an ESTIMATE from ${plural(args.measured.renders, `measured ${m.engine.name} render`)} by ${plural(args.measured.providers, "provider")}, not a quote`
+        : `an ESTIMATE at benchmark score ${o.benchmarkScore}, not a quote`),
+    args.measured
+      ? `           on those past renders this estimate was off by ×${factor(args.measured.calibratedError.median)} (median), ×${factor(args.measured.calibratedError.p90)} (90 %); the benchmark alone by ×${factor(args.measured.benchmarkError.median)}, ×${factor(args.measured.benchmarkError.p90)}`
+      : `           no registered provider has published measured ${m.engine.name} render times yet: the benchmark estimate may be off several times`,
   ];
+}
+
+/** A miss factor (≥ 1) as people read it: 1.3, 2.4, 16. */
+function factor(x: number): string {
+  return x >= 10 ? x.toFixed(0) : x.toFixed(1);
 }
 
 export interface SubmitDeps {
@@ -330,8 +344,10 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
   // ------------------------------------------------------------ cost and plan
   const [feeBps, symbol, balance, chainNow] = await Promise.all([market.feeBps(), tokenSymbol(market), market.tokenBalanceOf(me), market.latestTimestamp()]);
   const cost = jobCost(segments, options.redundancy, options.reward, feeBps);
-  const estimate = estimateJob({ manifest, benchmarkScore: options.benchmarkScore, redundancy: options.redundancy, rewardPerReplica: options.reward });
-  for (const line of formatPlan({ manifest, manifestCid, sceneLabel: options.scene, scene: { cid: sceneCid, entry: prepared.entry, sizeBytes: prepared.sizeBytes, files: prepared.files }, options, cost, feeBps, estimate, symbol })) {
+  // Measured history first: the providers' published render times for this engine.
+  const measured = measuredEstimate(manifest, options.redundancy, (await scan()).providers.flatMap((p) => (p.profile ? [p.profile] : [])), options.reward);
+  const estimate = measured?.estimate ?? estimateJob({ manifest, benchmarkScore: options.benchmarkScore, redundancy: options.redundancy, rewardPerReplica: options.reward });
+  for (const line of formatPlan({ manifest, manifestCid, sceneLabel: options.scene, scene: { cid: sceneCid, entry: prepared.entry, sizeBytes: prepared.sizeBytes, files: prepared.files }, options, cost, feeBps, estimate, measured, symbol })) {
     out.print(line);
   }
   if (balance < cost.escrow) {
