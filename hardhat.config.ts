@@ -14,12 +14,12 @@ export default defineConfig({
       default: {
         version: SOLC_VERSION,
         path: require.resolve("solc/soljson.js"),
-        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true, metadata: { appendCBOR: false } },
       },
       production: {
         version: SOLC_VERSION,
         path: require.resolve("solc/soljson.js"),
-        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true, metadata: { appendCBOR: false } },
       },
     },
   },

@@ -26,39 +26,42 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------------ protocol constants
 
     /// @notice Most replicas a job may ask for per segment.
-    uint8 public constant MAX_REDUNDANCY = 5;
+    uint8 internal constant MAX_REDUNDANCY = 5;
     /// @notice Extra slots a segment may open when its replicas disagree.
-    uint8 public constant MAX_TIE_BREAKERS = 1;
+    uint8 internal constant MAX_TIE_BREAKERS = 1;
     /// @notice Most segments per job. Claims find open segments through a three-level bitmap
     /// (segments, then full words, then full groups of words), so a claim's cost does not grow
     /// with the job: 1,000,000 segments need 3,907 words, 16 group words and one top word.
-    uint32 public constant MAX_SEGMENTS = 1_000_000;
+    uint32 internal constant MAX_SEGMENTS = 1_000_000;
     /// @notice Most entries per commit / reveal / abandon / expire / close batch, and slots per claim.
-    uint256 public constant MAX_BATCH = 64;
+    uint256 internal constant MAX_BATCH = 64;
     /// @notice Most open segments a claim inspects before giving up (bounds its gas).
-    uint256 public constant MAX_CLAIM_SCAN = 256;
+    uint256 internal constant MAX_CLAIM_SCAN = 256;
     /// @notice Longest `detail` an `abandon` may publish, in bytes (an engine's error line).
-    uint256 public constant MAX_ABANDON_DETAIL = 256;
+    uint256 internal constant MAX_ABANDON_DETAIL = 256;
     /// @notice Lowest minimum lease and reveal window a deployment may choose (each deployment
     /// sets its own, see `minLease` and `minRevealWindow`; public networks should keep minutes).
-    uint32 public constant TIMING_FLOOR = 30 seconds;
-    uint32 public constant MAX_LEASE = 7 days;
-    uint32 public constant MAX_REVEAL_WINDOW = 7 days;
-    uint64 public constant MAX_JOB_DURATION = 365 days;
+    uint32 internal constant TIMING_FLOOR = 30 seconds;
+    uint32 internal constant MAX_LEASE = 7 days;
+    uint32 internal constant MAX_REVEAL_WINDOW = 7 days;
+    uint64 internal constant MAX_JOB_DURATION = 365 days;
     /// @notice Cap on the protocol fee, in basis points of each paid reward.
-    uint16 public constant MAX_FEE_BPS = 1_000;
+    uint16 internal constant MAX_FEE_BPS = 1_000;
     /// @notice Least time between `scheduleFee` and the new fee applying to new jobs.
-    uint64 public constant FEE_DELAY = 3 days;
+    uint64 internal constant FEE_DELAY = 3 days;
     /// @notice Share of the collateral an `abandon` forfeits at the very end of its lease, in basis
     /// points; pro rata of the lease elapsed (an abandon right after the claim forfeits ~0, one just
     /// before the lease ends half of it; an expired lease forfeits all of it).
-    uint16 public constant ABANDON_FORFEIT_BPS = 5_000;
+    uint16 internal constant ABANDON_FORFEIT_BPS = 5_000;
     /// @notice Leases a committed replica waits past its own lease end for its peers to commit before
     /// anyone may close its segment (`closeSegments`), releasing its collateral.
-    uint8 public constant COMMIT_WAIT_LEASES = 3;
+    uint8 internal constant COMMIT_WAIT_LEASES = 3;
+    /// @notice Share of one reward the first SceneFault give-back of a segment earns, from the
+    /// segment's budget, when the segment is closed unrendered (`closeSegments`): at most one per segment.
+    uint16 internal constant SCENE_FAULT_FEE_BPS = 1_000;
     /// @notice Share of seized collateral paid to whoever calls `expire`, in basis points.
-    uint16 public constant KEEPER_FEE_BPS = 1_000;
-    uint16 public constant MAX_REPUTATION = 10_000;
+    uint16 internal constant KEEPER_FEE_BPS = 1_000;
+    uint16 internal constant MAX_REPUTATION = 10_000;
     uint16 private constant BPS = 10_000;
     /// @dev Distinct providers buffered per registry call, and distinct (account, kind) credits
     /// buffered per balance write; a full buffer is flushed early, so these bound memory only.
@@ -126,6 +129,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     IProviderRegistry private immutable _registry;
     uint32 private immutable _minLease;
     uint32 private immutable _minRevealWindow;
+    uint96 private immutable _minCreditReward;
     address private _treasury;
     uint16 private _feeBps;
     uint32 private _providerCount;
@@ -155,6 +159,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev A scheduled fee change (declared last: earlier slots are read by the gas benchmark).
     uint16 private _pendingFeeBps;
     uint64 private _pendingFeeAt;
+    /// @dev The first provider that gave each segment back for a SceneFault (owed the refusal fee if
+    /// the segment closes unrendered); declared after the slots the gas benchmark reads.
+    mapping(uint256 jobId => mapping(uint32 segment => uint32 providerId)) private _sceneRefusers;
 
     /// @param token_ the payment token (fixed for the market's lifetime)
     /// @param unbondingDelay_ the registry's unbonding delay: the market deploys its own
@@ -166,6 +173,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @param minLease_ shortest lease a job may ask for (TIMING_FLOOR..MAX_LEASE); short windows
     /// invite block stuffing and sequencer timing games on public chains, so keep minutes there
     /// @param minRevealWindow_ shortest reveal window a job may ask for (TIMING_FLOOR..MAX_REVEAL_WINDOW)
+    /// @param minCreditReward_ least reward per replica whose acceptance earns reputation, in token
+    /// units: farming reputation through a second address as requester then costs at least the
+    /// protocol fee on this amount per credited replica (see ProviderRegistry's score)
     constructor(
         IERC20 token_,
         uint64 unbondingDelay_,
@@ -173,7 +183,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         address treasury_,
         uint16 feeBps_,
         uint32 minLease_,
-        uint32 minRevealWindow_
+        uint32 minRevealWindow_,
+        uint96 minCreditReward_
     ) Ownable(admin) {
         if (address(token_) == address(0) || admin == address(0)) revert JobMarketZeroAddress();
         if (minLease_ < TIMING_FLOOR || minLease_ > MAX_LEASE) {
@@ -184,6 +195,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         }
         _minLease = minLease_;
         _minRevealWindow = minRevealWindow_;
+        _minCreditReward = minCreditReward_;
+        emit CreditRuleSet(minCreditReward_);
         _token = token_;
         _registry = new ProviderRegistry(token_, unbondingDelay_);
         _setTreasury(treasury_);
@@ -242,7 +255,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
                 Replica storage rep = _replicas[jobId][segment][k];
                 ReplicaState state = rep.state;
                 if (state == ReplicaState.Empty || state == ReplicaState.Settled) {
-                    if (rep.providerId != 0) delete _replicas[jobId][segment][k]; // a give-back's record
+                    delete _replicas[jobId][segment][k]; // a give-back's record, if any (warm slot)
                     continue;
                 }
                 bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
@@ -253,6 +266,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
                 delete _replicas[jobId][segment][k];
             }
             _refundUnits(c, c.job.redundancy);
+            _payRefusalFee(c, segment);
             _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
             _setClosed(jobId, segment, true);
             emit SegmentClosed(jobId, segment);
@@ -410,7 +424,13 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
             d.unlock += uint128(c.job.collateralPerReplica - forfeited);
             d.slash += uint128(forfeited);
-            d.abandoned += 1;
+            // A scene that does not render is the requester's fault: no reputation cost, and the
+            // first refuser of the segment is owed a fee if nobody ever renders it (closeSegments).
+            if (reason == AbandonReason.SceneFault) {
+                if (_sceneRefusers[jobId][ref.segment] == 0) _sceneRefusers[jobId][ref.segment] = providerId;
+            } else {
+                d.abandoned += 1;
+            }
             c.compensation += forfeited;
             emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail, forfeited);
             // The slot reopens but keeps its holder and lease end: the cooldown `_tryClaim` checks.
@@ -732,7 +752,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     /// @dev The reveal window never opened and a committed replica's lease ended more than
     /// COMMIT_WAIT_LEASES leases ago: whoever holds or left the other slots kept it waiting.
     function _stalled(Ctx memory c, uint32 segment, SegmentHeader h) private view returns (bool) {
-        if (h.committed() == 0 || h.revealDeadline() != 0) return false;
+        if (h.revealDeadline() != 0) return false;
         uint256 wait = uint256(c.job.leaseDuration) * COMMIT_WAIT_LEASES;
         mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
         for (uint8 k; k < h.slots(); ++k) {
@@ -829,7 +849,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         return (true, firstTouch);
     }
 
-    /// @dev Frees a slot (abandon, expiry) so the segment can be claimed again.
+    /// @dev Frees a slot (expiry) so the segment can be claimed again.
     function _reopen(Ctx memory c, uint32 segment, uint8 replica, bool wasCommitted) private {
         delete _replicas[c.jobId][segment][replica];
         SegmentHeader h = _loadHeader(c.jobId, segment);
@@ -1065,6 +1085,12 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         rep.state = ReplicaState.Settled;
     }
 
+    /// @dev Whether an accepted replica of this job earns reputation: not on a job its provider
+    /// posted itself, not below the deployment's minimum reward (farming must cost fees).
+    function _earnsCredit(Ctx memory c, address provider) private view returns (bool) {
+        return provider != c.job.requester && c.job.rewardPerReplica >= _minCreditReward;
+    }
+
     /// @dev Seizes the collateral of a replica that let its lease or reveal window pass.
     function _seizeExpired(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep) private {
         address provider = _providerAccounts[rep.providerId];
@@ -1104,6 +1130,17 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         amount = units * _unitPrice(c.job.rewardPerReplica, c.job.feeBps);
         c.escrowOut += amount;
         c.refunds += amount;
+    }
+
+    /// @dev A segment closed unrendered after a SceneFault give-back: SCENE_FAULT_FEE_BPS of one
+    /// reward moves from the requester's refund to the first refuser (both out of escrow).
+    function _payRefusalFee(Ctx memory c, uint32 segment) private {
+        uint32 refuser = _sceneRefusers[c.jobId][segment];
+        if (refuser == 0) return;
+        delete _sceneRefusers[c.jobId][segment];
+        uint256 fee = (uint256(c.job.rewardPerReplica) * SCENE_FAULT_FEE_BPS) / BPS;
+        c.refunds -= fee; // the refund just added is redundancy * (reward + fee) >= fee
+        _credit(c, _providerAccounts[refuser], CreditKind.RefusalFee, fee);
     }
 
     /// @dev Buffers a credit, summed with earlier credits of the same account and kind.
@@ -1174,7 +1211,10 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         if (n == 0) return;
         IProviderRegistry.ProviderDelta[] memory deltas = new IProviderRegistry.ProviderDelta[](n);
         for (uint256 i; i < n; ++i) {
-            deltas[i] = c.deltas[i];
+            IProviderRegistry.ProviderDelta memory d = c.deltas[i];
+            // Acceptances that earn no reputation (`_earnsCredit`) are paid but not counted.
+            if (d.accepted != 0 && !_earnsCredit(c, d.provider)) d.accepted = 0;
+            deltas[i] = d;
             c.deltas[i] = IProviderRegistry.ProviderDelta(address(0), 0, 0, 0, 0, 0, 0);
         }
         c.deltaCount = 0;

@@ -58,7 +58,8 @@ interface IJobMarket {
         Refund, // escrow -> requester, budget of a replica that will not be paid
         TieBreakerReward, // seized collateral -> tie-breaker whose digest agreed
         Compensation, // seized collateral -> requester
-        KeeperFee // seized collateral -> whoever called `expire`
+        KeeperFee, // seized collateral -> whoever called `expire`
+        RefusalFee // escrow -> the first provider that gave a segment back as SceneFault, when the segment closes unrendered
     }
 
     /// @notice Why a provider gave a claimed slot back (`abandon`), so the requester sees it.
@@ -269,6 +270,11 @@ interface IJobMarket {
     event FeeScheduled(uint16 feeBps, uint64 effectiveAt);
     /// @notice The fee recipient changed.
     event TreasuryChanged(address treasury);
+    /// @notice Emitted once, at deployment: accepted replicas of a reward below `minCreditReward`
+    /// (a deployment parameter, fixed for good), and those of a job the provider posted itself,
+    /// are paid but earn no reputation (`accepted` in the registry). Read by the sdk's fold, which
+    /// counts reputation the way the registry does; the market has no getter for it (code size).
+    event CreditRuleSet(uint96 minCreditReward);
 
     // ---------------------------------------------------------------- requester
 
@@ -306,7 +312,10 @@ interface IJobMarket {
     /// requester), and the caller may not claim the same segment again before its lease would have
     /// ended plus one more lease: holding slots by abandoning and re-claiming costs stake for every
     /// second held, and the slots go to others. `reason` and `detail` (at most MAX_ABANDON_DETAIL
-    /// bytes) are published in ReplicaAbandoned for the requester; they change nothing in the settlement.
+    /// bytes) are published in ReplicaAbandoned for the requester. A give-back for `SceneFault` is
+    /// not counted against the provider's reputation, and the first provider that gives a segment
+    /// back for it is owed SCENE_FAULT_FEE_BPS of one reward from the segment's budget if the
+    /// segment is closed without being rendered (if anyone renders it, the claim was false: no fee).
     function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail) external;
 
     // ---------------------------------------------------------------- anyone

@@ -17,9 +17,12 @@ pragma solidity 0.8.30;
 ///
 /// Reputation: score = (accepted + 2) * 10000 / (accepted + 4 + 4*rejected + 2*expired + abandoned),
 /// in basis points, bounded to [0, 10000]. A new provider scores 5000 (jobs asking for at most
-/// 5000, the default of small jobs, accept it); each accepted replica raises the score towards
-/// 10000; a rejected replica (out-voted digest) weighs four times, an expired lease twice, an
-/// abandoned claim once.
+/// 5000, the default of small jobs, accept it); each credited accepted replica raises the score
+/// towards 10000; a rejected replica (out-voted digest) weighs four times, an expired lease twice,
+/// an abandoned claim once. The market decides what counts: `accepted` counts only replicas of a
+/// reward of at least the market's `minCreditReward` on jobs the provider did not post itself
+/// (so 9000, 16 credited replicas, costs at least 16 protocol fees on that reward even through a
+/// second address as requester), and a give-back for a scene fault is not counted as abandoned.
 interface IProviderRegistry {
     /// @notice Outcome deltas the market applies to one provider in one call.
     struct ProviderDelta {

@@ -11,6 +11,10 @@ export const DEFAULTS = {
    * games. The devnet and the tests pass 30. */
   minLease: 600n,
   minRevealWindow: 600n,
+  /** Least reward per replica (token units) whose acceptance earns reputation: reaching a
+   * 9,000 score from a newcomer's 5,000 then takes 16 such replicas settled with someone else,
+   * paying the protocol fee on each. 1 token of 18 decimals; set it per token and price level. */
+  minCreditReward: 10n ** 18n,
   /** Token units (smallest denomination) the deployer sends through TokenProbe before deploying
    * the market over an existing token; large enough that a percentage fee shows. */
   tokenCheckAmount: 1_000_000n,
@@ -30,8 +34,9 @@ export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<str
   const feeBps = m.getParameter("feeBps", DEFAULTS.feeBps);
   const minLease = m.getParameter("minLease", DEFAULTS.minLease);
   const minRevealWindow = m.getParameter("minRevealWindow", DEFAULTS.minRevealWindow);
+  const minCreditReward = m.getParameter("minCreditReward", DEFAULTS.minCreditReward);
 
-  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow], { after });
+  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow, minCreditReward], { after });
   const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };
 }

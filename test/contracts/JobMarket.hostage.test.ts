@@ -21,6 +21,7 @@ import {
   unitPrice,
 } from "./helpers/driver.ts";
 import { abandonForfeit } from "../../sdk/src/protocol/predicates.ts";
+import { jobMarketConstants } from "../../sdk/src/contracts.generated.ts";
 
 const FORFEIT_BPS = 5_000n;
 
@@ -107,7 +108,7 @@ describe("Attacks: hostage slots (issue 9.4)", function () {
     const [hSlot] = await claim(d, honest, jobId, 1);
     await commitAll(d, honest, jobId, [hSlot]);
     const honestLeaseEnd = (await d.market.replicaOf(jobId, 0, hSlot.replica)).leaseEnd;
-    const wait = BigInt(LEASE) * (await d.market.COMMIT_WAIT_LEASES());
+    const wait = BigInt(LEASE) * BigInt(jobMarketConstants.COMMIT_WAIT_LEASES);
     expect(wait).to.equal(3n * BigInt(LEASE));
     // Two griefer addresses take turns holding the other slot, each giving it back just before its lease ends.
     let forfeited = 0n;

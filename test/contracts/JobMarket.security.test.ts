@@ -26,6 +26,7 @@ import {
   unitPrice,
 } from "./helpers/driver.ts";
 import { bitmapSlots, closeAllBut } from "../../scripts/bench/claimBitmap.ts";
+import { jobMarketConstants } from "../../sdk/src/contracts.generated.ts";
 import TessellateModule from "../../ignition/modules/Tessellate.ts";
 import TessellateWithTokenModule from "../../ignition/modules/TessellateWithToken.ts";
 
@@ -232,7 +233,7 @@ describe("Security: the review's attacks are blocked", function () {
       const FeeToken = await ethers.getContractFactory("FeeOnTransferToken");
       const token = await FeeToken.deploy(10n ** 30n, deployer.address);
       const Market = await ethers.getContractFactory("JobMarket");
-      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100, 30, 30);
+      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100, 30, 30, 0);
       const registry = await ethers.getContractAt("ProviderRegistry", await market.registry());
       return { deployer, token, market, registry };
     }
@@ -299,10 +300,10 @@ describe("Security: the review's attacks are blocked", function () {
     it("refuses minimums below the 30 s floor or above the maxima at construction", async function () {
       const Market = await ethers.getContractFactory("JobMarket");
       const a = d.admin.address;
-      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 29, 600))
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 29, 600, 0))
         .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
         .withArgs(29, 30, 7 * 86_400);
-      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1))
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1, 0))
         .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
         .withArgs(7 * 86_400 + 1, 30, 7 * 86_400);
     });
@@ -314,7 +315,7 @@ describe("Security: the review's attacks are blocked", function () {
       await expect(d.market.connect(d.admin).scheduleFee(1_000)).to.emit(d.market, "FeeScheduled");
       const [pending, effectiveAt] = await d.market.pendingFee();
       expect(pending).to.equal(1_000);
-      expect(effectiveAt).to.equal(BigInt(await networkHelpers.time.latest()) + (await d.market.FEE_DELAY()));
+      expect(effectiveAt).to.equal(BigInt(await networkHelpers.time.latest()) + BigInt(jobMarketConstants.FEE_DELAY));
       await expect(d.market.applyFee()).to.be.revertedWithCustomError(d.market, "JobMarketFeeNotDue").withArgs(effectiveAt);
       // Until the delay has passed the job is charged the fee its requester saw.
       const early = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, maxFeeBps: 100 });

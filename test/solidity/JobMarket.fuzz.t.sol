@@ -16,7 +16,7 @@ contract JobMarketFuzz is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30);
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether);
         registry = ProviderRegistry(market.registry());
         token.approve(address(market), type(uint256).max);
         for (uint160 i = 1; i <= 6; ++i) {

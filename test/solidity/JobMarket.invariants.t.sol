@@ -17,7 +17,7 @@ contract JobMarketInvariants is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30);
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30, 1 ether);
         registry = ProviderRegistry(market.registry());
         handler = new MarketHandler(token, registry, market);
         token.transfer(address(handler), 5_000_000 ether);

@@ -79,7 +79,7 @@ contract MarketHandler is TestBase {
             deadline: uint64(block.timestamp + bound(seed >> 64, 2_000, 20_000)),
             minReputation: 0,
             // Mostly accepts the current fee; sometimes a cap below it, which must refuse the job.
-            maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : market.MAX_FEE_BPS()
+            maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : uint16(1_000) // JobMarket.MAX_FEE_BPS
         });
         vm.prank(REQUESTER);
         try market.createJob(p) returns (uint256 jobId) {
@@ -95,7 +95,7 @@ contract MarketHandler is TestBase {
         try market.applyFee() {
             revert("a fee applied before its delay");
         } catch {}
-        vm.warp(block.timestamp + market.FEE_DELAY());
+        vm.warp(block.timestamp + 3 days); // JobMarket.FEE_DELAY
         market.applyFee();
     }
 
@@ -202,12 +202,17 @@ contract MarketHandler is TestBase {
             if (block.timestamp > leaseEnd) return; // expirable, not abandonable
             uint256 remaining = leaseEnd - block.timestamp;
             uint256 elapsed = remaining >= job.leaseDuration ? 0 : job.leaseDuration - remaining;
-            forfeit += (uint256(job.collateralPerReplica) * market.ABANDON_FORFEIT_BPS() * elapsed) / (10_000 * uint256(job.leaseDuration));
+            forfeit += (uint256(job.collateralPerReplica) * 5_000 * elapsed) / (10_000 * uint256(job.leaseDuration));
         }
         uint256 stakedBefore = registry.providerOf(p).staked;
         uint256 requesterBefore = market.balanceOf(REQUESTER);
+        uint32 abandonedBefore = registry.providerOf(p).abandoned;
+        IJobMarket.AbandonReason reason = IJobMarket.AbandonReason(uint8(jobSeed % 7));
         vm.prank(p);
-        market.abandon(jobId, held, IJobMarket.AbandonReason(uint8(jobSeed % 7)), "");
+        market.abandon(jobId, held, reason, "");
+        // A scene fault is the requester's: it costs no reputation (issue 9.9).
+        uint256 counted = reason == IJobMarket.AbandonReason.SceneFault ? 0 : held.length;
+        if (registry.providerOf(p).abandoned != abandonedBefore + counted) revert("a give-back was counted wrongly");
         ghostForfeited += forfeit;
         if (stakedBefore - registry.providerOf(p).staked != forfeit) revert("an abandon slashed other than its forfeit");
         if (market.balanceOf(REQUESTER) - requesterBefore != forfeit) revert("an abandon's forfeit did not reach the requester");

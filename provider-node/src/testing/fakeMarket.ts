@@ -16,6 +16,7 @@ import {
   CreditKind,
   expirableReason,
   abandonForfeit,
+  countsAsAbandoned,
   isClosable,
   isSegmentClaimableBy,
   jobMarketConstants,
@@ -394,7 +395,7 @@ export class FakeMarket {
       const forfeited = abandonForfeit(job.params, r.leaseEnd, this.now());
       p.locked -= job.params.collateralPerReplica;
       p.staked -= forfeited;
-      p.abandoned++;
+      if (countsAsAbandoned(reason)) p.abandoned++;
       if (forfeited > 0n) this.credit(job.requester, jobId, CreditKind.Compensation, forfeited);
       this.emit("ReplicaAbandoned", { jobId, segment: ref.segment, replica: ref.replica, provider: who, reason, detail, forfeited });
       // The slot keeps its last holder and lease end: the cooldown JobMarket._tryClaim checks.

@@ -228,7 +228,7 @@ test("a scene the engine cannot render is abandoned (collateral back) and the jo
   assert.equal(world.market.freeStakeOf(PROVIDER_A), 1_000n * TOKEN, "collateral returned, nothing slashed");
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(world.market.calls.filter((c) => c.method === "claim").length, 1, "the job is not claimed again");
-  assert.equal(world.market.providerView(PROVIDER_A).abandoned, 1);
+  assert.equal(world.market.providerView(PROVIDER_A).abandoned, 0, "a scene fault costs no reputation (issue 9.9)");
   // The requester sees why: a scene fault, in the engine's words (issue 12 item 2).
   const [abandoned] = world.market.allEvents().filter((e) => e.eventName === "ReplicaAbandoned");
   assert.equal((abandoned.args as { reason: number }).reason, AbandonReason.SceneFault);

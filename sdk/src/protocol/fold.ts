@@ -38,12 +38,12 @@ import type { JobParams } from "../market.ts";
 import { sortEvents } from "./events.ts";
 import { isSegmentDone } from "./predicates.ts";
 import { jobEscrow, sealOf, unitPrice } from "./price.ts";
-import { reputationScore, type ReputationCounters } from "./reputation.ts";
+import { countsAsAbandoned, earnsCredit, reputationScore, type ReputationCounters } from "./reputation.ts";
 import { unpackSlot } from "./slots.ts";
 
 export type CreditKindName = (typeof CreditKindNames)[number];
 /** Kinds paid out of a job's escrow (the others come from seized collateral). */
-export const ESCROW_FUNDED_KINDS: ReadonlySet<CreditKindName> = new Set(["Reward", "Fee", "Refund"]);
+export const ESCROW_FUNDED_KINDS: ReadonlySet<CreditKindName> = new Set(["Reward", "Fee", "Refund", "RefusalFee"]);
 
 export const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
 /** An empty seal (bytes20 zero), as `replicaOf` and `segmentOf` report it. */
@@ -183,6 +183,8 @@ export interface ProtocolState {
   /** A fee scheduled (FeeScheduled) and not yet applied: `applyFee` makes it `feeBps` from `effectiveAt`. */
   pendingFee?: { feeBps: number; effectiveAt: bigint };
   treasury?: Address;
+  /** The market's `minCreditReward` (CreditRuleSet at deployment): accepted replicas below it earn no reputation. */
+  minCreditReward?: bigint;
   anomalies: Anomaly[];
   eventCount: number;
   firstBlock?: bigint;
@@ -362,10 +364,10 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       anomaly(replicaSubject(job, seg, k), `${e.eventName} on a slot that is ${ReplicaStateNames[rep.state]} (expected ${allowed.map((s) => ReplicaStateNames[s]).join(" or ")})`);
     }
   };
-  const settleAccepted = (rep: ReplicaRecord) => {
+  const settleAccepted = (job: JobRecord, rep: ReplicaRecord) => {
     rep.state = REPLICA_STATE.Settled;
     rep.verdict = "accepted";
-    provider(rep.provider).derived.accepted++;
+    if (earnsCredit(job, rep.provider, state.minCreditReward ?? 0n)) provider(rep.provider).derived.accepted++;
   };
   const reopen = (seg: SegmentRecord, k: number, wasCommitted: boolean) => {
     seg.replicas[k] = emptyReplica();
@@ -427,7 +429,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     rep.stage = 3;
     seg.revealed++;
     if (seg.status === SEGMENT_STATUS.Accepted && seg.accepted && rep.seal === seg.accepted.seal) {
-      settleAccepted(rep); // a late reveal that agrees is paid on its own
+      settleAccepted(job, rep); // a late reveal that agrees is paid on its own
     }
   };
 
@@ -565,7 +567,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       seg.accepted = { digest, resultCid: String(a.resultCid), seal: sealOf(digest), blockNumber: e.blockNumber };
       const agreeing = seg.replicas.filter((r) => r.state === REPLICA_STATE.Revealed && r.seal === seg.accepted!.seal);
       if (agreeing.length < job.params.quorum) anomaly(segmentSubject(job, seg), `accepted with ${agreeing.length} agreeing reveals, fewer than the quorum of ${job.params.quorum}`);
-      for (const r of agreeing) settleAccepted(r);
+      for (const r of agreeing) settleAccepted(job, r);
       return;
     }
     case "ReplicaAccepted": {
@@ -575,7 +577,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const seg = segmentIn(job);
       const k = Number(a.replica);
       const rep = replicaIn(job, seg);
-      if (rep.state === REPLICA_STATE.Revealed) settleAccepted(rep);
+      if (rep.state === REPLICA_STATE.Revealed) settleAccepted(job, rep);
       else if (rep.verdict !== "accepted") anomaly(replicaSubject(job, seg, k), `ReplicaAccepted for a slot that is ${ReplicaStateNames[rep.state]}`);
       return;
     }
@@ -618,7 +620,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const k = Number(a.replica);
       const rep = replicaIn(job, seg);
       expectState(job, seg, k, rep, [REPLICA_STATE.Claimed]);
-      provider(a.provider).derived.abandoned++;
+      if (countsAsAbandoned(Number(a.reason ?? 0))) provider(a.provider).derived.abandoned++;
       const forfeited = BigInt((a.forfeited as bigint | undefined) ?? 0n);
       if (forfeited * 2n > job.params.collateralPerReplica) anomaly(replicaSubject(job, seg, k), `a give-back forfeited ${forfeited}, more than half the collateral of ${job.params.collateralPerReplica}`);
       seg.givenBack.push({ provider: a.provider as Address, replica: k, reason: Number(a.reason ?? 0), detail: String(a.detail ?? ""), forfeited, leaseEnd: rep.leaseEnd, blockNumber: e.blockNumber });
@@ -711,6 +713,9 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       return;
     case "TreasuryChanged":
       state.treasury = getAddress(a.treasury as string);
+      return;
+    case "CreditRuleSet":
+      state.minCreditReward = BigInt(a.minCreditReward as bigint);
       return;
 
     // ============================================================ registry
