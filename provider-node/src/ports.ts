@@ -7,6 +7,7 @@
 import type { Address, Hex } from "viem";
 import type { CommitInput, MarketClient, ProtocolEvent, RevealInput, Slot } from "@tessellate/sdk";
 import type { AbandonReason } from "@tessellate/sdk/protocol";
+import { profileCidsFromEvents } from "@tessellate/sdk/providerOffers";
 import type {
   JobView as ContractJobView,
   ProviderView as ContractProviderView,
@@ -66,6 +67,10 @@ export interface MarketPort {
   expire(jobId: bigint, slots: Slot[]): Promise<TxResult>;
   closeSegments(jobId: bigint, segments: number[]): Promise<TxResult>;
   withdraw(): Promise<TxResult>;
+  /** The node's latest registered profile CID (registry events), undefined when it never registered. Optional: test markets may leave it out. */
+  profileCid?(who: Address): Promise<string | undefined>;
+  /** Points the registry at a new profile (`updateProfile`). */
+  updateProfile?(profileCid: string): Promise<TxResult>;
 }
 
 /** Adapts the sdk's market client (which must have an account) to {@link MarketPort}. */
@@ -94,6 +99,11 @@ export function createMarketPort(client: MarketClient): MarketPort {
     expire: (jobId, slots) => client.expire(jobId, slots),
     closeSegments: (jobId, segments) => client.closeSegments(jobId, segments),
     withdraw: () => client.withdraw(),
+    profileCid: async (who) => {
+      const cids = await profileCidsFromEvents(publicClient, client.addresses.registry, await client.blockNumber());
+      return [...cids].find(([provider]) => provider.toLowerCase() === who.toLowerCase())?.[1];
+    },
+    updateProfile: (profileCid) => client.updateProfile(profileCid),
   };
 }
 

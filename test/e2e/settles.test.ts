@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { auditChain, collectingOutput, fetchJob, formatAuditReport, parseSubmitOptions, submitJob, type SubmitResult } from "@tessellate/cli";
+import { auditChain, collectingOutput, fetchJob, formatAuditReport, parseSubmitOptions, scanMarketProviders, submitJob, type SubmitResult } from "@tessellate/cli";
 import { CreditKind, decodePng, eventsNamed, resultFileName, type MarketClient } from "@tessellate/sdk";
 import { addressOf, creditedTo, differingPixels, E2ENetwork, eventsSince, ofJob, renderReferenceFrames, REQUESTER, SAMPLE_SCENE_DIR, slotsBy, TOKEN } from "./helpers/e2e.ts";
 
@@ -118,5 +118,24 @@ describe("a job on the local network", { timeout: 170_000 }, () => {
     assert.equal(audit.totals.marketTokenBalance, audit.totals.escrow + audit.totals.balances);
     assert.equal(audit.totals.registryTokenBalance, audit.totals.staked);
     assert.equal(audit.totals.staked, 300n * 10n ** 18n, "three providers staked 100 each, nobody slashed");
+  });
+
+  it("the providers publish their measured render times, and the next job's estimate is made from them", async () => {
+    const net = e2e.net;
+    let scan = await scanMarketProviders(requester, net.storage);
+    for (let tries = 0; tries < 100 && !scan.providers.some((p) => p.profile?.measuredRenders?.some((m) => m.engine === "builtin")); tries++) {
+      await new Promise((r) => setTimeout(r, 200));
+      scan = await scanMarketProviders(requester, net.storage);
+    }
+    const measured = scan.providers.flatMap((p) => p.profile?.measuredRenders ?? []).filter((m) => m.engine === "builtin");
+    assert.ok(measured.length > 0, `no provider published measured builtin renders\n${e2e.logTails()}`);
+    for (const m of measured) assert.ok(m.ratios.length >= 1 && m.ratios.every((r) => r > 0) && m.benchmarkScore > 0, JSON.stringify(m));
+    const renders = measured.reduce((n, m) => n + m.ratios.length, 0);
+    const output = collectingOutput();
+    const options = parseSubmitOptions(SAMPLE_SCENE_DIR, { engine: "builtin", size: "32x24", tiles: "2x1", samples: "4", reward: "1", collateral: "2", wait: false });
+    await submitJob(options, { market: requester, storage: net.storage, output });
+    const text = output.lines.join("\n");
+    assert.match(text, new RegExp(`an ESTIMATE from ${renders} measured builtin renders? by ${measured.length} providers?, not a quote`), text);
+    assert.match(text, /on those past renders this estimate was off by ×[\d.]+ \(median\)/);
   });
 });

@@ -61,6 +61,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: "limits.renderTimeSafetyFactor", env: "TESSELLATE_RENDER_TIME_SAFETY_FACTOR", flag: "--render-time-safety-factor", kind: "number", hint: "give a factor ≥ 1 applied to estimated render times" },
   { path: "pricing.minRewardPerRenderSecondWei", env: "TESSELLATE_MIN_REWARD_PER_RENDER_SECOND_WEI", flag: "--min-reward-per-render-second-wei", kind: "string", hint: "give the price floor as a whole number of token base units (wei) per estimated render-second, e.g. 1000000000000000" },
   { path: "minJobReputation", env: "TESSELLATE_MIN_JOB_REPUTATION", flag: "--min-job-reputation", kind: "int", hint: "give a score in basis points (0..10000): jobs asking for a lower minimum reputation are skipped" },
+  { path: "profilePublishIntervalSeconds", env: "TESSELLATE_PROFILE_PUBLISH_INTERVAL_SECONDS", flag: "--profile-publish-interval-seconds", kind: "int", hint: "give the seconds between profile updates that publish measured render times (≥ 0; 600 by default)" },
   { path: "withdrawThreshold", env: "TESSELLATE_WITHDRAW_THRESHOLD", flag: "--withdraw-threshold", kind: "string", hint: 'give a token amount with up to 18 decimals, e.g. "10" or "2.5"' },
   { path: "http.enabled", env: "TESSELLATE_HTTP_ENABLED", flag: "--http-enabled", kind: "bool", hint: "give true or false" },
   { path: "http.host", env: "TESSELLATE_HTTP_HOST", flag: "--http-host", kind: "string", hint: "give the interface the local API binds to (127.0.0.1 keeps it private)" },
@@ -129,6 +130,7 @@ export const configSchema = z.strictObject({
   pricing: z.strictObject({ minRewardPerRenderSecondWei: weiAmount }),
   minJobReputation: z.int().min(0).max(10_000),
   withdrawThreshold: tokenAmount,
+  profilePublishIntervalSeconds: z.int().min(0),
   http: z.strictObject({
     enabled: z.boolean(),
     host: z.string().min(1),

@@ -50,6 +50,8 @@ export const DEFAULTS = {
   },
   /** Skip jobs whose own minimum reputation (basis points) is below this. */
   minJobReputation: 0,
+  /** Publish measured render times in the profile (an `updateProfile` transaction) at most this often, and only after new renders. */
+  profilePublishIntervalSeconds: 600,
   /** Withdraw market earnings once they reach this many tokens. */
   withdrawThreshold: "10",
   http: {

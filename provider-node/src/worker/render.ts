@@ -16,6 +16,7 @@ import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
 import { renderSegment } from "./renderSegment.ts";
 import { replicaSalt } from "./replicaSalt.ts";
 import { manifestOf, recordDecision } from "./claim.ts";
+import { recordMeasuredRender } from "./measuredRenders.ts";
 
 export function startRenders(ctx: WorkerContext, now: number): void {
   const { store, config } = ctx.d;
@@ -233,6 +234,8 @@ export function recoveryFailed(ctx: WorkerContext, row: ReplicaRow, reason: unkn
 export function observeSpeed(ctx: WorkerContext, row: ReplicaRow, seconds: number): void {
   const estimated = ctx.estimateSeconds(row, true);
   if (estimated === undefined) return;
+  const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
+  if (manifest && estimated > 0) recordMeasuredRender(ctx, manifest.engine.name, manifest.engine.version, seconds / estimated);
   const before = ctx.speed.factor;
   if (!ctx.speed.observe(estimated, seconds)) return;
   ctx.d.store.setMeta("renderSpeedRatios", JSON.stringify(ctx.speed.recent));

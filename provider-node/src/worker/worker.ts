@@ -32,6 +32,7 @@ import { claimWork } from "./claim.ts";
 import { giveBack } from "./giveBack.ts";
 import { startRenders } from "./render.ts";
 import { keep, withdrawEarnings } from "./keeper.ts";
+import { publishMeasuredRenders } from "./measuredRenders.ts";
 import { commitRendered, resolveUnknown, revealCommitted } from "./seal.ts";
 
 export type { WorkerDeps } from "./context.ts";
@@ -237,6 +238,7 @@ export class Worker {
     if (!this.ctx.stopping.signal.aborted) await claimWork(this.ctx, now);
     await keep(this.ctx, now);
     await withdrawEarnings(this.ctx);
+    await publishMeasuredRenders(this.ctx);
   }
 
   /** Chain time in seconds: the latest block's timestamp, or the wall clock when blocks are old. */
