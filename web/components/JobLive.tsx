@@ -1,13 +1,17 @@
 "use client";
 /**
  * The live part of the Job page, from the sdk's event fold (lib/useJobState.ts): per frame group
- * a grid of segments coloured by state with counts, per segment its replicas, the job's event
- * timeline, and the requester's cancel / close segments and anyone's withdraw.
+ * a grid of segments coloured by state with counts, where accepted tiles are drawn as they settle
+ * (each digest-checked, lib/acceptedTiles.ts); per segment its replicas and the slots given back
+ * with the providers' reasons (why a segment is not progressing); the job's recorded outputs
+ * (a video among them is played); the event timeline; and the requester's cancel / close
+ * segments and anyone's withdraw.
  */
 import { useEffect, useState } from "react";
 import { useAccount, useBlock, useConfig } from "wagmi";
 import { simulateContract } from "wagmi/actions";
 import {
+  AbandonReasonNames,
   JobStatus,
   ReplicaState,
   ReplicaStateNames,
@@ -23,7 +27,11 @@ import {
   type SegmentRecord,
   resultFileName,
   isRefundedByCancellation,
+  isSegmentDone,
+  sceneRefusals,
 } from "@tessellate/sdk";
+import { useQuery } from "@tanstack/react-query";
+import { useAcceptedTiles, type AcceptedTile } from "../lib/acceptedTiles.ts";
 import { jobMarketAbi, useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
@@ -107,9 +115,33 @@ function short(hex: string | undefined): string {
   return hex ? `${hex.slice(0, 10)}…` : "—";
 }
 
-function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined }) {
-  if (seg.replicas.length === 0) return <p className="muted">No replica has been claimed yet.</p>;
+function GivenBack({ seg }: { seg: SegmentRecord }) {
+  if (seg.givenBack.length === 0) return null;
   return (
+    <>
+      <h4>Given back</h4>
+      <ul className="given-back" data-testid="given-back">
+        {seg.givenBack.map((g, i) => (
+          <li key={i}>
+            <span className="mono" title={g.provider}>{shortAddress(g.provider)}</span> gave replica {g.replica} back in block {g.blockNumber.toString()}:{" "}
+            <strong>{AbandonReasonNames[g.reason] ?? `reason ${g.reason}`}</strong>
+            {g.detail ? ` — “${g.detail}”` : ""}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined }) {
+  if (seg.replicas.length === 0) return (
+    <>
+      <p className="muted">No replica has been claimed yet.</p>
+      <GivenBack seg={seg} />
+    </>
+  );
+  return (
+    <>
     <div className="table-wrap">
       <table data-testid="replicas">
         <thead>
@@ -138,10 +170,104 @@ function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined })
         </tbody>
       </table>
     </div>
+    <GivenBack seg={seg} />
+    </>
   );
 }
 
-function FrameGrid({ manifest, job, group, selected, onSelect }: { manifest: Manifest; job: JobRecord; group: number; selected?: number; onSelect(i: number): void }) {
+/** Why segments are not progressing: the slots providers gave back, with their reasons, for the segments not done. */
+function Stuck({ job }: { job: JobRecord }) {
+  const rows = [...job.segments.values()].filter((seg) => seg.givenBack.length > 0 && !isSegmentDone(job, seg)).sort((a, b) => a.index - b.index);
+  const refusals = sceneRefusals(job);
+  if (rows.length === 0) return null;
+  return (
+    <section className="panel" data-testid="stuck">
+      <h2>Why segments are not progressing</h2>
+      {refusals.size > 0 && (
+        <p className="tx tx-error" data-testid="scene-refusals">
+          {refusals.size} provider{refusals.size === 1 ? "" : "s"} refused the scene itself: {[...refusals.values()].map((r) => `${AbandonReasonNames[r.reason]}${r.detail ? ` (“${r.detail}”)` : ""}`).join("; ")}. Check the scene and its manifest; other providers may refuse it too.
+        </p>
+      )}
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Segment</th>
+              <th>Provider</th>
+              <th>Reason</th>
+              <th>In their words</th>
+              <th>Block</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.flatMap((seg) =>
+              seg.givenBack.map((g, i) => (
+                <tr key={`${seg.index}:${i}`} data-testid={`stuck-${seg.index}`}>
+                  <td>{seg.index}</td>
+                  <td className="mono" title={g.provider}>{shortAddress(g.provider)}</td>
+                  <td>{AbandonReasonNames[g.reason] ?? g.reason}</td>
+                  <td className="args">{g.detail || "—"}</td>
+                  <td>{g.blockNumber.toString()}</td>
+                </tr>
+              )),
+            )}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+const VIDEO_EXTENSIONS = /\.(mp4|webm|mov|mkv)$/i;
+
+/** The job's recorded outputs (OutputRecorded): a link to each folder, and its video when it holds one (listed through the IPFS API). */
+function Outputs({ job }: { job: JobRecord }) {
+  const rc = useRuntimeConfig();
+  const gateway = rc.ipfsGatewayUrl.replace(/\/+$/, "");
+  const listing = useQuery({
+    queryKey: ["outputs", job.outputCids.join(",")],
+    enabled: job.outputCids.length > 0,
+    staleTime: Infinity,
+    queryFn: async () =>
+      Promise.all(
+        job.outputCids.map(async (cid) => {
+          const response = await fetch(`${rc.ipfsApiUrl.replace(/\/+$/, "")}/api/v0/ls?arg=${encodeURIComponent(cid)}`, { method: "POST", signal: AbortSignal.timeout(15_000) });
+          if (!response.ok) throw new Error(`the IPFS API answered HTTP ${response.status} listing ${cid}`);
+          const body = (await response.json()) as { Objects?: { Links?: { Name: string }[] }[] };
+          return { cid, names: (body.Objects?.[0]?.Links ?? []).map((l) => l.Name) };
+        }),
+      ),
+  });
+  if (job.outputCids.length === 0) return null;
+  return (
+    <section className="panel" data-testid="outputs">
+      <h2>Outputs</h2>
+      {listing.error && <p className="tx tx-error">Could not list the outputs: {listing.error.message}</p>}
+      {job.outputCids.map((cid) => {
+        const names = listing.data?.find((o) => o.cid === cid)?.names ?? [];
+        const videos = names.filter((n) => VIDEO_EXTENSIONS.test(n));
+        return (
+          <div key={cid}>
+            <p>
+              <a href={`${gateway}/ipfs/${cid}/`} className="mono" data-testid="output-folder">{cid}</a>{" "}
+              <span className="muted">{listing.data ? `${names.length} files` : "…"}</span>
+            </p>
+            {videos.map((name) => (
+              <figure key={name} className="video">
+                <video controls preload="none" src={`${gateway}/ipfs/${cid}/${encodeURIComponent(name)}`} data-testid="output-video" style={{ width: "100%", maxHeight: "24rem" }} />
+                <figcaption>
+                  <a href={`${gateway}/ipfs/${cid}/${encodeURIComponent(name)}`} download={name}>{name}</a>
+                </figcaption>
+              </figure>
+            ))}
+          </div>
+        );
+      })}
+    </section>
+  );
+}
+
+function FrameGrid({ manifest, job, group, selected, onSelect, tiles: drawn }: { manifest: Manifest; job: JobRecord; group: number; selected?: number; onSelect(i: number): void; tiles: ReadonlyMap<number, AcceptedTile> }) {
   const { width, height } = manifest.output;
   const { tilesX, tilesY } = manifest.segmentation;
   const tiles = tileCount(manifest);
@@ -151,11 +277,14 @@ function FrameGrid({ manifest, job, group, selected, onSelect }: { manifest: Man
     const index = group * tiles + t;
     const r = tileRect(manifest, t % tilesX, Math.floor(t / tilesX));
     const state = stateOf(segmentOf(job, index), job);
+    const tile = drawn.get(index);
     cells.push(
       <g key={index} onClick={() => onSelect(index)} className={`seg seg-${state}${selected === index ? " seg-selected" : ""}`} data-testid={`segment-${index}`} data-state={state}>
         <title>{`segment ${index}: ${state}`}</title>
         <rect x={r.x} y={r.y} width={r.width} height={r.height} vectorEffect="non-scaling-stroke" />
-        {tiles <= 256 && (
+        {tile && "url" in tile && <image href={tile.url} x={r.x} y={r.y} width={r.width} height={r.height} preserveAspectRatio="none" className="tile-image" data-testid={`tile-${index}`} />}
+        {tile && "problem" in tile && <title>{`segment ${index}: the accepted result does not check: ${tile.problem}`}</title>}
+        {tiles <= 256 && !(tile && "url" in tile) && (
           <text x={r.x + r.width / 2} y={r.y + r.height / 2} fontSize={Math.min(width / tilesX, height / tilesY) / 3} textAnchor="middle" dominantBaseline="central">
             {index}
           </text>
@@ -183,6 +312,7 @@ export function JobLive({ jobId }: { jobId: bigint }) {
   const { symbol, decimals } = useToken();
   const { job, events, error } = useJobState(jobId);
   const manifest = useManifest(job?.params.manifestCid);
+  const drawn = useAcceptedTiles(manifest.data, job, rc.ipfsGatewayUrl);
   const block = useBlock({ watch: true });
   const now = block.data?.timestamp;
   const [selected, setSelected] = useState<number | undefined>();
@@ -224,7 +354,7 @@ export function JobLive({ jobId }: { jobId: bigint }) {
         {m && (
           <div className="frames">
             {Array.from({ length: Math.min(groups, 24) }, (_, g) => (
-              <FrameGrid key={g} manifest={m} job={job} group={g} selected={selected} onSelect={setSelected} />
+              <FrameGrid key={g} manifest={m} job={job} group={g} selected={selected} onSelect={setSelected} tiles={drawn} />
             ))}
             {groups > 24 && <p className="muted">… and {groups - 24} more frame groups.</p>}
           </div>
@@ -238,6 +368,10 @@ export function JobLive({ jobId }: { jobId: bigint }) {
           </div>
         )}
       </section>
+
+      <Stuck job={job} />
+
+      <Outputs job={job} />
 
       <section className="panel">
         <h2>Composite</h2>

@@ -83,7 +83,6 @@ export function JobSummary({ id }: { id: string }) {
         )}
       </section>
       <JobLive jobId={jobId} />
-      <p className="muted">Not built yet on this page: accepted tiles drawn as they settle, the reasons providers gave for a stuck segment.</p>
     </>
   );
 }

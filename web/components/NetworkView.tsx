@@ -10,6 +10,7 @@ import { JobStatus } from "@tessellate/sdk/contracts.generated";
 import { jobMarketAbi, useReadMarket, useReadRegistry } from "../lib/contracts.ts";
 import { formatAmount, formatBps, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
+import { NetworkMarket } from "./NetworkMarket.tsx";
 import { Stat } from "./Stat.tsx";
 
 const PAGE_SIZE = 10;
@@ -122,6 +123,7 @@ export function NetworkView() {
           </>
         )}
       </section>
+      <NetworkMarket />
     </>
   );
 }

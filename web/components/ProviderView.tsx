@@ -1,7 +1,8 @@
 "use client";
 /**
  * A provider's record from the registry's views (`providerOf`, `freeStake`, `reputation`), its
- * token and market balances; read-only for any address. For the connected account, the
+ * token and market balances, and from the event fold its earnings, slashes, reputation events
+ * and held replicas (ProviderHistory.tsx); read-only for any address. For the connected account, the
  * actions: register or update the profile, approve + stake, request unstake (with the
  * unbonding countdown on the chain's clock), withdraw unbonded stake.
  */
@@ -12,6 +13,7 @@ import { useReadMarket, useReadRegistry, useReadToken } from "../lib/contracts.t
 import { formatAmount, formatBps, formatDuration } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { ProviderActions } from "./ProviderActions.tsx";
+import { ProviderHistory } from "./ProviderHistory.tsx";
 import { Stat } from "./Stat.tsx";
 
 /** The chain's time now: the latest block's timestamp, advanced by the local clock between blocks. */
@@ -90,6 +92,7 @@ export function ProviderView({ address }: { address: Address }) {
           <Stat label="Abandoned claims" value={p?.abandoned ?? "…"} testId="abandoned" />
         </dl>
       </section>
+      <ProviderHistory address={address} now={now} />
       {own && p && <ProviderActions address={address} record={p} freeStake={free.data} tokenBalance={tokenBalance.data} unbondingLeft={unbondingLeft} />}
     </>
   );

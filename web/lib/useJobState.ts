@@ -1,19 +1,17 @@
 "use client";
 /**
- * One job as the sdk's event fold sees it, kept live: the market's and registry's logs are read
- * by topic-less address filter in bounded block ranges (from the job's creation block), decoded
- * by the sdk and applied to an incremental fold (`createFold`); every new block is read once.
+ * One job as the sdk's event fold sees it, kept live: its creation found and the market's and
+ * registry's events read from there through the dApp's History (lib/history.ts, bounded block
+ * ranges), applied to an incremental fold (`createFold`); every new block is read once.
  * The job's manifest is fetched from the gateway and decoded by the sdk.
  */
 import { useEffect, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useBlockNumber, usePublicClient } from "wagmi";
-import { getAbiItem } from "viem";
-import { createFold, decodeProtocolEvents, fetchManifest, jobMarketAbi, type FoldEvent, type JobRecord, type Manifest } from "@tessellate/sdk";
+import { createFold, fetchManifest, type FoldEvent, type JobRecord, type Manifest } from "@tessellate/sdk";
 import { gatewayCat } from "./composite.ts";
+import { findJobCreation, rpcHistory } from "./history.ts";
 import { useRuntimeConfig } from "./runtime.tsx";
-
-const LOG_RANGE = 5_000n;
 
 export interface JobState {
   job?: JobRecord;
@@ -45,29 +43,18 @@ export function useJobState(jobId: bigint | undefined): JobState {
     const to = latest.data;
     void (async () => {
       try {
+        const history = rpcHistory(client, rc.addresses);
         if (next.current === undefined) {
           // Find the creation block: newest ranges first.
-          const event = getAbiItem({ abi: jobMarketAbi, name: "JobCreated" });
-          for (let end = to; ; end -= LOG_RANGE) {
-            const start = end >= LOG_RANGE - 1n ? end - LOG_RANGE + 1n : 0n;
-            const logs = await client.getLogs({ address: rc.addresses.market, event, args: { jobId }, fromBlock: start, toBlock: end });
-            if (logs.length > 0) {
-              next.current = logs[0]!.blockNumber;
-              break;
-            }
-            if (start === 0n) {
-              setState({ events: [], block: to, error: `no JobCreated event for job ${jobId}` });
-              return;
-            }
+          const created = await findJobCreation(history, jobId, to);
+          if (!created) {
+            setState({ events: [], block: to, error: `no JobCreated event for job ${jobId}` });
+            return;
           }
+          next.current = created.blockNumber;
           fold.current = createFold(undefined, { checks: false });
         }
-        const events: FoldEvent[] = [];
-        for (let start = next.current; start <= to; start += LOG_RANGE) {
-          const end = start + LOG_RANGE - 1n < to ? start + LOG_RANGE - 1n : to;
-          const logs = await client.getLogs({ address: [rc.addresses.market, rc.addresses.registry], fromBlock: start, toBlock: end });
-          events.push(...(decodeProtocolEvents(logs) as unknown as FoldEvent[]));
-        }
+        const events = next.current <= to ? await history.events({ fromBlock: next.current, toBlock: to }) : [];
         next.current = to + 1n;
         fold.current!.apply(events);
         const job = fold.current!.state.jobs.get(jobId);

@@ -18,7 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { createPublicClient, createWalletClient, http, parseUnits, type Address } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
-import { canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
+import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
 import { BUILTIN_VERSION } from "@tessellate/provider-node/engines/builtin/index";
@@ -49,6 +49,8 @@ let webUrl: string;
 let browser: Browser;
 let ipfs: IpfsNode;
 let symbol: string;
+/** Each test provider's profile CID, by devnet account index (uploaded by seedChain). */
+const profileCids = new Map<number, string>();
 let decimals: number;
 const chainReader = () => createPublicClient({ transport: http(chain.rpcUrl) });
 
@@ -95,6 +97,19 @@ async function seedChain() {
     }),
   );
   const block = await publicClient.getBlock();
+  // A real manifest on the test's IPFS node (4 segments: 2×2 tiles of one frame), so every page can read it.
+  const seedStorage = createKuboStorage({ url: ipfs.apiUrl });
+  const seedManifest = validateManifest({
+    version: 1,
+    engine: { name: "builtin", version: BUILTIN_VERSION },
+    scene: { cid: await seedStorage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
+    output: { width: 64, height: 48, format: "png" },
+    frames: { start: 1, end: 1 },
+    settings: { samples: 4, seed: 1, maxBounces: 2 },
+    segmentation: { tilesX: 2, tilesY: 2, framesPerSegment: 1 },
+    verification: { mode: "exact" },
+  });
+  assert.ok(seedManifest.ok);
   await send(
     await requester.writeContract({
       address: protocol.market,
@@ -102,7 +117,7 @@ async function seedChain() {
       functionName: "createJob",
       args: [
         {
-          manifestCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+          manifestCid: await seedStorage.addBytes(encodeManifest(seedManifest.manifest)),
           segmentCount: 4,
           redundancy: 2,
           quorum: 2,
@@ -117,12 +132,17 @@ async function seedChain() {
       ],
     }),
   );
-  // A provider whose profile (on the test's IPFS node) advertises the builtin engine, as a provider node publishes it.
-  const profileCid = await createKuboStorage({ url: ipfs.apiUrl }).addBytes(
-    new TextEncoder().encode(
-      canonicalJson({ version: 1, address: devnetAccount(PROFILE_PROVIDER).address, engines: [{ name: "builtin", version: BUILTIN_VERSION, score: 800, seconds: 1 }], benchmarkScore: 800 }),
-    ),
-  );
+  // Providers' profiles (on the test's IPFS node) advertising the builtin engine, as a provider node publishes them;
+  // every provider the tests register has one, so no page asks the gateway for a profile that is not there.
+  for (const index of [PROFILE_PROVIDER, TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, ...SETTLING_PROVIDERS]) {
+    const cid = await createKuboStorage({ url: ipfs.apiUrl }).addBytes(
+      new TextEncoder().encode(
+        canonicalJson({ version: 1, address: devnetAccount(index).address, engines: [{ name: "builtin", version: BUILTIN_VERSION, score: 800, seconds: 1 }], benchmarkScore: 800 }),
+      ),
+    );
+    profileCids.set(index, cid);
+  }
+  const profileCid = profileCids.get(PROFILE_PROVIDER)!;
   const provider = createWalletClient({ transport, account: devnetAccount(PROFILE_PROVIDER), chain: hardhat });
   await send(await provider.writeContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "register", args: [profileCid] }));
 }
@@ -426,7 +446,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const reveals: { client: Awaited<ReturnType<typeof clientOf>>; slots: { segment: number; replica: number; salt: `0x${string}` }[] }[] = [];
     for (const index of SETTLING_PROVIDERS) {
       const provider = await clientOf(index);
-      await provider.register("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+      await provider.register(profileCids.get(index)!);
       await provider.approve(protocol.registry, parseUnits("10", decimals));
       await provider.stake(parseUnits("10", decimals));
       const claimed = await provider.claim(jobId, 2);
@@ -438,13 +458,26 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       );
       reveals.push({ client: provider, slots });
     }
-    for (const { client, slots } of reveals) {
-      await client.reveal(jobId, slots.map((slot) => ({ segment: slot.segment, replica: slot.replica, digest: pixelDigest([tiles[slot.segment]!]), salt: slot.salt, resultCid: results[slot.segment]! })));
-    }
+    const revealSegment = async (segment: number) => {
+      for (const { client, slots } of reveals) {
+        const slot = slots.find((x) => x.segment === segment)!;
+        await client.reveal(jobId, [{ segment, replica: slot.replica, digest: pixelDigest([tiles[segment]!]), salt: slot.salt, resultCid: results[segment]! }]);
+      }
+    };
 
+    // The page is open while the job settles: each accepted tile is drawn as it settles, digest-checked.
     const page = await session.context.newPage();
     await page.goto(`${webUrl}/job/${jobId}`);
+    await byTestId(page, "count-revealing", /revealing 2$/).waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator('[data-testid^="tile-"]').count(), 0, "a tile was drawn before any segment was accepted");
+    await revealSegment(0);
+    await byTestId(page, "count-accepted", /accepted 1$/).waitFor({ timeout: 30_000 });
+    await byTestId(page, "tile-0").waitFor({ timeout: 30_000 });
+    assert.equal(await byTestId(page, "tile-1").count(), 0, "segment 1's tile was drawn before it was accepted");
+    await screenshot(page, "job-settling");
+    await revealSegment(1);
     await byTestId(page, "count-accepted", /accepted 2$/).waitFor({ timeout: 30_000 });
+    await byTestId(page, "tile-1").waitFor({ timeout: 30_000 });
     await byTestId(page, "event-SegmentAccepted").first().waitFor();
     await byTestId(page, "segment-1").click();
     await byTestId(page, "replicas", "accepted").waitFor();
@@ -457,6 +490,72 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     // Row 0: tile 0's first row then tile 1's first row, semi-transparent pixels exact (no canvas).
     assert.deepEqual([...frame.data.subarray(0, 16)], [...tiles[0]!.data.subarray(0, 8), ...tiles[1]!.data.subarray(0, 8)]);
     await screenshot(page, "job-composite");
+
+    // The requester records an output folder holding a video: the Job page lists it and offers the video.
+    const outDir = mkdtempSync(join(tmpdir(), "tessellate-web-output-"));
+    writeFileSync(join(outDir, "frame-000001.png"), new Uint8Array(png));
+    writeFileSync(join(outDir, `job-${jobId}.mp4`), new Uint8Array(64));
+    const outputCid = await storage.addFolder(outDir);
+    await requester.recordOutput(jobId, outputCid);
+    await waitForText(page, "output-folder", outputCid);
+    const videoSrc = await byTestId(page, "output-video").getAttribute("src");
+    assert.equal(videoSrc, `http://127.0.0.1:${testPort(8754)}/ipfs/${outputCid}/job-${jobId}.mp4`);
+
+    // A provider gives a slot of the seeded job back because of the scene: its page says why the segment is not progressing.
+    const quitter = await clientOf(SETTLING_PROVIDERS[0]!);
+    const claimed = await quitter.claim(1n, 1);
+    const [slot] = claimed.slots;
+    assert.ok(slot);
+    await quitter.abandon(1n, [{ segment: slot.segment, replica: slot.replica }], AbandonReason.SceneFault, "scene.json: unknown material glass2");
+    await page.goto(`${webUrl}/job/1`);
+    await byTestId(page, `stuck-${slot.segment}`, "SceneFault").waitFor({ timeout: 30_000 });
+    await byTestId(page, `stuck-${slot.segment}`, "scene.json: unknown material glass2").waitFor();
+    await byTestId(page, "scene-refusals", "1 provider refused the scene itself").waitFor();
+    await byTestId(page, `segment-${slot.segment}`).click();
+    await byTestId(page, "given-back", "SceneFault — “scene.json: unknown material glass2”").waitFor();
+    await screenshot(page, "job-given-back");
+    // The other settling provider holds a replica of the seeded job now (the Provider page lists it).
+    await (await clientOf(SETTLING_PROVIDERS[1]!)).claim(1n, 1);
+  });
+
+  it("the Provider page shows earnings, slashes, reputation counters with their events and held replicas, and the provider withdraws its earnings", async () => {
+    const [quitterIndex, holderIndex] = SETTLING_PROVIDERS as [number, number];
+    const quitter = devnetAccount(quitterIndex).address;
+    const wallet = await installTestWallet(session.context, { privateKey: devnetPrivateKey(quitterIndex), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/provider/${quitter}`);
+    await byTestId(page, "connect").click();
+    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+    await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+    // Two accepted replicas of job 3 at 1 token each; whatever the give-back forfeited, slashed from the stake.
+    await byTestId(page, "credit-Reward", `2 ${symbol}`).waitFor({ timeout: 30_000 });
+    const record = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "providerOf", args: [quitter] });
+    await waitForText(page, "slashed", formatAmount(parseUnits("10", decimals) - record.staked, decimals, symbol));
+    await byTestId(page, "counter-accepted").locator("summary").click();
+    await byTestId(page, "counter-accepted", `Accepted replicas: ${record.accepted}`).waitFor();
+    assert.equal(await byTestId(page, "counter-accepted-events-event").count(), record.accepted);
+    assert.equal(record.accepted, 2);
+    // A give-back for a scene fault is not counted as abandoned; it is listed apart, linked to its job.
+    assert.equal(record.abandoned, 0);
+    await byTestId(page, "counter-abandoned", "Given back: 0").waitFor();
+    await byTestId(page, "counter-scene-faults").locator("summary").click();
+    await byTestId(page, "counter-scene-faults-events-event", "ReplicaAbandoned").waitFor();
+    assert.equal(await byTestId(page, "counter-scene-faults-events-event").locator('a[href="/job/1"]').count(), 1);
+    await byTestId(page, "no-held").waitFor();
+    await screenshot(page, "provider-earnings");
+
+    const balance = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "balanceOf", args: [quitter] });
+    assert.ok(balance > 0n);
+    await waitForText(page, "earnings-balance", formatAmount(balance, decimals, symbol));
+    await byTestId(page, "withdraw-earnings").click();
+    await waitForStep(page, "withdraw-earnings", "confirmed");
+    await waitForText(page, "earnings-balance", `0 ${symbol}`);
+    await waitForText(page, "withdrawn", formatAmount(balance, decimals, symbol));
+
+    // The other provider holds a replica of job 1 now.
+    await page.goto(`${webUrl}/provider/${devnetAccount(holderIndex).address}`);
+    await byTestId(page, "held-replicas").locator('[data-testid^="held-1-"]').first().waitFor({ timeout: 30_000 });
+    assert.match((await byTestId(page, "held-replicas").innerText()) ?? "", /Claimed\s+ends in/);
   });
 
   it("a provider connects through EIP-6963, registers, stakes, unstakes and withdraws through the UI", async () => {
@@ -480,7 +579,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await waitForText(page, "token-balance", `1,000 ${symbol}`);
 
     // Register: a rejected signature first, then accepted.
-    await byTestId(page, "profile-cid").fill("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+    await byTestId(page, "profile-cid").fill(profileCids.get(TEST_WALLET_ACCOUNT)!);
     wallet.rejectNext();
     await byTestId(page, "submit-profile").click();
     await waitForStep(page, "register", "failed");
@@ -536,16 +635,16 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
 
     // The network page shows the stake and the seeded job's escrow.
     await page.getByRole("link", { name: "Network" }).click();
-    // 6 staked here, plus what the settling providers of the composite test staked.
+    // 6 staked here, plus what the settling providers of the composite test staked (less the give-back's forfeit).
     const staked = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "totalStaked" });
-    assert.equal(staked, parseUnits("26", decimals));
+    assert.ok(staked > parseUnits("25", decimals) && staked <= parseUnits("26", decimals), `total staked ${staked}`);
     await waitForText(page, "total-staked", formatAmount(staked, decimals, symbol));
     await waitForText(page, "job-count", "3"); // the seeded job and those the New job and composite tests posted
     await byTestId(page, "job-1", "Open").waitFor();
     const escrow = await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "totalEscrow" });
     assert.ok(escrow > 0n, "the seeded job holds escrow");
     await waitForText(page, "total-escrow", formatAmount(escrow, decimals, symbol));
-    await screenshot(page, "network");
+    await screenshot(page, "network-totals");
 
     // Read-only for any address: another context, no wallet at all.
     const viewer = await context.browser()!.newContext({ viewport: { width: 390, height: 844 } });
@@ -611,7 +710,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "filter-job").fill("");
     await byTestId(page, "filter-eventName").selectOption("");
     await byTestId(page, "filter-provider").fill(devnetAccount(SETTLING_PROVIDERS[0]!).address.toLowerCase());
-    assert.ok((await page.locator('[data-testid="audit-event"][data-event="ReplicasRevealed"]').count()) === 1);
+    assert.equal(await page.locator('[data-testid="audit-event"][data-event="ReplicasRevealed"]').count(), 2); // one reveal per segment
     await byTestId(page, "filter-requester").fill("0x12");
     await byTestId(page, "filter-problem-requester", "not an address").waitFor();
     await byTestId(page, "filter-requester").fill(devnetAccount(NEW_JOB_ACCOUNT).address);
@@ -626,6 +725,47 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await screenshot(page, "audit");
   });
 
+  it("the Network page lists the providers with their engines and scores, recent settlements and the price of recent jobs per engine", async () => {
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/network`);
+    const profiled = byTestId(page, `provider-${devnetAccount(PROFILE_PROVIDER).address}`);
+    await profiled.locator('[data-testid="provider-engines"]', { hasText: `builtin ${BUILTIN_VERSION} (800)` }).waitFor({ timeout: 30_000 });
+    const score = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "reputation", args: [devnetAccount(SETTLING_PROVIDERS[0]!).address] });
+    await byTestId(page, `provider-${devnetAccount(SETTLING_PROVIDERS[0]!).address}`).locator('[data-testid="provider-score"]', { hasText: `${(score / 100).toFixed(2)} %` }).waitFor();
+    // Job 3's two accepted segments.
+    await page.locator('[data-testid="settlement"]').nth(1).waitFor();
+    assert.equal(await page.locator('[data-testid="settlement"]').count(), 2);
+    // Every job so far is builtin: rewards 1 (job 1), 2 (job 2), 1 (job 3) per replica.
+    await byTestId(page, "price-builtin").locator("td").nth(1).filter({ hasText: /^3$/ }).waitFor({ timeout: 30_000 });
+    await waitForText(page, "price-median", `1 ${symbol}`);
+    await screenshot(page, "network");
+  });
+
+  it("every page fits a phone screen (390 px wide: no horizontal overflow)", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      const page = await phone.newPage();
+      session.watch(page);
+      const pages: [string, string, string][] = [
+        ["network", "/network", "job-count"],
+        ["new-job", "/job/new", "submit-job"],
+        ["job", "/job/3", "segment-1"],
+        ["provider", `/provider/${devnetAccount(SETTLING_PROVIDERS[0]!).address}`, "credits"],
+        ["audit", "/audit", "audit-discrepancies"],
+      ];
+      for (const [name, path, marker] of pages) {
+        await page.goto(`${webUrl}${path}`);
+        await byTestId(page, marker).first().waitFor({ timeout: 60_000 });
+        await page.waitForTimeout(500);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `the ${name} page is ${overflow}px wider than a phone screen`);
+        await screenshot(page, `phone-${name}`);
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+
   it("the devnet account picker connects a funded account that signs", async () => {
     const page = await session.context.newPage();
     await page.goto(`${webUrl}/provider`);
@@ -635,7 +775,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const address = devnetAccount(PICKER_ACCOUNT).address;
     await waitForText(page, "connected-account", `${address.slice(0, 6)}…${address.slice(-4)}`);
     await waitForText(page, "registered", "not registered");
-    await byTestId(page, "profile-cid").fill("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
+    await byTestId(page, "profile-cid").fill(profileCids.get(PICKER_ACCOUNT)!);
     await byTestId(page, "submit-profile").click();
     await waitForText(page, "registered", "registered");
     await screenshot(page, "provider-devnet-picker");

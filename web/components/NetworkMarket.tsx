@@ -1,0 +1,183 @@
+"use client";
+/**
+ * The market's recent activity for the Network page, from the sdk's fold of every event
+ * (lib/useProtocolState.ts) and the providers' profiles (the sdk's `scanProviders`): the
+ * registered providers with their engines, benchmark and reputation score; the latest
+ * settlements; and the price of recent jobs per engine (from each job's manifest).
+ */
+import { useMemo } from "react";
+import Link from "next/link";
+import { usePublicClient } from "wagmi";
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { fetchManifest, scanProviders, type FoldEvent } from "@tessellate/sdk";
+import { gatewayCat } from "../lib/composite.ts";
+import { formatAmount, formatBps, shortAddress } from "../lib/format.ts";
+import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
+import { useProtocolState } from "../lib/useProtocolState.ts";
+
+const RECENT_JOBS = 20;
+const RECENT_SETTLEMENTS = 10;
+
+function median(values: bigint[]): bigint {
+  const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2n;
+}
+
+export function NetworkMarket() {
+  const rc = useRuntimeConfig();
+  const client = usePublicClient();
+  const { symbol, decimals } = useToken();
+  const amount = (x: bigint | undefined) => formatAmount(x, decimals, symbol);
+  const live = useProtocolState();
+  const scan = useQuery({
+    queryKey: ["provider-scan", rc.chainId, rc.addresses.registry],
+    enabled: client !== undefined,
+    refetchInterval: 15_000,
+    queryFn: ({ signal }) => scanProviders({ publicClient: client!, registry: rc.addresses.registry }, gatewayCat(rc.ipfsGatewayUrl), { signal }),
+  });
+  const jobs = useMemo(() => (live.state ? [...live.state.jobs.values()].sort((a, b) => (a.jobId < b.jobId ? 1 : -1)).slice(0, RECENT_JOBS) : []), [live.version]); // eslint-disable-line react-hooks/exhaustive-deps
+  const manifests = useQueries({
+    queries: jobs.map((job) => ({
+      queryKey: ["manifest", job.params.manifestCid],
+      staleTime: Infinity,
+      retry: false,
+      queryFn: ({ signal }: { signal: AbortSignal }) => fetchManifest(gatewayCat(rc.ipfsGatewayUrl), job.params.manifestCid, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }),
+    })),
+  });
+  const prices = useMemo(() => {
+    const byEngine = new Map<string, { rewards: bigint[]; perMegapixel: bigint[]; jobs: bigint[] }>();
+    jobs.forEach((job, i) => {
+      const m = manifests[i]?.data;
+      if (!m) return;
+      const key = `${m.engine.name} ${m.engine.version}`;
+      const entry = byEngine.get(key) ?? { rewards: [], perMegapixel: [], jobs: [] };
+      entry.rewards.push(job.params.rewardPerReplica);
+      // What the requester pays the providers for one megapixel of one frame, rendered once.
+      const pixels = BigInt(m.output.width * m.output.height * (m.frames.end - m.frames.start + 1));
+      entry.perMegapixel.push((job.params.rewardPerReplica * BigInt(job.params.segmentCount) * 1_000_000n) / pixels);
+      entry.jobs.push(job.jobId);
+      byEngine.set(key, entry);
+    });
+    return [...byEngine].sort(([a], [b]) => a.localeCompare(b));
+  }, [jobs, manifests.map((q) => q.dataUpdatedAt).join(",")]); // eslint-disable-line react-hooks/exhaustive-deps
+  const unknown = jobs.filter((_, i) => manifests[i]?.isError).length;
+  const settlements = useMemo(() => live.events.filter((e) => e.eventName === "SegmentAccepted").slice(-RECENT_SETTLEMENTS).reverse(), [live.version]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  return (
+    <>
+      <section className="panel">
+        <h2>Providers</h2>
+        {scan.error && <p className="tx tx-error">Could not read the providers: {scan.error.message.split("\n")[0]}</p>}
+        {scan.data && scan.data.providers.length === 0 && <p className="muted">No provider is registered.</p>}
+        {scan.data && scan.data.providers.length > 0 && (
+          <div className="table-wrap">
+            <table data-testid="providers">
+              <thead>
+                <tr>
+                  <th>Provider</th>
+                  <th>Engines (benchmark score)</th>
+                  <th>Reputation</th>
+                  <th>Accepted</th>
+                  <th>Staked</th>
+                </tr>
+              </thead>
+              <tbody>
+                {scan.data.providers.map((p) => {
+                  const record = live.state?.providers.get(p.address);
+                  return (
+                    <tr key={p.address} data-testid={`provider-${p.address}`}>
+                      <td>
+                        <Link href={`/provider/${p.address}`} className="mono" title={p.address}>
+                          {shortAddress(p.address)}
+                        </Link>
+                      </td>
+                      <td data-testid="provider-engines">
+                        {p.profile ? p.profile.engines.map((e) => `${e.name} ${e.version} (${e.score})`).join(", ") || "none advertised" : <span className="muted">profile unreadable</span>}
+                      </td>
+                      <td data-testid="provider-score">{record ? formatBps(record.reputation.score) : "…"}</td>
+                      <td>{record?.reputation.accepted ?? "…"}</td>
+                      <td>{amount(record?.staked)}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section className="panel">
+        <h2>Recent settlements</h2>
+        {settlements.length === 0 ? (
+          <p className="muted">No segment has been accepted yet.</p>
+        ) : (
+          <div className="table-wrap">
+            <table data-testid="settlements">
+              <thead>
+                <tr>
+                  <th>Block</th>
+                  <th>Job</th>
+                  <th>Segment</th>
+                  <th>Reward per replica</th>
+                  <th>Digest</th>
+                </tr>
+              </thead>
+              <tbody>
+                {settlements.map((e: FoldEvent) => {
+                  const a = e.args as { jobId: bigint; segment: number; digest: string };
+                  return (
+                    <tr key={`${e.blockNumber}:${e.logIndex}`} data-testid="settlement">
+                      <td>{e.blockNumber.toString()}</td>
+                      <td>
+                        <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link>
+                      </td>
+                      <td>{a.segment}</td>
+                      <td>{amount(live.state?.jobs.get(a.jobId)?.params.rewardPerReplica)}</td>
+                      <td className="mono" title={a.digest}>
+                        {a.digest.slice(0, 14)}…
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section className="panel">
+        <h2>Price of recent jobs per engine</h2>
+        <p className="muted">
+          The {jobs.length} newest jobs{unknown > 0 ? ` (${unknown} whose manifest could not be read are left out)` : ""}: reward per replica, and what the requester pays per megapixel of one frame rendered once.
+        </p>
+        {prices.length > 0 && (
+          <div className="table-wrap">
+            <table data-testid="prices">
+              <thead>
+                <tr>
+                  <th>Engine</th>
+                  <th>Jobs</th>
+                  <th>Median reward per replica</th>
+                  <th>Lowest – highest</th>
+                  <th>Median per megapixel·frame</th>
+                </tr>
+              </thead>
+              <tbody>
+                {prices.map(([engine, p]) => (
+                  <tr key={engine} data-testid={`price-${engine.split(" ")[0]}`}>
+                    <td>{engine}</td>
+                    <td>{p.jobs.length}</td>
+                    <td data-testid="price-median">{amount(median(p.rewards))}</td>
+                    <td>
+                      {amount(p.rewards.reduce((a, b) => (b < a ? b : a)))} – {amount(p.rewards.reduce((a, b) => (b > a ? b : a)))}
+                    </td>
+                    <td>{amount(median(p.perMegapixel))}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
