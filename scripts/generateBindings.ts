@@ -102,7 +102,7 @@ function constantValue(file: string, name: string, type: string, expression: str
   }
   const units: Record<string, number> = { seconds: 1, minutes: 60, hours: 3600, days: 86400, weeks: 604800 };
   let arithmetic = expression.replace(/(\d[\d_]*)\s*(seconds|minutes|hours|days|weeks)\b/g, (_, n: string, unit: string) => `(${n} * ${units[unit]})`);
-  arithmetic = arithmetic.replace(/_/g, "");
+  arithmetic = arithmetic.replace(/_/g, "").replace(/0x[0-9a-fA-F]+/g, (hex) => BigInt(hex).toString());
   if (!/^[\d\s()+\-*/<>]+$/.test(arithmetic)) fail(file, name, expression);
   // Only digits, parentheses and arithmetic operators are left: evaluate with bigints.
   const value = new Function(`return (${arithmetic.replace(/\d+/g, "$&n")});`)() as bigint;

@@ -62,6 +62,12 @@ interface IJobMarket {
         RefusalFee // escrow -> the first provider that gave a segment back as SceneFault, when the segment closes unrendered
     }
 
+    /// @notice How a job's replicas are compared (JobRules.support; JobMarket settles Exact only so far).
+    enum Verification {
+        Exact, // equal pixel digests (same engine build, same processor kind)
+        Tolerant // fingerprints that agree within a tolerance (honest cross-CPU differences pass)
+    }
+
     /// @notice Why a provider gave a claimed slot back (`abandon`), so the requester sees it.
     enum AbandonReason {
         Unspecified, // no reason given
@@ -195,6 +201,10 @@ interface IJobMarket {
     /// such tokens are refused, as escrow is accounted at face value.
     error JobMarketTransferShortfall(uint256 expected, uint256 received);
     error JobMarketAbandonDetailTooLong(uint256 length, uint256 max);
+
+    /// @notice (JobRules.support) A Tolerant tally had to compare with replica `replica`'s
+    /// fingerprint but the peer fingerprints passed lack it or hold another one than it revealed.
+    error JobMarketPeerFingerprintInvalid(uint256 jobId, uint32 segment, uint8 replica);
 
     // ---------------------------------------------------------------- events
 

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {FingerprintLib} from "./libraries/Fingerprint.sol";
+
+/// @title JobRules — agreement between the replicas of a segment, Exact or Tolerant
+/// @notice Stateless. Built and tested, NOT yet wired into JobMarket: JobMarket is at the EIP-170
+/// code size limit, and settling Tolerant jobs there (verification and toleranceBps in the job,
+/// fingerprint in the commitment and the reveal, this support rule in the tally) needs about 400
+/// bytes more than it has (see docs/tolerant.md, "Status"). The intended deployment: JobMarket
+/// deploys its own JobRules in its constructor and calls `support` for every tally; its errors
+/// are IJobMarket's, so they reach JobMarket's callers unchanged.
+contract JobRules {
+    /// @notice Support among the replicas in `considered` (bit k = replica k): replicas k and m
+    /// agree when their seals are equal (Exact: digest prefixes) or, in a Tolerant job, when their
+    /// fingerprints agree within `toleranceBps` (FingerprintLib). A replica's support is the number
+    /// of considered replicas that agree with it, itself included. Returns the lowest-numbered
+    /// replica with the highest support (`winner`), that support, and the bitmask of the replicas
+    /// that agree with the winner. Tolerant: replica `self`'s fingerprint is `own`; every other
+    /// considered replica k's is `peers[k]`, which must hash to its seal `seals[k]` (the first 160
+    /// bits of keccak256 of the fingerprint it revealed), else JobMarketPeerFingerprintInvalid.
+    /// `own` must be FINGERPRINT_BYTES long (JobMarket checks it at the reveal); a peer that
+    /// matches its seal has that length too.
+    function support(
+        uint256 jobId,
+        uint32 segment,
+        IJobMarket.Verification verification,
+        uint16 toleranceBps,
+        uint8 self,
+        bytes calldata own,
+        bytes[] calldata peers,
+        bytes20[] calldata seals,
+        uint8 considered
+    ) external pure returns (uint8 winner, uint8 best, uint8 agreeing) {
+        bool tolerant = verification == IJobMarket.Verification.Tolerant;
+        uint256 n = seals.length;
+        uint8[] memory masks = new uint8[](n);
+        for (uint256 k; k < n; ++k) {
+            if ((uint256(considered) >> k) & 1 == 0) continue;
+            masks[k] = uint8(uint256(1) << k);
+            if (tolerant && k != self && (k >= peers.length || bytes20(keccak256(peers[k])) != seals[k])) {
+                revert IJobMarket.JobMarketPeerFingerprintInvalid(jobId, segment, uint8(k));
+            }
+        }
+        for (uint256 k; k < n; ++k) {
+            if (masks[k] == 0) continue;
+            for (uint256 m = k + 1; m < n; ++m) {
+                if (masks[m] == 0) continue;
+                bool same = tolerant
+                    ? FingerprintLib.agree(k == self ? own : peers[k], m == self ? own : peers[m], toleranceBps)
+                    : seals[k] == seals[m];
+                if (same) {
+                    masks[k] |= uint8(uint256(1) << m);
+                    masks[m] |= uint8(uint256(1) << k);
+                }
+            }
+        }
+        for (uint256 k; k < n; ++k) {
+            uint8 count;
+            for (uint8 bits = masks[k]; bits != 0; bits &= bits - 1) ++count;
+            if (count > best) (winner, best, agreeing) = (uint8(k), count, masks[k]);
+        }
+    }
+}
