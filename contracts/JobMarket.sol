@@ -251,6 +251,8 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
                 h = h.withSlots(c.job.redundancy);
                 ++newlyTouched;
             }
+            // A revealed replica's result is public: its unit is forfeited (stays in escrow for good).
+            uint256 refundable = c.job.redundancy;
             for (uint8 k; k < h.slots(); ++k) {
                 Replica storage rep = _replicas[jobId][segment][k];
                 ReplicaState state = rep.state;
@@ -261,12 +263,17 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
                 bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
                 bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
                     && block.timestamp > h.revealDeadline();
-                if (missedLease || missedReveal) _seizeExpired(c, segment, k, rep);
-                else _release(c, segment, k, rep);
+                if (missedLease || missedReveal) {
+                    _seizeExpired(c, segment, k, rep);
+                } else {
+                    if (state == ReplicaState.Revealed && k < c.job.redundancy) --refundable;
+                    _release(c, segment, k, rep);
+                }
                 delete _replicas[jobId][segment][k];
             }
-            _refundUnits(c, c.job.redundancy);
-            _payRefusalFee(c, segment);
+            _refundUnits(c, refundable);
+            // A segment whose results are public was rendered: no scene-refusal fee out of its budget.
+            if (refundable != 0) _payRefusalFee(c, segment);
             _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
             _setClosed(jobId, segment, true);
             emit SegmentClosed(jobId, segment);
@@ -965,7 +972,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Every slot revealed and no digest reached the quorum: open a tie-breaker slot while
-    /// the job can still take claims, otherwise fail the segment (collateral back, budget refunded).
+    /// the job can still take claims, otherwise fail the segment (collateral back, budget forfeited).
     function _escalateOrFail(Ctx memory c, mapping(uint8 => Replica) storage reps, uint32 segment, SegmentHeader h)
         private
         returns (SegmentHeader)
@@ -982,7 +989,9 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
             _release(c, segment, k, reps[k]);
             delete reps[k];
         }
-        _refundUnits(c, c.job.redundancy);
+        // Every slot revealed (the results are public) and they disagree: nobody may recover the
+        // budget, or a requester disputing with its own replica would keep honest results for free.
+        // It is forfeited: it stays in the job's escrow for good.
         emit SegmentFailed(c.jobId, segment);
         return h.withStatus(SegmentStatus.Failed);
     }

@@ -38,8 +38,8 @@ interface IJobMarket {
     enum SegmentStatus {
         Open, // replica slots being claimed, committed and revealed
         Accepted, // quorum reached; digest and result CID emitted; late reveals still settle
-        Failed, // no quorum even after tie-breakers: budget refunded, nobody paid
-        Closed // refunded after cancellation or the job deadline without a quorum
+        Failed, // every slot revealed, no quorum, no tie-breaker left: budget forfeited, nobody paid
+        Closed // ended by `closeSegments` without a quorum: unrevealed units refunded, revealed ones paid or forfeited
     }
 
     /// @notice Lifecycle of one replica slot of a segment.
@@ -260,9 +260,13 @@ interface IJobMarket {
     event ReplicaReleased(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
     /// @notice No digest can reach quorum: one more slot opened (`slots` in total).
     event TieBreakerOpened(uint256 indexed jobId, uint32 segment, uint8 slots);
-    /// @notice No quorum even after tie-breakers: budget refunded, nobody paid.
+    /// @notice Every slot revealed, no digest reached the quorum and no tie-breaker can open (none
+    /// left, the job cancelled, or its lease would end past the deadline): collateral released,
+    /// nobody paid, the segment's budget forfeited (it stays in the job's escrow for good) —
+    /// its results are public, so refunding it would let a requester who disputes with its own
+    /// replica keep them for free.
     event SegmentFailed(uint256 indexed jobId, uint32 segment);
-    /// @notice Segment refunded after cancellation or the job deadline.
+    /// @notice Segment ended by `closeSegments` (after cancellation or the job deadline) without a quorum.
     event SegmentClosed(uint256 indexed jobId, uint32 segment);
     /// @notice The requester cancelled; `refunded` is the budget of untouched segments.
     event JobCancelled(uint256 indexed jobId, uint256 refunded);
@@ -296,11 +300,14 @@ interface IJobMarket {
         returns (uint256 jobId);
     /// @notice Stops new claims and refunds the budget of segments nobody ever claimed.
     function cancelJob(uint256 jobId) external;
-    /// @notice Refunds segments that can no longer settle: after the job deadline; after a
+    /// @notice Ends segments that can no longer settle: after the job deadline; after a
     /// cancellation for segments whose slots are not all held; or, at any time, a segment whose
     /// reveal window never opened while a committed replica has waited COMMIT_WAIT_LEASES leases
     /// past its own lease end (its peers never all committed: the wait of honest collateral is
-    /// bounded). Held replicas are released (expired ones seized). Anyone may call; money goes to the requester.
+    /// bounded). Anyone may call. Expired replicas are seized, the others released. A unit whose
+    /// replica revealed never returns to the requester (its result is public): it is forfeited (left
+    /// in the job's escrow for good), so that neither a cancellation nor a dispute profits anybody.
+    /// Only the other units are refunded.
     function closeSegments(uint256 jobId, uint32[] calldata segments) external;
     /// @notice Records the composited output's CID (requester only).
     function recordOutput(uint256 jobId, string calldata outputCid) external;

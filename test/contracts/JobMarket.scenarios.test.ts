@@ -112,7 +112,7 @@ describe("JobMarket scenarios", function () {
     await expectConservation(d);
   });
 
-  it("fails a segment whose three replicas all disagree: budget refunded, collateral returned, nobody paid", async function () {
+  it("fails a segment whose three replicas all disagree: collateral returned, nobody paid, budget forfeited (results are public)", async function () {
     const [a, b, c] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
     const [sa] = await claim(d, a, jobId, 1);
@@ -128,7 +128,9 @@ describe("JobMarket scenarios", function () {
     await expect(tx).to.emit(d.market, "SegmentFailed").withArgs(jobId, 0);
 
     expect((await d.market.segmentOf(jobId, 0)).status).to.equal(SegmentStatus.Failed);
-    expect(await d.market.balanceOf(d.requester.address)).to.equal(2n * unitPrice());
+    // The three results are public: refunding them would let a requester who disputes keep them for free.
+    expect(await d.market.balanceOf(d.requester.address)).to.equal(0n);
+    expect((await d.market.jobOf(jobId)).escrow).to.equal(2n * unitPrice()); // forfeited: stays in escrow for good
     for (const p of [a, b, c]) {
       expect(await d.market.balanceOf(p.address)).to.equal(0n);
       expect(await d.registry.freeStake(p.address)).to.equal(STAKE);

@@ -95,13 +95,19 @@ contract JobMarketInvariants is TestBase {
             uint256 jobId = handler.jobs(j);
             IJobMarket.JobView memory job = market.jobOf(jobId);
             bool allFinal = true;
+            uint256 forfeitable; // units a failed or closed segment may have forfeited (left in escrow for good)
             for (uint32 s; s < job.segmentCount; ++s) {
                 IJobMarket.SegmentView memory seg = market.segmentOf(jobId, s);
                 bool pendingLate = seg.status == IJobMarket.SegmentStatus.Accepted && seg.revealed < seg.slots;
                 if (seg.status == IJobMarket.SegmentStatus.Open || pendingLate) allFinal = false;
+                if (seg.status == IJobMarket.SegmentStatus.Failed || seg.status == IJobMarket.SegmentStatus.Closed) {
+                    forfeitable += job.redundancy;
+                }
             }
             if (allFinal && job.status == IJobMarket.JobStatus.Open) {
-                assertEq(job.escrow, 0, "a job whose segments are all final still holds escrow");
+                uint256 unit = uint256(job.rewardPerReplica) + (uint256(job.rewardPerReplica) * job.feeBps) / 10_000;
+                assertEq(job.escrow % unit, 0, "a final job's escrow left is not whole forfeited units");
+                assertTrue(job.escrow <= forfeitable * unit, "a job whose segments are all final holds more than forfeited units");
             }
         }
     }

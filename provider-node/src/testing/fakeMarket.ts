@@ -427,10 +427,14 @@ export class FakeMarket {
       const view = this.segmentView(jobId, segment);
       const replicas = s.replicas.map((r) => r ?? { state: ChainReplicaState.Empty, leaseEnd: 0n });
       if (!isClosable(job, { ...view, slots: s.touched ? view.slots : 0, replicas }, this.now())) throw revert("JobMarketSegmentNotClosable", jobId, segment);
+      // Like JobMarket.closeSegments: a revealed replica's unit is forfeited (the fake does not model escrow).
       for (const [k, r] of s.replicas.entries()) {
         if (!r || r.state === ChainReplicaState.Empty || r.state === ChainReplicaState.Settled) continue;
-        if (expirableReason(s, r, this.now())) this.seize(job, jobId, segment, k, r, job.requester);
-        else this.release(job, jobId, segment, k, r);
+        if (expirableReason(s, r, this.now())) {
+          this.seize(job, jobId, segment, k, r, job.requester);
+        } else {
+          this.release(job, jobId, segment, k, r);
+        }
         r.state = ChainReplicaState.Settled;
       }
       s.status = ChainSegmentStatus.Closed;
