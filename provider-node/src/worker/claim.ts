@@ -11,7 +11,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { isWorkHour } from "../config/config.ts";
 import { filterJob, type NodeCapabilities } from "../jobs/jobFilter.ts";
 import type { JobRow } from "../state/stateStore.ts";
-import { MAX_BATCH, problemLine, WorkerContext } from "./context.ts";
+import { MAX_BATCH, META_OVERRUNS, problemLine, WorkerContext } from "./context.ts";
 import { startRenders } from "./render.ts";
 
 
@@ -68,7 +68,23 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
     // A trial render of this job that finished in time outweighs the estimate.
     const accept = decision.accept || (decision.estimated === true && ctx.deferred.isProven(job.jobId));
     let trial = false;
-    if (decision.accept) ctx.deferred.clear(job.jobId);
+    let retrial: string | undefined;
+    if (ctx.deferred.hasOverrun(job.jobId) && (decision.accept || decision.estimated)) {
+      // A render of this job ran past its lease: measured, that outweighs the estimate. Only a
+      // re-trial of one segment, once something measured changed; otherwise the skip recorded at
+      // the overrun (with what would change it) stands.
+      retrial = ctx.deferred.retrialReason(job.jobId, {
+        nowMs: ctx.d.clock.now(),
+        nowSeconds: now,
+        leaseSeconds: fresh.params.leaseDuration,
+        deadlineSeconds: Number(fresh.params.deadline),
+        claimable: open,
+        speedFactor: ctx.speed.factor,
+        loadPerCore: ctx.loadPerCore(),
+      });
+      if (retrial === undefined) continue;
+      trial = true;
+    } else if (decision.accept) ctx.deferred.clear(job.jobId);
     else if (decision.estimated && !accept) {
       ctx.deferred.defer(job.jobId, ctx.d.clock.now());
       trial = ctx.deferred.trialDue(job.jobId, { nowMs: ctx.d.clock.now(), nowSeconds: now, leaseSeconds: fresh.params.leaseDuration, deadlineSeconds: Number(fresh.params.deadline), claimable: open });
@@ -95,7 +111,12 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
       if (trial) {
         // Counted only once the claim is on-chain (a paused node or a failed claim has not tried).
         ctx.deferred.markTrial(job.jobId);
-        ctx.log.info({ jobId: String(job.jobId), estimate: decision.accept ? undefined : decision.reason }, `trying one segment of job ${job.jobId} despite the estimate: nobody else claimed it for a whole lease`);
+        if (retrial !== undefined) {
+          ctx.d.store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
+          ctx.log.info({ jobId: String(job.jobId), why: retrial }, `re-trying one segment of job ${job.jobId} after a render ran past its lease: ${retrial}`);
+        } else {
+          ctx.log.info({ jobId: String(job.jobId), estimate: decision.accept ? undefined : decision.reason }, `trying one segment of job ${job.jobId} despite the estimate: nobody else claimed it for a whole lease`);
+        }
       }
       ctx.exhausted.delete(job.jobId);
       ctx.backoff.succeeded(key);

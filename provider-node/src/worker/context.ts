@@ -17,7 +17,7 @@ import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { ProviderConfig } from "../config/config.ts";
 import type { EngineInfo } from "../engines/engine.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
-import { DeferredJobs, RenderSpeed } from "../jobs/renderSpeed.ts";
+import { DeferredJobs, RenderSpeed, systemLoadPerCore, type OverrunRecord } from "../jobs/renderSpeed.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Clock, Logger, MarketPort } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
@@ -89,7 +89,9 @@ export class WorkerContext {
   /** Measured ÷ estimated render time, applied to every estimate. */
   readonly speed: RenderSpeed;
   /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */
-  readonly deferred = new DeferredJobs();
+  readonly deferred: DeferredJobs;
+  /** 1-minute load average ÷ cores, recorded with a render that overran its lease (replaceable in tests). */
+  loadPerCore: () => number = systemLoadPerCore;
   /** Rows whose direct reveal failed: they commit first. */
   readonly noDirectReveal = new Set<number>();
   /** Aborted when the worker stops (a new one per start). */
@@ -115,6 +117,7 @@ export class WorkerContext {
     this.me = deps.market.account;
     this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
     this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
+    this.deferred = new DeferredJobs({ overruns: parseOverruns(deps.store.getMeta(META_OVERRUNS)) });
     this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"), { maxBytes: deps.config.limits.sceneCacheBytes, log });
   }
 
@@ -185,6 +188,18 @@ export function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** State-file key of the lease overruns ({@link DeferredJobs.overrunRecords}). */
+export const META_OVERRUNS = "leaseOverruns";
+
+function parseOverruns(text: string | undefined): Record<string, OverrunRecord> {
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : {};
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, OverrunRecord>) : {};
+  } catch {
+    return {};
+  }
 }
 
 function parseRatios(text: string | undefined): number[] {

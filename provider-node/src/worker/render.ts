@@ -11,7 +11,7 @@ import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { AbandonReason, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Logger } from "../ports.ts";
 import type { ReplicaRow } from "../state/stateStore.ts";
-import { fields, problemLine, RenderAbort, round2, WorkerContext, type InFlight } from "./context.ts";
+import { fields, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight } from "./context.ts";
 import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
 import { renderSegment } from "./renderSegment.ts";
 import { replicaSalt } from "./replicaSalt.ts";
@@ -99,7 +99,10 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     store.transition(row.id, "rendered", { digest: rendered.digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
     metrics.observeRender(rendered.seconds);
     observeSpeed(ctx, row, rendered.seconds);
-    ctx.deferred.markProven(row.jobId);
+    if (ctx.deferred.hasOverrun(row.jobId)) {
+      ctx.deferred.markProven(row.jobId);
+      if (!ctx.deferred.hasOverrun(row.jobId)) store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
+    } else ctx.deferred.markProven(row.jobId);
     ctx.backoff.succeeded(`render:${row.id}`);
     log.info(
       {
@@ -129,10 +132,13 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
         ctx.toAbandon.set(row.id, { reason: reason.kind === "lease" ? AbandonReason.TooLittleTime : AbandonReason.Unspecified, message: reason.message });
         if (reason.kind === "lease" && flight.engineStartedAt !== undefined) {
           // Measured, not estimated: the engine ran until the lease margin. Claiming again would
-          // burn the same time and give the slot back again, until the deadline.
+          // burn the same time and forfeit again, so the job is re-tried only once something
+          // measured changed (renders got faster, or the load at this overrun fell): DeferredJobs.
           const ranSeconds = Math.round((clock.now() - flight.engineStartedAt) / 1000);
+          const verdict = ctx.deferred.overran(row.jobId, { nowMs: clock.now(), speedFactor: ctx.speed.factor, loadPerCore: ctx.loadPerCore() });
+          store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
           const job = store.getJob(row.jobId);
-          if (job) recordDecision(ctx, job, "skipped", `a render of segment ${row.segment} ran ${ranSeconds} s without finishing inside the lease of ${job.params.leaseDuration} s`, true);
+          if (job) recordDecision(ctx, job, "skipped", `a render of segment ${row.segment} ran ${ranSeconds} s without finishing inside the lease of ${job.params.leaseDuration} s (${verdict.reason})`, verdict.final);
         }
       }
       return;

@@ -1,8 +1,9 @@
 /**
  * Jobs whose scene cannot be rendered are claimed at most once, and jobs whose scene cannot be
  * fetched never: an endless POV-Ray scene (the real engine in its sandbox) that runs into the lease
- * margin is given back and the job skipped for good, instead of being claimed, burnt and abandoned
- * again every half minute until its deadline.
+ * margin is given back and the job skipped (re-tried at most once, and only after a measured change:
+ * jobs/renderSpeed.ts DeferredJobs), instead of being claimed, burnt and abandoned again every half
+ * minute until its deadline.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -52,7 +53,7 @@ function manifestOf(engine: { name: string; version: string }, scene: { cid: str
   });
 }
 
-test("an endless POV-Ray scene is claimed once: the lease runs into its margin, the slot is given back, the job skipped for good", { timeout: 90_000 }, async () => {
+test("an endless POV-Ray scene is claimed once: the lease runs into its margin, the slot is given back, the job skipped until something measured changes", { timeout: 90_000 }, async () => {
   const povray = createPovrayEngine();
   const info = await povray.detect();
   assert.ok(info, "POV-Ray is installed (Debian package povray)");
@@ -64,8 +65,10 @@ test("an endless POV-Ray scene is claimed once: the lease runs into its margin, 
   await until(() => statesOf(a, jobId).join() === "0:abandoned", "the endless render given back before its lease ends", lease * 1000 + 15_000);
   const job = a.store.getJob(jobId)!;
   assert.equal(job.decision, "skipped");
-  assert.equal(job.final, true);
-  assert.match(job.reason!, /a render of segment 0 ran \d+ s without finishing inside the lease of 12 s/);
+  // One overrun is one measurement: a single re-trial stays possible, but only once something
+  // measured changes (renders 25 % faster, or the load at the overrun fell), and the reason says so.
+  assert.equal(job.final, false);
+  assert.match(job.reason!, /a render of segment 0 ran \d+ s without finishing inside the lease of 12 s \(measured at load [\d.]+ per core, speed factor 1; re-tried \(1 of 1 re-trials left\) once the speed factor from other renders falls to 0\.75 or below/);
   // Before, the node claimed the reopened slot again at once; give it several ticks and a reopened slot.
   await new Promise((r) => setTimeout(r, 3_000));
   assert.equal(claimsOf(PROVIDER_A, jobId), 1, "claimed once");
