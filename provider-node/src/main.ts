@@ -52,6 +52,8 @@ export interface ProviderNodeDeps {
    * from the signing account, the chain id and the market address. Required with `market`.
    */
   saltSecret?: Hex;
+  /** This machine's load per core, recorded with a render that overran its lease (default: os.loadavg ÷ cores). */
+  loadPerCore?: () => number;
 }
 
 export interface ProviderNode {
@@ -128,7 +130,7 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
       if (!(error instanceof RetryableError)) throw error;
       log.warn({ err: error.message }, "cannot catch up with the chain yet; the watcher keeps trying");
     }
-    worker = new Worker({ market, store, storage, engines, installedEngines, sync: () => watcher.syncNow(), clock, log, config, metrics, benchmarkScore, saltSecret, backoff: deps.backoff });
+    worker = new Worker({ market, store, storage, engines, installedEngines, sync: () => watcher.syncNow(), clock, log, config, metrics, benchmarkScore, saltSecret, backoff: deps.backoff, loadPerCore: deps.loadPerCore });
     const startedAt = clock.now();
     let api: RunningApi | undefined;
     if (config.http.enabled) {

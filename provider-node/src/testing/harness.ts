@@ -136,6 +136,8 @@ export interface NodeOptions {
   wrap?: (market: MarketPort) => MarketPort;
   /** The node's logger (default: silent, or TEST_LOG's level). */
   logger?: Logger;
+  /** The load per core the node sees (default: this machine's). */
+  loadPerCore?: () => number;
 }
 
 export async function startNode(world: World, account: Address, options: NodeOptions = {}): Promise<ProviderNode> {
@@ -149,6 +151,7 @@ export async function startNode(world: World, account: Address, options: NodeOpt
     logger: options.logger ?? (process.env.TEST_LOG ? createLogger(process.env.TEST_LOG).child({ node: account.slice(-1) }) : silentLogger),
     backoff: { baseMs: 20, maxMs: 200 },
     saltSecret: keccak256(toHex(`test salt secret of ${account.toLowerCase()}`)),
+    loadPerCore: options.loadPerCore,
   });
   world.nodes.push(node);
   return node;

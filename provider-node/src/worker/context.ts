@@ -46,6 +46,8 @@ export interface WorkerDeps {
   saltSecret: Hex;
   /** Retry delays (default: base 4 × polling interval, max 60 s). */
   backoff?: { baseMs: number; maxMs: number };
+  /** Load per core recorded with a lease overrun (default: os.loadavg ÷ cores). */
+  loadPerCore?: () => number;
 }
 
 export type AbortKind = "lease" | "cancelled" | "shutdown" | "settled";
@@ -90,8 +92,8 @@ export class WorkerContext {
   readonly speed: RenderSpeed;
   /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */
   readonly deferred: DeferredJobs;
-  /** 1-minute load average ÷ cores, recorded with a render that overran its lease (replaceable in tests). */
-  loadPerCore: () => number = systemLoadPerCore;
+  /** 1-minute load average ÷ cores, recorded with a render that overran its lease. */
+  readonly loadPerCore: () => number;
   /** Rows whose direct reveal failed: they commit first. */
   readonly noDirectReveal = new Set<number>();
   /** Aborted when the worker stops (a new one per start). */
@@ -117,6 +119,7 @@ export class WorkerContext {
     this.me = deps.market.account;
     this.backoff = new BackoffSchedule(deps.backoff ?? { baseMs: Math.max(100, deps.market.pollingIntervalMs * 4), maxMs: 60_000 });
     this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
+    this.loadPerCore = deps.loadPerCore ?? systemLoadPerCore;
     this.deferred = new DeferredJobs({ overruns: parseOverruns(deps.store.getMeta(META_OVERRUNS)) });
     this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"), { maxBytes: deps.config.limits.sceneCacheBytes, log });
   }
