@@ -4,11 +4,11 @@
  * the contracts' views pinned to one block (so an audit compares events and views of the same
  * moment even while new blocks arrive).
  */
-import { decodeFunctionData, formatLog, getAbiItem, numberToHex, pad, toEventSelector, type Address, type Hex, type Log, type RpcLog } from "viem";
+import { formatLog, getAbiItem, numberToHex, pad, toEventSelector, type Address, type Hex, type Log, type RpcLog } from "viem";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { decodeProtocolEvents, toProtocolError, type MarketClient } from "@tessellate/sdk/market";
 import { FatalError } from "@tessellate/sdk/errors";
-import { ReplicaState, sortEvents, type FoldEvent, type ProtocolState } from "@tessellate/sdk/protocol";
+import { readPendingCommitments as readCommitments, sortEvents, type FoldEvent, type PendingCommitments, type ProtocolState } from "@tessellate/sdk/protocol";
 import { scanProviders, type ProviderScan } from "@tessellate/sdk/providerOffers";
 import type { Storage } from "@tessellate/sdk/storage";
 import type { JobView, ProviderView, ReplicaView, SegmentView } from "./audit/compare.ts";
@@ -89,41 +89,17 @@ export async function readAllEvents(market: MarketClient, fromBlock: bigint, toB
 }
 
 /**
- * Commitments of replicas still Committed, read from their commit transactions' calldata (the
- * events do not carry them). Transactions that did not call `commit` directly (a multisig, a
- * batching contract) are skipped: those replicas' seals stay unchecked.
+ * Commitments of replicas still Committed, from their commit transactions' calldata: the sdk's
+ * `readPendingCommitments` (the dApp's Audit page runs the same), reading through this market's RPC.
  */
-export async function readPendingCommitments(market: MarketClient, state: ProtocolState): Promise<Map<string, Hex>> {
-  const wanted = new Map<Hex, Array<{ jobId: bigint; segment: number; replica: number }>>();
-  for (const job of state.jobs.values()) {
-    for (const seg of job.segments.values()) {
-      seg.replicas.forEach((rep, replica) => {
-        if (rep.state !== ReplicaState.Committed || rep.commitment !== undefined || !rep.commitTx) return;
-        const list = wanted.get(rep.commitTx) ?? [];
-        list.push({ jobId: job.jobId, segment: seg.index, replica });
-        wanted.set(rep.commitTx, list);
-      });
-    }
-  }
-  const found = new Map<string, Hex>();
-  await mapLimit([...wanted.keys()], 8, async (hash) => {
-    let input: Hex;
+export async function readPendingCommitments(market: MarketClient, state: ProtocolState): Promise<PendingCommitments> {
+  return readCommitments(state, async (hash) => {
     try {
-      input = (await market.conn.publicClient.getTransaction({ hash })).input;
+      return (await market.conn.publicClient.getTransaction({ hash })).input;
     } catch (error) {
       throw toProtocolError(error, `reading transaction ${hash}`);
     }
-    let decoded;
-    try {
-      decoded = decodeFunctionData({ abi: jobMarketAbi, data: input });
-    } catch {
-      return;
-    }
-    if (decoded.functionName !== "commit") return;
-    const [jobId, commits] = decoded.args as unknown as [bigint, ReadonlyArray<{ segment: number; replica: number; commitment: Hex }>];
-    for (const c of commits) found.set(`${jobId}:${c.segment}:${c.replica}`, c.commitment);
   });
-  return found;
 }
 
 /** The contracts' views at one block. */

@@ -85,11 +85,42 @@ export function AuditView() {
         )}
       </section>
       {run && run.discrepancies.length > 0 && <Discrepancies run={run} />}
+      {run && <Seals run={run} />}
       {run && <Totals run={run} amount={amount} />}
       {run && <Accounts run={run} amount={amount} />}
       {run && <Accepted run={run} />}
       {run && <Events run={run} />}
     </>
+  );
+}
+
+/** The committed-seal check: every known seal against `replicaOf`, commitments of still-Committed replicas read from their commit calldata. */
+function Seals({ run }: { run: AuditRun }) {
+  const { seals } = run;
+  const bad = seals.discrepancies.length;
+  return (
+    <section className="panel" data-testid="audit-seals">
+      <h2>Committed seals</h2>
+      <p className="muted">
+        Each replica&apos;s seal on chain (<code>replicaOf</code>, <code>acceptedSeal</code>) against the one the events and the commit transactions say it should hold: the
+        commitments of replicas still committed are read from their <code>commit</code> transactions&apos; calldata, as <code>tessellate audit</code> does.
+      </p>
+      <dl className="stats">
+        <Stat label="Seals compared" value={seals.compared.toString()} testId="audit-seals-compared" />
+        <Stat label="Committed, awaiting reveal" value={seals.pending.toString()} testId="audit-seals-pending" />
+        <Stat label="Commitments read from calldata" value={`${seals.fromCalldata} (${seals.transactions} transactions)`} testId="audit-seals-calldata" />
+        <Stat
+          label="Unchecked (not a direct commit call)"
+          value={<span className={`badge ${seals.unchecked === 0 ? "ok" : "warn"}`}>{seals.unchecked.toString()}</span>}
+          testId="audit-seals-unchecked"
+        />
+        <Stat
+          label="Seal discrepancies"
+          value={<span className={`badge ${bad === 0 ? "ok" : "warn"}`}>{bad === 0 ? "0 — every seal matches" : `${bad} found`}</span>}
+          testId="audit-seal-discrepancies"
+        />
+      </dl>
+    </section>
   );
 }
 

@@ -6,16 +6,20 @@
  */
 import { getAddress, type Address, type PublicClient } from "viem";
 import {
+  applyCommitments,
   checkEvents,
   compareWithChain,
   emptyViews,
+  expectedReplicaView,
   foldEvents,
   jobMarketAbi,
   plannedReads,
   providerRegistryAbi,
+  readPendingCommitments,
   renderTokenAbi,
   replicaKey,
   segmentKey,
+  segmentOf,
   type ChainViews,
   type Discrepancy,
   type FoldEvent,
@@ -35,6 +39,27 @@ export interface AuditRun {
   views: ChainViews;
   discrepancies: Discrepancy[];
   reads: number;
+  seals: SealCheck;
+}
+
+/**
+ * The committed-seal check, as `tessellate audit` does it: replicas still Committed get their
+ * commitment from their commit transaction's calldata (the sdk's `readPendingCommitments`), and
+ * `compareWithChain` compares every replica's known seal with the one `replicaOf` reports.
+ */
+export interface SealCheck {
+  /** Replica slots whose seal was compared with `replicaOf`. */
+  compared: number;
+  /** Replicas still Committed when the events end (their commitment is only in calldata). */
+  pending: number;
+  /** Of those, commitments read from commit transactions' calldata. */
+  fromCalldata: number;
+  /** Commit transactions read. */
+  transactions: number;
+  /** Committed replicas whose commit transaction is not a direct `commit` call: seal unchecked. */
+  unchecked: number;
+  /** The discrepancies about a seal (a subset of `discrepancies`). */
+  discrepancies: Discrepancy[];
 }
 
 type Addresses = { token: Address; registry: Address; market: Address };
@@ -61,6 +86,9 @@ export async function runAudit(options: {
   options.onProgress?.(`reading the events of blocks 0–${block}…`);
   const events = await history.events({ fromBlock: 0n, toBlock: block });
   const state = foldEvents(events);
+  options.onProgress?.("reading the commitments of committed replicas from their commit transactions…");
+  const pending = await readPendingCommitments(state, async (hash) => (await client.getTransaction({ hash })).input);
+  applyCommitments(state, pending.commitments);
 
   const read = <T>(address: Address, abi: typeof jobMarketAbi | typeof providerRegistryAbi | typeof renderTokenAbi, functionName: string, args: readonly unknown[] = []) =>
     client.readContract({ address, abi, functionName, args, blockNumber: block } as Parameters<PublicClient["readContract"]>[0]) as Promise<T>;
@@ -110,7 +138,21 @@ export async function runAudit(options: {
   });
   const compare = { formatAmount: options.formatAmount };
   const discrepancies = [...checkEvents(state, compare), ...compareWithChain(state, views, { ...compare, complete: true })];
-  return { block, events, state, views, discrepancies, reads: total + 8 };
+  let compared = 0;
+  for (const { jobId, segment, replica } of plan.replicas) {
+    const job = state.jobs.get(jobId)!;
+    const seg = segmentOf(job, segment);
+    if (views.replicas.has(replicaKey(jobId, segment, replica)) && expectedReplicaView(seg, seg.replicas[replica]).seal !== undefined) compared++;
+  }
+  const seals: SealCheck = {
+    compared,
+    pending: pending.pending,
+    fromCalldata: pending.commitments.size,
+    transactions: pending.transactions,
+    unchecked: pending.unchecked,
+    discrepancies: discrepancies.filter((d) => d.field === "seal" || d.field === "acceptedSeal"),
+  };
+  return { block, events, state, views, discrepancies, reads: total + 8 + pending.transactions, seals };
 }
 
 export interface EventFilter {

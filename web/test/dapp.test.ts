@@ -694,6 +694,10 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await waitForText(page, "audit-discrepancies", "0 — everything reconciles", 60_000);
     const block = await chainReader().getBlockNumber();
     assert.ok(BigInt((await byTestId(page, "audit-block").textContent()) ?? "0") <= block);
+    // Committed seals, as `tessellate audit` checks them: every known seal matches replicaOf, none left unchecked.
+    await waitForText(page, "audit-seal-discrepancies", "0 — every seal matches");
+    assert.ok(Number(await byTestId(page, "audit-seals-compared").textContent()) > 0, "no replica seal was compared");
+    assert.equal(await byTestId(page, "audit-seals-unchecked").textContent(), "0");
     // Every account the events know, side by side with the contract: nothing flagged.
     assert.ok((await page.locator('[data-testid^="account-0x"]').count()) >= 4, "the accounts table lists the providers and requesters");
     assert.equal(await page.locator('[data-differs="yes"]').count(), 0);

@@ -76,7 +76,7 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
   live.set(`reading events of blocks ${fromBlock}–${toBlock}…`, { force: true });
   const events = await readAllEvents(market, fromBlock, toBlock);
   const state = foldEvents(events);
-  applyCommitments(state, await readPendingCommitments(market, state));
+  applyCommitments(state, (await readPendingCommitments(market, state)).commitments);
 
   // ------------------------------------------------------------ views at `toBlock`
   const reader = createViewReader(market, toBlock);

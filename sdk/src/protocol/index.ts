@@ -30,3 +30,4 @@ export * from "./predicates.ts";
 export * from "./fold.ts";
 export * from "./views.ts";
 export * from "./compare.ts";
+export * from "./commitments.ts";

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { getAddress, type Hex } from "viem";
+import { encodeFunctionData, getAddress, type Hex } from "viem";
 import { jobMarketAbi } from "../contracts.generated.ts";
 import {
   abandonForfeit,
+  applyCommitments,
+  commitmentsFromCalldata,
+  compareWithChain,
+  emptyViews,
+  readPendingCommitments,
+  replicaKey,
+  sealOf,
   createFold,
   emptyState,
   expirableReason,
@@ -179,5 +186,49 @@ describe("the event fold", () => {
     fold.apply(h.events.slice(2));
     assert.deepEqual(seen, [[], [0], [0], [0]]);
     assert.deepEqual(fold.state, foldEvents(h.events));
+  });
+});
+
+describe("committed seals from commit calldata (the audit's seal check, CLI and dApp)", () => {
+  const commitment = `0x${"ab".repeat(32)}` as Hex;
+  const h = history();
+  h.tx(["JobCreated", { jobId: 1n, requester: R, params, feeBps: 0, escrow: jobEscrow(params, 0) }]);
+  h.tx(["ReplicasClaimed", { jobId: 1n, provider: P1, leaseEnd: 400n, slots: [packSlot(0, 0), packSlot(1, 0)] }]);
+  h.tx(["ReplicasCommitted", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)] }]);
+  h.tx(["ReplicasCommitted", { jobId: 1n, provider: P1, slots: [packSlot(1, 0)] }]);
+  const [, , directTx, viaContractTx] = h.events.map((e) => e.transactionHash);
+  const inputs = new Map<Hex, Hex>([
+    [directTx!, encodeFunctionData({ abi: jobMarketAbi, functionName: "commit", args: [1n, [{ segment: 0, replica: 0, commitment }]] })],
+    [viaContractTx!, "0x12345678"], // a multisig or batching contract: not decodable as commit
+  ]);
+  const read = (hash: Hex) => Promise.resolve(inputs.get(hash)!);
+
+  it("decodes a commit call and nothing else", () => {
+    assert.deepEqual([...commitmentsFromCalldata(inputs.get(directTx!)!)!], [["1:0:0", commitment]]);
+    assert.equal(commitmentsFromCalldata("0x12345678"), undefined);
+  });
+
+  it("fills the seal of committed replicas and counts the ones it cannot check", async () => {
+    const state = foldEvents(h.events);
+    const found = await readPendingCommitments(state, read);
+    assert.deepEqual({ pending: found.pending, transactions: found.transactions, unchecked: found.unchecked }, { pending: 2, transactions: 2, unchecked: 1 });
+    assert.equal(applyCommitments(state, found.commitments), 1);
+    assert.equal(segmentOf(state.jobs.get(1n)!, 0).replicas[0]!.seal, sealOf(commitment));
+    assert.equal(segmentOf(state.jobs.get(1n)!, 1).replicas[0]!.seal, undefined);
+  });
+
+  it("flags a replica whose seal on chain is not the one its provider committed (and cannot without the calldata)", async () => {
+    const views = emptyViews();
+    const forged = { provider: P1, state: ReplicaState.Committed, leaseEnd: 400n, seal: sealOf(`0x${"cd".repeat(32)}`) };
+    views.replicas.set(replicaKey(1n, 0, 0), forged);
+    const seals = (state: ReturnType<typeof foldEvents>) => compareWithChain(state, views, { complete: false }).filter((d) => d.field === "seal");
+    const blind = foldEvents(h.events);
+    assert.equal(seals(blind).length, 0, "without the calldata the seal is unknown and not compared");
+    const state = foldEvents(h.events);
+    applyCommitments(state, (await readPendingCommitments(state, read)).commitments);
+    const found = seals(state);
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.subject, "job 1 segment 0 replica 0");
+    assert.equal(found[0]!.expected, sealOf(commitment));
   });
 });
