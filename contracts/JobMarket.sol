@@ -1,167 +1,27 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {JobMarketBase} from "./JobMarketBase.sol";
+import {JobMarketExtension} from "./JobMarketExtension.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 
 /// @title JobMarket — escrowed render jobs settled by redundant-render agreement
-/// @notice Behaviour, errors and events are documented in IJobMarket.
-/// @dev Money moves only through `_payUnit`, `_refundUnits`, `_credit` (escrow or seized
-/// collateral into internal balances) and `withdraw`; collateral moves through the registry via
-/// the per-transaction `Outcomes` accumulator, flushed once per transaction. The token must be a
-/// plain ERC-20 (no fee on transfer, no rebasing): escrow is accounted at face value.
-contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
+/// @notice Behaviour, errors and events are documented in IJobMarketTypes. This code holds job creation,
+/// claiming, commit, reveal and settlement, withdraw and the views; cancel, close, abandon, expire
+/// and the admin paths run in JobMarketExtension by delegatecall (see JobMarketBase).
+contract JobMarket is JobMarketBase, IJobMarket {
     using SafeERC20 for IERC20;
     using SegmentHeaderLib for SegmentHeader;
 
-    // ------------------------------------------------------------------ protocol constants
-
-    /// @notice Most replicas a job may ask for per segment.
-    uint8 internal constant MAX_REDUNDANCY = 5;
-    /// @notice Extra slots a segment may open when its replicas disagree.
-    uint8 internal constant MAX_TIE_BREAKERS = 1;
-    /// @notice Most segments per job. Claims find open segments through a three-level bitmap
-    /// (segments, then full words, then full groups of words), so a claim's cost does not grow
-    /// with the job: 1,000,000 segments need 3,907 words, 16 group words and one top word.
-    uint32 internal constant MAX_SEGMENTS = 1_000_000;
-    /// @notice Most entries per commit / reveal / abandon / expire / close batch, and slots per claim.
-    uint256 internal constant MAX_BATCH = 64;
-    /// @notice Most open segments a claim inspects before giving up (bounds its gas).
-    uint256 internal constant MAX_CLAIM_SCAN = 256;
-    /// @notice Longest `detail` an `abandon` may publish, in bytes (an engine's error line).
-    uint256 internal constant MAX_ABANDON_DETAIL = 256;
-    /// @notice Lowest minimum lease and reveal window a deployment may choose (each deployment
-    /// sets its own, see `minLease` and `minRevealWindow`; public networks should keep minutes).
-    uint32 internal constant TIMING_FLOOR = 30 seconds;
-    uint32 internal constant MAX_LEASE = 7 days;
-    uint32 internal constant MAX_REVEAL_WINDOW = 7 days;
-    uint64 internal constant MAX_JOB_DURATION = 365 days;
-    /// @notice Cap on the protocol fee, in basis points of each paid reward.
-    uint16 internal constant MAX_FEE_BPS = 1_000;
-    /// @notice Least time between `scheduleFee` and the new fee applying to new jobs.
-    uint64 internal constant FEE_DELAY = 3 days;
-    /// @notice Share of the collateral an `abandon` forfeits at the very end of its lease, in basis
-    /// points; pro rata of the lease elapsed (an abandon right after the claim forfeits ~0, one just
-    /// before the lease ends half of it; an expired lease forfeits all of it).
-    uint16 internal constant ABANDON_FORFEIT_BPS = 5_000;
-    /// @notice Leases a committed replica waits past its own lease end for its peers to commit before
-    /// anyone may close its segment (`closeSegments`), releasing its collateral.
-    uint8 internal constant COMMIT_WAIT_LEASES = 3;
-    /// @notice Share of one reward the first SceneFault give-back of a segment earns, from the
-    /// segment's budget, when the segment is closed unrendered (`closeSegments`): at most one per segment.
-    uint16 internal constant SCENE_FAULT_FEE_BPS = 1_000;
-    /// @notice Share of seized collateral paid to whoever calls `expire`, in basis points.
-    uint16 internal constant KEEPER_FEE_BPS = 1_000;
-    uint16 internal constant MAX_REPUTATION = 10_000;
-    uint16 private constant BPS = 10_000;
-    /// @dev Distinct providers buffered per registry call, and distinct (account, kind) credits
-    /// buffered per balance write; a full buffer is flushed early, so these bound memory only.
-    uint256 private constant OUTCOME_BUFFER = 8;
-    uint256 private constant CREDIT_BUFFER = 12;
-
-    // ------------------------------------------------------------------ storage
-
-    /// @dev One slot per replica.
-    struct Replica {
-        bytes20 seal; // commitment prefix while Committed, digest prefix once Revealed
-        uint32 providerId; // market-local id, see `_providerIds`
-        uint40 leaseEnd;
-        ReplicaState state;
-    }
-
-    /// @dev State of one `claim` call's scan over the open-segment bitmap.
-    struct ClaimScan {
-        uint256 jobId;
-        uint32 providerId;
-        uint64 leaseEnd;
-        uint32 segmentCount;
-        uint256 start;
-        uint256 wanted;
-        uint256 claimed;
-        uint256 inspected;
-        uint32 newlyTouched;
-        uint256[] slots; // segment << 8 | replica, for the event
-    }
-
-    /// @dev Running totals while a segment is being accepted.
-    struct Verdicts {
-        uint256 seized;
-        uint256 tieBreakerPaid;
-        uint256 unitsToRefund;
-    }
-
-    /// @dev A credit buffered during one call, summed per (account, kind).
-    struct Credit {
-        address account;
-        CreditKind kind;
-        uint256 amount;
-    }
-
-    /// @dev Everything one external call accumulates before writing it once: a read-only
-    /// snapshot of the job, the escrow it pays out, the credits it makes and the registry
-    /// deltas it applies. `_settle` writes balances, escrow and totals, emits the summed
-    /// `Credited` events and calls the registry once.
-    struct Ctx {
-        uint256 jobId;
-        JobView job;
-        uint256 escrowOut;
-        // Credits whose recipient is fixed within a call, summed without a search.
-        uint256 refunds; // to the requester
-        uint256 compensation; // to the requester
-        uint256 keeperFees; // to msg.sender
-        uint256 fees; // to the treasury
-        Credit[] credits; // provider rewards, summed per (account, kind)
-        uint256 creditCount;
-        IProviderRegistry.ProviderDelta[] deltas;
-        uint256 deltaCount;
-    }
-
-    IERC20 private immutable _token;
-    IProviderRegistry private immutable _registry;
-    uint32 private immutable _minLease;
-    uint32 private immutable _minRevealWindow;
-    uint96 private immutable _minCreditReward;
-    address private _treasury;
-    uint16 private _feeBps;
-    uint32 private _providerCount;
-    uint256 private _jobCount;
-    uint256 private _totalEscrow;
-    uint256 private _totalBalances;
-
-    /// @dev JobView's field order packs into three slots; it is both the storage and the view.
-    mapping(uint256 jobId => JobView) private _jobs;
-    /// @dev Bit set = segment takes no claim (settled, or every slot held). Zero = open, so
-    /// creating a job writes nothing per segment.
-    mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) private _closedBits;
-    /// @dev Summary of `_closedBits`: bit `w & 255` of group word `w >> 8` is set iff word `w` is
-    /// all ones (every one of its 256 segments closed). The last word of a job whose segment count
-    /// is not a multiple of 256 never fills (its bits past the end stay zero), so it never counts
-    /// as full; the search treats a hit past the end as "none".
-    mapping(uint256 jobId => mapping(uint256 group => uint256 bits)) private _fullWords;
-    /// @dev Bit g set iff group word g of `_fullWords` is all ones (MAX_SEGMENTS needs 16 groups < 256).
-    mapping(uint256 jobId => uint256 bits) private _fullGroups;
-    /// @dev Four packed 64-bit segment headers per word.
-    mapping(uint256 jobId => mapping(uint256 word => uint256 headers)) private _segmentWords;
-    mapping(uint256 jobId => mapping(uint32 segment => mapping(uint8 replica => Replica))) private _replicas;
-    mapping(address account => uint256) private _balances;
-    /// @dev Compact ids let a replica slot hold provider, lease, state and seal in one word.
-    mapping(address provider => uint32) private _providerIds;
-    mapping(uint32 providerId => address) private _providerAccounts;
-    /// @dev A scheduled fee change (declared last: earlier slots are read by the gas benchmark).
-    uint16 private _pendingFeeBps;
-    uint64 private _pendingFeeAt;
-    /// @dev The first provider that gave each segment back for a SceneFault (owed the refusal fee if
-    /// the segment closes unrendered); declared after the slots the gas benchmark reads.
-    mapping(uint256 jobId => mapping(uint32 segment => uint32 providerId)) private _sceneRefusers;
+    /// @dev JobMarketExtension, deployed here with the same immutables (see JobMarketBase).
+    address private immutable _extension;
 
     /// @param token_ the payment token (fixed for the market's lifetime)
     /// @param unbondingDelay_ the registry's unbonding delay: the market deploys its own
@@ -185,22 +45,20 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         uint32 minLease_,
         uint32 minRevealWindow_,
         uint96 minCreditReward_
-    ) Ownable(admin) {
-        if (address(token_) == address(0) || admin == address(0)) revert JobMarketZeroAddress();
-        if (minLease_ < TIMING_FLOOR || minLease_ > MAX_LEASE) {
-            revert JobMarketInvalidTimingMinimum(minLease_, TIMING_FLOOR, MAX_LEASE);
-        }
-        if (minRevealWindow_ < TIMING_FLOOR || minRevealWindow_ > MAX_REVEAL_WINDOW) {
-            revert JobMarketInvalidTimingMinimum(minRevealWindow_, TIMING_FLOOR, MAX_REVEAL_WINDOW);
-        }
-        _minLease = minLease_;
-        _minRevealWindow = minRevealWindow_;
-        _minCreditReward = minCreditReward_;
+    ) JobMarketBase(token_, _newRegistry(token_, unbondingDelay_), admin, minLease_, minRevealWindow_, minCreditReward_) {
+        _extension = address(
+            new JobMarketExtension(token_, _registry, admin, minLease_, minRevealWindow_, minCreditReward_)
+        );
         emit CreditRuleSet(minCreditReward_);
-        _token = token_;
-        _registry = new ProviderRegistry(token_, unbondingDelay_);
         _setTreasury(treasury_);
         _setFee(feeBps_);
+    }
+
+    /// @dev The market's own registry, deployed before the base constructor runs (its address is an
+    /// immutable there), after the zero-token check (a zero admin fails in Ownable's constructor).
+    function _newRegistry(IERC20 token_, uint64 unbondingDelay_) private returns (IProviderRegistry) {
+        if (address(token_) == address(0)) revert JobMarketZeroAddress();
+        return new ProviderRegistry(token_, unbondingDelay_);
     }
 
     // ================================================================== requester
@@ -221,65 +79,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         try IERC20Permit(address(_token)).permit(msg.sender, address(this), _escrowOf(params), permitDeadline, v, r, s) {}
             catch {}
         jobId = _createJob(params);
-    }
-
-    /// @inheritdoc IJobMarket
-    function cancelJob(uint256 jobId) external nonReentrant {
-        Ctx memory c = _context(jobId);
-        if (msg.sender != c.job.requester) revert JobMarketNotRequester(jobId, msg.sender);
-        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
-        _jobs[jobId].status = JobStatus.Cancelled;
-        uint256 untouched = c.job.segmentCount - c.job.segmentsTouched;
-        uint256 refunded = _refundUnits(c, untouched * c.job.redundancy);
-        emit JobCancelled(jobId, refunded);
-        _settle(c);
-    }
-
-    /// @inheritdoc IJobMarket
-    function closeSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
-        _checkBatch(segments.length);
-        Ctx memory c = _context(jobId);
-        bool pastDeadline = block.timestamp > c.job.deadline;
-        uint32 newlyTouched;
-        for (uint256 i; i < segments.length; ++i) {
-            uint32 segment = segments[i];
-            _checkSegment(c, segment);
-            SegmentHeader h = _loadHeader(jobId, segment);
-            if (!_closable(c, segment, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
-            if (h.slots() == 0) {
-                // Untouched segment of a job past its deadline (a cancelled job refunded these already).
-                h = h.withSlots(c.job.redundancy);
-                ++newlyTouched;
-            }
-            // A revealed replica's result is public: its unit is forfeited (stays in escrow for good).
-            uint256 refundable = c.job.redundancy;
-            for (uint8 k; k < h.slots(); ++k) {
-                Replica storage rep = _replicas[jobId][segment][k];
-                ReplicaState state = rep.state;
-                if (state == ReplicaState.Empty || state == ReplicaState.Settled) {
-                    delete _replicas[jobId][segment][k]; // a give-back's record, if any (warm slot)
-                    continue;
-                }
-                bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
-                bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
-                    && block.timestamp > h.revealDeadline();
-                if (missedLease || missedReveal) {
-                    _seizeExpired(c, segment, k, rep);
-                } else {
-                    if (state == ReplicaState.Revealed && k < c.job.redundancy) --refundable;
-                    _release(c, segment, k, rep);
-                }
-                delete _replicas[jobId][segment][k];
-            }
-            _refundUnits(c, refundable);
-            // A segment whose results are public was rendered: no scene-refusal fee out of its budget.
-            if (refundable != 0) _payRefusalFee(c, segment);
-            _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
-            _setClosed(jobId, segment, true);
-            emit SegmentClosed(jobId, segment);
-        }
-        if (newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + newlyTouched;
-        _settle(c);
     }
 
     /// @inheritdoc IJobMarket
@@ -408,123 +207,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         _settle(c);
     }
 
-    /// @inheritdoc IJobMarket
-    function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail)
-        external
-        nonReentrant
-    {
-        _checkBatch(slots.length);
-        if (bytes(detail).length > MAX_ABANDON_DETAIL) {
-            revert JobMarketAbandonDetailTooLong(bytes(detail).length, MAX_ABANDON_DETAIL);
-        }
-        Ctx memory c = _context(jobId);
-        uint32 providerId = _providerIds[msg.sender];
-        for (uint256 i; i < slots.length; ++i) {
-            SlotRef calldata ref = slots[i];
-            Replica storage rep = _heldReplica(c, ref.segment, ref.replica, providerId);
-            if (rep.state != ReplicaState.Claimed) {
-                revert JobMarketWrongReplicaState(jobId, ref.segment, ref.replica, rep.state);
-            }
-            uint64 leaseEnd = rep.leaseEnd;
-            if (block.timestamp > leaseEnd) revert JobMarketLeaseExpired(jobId, ref.segment, leaseEnd);
-            uint256 forfeited = _abandonForfeit(c, leaseEnd);
-            IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
-            d.unlock += uint128(c.job.collateralPerReplica - forfeited);
-            d.slash += uint128(forfeited);
-            // A scene that does not render is the requester's fault: no reputation cost, and the
-            // first refuser of the segment is owed a fee if nobody ever renders it (closeSegments).
-            if (reason == AbandonReason.SceneFault) {
-                if (_sceneRefusers[jobId][ref.segment] == 0) _sceneRefusers[jobId][ref.segment] = providerId;
-            } else {
-                d.abandoned += 1;
-            }
-            c.compensation += forfeited;
-            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail, forfeited);
-            // The slot reopens but keeps its holder and lease end: the cooldown `_tryClaim` checks.
-            rep.state = ReplicaState.Empty;
-            SegmentHeader h = _loadHeader(jobId, ref.segment);
-            _storeHeader(jobId, ref.segment, h.withAssigned(h.assigned() - 1).withGivenBack());
-            if (c.job.status == JobStatus.Open) _setClosed(jobId, ref.segment, false);
-        }
-        _settle(c);
-    }
-
-    /// @dev What an abandon at `block.timestamp` forfeits: ABANDON_FORFEIT_BPS of the collateral
-    /// pro rata of the lease elapsed since the claim (leaseEnd - leaseDuration).
-    function _abandonForfeit(Ctx memory c, uint64 leaseEnd) private view returns (uint256) {
-        uint256 lease = c.job.leaseDuration;
-        uint256 remaining = leaseEnd - block.timestamp; // leaseEnd >= now, checked by the caller
-        uint256 elapsed = remaining >= lease ? 0 : lease - remaining;
-        return (uint256(c.job.collateralPerReplica) * ABANDON_FORFEIT_BPS * elapsed) / (uint256(BPS) * lease);
-    }
-
     // ================================================================== anyone
-
-    /// @inheritdoc IJobMarket
-    function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
-        _checkBatch(slots.length);
-        Ctx memory c = _context(jobId);
-        // Slots expired along with a listed one (see `_expireMissedReveals`): listing them too is no error.
-        uint256[] memory swept = new uint256[](slots.length * SegmentHeaderLib.MAX_SLOTS);
-        uint256 sweptCount;
-        for (uint256 i; i < slots.length; ++i) {
-            SlotRef calldata ref = slots[i];
-            _checkSegment(c, ref.segment);
-            if (ref.replica >= SegmentHeaderLib.MAX_SLOTS) {
-                revert JobMarketInvalidReplica(jobId, ref.segment, ref.replica);
-            }
-            Replica storage rep = _replicas[jobId][ref.segment][ref.replica];
-            SegmentHeader h = _loadHeader(jobId, ref.segment);
-            ReplicaState state = rep.state;
-            bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
-            bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
-                && block.timestamp > h.revealDeadline();
-            if (!missedLease && !missedReveal) {
-                if (state == ReplicaState.Empty && _swept(swept, sweptCount, ref.segment, ref.replica)) continue;
-                revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
-            }
-            if (missedReveal && h.status() == SegmentStatus.Open) {
-                sweptCount = _expireMissedReveals(c, ref.segment, h.slots(), swept, sweptCount);
-                continue;
-            }
-            _seizeExpired(c, ref.segment, ref.replica, rep);
-            if (h.status() == SegmentStatus.Open) {
-                _reopen(c, ref.segment, ref.replica, missedReveal);
-            } else {
-                // Accepted segment whose late replica never revealed: its unit goes back.
-                rep.state = ReplicaState.Settled;
-                if (ref.replica < c.job.redundancy) _refundUnits(c, 1);
-                _clearIfResolved(c, ref.segment, h.slots());
-            }
-        }
-        _settle(c);
-    }
-
-    /// @dev Every committed replica of an open segment shares one reveal deadline, so once it has
-    /// passed they all missed it: expire them together. Reopening a slot closes the reveal window
-    /// (deadline 0), so expiring them one by one would let the rest escape their slash.
-    function _expireMissedReveals(Ctx memory c, uint32 segment, uint8 slotCount, uint256[] memory swept, uint256 count)
-        private
-        returns (uint256)
-    {
-        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
-        for (uint8 k; k < slotCount; ++k) {
-            Replica storage rep = reps[k];
-            if (rep.state != ReplicaState.Committed) continue;
-            _seizeExpired(c, segment, k, rep);
-            _reopen(c, segment, k, true);
-            swept[count++] = (uint256(segment) << 8) | k;
-        }
-        return count;
-    }
-
-    function _swept(uint256[] memory swept, uint256 count, uint32 segment, uint8 replica) private pure returns (bool) {
-        uint256 key = (uint256(segment) << 8) | replica;
-        for (uint256 i; i < count; ++i) {
-            if (swept[i] == key) return true;
-        }
-        return false;
-    }
 
     /// @inheritdoc IJobMarket
     function withdraw() external nonReentrant {
@@ -538,28 +221,55 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
 
     // ================================================================== admin
 
+    // ================================================================== in JobMarketExtension
+
+    /// @inheritdoc IJobMarket
+    function cancelJob(uint256) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IJobMarket
+    function closeSegments(uint256, uint32[] calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IJobMarket
+    function abandon(uint256, SlotRef[] calldata, AbandonReason, string calldata) external {
+        _delegate();
+    }
+
+    /// @inheritdoc IJobMarket
+    function expire(uint256, SlotRef[] calldata) external {
+        _delegate();
+    }
+
     /// @notice Schedules a new protocol fee (at most MAX_FEE_BPS) for jobs created once it is
-    /// applied, no earlier than FEE_DELAY from now; replaces any fee scheduled before.
-    function scheduleFee(uint16 feeBps_) external onlyOwner {
-        if (feeBps_ > MAX_FEE_BPS) revert JobMarketFeeTooHigh(feeBps_, MAX_FEE_BPS);
-        uint64 effectiveAt = uint64(block.timestamp) + FEE_DELAY;
-        (_pendingFeeBps, _pendingFeeAt) = (feeBps_, effectiveAt);
-        emit FeeScheduled(feeBps_, effectiveAt);
+    /// applied, no earlier than FEE_DELAY from now; replaces any fee scheduled before. Owner only.
+    function scheduleFee(uint16) external {
+        _delegate();
     }
 
     /// @inheritdoc IJobMarket
     function applyFee() external {
-        uint64 effectiveAt = _pendingFeeAt;
-        if (effectiveAt == 0) revert JobMarketNoFeeScheduled();
-        if (block.timestamp < effectiveAt) revert JobMarketFeeNotDue(effectiveAt);
-        uint16 fee = _pendingFeeBps;
-        (_pendingFeeBps, _pendingFeeAt) = (0, 0);
-        _setFee(fee);
+        _delegate();
     }
 
-    /// @notice Sets the receiver of protocol fees credited from now on.
-    function setTreasury(address treasury_) external onlyOwner {
-        _setTreasury(treasury_);
+    /// @notice Sets the receiver of protocol fees credited from now on. Owner only.
+    function setTreasury(address) external {
+        _delegate();
+    }
+
+    /// @dev Runs the extension's function of the same selector on this contract's storage and
+    /// passes its result or revert through unchanged (OpenZeppelin Proxy's pattern).
+    function _delegate() private {
+        address extension = _extension;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), extension, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     // ================================================================== views
@@ -720,55 +430,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         return uint256(p.segmentCount) * p.redundancy * _unitPrice(p.rewardPerReplica, _feeBps);
     }
 
-    /// @dev What the requester escrows per replica: the reward plus the protocol fee on it.
-    function _unitPrice(uint96 reward, uint16 fee) private pure returns (uint256) {
-        return uint256(reward) + (uint256(reward) * fee) / BPS;
-    }
-
-    /// @dev A call's context over an existing job (three storage reads, then memory only).
-    function _context(uint256 jobId) private view returns (Ctx memory c) {
-        c.jobId = jobId;
-        c.job = _jobs[jobId];
-        if (c.job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-    }
-
-    function _checkSegment(Ctx memory c, uint32 segment) private pure {
-        if (segment >= c.job.segmentCount) revert JobMarketInvalidSegment(c.jobId, segment);
-    }
-
-    function _checkBatch(uint256 length) private pure {
-        if (length == 0) revert JobMarketEmptyBatch();
-        if (length > MAX_BATCH) revert JobMarketBatchTooLarge(length, MAX_BATCH);
-    }
-
-    /// @dev Whether `closeSegments` may refund this segment now.
-    function _closable(Ctx memory c, uint32 segment, SegmentHeader h, bool pastDeadline) private view returns (bool) {
-        if (h.status() != SegmentStatus.Open) return false;
-        if (pastDeadline) {
-            // An untouched segment of a cancelled job was refunded by `cancelJob`.
-            if (h.slots() == 0 && c.job.status == JobStatus.Cancelled) return false;
-            uint64 revealDeadline = h.revealDeadline();
-            return revealDeadline == 0 || block.timestamp > revealDeadline;
-        }
-        // Before the deadline: a cancelled job's segment that can never fill all its slots ...
-        if (c.job.status == JobStatus.Cancelled && h.slots() != 0 && h.assigned() < h.slots()) return true;
-        // ... or a segment whose committed replica waited too long for its peers to commit.
-        return _stalled(c, segment, h);
-    }
-
-    /// @dev The reveal window never opened and a committed replica's lease ended more than
-    /// COMMIT_WAIT_LEASES leases ago: whoever holds or left the other slots kept it waiting.
-    function _stalled(Ctx memory c, uint32 segment, SegmentHeader h) private view returns (bool) {
-        if (h.revealDeadline() != 0) return false;
-        uint256 wait = uint256(c.job.leaseDuration) * COMMIT_WAIT_LEASES;
-        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
-        for (uint8 k; k < h.slots(); ++k) {
-            Replica storage rep = reps[k];
-            if (rep.state == ReplicaState.Committed && block.timestamp > uint256(rep.leaseEnd) + wait) return true;
-        }
-        return false;
-    }
-
     // ================================================================== internal: claiming
 
     /// @dev Segment choice lives here alone, so a VRF can replace `prevrandao` on chains where
@@ -854,32 +515,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         if (h.assigned() == slots) _setClosed(jobId, segment, true);
         scan.slots[scan.claimed] = (uint256(segment) << 8) | free;
         return (true, firstTouch);
-    }
-
-    /// @dev Frees a slot (expiry) so the segment can be claimed again.
-    function _reopen(Ctx memory c, uint32 segment, uint8 replica, bool wasCommitted) private {
-        delete _replicas[c.jobId][segment][replica];
-        SegmentHeader h = _loadHeader(c.jobId, segment);
-        h = h.withAssigned(h.assigned() - 1);
-        if (wasCommitted) {
-            // The reveal window closes until the new holder commits, so nobody reveals early.
-            h = h.withCommitted(h.committed() - 1).withRevealDeadline(0);
-        }
-        _storeHeader(c.jobId, segment, h);
-        if (c.job.status == JobStatus.Open) _setClosed(c.jobId, segment, false);
-    }
-
-    function _heldReplica(Ctx memory c, uint32 segment, uint8 replica, uint32 providerId)
-        private
-        view
-        returns (Replica storage rep)
-    {
-        _checkSegment(c, segment);
-        if (replica >= SegmentHeaderLib.MAX_SLOTS) revert JobMarketInvalidReplica(c.jobId, segment, replica);
-        rep = _replicas[c.jobId][segment][replica];
-        if (providerId == 0 || rep.providerId != providerId || rep.state == ReplicaState.Empty) {
-            revert JobMarketNotReplicaHolder(c.jobId, segment, replica, msg.sender);
-        }
     }
 
     function _providerIdOrAssign(address provider) private returns (uint32 id) {
@@ -1065,17 +700,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         rep.state = ReplicaState.Empty;
     }
 
-    /// @dev Clears the segment's replica slots once none of them can still reveal.
-    function _clearIfResolved(Ctx memory c, uint32 segment, uint8 slots) private {
-        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
-        for (uint8 k; k < slots; ++k) {
-            if (reps[k].state == ReplicaState.Committed) return;
-        }
-        for (uint8 k; k < slots; ++k) {
-            delete reps[k];
-        }
-    }
-
     /// @dev A replica revealing after its segment was accepted is paid or slashed on its own.
     function _settleLate(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep, bool agrees) private {
         address provider = _providerAccounts[rep.providerId];
@@ -1094,34 +718,6 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         rep.state = ReplicaState.Settled;
     }
 
-    /// @dev Whether an accepted replica of this job earns reputation: not on a job its provider
-    /// posted itself, not below the deployment's minimum reward (farming must cost fees).
-    function _earnsCredit(Ctx memory c, address provider) private view returns (bool) {
-        return provider != c.job.requester && c.job.rewardPerReplica >= _minCreditReward;
-    }
-
-    /// @dev Seizes the collateral of a replica that let its lease or reveal window pass.
-    function _seizeExpired(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep) private {
-        address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
-        uint256 collateral = c.job.collateralPerReplica;
-        d.slash += uint128(collateral);
-        d.expired += 1;
-        uint256 keeperFee = (collateral * KEEPER_FEE_BPS) / BPS;
-        c.keeperFees += keeperFee;
-        c.compensation += collateral - keeperFee;
-        emit ReplicaExpired(c.jobId, segment, replica, provider, msg.sender, collateral);
-    }
-
-    /// @dev Returns a replica's collateral without a verdict.
-    function _release(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep) private {
-        ReplicaState state = rep.state;
-        if (state == ReplicaState.Empty || state == ReplicaState.Settled) return;
-        address provider = _providerAccounts[rep.providerId];
-        _outcome(c, provider).unlock += c.job.collateralPerReplica;
-        emit ReplicaReleased(c.jobId, segment, replica, provider);
-    }
-
     // ================================================================== internal: money verbs
 
     /// @dev One replica's unit leaves escrow: the reward to the provider, the fee to the treasury.
@@ -1133,145 +729,7 @@ contract JobMarket is IJobMarket, Ownable2Step, ReentrancyGuardTransient {
         c.fees += fee;
     }
 
-    /// @dev `units` replica units leave escrow back to the requester.
-    function _refundUnits(Ctx memory c, uint256 units) private pure returns (uint256 amount) {
-        if (units == 0) return 0;
-        amount = units * _unitPrice(c.job.rewardPerReplica, c.job.feeBps);
-        c.escrowOut += amount;
-        c.refunds += amount;
-    }
-
-    /// @dev A segment closed unrendered after a SceneFault give-back: SCENE_FAULT_FEE_BPS of one
-    /// reward moves from the requester's refund to the first refuser (both out of escrow).
-    function _payRefusalFee(Ctx memory c, uint32 segment) private {
-        uint32 refuser = _sceneRefusers[c.jobId][segment];
-        if (refuser == 0) return;
-        delete _sceneRefusers[c.jobId][segment];
-        uint256 fee = (uint256(c.job.rewardPerReplica) * SCENE_FAULT_FEE_BPS) / BPS;
-        c.refunds -= fee; // the refund just added is redundancy * (reward + fee) >= fee
-        _credit(c, _providerAccounts[refuser], CreditKind.RefusalFee, fee);
-    }
-
-    /// @dev Buffers a credit, summed with earlier credits of the same account and kind.
-    function _credit(Ctx memory c, address account, CreditKind kind, uint256 amount) private {
-        for (uint256 i; i < c.creditCount; ++i) {
-            Credit memory existing = c.credits[i];
-            if (existing.account == account && existing.kind == kind) {
-                existing.amount += amount;
-                return;
-            }
-        }
-        if (c.credits.length == 0) c.credits = new Credit[](CREDIT_BUFFER);
-        else if (c.creditCount == CREDIT_BUFFER) _flushCredits(c);
-        c.credits[c.creditCount++] = Credit(account, kind, amount);
-    }
-
-    /// @dev Writes buffered credits to balances and emits them (one event per account and kind).
-    function _flushCredits(Ctx memory c) private {
-        uint256 total;
-        for (uint256 i; i < c.creditCount; ++i) {
-            Credit memory cr = c.credits[i];
-            total += _book(c.jobId, cr.account, cr.kind, cr.amount);
-        }
-        c.creditCount = 0;
-        if (c.refunds != 0) total += _book(c.jobId, c.job.requester, CreditKind.Refund, c.refunds);
-        if (c.compensation != 0) total += _book(c.jobId, c.job.requester, CreditKind.Compensation, c.compensation);
-        if (c.keeperFees != 0) total += _book(c.jobId, msg.sender, CreditKind.KeeperFee, c.keeperFees);
-        if (c.fees != 0) total += _book(c.jobId, _treasury, CreditKind.Fee, c.fees);
-        (c.refunds, c.compensation, c.keeperFees, c.fees) = (0, 0, 0, 0);
-        if (total != 0) _totalBalances += total;
-    }
-
-    function _book(uint256 jobId, address account, CreditKind kind, uint256 amount) private returns (uint256) {
-        _balances[account] += amount;
-        emit Credited(account, jobId, kind, amount);
-        return amount;
-    }
-
-    /// @dev Ends a call: escrow out, credits in, registry outcomes (which send slashed tokens here).
-    function _settle(Ctx memory c) private {
-        if (c.escrowOut != 0) {
-            _jobs[c.jobId].escrow = c.job.escrow - uint128(c.escrowOut);
-            _totalEscrow -= c.escrowOut;
-            c.job.escrow -= uint128(c.escrowOut);
-            c.escrowOut = 0;
-        }
-        _flushCredits(c);
-        _flushOutcomes(c);
-    }
-
     // ================================================================== internal: registry outcomes
 
-    /// @dev The buffered delta of `provider`, flushing the buffer to the registry when it is full.
-    function _outcome(Ctx memory c, address provider) private returns (IProviderRegistry.ProviderDelta memory d) {
-        for (uint256 i; i < c.deltaCount; ++i) {
-            if (c.deltas[i].provider == provider) return c.deltas[i];
-        }
-        if (c.deltas.length == 0) c.deltas = new IProviderRegistry.ProviderDelta[](OUTCOME_BUFFER);
-        else if (c.deltaCount == OUTCOME_BUFFER) _flushOutcomes(c);
-        d = c.deltas[c.deltaCount];
-        d.provider = provider;
-        ++c.deltaCount;
-    }
-
-    /// @dev Sends the buffered deltas to the registry (one call; slashed tokens arrive here).
-    function _flushOutcomes(Ctx memory c) private {
-        uint256 n = c.deltaCount;
-        if (n == 0) return;
-        IProviderRegistry.ProviderDelta[] memory deltas = new IProviderRegistry.ProviderDelta[](n);
-        for (uint256 i; i < n; ++i) {
-            IProviderRegistry.ProviderDelta memory d = c.deltas[i];
-            // Acceptances that earn no reputation (`_earnsCredit`) are paid but not counted.
-            if (d.accepted != 0 && !_earnsCredit(c, d.provider)) d.accepted = 0;
-            deltas[i] = d;
-            c.deltas[i] = IProviderRegistry.ProviderDelta(address(0), 0, 0, 0, 0, 0, 0);
-        }
-        c.deltaCount = 0;
-        _registry.applyOutcomes(deltas);
-    }
-
     // ================================================================== internal: storage helpers
-
-    function _loadHeader(uint256 jobId, uint32 segment) private view returns (SegmentHeader) {
-        return SegmentHeaderLib.unpack(_segmentWords[jobId][segment >> 2], segment);
-    }
-
-    function _storeHeader(uint256 jobId, uint32 segment, SegmentHeader h) private {
-        mapping(uint256 => uint256) storage words = _segmentWords[jobId];
-        words[segment >> 2] = SegmentHeaderLib.pack(words[segment >> 2], segment, h);
-    }
-
-    function _setClosed(uint256 jobId, uint32 segment, bool closed) private {
-        uint256 word = segment >> 8;
-        uint256 bits = _closedBits[jobId][word];
-        uint256 next = _withBit(bits, segment & 255, closed);
-        if (next == bits) return;
-        _closedBits[jobId][word] = next;
-        // The word became full, or stopped being full: keep the summary levels exact.
-        if (next != type(uint256).max && bits != type(uint256).max) return;
-        uint256 group = word >> 8;
-        uint256 fullBits = _fullWords[jobId][group];
-        uint256 nextFull = _withBit(fullBits, word & 255, closed);
-        _fullWords[jobId][group] = nextFull;
-        if (nextFull == type(uint256).max || fullBits == type(uint256).max) {
-            _fullGroups[jobId] = _withBit(_fullGroups[jobId], group, closed);
-        }
-    }
-
-    function _withBit(uint256 bits, uint256 index, bool set) private pure returns (uint256) {
-        uint256 mask = uint256(1) << index;
-        return set ? bits | mask : bits & ~mask;
-    }
-
-    function _setFee(uint16 feeBps_) private {
-        if (feeBps_ > MAX_FEE_BPS) revert JobMarketFeeTooHigh(feeBps_, MAX_FEE_BPS);
-        _feeBps = feeBps_;
-        emit FeeChanged(feeBps_);
-    }
-
-    function _setTreasury(address treasury_) private {
-        if (treasury_ == address(0)) revert JobMarketZeroAddress();
-        _treasury = treasury_;
-        emit TreasuryChanged(treasury_);
-    }
 }

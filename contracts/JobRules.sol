@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {FingerprintLib} from "./libraries/Fingerprint.sol";
 
 /// @title JobRules — agreement between the replicas of a segment, Exact or Tolerant
-/// @notice Stateless. Built and tested, NOT yet wired into JobMarket: JobMarket is at the EIP-170
-/// code size limit, and settling Tolerant jobs there (verification and toleranceBps in the job,
-/// fingerprint in the commitment and the reveal, this support rule in the tally) needs about 400
-/// bytes more than it has (see docs/tolerant.md, "Status"). The intended deployment: JobMarket
+/// @notice Stateless. Built and tested, NOT yet wired into JobMarket (see docs/tolerant.md,
+/// "Status": the integration is kept in wip/ and has to be rebased onto the split JobMarket, which
+/// now has the room). The intended deployment: JobMarket
 /// deploys its own JobRules in its constructor and calls `support` for every tally; its errors
 /// are IJobMarket's, so they reach JobMarket's callers unchanged.
 contract JobRules {
@@ -25,7 +24,7 @@ contract JobRules {
     function support(
         uint256 jobId,
         uint32 segment,
-        IJobMarket.Verification verification,
+        IJobMarketTypes.Verification verification,
         uint16 toleranceBps,
         uint8 self,
         bytes calldata own,
@@ -33,14 +32,14 @@ contract JobRules {
         bytes20[] calldata seals,
         uint8 considered
     ) external pure returns (uint8 winner, uint8 best, uint8 agreeing) {
-        bool tolerant = verification == IJobMarket.Verification.Tolerant;
+        bool tolerant = verification == IJobMarketTypes.Verification.Tolerant;
         uint256 n = seals.length;
         uint8[] memory masks = new uint8[](n);
         for (uint256 k; k < n; ++k) {
             if ((uint256(considered) >> k) & 1 == 0) continue;
             masks[k] = uint8(uint256(1) << k);
             if (tolerant && k != self && (k >= peers.length || bytes20(keccak256(peers[k])) != seals[k])) {
-                revert IJobMarket.JobMarketPeerFingerprintInvalid(jobId, segment, uint8(k));
+                revert IJobMarketTypes.JobMarketPeerFingerprintInvalid(jobId, segment, uint8(k));
             }
         }
         for (uint256 k; k < n; ++k) {

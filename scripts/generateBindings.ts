@@ -74,8 +74,11 @@ for (const [, name, body] of iface.matchAll(/enum\s+(\w+)\s*\{([^}]*)\}/g)) {
 }
 // Constants: every `constant` of the contracts and libraries, whatever its visibility (a private
 // constant such as BPS is still a rule the off-chain code must follow).
+// JobMarket's constants live in JobMarketBase.sol (shared with JobMarketExtension): they are JobMarket's.
+const CONSTANT_SOURCES: Record<string, string[]> = { JobMarket: ["contracts/JobMarket.sol", "contracts/JobMarketBase.sol"] };
 for (const file of [...Object.keys(CONTRACTS).map((n) => `contracts/${n}.sol`), ...readdirSync(join(root, "contracts/libraries")).filter((f) => f.endsWith(".sol")).map((f) => `contracts/libraries/${f}`)]) {
-  const source = readFileSync(join(root, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  const sources = CONSTANT_SOURCES[basename(file, ".sol")] ?? [file];
+  const source = sources.map((f) => readFileSync(join(root, f), "utf8")).join("\n").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
   const entries: string[] = [];
   for (const [, type, , name, expression] of source.matchAll(/\b(u?int\d*|bytes32)\s+((?:public|private|internal)\s+)?constant\s+(\w+)\s*=\s*([^;]+);/g)) {
     entries.push(`  ${name}: ${constantValue(file, name, type, expression.trim())},`);

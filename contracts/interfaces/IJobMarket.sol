@@ -26,7 +26,9 @@ pragma solidity 0.8.30;
 /// Claims, commits and reveals emit one event per call listing their slots, so a batch pays
 /// one log, not one per replica. Once a segment is settled and no replica can still reveal,
 /// its replica slots are cleared (a storage refund); the events are the permanent record.
-interface IJobMarket {
+/// @notice IJobMarket's types, errors and events, shared by JobMarket and its extension (which
+/// implements only part of the functions, so it cannot inherit IJobMarket itself).
+interface IJobMarketTypes {
     /// @notice Lifecycle of a job.
     enum JobStatus {
         None, // no such job
@@ -290,6 +292,11 @@ interface IJobMarket {
     /// counts reputation the way the registry does; the market has no getter for it (code size).
     event CreditRuleSet(uint96 minCreditReward);
 
+}
+
+/// @notice The market's functions (types, errors and events in IJobMarketTypes). Read the path of
+/// one job above.
+interface IJobMarket is IJobMarketTypes {
     // ---------------------------------------------------------------- requester
 
     /// @notice Posts a job and pulls its escrow (approve first). Returns the job id.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 
 /// @notice A segment's counters in 64 bits, so that four segments share one storage word and a
 /// batch over consecutive segments writes a quarter of the words.
@@ -36,8 +36,8 @@ library SegmentHeaderLib {
         return (word & ~(uint256(type(uint64).max) << shift)) | (uint256(SegmentHeader.unwrap(h)) << shift);
     }
 
-    function status(SegmentHeader h) internal pure returns (IJobMarket.SegmentStatus) {
-        return IJobMarket.SegmentStatus(_get(h, STATUS, MASK3));
+    function status(SegmentHeader h) internal pure returns (IJobMarketTypes.SegmentStatus) {
+        return IJobMarketTypes.SegmentStatus(_get(h, STATUS, MASK3));
     }
 
     function slots(SegmentHeader h) internal pure returns (uint8) {
@@ -79,7 +79,7 @@ library SegmentHeaderLib {
         return _set(h, GIVEN_BACK, MASK1, 1);
     }
 
-    function withStatus(SegmentHeader h, IJobMarket.SegmentStatus v) internal pure returns (SegmentHeader) {
+    function withStatus(SegmentHeader h, IJobMarketTypes.SegmentStatus v) internal pure returns (SegmentHeader) {
         return _set(h, STATUS, MASK3, uint64(v));
     }
 

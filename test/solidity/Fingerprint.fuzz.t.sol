@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {FingerprintLib} from "../../contracts/libraries/Fingerprint.sol";
 import {JobRules} from "../../contracts/JobRules.sol";
-import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
 import {TestBase} from "./utils/Vm.sol";
 
 /// @notice Calls FingerprintLib with calldata arguments, as JobRules does.
@@ -141,17 +141,17 @@ contract FingerprintFuzz is TestBase {
         seals[1] = bytes20(keccak256(b));
         seals[2] = bytes20(keccak256(c));
         (uint8 winner, uint8 best, uint8 agreeing) =
-            rules.support(1, 0, IJobMarket.Verification.Tolerant, 2_500, 2, c, peers, seals, 7);
+            rules.support(1, 0, IJobMarketTypes.Verification.Tolerant, 2_500, 2, c, peers, seals, 7);
         assertEq(winner, 0, "lowest-numbered replica of the agreeing pair");
         assertEq(best, 2, "support of the pair");
         assertEq(agreeing, 3, "replicas 0 and 1 agree");
         peers[1] = c; // not what replica 1 revealed
-        try rules.support(1, 0, IJobMarket.Verification.Tolerant, 2_500, 2, c, peers, seals, 7) returns (
+        try rules.support(1, 0, IJobMarketTypes.Verification.Tolerant, 2_500, 2, c, peers, seals, 7) returns (
             uint8, uint8, uint8
         ) {
             assertTrue(false, "a peer fingerprint that is not the revealed one was used");
         } catch (bytes memory err) {
-            assertTrue(bytes4(err) == IJobMarket.JobMarketPeerFingerprintInvalid.selector, "JobMarketPeerFingerprintInvalid");
+            assertTrue(bytes4(err) == IJobMarketTypes.JobMarketPeerFingerprintInvalid.selector, "JobMarketPeerFingerprintInvalid");
         }
     }
 }

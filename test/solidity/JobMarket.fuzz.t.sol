@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {JobMarket} from "../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
-import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
 import {TestBase} from "./utils/Vm.sol";
 
 /// @notice Stateless fuzz tests of the claim rule and of one segment's settlement.
@@ -33,7 +33,7 @@ contract JobMarketFuzz is TestBase {
 
     function _post(uint32 segments, uint8 redundancy, uint8 quorum) internal returns (uint256) {
         return market.createJob(
-            IJobMarket.JobParams({
+            IJobMarketTypes.JobParams({
                 manifestCid: "bafymanifest",
                 segmentCount: segments,
                 redundancy: redundancy,
@@ -68,12 +68,12 @@ contract JobMarketFuzz is TestBase {
             try market.claim(jobId, bound(uint256(keccak256(abi.encode(claimsSeed, round, "n"))), 1, 64)) {} catch {}
         }
         for (uint32 s; s < segments; ++s) {
-            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, s);
+            IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, s);
             assertTrue(seg.assigned <= seg.slots, "more replicas than slots");
             address[5] memory seen;
             for (uint8 r; r < redundancy; ++r) {
-                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, s, r);
-                if (rep.state == IJobMarket.ReplicaState.Empty) continue;
+                IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, s, r);
+                if (rep.state == IJobMarketTypes.ReplicaState.Empty) continue;
                 for (uint8 k; k < r; ++k) assertTrue(seen[k] != rep.provider, "two replicas of one segment for one provider");
                 seen[r] = rep.provider;
             }
@@ -120,18 +120,18 @@ contract JobMarketFuzz is TestBase {
     }
 
     function _commit(uint256 jobId, address p, bytes32 digest) internal {
-        IJobMarket.CommitInput[] memory c = new IJobMarket.CommitInput[](1);
-        c[0] = IJobMarket.CommitInput(0, _replicaOf(jobId, p), keccak256(abi.encode(digest, bytes32("salt"), p, jobId, uint32(0))));
+        IJobMarketTypes.CommitInput[] memory c = new IJobMarketTypes.CommitInput[](1);
+        c[0] = IJobMarketTypes.CommitInput(0, _replicaOf(jobId, p), keccak256(abi.encode(digest, bytes32("salt"), p, jobId, uint32(0))));
         vm.prank(p);
         market.commit(jobId, c);
     }
 
     function _reveal(uint256 jobId, address p, bytes32 digest) internal {
         uint8 r = _replicaOf(jobId, p);
-        if (market.replicaOf(jobId, 0, r).state != IJobMarket.ReplicaState.Committed) return;
+        if (market.replicaOf(jobId, 0, r).state != IJobMarketTypes.ReplicaState.Committed) return;
         if (market.segmentOf(jobId, 0).revealDeadline == 0) return; // a tie-breaker opened: reveal closed
-        IJobMarket.RevealInput[] memory rv = new IJobMarket.RevealInput[](1);
-        rv[0] = IJobMarket.RevealInput(0, r, digest, bytes32("salt"), "bafyresult");
+        IJobMarketTypes.RevealInput[] memory rv = new IJobMarketTypes.RevealInput[](1);
+        rv[0] = IJobMarketTypes.RevealInput(0, r, digest, bytes32("salt"), "bafyresult");
         vm.prank(p);
         market.reveal(jobId, rv);
     }

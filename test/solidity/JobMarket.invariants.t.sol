@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {JobMarket} from "../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
-import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
 import {MarketHandler} from "./MarketHandler.sol";
 import {TestBase} from "./utils/Vm.sol";
 
@@ -75,12 +75,12 @@ contract JobMarketInvariants is TestBase {
             uint256 expected;
             for (uint256 j; j < handler.jobCount(); ++j) {
                 uint256 jobId = handler.jobs(j);
-                IJobMarket.JobView memory job = market.jobOf(jobId);
+                IJobMarketTypes.JobView memory job = market.jobOf(jobId);
                 for (uint32 s; s < job.segmentCount; ++s) {
                     for (uint8 r; r < 4; ++r) {
-                        IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, s, r);
-                        bool held = rep.state == IJobMarket.ReplicaState.Claimed
-                            || rep.state == IJobMarket.ReplicaState.Committed || rep.state == IJobMarket.ReplicaState.Revealed;
+                        IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, s, r);
+                        bool held = rep.state == IJobMarketTypes.ReplicaState.Claimed
+                            || rep.state == IJobMarketTypes.ReplicaState.Committed || rep.state == IJobMarketTypes.ReplicaState.Revealed;
                         if (held && rep.provider == p) expected += job.collateralPerReplica;
                     }
                 }
@@ -93,18 +93,18 @@ contract JobMarketInvariants is TestBase {
     function invariant_settledSegmentsHoldNoEscrow() public view {
         for (uint256 j; j < handler.jobCount(); ++j) {
             uint256 jobId = handler.jobs(j);
-            IJobMarket.JobView memory job = market.jobOf(jobId);
+            IJobMarketTypes.JobView memory job = market.jobOf(jobId);
             bool allFinal = true;
             uint256 forfeitable; // units a failed or closed segment may have forfeited (left in escrow for good)
             for (uint32 s; s < job.segmentCount; ++s) {
-                IJobMarket.SegmentView memory seg = market.segmentOf(jobId, s);
-                bool pendingLate = seg.status == IJobMarket.SegmentStatus.Accepted && seg.revealed < seg.slots;
-                if (seg.status == IJobMarket.SegmentStatus.Open || pendingLate) allFinal = false;
-                if (seg.status == IJobMarket.SegmentStatus.Failed || seg.status == IJobMarket.SegmentStatus.Closed) {
+                IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, s);
+                bool pendingLate = seg.status == IJobMarketTypes.SegmentStatus.Accepted && seg.revealed < seg.slots;
+                if (seg.status == IJobMarketTypes.SegmentStatus.Open || pendingLate) allFinal = false;
+                if (seg.status == IJobMarketTypes.SegmentStatus.Failed || seg.status == IJobMarketTypes.SegmentStatus.Closed) {
                     forfeitable += job.redundancy;
                 }
             }
-            if (allFinal && job.status == IJobMarket.JobStatus.Open) {
+            if (allFinal && job.status == IJobMarketTypes.JobStatus.Open) {
                 uint256 unit = uint256(job.rewardPerReplica) + (uint256(job.rewardPerReplica) * job.feeBps) / 10_000;
                 assertEq(job.escrow % unit, 0, "a final job's escrow left is not whole forfeited units");
                 assertTrue(job.escrow <= forfeitable * unit, "a job whose segments are all final holds more than forfeited units");

@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {JobMarket} from "../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
-import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
 import {TestBase} from "./utils/Vm.sol";
 
 /// @notice The restricted set of actions the invariant fuzzer may take: every protocol verb,
@@ -67,7 +67,7 @@ contract MarketHandler is TestBase {
         uint8 redundancy = uint8(bound(seed, 1, 3));
         uint8 quorum = redundancy / 2 + 1;
         uint96 reward = uint96(bound(seed >> 8, 1, 50 ether));
-        IJobMarket.JobParams memory p = IJobMarket.JobParams({
+        IJobMarketTypes.JobParams memory p = IJobMarketTypes.JobParams({
             manifestCid: "bafymanifest",
             segmentCount: uint32(bound(seed >> 16, 1, MAX_SEGMENTS)),
             redundancy: redundancy,
@@ -124,8 +124,8 @@ contract MarketHandler is TestBase {
     }
 
     function _commitAll(uint256 jobId, address p, uint256 cheatSeed) internal {
-        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
-        IJobMarket.CommitInput[] memory c = new IJobMarket.CommitInput[](held.length);
+        IJobMarketTypes.SlotRef[] memory held = _held(jobId, p, IJobMarketTypes.ReplicaState.Claimed);
+        IJobMarketTypes.CommitInput[] memory c = new IJobMarketTypes.CommitInput[](held.length);
         uint256 n;
         for (uint256 i; i < held.length; ++i) {
             if (block.timestamp > market.replicaOf(jobId, held[i].segment, held[i].replica).leaseEnd) continue;
@@ -141,9 +141,9 @@ contract MarketHandler is TestBase {
 
     /// @dev Chooses the digest (one replica in six renders garbage: a digest of its own, so it
     /// never agrees with another) and salt, remembers them for the reveal, returns the commitment.
-    function _prepareCommit(uint256 jobId, address p, IJobMarket.SlotRef memory ref, uint256 seed)
+    function _prepareCommit(uint256 jobId, address p, IJobMarketTypes.SlotRef memory ref, uint256 seed)
         internal
-        returns (IJobMarket.CommitInput memory)
+        returns (IJobMarketTypes.CommitInput memory)
     {
         bytes32 digest = seed % 6 == 0
             ? keccak256(abi.encode("garbage", jobId, ref.segment, p))
@@ -152,39 +152,39 @@ contract MarketHandler is TestBase {
         bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
         _digests[key] = digest;
         _salts[key] = salt;
-        return IJobMarket.CommitInput(ref.segment, ref.replica, keccak256(abi.encode(digest, salt, p, jobId, ref.segment)));
+        return IJobMarketTypes.CommitInput(ref.segment, ref.replica, keccak256(abi.encode(digest, salt, p, jobId, ref.segment)));
     }
 
     function _revealAll(uint256 jobId, address p) internal {
-        IJobMarket.SlotRef[] memory committed = _held(jobId, p, IJobMarket.ReplicaState.Committed);
-        IJobMarket.SlotRef[] memory claimed = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
-        IJobMarket.RevealInput[] memory r = new IJobMarket.RevealInput[](committed.length + claimed.length);
+        IJobMarketTypes.SlotRef[] memory committed = _held(jobId, p, IJobMarketTypes.ReplicaState.Committed);
+        IJobMarketTypes.SlotRef[] memory claimed = _held(jobId, p, IJobMarketTypes.ReplicaState.Claimed);
+        IJobMarketTypes.RevealInput[] memory r = new IJobMarketTypes.RevealInput[](committed.length + claimed.length);
         uint256 n;
         for (uint256 i; i < committed.length; ++i) {
-            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, committed[i].segment);
+            IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, committed[i].segment);
             if (seg.revealDeadline == 0 || block.timestamp > seg.revealDeadline) continue;
             bytes32 key = _slotKey(jobId, committed[i].segment, committed[i].replica);
-            r[n++] = IJobMarket.RevealInput(committed[i].segment, committed[i].replica, _digests[key], _salts[key], "bafyresult");
+            r[n++] = IJobMarketTypes.RevealInput(committed[i].segment, committed[i].replica, _digests[key], _salts[key], "bafyresult");
         }
         // A claimed replica whose peers are all sealed reveals directly, without a commitment.
         for (uint256 i; i < claimed.length; ++i) {
-            IJobMarket.SlotRef memory ref = claimed[i];
-            IJobMarket.SegmentView memory seg = market.segmentOf(jobId, ref.segment);
+            IJobMarketTypes.SlotRef memory ref = claimed[i];
+            IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, ref.segment);
             if (seg.committed + 1 != seg.slots) continue;
             if (block.timestamp > market.replicaOf(jobId, ref.segment, ref.replica).leaseEnd) continue;
             _prepareCommit(jobId, p, ref, uint256(keccak256(abi.encode(p, ref.segment, n)))); // picks the digest
             bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
-            r[n++] = IJobMarket.RevealInput(ref.segment, ref.replica, _digests[key], bytes32(0), "bafyresult");
+            r[n++] = IJobMarketTypes.RevealInput(ref.segment, ref.replica, _digests[key], bytes32(0), "bafyresult");
         }
         if (n == 0) return;
         assembly ("memory-safe") {
             mstore(r, n)
         }
-        uint256 accepted = _countStatus(jobId, IJobMarket.SegmentStatus.Accepted);
+        uint256 accepted = _countStatus(jobId, IJobMarketTypes.SegmentStatus.Accepted);
         uint256 tieBreakers = _countTieBreakers(jobId);
         vm.prank(p);
         market.reveal(jobId, r);
-        ghostAccepted += _countStatus(jobId, IJobMarket.SegmentStatus.Accepted) - accepted;
+        ghostAccepted += _countStatus(jobId, IJobMarketTypes.SegmentStatus.Accepted) - accepted;
         ghostTieBreakers += _countTieBreakers(jobId) - tieBreakers;
     }
 
@@ -192,10 +192,10 @@ contract MarketHandler is TestBase {
         if (jobs.length == 0) return;
         uint256 jobId = _job(jobSeed);
         address p = _provider(providerSeed);
-        IJobMarket.SlotRef[] memory held = _held(jobId, p, IJobMarket.ReplicaState.Claimed);
+        IJobMarketTypes.SlotRef[] memory held = _held(jobId, p, IJobMarketTypes.ReplicaState.Claimed);
         if (held.length == 0) return;
         // What the give-back must forfeit: ABANDON_FORFEIT_BPS of the collateral pro rata of the lease used.
-        IJobMarket.JobView memory job = market.jobOf(jobId);
+        IJobMarketTypes.JobView memory job = market.jobOf(jobId);
         uint256 forfeit;
         for (uint256 i; i < held.length; ++i) {
             uint64 leaseEnd = market.replicaOf(jobId, held[i].segment, held[i].replica).leaseEnd;
@@ -207,11 +207,11 @@ contract MarketHandler is TestBase {
         uint256 stakedBefore = registry.providerOf(p).staked;
         uint256 requesterBefore = market.balanceOf(REQUESTER);
         uint32 abandonedBefore = registry.providerOf(p).abandoned;
-        IJobMarket.AbandonReason reason = IJobMarket.AbandonReason(uint8(jobSeed % 7));
+        IJobMarketTypes.AbandonReason reason = IJobMarketTypes.AbandonReason(uint8(jobSeed % 7));
         vm.prank(p);
         market.abandon(jobId, held, reason, "");
         // A scene fault is the requester's: it costs no reputation (issue 9.9).
-        uint256 counted = reason == IJobMarket.AbandonReason.SceneFault ? 0 : held.length;
+        uint256 counted = reason == IJobMarketTypes.AbandonReason.SceneFault ? 0 : held.length;
         if (registry.providerOf(p).abandoned != abandonedBefore + counted) revert("a give-back was counted wrongly");
         ghostForfeited += forfeit;
         if (stakedBefore - registry.providerOf(p).staked != forfeit) revert("an abandon slashed other than its forfeit");
@@ -221,8 +221,8 @@ contract MarketHandler is TestBase {
         try market.claim(jobId, held.length) {} catch {}
         for (uint256 i; i < held.length; ++i) {
             for (uint8 k; k < 4; ++k) {
-                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, held[i].segment, k);
-                if (rep.provider == p && rep.state == IJobMarket.ReplicaState.Claimed) {
+                IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, held[i].segment, k);
+                if (rep.provider == p && rep.state == IJobMarketTypes.ReplicaState.Claimed) {
                     revert("an abandoner re-claimed the segment it gave back");
                 }
             }
@@ -233,8 +233,8 @@ contract MarketHandler is TestBase {
         if (jobs.length == 0) return;
         uint256 jobId = _job(jobSeed);
         uint32 segment = uint32(segmentSeed % market.jobOf(jobId).segmentCount);
-        IJobMarket.SlotRef[] memory refs = new IJobMarket.SlotRef[](1);
-        refs[0] = IJobMarket.SlotRef(segment, uint8(replicaSeed % 4));
+        IJobMarketTypes.SlotRef[] memory refs = new IJobMarketTypes.SlotRef[](1);
+        refs[0] = IJobMarketTypes.SlotRef(segment, uint8(replicaSeed % 4));
         try market.expire(jobId, refs) {
             ++ghostExpired;
         } catch {}
@@ -323,18 +323,18 @@ contract MarketHandler is TestBase {
     }
 
     /// @dev Every replica of `p` in `jobId` that is in `state`.
-    function _held(uint256 jobId, address p, IJobMarket.ReplicaState state)
+    function _held(uint256 jobId, address p, IJobMarketTypes.ReplicaState state)
         internal
         view
-        returns (IJobMarket.SlotRef[] memory refs)
+        returns (IJobMarketTypes.SlotRef[] memory refs)
     {
         uint32 segments = market.jobOf(jobId).segmentCount;
-        refs = new IJobMarket.SlotRef[](segments * 4);
+        refs = new IJobMarketTypes.SlotRef[](segments * 4);
         uint256 n;
         for (uint32 segment; segment < segments; ++segment) {
             for (uint8 replica; replica < 4; ++replica) {
-                IJobMarket.ReplicaView memory rep = market.replicaOf(jobId, segment, replica);
-                if (rep.provider == p && rep.state == state) refs[n++] = IJobMarket.SlotRef(segment, replica);
+                IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, segment, replica);
+                if (rep.provider == p && rep.state == state) refs[n++] = IJobMarketTypes.SlotRef(segment, replica);
             }
         }
         assembly ("memory-safe") {
@@ -342,7 +342,7 @@ contract MarketHandler is TestBase {
         }
     }
 
-    function _countStatus(uint256 jobId, IJobMarket.SegmentStatus status) internal view returns (uint256 n) {
+    function _countStatus(uint256 jobId, IJobMarketTypes.SegmentStatus status) internal view returns (uint256 n) {
         uint32 segments = market.jobOf(jobId).segmentCount;
         for (uint32 s; s < segments; ++s) {
             if (market.segmentOf(jobId, s).status == status) ++n;

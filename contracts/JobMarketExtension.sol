@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {JobMarketBase} from "./JobMarketBase.sol";
+import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
+
+/// @title JobMarketExtension — JobMarket's lifecycle and admin paths, run by delegatecall
+/// @notice Deployed by JobMarket's constructor with JobMarket's own immutables and reached only
+/// through JobMarket's functions of the same names, which delegatecall here: the code runs on
+/// JobMarket's storage, balance and reentrancy lock, and its events are JobMarket's. The address
+/// is fixed for JobMarket's lifetime (an immutable): nobody can swap this code. Called directly it
+/// runs on its own empty storage, holds no tokens and can move nothing.
+contract JobMarketExtension is JobMarketBase {
+    using SegmentHeaderLib for SegmentHeader;
+
+    constructor(
+        IERC20 token_,
+        IProviderRegistry registry_,
+        address admin,
+        uint32 minLease_,
+        uint32 minRevealWindow_,
+        uint96 minCreditReward_
+    ) JobMarketBase(token_, registry_, admin, minLease_, minRevealWindow_, minCreditReward_) {}
+
+    // ================================================================== requester, provider, anyone
+
+    /// @notice See IJobMarketTypes.cancelJob.
+    function cancelJob(uint256 jobId) external nonReentrant {
+        Ctx memory c = _context(jobId);
+        if (msg.sender != c.job.requester) revert JobMarketNotRequester(jobId, msg.sender);
+        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
+        _jobs[jobId].status = JobStatus.Cancelled;
+        uint256 untouched = c.job.segmentCount - c.job.segmentsTouched;
+        uint256 refunded = _refundUnits(c, untouched * c.job.redundancy);
+        emit JobCancelled(jobId, refunded);
+        _settle(c);
+    }
+
+    /// @notice See IJobMarketTypes.closeSegments.
+    function closeSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
+        _checkBatch(segments.length);
+        Ctx memory c = _context(jobId);
+        bool pastDeadline = block.timestamp > c.job.deadline;
+        uint32 newlyTouched;
+        for (uint256 i; i < segments.length; ++i) {
+            uint32 segment = segments[i];
+            _checkSegment(c, segment);
+            SegmentHeader h = _loadHeader(jobId, segment);
+            if (!_closable(c, segment, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
+            if (h.slots() == 0) {
+                // Untouched segment of a job past its deadline (a cancelled job refunded these already).
+                h = h.withSlots(c.job.redundancy);
+                ++newlyTouched;
+            }
+            // A revealed replica's result is public: its unit is forfeited (stays in escrow for good).
+            uint256 refundable = c.job.redundancy;
+            for (uint8 k; k < h.slots(); ++k) {
+                Replica storage rep = _replicas[jobId][segment][k];
+                ReplicaState state = rep.state;
+                if (state == ReplicaState.Empty || state == ReplicaState.Settled) {
+                    delete _replicas[jobId][segment][k]; // a give-back's record, if any (warm slot)
+                    continue;
+                }
+                bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
+                bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
+                    && block.timestamp > h.revealDeadline();
+                if (missedLease || missedReveal) {
+                    _seizeExpired(c, segment, k, rep);
+                } else {
+                    if (state == ReplicaState.Revealed && k < c.job.redundancy) --refundable;
+                    _release(c, segment, k, rep);
+                }
+                delete _replicas[jobId][segment][k];
+            }
+            _refundUnits(c, refundable);
+            // A segment whose results are public was rendered: no scene-refusal fee out of its budget.
+            if (refundable != 0) _payRefusalFee(c, segment);
+            _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
+            _setClosed(jobId, segment, true);
+            emit SegmentClosed(jobId, segment);
+        }
+        if (newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + newlyTouched;
+        _settle(c);
+    }
+
+    /// @notice See IJobMarketTypes.abandon.
+    function abandon(uint256 jobId, SlotRef[] calldata slots, AbandonReason reason, string calldata detail)
+        external
+        nonReentrant
+    {
+        _checkBatch(slots.length);
+        if (bytes(detail).length > MAX_ABANDON_DETAIL) {
+            revert JobMarketAbandonDetailTooLong(bytes(detail).length, MAX_ABANDON_DETAIL);
+        }
+        Ctx memory c = _context(jobId);
+        uint32 providerId = _providerIds[msg.sender];
+        for (uint256 i; i < slots.length; ++i) {
+            SlotRef calldata ref = slots[i];
+            Replica storage rep = _heldReplica(c, ref.segment, ref.replica, providerId);
+            if (rep.state != ReplicaState.Claimed) {
+                revert JobMarketWrongReplicaState(jobId, ref.segment, ref.replica, rep.state);
+            }
+            uint64 leaseEnd = rep.leaseEnd;
+            if (block.timestamp > leaseEnd) revert JobMarketLeaseExpired(jobId, ref.segment, leaseEnd);
+            uint256 forfeited = _abandonForfeit(c, leaseEnd);
+            IProviderRegistry.ProviderDelta memory d = _outcome(c, msg.sender);
+            d.unlock += uint128(c.job.collateralPerReplica - forfeited);
+            d.slash += uint128(forfeited);
+            // A scene that does not render is the requester's fault: no reputation cost, and the
+            // first refuser of the segment is owed a fee if nobody ever renders it (closeSegments).
+            if (reason == AbandonReason.SceneFault) {
+                if (_sceneRefusers[jobId][ref.segment] == 0) _sceneRefusers[jobId][ref.segment] = providerId;
+            } else {
+                d.abandoned += 1;
+            }
+            c.compensation += forfeited;
+            emit ReplicaAbandoned(jobId, ref.segment, ref.replica, msg.sender, reason, detail, forfeited);
+            // The slot reopens but keeps its holder and lease end: the cooldown `_tryClaim` checks.
+            rep.state = ReplicaState.Empty;
+            SegmentHeader h = _loadHeader(jobId, ref.segment);
+            _storeHeader(jobId, ref.segment, h.withAssigned(h.assigned() - 1).withGivenBack());
+            if (c.job.status == JobStatus.Open) _setClosed(jobId, ref.segment, false);
+        }
+        _settle(c);
+    }
+
+    /// @dev What an abandon at `block.timestamp` forfeits: ABANDON_FORFEIT_BPS of the collateral
+    /// pro rata of the lease elapsed since the claim (leaseEnd - leaseDuration).
+    function _abandonForfeit(Ctx memory c, uint64 leaseEnd) private view returns (uint256) {
+        uint256 lease = c.job.leaseDuration;
+        uint256 remaining = leaseEnd - block.timestamp; // leaseEnd >= now, checked by the caller
+        uint256 elapsed = remaining >= lease ? 0 : lease - remaining;
+        return (uint256(c.job.collateralPerReplica) * ABANDON_FORFEIT_BPS * elapsed) / (uint256(BPS) * lease);
+    }
+
+    /// @notice See IJobMarketTypes.expire.
+    function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
+        _checkBatch(slots.length);
+        Ctx memory c = _context(jobId);
+        // Slots expired along with a listed one (see `_expireMissedReveals`): listing them too is no error.
+        uint256[] memory swept = new uint256[](slots.length * SegmentHeaderLib.MAX_SLOTS);
+        uint256 sweptCount;
+        for (uint256 i; i < slots.length; ++i) {
+            SlotRef calldata ref = slots[i];
+            _checkSegment(c, ref.segment);
+            if (ref.replica >= SegmentHeaderLib.MAX_SLOTS) {
+                revert JobMarketInvalidReplica(jobId, ref.segment, ref.replica);
+            }
+            Replica storage rep = _replicas[jobId][ref.segment][ref.replica];
+            SegmentHeader h = _loadHeader(jobId, ref.segment);
+            ReplicaState state = rep.state;
+            bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
+            bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
+                && block.timestamp > h.revealDeadline();
+            if (!missedLease && !missedReveal) {
+                if (state == ReplicaState.Empty && _swept(swept, sweptCount, ref.segment, ref.replica)) continue;
+                revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
+            }
+            if (missedReveal && h.status() == SegmentStatus.Open) {
+                sweptCount = _expireMissedReveals(c, ref.segment, h.slots(), swept, sweptCount);
+                continue;
+            }
+            _seizeExpired(c, ref.segment, ref.replica, rep);
+            if (h.status() == SegmentStatus.Open) {
+                _reopen(c, ref.segment, ref.replica, missedReveal);
+            } else {
+                // Accepted segment whose late replica never revealed: its unit goes back.
+                rep.state = ReplicaState.Settled;
+                if (ref.replica < c.job.redundancy) _refundUnits(c, 1);
+                _clearIfResolved(c, ref.segment, h.slots());
+            }
+        }
+        _settle(c);
+    }
+
+    /// @dev Every committed replica of an open segment shares one reveal deadline, so once it has
+    /// passed they all missed it: expire them together. Reopening a slot closes the reveal window
+    /// (deadline 0), so expiring them one by one would let the rest escape their slash.
+    function _expireMissedReveals(Ctx memory c, uint32 segment, uint8 slotCount, uint256[] memory swept, uint256 count)
+        private
+        returns (uint256)
+    {
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        for (uint8 k; k < slotCount; ++k) {
+            Replica storage rep = reps[k];
+            if (rep.state != ReplicaState.Committed) continue;
+            _seizeExpired(c, segment, k, rep);
+            _reopen(c, segment, k, true);
+            swept[count++] = (uint256(segment) << 8) | k;
+        }
+        return count;
+    }
+
+    function _swept(uint256[] memory swept, uint256 count, uint32 segment, uint8 replica) private pure returns (bool) {
+        uint256 key = (uint256(segment) << 8) | replica;
+        for (uint256 i; i < count; ++i) {
+            if (swept[i] == key) return true;
+        }
+        return false;
+    }
+
+    /// @notice Schedules a new protocol fee (at most MAX_FEE_BPS) for jobs created once it is
+    /// applied, no earlier than FEE_DELAY from now; replaces any fee scheduled before.
+    function scheduleFee(uint16 feeBps_) external onlyOwner {
+        if (feeBps_ > MAX_FEE_BPS) revert JobMarketFeeTooHigh(feeBps_, MAX_FEE_BPS);
+        uint64 effectiveAt = uint64(block.timestamp) + FEE_DELAY;
+        (_pendingFeeBps, _pendingFeeAt) = (feeBps_, effectiveAt);
+        emit FeeScheduled(feeBps_, effectiveAt);
+    }
+
+    /// @notice See IJobMarketTypes.applyFee.
+    function applyFee() external {
+        uint64 effectiveAt = _pendingFeeAt;
+        if (effectiveAt == 0) revert JobMarketNoFeeScheduled();
+        if (block.timestamp < effectiveAt) revert JobMarketFeeNotDue(effectiveAt);
+        uint16 fee = _pendingFeeBps;
+        (_pendingFeeBps, _pendingFeeAt) = (0, 0);
+        _setFee(fee);
+    }
+
+    /// @notice Sets the receiver of protocol fees credited from now on.
+    function setTreasury(address treasury_) external onlyOwner {
+        _setTreasury(treasury_);
+    }
+}
