@@ -16,6 +16,7 @@ export * from "./chain.ts";
 export * from "./market.ts";
 export * from "./protocol/index.ts";
 export * from "./commitment.ts";
+export * from "./permit.ts";
 export * from "./manifest.ts";
 export * from "./segmentPlan.ts";
 export * from "./png.ts";

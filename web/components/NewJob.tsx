@@ -8,7 +8,8 @@
 import { useRef, useState, type ReactNode } from "react";
 import { useRouter } from "next/navigation";
 import { useAccount, useConfig, usePublicClient } from "wagmi";
-import { simulateContract } from "wagmi/actions";
+import { signTypedData, simulateContract } from "wagmi/actions";
+import { parseSignature } from "viem";
 import {
   SCENE_EXTENSIONS,
   ENGINE_NAMES,
@@ -16,6 +17,8 @@ import {
   encodeManifest,
   estimateJob,
   eventsNamed,
+  permitTypedData,
+  PERMIT_VALIDITY_SECONDS,
   validateManifest,
   type EngineName,
   type JobParams,
@@ -87,6 +90,7 @@ type Step =
   | { step: "scene"; progress: UploadProgress }
   | { step: "manifest" }
   | { step: "paying" }
+  | { step: "signing" }
   | { step: "failed"; message: string };
 
 /** Render-time estimates are rough: "under 1 s" rather than "0 s". */
@@ -113,6 +117,10 @@ export function NewJob() {
   const me = account.address;
   const balance = useReadToken({ address: rc.addresses.token, functionName: "balanceOf", args: me ? [me] : undefined, query: { enabled: !!me } });
   const allowance = useReadToken({ address: rc.addresses.token, functionName: "allowance", args: me ? [me, rc.addresses.market] : undefined, query: { enabled: !!me } });
+  // EIP-2612: a token with `eip712Domain()` and `nonces` takes a permit signature instead of an approve transaction.
+  const permitDomain = useReadToken({ address: rc.addresses.token, functionName: "eip712Domain", query: { staleTime: Infinity, retry: false } });
+  const permitNonce = useReadToken({ address: rc.addresses.token, functionName: "nonces", args: me ? [me] : undefined, query: { enabled: !!me, retry: false } });
+  const canPermit = permitDomain.data !== undefined && permitNonce.data !== undefined;
   const approveTx = useTransaction("Approve escrow");
   const createTx = useTransaction("Create job");
 
@@ -165,7 +173,7 @@ export function NewJob() {
   })();
 
   const wrongChain = account.chainId !== rc.chainId;
-  const busy = step.step === "scene" || step.step === "manifest" || step.step === "paying" || approveTx.busy || createTx.busy;
+  const busy = step.step === "scene" || step.step === "manifest" || step.step === "paying" || step.step === "signing" || approveTx.busy || createTx.busy;
   const blocked = hasProblems({ problems }) || !!funds || !me || wrongChain;
 
   async function submit() {
@@ -186,7 +194,9 @@ export function NewJob() {
         setUploaded(cids);
       }
       setStep({ step: "paying" });
-      if ((allowance.data ?? 0n) < cost.escrow) {
+      const needsFunds = (allowance.data ?? 0n) < cost.escrow;
+      const usePermit = needsFunds && canPermit;
+      if (needsFunds && !usePermit) {
         const approved = await approveTx.run(() =>
           simulateContract(config, { address: rc.addresses.token, abi: renderTokenAbi, account: me, functionName: "approve", args: [rc.addresses.market, cost.escrow] }),
         );
@@ -210,7 +220,29 @@ export function NewJob() {
         // The fee the page showed is the highest this job accepts (createJob reverts if it rose since).
         maxFeeBps: feeBps.data ?? 0,
       };
-      const receipt = await createTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJob", args: [params] }));
+      let receipt;
+      if (usePermit) {
+        // One signature instead of an approve transaction: the permit rides in createJobWithPermit.
+        setStep({ step: "signing" });
+        const permitDeadline = clock + PERMIT_VALIDITY_SECONDS;
+        let signature;
+        try {
+          signature = await signTypedData(config, {
+            account: me,
+            ...permitTypedData(permitDomain.data!, { owner: me, spender: rc.addresses.market, value: cost.escrow, nonce: permitNonce.data!, deadline: permitDeadline }),
+          });
+        } catch (error) {
+          const rejected = (error as { name?: string; code?: number }).name === "UserRejectedRequestError" || (error as { code?: number }).code === 4001;
+          return setStep(rejected ? { step: "failed", message: "You rejected the permit signature in your wallet; nothing was sent." } : { step: "failed", message: `the permit could not be signed: ${(error as Error).message.split("\n")[0]}` });
+        }
+        setStep({ step: "paying" });
+        const { r, s: sigS, yParity } = parseSignature(signature);
+        receipt = await createTx.run(() =>
+          simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJobWithPermit", args: [params, permitDeadline, 27 + (yParity ?? 0), r, sigS] }),
+        );
+      } else {
+        receipt = await createTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJob", args: [params] }));
+      }
       if (!receipt) return setStep({ step: "idle" });
       const [created] = eventsNamed(decodeProtocolEvents(receipt.logs), "JobCreated");
       router.push(`/job/${created!.args.jobId}`);
@@ -426,7 +458,7 @@ export function NewJob() {
           {me && wrongChain && <p className="tx tx-error">Your wallet is on another network: switch it (top right) to post.</p>}
           {hasProblems({ problems }) && <p className="tx tx-error" data-testid="form-invalid">Fix the fields marked above; nothing is uploaded or sent until then.</p>}
           <button type="submit" data-testid="submit-job" disabled={blocked || busy}>
-            {cost && (allowance.data ?? 0n) < cost.escrow ? "Upload, approve and post" : "Upload and post"}
+            {cost && (allowance.data ?? 0n) < cost.escrow ? (canPermit ? "Upload, sign a permit and post" : "Upload, approve and post") : "Upload and post"}
           </button>
           {step.step === "scene" && (
             <p className="tx tx-busy" data-testid="upload-progress">
@@ -443,6 +475,11 @@ export function NewJob() {
           {step.step === "failed" && (
             <p className="tx tx-error" role="alert" data-testid="submit-error">
               {step.message}
+            </p>
+          )}
+          {step.step === "signing" && (
+            <p className="tx" data-testid="permit-status">
+              Sign the permit for {cost ? formatAmount(cost.escrow, decimals, symbol) : "the escrow"} in your wallet (a signature, not a transaction).
             </p>
           )}
           <TxStatus label={approveTx.label} phase={approveTx.phase} />

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { createPublicClient, createWalletClient, http, parseUnits, type Address } from "viem";
+import { createPublicClient, createWalletClient, decodeFunctionData, http, parseUnits, type Address } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
@@ -336,10 +336,12 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, "a valid form still shows a problem");
     await screenshot(page, "new-job");
 
-    await byTestId(page, "submit-job", "Upload, approve and post").click();
+    // RenderToken has EIP-2612: the page pays with a permit signature, not an approve transaction.
+    const poster = devnetAccount(NEW_JOB_ACCOUNT).address;
+    const txsBefore = await chainReader().getTransactionCount({ address: poster });
+    await byTestId(page, "submit-job", "Upload, sign a permit and post").click();
     await page.locator('[data-testid="uploaded"], [data-testid="submit-error"]').first().waitFor({ timeout: 60_000 });
     assert.equal(await byTestId(page, "submit-error").count(), 0, `the upload failed: ${await byTestId(page, "submit-error").allTextContents()}`);
-    await waitForStep(page, "approve-escrow", "confirmed", 60_000);
     // Once createJob is confirmed the page moves to the job's page (its status line goes with it).
     try {
       await page.waitForURL(/\/job\/2$/, { timeout: 60_000 });
@@ -347,6 +349,13 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       throw new Error(`the page did not move to /job/2; it shows: ${await page.locator("main").innerText()}`, { cause: error });
     }
     await waitForText(page, "job-status", "Open");
+    // One transaction, createJobWithPermit, and no approve: the allowance the permit set is spent.
+    assert.equal(await chainReader().getTransactionCount({ address: poster }), txsBefore + 1, "the New job page sent more than one transaction");
+    const [createdLog] = await chainReader().getContractEvents({ address: protocol.market, abi: jobMarketAbi, eventName: "JobCreated", args: { jobId: 2n }, fromBlock: 0n });
+    const postTx = await chainReader().getTransaction({ hash: createdLog!.transactionHash });
+    assert.equal(decodeFunctionData({ abi: jobMarketAbi, data: postTx.input }).functionName, "createJobWithPermit");
+    assert.equal(await chainReader().readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "allowance", args: [poster, protocol.market] }), 0n);
+    assert.equal(await byTestId(page, "tx-approve-escrow").count(), 0);
     await waitForText(page, "job-segments", "0 of 8 touched");
     await waitForText(page, "job-escrow", formatAmount(escrow, decimals, symbol));
     const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";

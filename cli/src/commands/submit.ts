@@ -16,6 +16,7 @@ import { measuredEstimate, type MeasuredEstimate } from "@tessellate/sdk/measure
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
 import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
+import { permitTypedData, PERMIT_VALIDITY_SECONDS, type Eip712DomainView } from "@tessellate/sdk/permit";
 import { AbandonReasonNames, protocolNow, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
@@ -486,31 +487,19 @@ export async function createJobWithPermit(market: MarketClient, params: JobParam
   const owner = walletClient.account.address as Address;
   const token = market.addresses.token;
   let nonce: bigint;
-  let domain: readonly [unknown, string, string, bigint, Address, unknown, unknown];
+  let domain: Eip712DomainView;
   try {
     [nonce, domain] = await Promise.all([
       publicClient.readContract({ address: token, abi: renderTokenAbi, functionName: "nonces", args: [owner] }) as Promise<bigint>,
-      publicClient.readContract({ address: token, abi: renderTokenAbi, functionName: "eip712Domain" }) as Promise<readonly [unknown, string, string, bigint, Address, unknown, unknown]>,
+      publicClient.readContract({ address: token, abi: renderTokenAbi, functionName: "eip712Domain" }) as Promise<Eip712DomainView>,
     ]);
   } catch (error) {
     throw new FatalError("CLI_PERMIT_UNSUPPORTED", `the token ${token} does not support EIP-2612 permits (${(error as Error).message.split("\n")[0]}) — leave out --permit to pay with an approval`, { cause: error });
   }
-  const [, name, version, chainId, verifyingContract] = domain;
-  const permitDeadline = nowSeconds + 3600n;
+  const permitDeadline = nowSeconds + PERMIT_VALIDITY_SECONDS;
   const signature = await walletClient.signTypedData({
     account: walletClient.account,
-    domain: { name, version, chainId: Number(chainId), verifyingContract },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message: { owner, spender: market.addresses.market, value: escrow, nonce, deadline: permitDeadline },
+    ...permitTypedData(domain, { owner, spender: market.addresses.market, value: escrow, nonce, deadline: permitDeadline }),
   });
   const { r, s, yParity } = parseSignature(signature);
   const posted = await market.createJobWithPermit(params, { deadline: permitDeadline, v: 27 + (yParity ?? 0), r, s });
