@@ -18,7 +18,9 @@ import { formatAmount, shortAddress } from "../lib/format.ts";
 import { rpcHistory } from "../lib/history.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useManifest } from "../lib/useJobState.ts";
+import { EventTable, eventNameColumn } from "./EventTable.tsx";
 import { Stat } from "./Stat.tsx";
+import { Table, hashColumn, type Column } from "./Table.tsx";
 
 const EVENTS_SHOWN = 200;
 
@@ -128,30 +130,19 @@ function Discrepancies({ run }: { run: AuditRun }) {
   return (
     <section className="panel">
       <h2>Discrepancies</h2>
-      <div className="table-wrap">
-        <table data-testid="discrepancy-list">
-          <thead>
-            <tr>
-              <th>Source</th>
-              <th>Subject</th>
-              <th>Field</th>
-              <th>The events say</th>
-              <th>The other side says</th>
-            </tr>
-          </thead>
-          <tbody>
-            {run.discrepancies.map((d, i) => (
-              <tr key={i} className="differs">
-                <td>{d.source}</td>
-                <td>{d.subject}</td>
-                <td>{d.field}</td>
-                <td>{d.expected}</td>
-                <td>{d.actual}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        testId="discrepancy-list"
+        rows={run.discrepancies}
+        rowKey={(_, i) => String(i)}
+        rowProps={() => ({ className: "differs" })}
+        columns={[
+          { header: "Source", cell: (d) => d.source },
+          { header: "Subject", cell: (d) => d.subject },
+          { header: "Field", cell: (d) => d.field },
+          { header: "The events say", cell: (d) => d.expected },
+          { header: "The other side says", cell: (d) => d.actual },
+        ]}
+      />
     </section>
   );
 }
@@ -165,98 +156,93 @@ function Totals({ run, amount }: { run: AuditRun; amount: (x: bigint | undefined
     ["Tokens the market holds (= escrow + balances)", run.state.totalEscrow + run.state.totalBalances, v.marketTokenBalance],
     ["Tokens the registry holds (= stakes)", run.state.totalStaked, v.registryTokenBalance],
   ];
+  const differs = ([, events, view]: (typeof rows)[number]) => view !== undefined && view !== events;
   return (
     <section className="panel">
       <h2>Totals</h2>
-      <div className="table-wrap">
-        <table data-testid="audit-totals">
-          <thead>
-            <tr>
-              <th />
-              <th>From events</th>
-              <th>Contract at block {run.block.toString()}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map(([label, events, view]) => (
-              <tr key={label} className={view !== undefined && view !== events ? "differs" : undefined}>
-                <td>{label}</td>
-                <td>{amount(events)}</td>
-                <td>
-                  {amount(view)} {view !== undefined && view !== events && <span className="badge warn">differs</span>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        testId="audit-totals"
+        rows={rows}
+        rowKey={([label]) => label}
+        rowProps={(row) => ({ className: differs(row) ? "differs" : undefined })}
+        columns={[
+          { header: "", cell: ([label]) => label },
+          { header: "From events", cell: ([, events]) => amount(events) },
+          {
+            header: `Contract at block ${run.block}`,
+            cell: (row) => (
+              <>
+                {amount(row[2])} {differs(row) && <span className="badge warn">differs</span>}
+              </>
+            ),
+          },
+        ]}
+      />
     </section>
   );
 }
 
 function Accounts({ run, amount }: { run: AuditRun; amount: (x: bigint | undefined) => string }) {
   const accounts = useMemo(() => [...new Set<Address>([...run.state.balances.keys(), ...run.state.providers.keys()])].sort(), [run]);
-  const cell = (events: bigint | undefined, view: bigint | undefined, testId: string) => {
-    const differs = events !== undefined && view !== undefined && events !== view;
-    return (
-      <td data-testid={testId} data-differs={differs ? "yes" : "no"}>
-        {events === undefined ? "—" : amount(events)}
-        {differs && (
+  /** A value from events, with the contract's beside it when they differ. */
+  const compared = (header: string, testId: string, values: (account: Address) => [events: bigint | undefined, view: bigint | undefined]): Column<Address> => {
+    const differs = ([events, view]: [bigint | undefined, bigint | undefined]) => events !== undefined && view !== undefined && events !== view;
+    return {
+      header,
+      cellProps: (account) => ({ "data-testid": testId, "data-differs": differs(values(account)) ? "yes" : "no" }),
+      cell: (account) => {
+        const [events, view] = values(account);
+        return (
           <>
-            {" "}
-            <span className="badge warn">contract: {amount(view)}</span>
+            {events === undefined ? "—" : amount(events)}
+            {differs([events, view]) && (
+              <>
+                {" "}
+                <span className="badge warn">contract: {amount(view)}</span>
+              </>
+            )}
           </>
-        )}
-      </td>
-    );
+        );
+      },
+    };
   };
   return (
     <section className="panel">
       <h2>Accounts</h2>
       <p className="muted">Balances (Σ Credited − Σ Withdrawn), stakes and locked collateral rebuilt from events; a contract value that differs is shown next to it.</p>
-      <div className="table-wrap">
-        <table data-testid="audit-accounts">
-          <thead>
-            <tr>
-              <th>Account</th>
-              <th>Market balance</th>
-              <th>Staked</th>
-              <th>Locked</th>
-              <th>Unbonding</th>
-            </tr>
-          </thead>
-          <tbody>
-            {accounts.map((account) => {
-              const p = run.state.providers.get(account);
-              const pv = run.views.providers.get(account);
-              return (
-                <tr key={account} data-testid={`account-${account}`}>
-                  <td>
-                    <Link href={`/provider/${account}`} className="mono" title={account}>
-                      {shortAddress(account)}
-                    </Link>
-                  </td>
-                  {cell(run.state.balances.get(account) ?? (run.views.balances.has(account) ? 0n : undefined), run.views.balances.get(account), "account-balance")}
-                  {cell(p?.staked, pv?.staked, "account-staked")}
-                  {cell(p?.locked, pv?.locked, "account-locked")}
-                  {cell(p?.unbonding, pv?.unbonding, "account-unbonding")}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        testId="audit-accounts"
+        rows={accounts}
+        rowKey={(account) => account}
+        rowProps={(account) => ({ "data-testid": `account-${account}` })}
+        columns={[
+          {
+            header: "Account",
+            cell: (account) => (
+              <Link href={`/provider/${account}`} className="mono" title={account}>
+                {shortAddress(account)}
+              </Link>
+            ),
+          },
+          compared("Market balance", "account-balance", (account) => [run.state.balances.get(account) ?? (run.views.balances.has(account) ? 0n : undefined), run.views.balances.get(account)]),
+          compared("Staked", "account-staked", (account) => [run.state.providers.get(account)?.staked, run.views.providers.get(account)?.staked]),
+          compared("Locked", "account-locked", (account) => [run.state.providers.get(account)?.locked, run.views.providers.get(account)?.locked]),
+          compared("Unbonding", "account-unbonding", (account) => [run.state.providers.get(account)?.unbonding, run.views.providers.get(account)?.unbonding]),
+        ]}
+      />
     </section>
   );
 }
 
+type AcceptedSegment = { jobId: bigint; manifestCid: string; index: number; digest: string; resultCid: string };
+
 function Accepted({ run }: { run: AuditRun }) {
   const accepted = useMemo(() => {
-    const out: { jobId: bigint; manifestCid: string; segmentCount: number; index: number; digest: string; resultCid: string }[] = [];
+    const out: AcceptedSegment[] = [];
     for (const job of run.state.jobs.values()) {
       for (const seg of [...job.segments.values()].sort((a, b) => a.index - b.index)) {
         if (seg.status === SegmentStatus.Accepted && seg.accepted) {
-          out.push({ jobId: job.jobId, manifestCid: job.params.manifestCid, segmentCount: job.params.segmentCount, index: seg.index, digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+          out.push({ jobId: job.jobId, manifestCid: job.params.manifestCid, index: seg.index, digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
         }
       }
     }
@@ -268,30 +254,25 @@ function Accepted({ run }: { run: AuditRun }) {
       {accepted.length === 0 ? (
         <p className="muted">No segment has been accepted yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table data-testid="audit-accepted">
-            <thead>
-              <tr>
-                <th>Job</th>
-                <th>Segment</th>
-                <th>Accepted digest</th>
-                <th>Result</th>
-                <th>Check the pixels</th>
-              </tr>
-            </thead>
-            <tbody>
-              {accepted.map((a) => (
-                <AcceptedRow key={`${a.jobId}:${a.index}`} {...a} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          testId="audit-accepted"
+          rows={accepted}
+          rowKey={(a) => `${a.jobId}:${a.index}`}
+          columns={[
+            { header: "Job", cell: (a) => <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link> },
+            { header: "Segment", cell: (a) => a.index },
+            hashColumn<AcceptedSegment>("Accepted digest", (a) => a.digest, 14),
+            hashColumn<AcceptedSegment>("Result", (a) => a.resultCid, 12),
+            { header: "Check the pixels", cell: (a) => <Verify {...a} /> },
+          ]}
+        />
       )}
     </section>
   );
 }
 
-function AcceptedRow(a: { jobId: bigint; manifestCid: string; index: number; digest: string; resultCid: string }) {
+/** "Verify": the segment's result fetched from the gateway and its pixel digest recomputed by the sdk. */
+function Verify(a: AcceptedSegment) {
   const rc = useRuntimeConfig();
   const manifest = useManifest(a.manifestCid);
   const [check, setCheck] = useState<SegmentCheck | { ok: false; problem: string }>();
@@ -309,29 +290,17 @@ function AcceptedRow(a: { jobId: bigint; manifestCid: string; index: number; dig
     }
   };
   return (
-    <tr>
-      <td>
-        <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link>
-      </td>
-      <td>{a.index}</td>
-      <td className="mono" title={a.digest}>
-        {a.digest.slice(0, 14)}…
-      </td>
-      <td className="mono" title={a.resultCid}>
-        {a.resultCid.slice(0, 12)}…
-      </td>
-      <td>
-        <button className="secondary" onClick={() => void verify()} disabled={busy || !manifest.data} data-testid={`verify-${id}`} title={manifest.error ? `the manifest could not be read: ${manifest.error.message}` : undefined}>
-          {busy ? "Verifying…" : "Verify"}
-        </button>{" "}
-        {check && (
-          <span className={check.ok ? "tx-ok" : "tx-error"} data-testid={`verify-result-${id}`}>
-            {check.ok ? "pixels match the accepted digest" : check.problem}
-          </span>
-        )}
-        {manifest.error && <span className="tx-error">manifest: {manifest.error.message}</span>}
-      </td>
-    </tr>
+    <>
+      <button className="secondary" onClick={() => void verify()} disabled={busy || !manifest.data} data-testid={`verify-${id}`} title={manifest.error ? `the manifest could not be read: ${manifest.error.message}` : undefined}>
+        {busy ? "Verifying…" : "Verify"}
+      </button>{" "}
+      {check && (
+        <span className={check.ok ? "tx-ok" : "tx-error"} data-testid={`verify-result-${id}`}>
+          {check.ok ? "pixels match the accepted digest" : check.problem}
+        </span>
+      )}
+      {manifest.error && <span className="tx-error">manifest: {manifest.error.message}</span>}
+    </>
   );
 }
 
@@ -373,30 +342,12 @@ function Events({ run }: { run: AuditRun }) {
       <p className="muted" data-testid="events-shown">
         {shown.length} of {run.events.length} events{shown.length > EVENTS_SHOWN ? `, the newest ${EVENTS_SHOWN} shown` : ""}
       </p>
-      <div className="table-wrap">
-        <table data-testid="audit-event-list">
-          <thead>
-            <tr>
-              <th>Block</th>
-              <th>Event</th>
-              <th>Arguments</th>
-              <th>Transaction</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.slice(0, EVENTS_SHOWN).map((e) => (
-              <tr key={`${e.blockNumber}:${e.logIndex}`} data-testid="audit-event" data-event={e.eventName}>
-                <td>{e.blockNumber.toString()}</td>
-                <td>{e.eventName}</td>
-                <td className="args">{describeArgs(e.args)}</td>
-                <td className="mono" title={e.transactionHash}>
-                  {e.transactionHash.slice(0, 10)}…
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <EventTable
+        testId="audit-event-list"
+        events={shown.slice(0, EVENTS_SHOWN)}
+        rowProps={(e) => ({ "data-testid": "audit-event", "data-event": e.eventName })}
+        columns={[eventNameColumn, { header: "Arguments", cell: (e) => describeArgs(e.args), cellProps: () => ({ className: "args" }) }]}
+      />
     </section>
   );
 }

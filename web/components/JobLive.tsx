@@ -22,7 +22,9 @@ import {
   segmentOf,
   tileCount,
   tileRect,
+  type FoldEvent,
   type JobRecord,
+  type ReplicaRecord,
   type Manifest,
   type SegmentRecord,
   resultFileName,
@@ -31,12 +33,15 @@ import {
   sceneRefusals,
 } from "@tessellate/sdk";
 import { useQuery } from "@tanstack/react-query";
+import { zeroAddress } from "viem";
 import { useAcceptedTiles, type AcceptedTile } from "../lib/acceptedTiles.ts";
 import { jobMarketAbi, useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useJobState, useManifest } from "../lib/useJobState.ts";
 import { useTransaction } from "../lib/useTransaction.ts";
+import { EventTable, eventNameColumn } from "./EventTable.tsx";
+import { Table, hashColumn } from "./Table.tsx";
 import { TxStatus } from "./TxStatus.tsx";
 import { compositeInBrowser } from "../lib/composite.ts";
 
@@ -111,8 +116,13 @@ function stateOf(seg: SegmentRecord, job: JobRecord): SegmentState {
   return "open";
 }
 
-function short(hex: string | undefined): string {
-  return hex ? `${hex.slice(0, 10)}…` : "—";
+/** An event's arguments in one line, less the job id and the job's parameters (the page shows them). */
+function timelineDetails(e: FoldEvent): string {
+  return Object.entries(e.args)
+    .filter(([k]) => k !== "jobId" && k !== "params")
+    .map(([k, v]) => `${k} ${typeof v === "bigint" ? v.toString() : Array.isArray(v) ? `[${v.length}]` : String(v)}`)
+    .join(", ")
+    .slice(0, 160);
 }
 
 function GivenBack({ seg }: { seg: SegmentRecord }) {
@@ -142,35 +152,25 @@ function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined })
   );
   return (
     <>
-    <div className="table-wrap">
-      <table data-testid="replicas">
-        <thead>
-          <tr>
-            <th>#</th>
-            <th>Provider</th>
-            <th>State</th>
-            <th>Lease</th>
-            <th>Commit tx</th>
-            <th>Digest</th>
-            <th>Outcome</th>
-          </tr>
-        </thead>
-        <tbody>
-          {seg.replicas.map((rep, k) => (
-            <tr key={k}>
-              <td>{k}</td>
-              <td className="mono">{rep.provider === "0x0000000000000000000000000000000000000000" ? "—" : shortAddress(rep.provider)}</td>
-              <td>{ReplicaStateNames[rep.state]}</td>
-              <td>{(rep.state === ReplicaState.Claimed || rep.state === ReplicaState.Committed) && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—"}</td>
-              <td className="mono" title={rep.commitTx}>{short(rep.commitTx)}</td>
-              <td className="mono" title={rep.digest}>{short(rep.digest)}</td>
-              <td>{rep.verdict ?? "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-    <GivenBack seg={seg} />
+      <Table
+        testId="replicas"
+        rows={seg.replicas}
+        rowKey={(_, k) => String(k)}
+        columns={[
+          { header: "#", cell: (_, k) => k },
+          { header: "Provider", cell: (rep) => (rep.provider === zeroAddress ? "—" : shortAddress(rep.provider)), cellProps: () => ({ className: "mono" }) },
+          { header: "State", cell: (rep) => ReplicaStateNames[rep.state] },
+          {
+            header: "Lease",
+            cell: (rep) =>
+              (rep.state === ReplicaState.Claimed || rep.state === ReplicaState.Committed) && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—",
+          },
+          hashColumn<ReplicaRecord>("Commit tx", (rep) => rep.commitTx),
+          hashColumn<ReplicaRecord>("Digest", (rep) => rep.digest),
+          { header: "Outcome", cell: (rep) => rep.verdict ?? "—" },
+        ]}
+      />
+      <GivenBack seg={seg} />
     </>
   );
 }
@@ -188,32 +188,18 @@ function Stuck({ job }: { job: JobRecord }) {
           {refusals.size} provider{refusals.size === 1 ? "" : "s"} refused the scene itself: {[...refusals.values()].map((r) => `${AbandonReasonNames[r.reason]}${r.detail ? ` (“${r.detail}”)` : ""}`).join("; ")}. Check the scene and its manifest; other providers may refuse it too.
         </p>
       )}
-      <div className="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Segment</th>
-              <th>Provider</th>
-              <th>Reason</th>
-              <th>In their words</th>
-              <th>Block</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.flatMap((seg) =>
-              seg.givenBack.map((g, i) => (
-                <tr key={`${seg.index}:${i}`} data-testid={`stuck-${seg.index}`}>
-                  <td>{seg.index}</td>
-                  <td className="mono" title={g.provider}>{shortAddress(g.provider)}</td>
-                  <td>{AbandonReasonNames[g.reason] ?? g.reason}</td>
-                  <td className="args">{g.detail || "—"}</td>
-                  <td>{g.blockNumber.toString()}</td>
-                </tr>
-              )),
-            )}
-          </tbody>
-        </table>
-      </div>
+      <Table
+        rows={rows.flatMap((seg) => seg.givenBack.map((g, i) => ({ segment: seg.index, i, g })))}
+        rowKey={(r) => `${r.segment}:${r.i}`}
+        rowProps={(r) => ({ "data-testid": `stuck-${r.segment}` })}
+        columns={[
+          { header: "Segment", cell: (r) => r.segment },
+          { header: "Provider", cell: (r) => shortAddress(r.g.provider), cellProps: (r) => ({ className: "mono", title: r.g.provider }) },
+          { header: "Reason", cell: (r) => AbandonReasonNames[r.g.reason] ?? r.g.reason },
+          { header: "In their words", cell: (r) => r.g.detail || "—", cellProps: () => ({ className: "args" }) },
+          { header: "Block", cell: (r) => r.g.blockNumber.toString() },
+        ]}
+      />
     </section>
   );
 }
@@ -408,36 +394,12 @@ export function JobLive({ jobId }: { jobId: bigint }) {
 
       <section className="panel">
         <h2>Timeline</h2>
-        <div className="table-wrap">
-          <table data-testid="timeline">
-            <thead>
-              <tr>
-                <th>Block</th>
-                <th>Event</th>
-                <th>Details</th>
-                <th>Transaction</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...events].reverse().slice(0, 200).map((e) => (
-                <tr key={`${e.transactionHash}:${e.logIndex}`} data-testid={`event-${e.eventName}`}>
-                  <td>{e.blockNumber.toString()}</td>
-                  <td>{e.eventName}</td>
-                  <td className="mono">
-                    {Object.entries(e.args)
-                      .filter(([k]) => k !== "jobId" && k !== "params")
-                      .map(([k, v]) => `${k} ${typeof v === "bigint" ? v.toString() : Array.isArray(v) ? `[${v.length}]` : String(v)}`)
-                      .join(", ")
-                      .slice(0, 160)}
-                  </td>
-                  <td className="mono" title={e.transactionHash}>
-                    {short(e.transactionHash)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <EventTable
+          testId="timeline"
+          events={[...events].reverse().slice(0, 200)}
+          rowProps={(e) => ({ "data-testid": `event-${e.eventName}` })}
+          columns={[eventNameColumn, { header: "Details", cell: timelineDetails, cellProps: () => ({ className: "mono" }) }]}
+        />
       </section>
     </>
   );

@@ -10,13 +10,19 @@ import Link from "next/link";
 import { usePublicClient } from "wagmi";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { fetchManifest, scanProviders, type FoldEvent } from "@tessellate/sdk";
+import type { Address } from "viem";
 import { gatewayCat } from "../lib/composite.ts";
 import { formatAmount, formatBps, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useProtocolState } from "../lib/useProtocolState.ts";
+import { EventTable } from "./EventTable.tsx";
+import { Table, hashColumn } from "./Table.tsx";
 
 const RECENT_JOBS = 20;
 const RECENT_SETTLEMENTS = 10;
+
+/** The arguments of a `SegmentAccepted` event. */
+const accepted = (e: FoldEvent) => e.args as { jobId: bigint; segment: number; digest: string };
 
 function median(values: bigint[]): bigint {
   const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -62,6 +68,7 @@ export function NetworkMarket() {
     return [...byEngine].sort(([a], [b]) => a.localeCompare(b));
   }, [jobs, manifests.map((q) => q.dataUpdatedAt).join(",")]); // eslint-disable-line react-hooks/exhaustive-deps
   const unknown = jobs.filter((_, i) => manifests[i]?.isError).length;
+  const record = (address: Address) => live.state?.providers.get(address);
   const settlements = useMemo(() => live.events.filter((e) => e.eventName === "SegmentAccepted").slice(-RECENT_SETTLEMENTS).reverse(), [live.version]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return (
@@ -71,39 +78,30 @@ export function NetworkMarket() {
         {scan.error && <p className="tx tx-error">Could not read the providers: {scan.error.message.split("\n")[0]}</p>}
         {scan.data && scan.data.providers.length === 0 && <p className="muted">No provider is registered.</p>}
         {scan.data && scan.data.providers.length > 0 && (
-          <div className="table-wrap">
-            <table data-testid="providers">
-              <thead>
-                <tr>
-                  <th>Provider</th>
-                  <th>Engines (benchmark score)</th>
-                  <th>Reputation</th>
-                  <th>Accepted</th>
-                  <th>Staked</th>
-                </tr>
-              </thead>
-              <tbody>
-                {scan.data.providers.map((p) => {
-                  const record = live.state?.providers.get(p.address);
-                  return (
-                    <tr key={p.address} data-testid={`provider-${p.address}`}>
-                      <td>
-                        <Link href={`/provider/${p.address}`} className="mono" title={p.address}>
-                          {shortAddress(p.address)}
-                        </Link>
-                      </td>
-                      <td data-testid="provider-engines">
-                        {p.profile ? p.profile.engines.map((e) => `${e.name} ${e.version} (${e.score})`).join(", ") || "none advertised" : <span className="muted">profile unreadable</span>}
-                      </td>
-                      <td data-testid="provider-score">{record ? formatBps(record.reputation.score) : "…"}</td>
-                      <td>{record?.reputation.accepted ?? "…"}</td>
-                      <td>{amount(record?.staked)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            testId="providers"
+            rows={scan.data.providers}
+            rowKey={(p) => p.address}
+            rowProps={(p) => ({ "data-testid": `provider-${p.address}` })}
+            columns={[
+              {
+                header: "Provider",
+                cell: (p) => (
+                  <Link href={`/provider/${p.address}`} className="mono" title={p.address}>
+                    {shortAddress(p.address)}
+                  </Link>
+                ),
+              },
+              {
+                header: "Engines (benchmark score)",
+                cell: (p) => (p.profile ? p.profile.engines.map((e) => `${e.name} ${e.version} (${e.score})`).join(", ") || "none advertised" : <span className="muted">profile unreadable</span>),
+                cellProps: () => ({ "data-testid": "provider-engines" }),
+              },
+              { header: "Reputation", cell: (p) => (record(p.address) ? formatBps(record(p.address)!.reputation.score) : "…"), cellProps: () => ({ "data-testid": "provider-score" }) },
+              { header: "Accepted", cell: (p) => record(p.address)?.reputation.accepted ?? "…" },
+              { header: "Staked", cell: (p) => amount(record(p.address)?.staked) },
+            ]}
+          />
         )}
       </section>
       <section className="panel">
@@ -111,37 +109,17 @@ export function NetworkMarket() {
         {settlements.length === 0 ? (
           <p className="muted">No segment has been accepted yet.</p>
         ) : (
-          <div className="table-wrap">
-            <table data-testid="settlements">
-              <thead>
-                <tr>
-                  <th>Block</th>
-                  <th>Job</th>
-                  <th>Segment</th>
-                  <th>Reward per replica</th>
-                  <th>Digest</th>
-                </tr>
-              </thead>
-              <tbody>
-                {settlements.map((e: FoldEvent) => {
-                  const a = e.args as { jobId: bigint; segment: number; digest: string };
-                  return (
-                    <tr key={`${e.blockNumber}:${e.logIndex}`} data-testid="settlement">
-                      <td>{e.blockNumber.toString()}</td>
-                      <td>
-                        <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link>
-                      </td>
-                      <td>{a.segment}</td>
-                      <td>{amount(live.state?.jobs.get(a.jobId)?.params.rewardPerReplica)}</td>
-                      <td className="mono" title={a.digest}>
-                        {a.digest.slice(0, 14)}…
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <EventTable
+            testId="settlements"
+            events={settlements}
+            rowProps={() => ({ "data-testid": "settlement" })}
+            columns={[
+              { header: "Job", cell: (e) => <Link href={`/job/${accepted(e).jobId}`}>#{accepted(e).jobId.toString()}</Link> },
+              { header: "Segment", cell: (e) => accepted(e).segment },
+              { header: "Reward per replica", cell: (e) => amount(live.state?.jobs.get(accepted(e).jobId)?.params.rewardPerReplica) },
+              hashColumn("Digest", (e) => accepted(e).digest, 14),
+            ]}
+          />
         )}
       </section>
       <section className="panel">
@@ -150,32 +128,19 @@ export function NetworkMarket() {
           The {jobs.length} newest jobs{unknown > 0 ? ` (${unknown} whose manifest could not be read are left out)` : ""}: reward per replica, and what the requester pays per megapixel of one frame rendered once.
         </p>
         {prices.length > 0 && (
-          <div className="table-wrap">
-            <table data-testid="prices">
-              <thead>
-                <tr>
-                  <th>Engine</th>
-                  <th>Jobs</th>
-                  <th>Median reward per replica</th>
-                  <th>Lowest – highest</th>
-                  <th>Median per megapixel·frame</th>
-                </tr>
-              </thead>
-              <tbody>
-                {prices.map(([engine, p]) => (
-                  <tr key={engine} data-testid={`price-${engine.split(" ")[0]}`}>
-                    <td>{engine}</td>
-                    <td>{p.jobs.length}</td>
-                    <td data-testid="price-median">{amount(median(p.rewards))}</td>
-                    <td>
-                      {amount(p.rewards.reduce((a, b) => (b < a ? b : a)))} – {amount(p.rewards.reduce((a, b) => (b > a ? b : a)))}
-                    </td>
-                    <td>{amount(median(p.perMegapixel))}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            testId="prices"
+            rows={prices}
+            rowKey={([engine]) => engine}
+            rowProps={([engine]) => ({ "data-testid": `price-${engine.split(" ")[0]}` })}
+            columns={[
+              { header: "Engine", cell: ([engine]) => engine },
+              { header: "Jobs", cell: ([, p]) => p.jobs.length },
+              { header: "Median reward per replica", cell: ([, p]) => amount(median(p.rewards)), cellProps: () => ({ "data-testid": "price-median" }) },
+              { header: "Lowest – highest", cell: ([, p]) => `${amount(p.rewards.reduce((a, b) => (b < a ? b : a)))} – ${amount(p.rewards.reduce((a, b) => (b > a ? b : a)))}` },
+              { header: "Median per megapixel·frame", cell: ([, p]) => amount(median(p.perMegapixel)) },
+            ]}
+          />
         )}
       </section>
     </>

@@ -10,6 +10,7 @@ import { JobStatus } from "@tessellate/sdk/contracts.generated";
 import { jobMarketAbi, useReadMarket, useReadRegistry } from "../lib/contracts.ts";
 import { formatAmount, formatBps, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
+import { Table } from "./Table.tsx";
 import { NetworkMarket } from "./NetworkMarket.tsx";
 import { Stat } from "./Stat.tsx";
 
@@ -60,55 +61,32 @@ export function NetworkView() {
           </p>
         ) : (
           <>
-            <div className="table-wrap">
-              <table data-testid="jobs">
-                <thead>
-                  <tr>
-                    <th>Job</th>
-                    <th>Requester</th>
-                    <th>Status</th>
-                    <th>Segments touched</th>
-                    <th>Replicas / quorum</th>
-                    <th>Reward per replica</th>
-                    <th>Escrow</th>
-                    <th>Deadline</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {ids.map((id, i) => {
-                    const job = jobs.data?.[i]?.result;
-                    return (
-                      <tr key={id.toString()} data-testid={`job-${id}`}>
-                        <td>#{id.toString()}</td>
-                        {job ? (
-                          <>
-                            <td>
-                              <Link href={`/provider/${job.requester}`} className="mono" title={job.requester}>
-                                {shortAddress(job.requester)}
-                              </Link>
-                            </td>
-                            <td>{JOB_STATUS_NAME[job.status] ?? job.status}</td>
-                            <td>
-                              {job.segmentsTouched} / {job.segmentCount}
-                            </td>
-                            <td>
-                              {job.redundancy} / {job.quorum}
-                            </td>
-                            <td>{formatAmount(job.rewardPerReplica, decimals, symbol)}</td>
-                            <td>{formatAmount(job.escrow, decimals, symbol)}</td>
-                            <td>{new Date(Number(job.deadline) * 1000).toLocaleString()}</td>
-                          </>
-                        ) : (
-                          <td colSpan={7} className="muted">
-                            {jobs.data?.[i]?.error ? `could not read: ${jobs.data[i].error?.message.split("\n")[0]}` : "…"}
-                          </td>
-                        )}
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              testId="jobs"
+              rows={ids.map((id, i) => ({ id, read: jobs.data?.[i] }))}
+              rowKey={({ id }) => id.toString()}
+              rowProps={({ id }) => ({ "data-testid": `job-${id}` })}
+              columns={[
+                { header: "Job", cell: ({ id }) => `#${id}` },
+                {
+                  header: "Requester",
+                  cell: ({ read }) =>
+                    read?.result ? (
+                      <Link href={`/provider/${read.result.requester}`} className="mono" title={read.result.requester}>
+                        {shortAddress(read.result.requester)}
+                      </Link>
+                    ) : (
+                      <span className="muted">{read?.error ? `could not read: ${read.error.message.split("\n")[0]}` : "…"}</span>
+                    ),
+                },
+                { header: "Status", cell: ({ read }) => read?.result && (JOB_STATUS_NAME[read.result.status] ?? read.result.status) },
+                { header: "Segments touched", cell: ({ read }) => read?.result && `${read.result.segmentsTouched} / ${read.result.segmentCount}` },
+                { header: "Replicas / quorum", cell: ({ read }) => read?.result && `${read.result.redundancy} / ${read.result.quorum}` },
+                { header: "Reward per replica", cell: ({ read }) => read?.result && formatAmount(read.result.rewardPerReplica, decimals, symbol) },
+                { header: "Escrow", cell: ({ read }) => read?.result && formatAmount(read.result.escrow, decimals, symbol) },
+                { header: "Deadline", cell: ({ read }) => read?.result && new Date(Number(read.result.deadline) * 1000).toLocaleString() },
+              ]}
+            />
             <div className="pager">
               <button className="secondary" disabled={page === 0} onClick={() => setPage(page - 1)}>
                 Newer

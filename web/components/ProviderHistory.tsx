@@ -18,6 +18,7 @@ import { useProtocolState } from "../lib/useProtocolState.ts";
 import { useTransaction } from "../lib/useTransaction.ts";
 import { TxStatus } from "./TxStatus.tsx";
 import { Stat } from "./Stat.tsx";
+import { Table } from "./Table.tsx";
 
 type Counter = "accepted" | "rejected" | "expired" | "abandoned";
 const COUNTERS: { key: Counter; label: string; event: string }[] = [
@@ -145,33 +146,20 @@ export function ProviderHistory({ address, now }: { address: Address; now: numbe
           <Stat label="Withdrawable now" value={amount(balance.data)} testId="earnings-balance" />
           <Stat label="Stake slashed" value={amount(facts.slashed)} testId="slashed" />
         </dl>
-        <div className="table-wrap">
-          <table data-testid="credits">
-            <thead>
-              <tr>
-                <th>Credited as</th>
-                <th>Amount</th>
-                <th>Events</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...facts.credits].map(([kind, c]) => (
-                <tr key={kind} data-testid={`credit-${kind}`}>
-                  <td>{kind}</td>
-                  <td>{amount(c.total)}</td>
-                  <td>{c.events.length}</td>
-                </tr>
-              ))}
-              {facts.slashes.length > 0 && (
-                <tr data-testid="credit-slashed">
-                  <td>Slashed from stake</td>
-                  <td>−{amount(facts.slashed)}</td>
-                  <td>{facts.slashes.length}</td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          testId="credits"
+          rows={[
+            ...[...facts.credits].map(([kind, c]) => ({ testId: `credit-${kind}`, label: kind, amount: amount(c.total), events: c.events.length })),
+            ...(facts.slashes.length > 0 ? [{ testId: "credit-slashed", label: "Slashed from stake", amount: `−${amount(facts.slashed)}`, events: facts.slashes.length }] : []),
+          ]}
+          rowKey={(r) => r.testId}
+          rowProps={(r) => ({ "data-testid": r.testId })}
+          columns={[
+            { header: "Credited as", cell: (r) => r.label },
+            { header: "Amount", cell: (r) => r.amount },
+            { header: "Events", cell: (r) => r.events },
+          ]}
+        />
         {own && (balance.data ?? 0n) > 0n && (
           <div className="row" style={{ marginTop: "0.75rem" }}>
             <button type="button" data-testid="withdraw-earnings" disabled={wrongChain || withdrawTx.busy} onClick={() => void withdrawTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: account.address, functionName: "withdraw" }))}>
@@ -216,32 +204,19 @@ export function ProviderHistory({ address, now }: { address: Address; now: numbe
             None.
           </p>
         ) : (
-          <div className="table-wrap">
-            <table data-testid="held-replicas">
-              <thead>
-                <tr>
-                  <th>Job</th>
-                  <th>Segment</th>
-                  <th>Replica</th>
-                  <th>State</th>
-                  <th>Lease</th>
-                </tr>
-              </thead>
-              <tbody>
-                {facts.held.map((h) => (
-                  <tr key={`${h.jobId}:${h.segment}:${h.replica}`} data-testid={`held-${h.jobId}-${h.segment}`}>
-                    <td>
-                      <Link href={`/job/${h.jobId}`}>#{h.jobId.toString()}</Link>
-                    </td>
-                    <td>{h.segment}</td>
-                    <td>{h.replica}</td>
-                    <td>{ReplicaStateNames[h.state]}</td>
-                    <td>{now === undefined ? "…" : BigInt(now) < h.leaseEnd ? `ends in ${formatDuration(Number(h.leaseEnd - BigInt(now)))}` : "ended"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            testId="held-replicas"
+            rows={facts.held}
+            rowKey={(h) => `${h.jobId}:${h.segment}:${h.replica}`}
+            rowProps={(h) => ({ "data-testid": `held-${h.jobId}-${h.segment}` })}
+            columns={[
+              { header: "Job", cell: (h) => <Link href={`/job/${h.jobId}`}>#{h.jobId.toString()}</Link> },
+              { header: "Segment", cell: (h) => h.segment },
+              { header: "Replica", cell: (h) => h.replica },
+              { header: "State", cell: (h) => ReplicaStateNames[h.state] },
+              { header: "Lease", cell: (h) => (now === undefined ? "…" : BigInt(now) < h.leaseEnd ? `ends in ${formatDuration(Number(h.leaseEnd - BigInt(now)))}` : "ended") },
+            ]}
+          />
         )}
       </section>
     </>
