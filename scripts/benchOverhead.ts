@@ -32,21 +32,33 @@
  * CPU figures (Linux /proc) show how busy the machine was in each window and what the chain, the
  * provider and this process (which hosts the embedded IPFS node) used.
  *
- * Engines (--engine): builtin (default, as above); povray: POV-Ray's animation sample camera2 with
- * its .ini (30 frames, cyclic clock), 2x2 tiles; blender: the adapter's test scene
- * (fixtures/blender/makeScene.py, Cycles, frames 1-4), 2x2 tiles, 16 samples. For those it also
- * renders the job directly as its author would (every frame at full size, all frames in one engine
- * process) and prints the marketplace / that ratio, issue 12's per-tile overhead (target <= 1.25).
- * Segments of several frames (--frames-per-segment) are rendered in one engine process.
+ * Engine CPU: POV-Ray and Blender run in the bubblewrap sandbox, whose bwrap exits without reaping
+ * its PID 1, so their CPU never reaches the reaped-children counters of the process that started
+ * them (cutime/cstime of /proc/<pid>/stat stay at zero). The sandbox measures it itself: a shell
+ * inside it starts the engine, waits for it and writes its `times` (provider-node/src/sandbox/
+ * sandbox.ts). Direct renders here add it up through the sandbox's `onUsage`; the provider counts it
+ * in its metric `tessellate_provider_engine_cpu_seconds_total`, read from its /metrics before and
+ * after the job. The builtin engine renders in worker threads of the process, so its CPU is the
+ * process's own.
  *
- * Flags: --engine builtin|povray|blender  --frames-per-segment N (1)
- *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
+ * Engines (--engine): builtin (default, as above); povray: --scene camera2 (default: POV-Ray's
+ * animation sample with its .ini, 30 frames, cyclic clock) or one of the sample stills chess2,
+ * abyss, biscuit, woodbox (POV-Ray's examples/advanced, at the size the CLI reads from the scene: 320x240),
+ * 2x2 tiles; blender: the adapter's test scene (fixtures/blender/makeScene.py, Cycles, frames
+ * 1-4), 2x2 tiles, 16 samples. For those it also renders the job directly as its author would
+ * (every frame at full size, all frames in one engine process) and prints the marketplace / that
+ * ratio, issue 12's per-tile overhead (target <= 1.25), in CPU seconds (the engine's, and all
+ * of it: engine + provider + chain + IPFS) and in wall time. Segments of several frames
+ * (--frames-per-segment) are rendered in one engine process.
+ *
+ * Flags: --engine builtin|povray|blender  --scene camera2|chess2|abyss|biscuit|woodbox (povray)  --frames-per-segment N (1)
+ *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120; povray: the scene's)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
  *        --threads N (1)  --seed N (7)  --no-idle-pass  --keep (keep the temp folder with logs)
  * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,6 +69,7 @@ import { createBuiltinEngine } from "@tessellate/provider-node/engines/builtin/i
 import { createBlenderEngine } from "@tessellate/provider-node/engines/blender/index";
 import { createPovrayEngine } from "@tessellate/provider-node/engines/povray/index";
 import type { Engine, RenderLimits } from "@tessellate/provider-node/engines/engine";
+import type { EngineUsage } from "@tessellate/provider-node/sandbox/sandbox";
 import { availableParallelism } from "node:os";
 import {
   usage,
@@ -89,9 +102,10 @@ const PORTS = { chainPort: testPort(8961), ipfsApiPort: testPort(5961), ipfsGate
 const { values } = usage(() => parseArgs({
   options: {
     engine: { type: "string", default: "builtin" },
+    scene: { type: "string" },
     frames: { type: "string" },
     "frames-per-segment": { type: "string", default: "1" },
-    size: { type: "string", default: "160x120" },
+    size: { type: "string" },
     tiles: { type: "string" },
     samples: { type: "string" },
     threads: { type: "string", default: "1" },
@@ -118,7 +132,22 @@ if (ENGINE !== "builtin" && ENGINE !== "povray" && ENGINE !== "blender") {
   process.exit(2);
 }
 const CAMERA2 = "/usr/share/doc/povray/examples/animations/camera2";
+/** POV-Ray's sample stills of issue 12 (they include only POV-Ray's own include files). */
+const POVRAY_STILLS = ["chess2", "abyss", "biscuit", "woodbox"];
+const POVRAY_ADVANCED = "/usr/share/doc/povray/examples/advanced";
+const SCENE_NAME = values.scene ?? (ENGINE === "povray" ? "camera2" : undefined);
+if (SCENE_NAME !== undefined && (ENGINE !== "povray" || (SCENE_NAME !== "camera2" && !POVRAY_STILLS.includes(SCENE_NAME)))) {
+  console.error(`--scene is for --engine povray: camera2 or one of ${POVRAY_STILLS.join(", ")}`);
+  process.exit(2);
+}
 function sceneOf(engine: string): { scene: string; entry: string } {
+  if (engine === "povray" && SCENE_NAME !== "camera2") {
+    // A still is submitted as its folder, holding only the .pov (the examples folder has 1.5 MB of other scenes).
+    const dir = mkdtempSync(join(tmpdir(), `tessellate-bench-${SCENE_NAME}-`));
+    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+    copyFileSync(join(POVRAY_ADVANCED, `${SCENE_NAME}.pov`), join(dir, `${SCENE_NAME}.pov`));
+    return { scene: dir, entry: `${SCENE_NAME}.pov` };
+  }
   if (engine === "povray") return { scene: CAMERA2, entry: "camera2.pov" };
   if (engine === "blender") {
     const dir = mkdtempSync(join(tmpdir(), "tessellate-bench-blend-"));
@@ -132,7 +161,7 @@ function sceneOf(engine: string): { scene: string; entry: string } {
 const { scene: SCENE_DIR, entry: SCENE_ENTRY } = sceneOf(ENGINE);
 const rawOptions = {
   engine: ENGINE,
-  size: values.size,
+  size: values.size ?? (ENGINE === "povray" ? undefined : "160x120"),
   frames: values.frames ?? (ENGINE === "builtin" ? "1-4" : ENGINE === "blender" ? "1-4" : undefined),
   tiles: values.tiles ?? (ENGINE === "builtin" ? "1x1" : "2x2"),
   framesPerSegment: values["frames-per-segment"],
@@ -149,8 +178,42 @@ const rawOptions = {
 };
 const sceneDefaults = await readSceneDefaults(SCENE_DIR, rawOptions);
 const options = usage(() => parseSubmitOptions(SCENE_DIR, rawOptions, undefined, sceneDefaults));
+/** CPU seconds of the sandboxed engine runs of this process's direct renders, by the sandbox's own count. */
+let directEngineCpu = 0;
+const sandbox = { onUsage: (usage: EngineUsage) => void (directEngineCpu += usage.cpuSeconds) };
 function createEngine(): Engine {
-  return ENGINE === "povray" ? createPovrayEngine() : ENGINE === "blender" ? createBlenderEngine() : createBuiltinEngine();
+  return ENGINE === "povray" ? createPovrayEngine({ sandbox }) : ENGINE === "blender" ? createBlenderEngine({ sandbox }) : createBuiltinEngine();
+}
+/** This process's own CPU seconds (all threads: the builtin engine's workers, PNG crops). */
+function selfCpu(): number {
+  const usage = process.resourceUsage();
+  return (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+}
+/** CPU of a stretch of direct rendering: the engine's (sandboxed, or in-process) and this process's around it. */
+interface DirectCpu {
+  engine: number;
+  self: number;
+}
+function directCpuSince(start: { engine: number; self: number }): DirectCpu {
+  return { engine: directEngineCpu - start.engine, self: selfCpu() - start.self };
+}
+/**
+ * The CPU a direct render costs its author: the engine's. For the builtin engine that is this
+ * process's (it renders in worker threads); for sandboxed engines the sandbox's count (this
+ * process's own CPU, module loading and PNG crops, is not what running the engine costs).
+ */
+function engineCpuOf(cpu: DirectCpu): number {
+  return ENGINE === "builtin" ? cpu.self : cpu.engine;
+}
+function directCpuMark() {
+  return { engine: directEngineCpu, self: selfCpu() };
+}
+/** The provider's engine CPU counter (its /metrics), summed over engines. */
+async function providerEngineCpu(apiUrl: string): Promise<number> {
+  const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  let total = 0;
+  for (const m of text.matchAll(/^tessellate_provider_engine_cpu_seconds_total(?:\{[^}]*\})? (\S+)$/gm)) total += Number(m[1]);
+  return total;
 }
 const plan = {
   output: { width: options.width, height: options.height, format: "png" as const },
@@ -207,6 +270,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
       return requester.createJob(params);
     },
   };
+  const engineCpuBefore = await providerEngineCpu(provider.apiUrl);
   run.progress.set("marketplace: uploading the scene and posting the job", { force: true });
   const posted = await submitJob(options, { market: timedMarket, storage: network.storage, output: silentOutput, signal: run.signal });
   const jobId = posted.jobId;
@@ -228,6 +292,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
     clearInterval(ticker);
   }
   const cpuEnd = cpuSample({ bench: process.pid, ...pids });
+  const marketEngineCpu = (await providerEngineCpu(provider.apiUrl)) - engineCpuBefore;
   const acceptedEvents = accepted();
   const endAt = Math.max(...acceptedEvents.map((e) => e.at));
   const marketTotal = endAt - createCalledAt;
@@ -323,35 +388,54 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
     ` render under the marketplace vs direct: ${s(phases.render - direct)} (${(((phases.render - direct) / direct) * 100).toFixed(1)} %)`);
   out();
   out("CPU (machine-wide busy cores out of " + cores + ", and CPU seconds of our processes; the rest is other work on the machine)");
-  const cpuRows: string[][] = [["window", "wall", "busy cores", "bench process", "provider", "chain", "other processes"]];
-  const cpuRow = (label: string, a: CpuSample, b: CpuSample) => {
+  const cpuRows: string[][] = [["window", "wall", "busy cores", "bench process", "sandboxed engine", "provider", "chain", "other processes"]];
+  const cpuRow = (label: string, a: CpuSample, b: CpuSample, engineCpu: number) => {
     const c = cpuBetween(a, b, cores);
-    const ours = (c.processes.bench ?? 0) + (c.processes.provider ?? 0) + (c.processes.chain ?? 0);
-    const cell = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(1)} s`);
-    cpuRows.push([label, `${c.wallSeconds.toFixed(1)} s`, c.busyCores.toFixed(2), cell(c.processes.bench), cell(c.processes.provider), cell(c.processes.chain), `${(c.busyCores - ours / c.wallSeconds).toFixed(2)} cores`]);
+    const ours = (c.processes.bench ?? 0) + (c.processes.provider ?? 0) + (c.processes.chain ?? 0) + engineCpu;
+    const cell = (v: number | undefined) => (v === undefined ? "—" : `${v.toFixed(2)} s`);
+    cpuRows.push([label, `${c.wallSeconds.toFixed(1)} s`, c.busyCores.toFixed(2), cell(c.processes.bench), cell(engineCpu), cell(c.processes.provider), cell(c.processes.chain), `${(c.busyCores - ours / c.wallSeconds).toFixed(2)} cores`]);
   };
-  cpuRow("direct before (render in bench)", ...before.cpu);
-  if (idle) cpuRow("direct, network idle (render in bench)", ...idle.cpu);
-  cpuRow("marketplace (render in provider)", cpuStart!, cpuEnd);
-  cpuRow("direct after (render in bench)", ...after.cpu);
+  cpuRow("direct before (render in bench)", ...before.cpu, before.direct.engine);
+  if (idle) cpuRow("direct, network idle (render in bench)", ...idle.cpu, idle.direct.engine);
+  cpuRow("marketplace (render in provider)", cpuStart!, cpuEnd, marketEngineCpu);
+  cpuRow("direct after (render in bench)", ...after.cpu, after.direct.engine);
   for (const line of table(cpuRows)) out(`  ${line}`);
   out();
   // Issue 12's figure, per engine: the job through the market against the direct render of its
   // frames at full size (all frames in one engine process, no tiles), r = 1, one thread per render
-  // and one segment at a time on both sides, so wall time stands for the engine's CPU time. (The
-  // engines' own CPU is not visible here: they run in bubblewrap's PID namespace and their CPU
-  // time does not reach /proc of the process that started them.)
-  out(`Per-tile overhead (${ENGINE}): the job through the market vs the direct full-frame render (all frames, one process, no tiles)`);
+  // and one segment at a time on both sides. CPU: the engine's own (the sandbox counts it) and all
+  // of it (engine + provider + chain + this process, which hosts IPFS); wall time for reference.
+  const market = cpuBetween(cpuStart!, cpuEnd, cores).processes;
+  const marketCpu = {
+    engine: marketEngineCpu,
+    provider: market.provider ?? Number.NaN,
+    chain: market.chain ?? Number.NaN,
+    bench: market.bench ?? Number.NaN,
+  };
+  const marketAll = marketCpu.engine + marketCpu.provider + marketCpu.chain + marketCpu.bench;
+  const fullCpu = engineCpuOf(fullFrames.cpu);
+  const tilesCpu = mean([before.direct, after.direct].map(engineCpuOf));
+  const cpuS = (v: number) => `${v.toFixed(2)} CPU-s`;
+  const ratioCpuEngine = ENGINE === "builtin" ? marketCpu.provider / fullCpu : marketCpu.engine / fullCpu;
+  const ratioCpuAll = marketAll / fullCpu;
+  out(`Per-tile overhead (${ENGINE}${SCENE_NAME ? ` ${SCENE_NAME}` : ""}): the job through the market vs the direct full-frame render (all frames, one process, no tiles)`);
   for (const line of table([
-    ["figure", "value"],
-    ["direct full frames (wall, 1 thread)", s(fullFrames.ms)],
-    ["direct tiles, segment by segment (mean of before/after)", `${s(direct)} = ${(direct / fullFrames.ms).toFixed(3)} × full frames`],
-    ["marketplace total", s(marketTotal)],
-    [`ratio marketplace / direct full frames (${ENGINE})`, (marketTotal / fullFrames.ms).toFixed(3)],
-    ["target (issue 12)", "<= 1.25"],
-  ], { leftAligned: [1] })) {
+    ["figure", "CPU", "wall"],
+    ["direct full frames (1 thread)", cpuS(fullCpu), s(fullFrames.ms)],
+    ["direct tiles, segment by segment (mean of before/after)", `${cpuS(tilesCpu)} = ${(tilesCpu / fullCpu).toFixed(3)} ×`, `${s(direct)} = ${(direct / fullFrames.ms).toFixed(3)} ×`],
+    ["marketplace: engine", ENGINE === "builtin" ? "(in the provider)" : cpuS(marketCpu.engine), ""],
+    ["marketplace: provider node", cpuS(marketCpu.provider), ""],
+    ["marketplace: chain", cpuS(marketCpu.chain), ""],
+    ["marketplace: this process (IPFS node, requester)", cpuS(marketCpu.bench), ""],
+    ["marketplace total", cpuS(marketAll), s(marketTotal)],
+    [`ratio, engine only (${ENGINE})`, ratioCpuEngine.toFixed(3), ""],
+    [`ratio, all of it (${ENGINE})`, ratioCpuAll.toFixed(3), (marketTotal / fullFrames.ms).toFixed(3)],
+    ["target (issue 12)", "<= 1.25", ""],
+  ], { leftAligned: [1, 2] })) {
     out(`  ${line}`);
   }
+  out(`  per segment, more than the direct full frames: ${cpuS((marketAll - fullCpu) / segments.length)} in all` +
+    (ENGINE === "builtin" ? "" : `, of which engine ${cpuS((marketCpu.engine - fullCpu) / segments.length)}, provider node ${cpuS(marketCpu.provider / segments.length)}, chain ${cpuS(marketCpu.chain / segments.length)}`));
   out();
   out("Summary");
   for (const line of table([
@@ -382,7 +466,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
  * size, all frames in one engine process where the engine can. Returns wall ms and the CPU
  * seconds of this process and the engine processes it started.
  */
-async function renderFullFrames(run: BenchRun): Promise<{ ms: number }> {
+async function renderFullFrames(run: BenchRun): Promise<{ ms: number; cpu: DirectCpu }> {
   const engine = createEngine();
   const outDir = join(run.dir, "direct-full");
   mkdirSync(outDir, { recursive: true });
@@ -399,14 +483,16 @@ async function renderFullFrames(run: BenchRun): Promise<{ ms: number }> {
     signal: run.signal,
   };
   const started = nowMs();
+  const mark = directCpuMark();
   if (engine.renderFrames && options.frames.end > options.frames.start) {
     await engine.renderFrames({ ...common, first: options.frames.start, last: options.frames.end, outPathOf: (frame) => join(outDir, `frame-${frame}.png`), limits: { ...limits, timeoutMs: limits.timeoutMs * 100 } });
   } else {
     for (let frame = options.frames.start; frame <= options.frames.end; frame++) await engine.render({ ...common, frame, outPath: join(outDir, `frame-${frame}.png`) });
   }
   const ms = nowMs() - started;
-  run.print(`direct full frames (one process): ${s(ms)}`);
-  return { ms };
+  const cpu = directCpuSince(mark);
+  run.print(`direct full frames (one process): ${s(ms)}, engine ${engineCpuOf(cpu).toFixed(2)} CPU-s`);
+  return { ms, cpu };
 }
 
 /** Renders every segment with the engine directly, one after the other; per-segment wall times. */
@@ -416,6 +502,7 @@ async function renderDirect(run: BenchRun, label: string, pids: Record<string, n
   mkdirSync(outDir, { recursive: true });
   const results: Array<{ index: number; ms: number }> = [];
   const cpuStart = cpuSample({ bench: process.pid, ...pids });
+  const mark = directCpuMark();
   for (const seg of segments) {
     run.signal.throwIfAborted();
     run.progress.set(`${label}: segment ${seg.index + 1}/${segments.length}${results.length ? ` (last ${s(results.at(-1)!.ms)})` : ""}`, { force: true });
@@ -454,11 +541,12 @@ async function renderDirect(run: BenchRun, label: string, pids: Record<string, n
     results.push({ index: seg.index, ms: nowMs() - started });
   }
   const cpuEnd = cpuSample({ bench: process.pid, ...pids });
-  run.print(`${label}: ${results.map((r) => s(r.ms)).join(", ")} — total ${s(sum(results.map((r) => r.ms)))}`);
-  return Object.assign(results, { cpu: [cpuStart, cpuEnd] as [CpuSample, CpuSample] });
+  const cpu = directCpuSince(mark);
+  run.print(`${label}: ${results.map((r) => s(r.ms)).join(", ")} — total ${s(sum(results.map((r) => r.ms)))}, engine ${engineCpuOf(cpu).toFixed(2)} CPU-s`);
+  return Object.assign(results, { cpu: [cpuStart, cpuEnd] as [CpuSample, CpuSample], direct: cpu });
 }
 
-type DirectPass = Array<{ index: number; ms: number }> & { cpu: [CpuSample, CpuSample] };
+type DirectPass = Array<{ index: number; ms: number }> & { cpu: [CpuSample, CpuSample]; direct: DirectCpu };
 
 function findLine(log: ProviderLogLine[], msg: string, segment: number): ProviderLogLine | undefined {
   return log.find((l) => l.msg === msg && l.segment === segment);

@@ -95,7 +95,8 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
   const market = withRpcHealth(connected.market, new RpcHealth(log, clock));
   if (!saltSecret) throw new FatalError("SALT_SECRET_MISSING", "startProviderNode: pass `saltSecret` along with `market` (commitment salts are derived from it)");
   const storage = deps.storage ?? createKuboStorage({ url: config.ipfsApiUrl });
-  const sandbox: SandboxOptions = { isolation: config.sandbox.isolation, workRoot: join(config.dataDir, ENGINE_WORK_DIR) };
+  const metrics = new Metrics();
+  const sandbox: SandboxOptions = { isolation: config.sandbox.isolation, workRoot: join(config.dataDir, ENGINE_WORK_DIR), onUsage: (usage) => metrics.observeEngineUsage(usage) };
   await startSandbox(sandbox, log);
   const engines = deps.engines ?? createEngineRegistry(defaultEngines({ sandbox, logger: log }));
   const installedEngines = (await engines.detectAll()).filter((e) => config.engines.includes(e.name));
@@ -112,7 +113,6 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
     if (!owner) store.setMeta("account", market.account);
 
     const benchmarkScore = await resolveBenchmark(config, deps, engines, store, log);
-    const metrics = new Metrics();
     let worker: Worker | undefined;
     const watcher = new ChainWatcher({
       market,

@@ -45,6 +45,7 @@ export class Metrics {
   readonly renderSeconds = { count: 0 };
   private readonly promCounters: Record<CounterName, Counter>;
   private readonly renderHistogram: Histogram;
+  private readonly engineCpu: Counter;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -55,6 +56,12 @@ export class Metrics {
       name: `${PREFIX}_render_seconds`,
       help: "Render time of one segment (all its frames), seconds.",
       buckets: [...RENDER_SECONDS_BUCKETS],
+      registers,
+    });
+    this.engineCpu = new Counter({
+      name: `${PREFIX}_engine_cpu_seconds_total`,
+      help: "CPU seconds (user + system) of the engine processes (renders and benchmarks), measured inside the sandbox, by engine binary.",
+      labelNames: ["engine"],
       registers,
     });
     new Gauge({ name: `${PREFIX}_up`, help: "1 while the node runs.", registers }).set(1);
@@ -69,6 +76,11 @@ export class Metrics {
   observeRender(seconds: number): void {
     this.renderSeconds.count++;
     this.renderHistogram.observe(seconds);
+  }
+
+  /** Adds one engine run's CPU time (the sandbox reports it after every clean run). */
+  observeEngineUsage(usage: { command: string; cpuSeconds: number }): void {
+    this.engineCpu.inc({ engine: usage.command }, usage.cpuSeconds);
   }
 
   /** Registers the gauges read at scrape time (once, by the API server). */

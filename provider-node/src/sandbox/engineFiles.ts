@@ -104,10 +104,11 @@ export function sandboxLimitsOf(
   request: RenderRequest,
   logger?: SandboxRequest["logger"],
   sandbox: SandboxOptions = {},
-): Pick<SandboxRequest, "readOnlyDirs" | "threads" | "memoryBytes" | "timeoutMs" | "signal" | "logger" | "isolation" | "bwrap"> {
+): Pick<SandboxRequest, "readOnlyDirs" | "threads" | "memoryBytes" | "timeoutMs" | "signal" | "logger" | "isolation" | "bwrap" | "onUsage"> {
   return {
     isolation: sandbox.isolation,
     bwrap: sandbox.bwrap,
+    onUsage: sandbox.onUsage,
     readOnlyDirs: [request.sceneDir],
     threads: request.limits.threads,
     memoryBytes: request.limits.memoryBytes,

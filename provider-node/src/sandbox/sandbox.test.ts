@@ -14,7 +14,7 @@ import { ENGINE_WORK_DIR } from "../main.ts";
 import { createWorld, PROVIDER_A, startNode } from "../testing/harness.ts";
 import { EngineError } from "./engineError.ts";
 import { pidsCgroupParent } from "./pidsCgroup.ts";
-import { NO_ISOLATION_WARNING, removeLeftoverWorkDirs, runSandboxed, withWorkDir, type SandboxRequest } from "./sandbox.ts";
+import { NO_ISOLATION_WARNING, removeLeftoverWorkDirs, runSandboxed, withWorkDir, type EngineUsage, type SandboxRequest } from "./sandbox.ts";
 
 const MiB = 1024 * 1024;
 const quiet = { warn: () => {} };
@@ -49,6 +49,18 @@ describe("runSandboxed", () => {
       assert.equal(result.stdoutTail, "out");
       assert.equal(result.stderrTail, "err");
       assert.ok(result.durationMs >= 0);
+    }));
+
+  test("reports the CPU time of the engine and of the processes it started", () =>
+    withDirs(async (base) => {
+      const usages: EngineUsage[] = [];
+      // The busy loop runs in a grandchild of the engine's shell: its CPU must be counted too.
+      const loop = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+      const result = await runSandboxed({ ...base, command: "sh", args: ["-c", `sh -c '${loop}'; echo done`], onUsage: (usage) => usages.push(usage) });
+      assert.equal(result.stdoutTail, "done");
+      assert.ok(result.cpuSeconds !== undefined && result.cpuSeconds >= 0.05, `cpuSeconds ${result.cpuSeconds}`);
+      assert.deepEqual(usages, [{ command: "sh", cpuSeconds: result.cpuSeconds, wallMs: result.durationMs }]);
+      assert.deepEqual(await readdir(base.workDir), ["tmp"], "the times file is removed");
     }));
 
   test("kills a process that outlives its time limit, whole group included", () =>

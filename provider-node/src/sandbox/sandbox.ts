@@ -21,11 +21,18 @@
  * - lower CPU priority (`nice -n 10`);
  * - a crash, a timeout or a non-zero exit becomes a typed `EngineError`.
  *
+ * Measured: the CPU time (user + system) of the engine and everything it started, by a shell
+ * inside the sandbox that starts the engine, waits for it and writes its `times` into the work
+ * folder (see {@link CPU_TIMES_SCRIPT}); it is in the result and reported to `onUsage`. The node
+ * cannot see that time itself: bwrap exits as soon as its PID 1 reports the engine's exit status,
+ * without reaping that PID 1, so the engine's CPU never reaches the node's reaped-children counters
+ * (`/proc/<node>/stat` cutime/cstime stay at zero; measured with POV-Ray).
+ *
  * Not enforced: a CPU-time quota (the engine's own thread count is the lever) and a memory limit
  * for the run as a whole (the address-space limit is per process).
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, realpath, rm } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Writable } from "node:stream";
@@ -68,6 +75,16 @@ export interface SandboxOptions {
   bwrap?: string;
   /** The folder under which work folders are created (default {@link DEFAULT_WORK_ROOT}). */
   workRoot?: string;
+  /** Called after every run that exited cleanly, with the CPU time it used (metrics, benchmarks). */
+  onUsage?: (usage: EngineUsage) => void;
+}
+
+/** What one engine run cost. */
+export interface EngineUsage {
+  command: string;
+  /** CPU seconds, user + system, of the engine and every process it started (10 ms resolution). */
+  cpuSeconds: number;
+  wallMs: number;
 }
 
 export interface SandboxRequest extends Omit<SandboxOptions, "workRoot"> {
@@ -118,6 +135,8 @@ export interface SandboxResult {
   stdoutTail: string;
   stderrTail: string;
   durationMs: number;
+  /** CPU seconds (user + system) of the engine and what it started; absent when it could not be read. */
+  cpuSeconds?: number;
 }
 
 /** What a node's engines get on this machine, for its start-up log. */
@@ -234,15 +253,44 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
     "-n",
     String(NICE_LEVEL),
     ...sandboxPrefix,
+    "/bin/sh",
+    "-c",
+    CPU_TIMES_SCRIPT,
+    join(workDir, CPU_TIMES_FILE),
     request.command,
     ...request.args,
   ];
   const outside = sandboxPrefix.length > 0 ? { cwd: workDir, env: { PATH: SAFE_PATH } } : { cwd, env };
+  let result: SandboxResult;
   try {
-    return await run(argv, outside.cwd, outside.env, files, request, sandboxPrefix.length > 0);
+    result = await run(argv, outside.cwd, outside.env, files, request);
   } finally {
     if ("dir" in cgroup) await cgroup.remove();
   }
+  const cpuSeconds = await readCpuTimes(join(workDir, CPU_TIMES_FILE));
+  if (cpuSeconds === undefined) return result;
+  request.onUsage?.({ command: request.command, cpuSeconds, wallMs: result.durationMs });
+  return { ...result, cpuSeconds };
+}
+
+/** Where the shell that starts the engine writes its `times` (in the work folder; removed after reading). */
+const CPU_TIMES_FILE = ".tessellate-cpu-times";
+
+/**
+ * Runs the engine (`"$@"`), waits for it and writes the shell's `times` to `$0`: its own and its
+ * waited-for children's user and system time, as `0m0.01s 0m0.00s` lines. The engine's exit
+ * status passes through (a death by signal n as 128 + n, as bwrap reports its child's).
+ */
+const CPU_TIMES_SCRIPT = '"$@"; status=$?; times > "$0" 2>/dev/null; exit $status';
+
+/** The children's user + system seconds from a `times` output file, which is then deleted. */
+async function readCpuTimes(path: string): Promise<number | undefined> {
+  const text = await readFile(path, "utf8").catch(() => undefined);
+  await rm(path, { force: true });
+  const children = text?.trim().split("\n")[1];
+  if (children === undefined) return undefined;
+  const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return seconds.length === 2 && seconds.every(Number.isFinite) ? seconds[0]! + seconds[1]! : undefined;
 }
 
 function run(
@@ -251,7 +299,6 @@ function run(
   env: Record<string, string>,
   files: Array<{ content: string }>,
   request: SandboxRequest,
-  viaBubblewrap: boolean,
 ): Promise<SandboxResult> {
   const started = performance.now();
   const tails = { stdout: new Tail(), stderr: new Tail(), both: new Tail() };
@@ -314,10 +361,10 @@ function run(
     const finish = (exitCode: number | null, processSignal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
-      // Inside bubblewrap the engine is a child of bwrap, which reports a death by signal n as
-      // exit status 128 + n, as shells do.
+      // The engine is a child of the shell that times it (and inside bubblewrap, of bwrap), which
+      // reports a death by signal n as exit status 128 + n.
       let signal: string | null = processSignal;
-      if (viaBubblewrap && exitCode !== null && exitCode > 128 && signalNames.has(exitCode - 128)) {
+      if (exitCode !== null && exitCode > 128 && signalNames.has(exitCode - 128)) {
         signal = signalNames.get(exitCode - 128)!;
         exitCode = null;
       }

@@ -179,6 +179,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
           workDir,
           isolation: options.sandbox?.isolation,
           bwrap: options.sandbox?.bwrap,
+          onUsage: options.sandbox?.onUsage,
           threads: limits.threads,
           memoryBytes: limits.memoryBytes,
           timeoutMs: limits.timeoutMs,
