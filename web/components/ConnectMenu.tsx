@@ -94,7 +94,7 @@ export function ConnectMenu() {
             </button>
           ))}
           {others.map((c) => (
-            <button key={c.uid} role="menuitem" onClick={() => void connect(c)}>
+            <button key={c.uid} role="menuitem" data-testid={`wallet-${c.id}`} onClick={() => void connect(c)}>
               {c.name}
             </button>
           ))}

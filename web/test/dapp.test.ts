@@ -147,7 +147,8 @@ async function seedChain() {
   await send(await provider.writeContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "register", args: [profileCid] }));
 }
 
-async function startWeb(port: number) {
+/** `next start` on `port` against the test chain and IPFS node; `extraEnv` adds to its runtime config. */
+async function startWeb(port: number, extraEnv: Record<string, string> = {}): Promise<{ process: ChildProcess; url: string }> {
   const env = {
     ...process.env,
     NEXT_TELEMETRY_DISABLED: "1",
@@ -158,25 +159,41 @@ async function startWeb(port: number) {
     TESSELLATE_MARKET_ADDRESS: protocol.market,
     TESSELLATE_IPFS_API_URL: `http://127.0.0.1:${testPort(8753)}`,
     TESSELLATE_IPFS_GATEWAY_URL: `http://127.0.0.1:${testPort(8754)}`,
+    ...extraEnv,
   };
-  web = spawn(process.execPath, [NEXT, "start", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: WEB, env, stdio: ["ignore", "pipe", "pipe"] });
+  const server = spawn(process.execPath, [NEXT, "start", "--hostname", "127.0.0.1", "--port", String(port)], { cwd: WEB, env, stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
-  web.stdout!.on("data", (c: Buffer) => output.push(c.toString()));
-  web.stderr!.on("data", (c: Buffer) => output.push(c.toString()));
-  webUrl = `http://127.0.0.1:${port}`;
+  server.stdout!.on("data", (c: Buffer) => output.push(c.toString()));
+  server.stderr!.on("data", (c: Buffer) => output.push(c.toString()));
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (web.exitCode !== null) throw new Error(`next start exited (${web.exitCode}):\n${output.join("")}`);
+    if (server.exitCode !== null) throw new Error(`next start exited (${server.exitCode}):\n${output.join("")}`);
     try {
-      const response = await fetch(`${webUrl}/api/config`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return;
+      const response = await fetch(`${url}/api/config`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return { process: server, url };
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`next start did not answer on ${webUrl} within 60 s:\n${output.join("")}`);
+    if (Date.now() > deadline) {
+      await stopProcess(server);
+      throw new Error(`next start did not answer on ${url} within 60 s:\n${output.join("")}`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** The scripts a page loads, with their text, to tell which code reached the browser. */
+function recordScripts(page: Page): () => Promise<{ url: string; text: string }[]> {
+  const scripts: Promise<{ url: string; text: string }>[] = [];
+  page.on("response", (response) => {
+    if (response.request().resourceType() === "script") scripts.push(response.text().then((text) => ({ url: response.url(), text }), () => ({ url: response.url(), text: "" })));
+  });
+  return () => Promise.all(scripts);
+}
+
+/** A string only WalletConnect's provider code holds (its relay's host): the build has it in chunks loaded on demand. */
+const WALLETCONNECT_MARK = "relay.walletconnect.org";
 
 /** A fresh browser context that records console errors and blocks (and records) any non-loopback request. */
 async function openContext(options: { width?: number; height?: number } = {}) {
@@ -243,7 +260,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     });
     protocol = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: "web-e2e", parameters: { unbondingDelay: BigInt(UNBONDING_DELAY) } });
     await seedChain();
-    await startWeb(testPort(8752));
+    ({ process: web, url: webUrl } = await startWeb(testPort(8752)));
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
   });
 
@@ -571,12 +588,17 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const { context } = session;
     const wallet = await installTestWallet(context, { privateKey: devnetPrivateKey(TEST_WALLET_ACCOUNT), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
     const page = await context.newPage();
+    const scripts = recordScripts(page);
     await page.goto(`${webUrl}/provider`);
     assert.ok(!wallet.requests.includes("eth_requestAccounts"), "the page asked for accounts before the person clicked connect");
 
     // A rejected connection request is explained, and nothing is connected.
     await byTestId(page, "connect").click();
     await screenshot(page, "connect-menu");
+    // Served without a WalletConnect project id: WalletConnect is not offered and none of its code reached the page.
+    assert.equal(await byTestId(page, "wallet-walletConnect").count(), 0, "WalletConnect offered without a project id");
+    const loaded = (await scripts()).filter((script) => script.text.includes(WALLETCONNECT_MARK)).map((script) => script.url);
+    assert.deepEqual(loaded, [], "the page loaded WalletConnect's provider without a project id");
     wallet.rejectNext();
     await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
     await byTestId(page, "connect-error", "rejected").waitFor();
@@ -776,6 +798,41 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       }
     } finally {
       await phone.close();
+    }
+  });
+
+  it("offers WalletConnect only when served with a project id, loading its code then and not before", async () => {
+    const chunks = globSync(join(WEB, ".next/static/chunks/**/*.js")).filter((file) => readFileSync(file, "utf8").includes(WALLETCONNECT_MARK));
+    assert.ok(chunks.length > 0, "the build holds no WalletConnect provider code (is @walletconnect/ethereum-provider installed?)");
+    const served = await startWeb(testPort(8755), { TESSELLATE_WALLETCONNECT_PROJECT_ID: "0123456789abcdef0123456789abcdef" });
+    // WalletConnect's own services are outside the loopback: recorded here, and still blocked by the context.
+    const context = await browser.newContext();
+    const outside: string[] = [];
+    const errors: string[] = [];
+    try {
+      await context.route("**/*", (route) => {
+        const url = new URL(route.request().url());
+        if (url.hostname === "127.0.0.1") return route.continue();
+        outside.push(url.hostname);
+        return route.abort("blockedbyclient");
+      });
+      const page = await context.newPage();
+      page.on("pageerror", (error) => errors.push(error.message));
+      const scripts = recordScripts(page);
+      await page.goto(`${served.url}/network`);
+      await byTestId(page, "connect").click();
+      await byTestId(page, "wallet-walletConnect", "WalletConnect").waitFor();
+      // wagmi sets the connector up with the page: its provider is imported then, from the chunks the build keeps apart.
+      const deadline = Date.now() + 30_000;
+      while (!(await scripts()).some((script) => script.text.includes(WALLETCONNECT_MARK))) {
+        assert.ok(Date.now() < deadline, "WalletConnect was offered but its provider code never loaded");
+        await page.waitForTimeout(250);
+      }
+      assert.deepEqual(errors, []);
+      for (const host of outside) assert.match(host, /(^|\.)(walletconnect\.(org|com)|web3modal\.(org|com)|reown\.com)$/, `a request to ${host}, not a WalletConnect service`);
+    } finally {
+      await context.close();
+      await stopProcess(served.process);
     }
   });
 
