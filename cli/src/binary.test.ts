@@ -194,6 +194,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     const audit = await tessellate(["audit", "--verify-results"]);
     assert.equal(audit.code, 0, `${audit.stdout}\n${audit.stderr}`);
     assert.match(audit.stdout, /4 of 4 accepted results re-checked/);
+    assert.match(audit.stdout, /reveals {10}(\d+) of \1 commitments recomputed from the reveal calldata match the commit calldata/);
     assert.match(audit.stdout, /everything reconciles: 0 discrepancies/);
 
     const missing = await tessellate(["job", "status", "7"]);

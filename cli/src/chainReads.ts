@@ -8,7 +8,7 @@ import { formatLog, getAbiItem, numberToHex, pad, toEventSelector, type Address,
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { decodeProtocolEvents, toProtocolError, type MarketClient } from "@tessellate/sdk/market";
 import { FatalError } from "@tessellate/sdk/errors";
-import { readPendingCommitments as readCommitments, sortEvents, type FoldEvent, type PendingCommitments, type ProtocolState } from "@tessellate/sdk/protocol";
+import { checkRevealedCommitments as checkReveals, readPendingCommitments as readCommitments, sortEvents, type FoldEvent, type PendingCommitments, type ProtocolState, type RevealCheck } from "@tessellate/sdk/protocol";
 import { scanProviders, type ProviderScan } from "@tessellate/sdk/providerOffers";
 import type { Storage } from "@tessellate/sdk/storage";
 import type { JobView, ProviderView, ReplicaView, SegmentView } from "./audit/compare.ts";
@@ -88,18 +88,31 @@ export async function readAllEvents(market: MarketClient, fromBlock: bigint, toB
   return sortEvents((await market.events(fromBlock, toBlock, LOG_CHUNK_BLOCKS)) as FoldEvent[]);
 }
 
-/**
- * Commitments of replicas still Committed, from their commit transactions' calldata: the sdk's
- * `readPendingCommitments` (the dApp's Audit page runs the same), reading through this market's RPC.
- */
-export async function readPendingCommitments(market: MarketClient, state: ProtocolState): Promise<PendingCommitments> {
-  return readCommitments(state, async (hash) => {
+/** A transaction's input, read through this market's RPC (the calldata checks of the audit). */
+function transactionInput(market: MarketClient): (hash: Hex) => Promise<Hex> {
+  return async (hash) => {
     try {
       return (await market.conn.publicClient.getTransaction({ hash })).input;
     } catch (error) {
       throw toProtocolError(error, `reading transaction ${hash}`);
     }
-  });
+  };
+}
+
+/**
+ * Commitments of replicas still Committed, from their commit transactions' calldata: the sdk's
+ * `readPendingCommitments` (the dApp's Audit page runs the same), reading through this market's RPC.
+ */
+export async function readPendingCommitments(market: MarketClient, state: ProtocolState): Promise<PendingCommitments> {
+  return readCommitments(state, transactionInput(market));
+}
+
+/**
+ * Every revealed replica's commitment recomputed from its reveal's calldata and compared with its
+ * commit's: the sdk's `checkRevealedCommitments` (the dApp's Audit and Job pages run the same).
+ */
+export async function checkRevealedCommitments(market: MarketClient, state: ProtocolState, events: readonly FoldEvent[]): Promise<RevealCheck> {
+  return checkReveals(state, events, transactionInput(market));
 }
 
 /** The contracts' views at one block. */

@@ -205,6 +205,12 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     assert.equal(audit.counts.jobs, 1);
     assert.equal(audit.counts.acceptedSegments, 8);
     assert.equal(audit.totals.marketTokenBalance, audit.totals.escrow + audit.totals.balances);
+    // 16 reveals and the tie-breaker's: each commitment recomputed from the reveal's calldata (a direct reveal has none).
+    assert.equal(audit.reveals.total, 17);
+    assert.equal(audit.reveals.matched + audit.reveals.direct, 17);
+    assert.ok(audit.reveals.matched >= 16, `${audit.reveals.matched} commitments re-checked`);
+    assert.equal(audit.reveals.unchecked, 0);
+    assert.match(formatAuditReport(audit).join("\n"), new RegExp(`reveals {10}${audit.reveals.matched} of 17 commitments recomputed`));
     assert.equal(auditExitCode(audit), 0);
 
     const status = await jobStatus({ jobId }, { market: requester, storage });

@@ -88,6 +88,7 @@ export function AuditView() {
       </section>
       {run && run.discrepancies.length > 0 && <Discrepancies run={run} />}
       {run && <Seals run={run} />}
+      {run && <Reveals run={run} />}
       {run && <Totals run={run} amount={amount} />}
       {run && <Accounts run={run} amount={amount} />}
       {run && <Accepted run={run} />}
@@ -120,6 +121,37 @@ function Seals({ run }: { run: AuditRun }) {
           label="Seal discrepancies"
           value={<span className={`badge ${bad === 0 ? "ok" : "warn"}`}>{bad === 0 ? "0 — every seal matches" : `${bad} found`}</span>}
           testId="audit-seal-discrepancies"
+        />
+      </dl>
+    </section>
+  );
+}
+
+/** Every revealed replica's commitment recomputed from its reveal transaction and compared with its commit transaction's. */
+function Reveals({ run }: { run: AuditRun }) {
+  const { reveals } = run;
+  const bad = reveals.discrepancies.length;
+  return (
+    <section className="panel" data-testid="audit-reveals">
+      <h2>Revealed commitments</h2>
+      <p className="muted">
+        For every reveal, the commitment recomputed from the digest and salt its <code>reveal</code> transaction carried (the sdk&apos;s <code>commitmentOf</code>), against
+        the commitment its provider&apos;s <code>commit</code> transaction sent — all 256 bits, where the contract compares the first 160 — and the digest against the
+        one <code>ReplicasRevealed</code> logged, as <code>tessellate audit</code> does.
+      </p>
+      <dl className="stats">
+        <Stat label="Reveals" value={reveals.reveals.toString()} testId="audit-reveals-total" />
+        <Stat label="Commitments recomputed and matched" value={reveals.matched.toString()} testId="audit-reveals-matched" />
+        <Stat label="Revealed directly (no commitment)" value={reveals.direct.toString()} testId="audit-reveals-direct" />
+        <Stat
+          label="Unchecked (not a direct market call)"
+          value={<span className={`badge ${reveals.unchecked === 0 ? "ok" : "warn"}`}>{reveals.unchecked.toString()}</span>}
+          testId="audit-reveals-unchecked"
+        />
+        <Stat
+          label="Mismatches"
+          value={<span className={`badge ${bad === 0 ? "ok" : "warn"}`}>{bad === 0 ? "0 — every reveal opens its commitment" : `${bad} found`}</span>}
+          testId="audit-reveal-discrepancies"
         />
       </dl>
     </section>

@@ -25,6 +25,8 @@ import {
   type FoldEvent,
   type JobRecord,
   type ReplicaRecord,
+  type RevealVerdict,
+  replicaKey,
   type Manifest,
   type SegmentRecord,
   resultFileName,
@@ -39,6 +41,7 @@ import { jobMarketAbi, useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
 import { useJobState, useManifest } from "../lib/useJobState.ts";
+import { useRevealCheck, type JobRevealCheck } from "../lib/useRevealCheck.ts";
 import { useTransaction } from "../lib/useTransaction.ts";
 import { EventTable, eventNameColumn } from "./EventTable.tsx";
 import { Table, hashColumn } from "./Table.tsx";
@@ -143,7 +146,24 @@ function GivenBack({ seg }: { seg: SegmentRecord }) {
   );
 }
 
-function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined }) {
+/** The re-check of a revealed replica's commitment, in words. */
+function CommitmentCheck({ verdict, revealed }: { verdict: RevealVerdict | undefined; revealed: boolean }) {
+  if (!revealed) return <>—</>;
+  if (!verdict) return <span className="muted">checking…</span>;
+  switch (verdict.kind) {
+    case "matched":
+      return <span className="tx-ok" title={`commitment ${verdict.commitment}`}>re-checked: the reveal opens the commitment</span>;
+    case "direct":
+      return <span className="muted">revealed directly (no commitment)</span>;
+    case "unchecked":
+      return <span className="muted" title={verdict.why}>unchecked</span>;
+    case "mismatch":
+      return <span className="tx-error">{verdict.discrepancies.map((d) => `${d.field}: ${d.expected} ≠ ${d.actual}`).join("; ")}</span>;
+  }
+}
+
+function Replicas({ job, seg, now, reveals }: { job: JobRecord; seg: SegmentRecord; now: bigint | undefined; reveals: JobRevealCheck }) {
+  const key = (k: number) => replicaKey(job.jobId, seg.index, k);
   if (seg.replicas.length === 0) return (
     <>
       <p className="muted">No replica has been claimed yet.</p>
@@ -166,7 +186,13 @@ function Replicas({ seg, now }: { seg: SegmentRecord; now: bigint | undefined })
               (rep.state === ReplicaState.Claimed || rep.state === ReplicaState.Committed) && now !== undefined ? (rep.leaseEnd > now ? `ends in ${formatDuration(Number(rep.leaseEnd - now))}` : "ended") : "—",
           },
           hashColumn<ReplicaRecord>("Commit tx", (rep) => rep.commitTx),
+          hashColumn<ReplicaRecord>("Reveal tx", (rep) => (rep.digest !== undefined ? reveals.revealTx.get(key(seg.replicas.indexOf(rep))) : undefined)),
           hashColumn<ReplicaRecord>("Digest", (rep) => rep.digest),
+          {
+            header: "Commitment",
+            cell: (rep, k) => <CommitmentCheck verdict={reveals.verdicts.get(key(k))} revealed={rep.digest !== undefined} />,
+            cellProps: (rep) => ({ className: "args", "data-testid": `replica-commitment-${seg.replicas.indexOf(rep)}` }),
+          },
           { header: "Outcome", cell: (rep) => rep.verdict ?? "—" },
         ]}
       />
@@ -299,6 +325,7 @@ export function JobLive({ jobId }: { jobId: bigint }) {
   const { job, events, error } = useJobState(jobId);
   const manifest = useManifest(job?.params.manifestCid);
   const drawn = useAcceptedTiles(manifest.data, job, rc.ipfsGatewayUrl);
+  const reveals = useRevealCheck(job, events);
   const block = useBlock({ watch: true });
   const now = block.data?.timestamp;
   const [selected, setSelected] = useState<number | undefined>();
@@ -350,7 +377,8 @@ export function JobLive({ jobId }: { jobId: bigint }) {
             <h3>
               Segment {selected}: {stateOf(segmentOf(job, selected), job)}
             </h3>
-            <Replicas seg={segmentOf(job, selected)} now={now} />
+            <Replicas job={job} seg={segmentOf(job, selected)} now={now} reveals={reveals} />
+            {reveals.error && <p className="tx tx-error">Could not re-check the reveals: {reveals.error}</p>}
           </div>
         )}
       </section>

@@ -2,12 +2,14 @@
  * The Audit page's work, outside React: rebuild the whole protocol state from raw logs (the
  * History, from block 0, through the sdk's fold with its checks on), read the contracts' views
  * pinned at the same block, and compare them with the sdk's `checkEvents` / `compareWithChain`
- * (the very functions `tessellate audit` uses). Filtering the event list is here too.
+ * (the very functions `tessellate audit` uses), with the committed seals and the revealed
+ * commitments checked from the transactions' calldata as it does. Filtering the event list is here too.
  */
 import { getAddress, type Address, type PublicClient } from "viem";
 import {
   applyCommitments,
   checkEvents,
+  checkRevealedCommitments,
   compareWithChain,
   emptyViews,
   expectedReplicaView,
@@ -27,6 +29,7 @@ import {
   type ProtocolState,
   type ProviderView,
   type ReplicaView,
+  type RevealCheck,
   type SegmentView,
 } from "@tessellate/sdk";
 import type { History } from "./history.ts";
@@ -40,6 +43,8 @@ export interface AuditRun {
   discrepancies: Discrepancy[];
   reads: number;
   seals: SealCheck;
+  /** Every revealed replica's commitment recomputed from its reveal's calldata (the sdk's `checkRevealedCommitments`, as `tessellate audit`); its mismatches are in `discrepancies`. */
+  reveals: RevealCheck;
 }
 
 /**
@@ -87,8 +92,11 @@ export async function runAudit(options: {
   const events = await history.events({ fromBlock: 0n, toBlock: block });
   const state = foldEvents(events);
   options.onProgress?.("reading the commitments of committed replicas from their commit transactions…");
-  const pending = await readPendingCommitments(state, async (hash) => (await client.getTransaction({ hash })).input);
+  const transactionInput = async (hash: `0x${string}`) => (await client.getTransaction({ hash })).input;
+  const pending = await readPendingCommitments(state, transactionInput);
   applyCommitments(state, pending.commitments);
+  options.onProgress?.("re-checking revealed replicas against their commit transactions…");
+  const reveals = await checkRevealedCommitments(state, events, transactionInput);
 
   const read = <T>(address: Address, abi: typeof jobMarketAbi | typeof providerRegistryAbi | typeof renderTokenAbi, functionName: string, args: readonly unknown[] = []) =>
     client.readContract({ address, abi, functionName, args, blockNumber: block } as Parameters<PublicClient["readContract"]>[0]) as Promise<T>;
@@ -137,7 +145,7 @@ export async function runAudit(options: {
     tick();
   });
   const compare = { formatAmount: options.formatAmount };
-  const discrepancies = [...checkEvents(state, compare), ...compareWithChain(state, views, { ...compare, complete: true })];
+  const discrepancies = [...checkEvents(state, compare), ...compareWithChain(state, views, { ...compare, complete: true }), ...reveals.discrepancies];
   let compared = 0;
   for (const { jobId, segment, replica } of plan.replicas) {
     const job = state.jobs.get(jobId)!;
@@ -152,7 +160,7 @@ export async function runAudit(options: {
     unchecked: pending.unchecked,
     discrepancies: discrepancies.filter((d) => d.field === "seal" || d.field === "acceptedSeal"),
   };
-  return { block, events, state, views, discrepancies, reads: total + 8 + pending.transactions, seals };
+  return { block, events, state, views, discrepancies, reads: total + 8 + pending.transactions + reveals.transactions, seals, reveals };
 }
 
 export interface EventFilter {

@@ -507,6 +507,8 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "event-SegmentAccepted").first().waitFor();
     await byTestId(page, "segment-1").click();
     await byTestId(page, "replicas", "accepted").waitFor();
+    // Each reveal re-checked in the browser against its commit transaction's calldata.
+    for (const k of [0, 1]) await byTestId(page, `replica-commitment-${k}`, "re-checked: the reveal opens the commitment").waitFor({ timeout: 30_000 });
     await byTestId(page, "make-composite").click();
     await byTestId(page, "composite-ready", "Every tile matched the digest its quorum accepted (2 segments).").waitFor({ timeout: 30_000 });
     const href = await byTestId(page, "download-1").getAttribute("href");
@@ -727,6 +729,12 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.ok(BigInt((await byTestId(page, "audit-block").textContent()) ?? "0") <= block);
     // Committed seals, as `tessellate audit` checks them: every known seal matches replicaOf, none left unchecked.
     await waitForText(page, "audit-seal-discrepancies", "0 — every seal matches");
+    // Every reveal of the run so far (the settled job's four) opens the commitment its commit transaction sent.
+    await waitForText(page, "audit-reveal-discrepancies", "0 — every reveal opens its commitment");
+    const revealsTotal = Number(await byTestId(page, "audit-reveals-total").textContent());
+    assert.ok(revealsTotal >= 4, `only ${revealsTotal} reveals seen`);
+    assert.equal(Number(await byTestId(page, "audit-reveals-matched").textContent()) + Number(await byTestId(page, "audit-reveals-direct").textContent()), revealsTotal);
+    assert.equal(await byTestId(page, "audit-reveals-unchecked").textContent(), "0");
     assert.ok(Number(await byTestId(page, "audit-seals-compared").textContent()) > 0, "no replica seal was compared");
     assert.equal(await byTestId(page, "audit-seals-unchecked").textContent(), "0");
     // Every account the events know, side by side with the contract: nothing flagged.

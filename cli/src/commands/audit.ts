@@ -20,7 +20,7 @@ import {
   type Discrepancy,
 } from "../audit/compare.ts";
 import { applyCommitments, foldEvents, SegmentStatus, type ProtocolState } from "@tessellate/sdk/protocol";
-import { createViewReader, mapLimit, readAllEvents, readPendingCommitments } from "../chainReads.ts";
+import { checkRevealedCommitments, createViewReader, mapLimit, readAllEvents, readPendingCommitments } from "../chainReads.ts";
 import { formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 import { createLiveLine, formatTaskProgress } from "../progress.ts";
@@ -59,6 +59,8 @@ export interface AuditReport {
   /** Untouched segments not read because of `maxSegmentsPerJob`. */
   skipped: Array<{ jobId: bigint; untouched: number }>;
   verification?: { checked: number; ok: number };
+  /** Revealed replicas whose commitment was recomputed from their reveal's calldata (the mismatches are in `discrepancies`). */
+  reveals: { total: number; matched: number; direct: number; unchecked: number };
   discrepancies: Discrepancy[];
   state: ProtocolState;
 }
@@ -77,6 +79,8 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
   const events = await readAllEvents(market, fromBlock, toBlock);
   const state = foldEvents(events);
   applyCommitments(state, (await readPendingCommitments(market, state)).commitments);
+  live.set("re-checking revealed replicas against their commit transactions…", { force: true });
+  const revealCheck = await checkRevealedCommitments(market, state, events);
 
   // ------------------------------------------------------------ views at `toBlock`
   const reader = createViewReader(market, toBlock);
@@ -127,7 +131,7 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
     tick();
   });
 
-  const discrepancies = [...checkEvents(state), ...compareWithChain(state, views, { complete })];
+  const discrepancies = [...checkEvents(state), ...compareWithChain(state, views, { complete }), ...revealCheck.discrepancies];
 
   // ------------------------------------------------------------ results on IPFS
   let verification: AuditReport["verification"];
@@ -187,6 +191,7 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
     totals: { escrow: state.totalEscrow, balances: state.totalBalances, staked: state.totalStaked, marketTokenBalance, registryTokenBalance },
     skipped: plan.skipped,
     verification,
+    reveals: { total: revealCheck.reveals, matched: revealCheck.matched, direct: revealCheck.direct, unchecked: revealCheck.unchecked },
     discrepancies,
     state,
   };
@@ -202,6 +207,7 @@ const SOURCE_NAMES: Record<Discrepancy["source"], string> = {
   contract: "contract",
   token: "token",
   ipfs: "IPFS",
+  calldata: "calldata",
 };
 
 /** The report as lines of text. */
@@ -219,6 +225,10 @@ export function formatAuditReport(report: AuditReport, options: { symbol?: strin
     `  stakes           ${t(report.totals.staked)}; registry holds ${t(report.totals.registryTokenBalance)}`,
   ];
   for (const s of report.skipped) lines.push(`  note: job ${s.jobId}: ${s.untouched} untouched segments not read (raise --max-segments)`);
+  const r = report.reveals;
+  lines.push(
+    `  reveals          ${r.matched} of ${r.total} commitments recomputed from the reveal calldata match the commit calldata${r.direct ? `; ${r.direct} revealed directly (no commitment)` : ""}${r.unchecked ? `; ${r.unchecked} unchecked (not a direct market call)` : ""}`,
+  );
   if (report.verification) lines.push(`  results          ${report.verification.ok} of ${report.verification.checked} accepted results re-checked against their digests`);
   lines.push("");
   if (report.discrepancies.length === 0) {

@@ -36,7 +36,7 @@ export interface ChainViews {
   treasury?: Address;
 }
 
-export type DiscrepancySource = "events" | "contract" | "token" | "ipfs";
+export type DiscrepancySource = "events" | "contract" | "token" | "ipfs" | "calldata";
 
 export interface Discrepancy {
   source: DiscrepancySource;

@@ -31,3 +31,4 @@ export * from "./fold.ts";
 export * from "./views.ts";
 export * from "./compare.ts";
 export * from "./commitments.ts";
+export * from "./reveals.ts";
