@@ -154,10 +154,12 @@ export class ChainWatcher {
       const events = await this.market.events(from, to);
       const hash = await this.market.blockHash(to);
       if (!this.store.isOpen) return effects;
+      // Chain facts with their checkpoint: a power cut that loses them only makes the watcher read
+      // these blocks again.
       this.store.transaction(() => {
         applyEvents(this.store, events, this.me, this.log, effects);
         this.store.setCheckpoint(to, hash);
-      });
+      }, { rederivable: true });
       applied = true;
       if (to < head) this.log.info({ from: String(from), to: String(to), head: String(head) }, "catching up with the chain");
     }

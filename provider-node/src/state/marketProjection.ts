@@ -9,6 +9,7 @@ import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { Address, Hex } from "viem";
 import { expirableReason, isHeld, isSegmentClaimableBy, ReplicaStateNames, SegmentStatusNames, type JobRecord, type SegmentRecord } from "@tessellate/sdk/protocol";
 import { jsonWithBigints, parseWithBigints } from "./json.ts";
+import { preparedStatements, type PreparedStatements } from "./statements.ts";
 
 type Row = Record<string, SQLInputValue>;
 
@@ -58,31 +59,33 @@ export interface MarketSlotRow {
 
 export class MarketProjection {
   private readonly db: DatabaseSync;
+  private readonly sql: PreparedStatements;
 
   constructor(db: DatabaseSync) {
     this.db = db;
     this.db.exec(SCHEMA);
+    this.sql = preparedStatements(db);
   }
 
 
   /** Position (block, log index) of the last event the fold applied, or undefined on a fresh file. */
   foldPosition(): { blockNumber: bigint; logIndex: number } | undefined {
-    const value = (this.db.prepare("SELECT value FROM meta WHERE key = ?").get("foldPosition") as { value: string } | undefined)?.value;
+    const value = (this.sql("SELECT value FROM meta WHERE key = ?").get("foldPosition") as { value: string } | undefined)?.value;
     if (value === undefined) return undefined;
     const [block, logIndex] = value.split(":");
     return { blockNumber: BigInt(block), logIndex: Number(logIndex) };
   }
 
   setFoldPosition(position: { blockNumber: bigint; logIndex: number }): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run("foldPosition", `${position.blockNumber}:${position.logIndex}`);
+    this.sql("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run("foldPosition", `${position.blockNumber}:${position.logIndex}`);
   }
 
   /** The fold's record of a job, with the records of the given segments (those it holds; the others stay untouched ones). */
   loadFoldJob(jobId: bigint, segments: Iterable<number>): JobRecord | undefined {
-    const row = this.db.prepare("SELECT record FROM fold_jobs WHERE job_id = ?").get(jobId) as { record: string } | undefined;
+    const row = this.sql("SELECT record FROM fold_jobs WHERE job_id = ?").get(jobId) as { record: string } | undefined;
     if (!row) return undefined;
     const job = { ...(parseWithBigints(row.record) as Omit<JobRecord, "segments">), segments: new Map<number, SegmentRecord>() };
-    const get = this.db.prepare("SELECT record FROM fold_segments WHERE job_id = ? AND segment = ?");
+    const get = this.sql("SELECT record FROM fold_segments WHERE job_id = ? AND segment = ?");
     for (const index of segments) {
       const seg = get.get(jobId, index) as { record: string } | undefined;
       if (seg) job.segments.set(index, parseWithBigints(seg.record) as SegmentRecord);
@@ -96,12 +99,12 @@ export class MarketProjection {
    */
   saveFoldJob(job: JobRecord, segments: Iterable<number>): void {
     const { segments: all, ...header } = job;
-    this.db.prepare("INSERT INTO fold_jobs (job_id, record) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET record = excluded.record").run(job.jobId, jsonWithBigints(header));
-    const putRecord = this.db.prepare("INSERT INTO fold_segments (job_id, segment, record) VALUES (?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET record = excluded.record");
-    const putSegment = this.db.prepare(
+    this.sql("INSERT INTO fold_jobs (job_id, record) VALUES (?, ?) ON CONFLICT(job_id) DO UPDATE SET record = excluded.record").run(job.jobId, jsonWithBigints(header));
+    const putRecord = this.sql("INSERT INTO fold_segments (job_id, segment, record) VALUES (?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET record = excluded.record");
+    const putSegment = this.sql(
       "INSERT INTO market_segments (job_id, segment, status, reveal_deadline, accepted_digest, slots) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment) DO UPDATE SET status = excluded.status, reveal_deadline = excluded.reveal_deadline, accepted_digest = excluded.accepted_digest, slots = excluded.slots",
     );
-    const putSlot = this.db.prepare(
+    const putSlot = this.sql(
       "INSERT INTO market_slots (job_id, segment, replica, provider, state, lease_end, digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, segment, replica) DO UPDATE SET provider = excluded.provider, state = excluded.state, lease_end = excluded.lease_end, digest = excluded.digest",
     );
     for (const index of segments) {
@@ -114,18 +117,18 @@ export class MarketProjection {
   }
 
   getSlot(jobId: bigint, segment: number, replica: number): MarketSlotRow | undefined {
-    const row = this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND replica = ?").get(jobId, segment, replica) as Row | undefined;
+    const row = this.sql("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND replica = ?").get(jobId, segment, replica) as Row | undefined;
     return row && toSlot(row);
   }
 
   /** Slots of a segment in the projection. */
   slotsOf(jobId: bigint, segment: number): MarketSlotRow[] {
-    return (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? ORDER BY replica").all(jobId, segment) as Row[]).map(toSlot);
+    return (this.sql("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? ORDER BY replica").all(jobId, segment) as Row[]).map(toSlot);
   }
 
   /** A segment as projected; `slots` is null until a tie-breaker changes it from the job's redundancy. */
   getSegment(jobId: bigint, segment: number): { status: string; revealDeadline: number; acceptedDigest: Hex | null; slots: number | null } {
-    const row = this.db.prepare("SELECT status, reveal_deadline, accepted_digest, slots FROM market_segments WHERE job_id = ? AND segment = ?").get(jobId, segment) as Row | undefined;
+    const row = this.sql("SELECT status, reveal_deadline, accepted_digest, slots FROM market_segments WHERE job_id = ? AND segment = ?").get(jobId, segment) as Row | undefined;
     return {
       status: (row?.status as string) ?? "open",
       revealDeadline: Number(row?.reveal_deadline ?? 0),
@@ -139,8 +142,8 @@ export class MarketProjection {
    * passed without a commit, or a reveal window that passed without a reveal.
    */
   expirableSlots(now: number, except: Address): (MarketSlotRow & { reason: "lease" | "reveal" })[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .sql(
         `SELECT s.*, g.reveal_deadline FROM market_slots s LEFT JOIN market_segments g ON g.job_id = s.job_id AND g.segment = s.segment
          WHERE lower(s.provider) <> lower(?) AND s.state IN ('claimed', 'committed')
          ORDER BY s.job_id, s.segment, s.replica`,
@@ -162,8 +165,8 @@ export class MarketProjection {
    * contract decides; this only spares claims that cannot succeed.
    */
   claimableSegments(jobId: bigint, provider: Address, redundancy: number, segmentCount: number, at?: { now: bigint; leaseDuration: number }): number {
-    const segments = this.db.prepare("SELECT segment, status, slots FROM market_segments WHERE job_id = ?").all(jobId) as Row[];
-    const slotRows = (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ?").all(jobId) as Row[]).map(toSlot);
+    const segments = this.sql("SELECT segment, status, slots FROM market_segments WHERE job_id = ?").all(jobId) as Row[];
+    const slotRows = (this.sql("SELECT * FROM market_slots WHERE job_id = ?").all(jobId) as Row[]).map(toSlot);
     let blocked = 0;
     for (const g of segments) {
       const replicas = slotRows.filter((s) => s.segment === Number(g.segment)).map((s) => ({ provider: s.provider, state: replicaStateOf(s.state), leaseEnd: BigInt(s.leaseEnd) }));
@@ -180,7 +183,7 @@ export class MarketProjection {
 
   /** Slots of a segment held (claimed, committed or revealed) by anyone. */
   heldSlots(jobId: bigint, segment: number): MarketSlotRow[] {
-    return (this.db.prepare("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND state IN ('claimed', 'committed', 'revealed')").all(jobId, segment) as Row[]).map(toSlot);
+    return (this.sql("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? AND state IN ('claimed', 'committed', 'revealed')").all(jobId, segment) as Row[]).map(toSlot);
   }
 }
 

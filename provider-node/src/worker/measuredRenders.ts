@@ -38,8 +38,10 @@ export function recordMeasuredRender(ctx: WorkerContext, engine: string, version
   }
   entry.ratios.push(Math.round(ratio * 1000) / 1000 || 0.001);
   if (entry.ratios.length > MAX_MEASURED_RENDERS) entry.ratios.splice(0, entry.ratios.length - MAX_MEASURED_RENDERS);
-  ctx.d.store.setMeta(META_RENDERS, JSON.stringify(all));
-  ctx.d.store.setMeta(META_UNPUBLISHED, String(Number(ctx.d.store.getMeta(META_UNPUBLISHED) ?? "0") + 1));
+  ctx.d.store.transaction(() => {
+    ctx.d.store.setMeta(META_RENDERS, JSON.stringify(all));
+    ctx.d.store.setMeta(META_UNPUBLISHED, String(Number(ctx.d.store.getMeta(META_UNPUBLISHED) ?? "0") + 1));
+  });
 }
 
 /** Publishes the measurements in the node's profile when due (see the module comment). */

@@ -25,7 +25,7 @@ import { protocolNow } from "@tessellate/sdk/protocol";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { Logger } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
-import { ACTIVE_STATES } from "../state/replicaStateMachine.ts";
+import type { ReplicaState } from "../state/replicaStateMachine.ts";
 import { backoffDelay } from "./backoff.ts";
 import { fields, RenderAbort, WorkerContext, type WorkerDeps } from "./context.ts";
 import { claimWork } from "./claim.ts";
@@ -39,6 +39,9 @@ export type { WorkerDeps } from "./context.ts";
 
 /** Tick interval of a node that holds no work (see Worker.nextDelay). */
 export const IDLE_TICK_MS = 1_000;
+
+/** Replica states in which the next step is the worker's own, not an event's (see Worker.nextDelay). */
+const WORKER_DRIVEN_STATES: readonly ReplicaState[] = ["claimed", "rendering", "recovering", "rendered", "committing", "revealing"];
 
 export interface ReplicaProgress {
   id: number;
@@ -190,19 +193,22 @@ export class Worker {
   }
 
   /**
-   * Until the next tick: the polling interval while the node holds work (a replica not yet
-   * settled, a render, a manifest or scene being fetched), else IDLE_TICK_MS. An idle node needs
-   * no fast tick: the watcher wakes it on every new block with events (a posted job, a reopened
-   * slot), so the slow tick only serves time-driven checks (keeper expiries, deferred jobs), which
-   * a second's delay does not hurt. Measured with `npm run bench:idle`.
+   * Until the next tick: the polling interval while a replica waits for the worker itself (claimed,
+   * its render not started; rendered, its commit not sent; a render or recovery to restart after a
+   * restart) or a manifest or scene is being fetched, else IDLE_TICK_MS. Everything else wakes the
+   * worker: a render in flight when it ends, a replica waiting for other providers (committed,
+   * revealed) through the watcher, which wakes it on every new block with events (a posted job, a
+   * reopened slot, the last commit of a segment), so the slow tick only serves time-driven checks
+   * (keeper expiries, deferred jobs, leases), which a second's delay does not hurt. Before, a node
+   * ticked every polling interval (100 ms on loopback) for as long as it held any replica, through
+   * every render. Measured with `npm run bench:idle` and `npm run bench:overhead`.
    */
   private nextDelay(): number {
     const polling = this.d.market.pollingIntervalMs;
     const holdsWork =
-      this.ctx.inFlight.size > 0 ||
       this.ctx.fetchingManifests.size > 0 ||
       this.ctx.fetchingScenes.size > 0 ||
-      this.d.store.listReplicas({ states: ACTIVE_STATES, limit: 1 }).length > 0;
+      this.d.store.listReplicas({ states: WORKER_DRIVEN_STATES }).some((row) => !this.ctx.inFlight.has(row.id));
     const interval = holdsWork ? polling : Math.max(polling, IDLE_TICK_MS);
     const now = this.d.clock.now();
     const next = this.ctx.backoff.nextReadyAt(now);
