@@ -92,24 +92,28 @@ async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<u
  * are used, and parallel deployments cannot race on the build cache), and returns the addresses.
  * The journal is written to ignition/deployments/<deploymentId>; "chain-31337" is the standard
  * folder the bindings generator reads, tests use their own ids. A previous deployment with the
- * same id is removed first, because a devnet chain always starts empty.
+ * same id is removed first, because a devnet chain always starts empty. With `token`, the market
+ * and registry go over that existing ERC-20 (the TessellateWithToken module, its token check
+ * included) instead of a new RenderToken.
  */
 export async function deployProtocol(options: {
   rpcUrl: string;
   deploymentId: string;
   parameters?: Record<string, unknown>;
+  token?: Address;
 }): Promise<DeployedProtocol> {
   rmSync(join(ROOT, "ignition/deployments", options.deploymentId), { recursive: true, force: true });
-  const [{ network }, { default: TessellateModule }] = await Promise.all([
+  const [{ network }, { default: TessellateModule }, { default: WithTokenModule }] = await Promise.all([
     import("hardhat"),
     import("../../ignition/modules/Tessellate.ts"),
+    import("../../ignition/modules/TessellateWithToken.ts"),
   ]);
   const connection = await network.create({ network: "localhost", override: { url: options.rpcUrl } });
   try {
-    const { token, registry, market } = await connection.ignition.deploy(TessellateModule, {
-      deploymentId: options.deploymentId,
-      parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n, minLease: 30n, minRevealWindow: 30n, ...options.parameters } },
-    });
+    const parameters = { unbondingDelay: 3600n, feeBps: 100n, minLease: 30n, minRevealWindow: 30n, ...options.parameters };
+    const { token, registry, market } = options.token
+      ? await connection.ignition.deploy(WithTokenModule, { deploymentId: options.deploymentId, parameters: { TessellateWithToken: { ...parameters, token: options.token } } })
+      : await connection.ignition.deploy(TessellateModule, { deploymentId: options.deploymentId, parameters: { Tessellate: parameters } });
     return {
       token: (await token.getAddress()) as Address,
       registry: (await registry.getAddress()) as Address,

@@ -10,12 +10,12 @@
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { globSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, globSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { createPublicClient, createWalletClient, decodeFunctionData, http, parseUnits, type Address } from "viem";
+import { createPublicClient, createWalletClient, decodeFunctionData, http, parseUnits, type Abi, type Address, type Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
@@ -39,6 +39,7 @@ const SWITCH_ACCOUNTS = [7, 8]; // the account-switch test's two wallet accounts
 const PROFILE_PROVIDER = 9; // registered with a real profile advertising the builtin engine
 const NEW_JOB_ACCOUNT = 10; // posts a job through the New job page
 const SETTLING_PROVIDERS = [11, 12]; // claim, commit and reveal a small job by hand, so the Job page can composite it
+const PLAIN_TOKEN_POSTER = 13; // posts a job on the second market, whose token has no permit
 const SAMPLE_SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 const UNBONDING_DELAY = 3600; // deployProtocol's default
 
@@ -239,7 +240,11 @@ async function waitForStep(page: Page, tx: string, step: string, timeout = 30_00
   }
 }
 
+/** The screenshots this run took, by name. */
+const taken = new Set<string>();
+
 async function screenshot(page: Page, name: string) {
+  taken.add(name);
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
@@ -256,7 +261,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       repoDir: mkdtempSync(join(tmpdir(), "tessellate-web-ipfs-")),
       apiPort: testPort(8753),
       gatewayPort: testPort(8754),
-      corsOrigins: [`http://127.0.0.1:${testPort(8752)}`],
+      corsOrigins: [`http://127.0.0.1:${testPort(8752)}`, `http://127.0.0.1:${testPort(8756)}`], // the second, the plain-token market's page
     });
     protocol = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: "web-e2e", parameters: { unbondingDelay: BigInt(UNBONDING_DELAY) } });
     await seedChain();
@@ -356,9 +361,19 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     // RenderToken has EIP-2612: the page pays with a permit signature, not an approve transaction.
     const poster = devnetAccount(NEW_JOB_ACCOUNT).address;
     const txsBefore = await chainReader().getTransactionCount({ address: poster });
+    // The person rejects the permit signature first: the page says so, and no transaction is sent.
+    wallet.rejectNext();
     await byTestId(page, "submit-job", "Upload, sign a permit and post").click();
-    await page.locator('[data-testid="uploaded"], [data-testid="submit-error"]').first().waitFor({ timeout: 60_000 });
-    assert.equal(await byTestId(page, "submit-error").count(), 0, `the upload failed: ${await byTestId(page, "submit-error").allTextContents()}`);
+    await page.locator('[data-testid="submit-error"]').waitFor({ timeout: 60_000 });
+    await waitForText(page, "submit-error", "You rejected the permit signature in your wallet; nothing was sent.");
+    await byTestId(page, "uploaded").waitFor(); // the upload itself went through and is kept for the next try
+    assert.ok(wallet.requests.includes("eth_signTypedData_v4"), "the page did not ask for a permit signature");
+    assert.equal(wallet.sent(), 0, "a transaction was sent after the rejected permit");
+    assert.equal(await chainReader().getTransactionCount({ address: poster }), txsBefore);
+    assert.equal(await chainReader().readContract({ address: protocol.market, abi: jobMarketAbi, functionName: "jobCount" }), 1n, "a job was created without a permit");
+    await screenshot(page, "new-job-permit-rejected");
+    // Then signs.
+    await byTestId(page, "submit-job", "Upload, sign a permit and post").click();
     // Once createJob is confirmed the page moves to the job's page (its status line goes with it).
     try {
       await page.waitForURL(/\/job\/2$/, { timeout: 60_000 });
@@ -809,6 +824,64 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     }
   });
 
+  it("pays with approve + createJob on a market whose token has no EIP-2612 permit", async () => {
+    // A second market over a plain ERC-20 (test/solidity/PlainToken.sol), served by a second next start.
+    const artifact = JSON.parse(readFileSync(join(WEB, "../artifacts/test/solidity/PlainToken.sol/PlainToken.json"), "utf8")) as { abi: Abi; bytecode: Hex };
+    const transport = http(chain.rpcUrl);
+    const reader = createPublicClient({ transport });
+    const deployer = createWalletClient({ transport, account: devnetAccount(DEVNET_ROLES.deployer), chain: hardhat });
+    const supply = parseUnits("1000000", decimals);
+    const deployed = await reader.waitForTransactionReceipt({ hash: await deployer.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: [supply, deployer.account.address] }), pollingInterval: 100 });
+    const plain = await deployProtocol({ rpcUrl: chain.rpcUrl, deploymentId: "web-e2e-plain-token", token: deployed.contractAddress!, parameters: { unbondingDelay: BigInt(UNBONDING_DELAY) } });
+    const send = async (hash: Hex) => assert.equal((await reader.waitForTransactionReceipt({ hash, pollingInterval: 100 })).status, "success");
+    const poster = devnetAccount(PLAIN_TOKEN_POSTER).address;
+    await send(await deployer.writeContract({ address: plain.token, abi: renderTokenAbi, functionName: "transfer", args: [poster, parseUnits("100", decimals)] }));
+    // A provider advertising the builtin engine, so the page offers it.
+    const provider = createWalletClient({ transport, account: devnetAccount(PROFILE_PROVIDER), chain: hardhat });
+    await send(await provider.writeContract({ address: plain.registry, abi: providerRegistryAbi, functionName: "register", args: [profileCids.get(PROFILE_PROVIDER)!] }));
+    const served = await startWeb(testPort(8756), { TESSELLATE_TOKEN_ADDRESS: plain.token, TESSELLATE_REGISTRY_ADDRESS: plain.registry, TESSELLATE_MARKET_ADDRESS: plain.market });
+    try {
+      const wallet = await installTestWallet(session.context, { privateKey: devnetPrivateKey(PLAIN_TOKEN_POSTER), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
+      const page = await session.context.newPage();
+      await page.goto(`${served.url}/job/new`);
+      await byTestId(page, "connect").click();
+      await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+      await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+      await byTestId(page, "field-engineVersion").locator("option", { hasText: `${BUILTIN_VERSION} — offered by 1 provider` }).waitFor({ state: "attached" });
+      await byTestId(page, "scene-folder").setInputFiles(SAMPLE_SCENE);
+      await waitForText(page, "scene-entry", "scene.json");
+      await byTestId(page, "field-tilesX").fill("1");
+      await byTestId(page, "field-tilesY").fill("1");
+      await byTestId(page, "field-frameEnd").fill("1");
+      await byTestId(page, "field-reward").fill("1");
+      await byTestId(page, "field-collateral").fill("2");
+      await byTestId(page, "plan-summary", /^1 segments? = 1 tiles? /).waitFor();
+      assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, `the form shows problems: ${await page.locator('[data-testid^="problem-"]').allTextContents()}`);
+      // eip712Domain() and nonces() do not answer: the page asks for an approve, then createJob.
+      await byTestId(page, "submit-job", "Upload, approve and post").click();
+      try {
+        await page.waitForURL(/\/job\/1$/, { timeout: 90_000 });
+      } catch (error) {
+        throw new Error(`the page did not move to /job/1; it shows: ${await page.locator("main").innerText()}`, { cause: error });
+      }
+      await waitForText(page, "job-status", "Open");
+      assert.equal(wallet.sent(), 2, "approve and createJob, nothing else");
+      assert.ok(!wallet.requests.includes("eth_signTypedData_v4"), "the page asked for a permit the token does not have");
+      const [created] = await reader.getContractEvents({ address: plain.market, abi: jobMarketAbi, eventName: "JobCreated", args: { jobId: 1n }, fromBlock: 0n });
+      assert.equal(decodeFunctionData({ abi: jobMarketAbi, data: (await reader.getTransaction({ hash: created!.transactionHash })).input }).functionName, "createJob");
+      const [approval] = await reader.getContractEvents({ address: plain.token, abi: renderTokenAbi, eventName: "Approval", args: { owner: poster, spender: plain.market }, fromBlock: 0n });
+      const approveTx = await reader.getTransaction({ hash: approval!.transactionHash });
+      assert.equal(decodeFunctionData({ abi: renderTokenAbi, data: approveTx.input }).functionName, "approve");
+      assert.ok(approval!.blockNumber! < created!.blockNumber!, "the approve was not sent before createJob");
+      const job = await reader.readContract({ address: plain.market, abi: jobMarketAbi, functionName: "jobOf", args: [1n] });
+      assert.equal(approval!.args.value, job.escrow, "the approve was not for exactly the escrow");
+      assert.equal(await reader.readContract({ address: plain.token, abi: renderTokenAbi, functionName: "allowance", args: [poster, plain.market] }), 0n);
+      await screenshot(page, "job-approve-fallback");
+    } finally {
+      await stopProcess(served.process);
+    }
+  });
+
   it("offers WalletConnect only when served with a project id, loading its code then and not before", async () => {
     const chunks = globSync(join(WEB, ".next/static/chunks/**/*.js")).filter((file) => readFileSync(file, "utf8").includes(WALLETCONNECT_MARK));
     assert.ok(chunks.length > 0, "the build holds no WalletConnect provider code (is @walletconnect/ethereum-provider installed?)");
@@ -857,5 +930,20 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "submit-profile").click();
     await waitForText(page, "registered", "registered");
     await screenshot(page, "provider-devnet-picker");
+  });
+
+  it("every screenshot the READMEs show is one this run took, and every page has one", () => {
+    // docs/dapp-<name>.png is web/test-artifacts/<name>.png of a run; TESSELLATE_UPDATE_SCREENSHOTS=1 copies this run's over them.
+    const readmes = [join(WEB, "../README.md"), join(WEB, "README.md")];
+    const shown = new Set(readmes.flatMap((file) => [...readFileSync(file, "utf8").matchAll(/\(\.{0,2}\/?docs\/dapp-([a-z0-9-]+)\.png\)/g)].map((m) => m[1]!)));
+    assert.ok(shown.size > 0, "no dApp screenshot found in the READMEs");
+    for (const name of shown) {
+      assert.ok(taken.has(name), `the README shows docs/dapp-${name}.png, which no test of this run took (web/test-artifacts/${name}.png)`);
+      if (process.env.TESSELLATE_UPDATE_SCREENSHOTS === "1") copyFileSync(join(ARTIFACTS, `${name}.png`), join(WEB, `../docs/dapp-${name}.png`));
+      else assert.ok(existsSync(join(WEB, `../docs/dapp-${name}.png`)), `docs/dapp-${name}.png is missing: run with TESSELLATE_UPDATE_SCREENSHOTS=1`);
+    }
+    for (const page of ["new-job", "job", "provider", "network", "audit"]) {
+      assert.ok([...shown].some((name) => name === page || name.startsWith(`${page}-`) || name === `phone-${page}`), `no README screenshot of the ${page} page`);
+    }
   });
 });
