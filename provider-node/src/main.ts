@@ -122,6 +122,9 @@ async function startLocked(config: ProviderConfig, deps: ProviderNodeDeps, log: 
       startBlock: BigInt(config.chain.startBlock),
       backoff: deps.backoff,
       onEffects: (effects) => worker?.onEffects(effects),
+      // While the node only renders (no slot free, nothing else held), events cannot change what
+      // it does soon: poll once a second instead of every polling interval.
+      pollSlowly: () => worker?.onlyRendering() ?? false,
     });
     await watcher.verifyChain();
     try {

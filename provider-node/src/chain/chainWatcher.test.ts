@@ -75,3 +75,23 @@ test("refuses a chain that no longer holds the block the state file was synced t
   store.setCheckpoint(99n, undefined);
   await assert.rejects(watcher.verifyChain(), /behind the checkpoint 99/);
 });
+
+test("polls once a second while the node only renders, at the polling interval otherwise", async () => {
+  const { market, store } = setup();
+  const port = market.portFor(PROVIDER_A, 10);
+  const sleeps: number[] = [];
+  const clock = { now: () => Date.now(), sleep: async (ms: number) => {
+    sleeps.push(ms);
+    await new Promise((r) => setTimeout(r, 1));
+  } };
+  let rendering = true;
+  const watcher = new ChainWatcher({ market: port, store, log: silentLogger, clock, startBlock: 0n, pollSlowly: () => rendering });
+  watcher.start();
+  await until(() => sleeps.length >= 3, "slow polls");
+  rendering = false;
+  const slow = sleeps.length;
+  await until(() => sleeps.length >= slow + 3, "fast polls");
+  await watcher.stop();
+  assert.ok(sleeps.slice(0, slow).every((ms) => ms === 1_000), `while rendering: ${sleeps.slice(0, slow)}`);
+  assert.ok(sleeps.slice(slow + 1).every((ms) => ms === 10), `afterwards: ${sleeps.slice(slow + 1)}`);
+});

@@ -25,6 +25,14 @@ export interface ChainWatcherOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** Called after every sync that applied events. */
   onEffects?: (effects: ProjectionEffects) => void;
+  /**
+   * True while no event could change what the node does soon (every replica it holds is being
+   * rendered and it may not start more): it then polls every `slowPollMs` instead of every
+   * polling interval. The worker syncs itself when a render ends.
+   */
+  pollSlowly?: () => boolean;
+  /** The polling interval while `pollSlowly()` (default 1 s, never below the polling interval). */
+  slowPollMs?: number;
 }
 
 export class ChainWatcher {
@@ -36,6 +44,8 @@ export class ChainWatcher {
   private readonly chunk: bigint;
   private readonly backoff: Backoff;
   private readonly onEffects: (effects: ProjectionEffects) => void;
+  private readonly pollSlowly: () => boolean;
+  private readonly slowPollMs: number;
   private readonly me: Address;
   private queue: Promise<unknown> = Promise.resolve();
   private stopping = new AbortController();
@@ -59,6 +69,8 @@ export class ChainWatcher {
     this.chunk = options.chunkBlocks ?? 2_000n;
     this.backoff = new Backoff(options.backoff ?? { baseMs: Math.max(200, options.market.pollingIntervalMs * 2), maxMs: 30_000 });
     this.onEffects = options.onEffects ?? (() => {});
+    this.pollSlowly = options.pollSlowly ?? (() => false);
+    this.slowPollMs = Math.max(options.market.pollingIntervalMs, options.slowPollMs ?? 1_000);
     this.me = options.market.account;
   }
 
@@ -120,6 +132,7 @@ export class ChainWatcher {
       let wait = this.market.pollingIntervalMs;
       try {
         await this.syncNow();
+        if (this.pollSlowly()) wait = this.slowPollMs;
         if (this.consecutiveErrors > 0 && this.streakLogged) this.log.info({ after: this.consecutiveErrors }, "chain sync recovered");
         this.consecutiveErrors = 0;
         this.streakLogged = false;

@@ -33,8 +33,11 @@ export function startRenders(ctx: WorkerContext, now: number): void {
     const state = row.state === "recovering" ? "recovering" : "rendering";
     const flight: InFlight = { rowId: row.id, state, controller, startedAt: ctx.d.clock.now(), fraction: 0, done: Promise.resolve() };
     ctx.inFlight.set(row.id, flight);
-    flight.done = render(ctx, row, flight).finally(() => {
+    flight.done = render(ctx, row, flight).finally(async () => {
       ctx.inFlight.delete(row.id);
+      // The watcher may have polled slowly during the render (ChainWatcher.pollSlowly): catch up
+      // before the next tick decides (a direct reveal needs every other slot's commit).
+      if (!ctx.stopping.signal.aborted) await ctx.syncQuietly();
       ctx.wake();
     });
   }

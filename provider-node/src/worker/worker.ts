@@ -25,7 +25,7 @@ import { protocolNow } from "@tessellate/sdk/protocol";
 import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { Logger } from "../ports.ts";
 import type { ProjectionEffects } from "../state/projection.ts";
-import type { ReplicaState } from "../state/replicaStateMachine.ts";
+import { ACTIVE_STATES, type ReplicaState } from "../state/replicaStateMachine.ts";
 import { backoffDelay } from "./backoff.ts";
 import { fields, RenderAbort, WorkerContext, type WorkerDeps } from "./context.ts";
 import { claimWork } from "./claim.ts";
@@ -161,6 +161,18 @@ export class Worker {
       const row = this.d.store.getReplica(f.rowId);
       return { id: f.rowId, jobId: String(row?.jobId), segment: row?.segment ?? -1, replica: row?.replica ?? -1, fraction: f.fraction, startedAt: f.startedAt };
     });
+  }
+
+  /**
+   * True while every replica the node holds is being rendered and it may start no more renders
+   * (the concurrency limit is reached), with no manifest or scene being fetched: no chain event
+   * could make it act before a render ends, except abort a render whose replica was settled.
+   */
+  onlyRendering(): boolean {
+    const { inFlight, fetchingManifests, fetchingScenes } = this.ctx;
+    if (inFlight.size === 0 || inFlight.size < this.d.config.limits.maxConcurrentSegments) return false;
+    if (fetchingManifests.size > 0 || fetchingScenes.size > 0) return false;
+    return this.d.store.listReplicas({ states: ACTIVE_STATES }).every((row) => inFlight.has(row.id));
   }
 
   /** Runs one tick (serialized with the loop's); for tests and the loop itself. */
