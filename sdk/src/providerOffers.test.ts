@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Address } from "viem";
 import { PROFILE_VERSION, type ProviderProfile } from "./profile.ts";
-import { describeEngineVersion, engineOffersOf, engineVersionsOf, needsCoverage, type ProviderScan, type RegisteredProvider } from "./providerOffers.ts";
+import { cpuKernelCounts, describeEngineVersion, engineOffersOf, engineVersionsOf, needsCoverage, type ProviderScan, type RegisteredProvider } from "./providerOffers.ts";
 import { protocolNow } from "./protocol/predicates.ts";
 
 const A = "0x00000000000000000000000000000000000000a1" as Address;
@@ -10,13 +10,13 @@ const B = "0x00000000000000000000000000000000000000b2" as Address;
 const C = "0x00000000000000000000000000000000000000c3" as Address;
 const D = "0x00000000000000000000000000000000000000d4" as Address;
 
-function provider(address: Address, engines: Record<string, string[]>, verificationModes?: string[]): RegisteredProvider {
+function provider(address: Address, engines: Record<string, string[]>, verificationModes?: string[], cpuKernel?: string): RegisteredProvider {
   const profile: ProviderProfile = {
     version: PROFILE_VERSION,
     address,
     engines: Object.entries(engines).flatMap(([name, versions]) => versions.map((version) => ({ name, version, score: 1, seconds: 1 }))),
     benchmarkScore: null,
-    hardware: { cpus: 1, cpuModel: "t", memoryBytes: 1 },
+    hardware: { cpus: 1, cpuModel: "t", memoryBytes: 1, ...(cpuKernel ? { cpuKernel } : {}) },
     limits: { maxConcurrentSegments: 1, cpuThreads: 1, memoryBytes: 1, maxSceneBytes: 1, workHours: "0-24" },
     pricing: { minRewardPerRenderSecondWei: "0" },
     ...(verificationModes ? { verificationModes } : {}),
@@ -44,6 +44,22 @@ describe("provider offers from a scan of the registry", () => {
     const povray = engineVersionsOf(scan, "povray");
     assert.deepEqual(povray, { engine: "povray", versions: [{ version: "3.8.0", providers: 2 }, { version: "3.7.0.10", providers: 2 }], registered: 4, unreadable: 1, cpuKernels: [{ kernel: "unknown", providers: 3 }] });
     assert.equal(describeEngineVersion(povray, povray.versions[0]!), "povray 3.8.0, the version 2 of 4 registered providers advertise (also 3.7.0.10 by 2); 1 profile unreadable");
+  });
+
+  it("counts the CPU kernel classes of the network, and of one engine's providers (older profiles: unknown)", () => {
+    const mixed: ProviderScan = {
+      blockNumber: 10n,
+      providers: [
+        provider(A, { blender: ["4.2.1"] }, undefined, "AVX2"),
+        provider(B, { blender: ["4.2.1"] }, undefined, "SSE4.1"),
+        provider(C, { blender: ["4.2.1"], povray: ["3.8.0"] }, undefined, "AVX2"),
+        provider(D, { povray: ["3.8.0"] }),
+        { address: "0x00000000000000000000000000000000000000e5", profileCid: "cid-e", unreadable: "not JSON" },
+      ],
+    };
+    assert.deepEqual(cpuKernelCounts(mixed), [{ kernel: "AVX2", providers: 2 }, { kernel: "SSE4.1", providers: 1 }, { kernel: "unknown", providers: 1 }]);
+    assert.deepEqual(cpuKernelCounts(mixed, "povray"), [{ kernel: "AVX2", providers: 1 }, { kernel: "unknown", providers: 1 }]);
+    assert.deepEqual(engineVersionsOf(mixed, "blender").cpuKernels, [{ kernel: "AVX2", providers: 2 }, { kernel: "SSE4.1", providers: 1 }]);
   });
 
   it("says how many offer a job's engine, its version, its verification mode and all of them (old profiles render exact only)", () => {

@@ -144,14 +144,23 @@ export function engineVersionsOf(scan: ProviderScan, engine: string): EngineVers
   const versions = engineOffersOf(scan)
     .filter((o) => o.name === engine)
     .map((o) => ({ version: o.version, providers: o.providers.length }));
+  return { engine, versions, registered: scan.providers.length, unreadable: scan.providers.filter((p) => p.unreadable !== undefined).length, cpuKernels: cpuKernelCounts(scan, engine) };
+}
+
+/**
+ * How many registered providers with a readable profile render with each CPU kernel class
+ * (`profileCpuKernel`: "AVX2", "SSE4.1", …, "unknown" for older profiles), most first, then by
+ * name: how heterogeneous the network's processors are (honest renders from different classes
+ * differ in a few pixels). With `engine`, only the providers offering it.
+ */
+export function cpuKernelCounts(scan: ProviderScan, engine?: string): Array<{ kernel: string; providers: number }> {
   const kernels = new Map<string, number>();
   for (const { profile } of scan.providers) {
-    if (!profile?.engines.some((e) => e.name === engine)) continue;
+    if (!profile || (engine !== undefined && !profile.engines.some((e) => e.name === engine))) continue;
     const kernel = profileCpuKernel(profile);
     kernels.set(kernel, (kernels.get(kernel) ?? 0) + 1);
   }
-  const cpuKernels = [...kernels].map(([kernel, providers]) => ({ kernel, providers })).sort((a, b) => b.providers - a.providers || a.kernel.localeCompare(b.kernel));
-  return { engine, versions, registered: scan.providers.length, unreadable: scan.providers.filter((p) => p.unreadable !== undefined).length, cpuKernels };
+  return [...kernels].map(([kernel, providers]) => ({ kernel, providers })).sort((a, b) => b.providers - a.providers || a.kernel.localeCompare(b.kernel));
 }
 
 /** One line saying which version was taken and how many providers offer it (and what else is offered). */

@@ -201,6 +201,17 @@ function Replicas({ job, seg, now, reveals }: { job: JobRecord; seg: SegmentReco
   );
 }
 
+/** While a segment's reveal window is open: how long its committed replicas have left to reveal. */
+function RevealCountdown({ job, seg, now }: { job: JobRecord; seg: SegmentRecord; now: bigint | undefined }) {
+  if (seg.revealDeadline === 0n || isSegmentDone(job, seg) || now === undefined) return null;
+  return (
+    <p className="muted" data-testid="reveal-countdown">
+      {seg.revealDeadline > now ? `Reveal window ends in ${formatDuration(Number(seg.revealDeadline - now))}` : "Reveal window closed: the replicas that did not reveal can be expired"}
+      {" "}({seg.revealed} of {seg.slots} revealed)
+    </p>
+  );
+}
+
 /** Why segments are not progressing: the slots providers gave back, with their reasons, for the segments not done. */
 function Stuck({ job }: { job: JobRecord }) {
   const rows = [...job.segments.values()].filter((seg) => seg.givenBack.length > 0 && !isSegmentDone(job, seg)).sort((a, b) => a.index - b.index);
@@ -377,6 +388,7 @@ export function JobLive({ jobId }: { jobId: bigint }) {
             <h3>
               Segment {selected}: {stateOf(segmentOf(job, selected), job)}
             </h3>
+            <RevealCountdown job={job} seg={segmentOf(job, selected)} now={now} />
             <Replicas job={job} seg={segmentOf(job, selected)} now={now} reveals={reveals} />
             {reveals.error && <p className="tx tx-error">Could not re-check the reveals: {reveals.error}</p>}
           </div>

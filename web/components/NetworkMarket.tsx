@@ -2,14 +2,15 @@
 /**
  * The market's recent activity for the Network page, from the sdk's fold of every event
  * (lib/useProtocolState.ts) and the providers' profiles (the sdk's `scanProviders`): the
- * registered providers with their engines, benchmark and reputation score; the latest
+ * registered providers with their engines, benchmark, CPU kernel class (with a count per class)
+ * and reputation score; the latest
  * settlements; and the price of recent jobs per engine (from each job's manifest).
  */
 import { useMemo } from "react";
 import Link from "next/link";
 import { usePublicClient } from "wagmi";
 import { useQueries, useQuery } from "@tanstack/react-query";
-import { fetchManifest, scanProviders, type FoldEvent } from "@tessellate/sdk";
+import { cpuKernelCounts, fetchManifest, profileCpuKernel, scanProviders, type FoldEvent } from "@tessellate/sdk";
 import type { Address } from "viem";
 import { gatewayCat } from "../lib/composite.ts";
 import { formatAmount, formatBps, shortAddress } from "../lib/format.ts";
@@ -78,6 +79,14 @@ export function NetworkMarket() {
         {scan.error && <p className="tx tx-error">Could not read the providers: {scan.error.message.split("\n")[0]}</p>}
         {scan.data && scan.data.providers.length === 0 && <p className="muted">No provider is registered.</p>}
         {scan.data && scan.data.providers.length > 0 && (
+          <p className="muted" data-testid="cpu-kernels">
+            CPU kernel classes (honest renders from different classes differ in a few pixels; only tolerant verification accepts that):{" "}
+            {cpuKernelCounts(scan.data)
+              .map((k) => `${k.kernel} ${k.providers}`)
+              .join(", ") || "no readable profile"}
+          </p>
+        )}
+        {scan.data && scan.data.providers.length > 0 && (
           <Table
             testId="providers"
             rows={scan.data.providers}
@@ -97,6 +106,7 @@ export function NetworkMarket() {
                 cell: (p) => (p.profile ? p.profile.engines.map((e) => `${e.name} ${e.version} (${e.score})`).join(", ") || "none advertised" : <span className="muted">profile unreadable</span>),
                 cellProps: () => ({ "data-testid": "provider-engines" }),
               },
+              { header: "CPU kernel", cell: (p) => (p.profile ? profileCpuKernel(p.profile) : "—"), cellProps: () => ({ "data-testid": "provider-cpu-kernel" }) },
               { header: "Reputation", cell: (p) => (record(p.address) ? formatBps(record(p.address)!.reputation.score) : "…"), cellProps: () => ({ "data-testid": "provider-score" }) },
               { header: "Accepted", cell: (p) => record(p.address)?.reputation.accepted ?? "…" },
               { header: "Staked", cell: (p) => amount(record(p.address)?.staked) },

@@ -138,7 +138,14 @@ async function seedChain() {
   for (const index of [PROFILE_PROVIDER, TEST_WALLET_ACCOUNT, PICKER_ACCOUNT, ...SETTLING_PROVIDERS]) {
     const cid = await createKuboStorage({ url: ipfs.apiUrl }).addBytes(
       new TextEncoder().encode(
-        canonicalJson({ version: 1, address: devnetAccount(index).address, engines: [{ name: "builtin", version: BUILTIN_VERSION, score: 800, seconds: 1 }], benchmarkScore: 800 }),
+        canonicalJson({
+          version: 1,
+          address: devnetAccount(index).address,
+          engines: [{ name: "builtin", version: BUILTIN_VERSION, score: 800, seconds: 1 }],
+          benchmarkScore: 800,
+          // One provider says which CPU kernel class it renders with; the others' profiles are older (unknown).
+          ...(index === PROFILE_PROVIDER ? { hardware: { cpus: 2, cpuModel: "test", memoryBytes: 1, cpuKernel: "AVX2" } } : {}),
+        }),
       ),
     );
     profileCids.set(index, cid);
@@ -510,6 +517,8 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const page = await session.context.newPage();
     await page.goto(`${webUrl}/job/${jobId}`);
     await byTestId(page, "count-revealing", /revealing 2$/).waitFor({ timeout: 30_000 });
+    await byTestId(page, "segment-0").click();
+    await byTestId(page, "reveal-countdown", /^Reveal window ends in (2 min|1 min( \d+ s)?|\d+ s) \(0 of 2 revealed\)$/).waitFor();
     assert.equal(await page.locator('[data-testid^="tile-"]').count(), 0, "a tile was drawn before any segment was accepted");
     await revealSegment(0);
     await byTestId(page, "count-accepted", /accepted 1$/).waitFor({ timeout: 30_000 });
@@ -788,6 +797,13 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await page.goto(`${webUrl}/network`);
     const profiled = byTestId(page, `provider-${devnetAccount(PROFILE_PROVIDER).address}`);
     await profiled.locator('[data-testid="provider-engines"]', { hasText: `builtin ${BUILTIN_VERSION} (800)` }).waitFor({ timeout: 30_000 });
+    // Each provider's CPU kernel class, and how many providers render with each.
+    assert.equal(await profiled.locator('[data-testid="provider-cpu-kernel"]').textContent(), "AVX2");
+    assert.equal(await byTestId(page, `provider-${devnetAccount(SETTLING_PROVIDERS[0]!).address}`).locator('[data-testid="provider-cpu-kernel"]').textContent(), "unknown");
+    const registered = await page.locator('[data-testid^="provider-0x"]').count();
+    const kernels = (await byTestId(page, "cpu-kernels").textContent()) ?? "";
+    assert.match(kernels, /AVX2 1(,|$)/);
+    assert.match(kernels, new RegExp(`unknown ${registered - 1}(,|$)`));
     const score = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "reputation", args: [devnetAccount(SETTLING_PROVIDERS[0]!).address] });
     await byTestId(page, `provider-${devnetAccount(SETTLING_PROVIDERS[0]!).address}`).locator('[data-testid="provider-score"]', { hasText: `${(score / 100).toFixed(2)} %` }).waitFor();
     // Job 3's two accepted segments.
