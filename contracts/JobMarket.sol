@@ -11,6 +11,8 @@ import {JobMarketBase} from "./JobMarketBase.sol";
 import {JobMarketExtension} from "./JobMarketExtension.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
+import {FingerprintLib} from "./libraries/Fingerprint.sol";
+import {JobRules} from "./JobRules.sol";
 
 /// @title JobMarket — escrowed render jobs settled by redundant-render agreement
 /// @notice Behaviour, errors and events are documented in IJobMarketTypes. This code holds job creation,
@@ -22,6 +24,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
 
     /// @dev JobMarketExtension, deployed here with the same immutables (see JobMarketBase).
     address private immutable _extension;
+    /// @dev The agreement rule of a segment's replicas (JobRules), deployed here, immutable.
+    JobRules private immutable _rules;
 
     /// @param token_ the payment token (fixed for the market's lifetime)
     /// @param unbondingDelay_ the registry's unbonding delay: the market deploys its own
@@ -49,6 +53,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         _extension = address(
             new JobMarketExtension(token_, _registry, admin, minLease_, minRevealWindow_, minCreditReward_)
         );
+        _rules = new JobRules();
         emit CreditRuleSet(minCreditReward_);
         _setTreasury(treasury_);
         _setFee(feeBps_);
@@ -186,13 +191,17 @@ contract JobMarket is JobMarketBase, IJobMarket {
         uint32 providerId = _providerIds[msg.sender];
         uint256[] memory slots = new uint256[](reveals.length);
         bytes32[] memory digests = new bytes32[](reveals.length);
+        string[] memory resultCids = new string[](reveals.length);
+        bytes[] memory fingerprints = new bytes[](reveals.length);
         for (uint256 i; i < reveals.length; ++i) {
             RevealInput calldata rv = reveals[i];
             slots[i] = (uint256(rv.segment) << 8) | rv.replica;
             digests[i] = rv.digest;
+            resultCids[i] = rv.resultCid;
+            fingerprints[i] = rv.fingerprint;
         }
         // Emitted before the verdicts it leads to (SegmentAccepted, ReplicaRejected, Credited).
-        emit ReplicasRevealed(jobId, msg.sender, slots, digests);
+        emit ReplicasRevealed(jobId, msg.sender, slots, digests, resultCids, fingerprints);
         uint32[] memory opened = new uint32[](reveals.length);
         uint256 openedCount;
         for (uint256 i; i < reveals.length; ++i) {
@@ -383,7 +392,9 @@ contract JobMarket is JobMarketBase, IJobMarket {
             deadline: p.deadline,
             escrow: uint128(escrow),
             feeBps: fee,
-            minReputation: p.minReputation
+            minReputation: p.minReputation,
+            verification: p.verification,
+            toleranceBps: p.toleranceBps
         });
         _totalEscrow += escrow;
         emit JobCreated(jobId, msg.sender, p, fee, escrow);
@@ -424,6 +435,10 @@ contract JobMarket is JobMarketBase, IJobMarket {
         uint64 latest = uint64(block.timestamp) + MAX_JOB_DURATION;
         if (p.deadline < earliest || p.deadline > latest) revert JobMarketInvalidDeadline(p.deadline, earliest, latest);
         if (p.minReputation > MAX_REPUTATION) revert JobMarketInvalidMinReputation(p.minReputation, MAX_REPUTATION);
+        uint16 maxTolerance = p.verification == Verification.Tolerant ? MAX_TOLERANCE_BPS : 0;
+        if (p.toleranceBps > maxTolerance || (maxTolerance != 0 && p.toleranceBps == 0)) {
+            revert JobMarketInvalidTolerance(p.verification, p.toleranceBps, maxTolerance);
+        }
     }
 
     function _escrowOf(JobParams calldata p) private view returns (uint256) {
@@ -534,6 +549,12 @@ contract JobMarket is JobMarketBase, IJobMarket {
         Replica storage rep = _heldReplica(c, rv.segment, rv.replica, providerId);
         SegmentHeader h = _loadHeader(jobId, rv.segment);
         if (bytes(rv.resultCid).length == 0) revert JobMarketEmptyResultCid(jobId, rv.segment);
+        bool tolerant = c.job.verification == Verification.Tolerant;
+        uint256 fingerprintLength = tolerant ? FingerprintLib.FINGERPRINT_BYTES : 0;
+        if (rv.fingerprint.length != fingerprintLength) {
+            revert JobMarketInvalidFingerprintLength(jobId, rv.segment, rv.fingerprint.length, fingerprintLength);
+        }
+        bytes32 fingerprintHash = tolerant ? keccak256(rv.fingerprint) : bytes32(0);
         ReplicaState state = rep.state;
         if (state == ReplicaState.Claimed) {
             // Every other slot is sealed: a commitment would hide this digest from nobody, so the
@@ -549,20 +570,23 @@ contract JobMarket is JobMarketBase, IJobMarket {
             uint64 revealDeadline = h.revealDeadline();
             if (revealDeadline == 0) revert JobMarketRevealNotOpen(jobId, rv.segment);
             if (block.timestamp > revealDeadline) revert JobMarketRevealWindowClosed(jobId, rv.segment, revealDeadline);
-            bytes32 commitment = keccak256(abi.encode(rv.digest, rv.salt, msg.sender, jobId, rv.segment));
+            bytes32 commitment = tolerant
+                ? keccak256(abi.encode(rv.digest, fingerprintHash, rv.salt, msg.sender, jobId, rv.segment))
+                : keccak256(abi.encode(rv.digest, rv.salt, msg.sender, jobId, rv.segment));
             if (bytes20(commitment) != rep.seal) revert JobMarketCommitmentMismatch(jobId, rv.segment, rv.replica);
         } else {
             revert JobMarketWrongReplicaState(jobId, rv.segment, rv.replica, state);
         }
 
-        bytes20 seal = bytes20(rv.digest);
-        rep.seal = seal;
+        rep.seal = tolerant ? bytes20(fingerprintHash) : bytes20(rv.digest);
         rep.state = ReplicaState.Revealed;
         h = h.withRevealed(h.revealed() + 1);
 
         if (h.status() == SegmentStatus.Accepted) {
-            bytes20 accepted = _replicas[jobId][rv.segment][h.winner()].seal;
-            _settleLate(c, rv.segment, rv.replica, rep, seal == accepted);
+            // A late reveal is judged against the accepted replica alone.
+            uint8 pair = uint8((uint256(1) << h.winner()) | (uint256(1) << rv.replica));
+            (,, uint8 agreeing) = _support(c, _replicas[jobId][rv.segment], h.slots(), rv, pair);
+            _settleLate(c, rv.segment, rv.replica, rep, agreeing == pair);
             _clearIfResolved(c, rv.segment, h.slots());
         } else {
             h = _tally(c, rv, h);
@@ -576,34 +600,46 @@ contract JobMarket is JobMarketBase, IJobMarket {
         // Fewer reveals than the quorum and more to come: nothing can be decided yet.
         if (h.revealed() < c.job.quorum && unrevealed != 0) return h;
         mapping(uint8 => Replica) storage reps = _replicas[c.jobId][rv.segment];
-        (uint256 agree, uint256 best) = _agreement(reps, h.slots(), rv.replica);
-        if (agree >= c.job.quorum) {
-            emit SegmentAccepted(c.jobId, rv.segment, rv.digest, rv.resultCid);
-            _settleAccepted(c, reps, rv.segment, h.slots(), bytes20(rv.digest));
-            return h.withStatus(SegmentStatus.Accepted).withWinner(rv.replica);
+        uint8 revealed;
+        for (uint8 k; k < h.slots(); ++k) {
+            if (reps[k].state == ReplicaState.Revealed) revealed |= uint8(uint256(1) << k);
         }
-        if (unrevealed != 0 || best >= c.job.quorum) return h; // waiting for the other reveals
+        (uint8 winner, uint8 best, uint8 agreeing) = _support(c, reps, h.slots(), rv, revealed);
+        if (best >= c.job.quorum) {
+            emit SegmentAccepted(c.jobId, rv.segment, winner, agreeing);
+            _settleAccepted(c, reps, rv.segment, h.slots(), agreeing);
+            return h.withStatus(SegmentStatus.Accepted).withWinner(winner);
+        }
+        if (unrevealed != 0) return h; // waiting for the other reveals
         return _escalateOrFail(c, reps, rv.segment, h);
     }
 
-    /// @dev Among revealed replicas: how many share `replica`'s seal, and the largest such group.
-    function _agreement(mapping(uint8 => Replica) storage reps, uint8 slots, uint8 replica)
-        private
-        view
-        returns (uint256 agree, uint256 best)
-    {
+    /// @dev Support over the replicas in `considered` (bit k = replica k, all revealed): the
+    /// lowest-numbered replica with the highest support, that support and the bitmask of the
+    /// replicas agreeing with it (JobRules.support: Exact, equal seals agree; Tolerant, this
+    /// reveal's fingerprint and the peers' it passed are compared).
+    function _support(
+        Ctx memory c,
+        mapping(uint8 => Replica) storage reps,
+        uint8 slots,
+        RevealInput calldata rv,
+        uint8 considered
+    ) private view returns (uint8, uint8, uint8) {
+        bytes20[] memory seals = new bytes20[](slots);
         for (uint8 k; k < slots; ++k) {
-            Replica storage a = reps[k];
-            if (a.state != ReplicaState.Revealed) continue;
-            bytes20 seal = a.seal;
-            uint256 same;
-            for (uint8 m; m < slots; ++m) {
-                Replica storage b = reps[m];
-                if (b.state == ReplicaState.Revealed && b.seal == seal) ++same;
-            }
-            if (k == replica) agree = same;
-            if (same > best) best = same;
+            if ((considered >> k) & 1 != 0) seals[k] = reps[k].seal;
         }
+        return _rules.support(
+            c.jobId,
+            rv.segment,
+            c.job.verification,
+            c.job.toleranceBps,
+            rv.replica,
+            rv.fingerprint,
+            rv.peerFingerprints,
+            seals,
+            considered
+        );
     }
 
     /// @dev Every slot revealed and no digest reached the quorum: open a tie-breaker slot while
@@ -631,7 +667,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         return h.withStatus(SegmentStatus.Failed);
     }
 
-    /// @dev Pays the replicas that agree with the accepted seal and slashes those that do not.
+    /// @dev Pays the replicas in `agreeing` (bit k = replica k) and slashes the other revealed ones.
     /// Original slots are paid from the requester's units; a tie-breaker that agrees is paid from
     /// the seized collateral of the replicas that disagree, which always exist when a tie-breaker
     /// opened and cover it because collateral >= reward. What is left of the seized collateral
@@ -642,7 +678,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         mapping(uint8 => Replica) storage reps,
         uint32 segment,
         uint8 slots,
-        bytes20 acceptedSeal
+        uint8 agreeing
     ) private {
         bool clear = true;
         for (uint8 k; k < slots; ++k) {
@@ -653,7 +689,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         }
         Verdicts memory v;
         for (uint8 k; k < slots; ++k) {
-            _judge(c, reps[k], segment, k, acceptedSeal, clear, v);
+            _judge(c, reps[k], segment, k, (agreeing >> k) & 1 != 0, clear, v);
         }
         if (v.seized > v.tieBreakerPaid) c.compensation += v.seized - v.tieBreakerPaid;
         if (v.unitsToRefund != 0) _refundUnits(c, v.unitsToRefund);
@@ -665,14 +701,14 @@ contract JobMarket is JobMarketBase, IJobMarket {
         Replica storage rep,
         uint32 segment,
         uint8 k,
-        bytes20 acceptedSeal,
+        bool agrees,
         bool clear,
         Verdicts memory v
     ) private {
         if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
         address provider = _providerAccounts[rep.providerId];
         IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
-        if (rep.seal == acceptedSeal) {
+        if (agrees) {
             d.unlock += c.job.collateralPerReplica;
             d.accepted += 1;
             if (k < c.job.redundancy) {

@@ -62,6 +62,9 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     /// @notice Share of seized collateral paid to whoever calls `expire`, in basis points.
     uint16 internal constant KEEPER_FEE_BPS = 1_000;
     uint16 internal constant MAX_REPUTATION = 10_000;
+    /// @notice Highest tolerance a Tolerant job may ask for, in basis points of the compared
+    /// fingerprint blocks (a job's own default is DEFAULT_TOLERANCE_BPS in sdk/src/fingerprint.ts).
+    uint16 internal constant MAX_TOLERANCE_BPS = 5_000;
     uint16 internal constant BPS = 10_000;
     /// @dev Distinct providers buffered per registry call, and distinct (account, kind) credits
     /// buffered per balance write; a full buffer is flushed early, so these bound memory only.
@@ -72,7 +75,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
 
     /// @dev One slot per replica.
     struct Replica {
-        bytes20 seal; // commitment prefix while Committed, digest prefix once Revealed
+        bytes20 seal; // commitment prefix while Committed; digest (Exact) or keccak256(fingerprint) (Tolerant) prefix once Revealed
         uint32 providerId; // market-local id, see `_providerIds`
         uint40 leaseEnd;
         ReplicaState state;

@@ -5,20 +5,19 @@ import {IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {FingerprintLib} from "./libraries/Fingerprint.sol";
 
 /// @title JobRules — agreement between the replicas of a segment, Exact or Tolerant
-/// @notice Stateless. Built and tested, NOT yet wired into JobMarket (see docs/tolerant.md,
-/// "Status": the integration is kept in wip/ and has to be rebased onto the split JobMarket, which
-/// now has the room). The intended deployment: JobMarket
-/// deploys its own JobRules in its constructor and calls `support` for every tally; its errors
-/// are IJobMarket's, so they reach JobMarket's callers unchanged.
+/// @notice Stateless and immutable: JobMarket deploys its own in its constructor and calls
+/// `support` for every tally (the comparison lives here so that JobMarket stays under the EIP-170
+/// code size limit). Reverts with IJobMarketTypes' errors, which reach JobMarket's callers unchanged.
 contract JobRules {
     /// @notice Support among the replicas in `considered` (bit k = replica k): replicas k and m
     /// agree when their seals are equal (Exact: digest prefixes) or, in a Tolerant job, when their
     /// fingerprints agree within `toleranceBps` (FingerprintLib). A replica's support is the number
     /// of considered replicas that agree with it, itself included. Returns the lowest-numbered
     /// replica with the highest support (`winner`), that support, and the bitmask of the replicas
-    /// that agree with the winner. Tolerant: replica `self`'s fingerprint is `own`; every other
-    /// considered replica k's is `peers[k]`, which must hash to its seal `seals[k]` (the first 160
-    /// bits of keccak256 of the fingerprint it revealed), else JobMarketPeerFingerprintInvalid.
+    /// that agree with the winner. JobMarket calls it for every tally, in both modes. Tolerant:
+    /// replica `self`'s fingerprint is `own`; every other considered replica k's is `peers[k]`,
+    /// which must hash to its seal `seals[k]` (the first 160 bits of keccak256 of the fingerprint
+    /// it revealed), else JobMarketPeerFingerprintInvalid.
     /// `own` must be FINGERPRINT_BYTES long (JobMarket checks it at the reveal); a peer that
     /// matches its seal has that length too.
     function support(

@@ -9,8 +9,12 @@
  *    open segment is the last (the others are marked closed by writing the market's bitmap
  *    storage directly, as claiming a million slots would take hours; the claim must then land
  *    on the last segment, which also checks the storage slots written).
- * Targets: <= 150,000 gas per settled segment at batch 16; createJob at 10,000 segments within
- * 5% of 1 segment; claim(1) at 1,000,000 segments <= 1.2x claim(1) on the fresh 1-segment job.
+ *  - gas per settled segment of the same job in Tolerant mode at batch 16: each replica commits to
+ *    its own digest and a 256-byte fingerprint (the second differs from the first in 7 blocks, as
+ *    an SSE4.1 render does), the completing reveal passes its peer's fingerprint;
+ * Targets: <= 160,000 gas per settled segment at batch 16; Tolerant <= 1.3x Exact at batch 16;
+ * createJob at 10,000 segments within 5% of 1 segment; claim(1) at 1,000,000 segments <= 1.2x
+ * claim(1) on the fresh 1-segment job.
  * The figures are compared with the committed gas-snapshot.json: any figure more than 1 % above
  * its snapshot fails the run (a figure below it is reported). Exits 1 when a target is missed or
  * a figure regressed.
@@ -29,9 +33,11 @@ import type { JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-c
 
 const SEGMENTS = 64;
 const BATCHES = [1, 16];
-const TARGET_PER_SEGMENT = 150_000n;
+/** The bound the project holds exact mode to (issue 11: must not regress past 160,000). */
+const TARGET_PER_SEGMENT = 160_000n;
 const TARGET_CREATE_RATIO = 1.05;
 const TARGET_CLAIM_RATIO = 1.2;
+const TARGET_TOLERANT_RATIO = 1.3;
 /** A figure more than this fraction above its snapshot is a regression. */
 const REGRESSION_TOLERANCE = 0.01;
 const SNAPSHOT_FILE = join(import.meta.dirname, "..", "gas-snapshot.json");
@@ -71,7 +77,7 @@ async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> 
   return receipt!.gasUsed;
 }
 
-async function jobParams(segmentCount: number, redundancy = 2) {
+async function jobParams(segmentCount: number, redundancy = 2, tolerant = false) {
   const now = await networkHelpers.time.latest();
   return {
     manifestCid: "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
@@ -85,6 +91,8 @@ async function jobParams(segmentCount: number, redundancy = 2) {
     deadline: now + 86_400,
     minReputation: 0,
     maxFeeBps: 100,
+    verification: tolerant ? 1 : 0,
+    toleranceBps: tolerant ? 2_500 : 0,
   };
 }
 
@@ -94,12 +102,20 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+/** A pseudo-random 256-byte fingerprint of a segment; `changed` blocks differ (another CPU's render). */
+function fingerprint(segment: number, changed: number): string {
+  const bytes = new Uint8Array(256);
+  for (let w = 0; w < 8; w++) bytes.set(ethers.getBytes(ethers.keccak256(ethers.toUtf8Bytes(`fp:${segment}:${w}`))), w * 32);
+  for (let i = 0; i < changed; i++) bytes[i * 31] ^= 0x01;
+  return ethers.hexlify(bytes);
+}
+
 /** Runs one whole r=2 job with every provider batching `batch` slots per transaction. */
-async function settledJobGas(p: Protocol, batch: number) {
+async function settledJobGas(p: Protocol, batch: number, tolerant = false) {
   let total = 0n;
   const phases: Record<string, bigint> = {};
   const mark = (name: string, before: bigint) => { phases[name] = (phases[name] ?? 0n) + total - before; };
-  const created = await (await p.market.connect(p.requester).createJob(await jobParams(SEGMENTS))).wait();
+  const created = await (await p.market.connect(p.requester).createJob(await jobParams(SEGMENTS, 2, tolerant))).wait();
   total += created!.gasUsed;
   const jobId = (await p.market.jobCount()) as bigint;
   const held = new Map<HardhatEthersSigner, { segment: number; replica: number }[]>();
@@ -118,27 +134,41 @@ async function settledJobGas(p: Protocol, batch: number) {
     held.set(provider, slots);
   }
   mark('claims', before); before = total;
-  const digest = (segment: number) => ethers.keccak256(ethers.toUtf8Bytes(`pixels:${segment}`));
+  // Tolerant: the two providers' pixels differ a little (their digests differ), their fingerprints in 7 blocks.
+  const [first, second] = p.providers;
+  const digest = (segment: number, who = first) => ethers.keccak256(ethers.toUtf8Bytes(`pixels:${segment}${tolerant && who === second ? ":sse41" : ""}`));
+  const fp = (segment: number, who: HardhatEthersSigner) => (tolerant ? fingerprint(segment, who === second ? 7 : 0) : "0x");
   const salt = ethers.keccak256(ethers.toUtf8Bytes("salt"));
   // The first provider commits; the second finds every other slot sealed and reveals directly,
   // which opens the reveal window; then the first reveals and settles.
-  const [first, second] = p.providers;
+  const replicaOf = new Map<string, number>();
+  for (const [who, slots] of held) for (const s of slots) replicaOf.set(`${who.address}:${s.segment}`, s.replica);
   for (const group of chunks(held.get(first)!, batch)) {
     const commits = group.map((s) => ({
       ...s,
-      commitment: commitmentOf(digest(s.segment) as `0x${string}`, salt as `0x${string}`, first.address as `0x${string}`, jobId, s.segment),
+      commitment: commitmentOf(digest(s.segment) as `0x${string}`, salt as `0x${string}`, first.address as `0x${string}`, jobId, s.segment, tolerant ? (fp(s.segment, first) as `0x${string}`) : undefined),
     }));
     total += await gasOf(p.market.connect(first).commit(jobId, commits));
   }
   mark('commits', before); before = total;
   for (const provider of [second, first]) {
     for (const group of chunks(held.get(provider)!, batch)) {
-      const reveals = group.map((s) => ({
-        ...s,
-        digest: digest(s.segment),
-        salt,
-        resultCid: "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
-      }));
+      const reveals = group.map((s) => {
+        // The completing (first's) reveal passes the second's fingerprint at the second's slot.
+        const peerFingerprints: string[] = [];
+        if (tolerant && provider === first) {
+          const k = replicaOf.get(`${second.address}:${s.segment}`)!;
+          for (let i = 0; i <= k; i++) peerFingerprints.push(i === k ? fp(s.segment, second) : "0x");
+        }
+        return {
+          ...s,
+          digest: digest(s.segment, provider),
+          salt,
+          resultCid: "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+          fingerprint: fp(s.segment, provider),
+          peerFingerprints,
+        };
+      });
       total += await gasOf(p.market.connect(provider).reveal(jobId, reveals));
     }
   }
@@ -208,6 +238,9 @@ async function main() {
     if (batch === 1) perSegmentAt1 = perSegment;
     rows.push([`gas per settled segment, batch ${batch}`, `${perSegment.toLocaleString("en-US")} (job total ${total.toLocaleString("en-US")})`]);
   }
+  const tolerantAt16 = (await settledJobGas(protocol, 16, true)) / BigInt(SEGMENTS);
+  const tolerantRatio = Number(tolerantAt16) / Number(perSegmentAt16);
+  rows.push(["gas per settled segment, Tolerant, batch 16", `${tolerantAt16.toLocaleString("en-US")} (ratio to Exact ${tolerantRatio.toFixed(4)})`]);
   // Both from the same state, so neither pays for first writes the other found done.
   const snapshot = await networkHelpers.takeSnapshot();
   const createSmall = await gasOf(protocol.market.connect(protocol.requester).createJob(await jobParams(1)));
@@ -231,13 +264,15 @@ async function main() {
 
   const misses: string[] = [];
   if (perSegmentAt16 > TARGET_PER_SEGMENT) misses.push(`per-segment gas at batch 16 is ${perSegmentAt16} > ${TARGET_PER_SEGMENT}`);
+  if (tolerantRatio > TARGET_TOLERANT_RATIO) misses.push(`Tolerant per-segment gas at batch 16 is ${tolerantRatio.toFixed(4)}x Exact > ${TARGET_TOLERANT_RATIO}`);
   if (ratio > TARGET_CREATE_RATIO) misses.push(`createJob at 10,000 segments is ${ratio.toFixed(4)}x the 1-segment cost > ${TARGET_CREATE_RATIO}`);
   if (claimRatio > TARGET_CLAIM_RATIO) misses.push(`claim(1) at 1,000,000 segments is ${claimRatio.toFixed(4)}x the fresh 1-segment claim > ${TARGET_CLAIM_RATIO}`);
-  console.log(`\nTargets: <= ${TARGET_PER_SEGMENT.toLocaleString("en-US")} gas per settled segment at batch 16; createJob(10,000) within 5% of createJob(1); claim(1) at 1,000,000 segments <= ${TARGET_CLAIM_RATIO}x claim(1) on a fresh 1-segment job.`);
+  console.log(`\nTargets: <= ${TARGET_PER_SEGMENT.toLocaleString("en-US")} gas per settled segment at batch 16; Tolerant <= ${TARGET_TOLERANT_RATIO}x Exact; createJob(10,000) within 5% of createJob(1); claim(1) at 1,000,000 segments <= ${TARGET_CLAIM_RATIO}x claim(1) on a fresh 1-segment job.`);
   console.log(misses.length === 0 ? "All targets met." : `Missed:\n  ${misses.join("\n  ")}`);
   const regressions = checkSnapshot({
     settledSegmentBatch1: Number(perSegmentAt1),
     settledSegmentBatch16: Number(perSegmentAt16),
+    settledSegmentTolerantBatch16: Number(tolerantAt16),
     createJob1Segment: Number(createSmall),
     createJob10kSegments: Number(createLarge),
     claim1FreshJob: Number(claimFresh),

@@ -8,12 +8,18 @@ pragma solidity 0.8.30;
 ///    open segments) and never gives one provider two live replicas of one segment. Each claim
 ///    locks `collateralPerReplica` of the provider's stake and starts a lease.
 /// 3. Before its lease ends a provider `commit`s `keccak256(abi.encode(digest, salt, provider,
-///    jobId, segment))` for each replica it rendered.
+///    jobId, segment))` for each replica it rendered; in a Tolerant job
+///    `keccak256(abi.encode(digest, keccak256(fingerprint), salt, provider, jobId, segment))`.
 /// 4. When every slot of a segment is committed its reveal window opens (`RevealsOpened`). Providers
 ///    `reveal` digest, salt and result CID. A replica whose peers are all committed already may
 ///    reveal without committing (a commitment would hide its digest from nobody); that reveal opens
-///    the window for the others. The reveal that brings `quorum` equal digests settles the
-///    segment: agreeing replicas are paid, disagreeing ones lose their collateral.
+///    the window for the others. Once `quorum` replicas revealed (or all did), agreement is counted:
+///    Exact jobs compare digests, Tolerant jobs compare fingerprints within the job's
+///    `toleranceBps` (see FingerprintLib). A replica's support is the number of revealed replicas
+///    that agree with it, itself included; the accepted result is the lowest-numbered replica with
+///    the highest support, once that support reaches `quorum` (never the replica whose reveal
+///    completed the quorum). Replicas that agree with it are paid, the other revealed ones lose
+///    their collateral; a replica revealing after acceptance is judged against the accepted one.
 /// 5. If no digest can reach the quorum any more, one tie-breaker slot opens, paid from the
 ///    collateral of whoever turns out wrong; if the segment still finds no quorum it fails and
 ///    its budget is refunded.
@@ -64,10 +70,10 @@ interface IJobMarketTypes {
         RefusalFee // escrow -> the first provider that gave a segment back as SceneFault, when the segment closes unrendered
     }
 
-    /// @notice How a job's replicas are compared (JobRules.support; JobMarket settles Exact only so far).
+    /// @notice How a job's replicas are compared (JobRules.support).
     enum Verification {
         Exact, // equal pixel digests (same engine build, same processor kind)
-        Tolerant // fingerprints that agree within a tolerance (honest cross-CPU differences pass)
+        Tolerant // fingerprints that agree within the job's toleranceBps (honest cross-CPU differences pass)
     }
 
     /// @notice Why a provider gave a claimed slot back (`abandon`), so the requester sees it.
@@ -94,6 +100,8 @@ interface IJobMarketTypes {
         uint64 deadline; // no claims after deadline - leaseDuration; unsettled budget refundable after
         uint16 minReputation; // providers below this score (basis points) cannot claim
         uint16 maxFeeBps; // highest protocol fee the requester accepts; createJob reverts above it
+        Verification verification; // how replicas are compared
+        uint16 toleranceBps; // Tolerant: share of compared fingerprint blocks that may differ, 1..MAX_TOLERANCE_BPS; Exact: 0
     }
 
     /// @notice One replica, addressed by segment and slot index.
@@ -116,6 +124,12 @@ interface IJobMarketTypes {
         bytes32 digest;
         bytes32 salt;
         string resultCid;
+        bytes fingerprint; // Tolerant job: the FINGERPRINT_BYTES fingerprint of the result; Exact job: empty
+        // Tolerant job: entry k is the fingerprint replica k revealed (its ReplicasRevealed event),
+        // for every other replica of the segment that revealed already; other entries may be empty
+        // and the array may be shorter than the slots. Needed when this reveal counts agreement
+        // (quorum reached or last reveal) or the segment is already accepted. Exact job: ignored.
+        bytes[] peerFingerprints;
     }
 
     /// @notice A job as stored.
@@ -134,6 +148,8 @@ interface IJobMarketTypes {
         uint32 revealWindow;
         uint64 deadline;
         uint128 escrow;
+        Verification verification;
+        uint16 toleranceBps;
     }
 
     /// @notice A segment as stored.
@@ -145,7 +161,7 @@ interface IJobMarketTypes {
         uint8 revealed; // slots revealed
         uint8 tieBreakers;
         uint64 revealDeadline; // 0 while the reveal window is not open
-        bytes20 acceptedSeal; // first 160 bits of the accepted digest while a late replica may still reveal; 0 otherwise (the digest is in SegmentAccepted)
+        bytes20 acceptedSeal; // the accepted replica's seal while a late replica may still reveal; 0 otherwise
     }
 
     /// @notice A replica slot as stored.
@@ -153,7 +169,7 @@ interface IJobMarketTypes {
         address provider;
         ReplicaState state;
         uint64 leaseEnd;
-        bytes20 seal; // commitment prefix while Committed, digest prefix once Revealed
+        bytes20 seal; // commitment prefix while Committed; once Revealed the digest prefix (Exact) or keccak256(fingerprint) prefix (Tolerant)
     }
 
     // ---------------------------------------------------------------- errors
@@ -204,8 +220,13 @@ interface IJobMarketTypes {
     error JobMarketTransferShortfall(uint256 expected, uint256 received);
     error JobMarketAbandonDetailTooLong(uint256 length, uint256 max);
 
-    /// @notice (JobRules.support) A Tolerant tally had to compare with replica `replica`'s
-    /// fingerprint but the peer fingerprints passed lack it or hold another one than it revealed.
+    /// @notice A Tolerant job needs 1..max (`max` = MAX_TOLERANCE_BPS); an Exact job needs 0 (`max` = 0).
+    error JobMarketInvalidTolerance(Verification verification, uint16 toleranceBps, uint16 max);
+    /// @notice A reveal's fingerprint must be FINGERPRINT_BYTES long in a Tolerant job and empty in an Exact one.
+    error JobMarketInvalidFingerprintLength(uint256 jobId, uint32 segment, uint256 length, uint256 expected);
+    /// @notice The reveal had to compare with replica `replica`'s fingerprint but `peerFingerprints`
+    /// lacks it or holds another one: pass the fingerprint from that replica's ReplicasRevealed
+    /// event (a peer may have revealed in the same block: read the events again and retry).
     error JobMarketPeerFingerprintInvalid(uint256 jobId, uint32 segment, uint8 replica);
 
     // ---------------------------------------------------------------- events
@@ -223,14 +244,27 @@ interface IJobMarketTypes {
     /// @notice Every slot of these segments is committed: their replicas may reveal until
     /// `revealDeadline`. Watched by provider nodes to send their reveals.
     event RevealsOpened(uint256 indexed jobId, uint64 revealDeadline, uint32[] segments);
-    /// @notice Replicas revealed their digests (`digests[i]` belongs to `slots[i]`, `segment << 8 |
-    /// replica`); result CIDs are in the calldata. Once its segment is accepted, a revealed replica
-    /// whose digest equals the accepted one was paid (see `Credited`), one whose digest differs was
-    /// rejected (`ReplicaRejected`).
-    event ReplicasRevealed(uint256 indexed jobId, address indexed provider, uint256[] slots, bytes32[] digests);
-    /// @notice The segment reached quorum on `digest`; `resultCid` holds the accepted result.
-    /// Watched by requesters to composite, by auditors to re-check the digest.
-    event SegmentAccepted(uint256 indexed jobId, uint32 indexed segment, bytes32 digest, string resultCid);
+    /// @notice Replicas revealed (`digests[i]`, `resultCids[i]` and `fingerprints[i]` belong to
+    /// `slots[i]`, `segment << 8 | replica`; fingerprints are empty in Exact jobs). Watched by
+    /// provider nodes (a Tolerant reveal passes its peers' fingerprints), requesters (every agreeing
+    /// replica's result is a candidate for compositing) and auditors. Once its segment is accepted,
+    /// a revealed replica that agrees with the accepted one was paid (see `Credited`), one that does
+    /// not was rejected (`ReplicaRejected`).
+    event ReplicasRevealed(
+        uint256 indexed jobId,
+        address indexed provider,
+        uint256[] slots,
+        bytes32[] digests,
+        string[] resultCids,
+        bytes[] fingerprints
+    );
+    /// @notice The segment reached quorum. `replica` is the accepted result (the lowest-numbered
+    /// replica with the highest support, never chosen by whoever completed the quorum); `agreeing`
+    /// is the bitmask (bit k = replica k) of the revealed replicas that agree with it, all paid.
+    /// Digests, result CIDs and fingerprints are in their ReplicasRevealed events. Watched by
+    /// requesters to composite (the accepted result first, the other agreeing ones as fallbacks),
+    /// by auditors to re-check them.
+    event SegmentAccepted(uint256 indexed jobId, uint32 indexed segment, uint8 replica, uint8 agreeing);
     /// @notice A replica's digest lost the quorum: its collateral was seized.
     event ReplicaRejected(
         uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint256 slashed
@@ -326,7 +360,8 @@ interface IJobMarket is IJobMarketTypes {
     function claim(uint256 jobId, uint256 count) external returns (uint256 claimed);
     /// @notice Stores commitments for replicas the caller holds, before their leases end.
     function commit(uint256 jobId, CommitInput[] calldata commits) external;
-    /// @notice Reveals digests, salts and result CIDs; settles every segment that reaches quorum.
+    /// @notice Reveals digests, salts, result CIDs and (Tolerant jobs) fingerprints; settles every
+    /// segment that reaches quorum.
     /// A committed replica reveals while its segment's window is open (salt checked against the
     /// commitment); a claimed, uncommitted replica may reveal before its lease ends when every other
     /// slot of its segment is committed (salt ignored), which opens the window for the others.

@@ -60,7 +60,7 @@ library SegmentHeaderLib {
         return uint8(_get(h, TIE_BREAKERS, MASK3));
     }
 
-    /// @notice Slot index of the replica whose reveal completed the quorum (valid once Accepted).
+    /// @notice Slot index of the accepted result's replica (valid once Accepted).
     function winner(SegmentHeader h) internal pure returns (uint8) {
         return uint8(_get(h, WINNER, MASK3));
     }

@@ -4,7 +4,7 @@ import { bytesToHex, encodeAbiParameters, keccak256, type Address, type Hex } fr
  * The protocol's commitment to a replica's result, exactly as JobMarket checks it on reveal:
  * keccak256(abi.encode(digest, salt, provider, jobId, segment)). Binding the provider, job and
  * segment means a commitment can be neither replayed by another address nor moved to another
- * segment. With `fingerprint` (Tolerant jobs, docs/tolerant.md; not yet settled by JobMarket):
+ * segment. With `fingerprint` (Tolerant jobs, docs/tolerant.md):
  * keccak256(abi.encode(digest, keccak256(fingerprint), salt, provider, jobId, segment)).
  */
 export function commitmentOf(digest: Hex, salt: Hex, provider: Address, jobId: bigint, segment: number, fingerprint?: Hex): Hex {

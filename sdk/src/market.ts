@@ -17,7 +17,7 @@ import {
   type TransactionReceipt,
 } from "viem";
 import type { ChainConnection } from "./chain.ts";
-import { AbandonReason, jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "./contracts.generated.ts";
+import { AbandonReason, jobMarketAbi, providerRegistryAbi, renderTokenAbi, Verification } from "./contracts.generated.ts";
 import { ContractRevertError, decodeViemRevert } from "./contractErrors.ts";
 import { FatalError, RetryableError } from "./errors.ts";
 import { unpackSlots, type SlotRef } from "./protocol/slots.ts";
@@ -25,8 +25,18 @@ import { unpackSlots, type SlotRef } from "./protocol/slots.ts";
 /** Every event the protocol emits: market, registry and token. */
 export const protocolAbi = [...jobMarketAbi, ...providerRegistryAbi, ...renderTokenAbi] as const;
 
-/** The parameters of `createJob`, typed from the generated ABI. */
-export type JobParams = ContractFunctionArgs<typeof jobMarketAbi, "nonpayable", "createJob">[0];
+/** The parameters of `createJob` exactly as the contract takes them, typed from the generated ABI. */
+export type JobParamsOnChain = ContractFunctionArgs<typeof jobMarketAbi, "nonpayable", "createJob">[0];
+/**
+ * The parameters of `createJob`: {@link JobParamsOnChain} with `verification` and `toleranceBps`
+ * optional (an Exact job, tolerance 0, when left out).
+ */
+export type JobParams = Omit<JobParamsOnChain, "verification" | "toleranceBps"> & Partial<Pick<JobParamsOnChain, "verification" | "toleranceBps">>;
+
+/** A job's parameters with the verification defaults filled in (Exact, tolerance 0), as sent to `createJob`. */
+export function onChainJobParams(params: JobParams): JobParamsOnChain {
+  return { ...params, verification: params.verification ?? Verification.Exact, toleranceBps: params.toleranceBps ?? 0 };
+}
 
 /** What the contracts' views return, typed from the generated ABIs (never declared by hand). */
 export type JobView = ContractFunctionReturnType<typeof jobMarketAbi, "view", "jobOf">;
@@ -45,6 +55,14 @@ export interface RevealInput extends Slot {
   digest: Hex;
   salt: Hex;
   resultCid: string;
+  /** Tolerant jobs: the result's 256-byte fingerprint (sdk `fingerprint`); left out (empty) in Exact jobs. */
+  fingerprint?: Hex;
+  /**
+   * Tolerant jobs: entry k is the fingerprint replica k of the segment revealed (its
+   * `ReplicasRevealed` event), for every other replica already revealed; "0x" elsewhere. See
+   * `peerFingerprintsOf` in the protocol fold. Left out (empty) in Exact jobs.
+   */
+  peerFingerprints?: Hex[];
 }
 
 export type ProtocolEvent = ParseEventLogsReturnType<typeof protocolAbi, undefined, true>[number];
@@ -201,13 +219,13 @@ export function createMarketClient(conn: ChainConnection) {
     approve: (spender: Address, amount: bigint) => send(token, "approve", [spender, amount]),
     transferToken: (to: Address, amount: bigint) => send(token, "transfer", [to, amount]),
     createJob: async (params: JobParams) => {
-      const outcome = await send(market, "createJob", [params]);
+      const outcome = await send(market, "createJob", [onChainJobParams(params)]);
       const [created] = eventsNamed(outcome.events, "JobCreated");
       return { ...outcome, jobId: created.args.jobId };
     },
     /** `createJob` paying the escrow with an EIP-2612 permit signature instead of an approval. */
     createJobWithPermit: async (params: JobParams, permit: { deadline: bigint; v: number; r: Hex; s: Hex }) => {
-      const outcome = await send(market, "createJobWithPermit", [params, permit.deadline, permit.v, permit.r, permit.s]);
+      const outcome = await send(market, "createJobWithPermit", [onChainJobParams(params), permit.deadline, permit.v, permit.r, permit.s]);
       const [created] = eventsNamed(outcome.events, "JobCreated");
       return { ...outcome, jobId: created.args.jobId };
     },
@@ -228,7 +246,8 @@ export function createMarketClient(conn: ChainConnection) {
       return { ...outcome, leaseEnd, slots: unpackSlots(claimed.args.slots).map((slot) => ({ ...slot, leaseEnd })) };
     },
     commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
-    reveal: (jobId: bigint, reveals: RevealInput[]) => send(market, "reveal", [jobId, reveals]),
+    reveal: (jobId: bigint, reveals: RevealInput[]) =>
+      send(market, "reveal", [jobId, reveals.map((r) => ({ ...r, fingerprint: r.fingerprint ?? "0x", peerFingerprints: r.peerFingerprints ?? [] }))]),
     /** Gives slots back; `reason` and `detail` are published in `ReplicaAbandoned` for the requester. */
     abandon: (jobId: bigint, slots: Slot[], reason: AbandonReason = AbandonReason.Unspecified, detail = "") =>
       send(market, "abandon", [jobId, slots, reason, detail]),

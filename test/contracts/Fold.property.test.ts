@@ -23,13 +23,15 @@ import {
   isClosable,
   isJobClaimable,
   JobStatus,
+  peerFingerprintsOf,
+  Verification,
   ReplicaState,
   SegmentStatus,
   segmentOf,
   type FoldEvent,
   type ProtocolState,
 } from "../../sdk/src/protocol/index.ts";
-import { COLLATERAL, type Deployment, commitmentOf, deployFixture, digestOf, ethers, networkHelpers } from "./helpers/driver.ts";
+import { COLLATERAL, type Deployment, commitmentOf, deployFixture, digestOf, ethers, fingerprintOf, networkHelpers } from "./helpers/driver.ts";
 
 const RUNS = Number(process.env.FOLD_RUNS ?? 20);
 const STEPS = Number(process.env.FOLD_STEPS ?? 60);
@@ -53,10 +55,17 @@ function prng(seed: number) {
 
 type Rng = ReturnType<typeof prng>;
 
+/** A Tolerant replica's fingerprint: honest ones differ from the segment's in 0–40 of 256 blocks (some beyond a tight tolerance), cheaters almost everywhere. */
+function randomFingerprint(rng: Rng, jobId: bigint, segment: number, replica: number): string {
+  const flat = rng.pick([0, 0, 200]);
+  if (rng.chance(0.2)) return fingerprintOf(`garbage:${jobId}:${segment}:${replica}`, 0, flat);
+  return fingerprintOf(`segment:${jobId}:${segment}`, rng.pick([0, 0, 3, 40]), flat);
+}
+
 /** Everything the test remembers that the chain does not show: digests and salts of commits. */
 interface Secrets {
   /** `jobId:segment:replica` → what was committed. */
-  committed: Map<string, { digest: string; salt: string; commitment: `0x${string}` }>;
+  committed: Map<string, { digest: string; salt: string; commitment: `0x${string}`; fingerprint?: string }>;
 }
 
 const key = (jobId: bigint, segment: number, replica: number) => `${jobId}:${segment}:${replica}`;
@@ -190,8 +199,12 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
       deadline: Number(now) + rng.pick([200, 900, 3600]),
       minReputation: rng.pick([0, 0, 0, 4000]),
       maxFeeBps: 1_000,
+      // One job in two is Tolerant (fingerprints compared on-chain within the tolerance).
+      verification: rng.chance(0.5) ? Verification.Tolerant : Verification.Exact,
+      toleranceBps: 0,
     };
-    return attempt(`createJob(r=${redundancy}, q=${quorum}, segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
+    if (params.verification === Verification.Tolerant) params.toleranceBps = rng.pick([1, 2_500, 5_000]);
+    return attempt(`createJob(r=${redundancy}, q=${quorum}, ${params.verification === Verification.Tolerant ? `tolerant ${params.toleranceBps} bps, ` : ""}segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
   }
   const jobId = job!.jobId;
   if (roll < 27) {
@@ -206,10 +219,11 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     const p = signerOf(slot.provider);
     const digest = rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`garbage:${slot.segment}:${slot.replica}`);
     const salt = ethers.keccak256(ethers.toUtf8Bytes(`salt:${jobId}:${slot.segment}:${slot.replica}:${rng.int(0, 1e9)}`));
-    const commitment = commitmentOf(digest, salt, p.address, jobId, slot.segment);
+    const fingerprint = job!.params.verification === Verification.Tolerant ? randomFingerprint(rng, jobId, slot.segment, slot.replica) : undefined;
+    const commitment = commitmentOf(digest, salt, p.address, jobId, slot.segment, fingerprint);
     const step = `commit(${jobId}, ${slot.segment}/${slot.replica})`;
     const result = await attempt(step, () => market.connect(p).commit(jobId, [{ segment: slot.segment, replica: slot.replica, commitment }]));
-    if (result === step) secrets.committed.set(key(jobId, slot.segment, slot.replica), { digest, salt, commitment });
+    if (result === step) secrets.committed.set(key(jobId, slot.segment, slot.replica), { digest, salt, commitment, fingerprint });
     return result;
   }
   if (roll < 69) {
@@ -222,7 +236,11 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     const secret = secrets.committed.get(key(jobId, slot.segment, slot.replica));
     const digest = secret?.digest ?? (rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`other:${slot.segment}`));
     const salt = secret?.salt ?? ethers.keccak256(ethers.toUtf8Bytes(`direct:${jobId}:${slot.segment}:${slot.replica}`));
-    const input = { segment: slot.segment, replica: slot.replica, digest, salt, resultCid: `bafyresult-${slot.segment}-${digest.slice(2, 8)}` };
+    const tolerant = job!.params.verification === Verification.Tolerant;
+    const fingerprint = tolerant ? (secret?.fingerprint ?? randomFingerprint(rng, jobId, slot.segment, slot.replica)) : "0x";
+    // A Tolerant reveal passes its peers' fingerprints as the fold read them from ReplicasRevealed.
+    const peerFingerprints = tolerant ? peerFingerprintsOf(segmentOf(job!, slot.segment)) : [];
+    const input = { segment: slot.segment, replica: slot.replica, digest, salt, resultCid: `bafyresult-${slot.segment}-${digest.slice(2, 8)}`, fingerprint, peerFingerprints };
     return attempt(`${direct ? "direct " : ""}reveal(${jobId}, ${slot.segment}/${slot.replica})`, () => market.connect(p).reveal(jobId, [input]));
   }
   if (roll < 72) {

@@ -54,7 +54,8 @@ describe("JobMarket scenarios", function () {
       accepted.push(...(await eventsOf(d, tx, "SegmentAccepted")));
     }
     expect(accepted.map((e) => Number(e.args.segment)).sort()).to.deep.equal([0, 1, 2, 3]);
-    for (const e of accepted) expect(e.args.digest).to.equal(digestOf(`segment:${e.args.segment}`));
+    // Both replicas agree: the accepted result is replica 0 (the lowest-numbered of the highest support), both are listed.
+    for (const e of accepted) expect([Number(e.args.replica), Number(e.args.agreeing)]).to.deep.equal([0, 0b11]);
     for (let s = 0; s < 4; s++) expect((await d.market.segmentOf(jobId, s)).status).to.equal(SegmentStatus.Accepted);
 
     expect((await d.market.jobOf(jobId)).escrow).to.equal(0n);
@@ -94,7 +95,10 @@ describe("JobMarket scenarios", function () {
     expect(slotT).to.deep.equal({ segment: 0, replica: 2 });
     await commitAll(d, tieBreaker, jobId, [slotT]);
     const settle = await revealAll(d, tieBreaker, jobId, [slotT]);
-    await expect(settle).to.emit(d.market, "SegmentAccepted").withArgs(jobId, 0, honest(slotT), `bafyresult-0-${honest(slotT).slice(2, 10)}`);
+    // The tie-breaker completed the quorum, but the accepted result is the lowest-numbered agreeing replica (honest A's).
+    await expect(settle)
+      .to.emit(d.market, "SegmentAccepted")
+      .withArgs(jobId, 0, Math.min(slotA.replica, slotT.replica), (1 << slotA.replica) | (1 << slotT.replica));
     await expect(settle).to.emit(d.market, "ReplicaRejected").withArgs(jobId, 0, slotC.replica, cheat.address, COLLATERAL);
     await expect(settle).to.emit(d.market, "Credited").withArgs(tieBreaker.address, jobId, CreditKind.TieBreakerReward, REWARD);
 
@@ -385,7 +389,7 @@ describe("JobMarket scenarios", function () {
     await expect(direct).to.not.emit(d.market, "SegmentAccepted");
     await expect(revealAll(d, first, jobId, [sf]))
       .to.emit(d.market, "SegmentAccepted")
-      .withArgs(jobId, 0, honest(sf), `bafyresult-0-${honest(sf).slice(2, 10)}`);
+      .withArgs(jobId, 0, Math.min(sf.replica, sl.replica), 0b11);
     expect(await d.market.balanceOf(first.address)).to.equal(REWARD);
     expect(await d.market.balanceOf(last.address)).to.equal(REWARD);
     await expectConservation(d);

@@ -79,7 +79,10 @@ describe("a provider that commits wrong digests", { timeout: 170_000 }, () => {
     // Out-voted: each segment the cheater revealed opened a tie-breaker, and the accepted digest is not the cheater's.
     const revealedDigests = eventsNamed(events, "ReplicasRevealed").filter((e) => e.args.provider === cheater.address);
     const tieBreakers = eventsNamed(events, "TieBreakerOpened");
-    const accepted = new Map(eventsNamed(events, "SegmentAccepted").map((e) => [e.args.segment, e.args.digest]));
+    // The accepted result is one replica's reveal: SegmentAccepted names the replica, ReplicasRevealed its digest.
+    const revealedBySlot = new Map<bigint, `0x${string}`>();
+    for (const e of eventsNamed(events, "ReplicasRevealed")) e.args.slots.forEach((packed, i) => revealedBySlot.set(packed, e.args.digests[i]));
+    const accepted = new Map(eventsNamed(events, "SegmentAccepted").map((e) => [e.args.segment, revealedBySlot.get((BigInt(e.args.segment) << 8n) | BigInt(e.args.replica))]));
     for (const e of revealedDigests) {
       e.args.slots.forEach((packed, i) => {
         const segment = Number(packed >> 8n);

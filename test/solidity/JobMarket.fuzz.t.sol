@@ -44,7 +44,9 @@ contract JobMarketFuzz is TestBase {
                 revealWindow: 600,
                 deadline: uint64(block.timestamp + 1 days),
                 minReputation: 0,
-                maxFeeBps: 100
+                maxFeeBps: 100,
+                verification: IJobMarketTypes.Verification.Exact,
+                toleranceBps: 0
             })
         );
     }
@@ -131,7 +133,7 @@ contract JobMarketFuzz is TestBase {
         if (market.replicaOf(jobId, 0, r).state != IJobMarketTypes.ReplicaState.Committed) return;
         if (market.segmentOf(jobId, 0).revealDeadline == 0) return; // a tie-breaker opened: reveal closed
         IJobMarketTypes.RevealInput[] memory rv = new IJobMarketTypes.RevealInput[](1);
-        rv[0] = IJobMarketTypes.RevealInput(0, r, digest, bytes32("salt"), "bafyresult");
+        rv[0] = IJobMarketTypes.RevealInput(0, r, digest, bytes32("salt"), "bafyresult", "", new bytes[](0));
         vm.prank(p);
         market.reveal(jobId, rv);
     }

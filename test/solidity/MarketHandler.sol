@@ -24,6 +24,8 @@ contract MarketHandler is TestBase {
     uint256[] public jobs;
     mapping(bytes32 slotKey => bytes32) internal _digests;
     mapping(bytes32 slotKey => bytes32) internal _salts;
+    /// @dev Tolerant jobs: the fingerprint each slot's current holder committed to.
+    mapping(bytes32 slotKey => bytes) internal _fingerprints;
 
     /// @notice Ghost counters: how far the fuzzer got (reported, not asserted).
     uint256 public ghostAccepted;
@@ -79,8 +81,14 @@ contract MarketHandler is TestBase {
             deadline: uint64(block.timestamp + bound(seed >> 64, 2_000, 20_000)),
             minReputation: 0,
             // Mostly accepts the current fee; sometimes a cap below it, which must refuse the job.
-            maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : uint16(1_000) // JobMarket.MAX_FEE_BPS
+            maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : uint16(1_000) /* MAX_FEE_BPS */,
+            // One job in two is Tolerant, with a tolerance anywhere in its bounds.
+            verification: (seed >> 120) % 2 == 0 ? IJobMarketTypes.Verification.Exact : IJobMarketTypes.Verification.Tolerant,
+            toleranceBps: 0
         });
+        if (p.verification == IJobMarketTypes.Verification.Tolerant) {
+            p.toleranceBps = uint16(bound(seed >> 124, 1, 5_000 /* MAX_TOLERANCE_BPS */));
+        }
         vm.prank(REQUESTER);
         try market.createJob(p) returns (uint256 jobId) {
             if (market.jobOf(jobId).feeBps > p.maxFeeBps) revert("a job was charged more than its maxFeeBps");
@@ -95,7 +103,7 @@ contract MarketHandler is TestBase {
         try market.applyFee() {
             revert("a fee applied before its delay");
         } catch {}
-        vm.warp(block.timestamp + 3 days); // JobMarket.FEE_DELAY
+        vm.warp(block.timestamp + 3 days); // FEE_DELAY
         market.applyFee();
     }
 
@@ -141,6 +149,8 @@ contract MarketHandler is TestBase {
 
     /// @dev Chooses the digest (one replica in six renders garbage: a digest of its own, so it
     /// never agrees with another) and salt, remembers them for the reveal, returns the commitment.
+    /// Tolerant jobs: honest replicas' fingerprints differ from the segment's reference in at most
+    /// a few blocks (as renders on different CPUs do), garbage ones almost everywhere.
     function _prepareCommit(uint256 jobId, address p, IJobMarketTypes.SlotRef memory ref, uint256 seed)
         internal
         returns (IJobMarketTypes.CommitInput memory)
@@ -152,7 +162,36 @@ contract MarketHandler is TestBase {
         bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
         _digests[key] = digest;
         _salts[key] = salt;
-        return IJobMarketTypes.CommitInput(ref.segment, ref.replica, keccak256(abi.encode(digest, salt, p, jobId, ref.segment)));
+        if (market.jobOf(jobId).verification == IJobMarketTypes.Verification.Exact) {
+            delete _fingerprints[key];
+            return IJobMarketTypes.CommitInput(ref.segment, ref.replica, keccak256(abi.encode(digest, salt, p, jobId, ref.segment)));
+        }
+        bytes memory fp = _fingerprint(jobId, ref.segment, seed % 6 == 0 ? uint256(uint160(p)) : 0, seed % 4);
+        _fingerprints[key] = fp;
+        return IJobMarketTypes.CommitInput(
+            ref.segment, ref.replica, keccak256(abi.encode(digest, keccak256(fp), salt, p, jobId, ref.segment))
+        );
+    }
+
+    /// @dev A segment's reference fingerprint (variant 0), or a garbage one (another variant),
+    /// with `changed` of its blocks altered.
+    function _fingerprint(uint256 jobId, uint32 segment, uint256 variant, uint256 changed)
+        internal
+        pure
+        returns (bytes memory fp)
+    {
+        fp = new bytes(256);
+        for (uint256 w; w < 8; ++w) {
+            bytes32 word = keccak256(abi.encode("fingerprint", jobId, segment, variant, w));
+            for (uint256 b; b < 32; ++b) fp[w * 32 + b] = word[b];
+        }
+        for (uint256 i; i < changed; ++i) fp[(i * 37 + segment) % 256] ^= 0x01;
+    }
+
+    /// @dev The fingerprints the handler's providers committed to, for every slot of a segment.
+    function _peerFingerprints(uint256 jobId, uint32 segment) internal view returns (bytes[] memory peers) {
+        peers = new bytes[](market.segmentOf(jobId, segment).slots);
+        for (uint8 k; k < peers.length; ++k) peers[k] = _fingerprints[_slotKey(jobId, segment, k)];
     }
 
     function _revealAll(uint256 jobId, address p) internal {
@@ -164,7 +203,15 @@ contract MarketHandler is TestBase {
             IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, committed[i].segment);
             if (seg.revealDeadline == 0 || block.timestamp > seg.revealDeadline) continue;
             bytes32 key = _slotKey(jobId, committed[i].segment, committed[i].replica);
-            r[n++] = IJobMarketTypes.RevealInput(committed[i].segment, committed[i].replica, _digests[key], _salts[key], "bafyresult");
+            r[n++] = IJobMarketTypes.RevealInput(
+                committed[i].segment,
+                committed[i].replica,
+                _digests[key],
+                _salts[key],
+                "bafyresult",
+                _fingerprints[key],
+                _peerFingerprints(jobId, committed[i].segment)
+            );
         }
         // A claimed replica whose peers are all sealed reveals directly, without a commitment.
         for (uint256 i; i < claimed.length; ++i) {
@@ -174,7 +221,15 @@ contract MarketHandler is TestBase {
             if (block.timestamp > market.replicaOf(jobId, ref.segment, ref.replica).leaseEnd) continue;
             _prepareCommit(jobId, p, ref, uint256(keccak256(abi.encode(p, ref.segment, n)))); // picks the digest
             bytes32 key = _slotKey(jobId, ref.segment, ref.replica);
-            r[n++] = IJobMarketTypes.RevealInput(ref.segment, ref.replica, _digests[key], bytes32(0), "bafyresult");
+            r[n++] = IJobMarketTypes.RevealInput(
+                ref.segment,
+                ref.replica,
+                _digests[key],
+                bytes32(0),
+                "bafyresult",
+                _fingerprints[key],
+                _peerFingerprints(jobId, ref.segment)
+            );
         }
         if (n == 0) return;
         assembly ("memory-safe") {
@@ -202,7 +257,7 @@ contract MarketHandler is TestBase {
             if (block.timestamp > leaseEnd) return; // expirable, not abandonable
             uint256 remaining = leaseEnd - block.timestamp;
             uint256 elapsed = remaining >= job.leaseDuration ? 0 : job.leaseDuration - remaining;
-            forfeit += (uint256(job.collateralPerReplica) * 5_000 * elapsed) / (10_000 * uint256(job.leaseDuration));
+            forfeit += (uint256(job.collateralPerReplica) * 5_000 /* ABANDON_FORFEIT_BPS */ * elapsed) / (10_000 * uint256(job.leaseDuration));
         }
         uint256 stakedBefore = registry.providerOf(p).staked;
         uint256 requesterBefore = market.balanceOf(REQUESTER);

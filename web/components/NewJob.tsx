@@ -19,6 +19,7 @@ import {
   eventsNamed,
   permitTypedData,
   PERMIT_VALIDITY_SECONDS,
+  onChainJobParams,
   validateManifest,
   type EngineName,
   type JobParams,
@@ -238,10 +239,10 @@ export function NewJob() {
         setStep({ step: "paying" });
         const { r, s: sigS, yParity } = parseSignature(signature);
         receipt = await createTx.run(() =>
-          simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJobWithPermit", args: [params, permitDeadline, 27 + (yParity ?? 0), r, sigS] }),
+          simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJobWithPermit", args: [onChainJobParams(params), permitDeadline, 27 + (yParity ?? 0), r, sigS] }),
         );
       } else {
-        receipt = await createTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJob", args: [params] }));
+        receipt = await createTx.run(() => simulateContract(config, { address: rc.addresses.market, abi: jobMarketAbi, account: me, functionName: "createJob", args: [onChainJobParams(params)] }));
       }
       if (!receipt) return setStep({ step: "idle" });
       const [created] = eventsNamed(decodeProtocolEvents(receipt.logs), "JobCreated");

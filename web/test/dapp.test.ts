@@ -129,6 +129,8 @@ async function seedChain() {
           deadline: block.timestamp + 3600n,
           minReputation: 0,
           maxFeeBps: 1_000,
+          verification: 0,
+          toleranceBps: 0,
         },
       ],
     }),

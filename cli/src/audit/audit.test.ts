@@ -100,6 +100,8 @@ function viewsOf(state: ProtocolState) {
       revealWindow: job.params.revealWindow,
       deadline: job.params.deadline,
       escrow: job.escrow,
+      verification: job.params.verification,
+      toleranceBps: job.params.toleranceBps,
     });
   }
   const plan = plannedReads(state);

@@ -9,7 +9,7 @@
  * real client's. Time comes from the given clock. Not a replacement for the contract tests.
  */
 import { keccak256, toHex, type Address, type Hex } from "viem";
-import { commitmentOf, type CommitInput, type JobParams, type RevealInput, type Slot } from "@tessellate/sdk";
+import { commitmentOf, onChainJobParams, type CommitInput, type JobParams, type JobParamsOnChain, type RevealInput, type Slot } from "@tessellate/sdk";
 import { ContractRevertError, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError } from "@tessellate/sdk/errors";
 import {
@@ -62,7 +62,7 @@ interface FakeSegment {
 
 interface FakeJob {
   requester: Address;
-  params: JobParams;
+  params: JobParamsOnChain;
   status: number;
   segments: FakeSegment[];
 }
@@ -111,7 +111,8 @@ export class FakeMarket {
   }
 
   /** Posts a job (escrow is not modelled); returns its id. */
-  createJob(requester: Address, params: JobParams): bigint {
+  createJob(requester: Address, input: JobParams): bigint {
+    const params = onChainJobParams(input);
     const jobId = BigInt(this.jobs.size + 1);
     const segments = Array.from({ length: params.segmentCount }, () => ({
       status: ChainSegmentStatus.Open,
@@ -312,7 +313,14 @@ export class FakeMarket {
 
   private reveal(who: Address, jobId: bigint, reveals: RevealInput[]): void {
     const job = this.job(jobId);
-    this.emit("ReplicasRevealed", { jobId, provider: who, slots: reveals.map((rv) => packSlot(rv.segment, rv.replica)), digests: reveals.map((rv) => rv.digest) });
+    this.emit("ReplicasRevealed", {
+      jobId,
+      provider: who,
+      slots: reveals.map((rv) => packSlot(rv.segment, rv.replica)),
+      digests: reveals.map((rv) => rv.digest),
+      resultCids: reveals.map((rv) => rv.resultCid),
+      fingerprints: reveals.map((rv) => rv.fingerprint ?? "0x"),
+    });
     const opened: number[] = [];
     for (const rv of reveals) {
       const s = this.segment(job, jobId, rv.segment);
@@ -345,7 +353,9 @@ export class FakeMarket {
       if (agree >= job.params.quorum) {
         s.status = ChainSegmentStatus.Accepted;
         s.accepted = rv.digest;
-        this.emit("SegmentAccepted", { jobId, segment: rv.segment, digest: rv.digest, resultCid: rv.resultCid });
+        // Exact only: the accepted result is the lowest-numbered replica of the agreeing group.
+        const group = revealed.filter(({ x }) => x!.digest === rv.digest).map(({ k }) => k);
+        this.emit("SegmentAccepted", { jobId, segment: rv.segment, replica: Math.min(...group), agreeing: group.reduce((m, k) => m | (1 << k), 0) });
         for (const { k } of revealed) this.judge(job, jobId, rv.segment, k, rv.digest);
         continue;
       }

@@ -14,9 +14,15 @@
  *   when `closeSegments` expires it (the segment closes in the same transaction). Events are
  *   therefore applied one transaction at a time, with the transaction's `SegmentClosed` events
  *   known in advance.
- * - Acceptance: every revealed replica whose digest equals the accepted one is settled and paid
- *   when `SegmentAccepted` is emitted (or when it reveals late); the others are settled by their
- *   `ReplicaRejected`. A `ReplicaAccepted` event, where a contract emits one, only confirms this.
+ * - Acceptance: `SegmentAccepted` names the accepted result's replica and the bitmask of the
+ *   replicas that agree with it (Exact: equal digests; Tolerant: fingerprints within the job's
+ *   tolerance, compared on-chain, never re-decided here); those are settled and paid, the other
+ *   revealed ones are settled by their `ReplicaRejected`. A replica revealing after acceptance is
+ *   paid unless a `ReplicaRejected` for it follows in the same transaction. Events of earlier
+ *   contract versions (`SegmentAccepted` with digest and CID, `ReplicaAccepted`) are read too.
+ * - Every revealed replica's digest, result CID and fingerprint come from `ReplicasRevealed`, so
+ *   every agreeing replica's result is known (see `acceptedCandidates` in views.ts): whoever
+ *   completed the quorum does not choose the accepted result.
  * - Claims, commits and reveals arrive batched (`ReplicasClaimed`, `ReplicasCommitted`,
  *   `RevealsOpened`, `ReplicasRevealed`, slots packed as `segment << 8 | replica`); the
  *   per-replica events of earlier contract versions are read too.
@@ -32,9 +38,9 @@
  * recorded as anomalies and the fold goes on, so one report lists everything. Readers that trust
  * their RPC and only want the state (the provider node) turn them off.
  */
-import { getAddress, type Address, type Hex } from "viem";
-import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames } from "../contracts.generated.ts";
-import type { JobParams } from "../market.ts";
+import { getAddress, keccak256, type Address, type Hex } from "viem";
+import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames, Verification } from "../contracts.generated.ts";
+import type { JobParamsOnChain } from "../market.ts";
 import { sortEvents } from "./events.ts";
 import { isSegmentDone } from "./predicates.ts";
 import { jobEscrow, sealOf, unitPrice } from "./price.ts";
@@ -76,6 +82,8 @@ export interface ReplicaRecord {
   commitTx?: Hex;
   digest?: Hex;
   resultCid?: string;
+  /** Tolerant jobs: the 256-byte fingerprint the replica revealed. */
+  fingerprint?: Hex;
   /** Furthest step the current holder reached: 1 claimed, 2 committed, 3 revealed (0 when empty). */
   stage: number;
   /** How a settled replica ended. */
@@ -94,7 +102,14 @@ export interface SegmentRecord {
   revealed: number;
   tieBreakers: number;
   revealDeadline: bigint;
-  accepted?: { digest: Hex; resultCid: string; seal: Hex; blockNumber: bigint };
+  /**
+   * The accepted result: its replica (the lowest-numbered one with the highest support, chosen by
+   * the contract), that replica's digest, result CID, fingerprint (Tolerant) and seal, and the
+   * replicas that agreed with it at acceptance (`agreeing`, slot numbers; late agreeing reveals
+   * show as replicas with verdict "accepted"). `replica` is -1 for events of earlier contract
+   * versions, which named only a digest and a CID.
+   */
+  accepted?: { replica: number; digest: Hex; resultCid: string; seal: Hex; fingerprint?: Hex; agreeing: number[]; blockNumber: bigint };
   /** The contract has cleared the replica slots (settled, and no replica can still reveal). */
   cleared: boolean;
   /** Replica records: the current holders, and after settlement how each replica ended. */
@@ -117,8 +132,8 @@ export interface GiveBackRecord {
   blockNumber: bigint;
 }
 
-/** A job's parameters as its JobCreated event carries them (the sdk's createJob argument type). */
-export type JobParamsRecord = JobParams;
+/** A job's parameters as its JobCreated event carries them (verification Exact, tolerance 0 for earlier contract versions). */
+export type JobParamsRecord = JobParamsOnChain;
 
 /** One job, as the events say it is. */
 export interface JobRecord {
@@ -296,7 +311,20 @@ function applyTransaction(state: ProtocolState, txEvents: FoldEvent[], checks: b
     }
   }
   const touched = new Set<SegmentRecord>();
-  for (const e of txEvents) applyEvent(state, e, closedHere, touched, checks);
+  const late = new Map<ReplicaRecord, JobRecord>();
+  for (const e of txEvents) applyEvent(state, e, closedHere, touched, late, checks);
+  // A replica that revealed into an accepted segment and was not rejected in the same transaction
+  // agreed with the accepted result and was paid (JobMarket settles every late reveal at once).
+  for (const [rep, job] of late) {
+    if (rep.state !== REPLICA_STATE.Revealed) continue;
+    rep.state = REPLICA_STATE.Settled;
+    rep.verdict = "accepted";
+    if (earnsCredit(job, rep.provider, state.minCreditReward ?? 0n)) {
+      const p = state.providers.get(rep.provider);
+      if (p) p.derived.accepted++;
+      else state.providers.set(rep.provider, newProvider(rep.provider, 1));
+    }
+  }
   // The contract clears a settled segment's slots in the same transaction once none can still reveal.
   for (const seg of touched) {
     if (seg.status !== SEGMENT_STATUS.Open && !seg.replicas.some((r) => r.state === REPLICA_STATE.Committed)) seg.cleared = true;
@@ -304,7 +332,7 @@ function applyTransaction(state: ProtocolState, txEvents: FoldEvent[], checks: b
   return touched;
 }
 
-function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<string>, touched: Set<SegmentRecord>, checks: boolean): void {
+function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<string>, touched: Set<SegmentRecord>, late: Map<ReplicaRecord, JobRecord>, checks: boolean): void {
   state.eventCount++;
   if (state.firstBlock === undefined || e.blockNumber < state.firstBlock) state.firstBlock = e.blockNumber;
   if (state.lastBlock === undefined || e.blockNumber > state.lastBlock) state.lastBlock = e.blockNumber;
@@ -345,16 +373,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     const key = getAddress(address as string);
     let p = state.providers.get(key);
     if (!p) {
-      p = {
-        address: key,
-        registered: false,
-        staked: 0n,
-        locked: 0n,
-        unbonding: 0n,
-        unbondingReadyAt: 0n,
-        reputation: { accepted: 0, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 0, rejected: 0, expired: 0, abandoned: 0 }) },
-        derived: { accepted: 0, rejected: 0, expired: 0, abandoned: 0 },
-      };
+      p = newProvider(key, 0);
       state.providers.set(key, p);
     }
     return p;
@@ -408,7 +427,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     if (seg.committed !== seg.slots) anomaly(segmentSubject(job, seg), `reveal opened with ${seg.committed} of ${seg.slots} slots committed`);
     seg.revealDeadline = revealDeadline;
   };
-  const revealSlot = (job: JobRecord, seg: SegmentRecord, k: number, digest: Hex, resultCid: string | undefined) => {
+  const revealSlot = (job: JobRecord, seg: SegmentRecord, k: number, digest: Hex, resultCid: string | undefined, fingerprint: Hex | undefined) => {
     const rep = replicaIn(job, seg, k);
     if (rep.state === REPLICA_STATE.Claimed) {
       // Direct reveal (JobMarket._revealOne): every other slot is sealed, so the replica reveals
@@ -424,13 +443,17 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     }
     rep.state = REPLICA_STATE.Revealed;
     rep.digest = digest;
-    rep.seal = sealOf(digest);
+    const tolerant = job.params.verification === Verification.Tolerant;
+    if (tolerant && (fingerprint === undefined || fingerprint.length !== 2 + 2 * 256)) {
+      anomaly(replicaSubject(job, seg, k), `revealed a fingerprint of ${fingerprint === undefined ? "no" : (fingerprint.length - 2) / 2} bytes in a Tolerant job (256 expected)`);
+    }
+    rep.seal = tolerant && fingerprint !== undefined ? sealOf(keccak256(fingerprint)) : sealOf(digest);
     if (resultCid !== undefined) rep.resultCid = resultCid;
+    if (tolerant && fingerprint !== undefined) rep.fingerprint = fingerprint;
     rep.stage = 3;
     seg.revealed++;
-    if (seg.status === SEGMENT_STATUS.Accepted && seg.accepted && rep.seal === seg.accepted.seal) {
-      settleAccepted(job, rep); // a late reveal that agrees is paid on its own
-    }
+    // A reveal into an accepted segment (a late one) is settled at the end of its transaction.
+    if (seg.status === SEGMENT_STATUS.Accepted) late.set(rep, job);
   };
 
   switch (e.eventName) {
@@ -454,6 +477,8 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
         deadline: BigInt(p.deadline as bigint),
         minReputation: Number(p.minReputation),
         maxFeeBps: Number(p.maxFeeBps),
+        verification: Number(p.verification ?? Verification.Exact),
+        toleranceBps: Number(p.toleranceBps ?? 0),
       };
       const feeBps = Number(a.feeBps);
       const escrow = BigInt(a.escrow as bigint);
@@ -544,17 +569,22 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       if (!job) return;
       const slots = a.slots as readonly bigint[];
       const digests = a.digests as readonly Hex[];
+      // Earlier contract versions carried neither CIDs nor fingerprints in this event.
+      const cids = a.resultCids as readonly string[] | undefined;
+      const fingerprints = a.fingerprints as readonly Hex[] | undefined;
       if (slots.length !== digests.length) anomaly(`job ${job.jobId}`, `ReplicasRevealed lists ${slots.length} slots but ${digests.length} digests`);
+      if (cids && cids.length !== slots.length) anomaly(`job ${job.jobId}`, `ReplicasRevealed lists ${slots.length} slots but ${cids.length} result CIDs`);
       slots.forEach((packed, i) => {
         const { segment, replica } = unpackSlot(packed);
-        revealSlot(job, segmentIn(job, segment), replica, digests[i], undefined);
+        const fingerprint = fingerprints?.[i];
+        revealSlot(job, segmentIn(job, segment), replica, digests[i], cids?.[i], fingerprint === undefined || fingerprint === "0x" ? undefined : fingerprint);
       });
       return;
     }
     case "ReplicaRevealed": {
       const job = jobOf();
       if (!job) return;
-      revealSlot(job, segmentIn(job), Number(a.replica), a.digest as Hex, typeof a.resultCid === "string" ? a.resultCid : undefined);
+      revealSlot(job, segmentIn(job), Number(a.replica), a.digest as Hex, typeof a.resultCid === "string" ? a.resultCid : undefined, undefined);
       return;
     }
     case "SegmentAccepted": {
@@ -562,12 +592,31 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       if (!job) return;
       const seg = segmentIn(job);
       if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `accepted while ${SegmentStatusNames[seg.status]}`);
-      const digest = a.digest as Hex;
       seg.status = SEGMENT_STATUS.Accepted;
-      seg.accepted = { digest, resultCid: String(a.resultCid), seal: sealOf(digest), blockNumber: e.blockNumber };
-      const agreeing = seg.replicas.filter((r) => r.state === REPLICA_STATE.Revealed && r.seal === seg.accepted!.seal);
-      if (agreeing.length < job.params.quorum) anomaly(segmentSubject(job, seg), `accepted with ${agreeing.length} agreeing reveals, fewer than the quorum of ${job.params.quorum}`);
-      for (const r of agreeing) settleAccepted(job, r);
+      if (a.replica === undefined) {
+        // Earlier contract versions: the completing reveal's digest and CID; agreement = equal digests.
+        const digest = a.digest as Hex;
+        const seal = sealOf(digest);
+        const agreeing = seg.replicas.flatMap((r, k) => (r.state === REPLICA_STATE.Revealed && r.seal === seal ? [k] : []));
+        seg.accepted = { replica: -1, digest, resultCid: String(a.resultCid), seal, agreeing, blockNumber: e.blockNumber };
+      } else {
+        const winner = Number(a.replica);
+        const mask = Number(a.agreeing);
+        const agreeing = seg.replicas.flatMap((_, k) => ((mask >> k) & 1 ? [k] : []));
+        const w = replicaIn(job, seg, winner);
+        if (!((mask >> winner) & 1)) anomaly(segmentSubject(job, seg), `accepted replica ${winner} is not among the agreeing replicas (mask ${mask})`);
+        if (w.state !== REPLICA_STATE.Revealed || w.digest === undefined) anomaly(replicaSubject(job, seg, winner), `accepted as the result while ${ReplicaStateNames[w.state]}`);
+        for (const k of agreeing) {
+          if (seg.replicas[k]?.state !== REPLICA_STATE.Revealed) anomaly(replicaSubject(job, seg, k), `listed as agreeing while ${ReplicaStateNames[seg.replicas[k]?.state ?? 0]}`);
+        }
+        if (mask >> seg.replicas.length) anomaly(segmentSubject(job, seg), `agreeing mask ${mask} names slots beyond its ${seg.replicas.length}`);
+        seg.accepted = { replica: winner, digest: w.digest ?? ("0x" as Hex), resultCid: w.resultCid ?? "", seal: w.seal ?? ZERO_SEAL, fingerprint: w.fingerprint, agreeing, blockNumber: e.blockNumber };
+      }
+      if (seg.accepted.agreeing.length < job.params.quorum) anomaly(segmentSubject(job, seg), `accepted with ${seg.accepted.agreeing.length} agreeing reveals, fewer than the quorum of ${job.params.quorum}`);
+      for (const k of seg.accepted.agreeing) {
+        const r = seg.replicas[k];
+        if (r && r.state === REPLICA_STATE.Revealed) settleAccepted(job, r);
+      }
       return;
     }
     case "ReplicaAccepted": {
@@ -798,6 +847,19 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       state.eventCount--;
       return;
   }
+}
+
+function newProvider(address: Address, accepted: number): ProviderRecord {
+  return {
+    address,
+    registered: false,
+    staked: 0n,
+    locked: 0n,
+    unbonding: 0n,
+    unbondingReadyAt: 0n,
+    reputation: { accepted: 0, rejected: 0, expired: 0, abandoned: 0, score: reputationScore({ accepted: 0, rejected: 0, expired: 0, abandoned: 0 }) },
+    derived: { accepted, rejected: 0, expired: 0, abandoned: 0 },
+  };
 }
 
 function checkTotal(p: ProviderRecord, name: string, ours: bigint, reported: unknown, anomaly: (subject: string, problem: string) => void): void {

@@ -27,6 +27,8 @@ export function expectedJobView(job: JobRecord): JobView {
     revealWindow: p.revealWindow,
     deadline: p.deadline,
     escrow: job.escrow,
+    verification: p.verification,
+    toleranceBps: p.toleranceBps,
   };
 }
 
@@ -67,4 +69,44 @@ export function expectedProviderView(p: ProviderRecord): ProviderView {
     abandoned: p.reputation.abandoned,
     score: reputationScore(p.reputation),
   };
+}
+
+/** One agreeing replica's result: where it is and what it must match. */
+export interface ResultCandidate {
+  replica: number;
+  digest: Hex;
+  resultCid: string;
+  /** Tolerant jobs: the fingerprint the replica revealed (its pixels must give exactly this). */
+  fingerprint?: Hex;
+}
+
+/**
+ * The results a requester may composite an accepted segment from, in the documented order: the
+ * accepted replica's (`SegmentAccepted.replica`), then every other replica that agreed with it and
+ * was paid, by slot number. A compositor takes the first whose CID resolves and whose pixels give
+ * its digest (and, Tolerant, its fingerprint): one agreeing replica that published nothing, or
+ * something else, cannot withhold the segment. Empty while the segment is not accepted.
+ */
+export function acceptedCandidates(seg: SegmentRecord): ResultCandidate[] {
+  const accepted = seg.accepted;
+  if (!accepted) return [];
+  const out: ResultCandidate[] = [];
+  const add = (replica: number, digest: Hex | undefined, resultCid: string | undefined, fingerprint: Hex | undefined) => {
+    if (digest === undefined || resultCid === undefined || resultCid === "" || out.some((c) => c.replica === replica && c.resultCid === resultCid)) return;
+    out.push({ replica, digest, resultCid, ...(fingerprint === undefined ? {} : { fingerprint }) });
+  };
+  if (accepted.replica < 0) add(-1, accepted.digest, accepted.resultCid, accepted.fingerprint);
+  else add(accepted.replica, accepted.digest, accepted.resultCid, accepted.fingerprint);
+  seg.replicas.forEach((rep, k) => {
+    if (k !== accepted.replica && rep.verdict === "accepted") add(k, rep.digest, rep.resultCid, rep.fingerprint);
+  });
+  return out;
+}
+
+/**
+ * What a Tolerant reveal passes as `peerFingerprints`: entry k is the fingerprint replica k revealed
+ * (from its ReplicasRevealed event), "0x" where replica k has not revealed.
+ */
+export function peerFingerprintsOf(seg: SegmentRecord): Hex[] {
+  return seg.replicas.map((rep) => (rep.stage === 3 && rep.fingerprint !== undefined ? rep.fingerprint : ("0x" as Hex)));
 }

@@ -77,6 +77,8 @@ export async function jobParams(overrides: Partial<Record<keyof JobParams, unkno
     deadline: now + 86_400,
     minReputation: 0,
     maxFeeBps: 1_000,
+    verification: 0,
+    toleranceBps: 0,
     ...overrides,
   } as JobParams;
 }
@@ -128,9 +130,22 @@ export function saltOf(provider: HardhatEthersSigner, slot: Slot): string {
   return ethers.keccak256(ethers.toUtf8Bytes(`salt:${provider.address}:${slot.segment}:${slot.replica}`));
 }
 
-/** The protocol's commitment, from the sdk (the same function the provider node uses). */
-export function commitmentOf(digest: string, salt: string, provider: string, jobId: bigint, segment: number) {
-  return sdkCommitmentOf(digest as `0x${string}`, salt as `0x${string}`, provider as `0x${string}`, jobId, segment);
+/** The protocol's commitment, from the sdk (the same function the provider node uses); pass the fingerprint in a Tolerant job. */
+export function commitmentOf(digest: string, salt: string, provider: string, jobId: bigint, segment: number, fingerprint?: string) {
+  return sdkCommitmentOf(digest as `0x${string}`, salt as `0x${string}`, provider as `0x${string}`, jobId, segment, fingerprint as `0x${string}` | undefined);
+}
+
+/**
+ * A test fingerprint (256 bytes, hex): pseudo-random block bytes for `label`, none flat, with the
+ * first `changed` blocks altered (as a render on another CPU alters a few blocks). `flat` leading
+ * blocks are flat and equal for every label (a plain background).
+ */
+export function fingerprintOf(label: string, changed = 0, flat = 0): string {
+  const bytes = new Uint8Array(256);
+  for (let w = 0; w < 8; w++) bytes.set(ethers.getBytes(ethers.keccak256(ethers.toUtf8Bytes(`fingerprint:${label}:${w}`))), w * 32);
+  for (let k = 0; k < 256; k++) bytes[k] = k < flat ? 0x80 : bytes[k] & 0x7f;
+  for (let i = 0; i < changed; i++) bytes[flat + i] ^= 0x01;
+  return ethers.hexlify(bytes);
 }
 
 /** What a provider "renders" for a segment: honest providers agree on `segment:<n>`. */
@@ -160,6 +175,8 @@ export function revealInputs(provider: HardhatEthersSigner, slots: Slot[], rende
     digest: render(slot),
     salt: saltOf(provider, slot),
     resultCid: `bafyresult-${slot.segment}-${render(slot).slice(2, 10)}`,
+    fingerprint: "0x",
+    peerFingerprints: [] as string[],
   }));
 }
 
