@@ -123,3 +123,9 @@ export function toJson(value: unknown): string {
     2,
   );
 }
+
+/** "exact verification" or "tolerant verification, tolerance 2500 bp (25 % of the compared fingerprint blocks may differ)". */
+export function describeVerification(v: { mode: string; toleranceBps?: number }): string {
+  if (v.mode !== "tolerant") return `${v.mode} verification`;
+  return `tolerant verification, tolerance ${v.toleranceBps} bp (${(v.toleranceBps ?? 0) / 100} % of the compared fingerprint blocks may differ)`;
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_TOLERANCE_BPS } from "@tessellate/sdk/fingerprint";
 import { UsageError, UsageErrors, exitCodeOf, EXIT_CODES } from "./errors.ts";
 import { parseDeadline, parseDuration, parseFrameRange, parseSize, parseSubmitOptions, parseTokenAmount, type RawSubmitOptions } from "./parse.ts";
 
@@ -33,6 +34,22 @@ describe("job submit arguments", () => {
     assert.equal(o.wait, true);
     assert.equal(o.permit, false);
     assert.equal(o.engine, "builtin");
+  });
+
+  it("defaults Blender jobs to tolerant verification at the sdk's default tolerance, the others to exact", () => {
+    const blender = parseSubmitOptions("s.blend", { ...BASE, engine: "blender", samples: "8" }, NOW);
+    assert.equal(blender.verification, "tolerant");
+    assert.equal(blender.toleranceBps, DEFAULT_TOLERANCE_BPS);
+    const builtin = parseSubmitOptions("s", BASE, NOW);
+    assert.equal(builtin.verification, "exact");
+    assert.equal(builtin.toleranceBps, undefined);
+    assert.equal(parseSubmitOptions("s", { ...BASE, engine: "povray" }, NOW).verification, "exact");
+    const chosen = parseSubmitOptions("s", { ...BASE, verification: "tolerant", tolerance: "1000" }, NOW);
+    assert.deepEqual([chosen.verification, chosen.toleranceBps], ["tolerant", 1000]);
+    assert.equal(parseSubmitOptions("s.blend", { ...BASE, engine: "blender", samples: "8", verification: "exact" }, NOW).verification, "exact");
+    assert.match(problemsOf({ ...BASE, engine: "blender", verification: "exact", tolerance: "1000" }).join("\n"), /--tolerance: applies only to tolerant verification, and this job is exact —/);
+    assert.match(problemsOf({ ...BASE, verification: "tolerant", tolerance: "0" }).join("\n"), /--tolerance: must be an integer from 1 to/);
+    assert.match(problemsOf({ ...BASE, verification: "tolerant", tolerance: "a lot" }).join("\n"), /--tolerance: "a lot" is not a whole number/);
   });
 
   it("defaults the quorum to a majority and the collateral to twice the reward", () => {

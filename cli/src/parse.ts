@@ -3,7 +3,8 @@
  * was wrong and how to write it instead; {@link parseSubmitOptions} collects every problem of a
  * `job submit` command line at once and throws them together (exit code 2).
  */
-import { ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
+import { DEFAULT_TOLERANCE_BPS } from "@tessellate/sdk/fingerprint";
+import { DEFAULT_VERIFICATION, ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
 import { jobMarketConstants } from "@tessellate/sdk/protocol";
 import { jobTermsProblems, MAX_UINT96, quorumRange, type JobTerms } from "@tessellate/sdk/jobRequest";
 import { parseUnits } from "viem";
@@ -22,6 +23,7 @@ const TERMS_FLAGS: Record<keyof JobTerms, string> = {
   deadlineInSeconds: "--deadline",
   minReputation: "--min-reputation",
   verification: "--verification",
+  toleranceBps: "--tolerance",
 };
 
 /** Defaults of `job submit`, in one place. Money (`--reward`) and the image size have none. */
@@ -38,7 +40,8 @@ export const SUBMIT_DEFAULTS = {
   revealWindow: "120",
   deadline: "2h",
   minReputation: "0",
-  verification: "exact",
+  /** Tolerant jobs only, in parts of 10,000 (the verification mode's default depends on the engine: DEFAULT_VERIFICATION). */
+  tolerance: String(DEFAULT_TOLERANCE_BPS),
   fps: "24",
   /** Thousands of samples per second: roughly one current CPU core on the builtin engine. */
   benchmarkScore: "1000",
@@ -79,6 +82,8 @@ export interface SubmitOptions {
   /** Highest protocol fee (basis points) the job accepts; absent: the market's current fee. */
   maxFeeBps?: number;
   verification: VerificationMode;
+  /** Tolerant jobs: the share of compared fingerprint blocks (parts of 10,000) that may differ; absent in exact jobs. */
+  toleranceBps?: number;
   /** Folder the composited frames are written to. */
   out: string;
   /** Watch progress and composite when done (false with `--no-wait`). */
@@ -119,6 +124,7 @@ export interface RawSubmitOptions {
   minReputation?: string;
   maxFee?: string;
   verification?: string;
+  tolerance?: string;
   out?: string;
   wait?: boolean;
   permit?: boolean;
@@ -128,6 +134,11 @@ export interface RawSubmitOptions {
   benchmarkScore?: string;
   /** false with `--no-scene-settings`: read nothing from the scene (INI file, .blend settings). */
   sceneSettings?: boolean;
+}
+
+/** The verification mode of a job whose command line names none: the engine's (Blender: tolerant); exact for a name that is not an engine. */
+export function defaultVerification(engine: string): VerificationMode {
+  return (ENGINE_NAMES as readonly string[]).includes(engine) ? DEFAULT_VERIFICATION[engine as EngineName] : "exact";
 }
 
 // ------------------------------------------------------------------------------ single values
@@ -309,13 +320,25 @@ export function parseSubmitOptions(
     }
     return engineName as EngineName;
   });
-  const verificationName = get("verification", raw.verification);
+  const verificationName = raw.verification ?? defaultVerification(engineName);
   const verification = attempt(() => {
     if (!(VERIFICATION_MODES as readonly string[]).includes(verificationName)) {
       throw new UsageError("--verification", `"${verificationName}" is not a verification mode`, `use ${VERIFICATION_MODES.join(" or ")}`);
     }
     return verificationName as VerificationMode;
   });
+  let toleranceBps: number | undefined;
+  if (verification === "tolerant") {
+    toleranceBps = attempt(() => parseInteger("--tolerance", get("tolerance", raw.tolerance), 0, Number.MAX_SAFE_INTEGER, DEFAULT_TOLERANCE_BPS));
+  } else if (verification === "exact" && raw.tolerance !== undefined) {
+    problems.push(
+      new UsageError(
+        "--tolerance",
+        `applies only to tolerant verification, and this job is exact${raw.verification === undefined ? ` (the default for ${engineName})` : ""}`,
+        "leave --tolerance out, or add --verification tolerant",
+      ),
+    );
+  }
   const engineVersion = raw.engineVersion?.trim();
   if (raw.engineVersion !== undefined && !engineVersion) {
     problems.push(new UsageError("--engine-version", "is empty", "give the exact version string the engine reports, or leave the flag out to take the version registered providers advertise"));
@@ -399,6 +422,7 @@ export function parseSubmitOptions(
     deadlineInSeconds: deadline === undefined ? undefined : deadline.kind === "relative" ? deadline.seconds : deadline.timestamp - nowSeconds,
     minReputation,
     verification,
+    toleranceBps,
   })) {
     problems.push(new UsageError(TERMS_FLAGS[p.field], p.problem, p.fix));
   }
@@ -444,6 +468,7 @@ export function parseSubmitOptions(
     minReputation: minReputation!,
     maxFeeBps,
     verification: verification!,
+    ...(toleranceBps === undefined ? {} : { toleranceBps }),
     out: raw.out ?? "",
     wait: raw.wait ?? true,
     permit: raw.permit ?? false,

@@ -19,7 +19,7 @@ import { readBlenderScene, type BlenderExternalFile, type BlenderSceneSettings }
 import { TessellateError } from "@tessellate/sdk/errors";
 import { parsePovrayIni } from "@tessellate/sdk/povrayIni";
 import { UsageError, UsageErrors } from "./errors.ts";
-import { SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
+import { defaultVerification, SUBMIT_DEFAULTS, type RawSubmitOptions } from "./parse.ts";
 
 /** What a scene sets, for the options the user did not give. */
 export interface SceneDefaults {
@@ -50,7 +50,7 @@ export interface SceneDefaultsDeps {
  */
 export async function readSceneDefaults(scene: string, raw: RawSubmitOptions, deps: SceneDefaultsDeps = {}): Promise<SceneDefaults | undefined> {
   const engine = raw.engine ?? SUBMIT_DEFAULTS.engine;
-  const verification = raw.verification ?? SUBMIT_DEFAULTS.verification;
+  const verification = raw.verification ?? defaultVerification(engine);
   if (raw.sceneSettings === false || (engine !== "povray" && engine !== "blender")) return undefined;
   const entryPath = await findEntry(scene, raw.entry, engine === "povray" ? ".pov" : ".blend");
   if (engine === "povray") return povrayDefaults(entryPath, verification);

@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import type { Address } from "viem";
 import { canonicalJson, PROFILE_VERSION, type EngineBenchmark, type ProviderProfile, type Storage } from "@tessellate/sdk";
 import type { ProviderConfig } from "./config/config.ts";
+import { SUPPORTED_VERIFICATION_MODES } from "./jobs/jobFilter.ts";
 import type { CyclesKernelClass } from "./engines/blender/cpuKernel.ts";
 import type { RenderLimits } from "./engines/engine.ts";
 import type { EngineRegistry } from "./engines/registry.ts";
@@ -38,10 +39,9 @@ export async function benchmarkEngines(
 
 /**
  * The verification modes this node advertises (requesters' CLIs warn when no registered provider
- * offers a job's mode). Exact only: the contracts do not settle tolerant jobs yet; add "tolerant"
- * here when the node settles them.
+ * offers a job's mode): the ones its job filter takes, exact and tolerant.
  */
-export const ADVERTISED_VERIFICATION_MODES = ["exact"] as const;
+export const ADVERTISED_VERIFICATION_MODES = SUPPORTED_VERIFICATION_MODES;
 
 /**
  * The profile. `detectedCpuKernel` is the Cycles kernel class read from the processor's flags

@@ -10,7 +10,23 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { connectChain, createMarketClient, encodeManifest, parseManifest, pngDigest, resultFileName, segmentCount, type MarketClient, type Storage } from "@tessellate/sdk";
+import {
+  commitmentOf,
+  connectChain,
+  createMarketClient,
+  decodePng,
+  DEFAULT_TOLERANCE_BPS,
+  encodeManifest,
+  eventsNamed,
+  fingerprint,
+  parseManifest,
+  pngDigest,
+  resultFileName,
+  segmentCount,
+  Verification,
+  type MarketClient,
+  type Storage,
+} from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { startIpfsNode, silentLogger as silentIpfsLogger, type IpfsNode } from "../../ipfs-node/src/index.ts";
 import { devnetAccount, devnetPrivateKey, DEVNET_ROLES } from "../../scripts/devnet/accounts.ts";
@@ -143,6 +159,63 @@ test("two provider nodes settle a builtin job at redundancy 2 on a real chain", 
     assert.equal(status.chain.record.accepted, 2);
     assert.equal(status.chain.freeStake, "50");
   }
+});
+
+test("the same nodes settle a tolerant job: each replica commits to and reveals its result's fingerprint", { timeout: 90_000 }, async () => {
+  assert.equal(nodes.length, 2, "runs after the exact job's test, on its nodes");
+  const requester = await client(DEVNET_ROLES.requester);
+  const sceneCid = await storage.addFolder(join(import.meta.dirname, "../../scenes/builtin-sample"));
+  const manifest = parseManifest({
+    version: 1,
+    engine: { name: "builtin", version: BUILTIN_VERSION },
+    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: (await readFile(SCENE)).length },
+    output: { width: 32, height: 24, format: "png" },
+    frames: { start: 1, end: 1 },
+    settings: { samples: 2, seed: 9, maxBounces: 2 },
+    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+    verification: { mode: "tolerant" },
+  });
+  assert.equal(manifest.verification.toleranceBps, DEFAULT_TOLERANCE_BPS);
+  const manifestCid = await storage.addBytes(encodeManifest(manifest));
+  const now = await requester.latestTimestamp();
+  const { jobId } = await requester.createJob({
+    manifestCid,
+    segmentCount: segmentCount(manifest),
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: 1n * TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 300,
+    revealWindow: 300,
+    deadline: now + 3_600n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+    verification: Verification.Tolerant,
+    toleranceBps: DEFAULT_TOLERANCE_BPS,
+  });
+  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted").length === 2;
+  const deadline = Date.now() + 60_000;
+  while (!nodes.every(settled)) {
+    if (Date.now() > deadline) {
+      throw new Error(`not settled: ${nodes.map((n) => n.store.listReplicas({ jobId }).map((r) => `${r.segment}:${r.state}:${r.lastError ?? ""}`).join(",")).join(" | ")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const events = await requester.events(0n, await requester.blockNumber());
+  for (let segment = 0; segment < 2; segment++) {
+    const rows = nodes.map((n) => n.store.listReplicas({ jobId }).find((r) => r.segment === segment)!);
+    const png = await storage.cat(`${rows[0]!.resultCid}/${resultFileName(1)}`);
+    assert.equal(rows[0]!.fingerprint, fingerprint([decodePng(png)]), "the committed fingerprint is the uploaded result's");
+    assert.equal(rows[0]!.fingerprint, rows[1]!.fingerprint, "the builtin engine renders the same pixels on both nodes");
+    // The first to seal commits (the last reveals directly, without a commitment).
+    const committed = rows.map((row, i) => ({ row, node: nodes[i]! })).filter(({ row }) => row.commitment !== null);
+    assert.ok(committed.length > 0);
+    for (const { row, node } of committed) {
+      assert.equal(row.commitment, commitmentOf(row.digest!, row.salt!, node.address, jobId, segment, row.fingerprint!), "the commitment covers the fingerprint");
+    }
+  }
+  const revealed = eventsNamed(events, "ReplicasRevealed").filter((e) => e.args.jobId === jobId);
+  assert.ok(revealed.length > 0 && revealed.every((e) => e.args.fingerprints.every((f) => f.length === 2 + 2 * 256)), "every reveal carried a 256-byte fingerprint");
 });
 
 test("the CLI registers (benchmark + profile on IPFS), stakes, reports, withdraws and unstakes", { timeout: 60_000 }, async () => {

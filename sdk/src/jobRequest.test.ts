@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { folderAddEntries, jobCost, jobTermsProblems, kuboAddQuery, MAX_UINT96, quorumRange, TOLERANT_NOT_SETTLED, type JobTerms } from "./jobRequest.ts";
+import { folderAddEntries, jobCost, jobTermsProblems, kuboAddQuery, MAX_UINT96, quorumRange, type JobTerms } from "./jobRequest.ts";
 import { jobMarketConstants } from "./contracts.generated.ts";
 
 const good: JobTerms = {
@@ -43,10 +43,15 @@ describe("jobTermsProblems: what createJob would refuse, before anything is sent
     assert.deepEqual(fields({ ...good, minReputation: jobMarketConstants.MAX_REPUTATION + 1 }), ["minReputation"]);
   });
 
-  it("refuses tolerant verification, saying why", () => {
-    const [problem] = jobTermsProblems({ ...good, verification: "tolerant" });
-    assert.equal(problem!.field, "verification");
-    assert.equal(problem!.problem, TOLERANT_NOT_SETTLED);
+  it("takes tolerant verification with a tolerance from 1 to the contract's maximum, and no tolerance in exact mode", () => {
+    const max = jobMarketConstants.MAX_TOLERANCE_BPS;
+    assert.deepEqual(fields({ ...good, verification: "tolerant", toleranceBps: 2500 }), []);
+    assert.deepEqual(fields({ ...good, verification: "tolerant", toleranceBps: max }), []);
+    assert.deepEqual(fields({ ...good, verification: "tolerant", toleranceBps: max + 1 }), ["toleranceBps"]);
+    assert.deepEqual(fields({ ...good, verification: "tolerant", toleranceBps: 0 }), ["toleranceBps"]);
+    assert.deepEqual(fields({ ...good, verification: "exact", toleranceBps: 0 }), []);
+    const [problem] = jobTermsProblems({ ...good, verification: "exact", toleranceBps: 2500 });
+    assert.match(problem!.problem, /only to tolerant verification/);
   });
 
   it("checks only the fields given", () => assert.deepEqual(jobTermsProblems({ quorum: 2 }), []));

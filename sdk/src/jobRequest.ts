@@ -7,6 +7,7 @@
  */
 import { jobMarketConstants } from "./contracts.generated.ts";
 import { unitPrice } from "./protocol/price.ts";
+import { DEFAULT_TOLERANCE_BPS } from "./fingerprint.ts";
 import type { EngineName, VerificationMode } from "./manifest.ts";
 
 /** Scene file extensions per engine, to find the entry file of a scene folder. */
@@ -15,10 +16,6 @@ export const SCENE_EXTENSIONS: Readonly<Record<EngineName, readonly string[]>> =
   povray: [".pov"],
   blender: [".blend"],
 };
-
-/** Why `tolerant` jobs are refused before anything is uploaded or paid (the CLI and the dApp say the same). */
-export const TOLERANT_NOT_SETTLED =
-  "tolerant verification is not settled by the contracts yet, so no provider would render this job and the escrow would wait until the deadline";
 
 /** uint96: the width of the reward and collateral fields of a job. */
 export const MAX_UINT96 = (1n << 96n) - 1n;
@@ -37,6 +34,8 @@ export interface JobTerms {
   deadlineInSeconds: number;
   minReputation: number;
   verification: VerificationMode;
+  /** Tolerant jobs: the share of compared fingerprint blocks (parts of 10,000) that may differ; absent or 0 in exact jobs. */
+  toleranceBps?: number;
 }
 
 /** One problem of a job's terms: the field, what is wrong, how to fix it. */
@@ -67,8 +66,7 @@ export const TIMING_FLOOR_MINIMUMS: TimingMinimums = {
 };
 
 /**
- * Every problem of the given terms that `createJob` would revert on (or, for `tolerant`, that no
- * provider would settle). Fields left undefined are not checked; rules between two fields only
+ * Every problem of the given terms that `createJob` would revert on. Fields left undefined are not checked; rules between two fields only
  * when both are valid, so one mistake is reported once.
  */
 export function jobTermsProblems(terms: Partial<JobTerms>, minimums: TimingMinimums = TIMING_FLOOR_MINIMUMS): JobTermsProblem[] {
@@ -118,7 +116,13 @@ export function jobTermsProblems(terms: Partial<JobTerms>, minimums: TimingMinim
   if (rep !== undefined && (!isInt(rep) || rep < 0 || rep > c.MAX_REPUTATION)) {
     push("minReputation", `must be an integer from 0 to ${c.MAX_REPUTATION}, got ${rep}`, `0 lets any provider claim; ${c.MAX_REPUTATION} is a perfect score`);
   }
-  if (terms.verification === "tolerant") push("verification", TOLERANT_NOT_SETTLED, "use exact verification; docs/tolerant.md says where the tolerant mode stands");
+  const tolerance = terms.toleranceBps;
+  if (terms.verification === "tolerant" && tolerance !== undefined && (!isInt(tolerance) || tolerance < 1 || tolerance > c.MAX_TOLERANCE_BPS)) {
+    push("toleranceBps", `must be an integer from 1 to ${c.MAX_TOLERANCE_BPS} parts of 10,000, got ${tolerance}`, `${DEFAULT_TOLERANCE_BPS} (the default) accepts honest renders from different processors and refuses cheaper ones (docs/tolerant.md)`);
+  }
+  if (terms.verification === "exact" && tolerance !== undefined && tolerance !== 0) {
+    push("toleranceBps", "applies only to tolerant verification (exact mode compares pixel digests)", "leave the tolerance out, or choose tolerant verification");
+  }
   return problems;
 }
 

@@ -12,7 +12,9 @@ import { signTypedData, simulateContract } from "wagmi/actions";
 import { parseSignature } from "viem";
 import {
   SCENE_EXTENSIONS,
+  DEFAULT_VERIFICATION,
   ENGINE_NAMES,
+  Verification,
   decodeProtocolEvents,
   encodeManifest,
   estimateJob,
@@ -220,6 +222,8 @@ export function NewJob() {
         minReputation: terms.minReputation,
         // The fee the page showed is the highest this job accepts (createJob reverts if it rose since).
         maxFeeBps: feeBps.data ?? 0,
+        verification: terms.verification === "tolerant" ? Verification.Tolerant : Verification.Exact,
+        toleranceBps: terms.verification === "tolerant" ? terms.toleranceBps! : 0,
       };
       let receipt;
       if (usePermit) {
@@ -330,7 +334,7 @@ export function NewJob() {
             <div className="field">
               <label>
                 Engine
-                <select data-testid="field-engine" value={form.engine} onChange={(e) => setForm((f) => ({ ...f, engine: e.target.value as EngineName, engineVersion: "" }))}>
+                <select data-testid="field-engine" value={form.engine} onChange={(e) => setForm((f) => ({ ...f, engine: e.target.value as EngineName, engineVersion: "", verification: DEFAULT_VERIFICATION[e.target.value as EngineName] }))}>
                   {ENGINE_NAMES.map((name) => (
                     <option key={name} value={name}>
                       {name} — {providersOf(name)} provider{providersOf(name) === 1 ? "" : "s"}
@@ -393,11 +397,14 @@ export function NewJob() {
                 Verification
                 <select data-testid="field-verification" value={form.verification} onChange={(e) => set("verification", e.target.value)}>
                   <option value="exact">exact — replicas must agree on every pixel</option>
-                  <option value="tolerant">tolerant — not available yet</option>
+                  <option value="tolerant">tolerant — image fingerprints agree within the tolerance (Blender's default)</option>
                 </select>
               </label>
               <Problems field="verification" problems={problems} />
             </div>
+            {form.verification === "tolerant" ? (
+              <Field field="tolerance" label="Tolerance (parts of 10,000 of the compared blocks that may differ)" inputMode="numeric" form={form} set={set} problems={problems} hint="2500 accepts honest renders from different CPUs and refuses cheaper ones (docs/tolerant.md)." />
+            ) : null}
             <Field field="redundancy" label="Replicas per segment" form={form} set={set} problems={problems} hint="Each replica is rendered by a different provider." />
             <Field field="quorum" label="Quorum (equal digests to accept)" form={form} set={set} problems={problems} />
             <Field field="reward" label={`Reward per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} />

@@ -6,6 +6,7 @@
  */
 import { parseUnits } from "viem";
 import {
+  DEFAULT_TOLERANCE_BPS,
   MANIFEST_VERSION,
   jobCost,
   jobTermsProblems,
@@ -43,6 +44,8 @@ export interface NewJobForm {
   deadlineHours: string;
   minReputation: string;
   verification: VerificationMode;
+  /** Tolerant jobs: parts of 10,000 of the compared fingerprint blocks that may differ. */
+  tolerance: string;
 }
 
 export type FormField = keyof NewJobForm | "scene";
@@ -70,6 +73,7 @@ export const NEW_JOB_DEFAULTS: NewJobForm = {
   deadlineHours: "2",
   minReputation: "0",
   verification: "exact",
+  tolerance: String(DEFAULT_TOLERANCE_BPS),
 };
 
 /** Which engine settings the form shows per engine. */
@@ -105,6 +109,7 @@ const MANIFEST_FIELDS: Record<string, FormField> = {
   "settings.seed": "seed",
   "settings.maxBounces": "maxBounces",
   "verification.mode": "verification",
+  "verification.toleranceBps": "tolerance",
 };
 
 const TERMS_FIELDS: Record<keyof JobTerms, FormField> = {
@@ -117,6 +122,7 @@ const TERMS_FIELDS: Record<keyof JobTerms, FormField> = {
   deadlineInSeconds: "deadlineHours",
   minReputation: "minReputation",
   verification: "verification",
+  toleranceBps: "tolerance",
 };
 
 export interface NewJobCheck {
@@ -163,7 +169,7 @@ export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, 
     frames: { start: num(form.frameStart), end: num(form.frameEnd) },
     settings,
     segmentation: { tilesX: num(form.tilesX), tilesY: num(form.tilesY), framesPerSegment: num(form.framesPerSegment) },
-    verification: { mode: form.verification },
+    verification: form.verification === "tolerant" ? { mode: form.verification, toleranceBps: num(form.tolerance) } : { mode: form.verification },
   };
 }
 
@@ -191,6 +197,12 @@ export function checkNewJob(
   }
 
   const parsed: Partial<JobTerms> = { verification: form.verification };
+  if (form.verification === "tolerant") {
+    const v = integer(form.tolerance);
+    if (v === undefined) add("tolerance", "is missing — give parts of 10,000, e.g. 2500");
+    else if (v === "bad") add("tolerance", `"${form.tolerance}" is not a whole number — e.g. 2500`);
+    else parsed.toleranceBps = v;
+  }
   const ints = [
     ["redundancy", form.redundancy],
     ["quorum", form.quorum],

@@ -18,7 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { createPublicClient, createWalletClient, decodeFunctionData, http, parseUnits, type Abi, type Address, type Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
-import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, randomSalt, TOLERANT_NOT_SETTLED, validateManifest, type RgbaImage } from "@tessellate/sdk";
+import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, jobMarketConstants, randomSalt, validateManifest, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
 import { BUILTIN_VERSION } from "@tessellate/provider-node/engines/builtin/index";
@@ -339,12 +339,13 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "field-quorum").fill("1");
     await byTestId(page, "field-tilesX").fill("500");
     await byTestId(page, "field-verification").selectOption("tolerant");
+    await byTestId(page, "field-tolerance").fill(String(jobMarketConstants.MAX_TOLERANCE_BPS + 1));
     await byTestId(page, "field-leaseSeconds").fill("20");
     await byTestId(page, "problem-leaseSeconds", "must be from 30 s (this market's minimum lease)").waitFor();
     await byTestId(page, "problem-collateral", "less than the reward").waitFor();
     await byTestId(page, "problem-quorum", "majority").waitFor();
     await byTestId(page, "problem-tilesX", "segmentation.tilesX:").waitFor();
-    await byTestId(page, "problem-verification", TOLERANT_NOT_SETTLED).waitFor();
+    await byTestId(page, "problem-tolerance", `must be an integer from 1 to ${jobMarketConstants.MAX_TOLERANCE_BPS}`).waitFor();
     assert.equal(await byTestId(page, "submit-job").isDisabled(), true, "an invalid job could be posted");
     await screenshot(page, "new-job-invalid");
 

@@ -1,7 +1,7 @@
 /** The New job form's checks (lib/newJob.ts): every problem lands on its field, with the sdk's words. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TOLERANT_NOT_SETTLED } from "@tessellate/sdk";
+import { jobMarketConstants } from "@tessellate/sdk";
 import { checkNewJob, findEntry, hasProblems, manifestDraft, NEW_JOB_DEFAULTS, sceneFilesOf, type NewJobForm } from "../lib/newJob.ts";
 
 const form = (overrides: Partial<NewJobForm> = {}): NewJobForm => ({ ...NEW_JOB_DEFAULTS, engineVersion: "1.0.0", reward: "1.5", collateral: "3", ...overrides });
@@ -34,11 +34,11 @@ describe("New job form checks", () => {
   });
 
   it("puts the sdk's job terms problems on the terms fields", () => {
-    const check = checkNewJob(form({ quorum: "1", collateral: "1", leaseSeconds: "10", verification: "tolerant" }), scene, options);
+    const check = checkNewJob(form({ quorum: "1", collateral: "1", leaseSeconds: "10", verification: "tolerant", tolerance: String(jobMarketConstants.MAX_TOLERANCE_BPS + 1) }), scene, options);
     assert.match(check.problems.quorum?.[0] ?? "", /majority/);
     assert.match(check.problems.collateral?.[0] ?? "", /less than the reward/);
     assert.match(check.problems.leaseSeconds?.[0] ?? "", /must be from 30 s/);
-    assert.ok(check.problems.verification?.[0]?.includes(TOLERANT_NOT_SETTLED));
+    assert.match(check.problems.tolerance?.[0] ?? "", /must be an integer from 1 to/);
     assert.equal(check.terms, undefined);
   });
 

@@ -18,11 +18,12 @@ import {
   SegmentStatusNames,
   segmentOf,
   unitPrice,
+  Verification,
   type JobRecord,
 } from "@tessellate/sdk/protocol";
 import type { JobView, SegmentView } from "../audit/compare.ts";
 import { findJobCreation, mapLimit, readJobEvents } from "../chainReads.ts";
-import { describeFrames, formatDuration, formatTable, formatTimestamp, formatTokens, plural, shortAddress, shortHex } from "../format.ts";
+import { describeFrames, describeVerification, formatDuration, formatTable, formatTimestamp, formatTokens, plural, shortAddress, shortHex } from "../format.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
 import { loadManifest } from "./fetch.ts";
 import { jobMoneyOf, type JobMoney } from "./wait.ts";
@@ -160,6 +161,7 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
   lines.push(`  lease / reveal   ${formatDuration(p.leaseDuration)} / ${formatDuration(p.revealWindow)}`);
   lines.push(`  deadline         ${formatTimestamp(p.deadline, chainTime)}`);
   lines.push(`  min reputation   ${p.minReputation} bp`);
+  lines.push(`  verification     ${describeVerification({ mode: p.verification === Verification.Tolerant ? "tolerant" : "exact", toleranceBps: p.toleranceBps })}`);
   lines.push(`  escrow           ${t(view.escrow)} left of ${t(job.escrowCreated)}`);
   if (report.escrowMismatch) lines.push(`  !! the events give an escrow of ${t(report.escrowMismatch.events)} — run \`tessellate audit\``);
   lines.push(`  paid             ${t(money.paid)} rewards, ${t(money.fees)} fees; refunded ${t(money.refunded)}${money.compensation > 0n ? `; compensation ${t(money.compensation)}` : ""}`);

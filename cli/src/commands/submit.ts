@@ -17,14 +17,14 @@ import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, ty
 import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { permitTypedData, PERMIT_VALIDITY_SECONDS, type Eip712DomainView } from "@tessellate/sdk/permit";
-import { AbandonReasonNames, protocolNow, sceneRefusals, type JobRecord } from "@tessellate/sdk/protocol";
+import { AbandonReasonNames, protocolNow, sceneRefusals, Verification, type JobRecord } from "@tessellate/sdk/protocol";
 import { frameGroupCount, segmentCount, tileCount } from "@tessellate/sdk/segmentPlan";
 import type { AddProgress, Storage } from "@tessellate/sdk/storage";
 import { assembleVideo, type AssembleVideoResult } from "@tessellate/sdk/node";
 import { scanMarketProviders, tokenSymbol } from "../chainReads.ts";
 import { describeEngineVersion, engineVersionsOf, needsCoverage, type JobNeeds, type ProviderScan } from "@tessellate/sdk/providerOffers";
 import { UsageError, UsageErrors } from "../errors.ts";
-import { formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
+import { describeVerification, formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 import type { SubmitOptions } from "../parse.ts";
 import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
@@ -51,6 +51,7 @@ const MANIFEST_FLAGS: Record<string, string> = {
   "settings.seed": "--seed",
   "settings.maxBounces": "--max-bounces",
   "verification.mode": "--verification",
+  "verification.toleranceBps": "--tolerance",
 };
 
 export interface PreparedScene {
@@ -148,7 +149,7 @@ export function buildManifest(options: SubmitOptions, scene: { cid: string; entr
     frames: options.frames,
     settings: options.settings,
     segmentation: { tilesX: options.tilesX, tilesY: options.tilesY, framesPerSegment: options.framesPerSegment },
-    verification: { mode: options.verification },
+    verification: options.verification === "tolerant" ? { mode: options.verification, toleranceBps: options.toleranceBps } : { mode: options.verification },
   };
   const result = validateManifest(draft);
   if (result.ok) return result.manifest;
@@ -182,7 +183,7 @@ export function formatPlan(args: {
   const frames = m.frames.end - m.frames.start + 1;
   return [
     `scene      ${args.sceneLabel} → ${args.scene.cid} (${plural(args.scene.files, "file")}, ${formatBytes(args.scene.sizeBytes)}, entry ${args.scene.entry})`,
-    `manifest   ${args.manifestCid} (${m.engine.name} ${m.engine.version}, ${m.output.width}×${m.output.height} png, ${m.verification.mode} verification)`,
+    `manifest   ${args.manifestCid} (${m.engine.name} ${m.engine.version}, ${m.output.width}×${m.output.height} png, ${describeVerification(m.verification)})`,
     ...formatSceneDefaults(o.sceneDefaults),
     `plan       ${plural(cost.segments, "segment")} = ${plural(tileCount(m), "tile")} (${m.segmentation.tilesX}×${m.segmentation.tilesY}) × ${plural(frameGroupCount(m), "frame group")} (${plural(frames, "frame")} ${m.frames.start}–${m.frames.end}, ${m.segmentation.framesPerSegment} per segment)`,
     `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
@@ -375,6 +376,8 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
     deadline,
     minReputation: options.minReputation,
     maxFeeBps: options.maxFeeBps ?? feeBps,
+    verification: manifest.verification.mode === "tolerant" ? Verification.Tolerant : Verification.Exact,
+    toleranceBps: manifest.verification.mode === "tolerant" ? manifest.verification.toleranceBps! : 0,
   };
 
   // ------------------------------------------------------------ pay and post

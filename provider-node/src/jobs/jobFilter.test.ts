@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseManifest, type JobParams, type Manifest } from "@tessellate/sdk";
+import { Verification } from "@tessellate/sdk/protocol";
 import { filterJob, type JobCandidate, type NodeCapabilities, type NodeSituation } from "./jobFilter.ts";
 
 const TOKEN = 10n ** 18n;
@@ -36,6 +37,8 @@ function job(overrides: Partial<JobParams> = {}, m: Manifest | null = manifest()
       deadline: 1_000_000n,
       minReputation: 5000,
       maxFeeBps: 1_000,
+      verification: Verification.Exact,
+      toleranceBps: 0,
       ...overrides,
     },
   };
@@ -83,7 +86,14 @@ test("the manifest must be usable and agree with the posted job", () => {
   const problem = "Manifest is not valid (2 problems):\n  output.width: must be ≤ 16384 — use …\n  frames.end: is missing — provide it";
   assert.equal(reason({ ...job({}, null), manifestProblem: problem }).reason, `its manifest ${CID} is unusable: output.width: must be ≤ 16384 — use … (+1 more)`);
   assert.equal(reason(job({ segmentCount: 5 })).reason, "its manifest plans 4 segments but the job was posted with 5");
-  assert.equal(reason(job({}, manifest({ verification: { mode: "tolerant" } }))).reason, 'verification mode "tolerant" is not supported (supported: exact)');
+});
+
+test("a tolerant job is taken when its manifest and its on-chain terms agree on the mode and the tolerance", () => {
+  const tolerant = manifest({ verification: { mode: "tolerant" } });
+  assert.equal(filterJob(job({ verification: Verification.Tolerant, toleranceBps: 2500 }, tolerant), node, now).accept, true);
+  assert.equal(reason(job({}, tolerant)).reason, "its manifest asks for tolerant verification but the job was posted as exact");
+  assert.equal(reason(job({ verification: Verification.Tolerant, toleranceBps: 2500 })).reason, "its manifest asks for exact verification but the job was posted as tolerant");
+  assert.equal(reason(job({ verification: Verification.Tolerant, toleranceBps: 4000 }, tolerant)).reason, "its manifest names a tolerance of 2500 bps but the job was posted with 4000 bps");
 });
 
 test("scene size, price floor and lease length are checked against the limits", () => {

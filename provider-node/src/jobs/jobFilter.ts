@@ -9,10 +9,11 @@
  */
 import { formatUnits } from "viem";
 import { estimateJob, segmentCount, type JobParams, type Manifest } from "@tessellate/sdk";
+import { Verification } from "@tessellate/sdk/protocol";
 import type { EngineInfo } from "../engines/engine.ts";
 
 /** Verification modes this node can take part in. */
-export const SUPPORTED_VERIFICATION_MODES = ["exact"] as const;
+export const SUPPORTED_VERIFICATION_MODES = ["exact", "tolerant"] as const;
 
 export interface JobCandidate {
   jobId: bigint;
@@ -79,6 +80,15 @@ export function filterJob(job: JobCandidate, node: NodeCapabilities, now: NodeSi
   }
   if (!(SUPPORTED_VERIFICATION_MODES as readonly string[]).includes(manifest.verification.mode)) {
     return no(`verification mode "${manifest.verification.mode}" is not supported (supported: ${SUPPORTED_VERIFICATION_MODES.join(", ")})`);
+  }
+  // The contract settles by the job's on-chain mode and tolerance; the manifest must say the same,
+  // or the requester's documents disagree about what a correct render is.
+  const chainMode = params.verification === Verification.Tolerant ? "tolerant" : "exact";
+  if (chainMode !== manifest.verification.mode) {
+    return no(`its manifest asks for ${manifest.verification.mode} verification but the job was posted as ${chainMode}`);
+  }
+  if (chainMode === "tolerant" && manifest.verification.toleranceBps !== params.toleranceBps) {
+    return no(`its manifest names a tolerance of ${manifest.verification.toleranceBps} bps but the job was posted with ${params.toleranceBps} bps`);
   }
   const { name, version } = manifest.engine;
   if (!node.enabledEngines.includes(name)) return no(`engine ${name} is not enabled in this node's config (engines: ${node.enabledEngines.join(", ")})`);

@@ -120,6 +120,8 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
             deadline: params.deadline,
             minReputation: params.minReputation,
             maxFeeBps: params.maxFeeBps,
+            verification: params.verification,
+            toleranceBps: params.toleranceBps,
           },
         });
         effects.newJobs.push(jobId);

@@ -204,7 +204,7 @@ export async function finishRecovery(
 ): Promise<void> {
   const { store, market } = ctx.d;
   const onChain = await market.replicaOf(row.jobId, row.segment, row.replica);
-  const commitment = commitmentOf(result.digest, result.salt, ctx.me, row.jobId, row.segment);
+  const commitment = commitmentOf(result.digest, result.salt, ctx.me, row.jobId, row.segment, result.fingerprint ?? undefined);
   const current = store.getReplica(row.id);
   if (!current || current.state !== "recovering") return; // settled on-chain meanwhile
   const ours = isAddressEqual(onChain.provider, ctx.me) && Number(onChain.leaseEnd) === row.leaseEnd && onChain.state === ChainReplicaState.Committed;

@@ -4,7 +4,7 @@
  * a spoiled batch retried entry by entry — and a send whose outcome is unknown is settled against
  * `replicaOf`.
  */
-import { isAddressEqual, type Address } from "viem";
+import { isAddressEqual, type Address, type Hex } from "viem";
 import { commitmentOf } from "@tessellate/sdk";
 import { FatalError } from "@tessellate/sdk/errors";
 import { ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
@@ -65,7 +65,9 @@ export async function commitRendered(ctx: WorkerContext, now: number): Promise<v
     const toCommit = live.filter((row) => !direct.includes(row));
     for (const batch of chunks(toCommit, MAX_BATCH)) {
       const committing = store.transaction(() =>
-        batch.map((row) => store.transition(row.id, "committing", { commitment: commitmentOf(row.digest!, row.salt!, ctx.me, jobId, row.segment) })),
+        batch.map((row) =>
+          store.transition(row.id, "committing", { commitment: commitmentOf(row.digest!, row.salt!, ctx.me, jobId, row.segment, row.fingerprint ?? undefined) }),
+        ),
       );
       const outcome = await sendSeal(ctx, "commit", jobId, committing);
       if (outcome === "ok") ctx.backoff.succeeded(key);
@@ -78,6 +80,28 @@ export async function commitRendered(ctx: WorkerContext, now: number): Promise<v
       }
     }
   }
+}
+
+/**
+ * Tolerant jobs: what the contract compares a reveal with — entry k is the fingerprint replica k of
+ * the segment revealed (from its ReplicasRevealed event, in the projection's fold record), "0x"
+ * where it has none (not revealed, or this replica); after acceptance, the accepted replica's.
+ * A peer that revealed in a block the projection has not read yet makes the reveal revert with
+ * JobMarketPeerFingerprintInvalid; the next attempt reads it.
+ */
+export function peerFingerprints(ctx: WorkerContext, row: ReplicaRow): Hex[] {
+  const seg = ctx.d.store.market.loadFoldJob(row.jobId, [row.segment])?.segments.get(row.segment);
+  if (!seg) return [];
+  const peers: Hex[] = seg.replicas.map((rep, k) =>
+    k !== row.replica && rep.state === ChainReplicaState.Revealed && rep.fingerprint !== undefined ? rep.fingerprint : "0x",
+  );
+  const accepted = seg.accepted;
+  if (accepted?.fingerprint !== undefined && accepted.replica >= 0 && accepted.replica !== row.replica) {
+    while (peers.length <= accepted.replica) peers.push("0x");
+    peers[accepted.replica] = accepted.fingerprint;
+  }
+  while (peers.length > 0 && peers.at(-1) === "0x") peers.pop();
+  return peers;
 }
 
 /** Whether every other slot of the row's segment is committed or revealed (projection). */
@@ -153,7 +177,19 @@ export async function sendSeal(ctx: WorkerContext, kind: "commit" | "reveal", jo
   const pending = kind === "commit" ? "committing" : "revealing";
   try {
     if (kind === "commit") await market.commit(jobId, rows.map((r) => ({ segment: r.segment, replica: r.replica, commitment: r.commitment! })));
-    else await market.reveal(jobId, rows.map((r) => ({ segment: r.segment, replica: r.replica, digest: r.digest!, salt: r.salt!, resultCid: r.resultCid! })));
+    else {
+      await market.reveal(
+        jobId,
+        rows.map((r) => ({
+          segment: r.segment,
+          replica: r.replica,
+          digest: r.digest!,
+          salt: r.salt!,
+          resultCid: r.resultCid!,
+          ...(r.fingerprint === null ? {} : { fingerprint: r.fingerprint, peerFingerprints: peerFingerprints(ctx, r) }),
+        })),
+      );
+    }
     ctx.d.metrics.count(kind === "commit" ? "commits" : "reveals", rows.length);
     ctx.log.info({ jobId: String(jobId), segments: rows.map((r) => r.segment), replicas: rows.length }, kind === "commit" ? "committed" : "revealed");
     await ctx.syncQuietly();
