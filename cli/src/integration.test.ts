@@ -304,8 +304,8 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     const [d] = audit.discrepancies;
     assert.equal(d.source, "ipfs");
     assert.equal(d.subject, `job ${jobId} segment 5`);
-    assert.equal(d.expected, `digest ${accepted.digest} (SegmentAccepted)`);
-    assert.match(d.actual, /have digest 0x[0-9a-f]{64}, not the accepted/);
+    assert.equal(d.expected, `digest ${accepted.digest} (replica ${accepted.replica}'s reveal, the accepted result)`);
+    assert.match(d.actual, /have digest 0x[0-9a-f]{64}, not the revealed/);
     assert.match(formatAuditReport(audit).join("\n"), /1 discrepancy:\n {2}job 1 segment 5 — result pixels/);
 
     // The composite refuses the bad tile and names it; the frame is not written.

@@ -51,7 +51,7 @@ describe("accepted results", () => {
     const other = await store(storage, 0, { shade: 99 });
     const lie = await verifyAcceptedSegment(manifest, 0, { ...other, digest: good.digest }, storage);
     assert.equal(lie.ok, false);
-    assert.match(lie.problem!, /have digest 0x[0-9a-f]{64}, not the accepted/);
+    assert.match(lie.problem!, /have digest 0x[0-9a-f]{64}, not the revealed/);
     const wrongSize = await store(storage, 0, { width: 5 });
     assert.match((await verifyAcceptedSegment(manifest, 0, wrongSize, storage)).problem!, /is 5×4 pixels, but the tile is 3×4/);
     storage.forget(good.resultCid);

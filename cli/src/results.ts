@@ -10,7 +10,7 @@ import { frameGroupCount, framesOfGroup, segmentAt, tileCount, type SegmentPlanI
 import type { Storage } from "@tessellate/sdk/storage";
 import { describeFrames } from "./format.ts";
 
-export { verifyAcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
+export { resolveAcceptedSegment, verifyAcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
 
 /** A segment without an accepted result. */
 export interface MissingSegment {
@@ -36,6 +36,12 @@ export interface CompositeReport {
   totalFrames: number;
   missing: MissingSegment[];
   failed: FailedGroup[];
+  /**
+   * Segments composited from another agreeing replica's result because the accepted replica's did
+   * not check out (its CID resolved to nothing or to other pixels, or, Tolerant, to pixels of
+   * another fingerprint): the replica used and why each earlier one was refused.
+   */
+  fallbacks: { segment: number; replica?: number; refused: SegmentCheck[] }[];
 }
 
 /**
@@ -56,7 +62,7 @@ export async function compositeAvailable(options: {
   const groups = frameGroupCount(manifest);
   const totalFrames = manifest.frames.end - manifest.frames.start + 1;
   const totalTiles = totalFrames * tiles;
-  const report: CompositeReport = { frames: [], totalFrames, missing: [], failed: [] };
+  const report: CompositeReport = { frames: [], totalFrames, missing: [], failed: [], fallbacks: [] };
   let done = 0;
 
   for (let group = 0; group < groups; group++) {
@@ -84,6 +90,7 @@ export async function compositeAvailable(options: {
         outDir,
         signal,
         onProgress: (d) => options.onProgress?.(before + d, totalTiles),
+        onFallback: (t, used, refused) => report.fallbacks.push({ segment: indices[t]!, ...(used.replica === undefined ? {} : { replica: used.replica }), refused: refused.map((c) => ({ ...c, segment: indices[t]! })) }),
       });
       report.frames.push(...result.frames);
     } catch (error) {

@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { compositeFrames } from "./composite.ts";
-import { maxTilePngBytes, resultFileName, type AcceptedSegment } from "./resultFiles.ts";
-import { FatalError, RetryableError } from "./errors.ts";
+import { maxTilePngBytes, resultFileName, verifyAcceptedSegment, type AcceptedSegment } from "./resultFiles.ts";
+import { FatalError, RetryableError, TessellateError } from "./errors.ts";
+import { fingerprint } from "./fingerprint.ts";
 import { pngDigest } from "./pixelDigest.ts";
 import { decodePng, encodePng, type RgbaImage } from "./png.ts";
 import { segmentAt, segmentCount, type SegmentPlanInput } from "./segmentPlan.ts";
@@ -127,6 +128,59 @@ describe("compositeFrames", () => {
       });
       // group 0 was verified and stays; group 1 (frames 2, 3) left nothing behind
       assert.deepEqual((await readdir(outDir)).sort(), [resultFileName(0), resultFileName(1)]);
+    });
+  });
+
+  it("falls back to another agreeing replica's result when the accepted one points at nothing or at other pixels", async () => {
+    const p = plan(20, 10, 2, 1, 0, 1, 2); // one group [0,1], two tiles
+    const storage = new MemoryStorage();
+    const honest = await renderJob(storage, p);
+    // Exact: every agreeing replica revealed the same digest. Segment 0's accepted replica points
+    // its CID at another image, segment 1's at a folder that does not exist; their peers' honest
+    // results are the alternatives.
+    const other = await renderJob(storage, p, (_index, frame, tile) => ({ ...tile, data: tile.data.map((v) => (v + frame + 1) & 255) }));
+    const missingCid = "bafkreinothingherexxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    const bogus = { digest: honest.get(1)!.digest, resultCid: missingCid };
+    const accepted = new Map<number, AcceptedSegment>([
+      [0, { digest: honest.get(0)!.digest, resultCid: other.get(0)!.resultCid, replica: 0, alternatives: [{ ...honest.get(0)!, replica: 1 }] }],
+      [1, { ...bogus, replica: 0, alternatives: [{ ...honest.get(1)!, replica: 1 }] }],
+    ]);
+    await withTempDir(async (outDir) => {
+      const fallbacks: Array<[number, number | undefined, number]> = [];
+      const { frames } = await compositeFrames({ manifest: p, storage, accepted, outDir, onFallback: (segment, used, failed) => fallbacks.push([segment, used.replica, failed.length]) });
+      assert.deepEqual(frames.map((f) => f.frame), [0, 1]);
+      for (const { frame, path } of frames) assert.deepEqual(decodePng(new Uint8Array(await readFile(path))), fullFrame(20, 10, frame));
+      assert.deepEqual(fallbacks, [[0, 1, 1], [1, 1, 1]]);
+    });
+    // Without alternatives the same failure is an error naming the segment.
+    const alone = new Map(honest);
+    alone.set(1, bogus);
+    await withTempDir(async (outDir) => {
+      await assert.rejects(compositeFrames({ manifest: p, storage, accepted: alone, outDir }), (error) => error instanceof TessellateError && /segment 1/.test(error.message));
+    });
+  });
+
+  it("checks a Tolerant result's fingerprint before using it, and uses an agreeing replica whose pixels have their fingerprint", async () => {
+    const p = plan(32, 32, 1, 1, 0, 0, 1);
+    const storage = new MemoryStorage();
+    const honest = await renderJob(storage, p);
+    const honestPixels = [decodePng(encodePng(fullFrame(32, 32, 0)))];
+    // A replica that revealed the honest fingerprint but published (and digested) another image.
+    const otherImage = { ...fullFrame(32, 32, 0), data: fullFrame(32, 32, 0).data.map((v) => 255 - v) };
+    const otherCid = await storage.addEntries({ [resultFileName(0)]: encodePng(otherImage) });
+    const liar: AcceptedSegment = { digest: pngDigest([encodePng(otherImage)]), resultCid: otherCid, fingerprint: fingerprint(honestPixels), replica: 0 };
+    const good: AcceptedSegment = { ...honest.get(0)!, fingerprint: fingerprint(honestPixels), replica: 1 };
+    const check = await verifyAcceptedSegment(p, 0, liar, storage);
+    assert.equal(check.ok, false);
+    assert.match(check.problem!, /do not have the fingerprint the replica revealed/);
+    assert.equal((await verifyAcceptedSegment(p, 0, good, storage)).ok, true);
+    await withTempDir(async (outDir) => {
+      const used: Array<number | undefined> = [];
+      const { frames } = await compositeFrames({ manifest: p, storage, accepted: new Map([[0, { ...liar, alternatives: [good] }]]), outDir, onFallback: (_s, result) => used.push(result.replica) });
+      assert.deepEqual(used, [1]);
+      assert.deepEqual(decodePng(new Uint8Array(await readFile(frames[0]!.path))), fullFrame(32, 32, 0));
+      // Exact checks alone (digest of its own pixels) would have composited the other image.
+      await assert.rejects(compositeFrames({ manifest: p, storage, accepted: new Map([[0, liar]]), outDir }), (error) => error instanceof FatalError && error.code === "COMPOSITE_NO_VALID_RESULT" && /replica 0: .*fingerprint/.test(error.message));
     });
   });
 

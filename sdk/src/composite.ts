@@ -7,7 +7,7 @@
  */
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { compositeToSink } from "./compositeCore.ts";
+import { compositeToSink, type CompositeToSinkOptions } from "./compositeCore.ts";
 import type { SegmentPlanInput } from "./segmentPlan.ts";
 import { resultFileName, type AcceptedSegment } from "./resultFiles.ts";
 import type { Storage } from "./storage.ts";
@@ -27,6 +27,8 @@ export interface CompositeOptions {
   signal?: AbortSignal;
   /** zlib level of the written frames (default 6). */
   deflateLevel?: number;
+  /** Called when another agreeing replica's result stands in for a segment's accepted one (see compositeToSink). */
+  onFallback?: CompositeToSinkOptions["onFallback"];
 }
 
 /** One written frame. */

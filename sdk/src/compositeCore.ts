@@ -13,7 +13,7 @@ import { FatalError, RetryableError, TessellateError } from "./errors.ts";
 import { createPixelDigest, isPixelDigest, sameDigest, type PixelDigester } from "./pixelDigest.ts";
 import { decodePng, encodePng, readPngSize } from "./png.ts";
 import { frameGroupCount, framesOfGroup, segmentAt, segmentCount, tileCount, tileRect, type SegmentPlanInput } from "./segmentPlan.ts";
-import { maxTilePngBytes, type AcceptedSegment, resultFileName } from "./resultFiles.ts";
+import { maxTilePngBytes, resolveAcceptedSegment, type AcceptedSegment, type SegmentCheck, resultFileName } from "./resultFiles.ts";
 import type { Storage } from "./storage.ts";
 
 /** Where composited frames go: written one by one, committed per frame group once its digests matched, discarded on an error. */
@@ -37,6 +37,11 @@ export interface CompositeToSinkOptions {
   signal?: AbortSignal;
   /** zlib level of the frames (default 6). */
   deflateLevel?: number;
+  /**
+   * Called when a segment's accepted result did not check out and another agreeing replica's
+   * result is used instead (`used`), with the checks that failed before it.
+   */
+  onFallback?: (segment: number, used: AcceptedSegment, failed: SegmentCheck[]) => void;
 }
 
 /**
@@ -58,18 +63,32 @@ export async function compositeToSink(options: CompositeToSinkOptions): Promise<
   const rects = Array.from({ length: tiles }, (_, t) => tileRect(manifest, t % tilesX, (t - (t % tilesX)) / tilesX));
   const committed: number[] = [];
 
-  for (let group = 0; group < frameGroupCount(manifest); group++) {
-    const frames = framesOfGroup(manifest, group);
+  /** Picks the first of a segment's agreeing results that checks out; throws naming every failed check when none does. */
+  const resolve = async (index: number): Promise<AcceptedSegment> => {
+    const result = accepted.get(index)!;
+    const { result: chosen, checks } = await resolveAcceptedSegment(manifest, index, result, storage, signal);
+    if (!chosen) {
+      const seg = segmentAt(manifest, index);
+      throw new FatalError(
+        "COMPOSITE_NO_VALID_RESULT",
+        `segment ${index} (tile ${seg.tileX},${seg.tileY}, ${describeFrames(seg.frames)}): no agreeing replica's result checks out — ` +
+          checks.map((c) => `${c.replica === undefined ? "" : `replica ${c.replica}: `}${c.problem}`).join("; "),
+      );
+    }
+    if (chosen !== result) options.onFallback?.(index, chosen, checks.slice(0, -1));
+    return chosen;
+  };
+
+  /** Composites one frame group from `results` (tile t → result) into the sink; discards its frames on any error. */
+  const compositeGroup = async (frames: number[], results: AcceptedSegment[], group: number) => {
     const digesters: PixelDigester[] = Array.from({ length: tiles }, () => createPixelDigest(frames.length));
     const partials: number[] = [];
     try {
       for (const frame of frames) {
         for (let t = 0; t < tiles; t++) {
           signal?.throwIfAborted();
-          const index = group * tiles + t;
           const tile = rects[t];
-          const result = accepted.get(index)!;
-          const image = await fetchTile(storage, index, result, frame, tile, signal);
+          const image = await fetchTile(storage, group * tiles + t, results[t], frame, tile, signal);
           digesters[t].add(image);
           for (let row = 0; row < tile.height; row++) {
             const from = row * tile.width * 4;
@@ -82,13 +101,13 @@ export async function compositeToSink(options: CompositeToSinkOptions): Promise<
       }
       for (let t = 0; t < tiles; t++) {
         const index = group * tiles + t;
-        const expected = accepted.get(index)!.digest;
+        const expected = results[t].digest;
         const actual = digesters[t].digest();
         if (!sameDigest(actual, expected)) {
           const seg = segmentAt(manifest, index);
           throw new FatalError(
             "COMPOSITE_DIGEST_MISMATCH",
-            `segment ${index} (tile ${seg.tileX},${seg.tileY}, ${describeFrames(seg.frames)}): the pixels at ${accepted.get(index)!.resultCid} have digest ${actual}, ` +
+            `segment ${index} (tile ${seg.tileX},${seg.tileY}, ${describeFrames(seg.frames)}): the pixels at ${results[t].resultCid} have digest ${actual}, ` +
               `but the accepted digest is ${expected.toLowerCase()} — this result is not what the quorum agreed on; do not use it, and fetch it again from another source if you can`,
           );
         }
@@ -98,6 +117,32 @@ export async function compositeToSink(options: CompositeToSinkOptions): Promise<
     } catch (error) {
       await sink.discard(partials);
       throw error;
+    }
+  };
+
+  for (let group = 0; group < frameGroupCount(manifest); group++) {
+    const frames = framesOfGroup(manifest, group);
+    const indices = Array.from({ length: tiles }, (_, t) => group * tiles + t);
+    // A Tolerant result is checked against its fingerprint before it is used (its digest alone
+    // binds nothing the contract compared); an Exact one is checked by its digest while compositing.
+    const results: AcceptedSegment[] = [];
+    for (const index of indices) {
+      const result = accepted.get(index)!;
+      results.push(result.fingerprint === undefined ? result : await resolve(index));
+    }
+    const before = done;
+    try {
+      await compositeGroup(frames, results, group);
+    } catch (error) {
+      signal?.throwIfAborted();
+      // One agreeing replica's result failed: if others agreed, check every segment of the group
+      // and composite it again from the results that check out.
+      const fallbacks = indices.some((index) => (accepted.get(index)!.alternatives?.length ?? 0) > 0);
+      if (!fallbacks || !(error instanceof TessellateError)) throw error;
+      done = before;
+      const resolved: AcceptedSegment[] = [];
+      for (const index of indices) resolved.push(await resolve(index));
+      await compositeGroup(frames, resolved, group);
     }
   }
   return committed;

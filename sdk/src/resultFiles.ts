@@ -4,17 +4,32 @@
  * Browser-safe.
  */
 import { FatalError } from "./errors.ts";
+import { fingerprint } from "./fingerprint.ts";
 import { pngDigest, sameDigest } from "./pixelDigest.ts";
-import { readPngSize } from "./png.ts";
+import { decodePng, readPngSize } from "./png.ts";
 import { segmentAt, type SegmentPlanInput } from "./segmentPlan.ts";
 import type { Storage } from "./storage.ts";
 
-/** What the chain accepted for one segment (from the settlement event). */
+/**
+ * What the chain accepted for one segment: the accepted replica's revealed result (the fold's
+ * `acceptedSegmentOf`), and the other agreeing replicas' results to fall back on.
+ */
 export interface AcceptedSegment {
-  /** Pixel digest the quorum agreed on. */
+  /** Pixel digest the replica revealed (in an Exact job, the one the quorum agreed on). */
   digest: string;
   /** CID of the result folder (one PNG per frame, named by {@link resultFileName}). */
   resultCid: string;
+  /** Tolerant jobs: the fingerprint the replica revealed; its pixels must give exactly this. */
+  fingerprint?: string;
+  /** Slot of the replica that revealed this result, when known. */
+  replica?: number;
+  /**
+   * The other replicas that agreed with the accepted one and were paid, in the documented order
+   * (by slot): tried in turn when this result does not check out (its CID resolves to nothing, to
+   * other pixels, or, Tolerant, to pixels of another fingerprint), so that one agreeing replica
+   * cannot withhold the segment.
+   */
+  alternatives?: AcceptedSegment[];
 }
 
 /**
@@ -47,11 +62,17 @@ export interface SegmentCheck {
   resultCid: string;
   /** What went wrong, when not ok. */
   problem?: string;
+  /** Slot of the replica whose result was checked, when known. */
+  replica?: number;
+  /** Tolerant: the fingerprint of the pixels storage served, when they could be read. */
+  actualFingerprint?: string;
 }
 
 /**
  * Fetches the result of segment `index` (one PNG per frame, named by `resultFileName`), and
- * re-computes its pixel digest with the sdk's decoder (the CLI's audit and the dApp's Audit page).
+ * re-computes its pixel digest with the sdk's decoder and, when `accepted` carries one, its
+ * fingerprint (the CLI's audit and the dApp's Audit page). Only `accepted` itself is checked,
+ * not its alternatives (see {@link resolveAcceptedSegment}).
  */
 export async function verifyAcceptedSegment(
   manifest: SegmentPlanInput,
@@ -61,7 +82,7 @@ export async function verifyAcceptedSegment(
   signal?: AbortSignal,
 ): Promise<SegmentCheck> {
   const segment = segmentAt(manifest, index);
-  const base = { segment: index, expected: accepted.digest.toLowerCase(), resultCid: accepted.resultCid };
+  const base = { segment: index, expected: accepted.digest.toLowerCase(), resultCid: accepted.resultCid, ...(accepted.replica === undefined ? {} : { replica: accepted.replica }) };
   const pngs: Uint8Array[] = [];
   for (const frame of segment.frames) {
     const path = `${accepted.resultCid}/${resultFileName(frame)}`;
@@ -83,7 +104,34 @@ export async function verifyAcceptedSegment(
     return { ...base, ok: false, problem: `the PNGs of ${accepted.resultCid} cannot be decoded: ${(error as Error).message}` };
   }
   if (!sameDigest(actual, accepted.digest)) {
-    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the accepted ${base.expected}` };
+    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the revealed ${base.expected}` };
   }
-  return { ...base, ok: true, actual };
+  if (accepted.fingerprint === undefined) return { ...base, ok: true, actual };
+  // Tolerant: the contract compared the revealed fingerprints, never the pixels; re-derive it.
+  const actualFingerprint = fingerprint(pngs.map((png) => decodePng(png)));
+  if (actualFingerprint.toLowerCase() !== accepted.fingerprint.toLowerCase()) {
+    return { ...base, ok: false, actual, actualFingerprint, problem: `the pixels at ${accepted.resultCid} do not have the fingerprint the replica revealed: it revealed a fingerprint of other pixels` };
+  }
+  return { ...base, ok: true, actual, actualFingerprint };
+}
+
+/**
+ * The first of the accepted result and its alternatives (in that order) whose pixels check out
+ * ({@link verifyAcceptedSegment}), with every check made; `result` is undefined when none does.
+ */
+export async function resolveAcceptedSegment(
+  manifest: SegmentPlanInput,
+  index: number,
+  accepted: AcceptedSegment,
+  storage: Pick<Storage, "cat">,
+  signal?: AbortSignal,
+): Promise<{ result?: AcceptedSegment; checks: SegmentCheck[] }> {
+  const checks: SegmentCheck[] = [];
+  for (const candidate of [accepted, ...(accepted.alternatives ?? [])]) {
+    signal?.throwIfAborted();
+    const check = await verifyAcceptedSegment(manifest, index, candidate, storage, signal);
+    checks.push(check);
+    if (check.ok) return { result: candidate, checks };
+  }
+  return { checks };
 }

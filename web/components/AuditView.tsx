@@ -11,7 +11,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import Link from "next/link";
 import { usePublicClient } from "wagmi";
 import type { Address } from "viem";
-import { SegmentStatus, verifyAcceptedSegment, type FoldEvent, type SegmentCheck } from "@tessellate/sdk";
+import { acceptedSegmentOf, SegmentStatus, verifyAcceptedSegment, type AcceptedSegment, type FoldEvent, type SegmentCheck } from "@tessellate/sdk";
 import { describeArgs, filterEvents, parseEventFilter, runAudit, type AuditRun } from "../lib/audit.ts";
 import { gatewayCat } from "../lib/composite.ts";
 import { formatAmount, shortAddress } from "../lib/format.ts";
@@ -266,15 +266,16 @@ function Accounts({ run, amount }: { run: AuditRun; amount: (x: bigint | undefin
   );
 }
 
-type AcceptedSegment = { jobId: bigint; manifestCid: string; index: number; digest: string; resultCid: string };
+/** One accepted segment of the Audit page: where its result is, and the sdk's accepted result (alternatives included). */
+type AcceptedRow = { jobId: bigint; manifestCid: string; index: number; digest: string; resultCid: string; result: AcceptedSegment };
 
 function Accepted({ run }: { run: AuditRun }) {
   const accepted = useMemo(() => {
-    const out: AcceptedSegment[] = [];
+    const out: AcceptedRow[] = [];
     for (const job of run.state.jobs.values()) {
       for (const seg of [...job.segments.values()].sort((a, b) => a.index - b.index)) {
         if (seg.status === SegmentStatus.Accepted && seg.accepted) {
-          out.push({ jobId: job.jobId, manifestCid: job.params.manifestCid, index: seg.index, digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+          out.push({ jobId: job.jobId, manifestCid: job.params.manifestCid, index: seg.index, digest: seg.accepted.digest, resultCid: seg.accepted.resultCid, result: acceptedSegmentOf(seg)! });
         }
       }
     }
@@ -293,8 +294,8 @@ function Accepted({ run }: { run: AuditRun }) {
           columns={[
             { header: "Job", cell: (a) => <Link href={`/job/${a.jobId}`}>#{a.jobId.toString()}</Link> },
             { header: "Segment", cell: (a) => a.index },
-            hashColumn<AcceptedSegment>("Accepted digest", (a) => a.digest, 14),
-            hashColumn<AcceptedSegment>("Result", (a) => a.resultCid, 12),
+            hashColumn<AcceptedRow>("Accepted digest", (a) => a.digest, 14),
+            hashColumn<AcceptedRow>("Result", (a) => a.resultCid, 12),
             { header: "Check the pixels", cell: (a) => <Verify {...a} /> },
           ]}
         />
@@ -303,8 +304,8 @@ function Accepted({ run }: { run: AuditRun }) {
   );
 }
 
-/** "Verify": the segment's result fetched from the gateway and its pixel digest recomputed by the sdk. */
-function Verify(a: AcceptedSegment) {
+/** "Verify": the segment's result fetched from the gateway and its pixel digest (and, Tolerant, fingerprint) recomputed by the sdk. */
+function Verify(a: AcceptedRow) {
   const rc = useRuntimeConfig();
   const manifest = useManifest(a.manifestCid);
   const [check, setCheck] = useState<SegmentCheck | { ok: false; problem: string }>();
@@ -314,7 +315,7 @@ function Verify(a: AcceptedSegment) {
     if (!manifest.data) return;
     setBusy(true);
     try {
-      setCheck(await verifyAcceptedSegment(manifest.data, a.index, { digest: a.digest, resultCid: a.resultCid }, gatewayCat(rc.ipfsGatewayUrl)));
+      setCheck(await verifyAcceptedSegment(manifest.data, a.index, a.result, gatewayCat(rc.ipfsGatewayUrl)));
     } catch (e) {
       setCheck({ ok: false, problem: e instanceof Error ? e.message : String(e) });
     } finally {
@@ -328,7 +329,7 @@ function Verify(a: AcceptedSegment) {
       </button>{" "}
       {check && (
         <span className={check.ok ? "tx-ok" : "tx-error"} data-testid={`verify-result-${id}`}>
-          {check.ok ? "pixels match the accepted digest" : check.problem}
+          {check.ok ? (a.result.fingerprint === undefined ? "pixels match the accepted digest" : "pixels match the accepted digest and fingerprint") : check.problem}
         </span>
       )}
       {manifest.error && <span className="tx-error">manifest: {manifest.error.message}</span>}

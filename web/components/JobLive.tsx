@@ -33,6 +33,8 @@ import {
   isRefundedByCancellation,
   isSegmentDone,
   sceneRefusals,
+  acceptedSegmentOf,
+  type AcceptedSegment,
 } from "@tessellate/sdk";
 import { useQuery } from "@tanstack/react-query";
 import { zeroAddress } from "viem";
@@ -62,8 +64,11 @@ function Composite({ manifest, job }: { manifest: Manifest; job: JobRecord }) {
     if (state.step === "ready") for (const f of state.frames) URL.revokeObjectURL(f.url);
   }, [state]);
   const count = job.params.segmentCount;
-  const accepted = new Map<number, { digest: string; resultCid: string }>();
-  for (const [i, seg] of job.segments) if (seg.accepted) accepted.set(i, { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+  const accepted = new Map<number, AcceptedSegment>();
+  for (const [i, seg] of job.segments) {
+    const result = acceptedSegmentOf(seg);
+    if (result) accepted.set(i, result);
+  }
   if (accepted.size < count) return <p className="muted">The composite can be made once every segment is accepted ({accepted.size} of {count} so far).</p>;
   async function make() {
     setState({ step: "working", done: 0, total: 0 });

@@ -1,12 +1,13 @@
 "use client";
 /**
  * Accepted tiles as they settle, for the Job page's grid: each newly accepted segment's result
- * PNGs are fetched from the gateway, their pixel digest recomputed by the sdk (never a canvas)
- * and compared with the one the quorum accepted; only a matching tile is drawn (its first
- * frame's PNG, as a blob URL). A tile that does not match is shown as a problem, not drawn.
+ * PNGs are fetched from the gateway, their pixel digest (and, Tolerant, fingerprint) recomputed by
+ * the sdk (never a canvas) and compared with what the replica revealed; the accepted replica's
+ * result is drawn, or another agreeing replica's when it does not check out (its first frame's
+ * PNG, as a blob URL). A segment none of whose results check out is shown as a problem.
  */
 import { useEffect, useRef, useState } from "react";
-import { maxTilePngBytes, pngDigest, resultFileName, sameDigest, segmentAt, type JobRecord, type Manifest } from "@tessellate/sdk";
+import { acceptedSegmentOf, maxTilePngBytes, resolveAcceptedSegment, resultFileName, segmentAt, type JobRecord, type Manifest } from "@tessellate/sdk";
 import { gatewayCat } from "./composite.ts";
 
 export type AcceptedTile = { url: string } | { problem: string };
@@ -27,21 +28,19 @@ export function useAcceptedTiles(manifest: Manifest | undefined, job: JobRecord 
     for (const [index, seg] of job.segments) {
       if (!seg.accepted || started.current.has(index) || index >= job.params.segmentCount) continue;
       started.current.add(index);
-      const accepted = seg.accepted;
       void (async () => {
         let tile: AcceptedTile;
         try {
-          const segment = segmentAt(manifest, index);
-          const pngs: Uint8Array[] = [];
-          for (const frame of segment.frames) {
-            pngs.push(await storage.cat(`${accepted.resultCid}/${resultFileName(frame)}`, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height) }));
-          }
-          const digest = pngDigest(pngs);
-          if (sameDigest(digest, accepted.digest)) {
-            const url = URL.createObjectURL(new Blob([pngs[0] as Uint8Array<ArrayBuffer>], { type: "image/png" }));
+          // The accepted replica's result, or another agreeing replica's when it does not check out
+          // (digest and, Tolerant, fingerprint recomputed by the sdk, never a canvas).
+          const { result, checks } = await resolveAcceptedSegment(manifest, index, acceptedSegmentOf(seg)!, storage);
+          if (result) {
+            const segment = segmentAt(manifest, index);
+            const png = await storage.cat(`${result.resultCid}/${resultFileName(segment.frames[0]!)}`, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height) });
+            const url = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: "image/png" }));
             urls.current.push(url);
             tile = { url };
-          } else tile = { problem: `the result's pixels have digest ${digest}, not the accepted ${accepted.digest}` };
+          } else tile = { problem: checks.map((c) => c.problem).join("; ") };
         } catch (error) {
           tile = { problem: error instanceof Error ? error.message : String(error) };
         }

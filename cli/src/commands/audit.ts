@@ -19,12 +19,12 @@ import {
   type ChainViews,
   type Discrepancy,
 } from "../audit/compare.ts";
-import { applyCommitments, foldEvents, SegmentStatus, type ProtocolState } from "@tessellate/sdk/protocol";
+import { acceptedSegmentOf, applyCommitments, foldEvents, SegmentStatus, type ProtocolState } from "@tessellate/sdk/protocol";
 import { checkRevealedCommitments, createViewReader, mapLimit, readAllEvents, readPendingCommitments } from "../chainReads.ts";
 import { formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 import { createLiveLine, formatTaskProgress } from "../progress.ts";
-import { verifyAcceptedSegment } from "../results.ts";
+import { resolveAcceptedSegment, verifyAcceptedSegment } from "../results.ts";
 import { loadManifest } from "./fetch.ts";
 
 export interface AuditOptions {
@@ -154,20 +154,26 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
         continue;
       }
       const checks = await mapLimit(accepted, Math.max(1, Math.min(concurrency, 4)), async (seg) => {
-        const check = await verifyAcceptedSegment(manifest, seg.index, { digest: seg.accepted!.digest, resultCid: seg.accepted!.resultCid }, storage, options.signal);
+        // The accepted replica's result: its digest and, Tolerant, its fingerprint re-derived from
+        // the pixels; when it fails, whether another agreeing replica's result stands in for it.
+        const result = acceptedSegmentOf(seg)!;
+        const check = await verifyAcceptedSegment(manifest, seg.index, result, storage, options.signal);
+        const fallback = check.ok || !result.alternatives?.length ? undefined : await resolveAcceptedSegment(manifest, seg.index, { ...result.alternatives[0]!, alternatives: result.alternatives.slice(1) }, storage, options.signal);
         live.set(formatTaskProgress("verifying accepted results", ++verified, acceptedSegments, "items", { ascii }));
-        return check;
+        return { check, result, fallback };
       });
-      for (const check of checks) {
+      for (const { check, result, fallback } of checks) {
         verification.checked++;
         if (check.ok) verification.ok++;
         else {
+          const who = result.replica === undefined ? "the accepted reveal" : `replica ${result.replica}'s reveal, the accepted result`;
+          const instead = fallback === undefined ? "" : fallback.result ? `; replica ${fallback.result.replica}'s agreeing result checks out and is used instead` : "; no other agreeing replica's result checks out either";
           discrepancies.push({
             source: "ipfs",
             subject: `job ${job.jobId} segment ${check.segment}`,
             field: "result pixels",
-            expected: `digest ${check.expected} (SegmentAccepted)`,
-            actual: check.problem ?? `digest ${check.actual}`,
+            expected: `digest ${check.expected}${result.fingerprint === undefined ? "" : " and its revealed fingerprint"} (${who})`,
+            actual: (check.problem ?? `digest ${check.actual}`) + instead,
           });
         }
       }

@@ -50,6 +50,10 @@ export function printCompositeReport(out: Output, report: CompositeReport, outDi
     out.print(`  ${f.message}`);
     for (const bad of f.badSegments) out.print(`    segment ${bad.segment}: ${bad.problem}`);
   }
+  for (const f of report.fallbacks) {
+    const refused = f.refused.map((c) => `${c.replica === undefined ? "the accepted result" : `replica ${c.replica}`}: ${c.problem}`).join("; ");
+    out.print(`  segment ${f.segment}: composited from ${f.replica === undefined ? "another agreeing replica" : `agreeing replica ${f.replica}`}'s result — ${refused}`);
+  }
 }
 
 export interface FetchJobOptions {

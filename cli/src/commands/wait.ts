@@ -8,7 +8,7 @@
 import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
-import { createFold, isHeld, isSegmentDone, protocolNow, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
+import { acceptedSegmentOf, createFold, isHeld, isSegmentDone, protocolNow, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { sleep as defaultSleep } from "../output.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
@@ -93,7 +93,7 @@ export function jobOutcomeOf(job: JobRecord, elapsedMs: number, toBlock: bigint)
   const open: number[] = [];
   for (let i = 0; i < job.params.segmentCount; i++) {
     const seg = segmentOf(job, i);
-    if (seg.status === SegmentStatus.Accepted && seg.accepted) accepted.set(i, { digest: seg.accepted.digest, resultCid: seg.accepted.resultCid });
+    if (seg.status === SegmentStatus.Accepted && seg.accepted) accepted.set(i, acceptedSegmentOf(seg)!);
     else if (seg.status === SegmentStatus.Failed) failed.push(i);
     else if (seg.status === SegmentStatus.Closed) closed.push(i);
     else if (isSegmentDone(job, seg)) refunded.push(i);

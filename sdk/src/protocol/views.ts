@@ -8,6 +8,7 @@ import { SegmentStatus } from "../contracts.generated.ts";
 import type { JobView, ProviderView, ReplicaView, SegmentView } from "../market.ts";
 import { ZERO_ADDRESS, ZERO_SEAL, type JobRecord, type ProviderRecord, type ReplicaRecord, type SegmentRecord } from "./fold.ts";
 import { reputationScore } from "./reputation.ts";
+import type { AcceptedSegment } from "../resultFiles.ts";
 
 /** What `jobOf` should report. */
 export function expectedJobView(job: JobRecord): JobView {
@@ -101,6 +102,23 @@ export function acceptedCandidates(seg: SegmentRecord): ResultCandidate[] {
     if (k !== accepted.replica && rep.verdict === "accepted") add(k, rep.digest, rep.resultCid, rep.fingerprint);
   });
   return out;
+}
+
+/**
+ * The accepted result of a segment as the compositor and the audit take it: the accepted
+ * replica's result with every other agreeing replica's as `alternatives` (acceptedCandidates'
+ * order). Undefined while the segment is not accepted.
+ */
+export function acceptedSegmentOf(seg: SegmentRecord): AcceptedSegment | undefined {
+  const toSegment = (c: ResultCandidate): AcceptedSegment => ({
+    digest: c.digest,
+    resultCid: c.resultCid,
+    ...(c.fingerprint === undefined ? {} : { fingerprint: c.fingerprint }),
+    ...(c.replica < 0 ? {} : { replica: c.replica }),
+  });
+  const [first, ...rest] = acceptedCandidates(seg);
+  if (!first) return undefined;
+  return { ...toSegment(first), ...(rest.length === 0 ? {} : { alternatives: rest.map(toSegment) }) };
 }
 
 /**
