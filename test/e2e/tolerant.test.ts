@@ -10,9 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { auditChain, collectingOutput, fetchJob, formatAuditReport, parseSubmitOptions, submitJob, waitForJob } from "@tessellate/cli";
+import { auditChain, collectingOutput, fetchJob, formatAuditReport, parseSubmitOptions, readSceneDefaults, submitJob, waitForJob } from "@tessellate/cli";
 import { CreditKind, eventsNamed, type MarketClient } from "@tessellate/sdk";
 import type { RunningProvider } from "../../scripts/devnet/network.ts";
 import { apiGet, apiPost, creditedTo, E2ENetwork, eventsSince, ofJob, readLog, REQUESTER, ROOT, slotsBy } from "./helpers/e2e.ts";
@@ -40,6 +41,7 @@ describe("tolerant verification with Blender on the local network", { skip: hasB
     // The glass and subsurface scene of the fingerprint benchmark (scripts/bench/fingerprintScene.py), saved as a .blend.
     const sceneDir = join(e2e.dir!, "scene");
     blend = join(sceneDir, "glass.blend");
+    await mkdir(sceneDir, { recursive: true });
     execFileSync("blender", ["-b", "--factory-startup", "-noaudio", "--python", join(ROOT, "scripts/bench/fingerprintScene.py"), "--", blend, JSON.stringify({ width: 200, height: 150, samples: 32, seed: 0, frame: 1, threads: 1, saveBlend: true })], { stdio: "ignore" });
     honest = [await e2e.startProvider(0, { env: BLENDER }), await e2e.startProvider(1, { env: { ...BLENDER, ...SSE41 } })];
     requester = await e2e.net.client(REQUESTER);
@@ -48,7 +50,9 @@ describe("tolerant verification with Blender on the local network", { skip: hasB
   after(() => e2e.stop());
 
   const submit = async (flags: Record<string, string>) => {
-    const options = parseSubmitOptions(blend, { engine: "blender", tiles: "2x1", redundancy: "2", quorum: "2", reward: "1", collateral: "2", lease: "300", revealWindow: "120", deadline: "1h", wait: false, ...flags });
+    // As the binary does: the .blend's own settings (size, frames, samples) are the defaults.
+    const raw = { engine: "blender", frames: "1", tiles: "2x1", redundancy: "2", quorum: "2", reward: "1", collateral: "2", lease: "300", revealWindow: "120", deadline: "1h", wait: false, ...flags };
+    const options = parseSubmitOptions(blend, raw, undefined, await readSceneDefaults(blend, raw));
     const output = collectingOutput();
     const submitted = await submitJob(options, { market: requester, storage: e2e.net.storage, output });
     return { ...submitted, plan: output.lines.join("\n") };
@@ -142,5 +146,42 @@ describe("tolerant verification with Blender on the local network", { skip: hasB
     const audit = await auditChain({ verifyResults: true }, { market: requester, storage: e2e.net.storage });
     assert.deepEqual(audit.discrepancies, [], formatAuditReport(audit).join("\n"));
     assert.equal(audit.verification?.checked, audit.verification?.ok);
+  });
+
+  it("a replica that reveals an honest fingerprint but publishes another image is caught by the compositor and the audit, which use the honest replica's result", async () => {
+    // The contract compares revealed fingerprints, never pixels: it pays such a replica (README).
+    const liar = await e2e.startProvider(2, { env: { ...BLENDER, TESSELLATE_TEST_CHEAT: "swapped-result", TESSELLATE_ALLOW_TEST_MODES: "1" }, skipRegister: true });
+    let job: Awaited<ReturnType<typeof submit>>;
+    try {
+      for (const p of honest) await apiPost(p, "/pause");
+      job = await submit({ size: "64x48", tiles: "1x1", samples: "8", frames: "1" });
+      await e2e.waitFor(`the swapping replica to claim job ${job.jobId}`, async () => slotsBy(await eventsSince(requester, job.blockNumber), "ReplicasClaimed", job.jobId, liar.address).length > 0, 60_000);
+      // Only one honest provider takes the other slot.
+      await apiPost(honest[0]!, "/resume");
+      const outcome = await waitForJob({ jobId: job.jobId, fromBlock: job.blockNumber, pollIntervalMs: 250, timeoutMs: 240_000 }, { market: requester });
+      assert.equal(outcome.complete, true, `job ${job.jobId} completed\n${e2e.logTails()}`);
+    } finally {
+      await liar.stop();
+      await apiPost(honest[1]!, "/resume");
+    }
+    const events = ofJob(await eventsSince(requester, job.blockNumber), job.jobId);
+    const [liarSlot] = slotsBy(events, "ReplicasClaimed", job.jobId, liar.address);
+    const [accepted] = eventsNamed(events, "SegmentAccepted");
+    assert.equal(eventsNamed(events, "ReplicaRejected").length, 0, "the fingerprints agree: the protocol cannot tell");
+    assert.equal(accepted!.args.replica, liarSlot!.replica, "the swapping replica holds the lowest slot, so its result is the accepted one");
+
+    const fetched = await fetchJob({ jobId: job.jobId, outDir: join(e2e.dir!, "out-swapped") }, { market: requester, storage: e2e.net.storage });
+    assert.deepEqual(fetched.report.failed, []);
+    assert.equal(fetched.report.frames.length, 1, "the frame was composited");
+    assert.deepEqual(fetched.report.fallbacks.map((f) => f.segment), [0], "from the honest replica's result");
+    assert.notEqual(fetched.report.fallbacks[0]!.replica, liarSlot!.replica);
+    assert.match(fetched.report.fallbacks[0]!.refused[0]!.problem!, /fingerprint/);
+
+    // The whole history: this is the only discrepancy in it.
+    const audit = await auditChain({ verifyResults: true }, { market: requester, storage: e2e.net.storage });
+    const flagged = audit.discrepancies.filter((d) => d.subject === `job ${job.jobId} segment 0`);
+    assert.equal(flagged.length, 1, formatAuditReport(audit).join("\n"));
+    assert.equal(audit.discrepancies.length, 1, formatAuditReport(audit).join("\n"));
+    assert.match(flagged[0]!.actual, /do not have the fingerprint the replica revealed.*agreeing result checks out and is used instead/);
   });
 });

@@ -18,7 +18,8 @@ import { ENV, retiredEnvUses } from "@tessellate/sdk/envNames";
 import { DEFAULTS } from "./defaults.ts";
 
 /** The test-only cheap renders of `testing.cheat` (worker/renderSegment.ts applies them). */
-export const CHEAT_MODES = ["fewer-samples", "another-seed", "neighbouring-frame", "half-resolution"] as const;
+/** `swapped-result` renders honestly and reveals the honest fingerprint, but publishes (and digests) another image. */
+export const CHEAT_MODES = ["fewer-samples", "another-seed", "neighbouring-frame", "half-resolution", "swapped-result"] as const;
 export type CheatMode = (typeof CHEAT_MODES)[number];
 /** Environment variable that must be "1" for any `testing.*` mode to be accepted. */
 export const ALLOW_TEST_MODES_ENV = "TESSELLATE_ALLOW_TEST_MODES";

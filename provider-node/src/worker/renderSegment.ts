@@ -59,7 +59,9 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     signal: input.signal,
   };
   // Several frames in one engine process when the engine can (one start-up, one scene load).
-  if (engine.renderFrames && count > 1 && !input.cheat) {
+  // swapped-result renders honestly: its cheat comes after the render (below).
+  const cheap = input.cheat === "swapped-result" ? "" : input.cheat;
+  if (engine.renderFrames && count > 1 && !cheap) {
     const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
     if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${segment.frames[0]}–${segment.frames.at(-1)}`);
     await engine.renderFrames({
@@ -92,7 +94,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
       signal: input.signal,
       onProgress: (fraction) => input.onProgress?.((i + Math.min(1, Math.max(0, fraction))) / count),
     };
-    if (input.cheat) await renderCheaply(engine, request, input.cheat);
+    if (cheap) await renderCheaply(engine, request, cheap);
     else await engine.render(request);
     files.push(outPath);
     input.onProgress?.((i + 1) / count);
@@ -106,8 +108,15 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     }
     pngs.push(bytes);
   }
-  const digest = pngDigest(pngs);
   const tolerant = manifest.verification.mode === "tolerant" ? { fingerprint: fingerprint(pngs.map((bytes) => decodePng(bytes))) } : {};
+  if (input.cheat === "swapped-result") {
+    // TEST ONLY: keep the honest fingerprint, publish another image and reveal its digest.
+    for (const [k, path] of files.entries()) {
+      pngs[k] = invertPng(pngs[k]!);
+      await writeFile(path, pngs[k]!);
+    }
+  }
+  const digest = pngDigest(pngs);
   return { digest, ...tolerant, files, seconds: (now() - started) / 1000 };
 }
 
@@ -148,6 +157,13 @@ async function renderCheaply(engine: Engine, request: RenderRequest, cheat: Chea
     }
   }
   await writeFile(request.outPath, encodePng({ width: rect.width, height: rect.height, data }));
+}
+
+/** Inverts the colour of every pixel: another image of the same size. */
+function invertPng(bytes: Uint8Array): Uint8Array {
+  const image = decodePng(bytes);
+  for (let i = 0; i < image.data.length; i += 4) for (let c = 0; c < 3; c++) image.data[i + c] = 255 - image.data[i + c]!;
+  return encodePng(image);
 }
 
 /** Inverts the colour of the first pixel: a different digest, as a lazy or cheating render would give. */
