@@ -23,7 +23,7 @@ const RECENT_JOBS = 20;
 const RECENT_SETTLEMENTS = 10;
 
 /** The arguments of a `SegmentAccepted` event. */
-const accepted = (e: FoldEvent) => e.args as { jobId: bigint; segment: number; digest: string };
+const accepted = (e: FoldEvent) => e.args as { jobId: bigint; segment: number };
 
 function median(values: bigint[]): bigint {
   const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -127,7 +127,8 @@ export function NetworkMarket() {
               { header: "Job", cell: (e) => <Link href={`/job/${accepted(e).jobId}`}>#{accepted(e).jobId.toString()}</Link> },
               { header: "Segment", cell: (e) => accepted(e).segment },
               { header: "Reward per replica", cell: (e) => amount(live.state?.jobs.get(accepted(e).jobId)?.params.rewardPerReplica) },
-              hashColumn("Digest", (e) => accepted(e).digest, 14),
+              // The accepted replica's digest, from the fold (SegmentAccepted names the replica, not its digest).
+              hashColumn("Digest", (e) => live.state?.jobs.get(accepted(e).jobId)?.segments.get(accepted(e).segment)?.accepted?.digest ?? "", 14),
             ]}
           />
         )}
