@@ -19,14 +19,14 @@ const params = { manifestCid: "bafy", segmentCount: 2, redundancy: 2, quorum: 2,
 const digest = (n: number) => `0x${n.toString(16).padStart(2, "0").repeat(32)}` as Hex;
 const salt = (n: number) => `0x${(n + 0x40).toString(16).repeat(32)}` as Hex;
 
-/** The reveal function's struct fields, from the generated ABI (a tolerant market's reveal also carries a fingerprint). */
+/** The reveal function's struct fields, from the generated ABI (a reveal also carries a fingerprint and the peers', empty in an exact job). */
 const revealFields = (() => {
   const fn = jobMarketAbi.find((item) => item.type === "function" && item.name === "reveal") as { inputs: readonly { components?: readonly { name: string }[] }[] };
   return fn.inputs[1]!.components!.map((c) => c.name);
 })();
 
 function revealCall(jobId: bigint, reveals: { segment: number; replica: number; digest: Hex; salt: Hex }[]): Hex {
-  const inputs = reveals.map((r) => ({ ...r, resultCid: `bafyresult${r.segment}${r.replica}`, ...(revealFields.includes("fingerprint") ? { fingerprint: "0x" } : {}) }));
+  const inputs = reveals.map((r) => ({ ...r, resultCid: `bafyresult${r.segment}${r.replica}`, ...(revealFields.includes("fingerprint") ? { fingerprint: "0x", peerFingerprints: [] } : {}) }));
   return encodeFunctionData({ abi: jobMarketAbi, functionName: "reveal", args: [jobId, inputs] as never });
 }
 

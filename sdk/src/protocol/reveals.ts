@@ -136,7 +136,7 @@ export interface RevealCheck {
 
 /** Whether the job settles by fingerprint (its commitments then bind the fingerprint too). */
 function isTolerant(job: JobRecord | undefined): boolean {
-  return (job?.params as { verification?: number } | undefined)?.verification === Verification.Tolerant;
+  return job?.params.verification === Verification.Tolerant;
 }
 
 /**
