@@ -18,8 +18,10 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { createPublicClient, createWalletClient, decodeFunctionData, http, parseUnits, type Abi, type Address, type Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
-import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, jobMarketConstants, randomSalt, validateManifest, type RgbaImage } from "@tessellate/sdk";
+import { build as esbuild } from "esbuild";
+import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, pngDigest, jobMarketConstants, randomSalt, validateManifest, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
+import { writeRawPng } from "@tessellate/sdk/testing/rawPng";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
 import { BUILTIN_VERSION } from "@tessellate/provider-node/engines/builtin/index";
 import { startChain, deployProtocol, stopProcess, type DeployedProtocol, type RunningChain } from "../../scripts/devnet/chain.ts";
@@ -949,6 +951,38 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "submit-profile").click();
     await waitForText(page, "registered", "registered");
     await screenshot(page, "provider-devnet-picker");
+  });
+
+  it("the sdk's PNG decoder and pixel digest give Node's digests in Chromium, without crypto.subtle: 8- and 16-bit, palette, interlaced, tRNS, semi-transparent", async () => {
+    // Canvas getImageData and ImageDecoder alter semi-transparent pixels, and crypto.subtle is missing
+    // on an insecure origin (a LAN address): the dApp decodes and hashes with the sdk's own code only.
+    const semi = [200, 40, 90, 128, 10, 250, 30, 1, 0, 0, 0, 0, 255, 255, 255, 254, 77, 66, 55, 200, 1, 2, 3, 127]; // 3×2 RGBA8
+    const fixtures: [string, Uint8Array][] = [
+      ["RGBA 8-bit, semi-transparent", writeRawPng({ width: 3, height: 2, colorType: 6, bitDepth: 8, samples: semi })],
+      ["RGBA 8-bit, semi-transparent, interlaced", writeRawPng({ width: 3, height: 2, colorType: 6, bitDepth: 8, samples: semi, interlace: true })],
+      ["RGBA 16-bit, semi-transparent", writeRawPng({ width: 3, height: 2, colorType: 6, bitDepth: 16, samples: semi.map((v, i) => Math.max(0, v * 257 - (i % 3) * 200)) })],
+      ["RGB 16-bit, interlaced", writeRawPng({ width: 3, height: 2, colorType: 2, bitDepth: 16, samples: semi.filter((_, i) => i % 4 !== 3).map((v) => v * 251), interlace: true })],
+      ["palette with tRNS alpha", writeRawPng({ width: 3, height: 2, colorType: 3, bitDepth: 2, samples: [0, 1, 2, 3, 2, 1], palette: [[10, 20, 30], [200, 100, 50], [0, 255, 0], [9, 9, 9]], trns: [0, 128, 255, 7] })],
+      ["grey 4-bit with a transparent tRNS level", writeRawPng({ width: 3, height: 2, colorType: 0, bitDepth: 4, samples: [3, 4, 15, 0, 3, 9], trns: [3] })],
+      ["grey + alpha 16-bit", writeRawPng({ width: 3, height: 2, colorType: 4, bitDepth: 16, samples: [0, 65535, 1000, 32768, 65535, 1, 40000, 20000, 128, 129, 65534, 65535] })],
+    ];
+    const node = fixtures.map(([, png]) => pngDigest([png]));
+    assert.equal(node[1], node[0], "interlacing changed the digest of the same pixels");
+    assert.equal(new Set(node).size, fixtures.length - 1, "the fixtures are not different images");
+    const bundled = await esbuild({ entryPoints: [join(WEB, "../sdk/src/index.ts")], bundle: true, format: "iife", globalName: "sdk", platform: "browser", write: false, logLevel: "silent" });
+    const page = await session.context.newPage();
+    await page.setContent("<!doctype html><title>pixel digest</title>");
+    await page.evaluate(() => Object.defineProperty(globalThis.crypto, "subtle", { value: undefined, configurable: true }));
+    await page.addScriptTag({ content: bundled.outputFiles[0]!.text });
+    const inBrowser = await page.evaluate(
+      (files) => {
+        const { sdk } = window as unknown as { sdk: { pngDigest(pngs: Uint8Array[]): string } };
+        return { subtle: typeof globalThis.crypto.subtle, digests: files.map((bytes) => sdk.pngDigest([new Uint8Array(bytes)])) };
+      },
+      fixtures.map(([, png]) => [...png]),
+    );
+    assert.equal(inBrowser.subtle, "undefined", "crypto.subtle was still there");
+    assert.deepEqual(Object.fromEntries(fixtures.map(([name], i) => [name, inBrowser.digests[i]])), Object.fromEntries(fixtures.map(([name], i) => [name, node[i]])));
   });
 
   it("every screenshot the READMEs show is one this run took, and every page has one", () => {
