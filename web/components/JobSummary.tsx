@@ -1,6 +1,6 @@
 "use client";
 /**
- * /job/<id>: the job's state and terms from the market's views (`jobOf`) and its
+ * /job/<id>: the job's state and terms (its verification mode and tolerance among them) from the market's views (`jobOf`) and its
  * manifest CID from its `JobCreated` event; below it the live part from the sdk's event fold
  * (components/JobLive.tsx).
  */
@@ -8,7 +8,7 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useBlock, usePublicClient } from "wagmi";
 import { getAbiItem } from "viem";
-import { JobStatusNames, jobMarketAbi } from "@tessellate/sdk";
+import { JobStatusNames, Verification, VerificationNames, jobMarketAbi } from "@tessellate/sdk";
 import { useReadMarket } from "../lib/contracts.ts";
 import { formatAmount, formatBps, formatDuration, shortAddress } from "../lib/format.ts";
 import { useRuntimeConfig, useToken } from "../lib/runtime.tsx";
@@ -65,6 +65,11 @@ export function JobSummary({ id }: { id: string }) {
           <Stat label="Lease / reveal window" value={j ? `${formatDuration(j.leaseDuration)} / ${formatDuration(j.revealWindow)}` : "…"} testId="job-windows" />
           <Stat label="Deadline" value={left === undefined ? "…" : left > 0 ? `in ${formatDuration(left)}` : "passed"} testId="job-deadline" />
           <Stat label="Minimum reputation" value={j ? String(j.minReputation) : "…"} />
+          <Stat
+            label="Verification"
+            value={j ? (j.verification === Verification.Tolerant ? `${VerificationNames[j.verification]}: up to ${formatBps(j.toleranceBps)} of the compared fingerprint blocks may differ` : `${VerificationNames[j.verification] ?? j.verification}: every pixel equal`) : "…"}
+            testId="job-verification"
+          />
         </dl>
       </section>
       <section className="panel">

@@ -19,7 +19,7 @@ import { createPublicClient, createWalletClient, decodeFunctionData, http, parse
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { build as esbuild } from "esbuild";
-import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, pngDigest, jobMarketConstants, randomSalt, validateManifest, type RgbaImage } from "@tessellate/sdk";
+import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, pngDigest, jobMarketConstants, randomSalt, validateManifest, Verification, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { writeRawPng } from "@tessellate/sdk/testing/rawPng";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
@@ -401,6 +401,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(await chainReader().readContract({ address: protocol.token, abi: renderTokenAbi, functionName: "allowance", args: [poster, protocol.market] }), 0n);
     assert.equal(await byTestId(page, "tx-approve-escrow").count(), 0);
     await waitForText(page, "job-segments", "0 of 8 touched");
+    await waitForText(page, "job-verification", "Exact: every pixel equal");
     await waitForText(page, "job-escrow", formatAmount(escrow, decimals, symbol));
     const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";
     // The live part, from the sdk's event fold: 8 open segments over 2 frame groups, the creation in the timeline.
@@ -876,6 +877,9 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       await byTestId(page, "field-frameEnd").fill("1");
       await byTestId(page, "field-reward").fill("1");
       await byTestId(page, "field-collateral").fill("2");
+      // A tolerant job, so the Job page shows the mode and its tolerance.
+      await byTestId(page, "field-verification").selectOption("tolerant");
+      await byTestId(page, "field-tolerance").fill("2500");
       await byTestId(page, "plan-summary", /^1 segments? = 1 tiles? /).waitFor();
       assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, `the form shows problems: ${await page.locator('[data-testid^="problem-"]').allTextContents()}`);
       // eip712Domain() and nonces() do not answer: the page asks for an approve, then createJob.
@@ -886,6 +890,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
         throw new Error(`the page did not move to /job/1; it shows: ${await page.locator("main").innerText()}`, { cause: error });
       }
       await waitForText(page, "job-status", "Open");
+      await waitForText(page, "job-verification", "Tolerant: up to 25.00 % of the compared fingerprint blocks may differ");
       assert.equal(wallet.sent(), 2, "approve and createJob, nothing else");
       assert.ok(!wallet.requests.includes("eth_signTypedData_v4"), "the page asked for a permit the token does not have");
       const [created] = await reader.getContractEvents({ address: plain.market, abi: jobMarketAbi, eventName: "JobCreated", args: { jobId: 1n }, fromBlock: 0n });
@@ -896,6 +901,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       assert.ok(approval!.blockNumber! < created!.blockNumber!, "the approve was not sent before createJob");
       const job = await reader.readContract({ address: plain.market, abi: jobMarketAbi, functionName: "jobOf", args: [1n] });
       assert.equal(approval!.args.value, job.escrow, "the approve was not for exactly the escrow");
+      assert.deepEqual([job.verification, job.toleranceBps], [Verification.Tolerant, 2500]);
       assert.equal(await reader.readContract({ address: plain.token, abi: renderTokenAbi, functionName: "allowance", args: [poster, plain.market] }), 0n);
       await screenshot(page, "job-approve-fallback");
     } finally {
