@@ -24,6 +24,8 @@ import {
   resultFileName,
   segmentCount,
   Verification,
+  type JobParams,
+  type Manifest,
   type MarketClient,
   type Storage,
 } from "@tessellate/sdk";
@@ -69,6 +71,38 @@ after(async () => {
   await rm(join(import.meta.dirname, "../../ignition/deployments/test-provider-node"), { recursive: true, force: true });
 });
 
+/** Posts a 2-segment job of `manifest` at r = q = 2 (1 token per replica, 2 of collateral). */
+async function postJob(requester: Awaited<ReturnType<typeof client>>, manifest: Manifest, manifestCid: string, mode: Pick<JobParams, "verification" | "toleranceBps"> = {}): Promise<bigint> {
+  const now = await requester.latestTimestamp();
+  const { jobId } = await requester.createJob({
+    manifestCid,
+    segmentCount: segmentCount(manifest),
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: 1n * TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 300,
+    revealWindow: 300,
+    deadline: now + 3_600n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+    ...mode,
+  });
+  return jobId;
+}
+
+/** Waits (60 s at most) until both nodes hold two accepted replicas of the job. */
+async function untilSettled(jobId: bigint): Promise<void> {
+  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted").length === 2;
+  const deadline = Date.now() + 60_000;
+  while (!nodes.every(settled)) {
+    if (Date.now() > deadline) {
+      throw new Error(`not settled: ${nodes.map((n) => n.store.listReplicas({ jobId }).map((r) => `${r.segment}:${r.state}:${r.lastError ?? ""}`).join(",")).join(" | ")}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 test("two provider nodes settle a builtin job at redundancy 2 on a real chain", { timeout: 90_000 }, async () => {
   const deployer = await client(DEVNET_ROLES.deployer);
   const requester = await client(DEVNET_ROLES.requester);
@@ -98,20 +132,7 @@ test("two provider nodes settle a builtin job at redundancy 2 on a real chain", 
   });
   const manifestCid = await storage.addBytes(encodeManifest(manifest));
   await requester.approve(deployed.market, 100n * TOKEN);
-  const now = await requester.latestTimestamp();
-  const { jobId } = await requester.createJob({
-    manifestCid,
-    segmentCount: segmentCount(manifest),
-    redundancy: 2,
-    quorum: 2,
-    rewardPerReplica: 1n * TOKEN,
-    collateralPerReplica: 2n * TOKEN,
-    leaseDuration: 300,
-    revealWindow: 300,
-    deadline: now + 3_600n,
-    minReputation: 0,
-    maxFeeBps: 1_000,
-  });
+  const jobId = await postJob(requester, manifest, manifestCid);
 
   for (const [i, index] of providers.entries()) {
     const config = resolveConfig({
@@ -130,14 +151,7 @@ test("two provider nodes settle a builtin job at redundancy 2 on a real chain", 
     nodes.push(await startProviderNode(config, { account: devnetAccount(index), storage, logger }));
   }
 
-  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted").length === 2;
-  const deadline = Date.now() + 60_000;
-  while (!nodes.every(settled)) {
-    if (Date.now() > deadline) {
-      throw new Error(`not settled: ${nodes.map((n) => n.store.listReplicas({ jobId }).map((r) => `${r.segment}:${r.state}:${r.lastError ?? ""}`).join(",")).join(" | ")}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilSettled(jobId);
 
   // Both replicas of each segment agreed on the digest of the PNGs they uploaded.
   for (let segment = 0; segment < 2; segment++) {
@@ -177,30 +191,8 @@ test("the same nodes settle a tolerant job: each replica commits to and reveals 
   });
   assert.equal(manifest.verification.toleranceBps, DEFAULT_TOLERANCE_BPS);
   const manifestCid = await storage.addBytes(encodeManifest(manifest));
-  const now = await requester.latestTimestamp();
-  const { jobId } = await requester.createJob({
-    manifestCid,
-    segmentCount: segmentCount(manifest),
-    redundancy: 2,
-    quorum: 2,
-    rewardPerReplica: 1n * TOKEN,
-    collateralPerReplica: 2n * TOKEN,
-    leaseDuration: 300,
-    revealWindow: 300,
-    deadline: now + 3_600n,
-    minReputation: 0,
-    maxFeeBps: 1_000,
-    verification: Verification.Tolerant,
-    toleranceBps: DEFAULT_TOLERANCE_BPS,
-  });
-  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted").length === 2;
-  const deadline = Date.now() + 60_000;
-  while (!nodes.every(settled)) {
-    if (Date.now() > deadline) {
-      throw new Error(`not settled: ${nodes.map((n) => n.store.listReplicas({ jobId }).map((r) => `${r.segment}:${r.state}:${r.lastError ?? ""}`).join(",")).join(" | ")}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const jobId = await postJob(requester, manifest, manifestCid, { verification: Verification.Tolerant, toleranceBps: DEFAULT_TOLERANCE_BPS });
+  await untilSettled(jobId);
   const events = await requester.events(0n, await requester.blockNumber());
   for (let segment = 0; segment < 2; segment++) {
     const rows = nodes.map((n) => n.store.listReplicas({ jobId }).find((r) => r.segment === segment)!);
