@@ -80,7 +80,7 @@ export function AuditView() {
             <Stat label="View reads" value={run.reads.toString()} />
             <Stat
               label="Discrepancies"
-              value={<span className={`badge ${run.discrepancies.length === 0 ? "ok" : "warn"}`}>{run.discrepancies.length === 0 ? "0 — everything reconciles" : `${run.discrepancies.length} found`}</span>}
+              value={<Found count={run.discrepancies.length} none="0 — everything reconciles" />}
               testId="audit-discrepancies"
             />
           </dl>
@@ -97,10 +97,14 @@ export function AuditView() {
   );
 }
 
+/** A count that should be 0: a green badge when it is (`none` says so in words), else a warning. */
+function Found({ count, none }: { count: number; none?: string }) {
+  return <span className={`badge ${count === 0 ? "ok" : "warn"}`}>{count === 0 ? (none ?? "0") : none ? `${count} found` : count.toString()}</span>;
+}
+
 /** The committed-seal check: every known seal against `replicaOf`, commitments of still-Committed replicas read from their commit calldata. */
 function Seals({ run }: { run: AuditRun }) {
   const { seals } = run;
-  const bad = seals.discrepancies.length;
   return (
     <section className="panel" data-testid="audit-seals">
       <h2>Committed seals</h2>
@@ -114,12 +118,12 @@ function Seals({ run }: { run: AuditRun }) {
         <Stat label="Commitments read from calldata" value={`${seals.fromCalldata} (${seals.transactions} transactions)`} testId="audit-seals-calldata" />
         <Stat
           label="Unchecked (not a direct commit call)"
-          value={<span className={`badge ${seals.unchecked === 0 ? "ok" : "warn"}`}>{seals.unchecked.toString()}</span>}
+          value={<Found count={seals.unchecked} />}
           testId="audit-seals-unchecked"
         />
         <Stat
           label="Seal discrepancies"
-          value={<span className={`badge ${bad === 0 ? "ok" : "warn"}`}>{bad === 0 ? "0 — every seal matches" : `${bad} found`}</span>}
+          value={<Found count={seals.discrepancies.length} none="0 — every seal matches" />}
           testId="audit-seal-discrepancies"
         />
       </dl>
@@ -130,7 +134,6 @@ function Seals({ run }: { run: AuditRun }) {
 /** Every revealed replica's commitment recomputed from its reveal transaction and compared with its commit transaction's. */
 function Reveals({ run }: { run: AuditRun }) {
   const { reveals } = run;
-  const bad = reveals.discrepancies.length;
   return (
     <section className="panel" data-testid="audit-reveals">
       <h2>Revealed commitments</h2>
@@ -145,12 +148,12 @@ function Reveals({ run }: { run: AuditRun }) {
         <Stat label="Revealed directly (no commitment)" value={reveals.direct.toString()} testId="audit-reveals-direct" />
         <Stat
           label="Unchecked (not a direct market call)"
-          value={<span className={`badge ${reveals.unchecked === 0 ? "ok" : "warn"}`}>{reveals.unchecked.toString()}</span>}
+          value={<Found count={reveals.unchecked} />}
           testId="audit-reveals-unchecked"
         />
         <Stat
           label="Mismatches"
-          value={<span className={`badge ${bad === 0 ? "ok" : "warn"}`}>{bad === 0 ? "0 — every reveal opens its commitment" : `${bad} found`}</span>}
+          value={<Found count={reveals.discrepancies.length} none="0 — every reveal opens its commitment" />}
           testId="audit-reveal-discrepancies"
         />
       </dl>

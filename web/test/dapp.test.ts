@@ -241,6 +241,28 @@ async function waitForText(page: Page, id: string, text: string, timeout = 30_00
   }
 }
 
+/** Connects the page to the injected test wallet through the connect menu. */
+async function connectTestWallet(page: Page, address: Address) {
+  await byTestId(page, "connect").click();
+  await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
+  await waitForText(page, "connected-account", `${address.slice(0, 6)}…${address.slice(-4)}`);
+}
+
+/** Waits until a posted job's page is shown (the New job page moves there once createJob is confirmed). */
+async function waitForJobPage(page: Page, jobId: bigint) {
+  try {
+    await page.waitForURL(new RegExp(`/job/${jobId}$`), { timeout: 90_000 });
+  } catch (error) {
+    throw new Error(`the page did not move to /job/${jobId}; it shows: ${await page.locator("main").innerText()}`, { cause: error });
+  }
+  await waitForText(page, "job-status", "Open");
+}
+
+/** Fills the New job page's fields, by name (`field-<name>`). */
+async function fillFields(page: Page, values: Record<string, string>) {
+  for (const [field, value] of Object.entries(values)) await byTestId(page, `field-${field}`).fill(value);
+}
+
 async function waitForStep(page: Page, tx: string, step: string, timeout = 30_000) {
   const locator = page.locator(`[data-testid="tx-${tx}"][data-step="${step}"]`);
   try {
@@ -322,9 +344,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const wallet = await installTestWallet(context, { privateKey: devnetPrivateKey(NEW_JOB_ACCOUNT), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
     const page = await context.newPage();
     await page.goto(`${webUrl}/job/new`);
-    await byTestId(page, "connect").click();
-    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
-    await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+    await connectTestWallet(page, wallet.address);
 
     // Engines and versions come from what registered providers advertise.
     await byTestId(page, "field-engine").locator("option", { hasText: "builtin — 1 provider" }).waitFor({ state: "attached" });
@@ -353,13 +373,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
 
     // A valid job: 160×120, frames 1–2, 2×2 tiles → 8 segments; 2 replicas, quorum 2.
     await byTestId(page, "field-verification").selectOption("exact");
-    await byTestId(page, "field-tilesX").fill("2");
-    await byTestId(page, "field-quorum").fill("2");
-    await byTestId(page, "field-collateral").fill("4");
-    await byTestId(page, "field-frameEnd").fill("2");
-    await byTestId(page, "field-leaseSeconds").fill("240");
-    await byTestId(page, "field-revealWindowSeconds").fill("90");
-    await byTestId(page, "field-deadlineHours").fill("3");
+    await fillFields(page, { tilesX: "2", quorum: "2", collateral: "4", frameEnd: "2", leaseSeconds: "240", revealWindowSeconds: "90", deadlineHours: "3" });
     await byTestId(page, "plan-summary", /^8 segments = 4 tiles \(2×2\) × 2 frame groups/).waitFor();
     assert.equal(await byTestId(page, "plan-tile").count(), 4);
     const reward = parseUnits("2", decimals);
@@ -387,12 +401,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     // Then signs.
     await byTestId(page, "submit-job", "Upload, sign a permit and post").click();
     // Once createJob is confirmed the page moves to the job's page (its status line goes with it).
-    try {
-      await page.waitForURL(/\/job\/2$/, { timeout: 60_000 });
-    } catch (error) {
-      throw new Error(`the page did not move to /job/2; it shows: ${await page.locator("main").innerText()}`, { cause: error });
-    }
-    await waitForText(page, "job-status", "Open");
+    await waitForJobPage(page, 2n);
     // One transaction, createJobWithPermit, and no approve: the allowance the permit set is spent.
     assert.equal(await chainReader().getTransactionCount({ address: poster }), txsBefore + 1, "the New job page sent more than one transaction");
     const [createdLog] = await chainReader().getContractEvents({ address: protocol.market, abi: jobMarketAbi, eventName: "JobCreated", args: { jobId: 2n }, fromBlock: 0n });
@@ -582,9 +591,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     const wallet = await installTestWallet(session.context, { privateKey: devnetPrivateKey(quitterIndex), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
     const page = await session.context.newPage();
     await page.goto(`${webUrl}/provider/${quitter}`);
-    await byTestId(page, "connect").click();
-    await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
-    await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+    await connectTestWallet(page, wallet.address);
     // Two accepted replicas of job 3 at 1 token each; whatever the give-back forfeited, slashed from the stake.
     await byTestId(page, "credit-Reward", `2 ${symbol}`).waitFor({ timeout: 30_000 });
     const record = await chainReader().readContract({ address: protocol.registry, abi: providerRegistryAbi, functionName: "providerOf", args: [quitter] });
@@ -866,30 +873,19 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       const wallet = await installTestWallet(session.context, { privateKey: devnetPrivateKey(PLAIN_TOKEN_POSTER), rpcUrl: chain.rpcUrl, chainId: CHAIN_ID });
       const page = await session.context.newPage();
       await page.goto(`${served.url}/job/new`);
-      await byTestId(page, "connect").click();
-      await byTestId(page, `wallet-${TEST_WALLET_RDNS}`).click();
-      await waitForText(page, "connected-account", `${wallet.address.slice(0, 6)}…${wallet.address.slice(-4)}`);
+      await connectTestWallet(page, wallet.address);
       await byTestId(page, "field-engineVersion").locator("option", { hasText: `${BUILTIN_VERSION} — offered by 1 provider` }).waitFor({ state: "attached" });
       await byTestId(page, "scene-folder").setInputFiles(SAMPLE_SCENE);
       await waitForText(page, "scene-entry", "scene.json");
-      await byTestId(page, "field-tilesX").fill("1");
-      await byTestId(page, "field-tilesY").fill("1");
-      await byTestId(page, "field-frameEnd").fill("1");
-      await byTestId(page, "field-reward").fill("1");
-      await byTestId(page, "field-collateral").fill("2");
+      await fillFields(page, { tilesX: "1", tilesY: "1", frameEnd: "1", reward: "1", collateral: "2" });
       // A tolerant job, so the Job page shows the mode and its tolerance.
       await byTestId(page, "field-verification").selectOption("tolerant");
-      await byTestId(page, "field-tolerance").fill("2500");
+      await fillFields(page, { tolerance: "2500" });
       await byTestId(page, "plan-summary", /^1 segments? = 1 tiles? /).waitFor();
       assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, `the form shows problems: ${await page.locator('[data-testid^="problem-"]').allTextContents()}`);
       // eip712Domain() and nonces() do not answer: the page asks for an approve, then createJob.
       await byTestId(page, "submit-job", "Upload, approve and post").click();
-      try {
-        await page.waitForURL(/\/job\/1$/, { timeout: 90_000 });
-      } catch (error) {
-        throw new Error(`the page did not move to /job/1; it shows: ${await page.locator("main").innerText()}`, { cause: error });
-      }
-      await waitForText(page, "job-status", "Open");
+      await waitForJobPage(page, 1n);
       await waitForText(page, "job-verification", "Tolerant: up to 25.00 % of the compared fingerprint blocks may differ");
       assert.equal(wallet.sent(), 2, "approve and createJob, nothing else");
       assert.ok(!wallet.requests.includes("eth_signTypedData_v4"), "the page asked for a permit the token does not have");

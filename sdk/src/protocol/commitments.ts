@@ -24,16 +24,22 @@ export interface PendingCommitments {
   unchecked: number;
 }
 
-/** The commitments a `commit(jobId, commits)` call's input carries; undefined when the input is not such a call. */
-export function commitmentsFromCalldata(input: Hex): Map<string, Hex> | undefined {
+/** The arguments of a direct call of the market's `functionName`; undefined when `input` is not one (another function, a multisig, a batching contract). */
+export function marketCallArgs(input: Hex, functionName: "commit" | "reveal"): readonly unknown[] | undefined {
   let decoded;
   try {
     decoded = decodeFunctionData({ abi: jobMarketAbi, data: input });
   } catch {
     return undefined;
   }
-  if (decoded.functionName !== "commit") return undefined;
-  const [jobId, commits] = decoded.args as unknown as [bigint, ReadonlyArray<{ segment: number; replica: number; commitment: Hex }>];
+  return decoded.functionName === functionName ? (decoded.args as readonly unknown[]) : undefined;
+}
+
+/** The commitments a `commit(jobId, commits)` call's input carries; undefined when the input is not such a call. */
+export function commitmentsFromCalldata(input: Hex): Map<string, Hex> | undefined {
+  const args = marketCallArgs(input, "commit");
+  if (!args) return undefined;
+  const [jobId, commits] = args as [bigint, ReadonlyArray<{ segment: number; replica: number; commitment: Hex }>];
   const found = new Map<string, Hex>();
   for (const c of commits) found.set(`${jobId}:${c.segment}:${c.replica}`, c.commitment);
   return found;

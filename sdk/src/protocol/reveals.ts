@@ -14,10 +14,10 @@
  * commitment to check. A commit or reveal sent through another contract (a multisig, a batcher)
  * cannot be decoded here: that replica stays unchecked, and is counted as such.
  */
-import { decodeFunctionData, getAddress, type Address, type Hex } from "viem";
+import { getAddress, type Address, type Hex } from "viem";
 import { commitmentOf } from "../commitment.ts";
-import { jobMarketAbi, Verification } from "../contracts.generated.ts";
-import { commitmentsFromCalldata } from "./commitments.ts";
+import { Verification } from "../contracts.generated.ts";
+import { commitmentsFromCalldata, marketCallArgs } from "./commitments.ts";
 import { replicaKey, type Discrepancy } from "./compare.ts";
 import type { FoldEvent, JobRecord, ProtocolState } from "./fold.ts";
 import { unpackSlot } from "./slots.ts";
@@ -33,14 +33,9 @@ export interface RevealedInput {
 
 /** The reveals a `reveal(jobId, reveals)` call's input carries, by `jobId:segment:replica`; undefined when the input is not such a call. */
 export function revealsFromCalldata(input: Hex): Map<string, RevealedInput> | undefined {
-  let decoded;
-  try {
-    decoded = decodeFunctionData({ abi: jobMarketAbi, data: input });
-  } catch {
-    return undefined;
-  }
-  if (decoded.functionName !== "reveal") return undefined;
-  const [jobId, reveals] = decoded.args as unknown as [bigint, ReadonlyArray<{ segment: number; replica: number; digest: Hex; salt: Hex; resultCid: string; fingerprint?: Hex }>];
+  const args = marketCallArgs(input, "reveal");
+  if (!args) return undefined;
+  const [jobId, reveals] = args as [bigint, ReadonlyArray<{ segment: number; replica: number; digest: Hex; salt: Hex; resultCid: string; fingerprint?: Hex }>];
   const found = new Map<string, RevealedInput>();
   for (const r of reveals) {
     found.set(replicaKey(jobId, r.segment, r.replica), { digest: r.digest, salt: r.salt, resultCid: r.resultCid, ...(r.fingerprint !== undefined ? { fingerprint: r.fingerprint } : {}) });
