@@ -386,3 +386,14 @@ test("a direct reveal the contract refuses falls back to commit-then-reveal", as
   assert.equal(refused, 1);
   assert.equal(world.market.calls.filter((c) => c.method === "commit" && c.from === PROVIDER_B).length, 1, "B committed after the refusal");
 });
+
+test("the watcher may poll slowly only while every held replica is rendering and no render slot is free", async () => {
+  const { jobId } = await postJob(world, { tiles: 2 });
+  // Segment 1 never finishes; with one render slot, segment 0 renders first, then segment 1 blocks.
+  const a = await startNode(world, PROVIDER_A, { name: "a", engine: createFakeEngine({ hold: (r) => r.rect.x > 0 }), config: { limits: { maxConcurrentSegments: 1 } } });
+  assert.equal(a.worker.onlyRendering(), false, "nothing held yet");
+  await until(() => statesOf(a, jobId).includes("1:rendering") && !statesOf(a, jobId).some((s) => s.startsWith("0:") && ["claimed", "rendering", "rendered"].includes(s.slice(2))), "segment 1 rendering, segment 0 sealed");
+  const seg0 = statesOf(a, jobId).find((s) => s.startsWith("0:"))!;
+  // Segment 0 waits for the chain (accepted: nothing held; committed: it would still need events).
+  assert.equal(a.worker.onlyRendering(), seg0 === "0:accepted", `segment 0 is ${seg0}`);
+});
