@@ -28,12 +28,27 @@ export interface RgbaImage {
 export interface DecodePngOptions {
   /** Refuse images with more pixels than this before inflating anything (default 16384 × 16384). */
   maxPixels?: number;
+  /** Inflates the image data instead of fflate (the node entry's {@link ZlibCodec} `nodeZlib` is several times faster). */
+  zlib?: Pick<ZlibCodec, "inflate">;
+}
+
+/**
+ * zlib for the PNG codec, where the platform has a faster one than fflate (node:zlib, see the
+ * sdk's node entry). Any valid zlib stream decodes to the same pixels, so the codec never changes
+ * a digest; encoded bytes may differ from fflate's.
+ */
+export interface ZlibCodec {
+  deflate(data: Uint8Array, level: number): Uint8Array;
+  /** Inflates to at most `expectedBytes` bytes (more is an error: a PNG says how much it holds). */
+  inflate(data: Uint8Array, expectedBytes: number): Uint8Array;
 }
 
 /** Options of {@link encodePng}. */
 export interface EncodePngOptions {
   /** zlib level 0..9 (default 6). Lower is faster and larger; pixels are the same. */
   deflateLevel?: number;
+  /** Deflates the filtered rows instead of fflate (see {@link ZlibCodec}). */
+  zlib?: Pick<ZlibCodec, "deflate">;
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -161,7 +176,7 @@ export function decodePng(bytes: Uint8Array, options: DecodePngOptions = {}): Rg
   }
   let raw: Uint8Array;
   try {
-    raw = unzlibSync(compressed, { out: new Uint8Array(expected) });
+    raw = options.zlib ? options.zlib.inflate(compressed, expected) : unzlibSync(compressed, { out: new Uint8Array(expected) });
   } catch (error) {
     throw invalid(`the image data does not inflate: ${(error as Error).message}`, error);
   }
@@ -327,7 +342,7 @@ export function encodePng(image: RgbaImage, options: EncodePngOptions = {}): Uin
     for (let i = 4; i < stride; i++) filtered[at + i] = (data[row + i] - paeth(data[row + i - 4], data[up + i], data[up + i - 4])) & 0xff;
   }
   const level = Math.max(0, Math.min(9, Math.round(options.deflateLevel ?? 6))) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
-  const compressed = zlibSync(filtered, { level });
+  const compressed = options.zlib ? options.zlib.deflate(filtered, level) : zlibSync(filtered, { level });
   const ihdr = new Uint8Array(13);
   const hv = new DataView(ihdr.buffer);
   hv.setUint32(0, width);

@@ -3,10 +3,12 @@
  * rectangle (POV-Ray's partial render keeps the full frame size) are cropped here, and every
  * adapter's output is re-encoded as a plain 8-bit RGBA PNG with no metadata, so that what the
  * worker digests and uploads does not depend on which engine wrote it. Decoding and encoding
- * are the sdk's (`@tessellate/sdk/png`), the same the pixel digest uses.
+ * are the sdk's (`@tessellate/sdk/png`), the same the pixel digest uses, with node:zlib instead of
+ * fflate (several times faster; the pixels are the same).
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { FatalError } from "@tessellate/sdk/errors";
+import { nodeZlib } from "@tessellate/sdk/nodeZlib";
 import { decodePng, encodePng, type RgbaImage } from "@tessellate/sdk/png";
 import type { Rect } from "./engine.ts";
 
@@ -14,12 +16,12 @@ export type { RgbaImage };
 
 /** Decodes any PNG (palette, grey, RGB, 16-bit…) to 8-bit RGBA, exactly as the pixel digest does. */
 export async function readPngRgba(path: string): Promise<RgbaImage> {
-  return decodePng(await readFile(path));
+  return decodePng(await readFile(path), { zlib: nodeZlib });
 }
 
 /** Encodes 8-bit RGBA pixels as a PNG without metadata chunks. */
 export async function writePngRgba(path: string, image: RgbaImage): Promise<void> {
-  await writeFile(path, encodePng(image));
+  await writeFile(path, encodePng(image, { zlib: nodeZlib }));
 }
 
 /** Copies `rect` out of `image`. */

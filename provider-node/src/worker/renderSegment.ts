@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodePng, encodePng, fingerprint, pngDigest, resultFileName, type Fingerprint, type Manifest, type PixelDigest, type Segment } from "@tessellate/sdk";
 import { FatalError } from "@tessellate/sdk/errors";
+import { nodeZlib } from "@tessellate/sdk/nodeZlib";
 import type { CheatMode } from "../config/config.ts";
 import type { Engine, Rect, RenderLimits, RenderRequest } from "../engines/engine.ts";
 
@@ -108,7 +109,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     }
     pngs.push(bytes);
   }
-  const tolerant = manifest.verification.mode === "tolerant" ? { fingerprint: fingerprint(pngs.map((bytes) => decodePng(bytes))) } : {};
+  const tolerant = manifest.verification.mode === "tolerant" ? { fingerprint: fingerprint(pngs.map((bytes) => decodePng(bytes, { zlib: nodeZlib }))) } : {};
   if (input.cheat === "swapped-result") {
     // TEST ONLY: keep the honest fingerprint, publish another image and reveal its digest.
     for (const [k, path] of files.entries()) {
@@ -116,7 +117,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
       await writeFile(path, pngs[k]!);
     }
   }
-  const digest = pngDigest(pngs);
+  const digest = pngDigest(pngs, { zlib: nodeZlib });
   return { digest, ...tolerant, files, seconds: (now() - started) / 1000 };
 }
 
