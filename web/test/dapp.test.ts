@@ -19,7 +19,7 @@ import { createPublicClient, createWalletClient, decodeFunctionData, http, parse
 import { hardhat } from "viem/chains";
 import { jobMarketAbi, providerRegistryAbi, renderTokenAbi } from "@tessellate/sdk/contracts.generated";
 import { build as esbuild } from "esbuild";
-import { AbandonReason, canonicalJson, commitmentOf, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, pngDigest, jobMarketConstants, randomSalt, validateManifest, Verification, type RgbaImage } from "@tessellate/sdk";
+import { AbandonReason, canonicalJson, commitmentOf, fingerprint, connectChain, createMarketClient, decodePng, encodePng, encodeManifest, pixelDigest, pngDigest, jobMarketConstants, randomSalt, validateManifest, Verification, type RgbaImage } from "@tessellate/sdk";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { writeRawPng } from "@tessellate/sdk/testing/rawPng";
 import { startIpfsNode, type IpfsNode } from "@tessellate/ipfs-node";
@@ -41,6 +41,7 @@ const SWITCH_ACCOUNTS = [7, 8]; // the account-switch test's two wallet accounts
 const PROFILE_PROVIDER = 9; // registered with a real profile advertising the builtin engine
 const NEW_JOB_ACCOUNT = 10; // posts a job through the New job page
 const SETTLING_PROVIDERS = [11, 12]; // claim, commit and reveal a small job by hand, so the Job page can composite it
+const TOLERANT_PROVIDERS = [14, 15]; // settle a tolerant job by hand, their renders a pixel apart
 const PLAIN_TOKEN_POSTER = 13; // posts a job on the second market, whose token has no permit
 const SAMPLE_SCENE = join(import.meta.dirname, "../../scenes/builtin-sample");
 const UNBONDING_DELAY = 3600; // deployProtocol's default
@@ -851,6 +852,98 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     } finally {
       await phone.close();
     }
+  });
+
+  it("a tolerant job settles with two replicas a few pixels apart: the Job page composites the accepted one, the Audit page re-derives its fingerprint", async () => {
+    // A 32×32 gradient; the second provider's render differs in one pixel (1 of 256 fingerprint blocks).
+    const width = 32;
+    const tileOf = (changed: boolean): RgbaImage => {
+      const data = new Uint8Array(width * width * 4);
+      for (let i = 0; i < width * width; i++) data.set([(i * 7) % 256, (i >> 5) * 8, 255 - ((i * 3) % 256), 200 + (i % 50)], i * 4);
+      if (changed) data.set([1, 2, 3, 4], (5 * width + 9) * 4);
+      return { width, height: width, data };
+    };
+    const tiles = [tileOf(false), tileOf(true)];
+    const storage = createKuboStorage({ url: ipfs.apiUrl });
+    const results: string[] = [];
+    for (const tile of tiles) {
+      const dir = mkdtempSync(join(tmpdir(), "tessellate-web-tolerant-"));
+      writeFileSync(join(dir, "frame-000001.png"), encodePng(tile));
+      results.push(await storage.addFolder(dir));
+    }
+    const manifest = validateManifest({
+      version: 1,
+      engine: { name: "builtin", version: BUILTIN_VERSION },
+      scene: { cid: await storage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
+      output: { width, height: width, format: "png" },
+      frames: { start: 1, end: 1 },
+      settings: { samples: 1, seed: 1, maxBounces: 0 },
+      segmentation: { tilesX: 1, tilesY: 1, framesPerSegment: 1 },
+      verification: { mode: "tolerant", toleranceBps: 2500 },
+    });
+    assert.ok(manifest.ok, JSON.stringify(manifest));
+    const clientOf = async (index: number) => createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses: protocol, account: devnetAccount(index) }));
+    const transport = http(chain.rpcUrl);
+    const deployer = createWalletClient({ transport, account: devnetAccount(DEVNET_ROLES.deployer), chain: hardhat });
+    const requester = await clientOf(DEVNET_ROLES.requester);
+    const created = await requester.createJob({
+      manifestCid: await storage.addBytes(encodeManifest(manifest.manifest)),
+      segmentCount: 1,
+      redundancy: 2,
+      quorum: 2,
+      rewardPerReplica: parseUnits("1", decimals),
+      collateralPerReplica: parseUnits("1", decimals),
+      leaseDuration: 300,
+      revealWindow: 120,
+      deadline: (await chainReader().getBlock()).timestamp + 3600n,
+      minReputation: 0,
+      maxFeeBps: 100,
+      verification: Verification.Tolerant,
+      toleranceBps: 2500,
+    });
+    const jobId = created.jobId;
+    const held: { client: Awaited<ReturnType<typeof clientOf>>; replica: number; salt: Hex; tile: RgbaImage; resultCid: string }[] = [];
+    for (const [i, index] of TOLERANT_PROVIDERS.entries()) {
+      await chainReader().waitForTransactionReceipt({ hash: await deployer.writeContract({ address: protocol.token, abi: renderTokenAbi, functionName: "transfer", args: [devnetAccount(index).address, parseUnits("20", decimals)] }), pollingInterval: 100 });
+      const provider = await clientOf(index);
+      await provider.register(profileCids.get(PROFILE_PROVIDER)!);
+      await provider.approve(protocol.registry, parseUnits("10", decimals));
+      await provider.stake(parseUnits("10", decimals));
+      const [slot] = (await provider.claim(jobId, 1)).slots;
+      assert.ok(slot);
+      const salt = randomSalt();
+      await provider.commit(jobId, [{ segment: 0, replica: slot.replica, commitment: commitmentOf(pixelDigest([tiles[i]!]), salt, devnetAccount(index).address, jobId, 0, fingerprint([tiles[i]!])) }]);
+      held.push({ client: provider, replica: slot.replica, salt, tile: tiles[i]!, resultCid: results[i]! });
+    }
+    // The first reveal; the second counts agreement, so it carries the first's fingerprint.
+    const peers: Hex[] = [];
+    for (const h of held) {
+      await h.client.reveal(jobId, [{ segment: 0, replica: h.replica, digest: pixelDigest([h.tile]), salt: h.salt, resultCid: h.resultCid, fingerprint: fingerprint([h.tile]), peerFingerprints: [...peers] }]);
+      peers[h.replica] = fingerprint([h.tile]);
+      for (let k = 0; k < peers.length; k++) peers[k] ??= "0x";
+    }
+    const [accepted] = await chainReader().getContractEvents({ address: protocol.market, abi: jobMarketAbi, eventName: "SegmentAccepted", args: { jobId }, fromBlock: 0n });
+    assert.ok(accepted, "the tolerant segment was not accepted");
+    const winner = held.find((h) => h.replica === Number(accepted.args.replica))!;
+
+    const page = await session.context.newPage();
+    await page.goto(`${webUrl}/job/${jobId}`);
+    await waitForText(page, "job-verification", "Tolerant: up to 25.00 % of the compared fingerprint blocks may differ");
+    await byTestId(page, "count-accepted", /accepted 1$/).waitFor({ timeout: 30_000 });
+    await byTestId(page, "segment-0").click();
+    for (const h of held) await byTestId(page, `replica-commitment-${h.replica}`, "re-checked: the reveal opens the commitment").waitFor({ timeout: 30_000 });
+    await byTestId(page, "make-composite").click();
+    await byTestId(page, "composite-ready").waitFor({ timeout: 30_000 });
+    const href = await byTestId(page, "download-1").getAttribute("href");
+    const png = await page.evaluate(async (url) => Array.from(new Uint8Array(await (await fetch(url!)).arrayBuffer())), href);
+    assert.deepEqual(decodePng(new Uint8Array(png)).data, winner.tile.data, "the composite is not the accepted replica's render");
+    await screenshot(page, "job-tolerant");
+
+    // The Audit page: still nothing to flag, and "verify" re-derives the accepted replica's fingerprint from IPFS.
+    await page.goto(`${webUrl}/audit`);
+    await waitForText(page, "audit-discrepancies", "0 — everything reconciles", 60_000);
+    await byTestId(page, `verify-${jobId}-0`).click();
+    await waitForText(page, `verify-result-${jobId}-0`, "pixels match the accepted digest and fingerprint");
   });
 
   it("pays with approve + createJob on a market whose token has no EIP-2612 permit", async () => {
