@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { decodePng, DEFAULT_TOLERANCE_BPS, fingerprint, fingerprintsAgree, parseManifest, segmentAt } from "@tessellate/sdk";
+import { decodePng, DEFAULT_TOLERANCE_BPS, fingerprint, fingerprintsAgree, parseManifest, pngDigest, segmentAt } from "@tessellate/sdk";
 import { CHEAT_MODES } from "../config/config.ts";
 import { BUILTIN_VERSION, createBuiltinEngine } from "../engines/builtin/index.ts";
 import { createPovrayEngine } from "../engines/povray/index.ts";
@@ -52,7 +52,7 @@ test("a segment of 3 frames is one POV-Ray process, with the digest of rendering
   }
 });
 
-test("a tolerant segment gets the fingerprint of its result; each test-only cheap render differs beyond the default tolerance", async () => {
+test("a tolerant segment gets the fingerprint of its result; each test-only cheap render differs beyond the default tolerance, and swapped-result publishes other pixels under the honest fingerprint", async () => {
   const dir = await mkdtemp(join(tmpdir(), "tessellate-segment-"));
   try {
     const tolerant = parseManifest({
@@ -72,12 +72,19 @@ test("a tolerant segment gets the fingerprint of its result; each test-only chea
     assert.equal(honest.fingerprint, fingerprint([decodePng(new Uint8Array(await readFile(honest.files[0]!)))]));
     const again = await renderSegment({ ...input, outDir: join(dir, "again") });
     assert.ok(fingerprintsAgree(honest.fingerprint, again.fingerprint!, DEFAULT_TOLERANCE_BPS));
-    for (const cheat of CHEAT_MODES) {
+    for (const cheat of CHEAT_MODES.filter((mode) => mode !== "swapped-result")) {
       const cheap = await renderSegment({ ...input, outDir: join(dir, cheat), cheat });
       const { width, height } = decodePng(new Uint8Array(await readFile(cheap.files[0]!)));
       assert.deepEqual([width, height], [segment.tile.width, segment.tile.height], `${cheat}: a tile of the right size`);
       assert.equal(fingerprintsAgree(honest.fingerprint, cheap.fingerprint!, DEFAULT_TOLERANCE_BPS), false, `${cheat}: differs beyond the default tolerance`);
     }
+    // swapped-result keeps the honest fingerprint but publishes, and digests, another image.
+    const swapped = await renderSegment({ ...input, outDir: join(dir, "swapped-result"), cheat: "swapped-result" });
+    assert.equal(swapped.fingerprint, honest.fingerprint, "swapped-result: the honest fingerprint");
+    assert.notEqual(swapped.digest, honest.digest, "swapped-result: the digest of another image");
+    const published = decodePng(new Uint8Array(await readFile(swapped.files[0]!)));
+    assert.notEqual(fingerprint([published]), honest.fingerprint, "swapped-result: the published pixels do not have the revealed fingerprint");
+    assert.equal(pngDigest([new Uint8Array(await readFile(swapped.files[0]!))]), swapped.digest, "swapped-result: its digest is the published image's");
     const exact = await renderSegment({ ...input, manifest: { ...tolerant, verification: { mode: "exact" } }, outDir: join(dir, "exact") });
     assert.equal(exact.fingerprint, undefined, "exact segments get none");
   } finally {
