@@ -27,11 +27,14 @@
  * reveals the same garbage digest from each of them, and the script reads what the market credited
  * it. Today nothing can catch that, so the expected profit of cheating per segment is what it was
  * paid for garbage (reward r per captured segment, the render cost saved: worst case C = reward,
- * docs/collusion.md §4), with nothing at risk.
+ * docs/collusion.md §4), with nothing at risk. Where r > q it also out-votes: on segments where it
+ * holds at least q but not all replicas its replicas reveal garbage, the honest ones the true
+ * digest; the script counts the garbage the market accepted and the honest replicas it slashed.
  *
  * Prints, per share f and redundancy r (q = 2), per strategy: segments captured, the measured
  * probability P, the model's f^r, P / f^r (target <= 1.5, issue 10 property 4), the operator's
- * share of the slots, and the expected profit of cheating per segment. With today's contracts the
+ * share of the slots, and the expected profit of cheating per segment; for r > q a second table
+ * gives P(at least q replicas) against its binomial model, and the out-voting cheat. With today's contracts the
  * steered strategies miss the target: this is the baseline the claim-ticket change must fix.
  *
  * Usage: npm run sim:collusion
@@ -178,6 +181,11 @@ interface JobOutcome {
   blocks: number;
   reverted: number;
   paid: bigint;
+  /** Segments where the operator held at least q but not all replicas (r > q). */
+  majority: number;
+  majorityAccepted: number;
+  majorityPaid: bigint;
+  honestSlashed: number;
 }
 
 /** Runs the claiming of one job under `strategy`, then the operator's cheat; returns what it measured. */
@@ -210,7 +218,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   const honest: Claimer[] = w.claimers.slice(k).map((signer) => ({ address: signer.address as Address, isOperator: false, signer }));
   const operatorAddresses = new Set(ops.map((o) => o.address.toLowerCase()));
   const state = emptyClaimState(segmentCount, redundancy);
-  const replicas = new Map<string, { segment: number; replica: number }[]>(ops.map((o) => [o.address.toLowerCase(), []]));
+  const replicas = new Map<string, { segment: number; replica: number }[]>([...ops, ...honest].map((o) => [o.address.toLowerCase(), []]));
   let assigned = 0;
   let budget = 0;
   let blocks = 0;
@@ -264,7 +272,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     const got = slots.map((s) => s.segment);
     if (got.join() !== predicted.join()) throw new Error(`model mismatch: claim landed on [${got}], model said [${predicted}]`);
     recordClaim(state, who.address, got);
-    if (who.isOperator) replicas.get(who.address.toLowerCase())!.push(...slots);
+    replicas.get(who.address.toLowerCase())!.push(...slots);
     assigned += got.length;
     return got;
   };
@@ -323,35 +331,55 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     if (blocks % 50 === 0) progress(`  ${strategy}, f=${share}, r=${redundancy}: ${assigned}/${total} slots assigned, block ${blocks}`);
   }
 
-  // The cheat: every replica of a captured segment reveals the same garbage.
-  const captured = state.holders.map((h, s) => (h.every((a) => operatorAddresses.has(a)) ? s : -1)).filter((s) => s >= 0);
-  const capturedSet = new Set(captured);
-  const before = await Promise.all(ops.map((o) => w.market.balanceOf(o.address)));
-  const garbage = (segment: number) => ethers.keccak256(ethers.toUtf8Bytes(`garbage:${segment}`)) as Hex;
+  // The cheats: every replica of a captured segment reveals the same garbage (nobody can tell);
+  // then, where it holds at least q but not all replicas, its replicas out-vote the honest rest.
+  const operatorHeld = (h: string[]) => h.filter((a) => operatorAddresses.has(a)).length;
+  const captured = new Set(state.holders.flatMap((h, s) => (operatorHeld(h) === redundancy ? [s] : [])));
+  const majority = new Set(state.holders.flatMap((h, s) => (operatorHeld(h) >= QUORUM && operatorHeld(h) < redundancy ? [s] : [])));
+  const unchecked = await cheat(w, jobId, [...ops, ...honest], replicas, operatorAddresses, captured);
+  if (unchecked.accepted !== captured.size) throw new Error(`${captured.size} segments captured but ${unchecked.accepted} garbage results accepted`);
+  const outvoted = await cheat(w, jobId, [...ops, ...honest], replicas, operatorAddresses, majority);
+  const operatorSlots = ops.reduce((n, o) => n + replicas.get(o.address.toLowerCase())!.length, 0);
+  return {
+    captured: captured.size, operatorSlots, blocks, reverted, paid: unchecked.paid,
+    majority: majority.size, majorityAccepted: outvoted.accepted, majorityPaid: outvoted.paid, honestSlashed: outvoted.slashed,
+  };
+}
+
+/**
+ * On `segments`, every holder commits: the operator's addresses a garbage digest, honest ones the
+ * segment's honest digest; the operator reveals first, then the honest. Returns what the market
+ * paid the operator, how many segments accepted the garbage and how many honest replicas it slashed.
+ */
+async function cheat(
+  w: World, jobId: bigint, everyone: Claimer[], replicas: Map<string, { segment: number; replica: number }[]>,
+  operatorAddresses: Set<string>, segments: Set<number>,
+) {
+  const isOperator = (c: Claimer) => operatorAddresses.has(c.address.toLowerCase());
+  const digest = (c: Claimer, segment: number) => ethers.keccak256(ethers.toUtf8Bytes(`${isOperator(c) ? "garbage" : "pixels"}:${segment}`)) as Hex;
   const salt = ethers.keccak256(ethers.toUtf8Bytes("sim.salt")) as Hex;
-  const mine = (o: Claimer) => replicas.get(o.address.toLowerCase())!.filter((s) => capturedSet.has(s.segment));
-  for (const o of ops) {
-    const slots = mine(o);
-    if (slots.length === 0) continue;
-    const commits = slots.map((s) => ({ ...s, commitment: commitmentOf(garbage(s.segment), salt, o.address, jobId, s.segment) }));
-    if (o.steerer) await (await o.steerer.connect(w.operator).commit(jobId, commits)).wait();
-    else await (await w.market.connect(o.signer).commit(jobId, commits)).wait();
+  const involved = everyone
+    .map((c) => ({ c, slots: replicas.get(c.address.toLowerCase())!.filter((s) => segments.has(s.segment)) }))
+    .filter((x) => x.slots.length > 0);
+  const operatorSide = involved.filter((x) => isOperator(x.c));
+  const before = await Promise.all(operatorSide.map((x) => w.market.balanceOf(x.c.address)));
+  const market = (c: Claimer) => (c.steerer ? c.steerer.connect(w.operator) : w.market.connect(c.signer));
+  for (const { c, slots } of involved) {
+    const commits = slots.map((s) => ({ ...s, commitment: commitmentOf(digest(c, s.segment), salt, c.address, jobId, s.segment) }));
+    await (await market(c).commit(jobId, commits)).wait();
   }
   let accepted = 0;
-  for (const o of ops) {
-    const slots = mine(o);
-    if (slots.length === 0) continue;
-    const reveals = slots.map((s) => ({ ...s, digest: garbage(s.segment), salt, resultCid: "bafygarbage", fingerprint: "0x", peerFingerprints: [] }));
-    const receipt = o.steerer
-      ? await (await o.steerer.connect(w.operator).reveal(jobId, reveals)).wait()
-      : await (await w.market.connect(o.signer).reveal(jobId, reveals)).wait();
-    accepted += receipt!.logs.map((log) => w.market.interface.parseLog(log)).filter((e) => e?.name === "SegmentAccepted").length;
+  let slashed = 0;
+  for (const { c, slots } of [...operatorSide, ...involved.filter((x) => !isOperator(x.c))]) {
+    const reveals = slots.map((s) => ({ ...s, digest: digest(c, s.segment), salt, resultCid: "bafysimresult", fingerprint: "0x", peerFingerprints: [] }));
+    const receipt = await (await market(c).reveal(jobId, reveals)).wait();
+    for (const event of receipt!.logs.map((log) => w.market.interface.parseLog(log))) {
+      if (event?.name === "SegmentAccepted" && isOperator(c)) accepted++;
+      if (event?.name === "ReplicaRejected" && !operatorAddresses.has(String(event.args.provider).toLowerCase())) slashed++;
+    }
   }
-  if (accepted !== captured.length) throw new Error(`${captured.length} segments captured but ${accepted} garbage results accepted`);
-  const after = await Promise.all(ops.map((o) => w.market.balanceOf(o.address)));
-  const paid = after.reduce((sum, b, i) => sum + b - before[i], 0n);
-  const operatorSlots = [...replicas.values()].reduce((n, slots) => n + slots.length, 0);
-  return { captured: captured.length, operatorSlots, blocks, reverted, paid };
+  const after = await Promise.all(operatorSide.map((x) => w.market.balanceOf(x.c.address)));
+  return { paid: after.reduce((sum, b, i) => sum + b - before[i], 0n), accepted, slashed };
 }
 
 interface Row {
@@ -367,6 +395,25 @@ interface Row {
   profitPerSegment: number;
   blocksPerJob: number;
   revertedPerJob: number;
+  /** Segments where the operator held at least q replicas (it decides the result). */
+  quorumHeld: number;
+  quorumModel: number;
+  garbageAccepted: number;
+  slashedPerJob: number;
+  profitWithOutvotePerSegment: number;
+}
+
+/** P(at least q of r replicas are the operator's) when each is its own with probability f. */
+function atLeast(q: number, r: number, f: number): number {
+  let p = 0;
+  for (let j = q; j <= r; j++) p += binomial(r, j) * f ** j * (1 - f) ** (r - j);
+  return p;
+}
+
+function binomial(n: number, k: number): number {
+  let c = 1;
+  for (let i = 1; i <= k; i++) c = (c * (n - i + 1)) / i;
+  return c;
 }
 
 async function main() {
@@ -385,13 +432,17 @@ async function main() {
         continue;
       }
       for (const strategy of config.strategies) {
-        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, paid = 0n;
+        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, paid = 0n, majority = 0, majorityAccepted = 0, majorityPaid = 0n, slashed = 0;
         for (let j = 0; j < config.jobs; j++) {
           const outcome = await runJob(w, strategy, share, redundancy);
           captured += outcome.captured;
           operatorSlots += outcome.operatorSlots;
           blocks += outcome.blocks;
           reverted += outcome.reverted;
+          majority += outcome.majority;
+          majorityAccepted += outcome.majorityAccepted;
+          majorityPaid += outcome.majorityPaid;
+          slashed += outcome.honestSlashed;
           paid += outcome.paid;
         }
         const segments = config.jobs * config.segments;
@@ -405,13 +456,19 @@ async function main() {
           profitPerSegment: Number(paid) / Number(UNIT) / segments,
           blocksPerJob: blocks / config.jobs,
           revertedPerJob: reverted / config.jobs,
+          quorumHeld: captured + majority,
+          quorumModel: atLeast(QUORUM, redundancy, f),
+          garbageAccepted: captured + majorityAccepted,
+          slashedPerJob: slashed / config.jobs,
+          profitWithOutvotePerSegment: Number(paid + majorityPaid) / Number(UNIT) / segments,
         });
       }
     }
   }
   progress("");
   printRows(rows);
-  const misses = rows.filter((r) => r.ratio > TARGET_RATIO || r.profitPerSegment > 0);
+  printOutvoting(rows.filter((r) => r.redundancy > QUORUM));
+  const misses = rows.filter((r) => r.ratio > TARGET_RATIO || r.profitPerSegment > 0 || r.profitWithOutvotePerSegment > 0);
   console.log(
     `\nTarget (issue 10 property 4): P <= ${TARGET_RATIO} x f^r under every strategy, and a negative expected profit of cheating.` +
       `\n${misses.length} of ${rows.length} rows miss it.` +
@@ -424,6 +481,37 @@ async function main() {
   if (thin.length > 0) console.log(`Rows where random assignment expects < 5 captured segments (${thin.map((r) => `f=${r.share} r=${r.redundancy}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}) are noisy: raise SIM_JOBS.`);
   console.log(`Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   if (config.strict && misses.length > 0) process.exitCode = 1;
+}
+
+function table(header: string[], body: string[][], left: number) {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(header));
+  console.log(widths.map((n) => "-".repeat(n)).join("  "));
+  for (const b of body) console.log(line(b));
+}
+
+/** r > q: the operator decides a segment with q replicas; its garbage wins and the honest rest is slashed. */
+function printOutvoting(rows: Row[]) {
+  if (rows.length === 0) return;
+  console.log(`\nOut-voting (r > q = ${QUORUM}): segments where the operator held at least q replicas; its replicas reveal garbage, the honest ones the true digest.`);
+  table(
+    ["f", "r", "strategy", ">= q held", "P measured", "model", "ratio", "garbage accepted", "honest slashed/job", "E[cheat profit]/segment"],
+    rows.map((r) => [
+      r.share.toString(),
+      r.redundancy.toString(),
+      r.strategy,
+      `${r.quorumHeld}/${r.segments}`,
+      (r.quorumHeld / r.segments).toFixed(4),
+      r.quorumModel.toFixed(4),
+      (r.quorumHeld / r.segments / r.quorumModel).toFixed(2),
+      `${r.garbageAccepted}`,
+      r.slashedPerJob.toFixed(1),
+      `+${r.profitWithOutvotePerSegment.toFixed(3)} tokens`,
+    ]),
+    3,
+  );
+  console.log("model: P(at least q of r replicas are the operator's) = sum over j >= q of C(r,j) f^j (1-f)^(r-j); profit counts both cheats (all replicas, and out-voting).");
 }
 
 function printRows(rows: Row[]) {
@@ -441,11 +529,7 @@ function printRows(rows: Row[]) {
     r.blocksPerJob.toFixed(0),
     r.revertedPerJob.toFixed(0),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(line(header));
-  console.log(widths.map((n) => "-".repeat(n)).join("  "));
-  for (const b of body) console.log(line(b));
+  table(header, body, 3);
   console.log(
     "\ncaptured: segments where the operator held every replica; op. slots: the operator's share of all slots;" +
       "\nE[cheat profit]/segment: what the market paid the operator for garbage reveals on captured segments, per job segment" +

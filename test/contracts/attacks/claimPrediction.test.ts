@@ -88,3 +88,20 @@ describe("Attack (issue 10.1): claim assignment is predictable and steerable tod
     expect((await d.market.segmentOf(jobId, anchor.segment)).assigned).to.equal(2);
   });
 });
+
+describe("npm run sim:collusion (the script, smallest run)", function () {
+  it("prints every strategy's row and both tables, and the model never disagrees with the contract", async function () {
+    this.timeout(180_000);
+    const { spawnSync } = await import("node:child_process");
+    const run = spawnSync("npx", ["hardhat", "run", "scripts/simCollusion.ts"], {
+      encoding: "utf8",
+      env: { ...process.env, SIM_SEGMENTS: "8", SIM_SHARES: "0.33", SIM_REDUNDANCIES: "3", SIM_JOBS: "1" },
+    });
+    expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
+    for (const strategy of ["random", "claim-or-revert", "block choice", "tail waiting"]) {
+      expect(run.stdout).to.match(new RegExp(`^0\\.33 +3 +${strategy} +\\d+/8 `, "m"));
+    }
+    expect(run.stdout).to.include("Out-voting (r > q = 2)");
+    expect(run.stdout).to.match(/\d+ of 4 rows miss it/);
+  });
+});
