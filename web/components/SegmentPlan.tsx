@@ -30,7 +30,7 @@ export function SegmentPlan({ plan }: { plan: SegmentPlanInput }) {
         ))}
       </svg>
       <figcaption className="muted" data-testid="plan-summary">
-        {segmentCount(plan)} segments = {tiles} tiles ({tilesX}×{tilesY}) × {groups} frame group{groups === 1 ? "" : "s"} ({frameCount(plan)} frame
+        {segmentCount(plan)} segment{segmentCount(plan) === 1 ? "" : "s"} = {tiles} tile{tiles === 1 ? "" : "s"} ({tilesX}×{tilesY}) × {groups} frame group{groups === 1 ? "" : "s"} ({frameCount(plan)} frame
         {frameCount(plan) === 1 ? "" : "s"} {plan.frames.start}–{plan.frames.end}, {framesPerSegment} per segment). Shown: the first frame group; group g holds segments{" "}
         {tiles}·g to {tiles}·g + {tiles - 1}.
       </figcaption>

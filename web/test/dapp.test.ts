@@ -974,7 +974,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       // A tolerant job, so the Job page shows the mode and its tolerance.
       await byTestId(page, "field-verification").selectOption("tolerant");
       await fillFields(page, { tolerance: "2500" });
-      await byTestId(page, "plan-summary", /^1 segments? = 1 tiles? /).waitFor();
+      await byTestId(page, "plan-summary", /^1 segment = 1 tile \(1×1\) × 1 frame group /).waitFor();
       assert.equal(await page.locator('[data-testid^="problem-"]').count(), 0, `the form shows problems: ${await page.locator('[data-testid^="problem-"]').allTextContents()}`);
       // eip712Domain() and nonces() do not answer: the page asks for an approve, then createJob.
       await byTestId(page, "submit-job", "Upload, approve and post").click();
