@@ -21,8 +21,9 @@ pragma solidity 0.8.30;
 ///    completed the quorum). Replicas that agree with it are paid, the other revealed ones lose
 ///    their collateral; a replica revealing after acceptance is judged against the accepted one.
 /// 5. If no digest can reach the quorum any more, one tie-breaker slot opens, paid from the
-///    collateral of whoever turns out wrong; if the segment still finds no quorum it fails and
-///    its budget is refunded.
+///    collateral of whoever turns out wrong; if the segment still finds no quorum it fails:
+///    collateral is released and its budget forfeited (left in escrow for good: its results are
+///    public, so a refund would let a disputing requester keep them for free; see SegmentFailed).
 /// 6. Leases and reveal windows that pass unused can be expired by anyone: the slot reopens and
 ///    the collateral goes to the requester (minus a keeper fee for the caller).
 /// 7. Payments, refunds and compensations credit internal balances; everyone `withdraw`s.
