@@ -17,6 +17,10 @@
  *                     of its addresses' landing (scripts/sim/claimModel.ts: prevrandao is known
  *                     one block ahead) and claims only in blocks where it lands on wanted
  *                     segments, with the claim count that takes all of them;
+ *  - block choice + abandon: the same, but it claims past unwanted segments up to wanted ones
+ *                     further along the scan and gives the extras back at once (`abandon` with
+ *                     reason SceneFault: the forfeit is pro rata of a lease elapsed, about 0,
+ *                     and a SceneFault give-back is not counted against reputation);
  *  - tail waiting:    no prediction: it claims only when one of its addresses can land on nothing
  *                     but wanted segments (the job's tail, where few segments are left open).
  * A segment is wanted by an operator address when nobody holds it yet, or when only the operator
@@ -48,12 +52,12 @@ import { z } from "zod";
 import { network } from "hardhat";
 import TessellateModule from "../ignition/modules/Tessellate.ts";
 import { commitmentOf } from "../sdk/src/commitment.ts";
-import { jobMarketConstants } from "../sdk/src/contracts.generated.ts";
+import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
 import { unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { claimableBy, emptyClaimState, predictLanding, predictStart, recordClaim, type ClaimState } from "./sim/claimModel.ts";
+import { claimableBy, emptyClaimState, predictLanding, predictStart, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
-const STRATEGIES = ["random", "claim-or-revert", "block choice", "tail waiting"] as const;
+const STRATEGIES = ["random", "claim-or-revert", "block choice", "block choice + abandon", "tail waiting"] as const;
 type Strategy = (typeof STRATEGIES)[number];
 /** Issue 10 property 4: the chance of holding every replica stays within this factor of f^r. */
 const TARGET_RATIO = 1.5;
@@ -62,6 +66,8 @@ const UNIT = 10n ** 18n;
 const REWARD = UNIT;
 const COLLATERAL = 2n * UNIT;
 const STAKE = 1_000_000n * UNIT;
+/** How far along its scan "block choice + abandon" claims (extras given back). */
+const ABANDON_REACH = 16;
 
 const items = z.string().transform((s) => s.split(",").map((x) => x.trim()));
 const numbers = items.transform((xs) => xs.map(Number));
@@ -180,6 +186,9 @@ interface JobOutcome {
   operatorSlots: number;
   blocks: number;
   reverted: number;
+  abandoned: number;
+  /** Changes of the operator's abandoned/rejected/expired counters in the registry (reputation). */
+  reputationMarks: number;
   paid: bigint;
   /** Segments where the operator held at least q but not all replicas (r > q). */
   majority: number;
@@ -217,6 +226,15 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   );
   const honest: Claimer[] = w.claimers.slice(k).map((signer) => ({ address: signer.address as Address, isOperator: false, signer }));
   const operatorAddresses = new Set(ops.map((o) => o.address.toLowerCase()));
+  const marks = async () => {
+    let n = 0;
+    for (const o of ops) {
+      const p = await w.registry.providerOf(o.address);
+      n += Number(p.abandoned + p.rejected + p.expired);
+    }
+    return n;
+  };
+  const marksBefore = await marks();
   const state = emptyClaimState(segmentCount, redundancy);
   const replicas = new Map<string, { segment: number; replica: number }[]>([...ops, ...honest].map((o) => [o.address.toLowerCase(), []]));
   let assigned = 0;
@@ -224,6 +242,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   let blocks = 0;
   let sent = 0;
   let reverted = 0;
+  let abandoned = 0;
 
   /**
    * Segments `who` wants: the operator's own segments with a free slot (a partner holds one,
@@ -271,10 +290,21 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     const slots = unpackSlots(event!.args.slots as bigint[]);
     const got = slots.map((s) => s.segment);
     if (got.join() !== predicted.join()) throw new Error(`model mismatch: claim landed on [${got}], model said [${predicted}]`);
-    recordClaim(state, who.address, got);
+    recordClaim(state, who.address, slots);
     replicas.get(who.address.toLowerCase())!.push(...slots);
     assigned += got.length;
     return got;
+  };
+
+  /** Gives `who`'s slots of these segments back at once, as a scene fault (no reputation mark). */
+  const giveBack = async (who: Claimer, segments: number[]) => {
+    const held = replicas.get(who.address.toLowerCase())!;
+    const slots = held.filter((s) => segments.includes(s.segment));
+    await (await w.market.connect(who.signer).abandon(jobId, slots, AbandonReason.SceneFault, "")).wait();
+    replicas.set(who.address.toLowerCase(), held.filter((s) => !segments.includes(s.segment)));
+    recordAbandon(state, who.address, slots);
+    assigned -= segments.length;
+    abandoned += segments.length;
   };
 
   const operatorMove = async () => {
@@ -305,6 +335,29 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
         if (count > 0 && (!best || count > best.count)) best = { o, count };
       }
       if (best) budget -= (await send(best.o, best.count, randao)).length;
+      return;
+    }
+    if (strategy === "block choice + abandon") {
+      // Claim up to the last wanted segment within reach of the scan; give the extras back.
+      const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
+      let best: { o: Claimer; count: number; hits: number } | undefined;
+      for (const o of ops) {
+        const want = wanted(o);
+        const start = predictStart(randao, nextBlock, o.address, jobId, segmentCount);
+        const landing = predictLanding(state, o.address, start, ABANDON_REACH);
+        let hits = 0;
+        let count = 0;
+        for (let i = 0; i < landing.length && hits < budget; i++) {
+          if (want.has(landing[i])) [hits, count] = [hits + 1, i + 1];
+        }
+        if (hits > 0 && (!best || hits > best.hits || (hits === best.hits && count < best.count))) best = { o, count, hits };
+      }
+      if (!best) return;
+      const want = wanted(best.o);
+      const got = await send(best.o, best.count, randao);
+      const extras = got.filter((s) => !want.has(s));
+      budget -= got.length - extras.length;
+      if (extras.length > 0) await giveBack(best.o, extras);
       return;
     }
     // tail waiting: claim only where every segment the address can land on is wanted.
@@ -341,7 +394,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   const outvoted = await cheat(w, jobId, [...ops, ...honest], replicas, operatorAddresses, majority);
   const operatorSlots = ops.reduce((n, o) => n + replicas.get(o.address.toLowerCase())!.length, 0);
   return {
-    captured: captured.size, operatorSlots, blocks, reverted, paid: unchecked.paid,
+    captured: captured.size, operatorSlots, blocks, reverted, abandoned, reputationMarks: (await marks()) - marksBefore, paid: unchecked.paid,
     majority: majority.size, majorityAccepted: outvoted.accepted, majorityPaid: outvoted.paid, honestSlashed: outvoted.slashed,
   };
 }
@@ -395,6 +448,8 @@ interface Row {
   profitPerSegment: number;
   blocksPerJob: number;
   revertedPerJob: number;
+  abandonedPerJob: number;
+  marksPerJob: number;
   /** Segments where the operator held at least q replicas (it decides the result). */
   quorumHeld: number;
   quorumModel: number;
@@ -432,13 +487,15 @@ async function main() {
         continue;
       }
       for (const strategy of config.strategies) {
-        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, paid = 0n, majority = 0, majorityAccepted = 0, majorityPaid = 0n, slashed = 0;
+        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, abandoned = 0, marks = 0, paid = 0n, majority = 0, majorityAccepted = 0, majorityPaid = 0n, slashed = 0;
         for (let j = 0; j < config.jobs; j++) {
           const outcome = await runJob(w, strategy, share, redundancy);
           captured += outcome.captured;
           operatorSlots += outcome.operatorSlots;
           blocks += outcome.blocks;
           reverted += outcome.reverted;
+          abandoned += outcome.abandoned;
+          marks += outcome.reputationMarks;
           majority += outcome.majority;
           majorityAccepted += outcome.majorityAccepted;
           majorityPaid += outcome.majorityPaid;
@@ -456,6 +513,8 @@ async function main() {
           profitPerSegment: Number(paid) / Number(UNIT) / segments,
           blocksPerJob: blocks / config.jobs,
           revertedPerJob: reverted / config.jobs,
+          abandonedPerJob: abandoned / config.jobs,
+          marksPerJob: marks / config.jobs,
           quorumHeld: captured + majority,
           quorumModel: atLeast(QUORUM, redundancy, f),
           garbageAccepted: captured + majorityAccepted,
@@ -515,7 +574,7 @@ function printOutvoting(rows: Row[]) {
 }
 
 function printRows(rows: Row[]) {
-  const header = ["f", "r", "strategy", "captured", "P measured", "f^r", "P / f^r", "op. slots", "E[cheat profit]/segment", "blocks/job", "reverted/job"];
+  const header = ["f", "r", "strategy", "captured", "P measured", "f^r", "P / f^r", "op. slots", "E[cheat profit]/segment", "blocks/job", "reverted/job", "abandoned/job", "rep. marks/job"];
   const body = rows.map((r) => [
     r.share.toString(),
     r.redundancy.toString(),
@@ -528,10 +587,13 @@ function printRows(rows: Row[]) {
     `+${r.profitPerSegment.toFixed(3)} tokens`,
     r.blocksPerJob.toFixed(0),
     r.revertedPerJob.toFixed(0),
+    r.abandonedPerJob.toFixed(0),
+    r.marksPerJob.toFixed(0),
   ]);
   table(header, body, 3);
   console.log(
     "\ncaptured: segments where the operator held every replica; op. slots: the operator's share of all slots;" +
+      "\nrep. marks: abandoned, rejected and expired counts the registry recorded against the operator's addresses during the job;" +
       "\nE[cheat profit]/segment: what the market paid the operator for garbage reveals on captured segments, per job segment" +
       "\n(the render cost saved, worst case C = reward); the loss when caught is 0 today: nothing checks an accepted result.",
   );

@@ -10,7 +10,8 @@
  */
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
-import { claimableBy, emptyClaimState, predictLanding, predictStart, recordClaim } from "../../../scripts/sim/claimModel.ts";
+import { claimableBy, emptyClaimState, predictLanding, predictStart, recordAbandon, recordClaim } from "../../../scripts/sim/claimModel.ts";
+import { AbandonReason } from "../../../sdk/src/contracts.generated.ts";
 import type { ClaimSteerer } from "../../../types/ethers-contracts/index.ts";
 import { STAKE, type Deployment, claim, deployFixture, ethers, networkHelpers, postJob } from "../helpers/driver.ts";
 
@@ -39,12 +40,37 @@ describe("Attack (issue 10.1): claim assignment is predictable and steerable tod
       await networkHelpers.setPrevRandao(randao(i));
       const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
       const predicted = predictLanding(state, address, predictStart(randao(i), nextBlock, address, jobId, segmentCount), count);
-      const got = (await claim(d, provider, jobId, count)).map((s) => s.segment);
-      expect(got, `claim ${i} by provider ${i % d.providers.length}`).to.deep.equal(predicted);
-      recordClaim(state, address, got);
-      checked += got.length;
+      const slots = await claim(d, provider, jobId, count);
+      expect(slots.map((s) => s.segment), `claim ${i} by provider ${i % d.providers.length}`).to.deep.equal(predicted);
+      recordClaim(state, address, slots);
+      checked += slots.length;
     }
     expect(checked).to.equal(segmentCount * 3);
+  });
+
+  it("the model follows give-backs: a slot's last holder is refused until another claimer takes that slot", async function () {
+    const segmentCount = 8;
+    const jobId = await postJob(d, { segmentCount, redundancy: 2, quorum: 2 });
+    const state = emptyClaimState(segmentCount, 2);
+    let gaveBack = 0;
+    for (let i = 0; i < 60 && state.holders.some((h) => h.length < 2); i++) {
+      const provider = d.providers[(i * 3) % d.providers.length];
+      const address = provider.address as Address;
+      if (claimableBy(state, address).length === 0) continue;
+      await networkHelpers.setPrevRandao(randao(1_000 + i));
+      const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
+      const predicted = predictLanding(state, address, predictStart(randao(1_000 + i), nextBlock, address, jobId, segmentCount), 1);
+      const slots = await claim(d, provider, jobId, 1);
+      expect(slots.map((s) => s.segment), `claim ${i}`).to.deep.equal(predicted);
+      recordClaim(state, address, slots);
+      if (i % 3 === 0) {
+        await d.market.connect(provider).abandon(jobId, slots, AbandonReason.SceneFault, "");
+        recordAbandon(state, address, slots);
+        gaveBack++;
+      }
+    }
+    expect(gaveBack).to.be.greaterThan(3);
+    expect(state.holders.every((h) => h.length === 2), "the job was fully claimed").to.equal(true);
   });
 
   it("the model's start matches blocks whose prevrandao nobody set", async function () {
@@ -53,12 +79,12 @@ describe("Attack (issue 10.1): claim assignment is predictable and steerable tod
     const state = emptyClaimState(segmentCount, 2);
     for (let i = 0; i < 12; i++) {
       const provider = d.providers[i % d.providers.length];
-      const got = (await claim(d, provider, jobId, 1)).map((s) => s.segment);
+      const slots = await claim(d, provider, jobId, 1);
       // After the Merge a block's mixHash field is its prevrandao.
       const block = (await ethers.provider.send("eth_getBlockByNumber", ["latest", false])) as { number: Hex; mixHash: Hex };
       const start = predictStart(block.mixHash, BigInt(block.number), provider.address as Address, jobId, segmentCount);
-      expect(got).to.deep.equal(predictLanding(state, provider.address as Address, start, 1));
-      recordClaim(state, provider.address as Address, got);
+      expect(slots.map((s) => s.segment)).to.deep.equal(predictLanding(state, provider.address as Address, start, 1));
+      recordClaim(state, provider.address as Address, slots);
     }
   });
 
@@ -98,10 +124,10 @@ describe("npm run sim:collusion (the script, smallest run)", function () {
       env: { ...process.env, SIM_SEGMENTS: "8", SIM_SHARES: "0.33", SIM_REDUNDANCIES: "3", SIM_JOBS: "1" },
     });
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
-    for (const strategy of ["random", "claim-or-revert", "block choice", "tail waiting"]) {
+    for (const strategy of ["random", "claim-or-revert", "block choice", "block choice \\+ abandon", "tail waiting"]) {
       expect(run.stdout).to.match(new RegExp(`^0\\.33 +3 +${strategy} +\\d+/8 `, "m"));
     }
     expect(run.stdout).to.include("Out-voting (r > q = 2)");
-    expect(run.stdout).to.match(/\d+ of 4 rows miss it/);
+    expect(run.stdout).to.match(/\d+ of 5 rows miss it/);
   });
 });
