@@ -76,22 +76,33 @@ test("refuses a chain that no longer holds the block the state file was synced t
   await assert.rejects(watcher.verifyChain(), /behind the checkpoint 99/);
 });
 
-test("polls once a second while the node only renders, at the polling interval otherwise", async () => {
+test("polls once a second while the node only renders, at the polling interval otherwise, and at once when the render ends", async () => {
   const { market, store } = setup();
   const port = market.portFor(PROVIDER_A, 10);
-  const sleeps: number[] = [];
-  const clock = { now: () => Date.now(), sleep: async (ms: number) => {
-    sleeps.push(ms);
-    await new Promise((r) => setTimeout(r, 1));
+  // Virtual time: a sleep advances the clock by what was asked.
+  let now = 0;
+  const clock = { now: () => now, sleep: async (ms: number) => {
+    now += ms;
+    await new Promise((r) => setTimeout(r, 0));
   } };
-  let rendering = true;
-  const watcher = new ChainWatcher({ market: port, store, log: silentLogger, clock, startBlock: 0n, pollSlowly: () => rendering });
+  const polls: number[] = [];
+  const counted = new Proxy(port, {
+    get(target, key) {
+      if (key === "blockNumber") return () => (polls.push(now), target.blockNumber());
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  // The render ends in the middle of the fourth slow wait.
+  const renderEnds = 3_505;
+  const watcher = new ChainWatcher({ market: counted, store, log: silentLogger, clock, startBlock: 0n, pollSlowly: () => now < renderEnds });
   watcher.start();
-  await until(() => sleeps.length >= 3, "slow polls");
-  rendering = false;
-  const slow = sleeps.length;
-  await until(() => sleeps.length >= slow + 3, "fast polls");
+  await until(() => polls.filter((t) => t > renderEnds).length >= 4, "polls after the render");
   await watcher.stop();
-  assert.ok(sleeps.slice(0, slow).every((ms) => ms === 1_000), `while rendering: ${sleeps.slice(0, slow)}`);
-  assert.ok(sleeps.slice(slow + 1).every((ms) => ms === 10), `afterwards: ${sleeps.slice(slow + 1)}`);
+  const gaps = (list: number[]) => list.slice(1).map((t, i) => t - list[i]!);
+  const during = polls.filter((t) => t < renderEnds);
+  const after = polls.filter((t) => t > renderEnds).slice(0, 4);
+  assert.deepEqual(during, [0, 1_000, 2_000, 3_000], "once a second while only rendering");
+  assert.ok(after[0]! - renderEnds <= 10, `first poll ${after[0]! - renderEnds} ms after the render ended`);
+  assert.deepEqual(gaps(after), [10, 10, 10], "every polling interval afterwards");
 });

@@ -130,9 +130,10 @@ export class ChainWatcher {
   private async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       let wait = this.market.pollingIntervalMs;
+      let slow = false;
       try {
         await this.syncNow();
-        if (this.pollSlowly()) wait = this.slowPollMs;
+        slow = this.pollSlowly();
         if (this.consecutiveErrors > 0 && this.streakLogged) this.log.info({ after: this.consecutiveErrors }, "chain sync recovered");
         this.consecutiveErrors = 0;
         this.streakLogged = false;
@@ -150,7 +151,22 @@ export class ChainWatcher {
           this.log.warn({ err: this.lastError, retryable: error instanceof RetryableError, errors: this.consecutiveErrors, retryInMs: wait }, "chain sync failed; backing off");
         }
       }
-      await this.clock.sleep(wait, signal);
+      if (slow) await this.sleepWhileSlow(signal);
+      else await this.clock.sleep(wait, signal);
+    }
+  }
+
+  /**
+   * Up to `slowPollMs`, in steps of the polling interval, for as long as `pollSlowly()` holds: when
+   * the render ends the node needs the chain's events promptly again (another provider's commit
+   * or reveal it must answer), so the next poll comes within one polling interval.
+   */
+  private async sleepWhileSlow(signal: AbortSignal): Promise<void> {
+    const until = this.clock.now() + this.slowPollMs;
+    const step = this.market.pollingIntervalMs;
+    while (!signal.aborted && this.clock.now() < until) {
+      await this.clock.sleep(Math.min(step, Math.max(1, until - this.clock.now())), signal);
+      if (!this.pollSlowly()) return;
     }
   }
 
