@@ -7,7 +7,7 @@
  * job, provider, requester and type; and "verify" on any accepted segment, which fetches its
  * result from the gateway and recomputes the pixel digest with the sdk's decoder (no canvas).
  */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import Link from "next/link";
 import { usePublicClient } from "wagmi";
 import type { Address } from "viem";
@@ -102,32 +102,51 @@ function Found({ count, none }: { count: number; none?: string }) {
   return <span className={`badge ${count === 0 ? "ok" : "warn"}`}>{count === 0 ? (none ?? "0") : none ? `${count} found` : count.toString()}</span>;
 }
 
+/**
+ * One of the calldata checks: what it compares, its own counts, then the two that should be 0 —
+ * what could not be checked (a call through another contract) and what did not match.
+ */
+function CheckPanel(props: {
+  title: string;
+  testId: string;
+  intro: ReactNode;
+  children: ReactNode;
+  unchecked: { label: string; count: number; testId: string };
+  mismatches: { label: string; count: number; none: string; testId: string };
+}) {
+  return (
+    <section className="panel" data-testid={props.testId}>
+      <h2>{props.title}</h2>
+      <p className="muted">{props.intro}</p>
+      <dl className="stats">
+        {props.children}
+        <Stat label={props.unchecked.label} value={<Found count={props.unchecked.count} />} testId={props.unchecked.testId} />
+        <Stat label={props.mismatches.label} value={<Found count={props.mismatches.count} none={props.mismatches.none} />} testId={props.mismatches.testId} />
+      </dl>
+    </section>
+  );
+}
+
 /** The committed-seal check: every known seal against `replicaOf`, commitments of still-Committed replicas read from their commit calldata. */
 function Seals({ run }: { run: AuditRun }) {
   const { seals } = run;
   return (
-    <section className="panel" data-testid="audit-seals">
-      <h2>Committed seals</h2>
-      <p className="muted">
-        Each replica&apos;s seal on chain (<code>replicaOf</code>, <code>acceptedSeal</code>) against the one the events and the commit transactions say it should hold: the
-        commitments of replicas still committed are read from their <code>commit</code> transactions&apos; calldata, as <code>tessellate audit</code> does.
-      </p>
-      <dl className="stats">
-        <Stat label="Seals compared" value={seals.compared.toString()} testId="audit-seals-compared" />
-        <Stat label="Committed, awaiting reveal" value={seals.pending.toString()} testId="audit-seals-pending" />
-        <Stat label="Commitments read from calldata" value={`${seals.fromCalldata} (${seals.transactions} transactions)`} testId="audit-seals-calldata" />
-        <Stat
-          label="Unchecked (not a direct commit call)"
-          value={<Found count={seals.unchecked} />}
-          testId="audit-seals-unchecked"
-        />
-        <Stat
-          label="Seal discrepancies"
-          value={<Found count={seals.discrepancies.length} none="0 — every seal matches" />}
-          testId="audit-seal-discrepancies"
-        />
-      </dl>
-    </section>
+    <CheckPanel
+      title="Committed seals"
+      testId="audit-seals"
+      intro={
+        <>
+          Each replica&apos;s seal on chain (<code>replicaOf</code>, <code>acceptedSeal</code>) against the one the events and the commit transactions say it should hold: the
+          commitments of replicas still committed are read from their <code>commit</code> transactions&apos; calldata, as <code>tessellate audit</code> does.
+        </>
+      }
+      unchecked={{ label: "Unchecked (not a direct commit call)", count: seals.unchecked, testId: "audit-seals-unchecked" }}
+      mismatches={{ label: "Seal discrepancies", count: seals.discrepancies.length, none: "0 — every seal matches", testId: "audit-seal-discrepancies" }}
+    >
+      <Stat label="Seals compared" value={seals.compared.toString()} testId="audit-seals-compared" />
+      <Stat label="Committed, awaiting reveal" value={seals.pending.toString()} testId="audit-seals-pending" />
+      <Stat label="Commitments read from calldata" value={`${seals.fromCalldata} (${seals.transactions} transactions)`} testId="audit-seals-calldata" />
+    </CheckPanel>
   );
 }
 
@@ -135,29 +154,23 @@ function Seals({ run }: { run: AuditRun }) {
 function Reveals({ run }: { run: AuditRun }) {
   const { reveals } = run;
   return (
-    <section className="panel" data-testid="audit-reveals">
-      <h2>Revealed commitments</h2>
-      <p className="muted">
-        For every reveal, the commitment recomputed from the digest and salt its <code>reveal</code> transaction carried (the sdk&apos;s <code>commitmentOf</code>), against
-        the commitment its provider&apos;s <code>commit</code> transaction sent — all 256 bits, where the contract compares the first 160 — and the digest against the
-        one <code>ReplicasRevealed</code> logged, as <code>tessellate audit</code> does.
-      </p>
-      <dl className="stats">
-        <Stat label="Reveals" value={reveals.reveals.toString()} testId="audit-reveals-total" />
-        <Stat label="Commitments recomputed and matched" value={reveals.matched.toString()} testId="audit-reveals-matched" />
-        <Stat label="Revealed directly (no commitment)" value={reveals.direct.toString()} testId="audit-reveals-direct" />
-        <Stat
-          label="Unchecked (not a direct market call)"
-          value={<Found count={reveals.unchecked} />}
-          testId="audit-reveals-unchecked"
-        />
-        <Stat
-          label="Mismatches"
-          value={<Found count={reveals.discrepancies.length} none="0 — every reveal opens its commitment" />}
-          testId="audit-reveal-discrepancies"
-        />
-      </dl>
-    </section>
+    <CheckPanel
+      title="Revealed commitments"
+      testId="audit-reveals"
+      intro={
+        <>
+          For every reveal, the commitment recomputed from the digest and salt its <code>reveal</code> transaction carried (the sdk&apos;s <code>commitmentOf</code>), against
+          the commitment its provider&apos;s <code>commit</code> transaction sent — all 256 bits, where the contract compares the first 160 — and the digest against the
+          one <code>ReplicasRevealed</code> logged, as <code>tessellate audit</code> does.
+        </>
+      }
+      unchecked={{ label: "Unchecked (not a direct market call)", count: reveals.unchecked, testId: "audit-reveals-unchecked" }}
+      mismatches={{ label: "Mismatches", count: reveals.discrepancies.length, none: "0 — every reveal opens its commitment", testId: "audit-reveal-discrepancies" }}
+    >
+      <Stat label="Reveals" value={reveals.reveals.toString()} testId="audit-reveals-total" />
+      <Stat label="Commitments recomputed and matched" value={reveals.matched.toString()} testId="audit-reveals-matched" />
+      <Stat label="Revealed directly (no commitment)" value={reveals.direct.toString()} testId="audit-reveals-direct" />
+    </CheckPanel>
   );
 }
 

@@ -242,6 +242,57 @@ async function waitForText(page: Page, id: string, text: string, timeout = 30_00
   }
 }
 
+/** A market client signing as devnet account `index`. */
+async function marketClientOf(index: number) {
+  return createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses: protocol, account: devnetAccount(index) }));
+}
+
+/** Posts a job of two replicas (quorum 2) at 1 token each, a 5 min lease, a 2 min reveal window and an hour to go; its id. */
+async function postTestJob(requester: Awaited<ReturnType<typeof marketClientOf>>, terms: { manifestCid: string; segmentCount: number; verification?: Verification; toleranceBps?: number }): Promise<bigint> {
+  const created = await requester.createJob({
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: parseUnits("1", decimals),
+    collateralPerReplica: parseUnits("1", decimals),
+    leaseDuration: 300,
+    revealWindow: 120,
+    deadline: (await chainReader().getBlock()).timestamp + 3600n,
+    minReputation: 0,
+    maxFeeBps: 100,
+    ...terms,
+  });
+  return created.jobId;
+}
+
+/** Each tile as a result folder (frame-000001.png) on the test's IPFS node; their CIDs. */
+async function addResultFolders(tiles: RgbaImage[]): Promise<string[]> {
+  const storage = createKuboStorage({ url: ipfs.apiUrl });
+  const cids: string[] = [];
+  for (const tile of tiles) {
+    const dir = mkdtempSync(join(tmpdir(), "tessellate-web-result-"));
+    writeFileSync(join(dir, "frame-000001.png"), encodePng(tile));
+    cids.push(await storage.addFolder(dir));
+  }
+  return cids;
+}
+
+/** A one-frame builtin manifest over the sample scene, one row of `tilesX` tiles, on the test's IPFS node; its CID. */
+async function addOneFrameManifest(o: { width: number; height: number; tilesX: number; verification: { mode: "exact" } | { mode: "tolerant"; toleranceBps: number } }): Promise<string> {
+  const storage = createKuboStorage({ url: ipfs.apiUrl });
+  const manifest = validateManifest({
+    version: 1,
+    engine: { name: "builtin", version: BUILTIN_VERSION },
+    scene: { cid: await storage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
+    output: { width: o.width, height: o.height, format: "png" },
+    frames: { start: 1, end: 1 },
+    settings: { samples: 1, seed: 1, maxBounces: 0 },
+    segmentation: { tilesX: o.tilesX, tilesY: 1, framesPerSegment: 1 },
+    verification: o.verification,
+  });
+  assert.ok(manifest.ok, JSON.stringify(manifest));
+  return storage.addBytes(encodeManifest(manifest.manifest));
+}
+
 /** Connects the page to the injected test wallet through the connect menu. */
 async function connectTestWallet(page: Page, address: Address) {
   await byTestId(page, "connect").click();
@@ -472,44 +523,14 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
   it("the Job page composites a settled job, every tile's digest checked in the browser", async () => {
     // A 4×2 job of two 2×2 tiles, posted by the requester; two providers agree on semi-transparent tiles.
     const storage = createKuboStorage({ url: ipfs.apiUrl });
-    const clientOf = async (index: number) => createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses: protocol, account: devnetAccount(index) }));
     const tiles: RgbaImage[] = [0, 1].map((t) => ({ width: 2, height: 2, data: new Uint8Array(Array.from({ length: 4 }, (_, p) => [200 - 100 * t, 40 * p, 90, 128]).flat()) }));
-    const results: string[] = [];
-    for (const tile of tiles) {
-      const dir = mkdtempSync(join(tmpdir(), "tessellate-web-result-"));
-      writeFileSync(join(dir, "frame-000001.png"), encodePng(tile));
-      results.push(await storage.addFolder(dir));
-    }
-    const manifest = validateManifest({
-      version: 1,
-      engine: { name: "builtin", version: BUILTIN_VERSION },
-      scene: { cid: await storage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
-      output: { width: 4, height: 2, format: "png" },
-      frames: { start: 1, end: 1 },
-      settings: { samples: 1, seed: 1, maxBounces: 0 },
-      segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
-      verification: { mode: "exact" },
-    });
-    assert.ok(manifest.ok);
-    const requester = await clientOf(DEVNET_ROLES.requester);
-    const now = (await chainReader().getBlock()).timestamp;
-    const created = await requester.createJob({
-      manifestCid: await storage.addBytes(encodeManifest(manifest.manifest)),
-      segmentCount: 2,
-      redundancy: 2,
-      quorum: 2,
-      rewardPerReplica: parseUnits("1", decimals),
-      collateralPerReplica: parseUnits("1", decimals),
-      leaseDuration: 300,
-      revealWindow: 120,
-      deadline: now + 3600n,
-      minReputation: 0,
-      maxFeeBps: 100,
-    });
-    const jobId = created.jobId;
-    const reveals: { client: Awaited<ReturnType<typeof clientOf>>; slots: { segment: number; replica: number; salt: `0x${string}` }[] }[] = [];
+    const results = await addResultFolders(tiles);
+    const manifestCid = await addOneFrameManifest({ width: 4, height: 2, tilesX: 2, verification: { mode: "exact" } });
+    const requester = await marketClientOf(DEVNET_ROLES.requester);
+    const jobId = await postTestJob(requester, { manifestCid, segmentCount: 2 });
+    const reveals: { client: Awaited<ReturnType<typeof marketClientOf>>; slots: { segment: number; replica: number; salt: `0x${string}` }[] }[] = [];
     for (const index of SETTLING_PROVIDERS) {
-      const provider = await clientOf(index);
+      const provider = await marketClientOf(index);
       await provider.register(profileCids.get(index)!);
       await provider.approve(protocol.registry, parseUnits("10", decimals));
       await provider.stake(parseUnits("10", decimals));
@@ -570,7 +591,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(videoSrc, `http://127.0.0.1:${testPort(8754)}/ipfs/${outputCid}/job-${jobId}.mp4`);
 
     // A provider gives a slot of the seeded job back because of the scene: its page says why the segment is not progressing.
-    const quitter = await clientOf(SETTLING_PROVIDERS[0]!);
+    const quitter = await marketClientOf(SETTLING_PROVIDERS[0]!);
     const claimed = await quitter.claim(1n, 1);
     const [slot] = claimed.slots;
     assert.ok(slot);
@@ -583,7 +604,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     await byTestId(page, "given-back", "SceneFault — “scene.json: unknown material glass2”").waitFor();
     await screenshot(page, "job-given-back");
     // The other settling provider holds a replica of the seeded job now (the Provider page lists it).
-    await (await clientOf(SETTLING_PROVIDERS[1]!)).claim(1n, 1);
+    await (await marketClientOf(SETTLING_PROVIDERS[1]!)).claim(1n, 1);
   });
 
   it("the Provider page shows earnings, slashes, reputation counters with their events and held replicas, and the provider withdraws its earnings", async () => {
@@ -864,48 +885,15 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
       return { width, height: width, data };
     };
     const tiles = [tileOf(false), tileOf(true)];
-    const storage = createKuboStorage({ url: ipfs.apiUrl });
-    const results: string[] = [];
-    for (const tile of tiles) {
-      const dir = mkdtempSync(join(tmpdir(), "tessellate-web-tolerant-"));
-      writeFileSync(join(dir, "frame-000001.png"), encodePng(tile));
-      results.push(await storage.addFolder(dir));
-    }
-    const manifest = validateManifest({
-      version: 1,
-      engine: { name: "builtin", version: BUILTIN_VERSION },
-      scene: { cid: await storage.addFolder(SAMPLE_SCENE), entry: "scene.json", sizeBytes: 1 },
-      output: { width, height: width, format: "png" },
-      frames: { start: 1, end: 1 },
-      settings: { samples: 1, seed: 1, maxBounces: 0 },
-      segmentation: { tilesX: 1, tilesY: 1, framesPerSegment: 1 },
-      verification: { mode: "tolerant", toleranceBps: 2500 },
-    });
-    assert.ok(manifest.ok, JSON.stringify(manifest));
-    const clientOf = async (index: number) => createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses: protocol, account: devnetAccount(index) }));
+    const results = await addResultFolders(tiles);
+    const manifestCid = await addOneFrameManifest({ width, height: width, tilesX: 1, verification: { mode: "tolerant", toleranceBps: 2500 } });
     const transport = http(chain.rpcUrl);
     const deployer = createWalletClient({ transport, account: devnetAccount(DEVNET_ROLES.deployer), chain: hardhat });
-    const requester = await clientOf(DEVNET_ROLES.requester);
-    const created = await requester.createJob({
-      manifestCid: await storage.addBytes(encodeManifest(manifest.manifest)),
-      segmentCount: 1,
-      redundancy: 2,
-      quorum: 2,
-      rewardPerReplica: parseUnits("1", decimals),
-      collateralPerReplica: parseUnits("1", decimals),
-      leaseDuration: 300,
-      revealWindow: 120,
-      deadline: (await chainReader().getBlock()).timestamp + 3600n,
-      minReputation: 0,
-      maxFeeBps: 100,
-      verification: Verification.Tolerant,
-      toleranceBps: 2500,
-    });
-    const jobId = created.jobId;
-    const held: { client: Awaited<ReturnType<typeof clientOf>>; replica: number; salt: Hex; tile: RgbaImage; resultCid: string }[] = [];
+    const jobId = await postTestJob(await marketClientOf(DEVNET_ROLES.requester), { manifestCid, segmentCount: 1, verification: Verification.Tolerant, toleranceBps: 2500 });
+    const held: { client: Awaited<ReturnType<typeof marketClientOf>>; replica: number; salt: Hex; tile: RgbaImage; resultCid: string }[] = [];
     for (const [i, index] of TOLERANT_PROVIDERS.entries()) {
       await chainReader().waitForTransactionReceipt({ hash: await deployer.writeContract({ address: protocol.token, abi: renderTokenAbi, functionName: "transfer", args: [devnetAccount(index).address, parseUnits("20", decimals)] }), pollingInterval: 100 });
-      const provider = await clientOf(index);
+      const provider = await marketClientOf(index);
       await provider.register(profileCids.get(PROFILE_PROVIDER)!);
       await provider.approve(protocol.registry, parseUnits("10", decimals));
       await provider.stake(parseUnits("10", decimals));

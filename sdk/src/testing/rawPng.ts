@@ -24,16 +24,17 @@ export interface RawPng {
   idatSize?: number;
 }
 
-const CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
-const ADAM7 = [
-  [0, 0, 8, 8],
-  [4, 0, 8, 8],
-  [0, 4, 4, 8],
-  [2, 0, 4, 4],
-  [0, 2, 2, 4],
-  [1, 0, 2, 2],
-  [0, 1, 1, 2],
-];
+/** Samples per pixel of each colour type. */
+function channelsOf(colorType: RawPng["colorType"]): number {
+  return colorType === 2 ? 3 : colorType === 4 ? 2 : colorType === 6 ? 4 : 1;
+}
+
+/**
+ * Adam7 as the PNG specification draws it: the pass (1–7) in which each pixel of every 8×8 block
+ * is sent. Written from the specification's figure, not from the decoder's table, so a wrong
+ * table in the decoder cannot agree with this writer.
+ */
+const ADAM7_FIGURE = ["16462646", "77777777", "56565656", "77777777", "36463646", "77777777", "56565656", "77777777"];
 
 function chunk(type: string, data: Uint8Array): Buffer {
   const head = Buffer.alloc(8);
@@ -46,15 +47,16 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 export function writeRawPng(png: RawPng): Uint8Array {
-  const channels = CHANNELS[png.colorType];
+  const channels = channelsOf(png.colorType);
   const bits = png.bitDepth;
   const rows: Buffer[] = [];
-  const passes = png.interlace ? ADAM7 : [[0, 0, 1, 1]];
-  for (const [x0, y0, dx, dy] of passes) {
-    const xs: number[] = [];
-    for (let x = x0; x < png.width; x += dx) xs.push(x);
-    if (xs.length === 0) continue;
-    for (let y = y0; y < png.height; y += dy) {
+  const passOf = (x: number, y: number) => (png.interlace ? Number(ADAM7_FIGURE[y % 8]![x % 8]) : 1);
+  for (let pass = 1; pass <= (png.interlace ? 7 : 1); pass++) {
+    for (let y = 0; y < png.height; y++) {
+      // This pass's pixels of row y, left to right (a pass sends the same columns in each of its rows).
+      const xs: number[] = [];
+      for (let x = 0; x < png.width; x++) if (passOf(x, y) === pass) xs.push(x);
+      if (xs.length === 0) continue;
       const row = Buffer.alloc(1 + Math.ceil((xs.length * channels * bits) / 8)); // filter byte 0 (None)
       for (const [i, x] of xs.entries()) {
         for (let c = 0; c < channels; c++) {
