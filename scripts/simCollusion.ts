@@ -41,6 +41,11 @@
  * gives P(at least q replicas) against its binomial model, and the out-voting cheat. With today's contracts the
  * steered strategies miss the target: this is the baseline the claim-ticket change must fix.
  *
+ * After the claim-ticket change (docs/collusion.md §1): claims go through `send` in runJob alone;
+ * replace its `claim` call by the request and resolution, drop its model check (the point of the
+ * change is that the model can no longer predict), keep the strategies (they then steer blind), and
+ * run with SIM_STRICT=1.
+ *
  * Usage: npm run sim:collusion
  * Options (environment): SIM_JOBS (jobs per row, default 3), SIM_SEGMENTS (64), SIM_CLAIMERS (30),
  * SIM_SHARES ("0.1,0.2,0.33"), SIM_REDUNDANCIES ("2,3"), SIM_STRATEGIES (all), SIM_SEED (1),
@@ -95,7 +100,8 @@ const parsed = Config.safeParse({
   strict: process.env.SIM_STRICT,
 });
 if (!parsed.success) {
-  console.error(`Invalid SIM_* setting: ${z.prettifyError(parsed.error)}`);
+  const envName = (key: PropertyKey) => `SIM_${String(key).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  for (const issue of parsed.error.issues) console.error(`${envName(issue.path[0])}: ${issue.message} (see the usage at the top of scripts/simCollusion.ts)`);
   process.exit(2);
 }
 const config = parsed.data;
