@@ -10,7 +10,7 @@ import { frameGroupCount, framesOfGroup, segmentAt, tileCount, type SegmentPlanI
 import type { Storage } from "@tessellate/sdk/storage";
 import { describeFrames } from "./format.ts";
 
-export { resolveAcceptedSegment, verifyAcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
+export { firstResultThatChecksOut, verifyAcceptedSegment, type SegmentCheck } from "@tessellate/sdk/resultFiles";
 
 /** A segment without an accepted result. */
 export interface MissingSegment {

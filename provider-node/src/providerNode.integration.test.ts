@@ -71,6 +71,21 @@ after(async () => {
   await rm(join(import.meta.dirname, "../../ignition/deployments/test-provider-node"), { recursive: true, force: true });
 });
 
+/** A one-frame, 2×1-tile builtin manifest of the sample scene at `sceneCid`, added to IPFS. */
+async function builtinManifest(sceneCid: string, size: { width: number; height: number }, seed: number, mode: "exact" | "tolerant") {
+  const manifest = parseManifest({
+    version: 1,
+    engine: { name: "builtin", version: BUILTIN_VERSION },
+    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: (await readFile(SCENE)).length },
+    output: { ...size, format: "png" },
+    frames: { start: 1, end: 1 },
+    settings: { samples: 2, seed, maxBounces: 2 },
+    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+    verification: { mode },
+  });
+  return { manifest, manifestCid: await storage.addBytes(encodeManifest(manifest)) };
+}
+
 /** Posts a 2-segment job of `manifest` at r = q = 2 (1 token per replica, 2 of collateral). */
 async function postJob(requester: Awaited<ReturnType<typeof client>>, manifest: Manifest, manifestCid: string, mode: Pick<JobParams, "verification" | "toleranceBps"> = {}): Promise<bigint> {
   const now = await requester.latestTimestamp();
@@ -120,17 +135,7 @@ test("two provider nodes settle a builtin job at redundancy 2 on a real chain", 
   const sceneDir = await mkdtemp(join(dir, "scene-"));
   await writeFile(join(sceneDir, "scene.json"), await readFile(SCENE));
   const sceneCid = await storage.addFolder(sceneDir);
-  const manifest = parseManifest({
-    version: 1,
-    engine: { name: "builtin", version: BUILTIN_VERSION },
-    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: (await readFile(SCENE)).length },
-    output: { width: 24, height: 16, format: "png" },
-    frames: { start: 1, end: 1 },
-    settings: { samples: 2, seed: 7, maxBounces: 2 },
-    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
-    verification: { mode: "exact" },
-  });
-  const manifestCid = await storage.addBytes(encodeManifest(manifest));
+  const { manifest, manifestCid } = await builtinManifest(sceneCid, { width: 24, height: 16 }, 7, "exact");
   await requester.approve(deployed.market, 100n * TOKEN);
   const jobId = await postJob(requester, manifest, manifestCid);
 
@@ -179,18 +184,8 @@ test("the same nodes settle a tolerant job: each replica commits to and reveals 
   assert.equal(nodes.length, 2, "runs after the exact job's test, on its nodes");
   const requester = await client(DEVNET_ROLES.requester);
   const sceneCid = await storage.addFolder(join(import.meta.dirname, "../../scenes/builtin-sample"));
-  const manifest = parseManifest({
-    version: 1,
-    engine: { name: "builtin", version: BUILTIN_VERSION },
-    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: (await readFile(SCENE)).length },
-    output: { width: 32, height: 24, format: "png" },
-    frames: { start: 1, end: 1 },
-    settings: { samples: 2, seed: 9, maxBounces: 2 },
-    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
-    verification: { mode: "tolerant" },
-  });
+  const { manifest, manifestCid } = await builtinManifest(sceneCid, { width: 32, height: 24 }, 9, "tolerant");
   assert.equal(manifest.verification.toleranceBps, DEFAULT_TOLERANCE_BPS);
-  const manifestCid = await storage.addBytes(encodeManifest(manifest));
   const jobId = await postJob(requester, manifest, manifestCid, { verification: Verification.Tolerant, toleranceBps: DEFAULT_TOLERANCE_BPS });
   await untilSettled(jobId);
   const events = await requester.events(0n, await requester.blockNumber());

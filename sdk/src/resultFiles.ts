@@ -119,15 +119,26 @@ export async function verifyAcceptedSegment(
  * The first of the accepted result and its alternatives (in that order) whose pixels check out
  * ({@link verifyAcceptedSegment}), with every check made; `result` is undefined when none does.
  */
-export async function resolveAcceptedSegment(
+export function resolveAcceptedSegment(
   manifest: SegmentPlanInput,
   index: number,
   accepted: AcceptedSegment,
   storage: Pick<Storage, "cat">,
   signal?: AbortSignal,
 ): Promise<{ result?: AcceptedSegment; checks: SegmentCheck[] }> {
+  return firstResultThatChecksOut(manifest, index, [accepted, ...(accepted.alternatives ?? [])], storage, signal);
+}
+
+/** The first of `candidates` whose pixels check out, with every check made (see {@link resolveAcceptedSegment}). */
+export async function firstResultThatChecksOut(
+  manifest: SegmentPlanInput,
+  index: number,
+  candidates: readonly AcceptedSegment[],
+  storage: Pick<Storage, "cat">,
+  signal?: AbortSignal,
+): Promise<{ result?: AcceptedSegment; checks: SegmentCheck[] }> {
   const checks: SegmentCheck[] = [];
-  for (const candidate of [accepted, ...(accepted.alternatives ?? [])]) {
+  for (const candidate of candidates) {
     signal?.throwIfAborted();
     const check = await verifyAcceptedSegment(manifest, index, candidate, storage, signal);
     checks.push(check);

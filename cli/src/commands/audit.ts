@@ -24,7 +24,7 @@ import { checkRevealedCommitments, createViewReader, mapLimit, readAllEvents, re
 import { formatTokens, plural } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
 import { createLiveLine, formatTaskProgress } from "../progress.ts";
-import { resolveAcceptedSegment, verifyAcceptedSegment } from "../results.ts";
+import { firstResultThatChecksOut, verifyAcceptedSegment } from "../results.ts";
 import { loadManifest } from "./fetch.ts";
 
 export interface AuditOptions {
@@ -158,7 +158,7 @@ export async function auditChain(options: AuditOptions, deps: { market: MarketCl
         // the pixels; when it fails, whether another agreeing replica's result stands in for it.
         const result = acceptedSegmentOf(seg)!;
         const check = await verifyAcceptedSegment(manifest, seg.index, result, storage, options.signal);
-        const fallback = check.ok || !result.alternatives?.length ? undefined : await resolveAcceptedSegment(manifest, seg.index, { ...result.alternatives[0]!, alternatives: result.alternatives.slice(1) }, storage, options.signal);
+        const fallback = check.ok || !result.alternatives?.length ? undefined : await firstResultThatChecksOut(manifest, seg.index, result.alternatives, storage, options.signal);
         live.set(formatTaskProgress("verifying accepted results", ++verified, acceptedSegments, "items", { ascii }));
         return { check, result, fallback };
       });
