@@ -46,6 +46,15 @@ export async function cropPngFile(
   rect: Rect,
   outPath: string,
 ): Promise<void> {
+  await cropPngFileInto(sourcePath, expected, [{ rect, outPath }]);
+}
+
+/** As {@link cropPngFile}, for several rectangles of one image (decoded once). */
+export async function cropPngFileInto(
+  sourcePath: string,
+  expected: { width: number; height: number },
+  crops: ReadonlyArray<{ rect: Rect; outPath: string }>,
+): Promise<void> {
   const image = await readPngRgba(sourcePath);
   if (image.width !== expected.width || image.height !== expected.height) {
     throw new FatalError(
@@ -53,7 +62,17 @@ export async function cropPngFile(
       `the engine wrote a ${image.width}×${image.height} image where ${expected.width}×${expected.height} was asked for`,
     );
   }
-  await writePngRgba(outPath, cropRgba(image, rect));
+  for (const { rect, outPath } of crops) await writePngRgba(outPath, cropRgba(image, rect));
+}
+
+/** The smallest rectangle holding every one of `rects` (at least one). */
+export function boundingRect(rects: readonly Rect[]): Rect {
+  if (rects.length === 0) throw new FatalError("RENDER_REQUEST_INVALID", "no rectangle to bound");
+  const x = Math.min(...rects.map((r) => r.x));
+  const y = Math.min(...rects.map((r) => r.y));
+  const right = Math.max(...rects.map((r) => r.x + r.width));
+  const bottom = Math.max(...rects.map((r) => r.y + r.height));
+  return { x, y, width: right - x, height: bottom - y };
 }
 
 /** Throws unless `rect` is a non-empty integer rectangle inside a `width` × `height` frame. */

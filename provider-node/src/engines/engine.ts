@@ -55,6 +55,16 @@ export interface RenderFramesRequest extends Omit<RenderRequest, "frame" | "outP
   outPathOf(frame: number): string;
 }
 
+/**
+ * Several tiles (rectangles) of the same frames of one scene in one engine process: the engine
+ * starts and loads the scene once for all of them. Every tile's PNGs have exactly the pixels
+ * `render` gives that tile and frame alone.
+ */
+export interface RenderTilesRequest extends Omit<RenderFramesRequest, "rect" | "outPathOf"> {
+  /** The tiles, each with where its frames' PNGs go; at least two, not overlapping. */
+  tiles: Array<{ rect: Rect; outPathOf(frame: number): string }>;
+}
+
 export interface RenderLimits {
   threads: number;
   /** Address-space limit for the engine process, in bytes. */
@@ -82,6 +92,13 @@ export interface Engine {
    * same pixels as `render` of each frame. Engines without it render frame by frame.
    */
   renderFrames?(request: RenderFramesRequest): Promise<void>;
+  /**
+   * Optional: renders frames `first`–`last` of several tiles in as few engine processes as the
+   * engine can (one when it can), with the same pixels as `render` of each tile and frame. The
+   * worker uses it for the tiles of one job it holds at once; engines without it get one
+   * `render`/`renderFrames` call per tile.
+   */
+  renderTiles?(request: RenderTilesRequest): Promise<void>;
   /** Renders a fixed reference scene and reports a speed score. */
   benchmark(limits: RenderLimits): Promise<BenchmarkResult>;
 }

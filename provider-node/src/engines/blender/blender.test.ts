@@ -198,6 +198,27 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     assert.ok(!samePixels(seen[0]!, seen[2]!), "the frames differ (the cube moves)");
   });
 
+  test("frames 1–2 of three tiles rendered in one Blender run equal each tile rendered on its own", async () => {
+    let launches = 0;
+    const counting = createBlenderEngine({ runner: (run) => (launches++, runSandboxed(run)) });
+    const CORNER: Rect = { x: 43, y: 31, width: 21, height: 17 };
+    const tiles: Array<[string, Rect]> = [["tile", TILE], ["corner", CORNER], ["left", { x: 0, y: 24, width: 13, height: 24 }]];
+    const { outPath: _unused, frame: _frame, rect: _rect, ...common } = request({ sceneDir, outPath: "" });
+    const progress: number[] = [];
+    const outPathOf = (name: string) => (frame: number) => output.path(`tiles-${name}-${frame}.png`);
+    await counting.renderTiles!({ ...common, first: 1, last: 2, tiles: tiles.map(([name, rect]) => ({ rect, outPathOf: outPathOf(name) })), onProgress: (f) => progress.push(f) });
+    assert.equal(launches, 1, "one Blender process for the three tiles");
+    assert.ok(progress.length > 2 && progress.at(-1) === 1 && progress.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= progress[i - 1]! - 1e-9)), `progress ${progress.join(", ")}`);
+    for (const [name, rect] of tiles) {
+      for (const frame of [1, 2]) {
+        // The first frame of TILE and CORNER was rendered alone above, frame 2 of TILE too.
+        const alone = await render(frame === 1 && name !== "left" ? name : name === "tile" ? `tile-frame-${frame}` : `${name}-frame-${frame}`, { rect, frame });
+        const together = await pixels(outPathOf(name)(frame));
+        assert.ok(samePixels(alone, together), `${name}, frame ${frame}: max difference ${maxChannelDifference(alone, together)}`);
+      }
+    }
+  });
+
   test("an unknown camera or scene name fails instead of rendering something else", async () => {
     const camera = await engineError(render("no-camera", { settings: { ...SETTINGS, camera: "Nope" } }));
     assert.equal(camera.code, "ENGINE_FAILED");

@@ -16,6 +16,9 @@
  *   provider) is refused with `tessellate: the scene renders with BLENDER_EEVEE …`, never
  *   rendered with Cycles in its place.
  * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
+ * - Several tiles of one job (`renderTiles`): one Blender process, no `-f`/`-a`; the script sets
+ *   each tile's border in turn and renders its frames (an animation render of the frame range,
+ *   as `-s -e -a` does), so Blender's start-up and the scene's load are paid once, not per tile.
  *
  * - Cycles' CPU kernel variables (`CYCLES_CPU_NO_AVX2`, `CYCLES_CPU_NO_AVX`, …; see cpuKernel.ts)
  *   set in the node's environment are passed into Blender's (nothing else of it is), and the
@@ -36,7 +39,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest } from "../engine.ts";
 import { blenderDiagnostics } from "../engineDiagnostics.ts";
 import { cyclesKernelEnv, cyclesKernelFromLogLine } from "./cpuKernel.ts";
 
@@ -147,8 +150,50 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     request.onProgress?.(1);
   }
 
+  /** Renders frames `first`–`last` of every tile in one Blender run (renderSegment.py loops over the tiles). */
+  async function renderTilesIn(workDir: string, request: RenderTilesRequest, settings: BlenderSettings): Promise<void> {
+    const diagnostics = blenderDiagnostics();
+    const frameCount = request.last - request.first + 1;
+    const total = frameCount * request.tiles.length;
+    const prefixOf = (tile: number) => `${OUTPUT_PREFIX}t${tile}_`;
+    let tile = 0;
+    const asFirst: RenderRequest = { ...request, rect: request.tiles[0]!.rect, frame: request.first, outPath: "" };
+    const result = await runner({
+      command: binary,
+      args: blenderTilesArguments(request, settings, (i) => join(workDir, prefixOf(i))),
+      env,
+      workDir,
+      ...sandboxLimitsOf(asFirst, options.logger, options.sandbox),
+      readOnlyDirs: [request.sceneDir, RENDER_SCRIPT, BLENDER_EXTERNAL_FILES_MODULE],
+      diagnostics,
+      onLine: (line) => {
+        const next = /^tessellate: tile (\d+) of \d+/.exec(line);
+        if (next) tile = Number(next[1]) - 1;
+        const progress = /^Fra:(\d+) .*\| Sample (\d+)\/(\d+)/.exec(line);
+        if (progress) {
+          const frame = Number(progress[1]) - request.first + Number(progress[2]) / Math.max(1, Number(progress[3]));
+          request.onProgress?.(Math.min(1, (tile * frameCount + frame) / total));
+        }
+      },
+    });
+    const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
+    for (const [i, { rect, outPathOf }] of request.tiles.entries()) {
+      const written = await findEngineOutputs(workDir, prefixOf(i), "blender", request, lastLines, diagnostics);
+      const { width, height } = rect;
+      for (let frame = request.first; frame <= request.last; frame++) {
+        await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, outPathOf(frame));
+      }
+    }
+    request.onProgress?.(1);
+  }
+
   return {
     name: "blender",
+
+    async renderTiles(request: RenderTilesRequest): Promise<void> {
+      const settings = parseBlenderSettings(request.settings);
+      await withWorkDir("blender", (workDir) => renderTilesIn(workDir, request, settings), options.sandbox?.workRoot);
+    },
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {
       const settings = parseBlenderSettings(request.settings);
@@ -221,21 +266,47 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
  * frame from `request.frame` to `last` (one by default: `-f`; several: `-s -e -a`).
  */
 export function blenderArguments(request: RenderRequest, settings: BlenderSettings, outputPrefix: string, last = request.frame): string[] {
-  const { rect, width, height, frame, frames } = request;
+  const { rect, width, height, frame } = request;
   assertRectInside(rect, width, height);
-  for (const f of [frame, last]) {
+  checkFrames(request, frame, last);
+  return commandLine(request, settings, { rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height }, output: outputPrefix }, last === frame ? ["-f", String(frame)] : ["-s", String(frame), "-e", String(last), "-a"]);
+}
+
+/**
+ * The Blender command line for several tiles of frames `first`–`last` in one process:
+ * renderSegment.py renders every tile's frames itself (no `-f`/`-a`), tile `i` written as
+ * `<outputPrefixOf(i)><frame>.png`.
+ */
+export function blenderTilesArguments(request: RenderTilesRequest, settings: BlenderSettings, outputPrefixOf: (tile: number) => string): string[] {
+  for (const tile of request.tiles) assertRectInside(tile.rect, request.width, request.height);
+  checkFrames(request, request.first, request.last);
+  const tiles = request.tiles.map(({ rect }, i) => ({ rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height }, output: outputPrefixOf(i) }));
+  return commandLine(request, settings, { tiles, first: request.first, last: request.last }, []);
+}
+
+function checkFrames(request: Pick<RenderRequest, "frames">, first: number, last: number): void {
+  const { frames } = request;
+  for (const f of [first, last]) {
     if (!Number.isSafeInteger(f) || f < frames.start || f > frames.end) {
       throw new FatalError("RENDER_REQUEST_INVALID", `frame ${f} is outside the job's frames ${frames.start}–${frames.end}`);
     }
   }
-  if (last < frame) throw new FatalError("RENDER_REQUEST_INVALID", `the last frame ${last} comes before the first ${frame}`);
+  if (last < first) throw new FatalError("RENDER_REQUEST_INVALID", `the last frame ${last} comes before the first ${first}`);
+}
+
+/** What every Blender render's command line shares; `what` says which pixels to render and where to write them. */
+function commandLine(
+  request: Pick<RenderRequest, "sceneDir" | "entry" | "width" | "height" | "limits">,
+  settings: BlenderSettings,
+  what: Record<string, unknown>,
+  renderArgs: string[],
+): string[] {
   const blendFile = resolveSceneEntry(request.sceneDir, request.entry);
   const scriptArguments = {
-    width,
-    height,
-    rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height },
+    width: request.width,
+    height: request.height,
+    ...what,
     threads: request.limits.threads,
-    output: outputPrefix,
     blendFile,
     externalFilesModule: BLENDER_EXTERNAL_FILES_MODULE,
     samples: settings.samples,
@@ -256,7 +327,7 @@ export function blenderArguments(request: RenderRequest, settings: BlenderSettin
     "1",
     "--python",
     RENDER_SCRIPT,
-    ...(last === frame ? ["-f", String(frame)] : ["-s", String(frame), "-e", String(last), "-a"]),
+    ...renderArgs,
     "--",
     JSON.stringify(scriptArguments),
   ];

@@ -2,10 +2,15 @@
 # Python that runs in a render (Blender is
 # started with -Y, so scripts embedded in the .blend file never run; scripts given with
 # --python on the command line still do). Blender runs it after loading the scene, then
-# renders the frame given by -f. Its one argument, after "--", is a JSON object:
+# renders the frame given by -f (or the frames of -s/-e/-a). Its one argument, after "--", is a
+# JSON object:
 #   {"width", "height", "rect": {"x", "y", "width", "height"}, "threads", "output",
 #    "blendFile", "externalFilesModule", "samples", "seed", "adaptiveSampling", "denoise",
 #    "camera"?, "scene"?}
+# or, for several tiles of the same frames in this one process (the scene loaded and set up once),
+# "tiles": [{"rect", "output"}, ...], "first", "last" in place of "rect" and "output": the script
+# then renders frames first-last of every tile itself, one tile after the other, each as the
+# command line would (the same render pipeline, animation render of the frame range).
 # Any problem raises SystemExit: Blender then exits with status 1 without rendering.
 import json
 import os
@@ -78,20 +83,24 @@ render.use_persistent_data = False
 render.dither_intensity = 0.0
 
 # The full frame size, and the rectangle as a render border cropped out of it.
-width, height, rect = args["width"], args["height"], args["rect"]
+width, height = args["width"], args["height"]
 render.resolution_x = width
 render.resolution_y = height
 render.resolution_percentage = 100
-full_frame = rect == {"x": 0, "y": 0, "width": width, "height": height}
-render.use_border = not full_frame
 render.use_crop_to_border = True
-# Blender's border is normalized with its origin at the bottom-left, and Blender truncates
-# border * size to whole pixels: a quarter pixel inwards makes the truncation land exactly
-# on the intended pixel edge (values past 1 are clamped to the frame's edge).
-render.border_min_x = (rect["x"] + 0.25) / width
-render.border_max_x = min(1.0, (rect["x"] + rect["width"] + 0.25) / width)
-render.border_min_y = (height - rect["y"] - rect["height"] + 0.25) / height
-render.border_max_y = min(1.0, (height - rect["y"] + 0.25) / height)
+
+
+def set_border(rect):
+    full_frame = rect == {"x": 0, "y": 0, "width": width, "height": height}
+    render.use_border = not full_frame
+    # Blender's border is normalized with its origin at the bottom-left, and Blender truncates
+    # border * size to whole pixels: a quarter pixel inwards makes the truncation land exactly
+    # on the intended pixel edge (values past 1 are clamped to the frame's edge).
+    render.border_min_x = (rect["x"] + 0.25) / width
+    render.border_max_x = min(1.0, (rect["x"] + rect["width"] + 0.25) / width)
+    render.border_min_y = (height - rect["y"] - rect["height"] + 0.25) / height
+    render.border_max_y = min(1.0, (height - rect["y"] + 0.25) / height)
+
 
 # 8-bit RGBA PNG in the private work dir.
 image = render.image_settings
@@ -102,4 +111,19 @@ image.compression = 15
 render.use_file_extension = True
 render.use_overwrite = True
 render.use_placeholder = False
-render.filepath = args["output"]
+
+tiles = args.get("tiles")
+if tiles is None:
+    set_border(args["rect"])
+    render.filepath = args["output"]
+else:
+    # Every tile's frames, rendered here; the command line gives no -f/-a, so Blender exits after.
+    scene.frame_start = args["first"]
+    scene.frame_end = args["last"]
+    scene.frame_step = 1
+    for number, tile in enumerate(tiles, start=1):
+        set_border(tile["rect"])
+        render.filepath = tile["output"]
+        print(f"tessellate: tile {number} of {len(tiles)}", flush=True)
+        if "FINISHED" not in bpy.ops.render.render(animation=True):
+            raise SystemExit(f"tessellate: Blender did not finish rendering tile {number}")

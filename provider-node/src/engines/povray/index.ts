@@ -8,6 +8,9 @@
  * - Tiles: a partial render (`+SC/+EC/+SR/+ER`, 1-based, inclusive) still writes a full-size
  *   image, black outside the region, so the rectangle is cropped out of it. With anti-aliasing
  *   off every pixel is computed on its own, and tiles compose into exactly the full frame.
+ * - Several tiles of one job (`renderTiles`): POV-Ray renders one region per run, so their
+ *   bounding rectangle is rendered once and each tile cropped from it when it is at most
+ *   BOUNDING_AREA_FACTOR times the tiles' area; else each tile gets its own run.
  * - POV-Ray reads an end column/row of exactly `1` as the fraction 1.0 (the whole width), so a
  *   one-pixel-wide region at the left or top edge is rendered two pixels wide and cropped.
  * - Cyclic animations (`cyclic`, an .ini's `Cyclic_Animation=on`) pass `+KC`: POV-Ray then
@@ -26,8 +29,8 @@ import { fileURLToPath } from "node:url";
 import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRequest, type SandboxRunner } from "../../sandbox/sandbox.ts";
-import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest } from "../engine.ts";
+import { assertRectInside, boundingRect, cropPngFile, cropPngFileInto } from "../crop.ts";
+import type { BenchmarkResult, Engine, EngineInfo, Rect, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest } from "../engine.ts";
 import { povrayDiagnostics } from "../engineDiagnostics.ts";
 
 export interface PovraySettings {
@@ -88,8 +91,16 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     return traceSeconds;
   }
 
-  /** Renders frames `first`–`last` in one POV-Ray run (`+SF/+EF`) and crops each. */
-  async function renderFramesIn(workDir: string, request: RenderFramesRequest, settings: PovraySettings): Promise<void> {
+  /**
+   * Renders frames `first`–`last` of `request.rect` in one POV-Ray run (`+SF/+EF`) and crops each
+   * of `crops` (rectangles inside it, in frame coordinates) out of every frame.
+   */
+  async function renderRegionIn(
+    workDir: string,
+    request: Omit<RenderFramesRequest, "outPathOf">,
+    settings: PovraySettings,
+    crops: ReadonlyArray<{ rect: Rect; outPathOf(frame: number): string }>,
+  ): Promise<void> {
     const diagnostics = povrayDiagnostics(request.sceneDir);
     const count = request.last - request.first + 1;
     let done = 0;
@@ -109,9 +120,15 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
         if (fraction >= 1) done++;
       },
     });
-    const written = await findEngineOutputs(workDir, OUTPUT_BASENAME, "povray", request, result.stderrTail.split("\n"), diagnostics);
+    const lastLines = result.stderrTail.split("\n");
+    // One frame of a one-frame job is written without a frame number in its name.
+    const written =
+      count === 1
+        ? new Map([[request.first, await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", lastLines, diagnostics)]])
+        : await findEngineOutputs(workDir, OUTPUT_BASENAME, "povray", request, lastLines, diagnostics);
     for (let frame = request.first; frame <= request.last; frame++) {
-      await cropPngFile(written.get(frame)!, { width: request.width, height: request.height }, request.rect, request.outPathOf(frame));
+      // POV-Ray keeps the full frame size for a partial render: crop the rectangles out of it.
+      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, crops.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })));
     }
     request.onProgress?.(1);
   }
@@ -121,7 +138,26 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {
       const settings = parsePovraySettings(request.settings);
-      await withWorkDir("povray", (workDir) => renderFramesIn(workDir, request, settings), options.sandbox?.workRoot);
+      await withWorkDir("povray", (workDir) => renderRegionIn(workDir, request, settings, [request]), options.sandbox?.workRoot);
+    },
+
+    /**
+     * POV-Ray renders one region per run: the tiles' bounding rectangle is rendered once and each
+     * tile cropped out of it when it is at most BOUNDING_AREA_FACTOR times the tiles' area (a
+     * scene parse and start-up saved per tile outweigh the extra pixels); else one run per tile.
+     * Without anti-aliasing every pixel is computed on its own, so a tile's pixels are the same
+     * whichever region it was rendered in.
+     */
+    async renderTiles(request: RenderTilesRequest): Promise<void> {
+      const settings = parsePovraySettings(request.settings);
+      for (const tile of request.tiles) assertRectInside(tile.rect, request.width, request.height);
+      const runs = povrayTileRuns(request.tiles.map((tile) => tile.rect));
+      for (const [k, run] of runs.entries()) {
+        const crops = run.tiles.map((i) => request.tiles[i]!);
+        const onProgress = request.onProgress && ((fraction: number) => request.onProgress!((k + fraction) / runs.length));
+        await withWorkDir("povray", (workDir) => renderRegionIn(workDir, { ...request, rect: run.rect, onProgress }, settings, crops), options.sandbox?.workRoot);
+      }
+      request.onProgress?.(1);
     },
 
     async detect(): Promise<EngineInfo | null> {
@@ -161,6 +197,21 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
       }, options.sandbox?.workRoot);
     },
   };
+}
+
+/**
+ * Tiles whose bounding rectangle is at most this many times their summed area are rendered in
+ * one POV-Ray run (the rectangle, cropped per tile); else each tile in its own run.
+ */
+export const BOUNDING_AREA_FACTOR = 1.25;
+
+/** The POV-Ray runs that render `tiles`: each run's region and the indices of the tiles cropped from it. */
+export function povrayTileRuns(tiles: readonly Rect[]): Array<{ rect: Rect; tiles: number[] }> {
+  const area = (rect: Rect) => rect.width * rect.height;
+  const bounds = boundingRect(tiles);
+  const tilesArea = tiles.reduce((sum, tile) => sum + area(tile), 0);
+  if (area(bounds) <= BOUNDING_AREA_FACTOR * tilesArea) return [{ rect: bounds, tiles: tiles.map((_, i) => i) }];
+  return tiles.map((rect, i) => ({ rect, tiles: [i] }));
 }
 
 /** Debian's POV-Ray reads its system configuration from here (`POVCONFDIR`). */

@@ -5,7 +5,8 @@ import { EngineError } from "../../sandbox/engineError.ts";
 import { cropRgba, type RgbaImage } from "../crop.ts";
 import type { Rect, RenderRequest } from "../engine.ts";
 import { fixturePath, outputDir, pixels, samePixels, testLimits } from "../fixtures/engineTesting.ts";
-import { createPovrayEngine, parsePovraySettings, povrayArguments, type PovraySettings } from "./index.ts";
+import { runSandboxed } from "../../sandbox/sandbox.ts";
+import { createPovrayEngine, parsePovraySettings, povrayArguments, povrayTileRuns, type PovraySettings } from "./index.ts";
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -171,6 +172,51 @@ describe("povray engine", { skip: info === null && "POV-Ray is not installed: ap
       seen.push(together);
     }
     assert.ok(!samePixels(seen[0]!, seen[2]!), "the frames differ (the clock moves)");
+  });
+
+  test("four tiles rendered in one POV-Ray run (their bounding rectangle) equal each tile rendered on its own", async () => {
+    let launches = 0;
+    const counting = createPovrayEngine({ runner: (run) => (launches++, runSandboxed(run)) });
+    const tiles: Rect[] = [
+      { x: 0, y: 0, width: 32, height: 24 },
+      { x: 32, y: 0, width: 32, height: 24 },
+      { x: 0, y: 24, width: 32, height: 24 },
+      { x: 32, y: 24, width: 32, height: 24 },
+    ];
+    for (const [first, last] of [[2, 3], [1, 1]] as const) {
+      launches = 0;
+      const frames = first === last ? { start: 1, end: 1 } : { start: 1, end: 4 };
+      const { outPath: _unused, frame: _frame, rect: _rect, ...common } = request({ outPath: "", frames });
+      const outPathOf = (i: number) => (frame: number) => output.path(`tiles-${first}-${last}-${i}-${frame}.png`);
+      const progress: number[] = [];
+      await counting.renderTiles!({ ...common, first, last, tiles: tiles.map((rect, i) => ({ rect, outPathOf: outPathOf(i) })), onProgress: (f) => progress.push(f) });
+      assert.equal(launches, 1, `frames ${first}–${last}: one POV-Ray run for the four tiles`);
+      assert.equal(progress.at(-1), 1);
+      for (const [i, rect] of tiles.entries()) {
+        for (let frame = first; frame <= last; frame++) {
+          const alone = await pixels(await render(`tile-${i}-frame-${frame}-of-${frames.end}`, { rect, frame, frames }));
+          assert.ok(samePixels(alone, await pixels(outPathOf(i)(frame))), `tile ${i}, frame ${frame}`);
+        }
+      }
+    }
+  });
+
+  test("tiles far apart are rendered one run each, not as their bounding rectangle", async () => {
+    let launches = 0;
+    const counting = createPovrayEngine({ runner: (run) => (launches++, runSandboxed(run)) });
+    const tiles: Rect[] = [
+      { x: 0, y: 0, width: 16, height: 12 },
+      { x: 48, y: 36, width: 16, height: 12 },
+    ];
+    assert.deepEqual(povrayTileRuns(tiles), [{ rect: tiles[0], tiles: [0] }, { rect: tiles[1], tiles: [1] }]);
+    assert.deepEqual(povrayTileRuns([tiles[0]!, { x: 16, y: 0, width: 16, height: 12 }]), [{ rect: { x: 0, y: 0, width: 32, height: 12 }, tiles: [0, 1] }]);
+    const { outPath: _unused, frame: _frame, rect: _rect, ...common } = request({ outPath: "" });
+    await counting.renderTiles!({ ...common, first: 1, last: 1, tiles: tiles.map((rect, i) => ({ rect, outPathOf: () => output.path(`apart-${i}.png`) })) });
+    assert.equal(launches, 2);
+    for (const [i, rect] of tiles.entries()) {
+      const alone = await pixels(await render(`apart-alone-${i}`, { rect }));
+      assert.ok(samePixels(alone, await pixels(output.path(`apart-${i}.png`))), `tile ${i}`);
+    }
   });
 
   test("the seed reaches the scene", async () => {
