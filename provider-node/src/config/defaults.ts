@@ -25,7 +25,11 @@ export const DEFAULTS = {
     startBlock: 0,
   },
   limits: {
-    /** Replicas rendered at the same time (also caps how many are claimed). */
+    /**
+     * Replicas rendered at the same time (also caps how many are claimed). Tiles of one job and
+     * frame range held at once render in one engine process (POV-Ray, Blender) with the threads
+     * of all of them (worker/tileGroup.ts).
+     */
     maxConcurrentSegments: 1,
     /** Threads one render may use. */
     cpuThreads: Math.max(1, availableParallelism()),

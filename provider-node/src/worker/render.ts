@@ -13,7 +13,8 @@ import type { Logger } from "../ports.ts";
 import type { ReplicaRow } from "../state/stateStore.ts";
 import { fields, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight } from "./context.ts";
 import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
-import { renderSegment } from "./renderSegment.ts";
+import { cheapCheat, renderSegment, type RenderSegmentInput } from "./renderSegment.ts";
+import { TileGroup, type TileGroupMember } from "./tileGroup.ts";
 import { replicaSalt } from "./replicaSalt.ts";
 import { manifestOf, recordDecision } from "./claim.ts";
 import { recordMeasuredRender } from "./measuredRenders.ts";
@@ -24,6 +25,7 @@ export function startRenders(ctx: WorkerContext, now: number): void {
   // Recoveries first: their commitment is on-chain and waits for them.
   const recovering = store.listReplicas({ states: ["recovering"] }).sort((a, b) => a.id - b.id);
   const claimed = store.listReplicas({ states: ["claimed"] }).sort((a, b) => a.leaseEnd - b.leaseEnd);
+  const starting: Array<{ row: ReplicaRow; flight: InFlight }> = [];
   for (const row of [...recovering, ...claimed]) {
     if (ctx.inFlight.size >= config.limits.maxConcurrentSegments) break;
     if (ctx.inFlight.has(row.id) || ctx.toAbandon.has(row.id)) continue;
@@ -33,7 +35,11 @@ export function startRenders(ctx: WorkerContext, now: number): void {
     const state = row.state === "recovering" ? "recovering" : "rendering";
     const flight: InFlight = { rowId: row.id, state, controller, startedAt: ctx.d.clock.now(), fraction: 0, done: Promise.resolve() };
     ctx.inFlight.set(row.id, flight);
-    flight.done = render(ctx, row, flight).finally(async () => {
+    starting.push({ row, flight });
+  }
+  const groups = tileGroupsOf(ctx, starting.map((s) => s.row));
+  for (const { row, flight } of starting) {
+    flight.done = render(ctx, row, flight, groups.get(row.id)?.member(row.id)).finally(async () => {
       ctx.inFlight.delete(row.id);
       // The watcher may have polled slowly during the render (ChainWatcher.pollSlowly): catch up
       // before the next tick decides (a direct reveal needs every other slot's commit).
@@ -43,7 +49,43 @@ export function startRenders(ctx: WorkerContext, now: number): void {
   }
 }
 
-export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlight): Promise<void> {
+/**
+ * The claimed replicas starting now that render together (worker/tileGroup.ts): those of one job
+ * with the same frames, when the job's engine can render several tiles in one process and the
+ * renders are honest (a testing.cheat that renders differently renders alone). Recoveries render
+ * alone. Rows not in a group of two or more are not in the map.
+ */
+export function tileGroupsOf(ctx: WorkerContext, rows: readonly ReplicaRow[]): Map<number, TileGroup> {
+  const byKey = new Map<string, number[]>();
+  if (cheapCheat(ctx.d.config.testing.cheat) !== "") return new Map();
+  for (const row of rows) {
+    if (row.state !== "claimed") continue;
+    const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
+    if (!manifest || !ctx.d.engines.get(manifest.engine.name)?.renderTiles) continue;
+    let frames: number[];
+    try {
+      frames = segmentAt(manifest, row.segment).frames;
+    } catch {
+      continue; // its own render reports the problem
+    }
+    const key = `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), row.id]);
+  }
+  const groups = new Map<number, TileGroup>();
+  for (const ids of byKey.values()) {
+    if (ids.length < 2) continue;
+    const group = new TileGroup(ids, ctx.log);
+    for (const id of ids) groups.set(id, group);
+  }
+  return groups;
+}
+
+/**
+ * Renders one replica, on its own or, given `together`, with the other tiles of its group
+ * (worker/tileGroup.ts); everything else (transitions, lease watchdog, upload, failure handling)
+ * is the replica's own either way.
+ */
+export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlight, together?: TileGroupMember): Promise<void> {
   const { store, config, engines, storage, metrics, clock } = ctx.d;
   const log = ctx.log.child(fields(row));
   const recovering = flight.state === "recovering";
@@ -51,6 +93,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
   try {
     current = recovering ? row : store.transition(row.id, "rendering");
   } catch (error) {
+    together?.leave();
     log.warn({ err: (error as Error).message }, "replica changed before its render started");
     return;
   }
@@ -71,11 +114,11 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     const engine = engines.get(manifest.engine.name);
     if (!engine) throw new FatalError("ENGINE_MISSING", `engine ${manifest.engine.name} is not registered`);
     const segment = segmentAt(manifest, row.segment);
-    log.info({ frames: segment.frames, tile: segment.tile }, recovering ? "rendering again to recover a result lost with the state file" : "rendering");
+    log.info({ frames: segment.frames, tile: segment.tile, ...(together ? { withOtherTiles: true } : {}) }, recovering ? "rendering again to recover a result lost with the state file" : "rendering");
     releaseScene = ctx.scenes.use(manifest.scene.cid); // not evicted while this render reads it
     const sceneDir = await retrying(ctx, () => ctx.scenes.ensure(manifest.scene.cid, { maxBytes: config.limits.maxSceneBytes, signal: flight.controller.signal }), flight.controller.signal);
     flight.engineStartedAt = clock.now();
-    const rendered = await renderSegment({
+    const input: RenderSegmentInput = {
       engine,
       manifest,
       segment,
@@ -88,7 +131,8 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       onProgress: (fraction) => (flight.fraction = fraction),
       corrupt: config.testing.corruptDigests,
       cheat: config.testing.cheat,
-    });
+    };
+    const rendered = await (together ? together.render(input) : renderSegment(input));
     const resultCid = await retrying(ctx, () => storage.addFolder(outDir, { signal: flight.controller.signal }), flight.controller.signal);
     flight.controller.signal.throwIfAborted();
     const salt = replicaSalt(ctx.d.saltSecret, row);
@@ -164,6 +208,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       log.warn({ err: message, retryInMs: delay }, "render failed; will retry");
     }
   } finally {
+    together?.leave();
     releaseScene?.();
     clearInterval(leaseTimer);
     await rm(outDir, { recursive: true, force: true }).catch(() => undefined);

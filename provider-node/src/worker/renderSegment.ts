@@ -60,8 +60,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     signal: input.signal,
   };
   // Several frames in one engine process when the engine can (one start-up, one scene load).
-  // swapped-result renders honestly: its cheat comes after the render (below).
-  const cheap = input.cheat === "swapped-result" ? "" : input.cheat;
+  const cheap = cheapCheat(input.cheat);
   if (engine.renderFrames && count > 1 && !cheap) {
     const left = input.deadlineMs === undefined ? Infinity : input.deadlineMs - now();
     if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${segment.frames[0]}–${segment.frames.at(-1)}`);
@@ -100,6 +99,79 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     files.push(outPath);
     input.onProgress?.((i + 1) / count);
   }
+  return digestSegment(input, files, (now() - started) / 1000);
+}
+
+/**
+ * The test-only cheat that changes what is rendered (testing.cheat), or "" for an honest render:
+ * swapped-result renders honestly, its cheat comes after the render (digestSegment).
+ */
+export function cheapCheat(cheat: RenderSegmentInput["cheat"]): CheatMode | "" {
+  return cheat === "swapped-result" || cheat === undefined ? "" : cheat;
+}
+
+/**
+ * Several segments of one job with the same frames and different tiles, rendered in one engine
+ * call (`engine.renderTiles`: one process where the engine can) with the threads all of them were
+ * granted, each into its own result folder with its own digest, exactly as `renderSegment` of each
+ * would give. The time is shared out by the tiles' areas.
+ */
+export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput[]): Promise<RenderedSegment[]> {
+  const [first] = inputs;
+  const { engine, manifest } = first!;
+  const frames = first!.segment.frames;
+  if (!engine.renderTiles) throw new FatalError("RENDER_REQUEST_INVALID", `the ${engine.name} engine cannot render several tiles in one process`);
+  const sameRender = (m: Manifest) => JSON.stringify([m.engine, m.scene, m.output, m.frames, m.settings]);
+  for (const input of inputs) {
+    if (input.engine !== engine || sameRender(input.manifest) !== sameRender(manifest) || input.segment.frames.join() !== frames.join() || cheapCheat(input.cheat) !== "") {
+      throw new FatalError("RENDER_REQUEST_INVALID", "only segments of one job with the same frames, rendered honestly, can be rendered together");
+    }
+  }
+  const now = first!.now ?? Date.now;
+  const started = now();
+  for (const { outDir } of inputs) {
+    await rm(outDir, { recursive: true, force: true });
+    await mkdir(outDir, { recursive: true });
+  }
+  const deadlines = inputs.map((input) => input.deadlineMs ?? Infinity);
+  const left = Math.min(...deadlines) - now();
+  if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${frames[0]}–${frames.at(-1)}`);
+  const signals = inputs.map((input) => input.signal).filter((signal): signal is AbortSignal => signal !== undefined);
+  await engine.renderTiles({
+    sceneDir: first!.sceneDir,
+    entry: manifest.scene.entry,
+    width: manifest.output.width,
+    height: manifest.output.height,
+    frames: manifest.frames,
+    settings: manifest.settings as Record<string, unknown>,
+    first: frames[0]!,
+    last: frames.at(-1)!,
+    tiles: inputs.map((input) => ({ rect: input.segment.tile, outPathOf: (frame: number) => join(input.outDir, resultFileName(frame)) })),
+    limits: {
+      threads: inputs.reduce((sum, input) => sum + input.limits.threads, 0),
+      memoryBytes: first!.limits.memoryBytes,
+      timeoutMs: Math.max(1, Math.min(first!.limits.timeoutMs * frames.length * inputs.length, left)),
+    },
+    signal: signals.length === 0 ? undefined : AbortSignal.any(signals),
+    onProgress: (fraction) => {
+      for (const input of inputs) input.onProgress?.(Math.min(1, Math.max(0, fraction)));
+    },
+  });
+  const seconds = (now() - started) / 1000;
+  const area = (input: RenderSegmentInput) => input.segment.tile.width * input.segment.tile.height;
+  const totalArea = inputs.reduce((sum, input) => sum + area(input), 0);
+  const results: RenderedSegment[] = [];
+  for (const input of inputs) {
+    input.onProgress?.(1);
+    const files = input.segment.frames.map((frame) => join(input.outDir, resultFileName(frame)));
+    results.push(await digestSegment(input, files, (seconds * area(input)) / totalArea));
+  }
+  return results;
+}
+
+/** The segment's digest (and tolerant fingerprint) over its rendered PNGs, in frame order. */
+async function digestSegment(input: RenderSegmentInput, files: string[], seconds: number): Promise<RenderedSegment> {
+  const { manifest } = input;
   const pngs: Uint8Array[] = [];
   for (const path of files) {
     let bytes: Uint8Array = new Uint8Array(await readFile(path));
@@ -118,7 +190,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     }
   }
   const digest = pngDigest(pngs, { zlib: nodeZlib });
-  return { digest, ...tolerant, files, seconds: (now() - started) / 1000 };
+  return { digest, ...tolerant, files, seconds };
 }
 
 /**

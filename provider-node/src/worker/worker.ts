@@ -5,7 +5,8 @@
  *   2. reveal committed replicas whose segment's reveal window is open (one batch per job);
  *   3. give back what cannot be finished: uncommitted claims of cancelled jobs, claims whose lease
  *      would run out; close partial segments of cancelled jobs and stuck segments past a deadline;
- *   4. start renders of claimed replicas (up to limits.maxConcurrentSegments);
+ *   4. start renders of claimed replicas (up to limits.maxConcurrentSegments; tiles of one job and
+ *      frame range started together render in one engine process: tileGroup.ts);
  *   5. evaluate new jobs with the filter (manifests fetched in the background) and claim
  *      (one batch per job, up to the free concurrency and free stake) unless paused;
  *   6. keeper: expire other providers' missed leases and reveal windows when the fee beats gas;

@@ -1,0 +1,205 @@
+/**
+ * Claimed tiles of one job rendered in one engine call (worker/tileGroup.ts): launches counted with
+ * a fake engine and with the real POV-Ray, each tile still its own digest, commit and reveal; a
+ * failing group falls back to one render per tile; aborts reach every member.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, test } from "node:test";
+import { encodeManifest, parseManifest, segmentAt, segmentCount, type Manifest } from "@tessellate/sdk";
+import { FatalError } from "@tessellate/sdk/errors";
+import { AbandonReason } from "@tessellate/sdk/protocol";
+import { createPovrayEngine } from "../engines/povray/index.ts";
+import { fixturePath, testLimits } from "../engines/fixtures/engineTesting.ts";
+import { createLogger } from "../logger.ts";
+import { runSandboxed } from "../sandbox/sandbox.ts";
+import { EngineError } from "../sandbox/engineError.ts";
+import { createFakeEngine } from "../testing/fakeEngine.ts";
+import { PROVIDER_A, PROVIDER_B, REQUESTER, TOKEN, createWorld, postJob, startNode, statesOf, until, type World } from "../testing/harness.ts";
+import { renderSegment, type RenderSegmentInput } from "./renderSegment.ts";
+import { TileGroup } from "./tileGroup.ts";
+
+let world: World;
+beforeEach(async () => {
+  world = await createWorld();
+});
+afterEach(() => world.cleanup());
+
+const events = (name: string) => world.market.allEvents().filter((e) => e.eventName === name);
+const digestsOf = (node: Awaited<ReturnType<typeof startNode>>, jobId: bigint) =>
+  node.store
+    .listReplicas({ jobId })
+    .sort((a, b) => a.segment - b.segment)
+    .map((row) => row.digest);
+
+test("four tiles held are one engine launch; each tile is committed and revealed with the digest of rendering it alone", async () => {
+  const { jobId } = await postJob(world, { tiles: 4, redundancy: 2 });
+  const together = createFakeEngine({ tiles: true });
+  const a = await startNode(world, PROVIDER_A, { engine: together, name: "a" });
+  await until(() => statesOf(a, jobId).join() === "0:committed,1:committed,2:committed,3:committed", "A committed its four tiles");
+  assert.equal(together.tileRequests.length, 1, "one launch for the four tiles");
+  assert.equal(together.tileRequests[0]!.tiles.length, 4);
+  assert.equal(together.tileRequests[0]!.limits.threads, 4, "the threads of the four renders it replaces");
+  assert.equal(together.requests.length, 0, "no tile rendered on its own");
+  const alone = createFakeEngine();
+  const b = await startNode(world, PROVIDER_B, { engine: alone, name: "b" });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted: the digests agree");
+  assert.equal(alone.requests.length, 4, "B renders tile by tile");
+  assert.deepEqual(digestsOf(a, jobId), digestsOf(b, jobId));
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4, "four different tiles");
+});
+
+test("when the group's render fails, every tile renders on its own and only the bad one is given back, with its own error", async () => {
+  const { jobId } = await postJob(world, { tiles: 4, redundancy: 1 });
+  const engine = createFakeEngine({
+    tiles: true,
+    fail: (r) => (r.rect.x === 4 ? new EngineError("ENGINE_FAILED", "Parse Error: tile 1 is broken", { exitCode: 1, signal: null, lastLines: [] }) : undefined),
+  });
+  const a = await startNode(world, PROVIDER_A, { engine });
+  await until(() => statesOf(a, jobId).join() === "0:accepted,1:abandoned,2:accepted,3:accepted", "three accepted, the bad tile given back");
+  assert.equal(engine.tileRequests.length, 1);
+  assert.deepEqual(engine.requests.map((r) => r.rect.x).sort((x, y) => x - y), [0, 4, 8, 12], "then each tile alone");
+  const abandoned = events("ReplicaAbandoned");
+  assert.equal(abandoned.length, 1);
+  assert.equal((abandoned[0]!.args as { reason: number }).reason, AbandonReason.SceneFault);
+  assert.match((abandoned[0]!.args as { detail: string }).detail, /^cannot render: Parse Error: tile 1 is broken/);
+});
+
+test("a lease running out during the group's render stops it and gives every tile back, none rendered again", async () => {
+  const { jobId } = await postJob(world, { tiles: 3, redundancy: 1, lease: 60 });
+  const engine = createFakeEngine({ tiles: true });
+  engine.close();
+  const a = await startNode(world, PROVIDER_A, { engine });
+  await until(() => statesOf(a, jobId).join() === "0:rendering,1:rendering,2:rendering" && engine.tileRequests.length === 1, "rendering together");
+  const leaseEnd = a.store.listReplicas({ jobId })[0]!.leaseEnd;
+  world.clock.advance(leaseEnd - Number(world.market.now()) - 4); // inside the 5 s commit margin
+  await until(() => statesOf(a, jobId).join() === "0:abandoned,1:abandoned,2:abandoned", "every tile given back by its lease watchdog");
+  assert.equal(engine.tileRequests.length, 1);
+  assert.equal(engine.requests.length, 0, "an aborted tile is not rendered on its own");
+  for (const row of a.store.listReplicas({ jobId })) assert.match(row.lastError ?? "", /lease ends/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// TileGroup on its own: members arriving, leaving and aborting.
+
+const manifest = parseManifest({
+  version: 1,
+  engine: { name: "builtin", version: "1.0.0" },
+  scene: { cid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", entry: "scene.json", sizeBytes: 20 },
+  output: { width: 12, height: 4, format: "png" },
+  frames: { start: 1, end: 2 },
+  settings: { samples: 1, seed: 1, maxBounces: 0 },
+  segmentation: { tilesX: 3, tilesY: 1, framesPerSegment: 2 },
+  verification: { mode: "exact" },
+});
+const silent = createLogger("silent");
+
+async function inputs(engine: ReturnType<typeof createFakeEngine>, dir: string) {
+  return [0, 1, 2].map((index) => {
+    const controller = new AbortController();
+    const progress: number[] = [];
+    const input: RenderSegmentInput = { engine, manifest, segment: segmentAt(manifest, index), sceneDir: dir, outDir: join(dir, `out-${index}`), limits: testLimits, signal: controller.signal, onProgress: (f) => progress.push(f) };
+    return { input, controller, progress };
+  });
+}
+
+test("a member aborted during the group's render is rejected with its reason; the others render alone", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-tilegroup-"));
+  try {
+    const engine = createFakeEngine({ tiles: true });
+    engine.close();
+    const members = await inputs(engine, dir);
+    const aloneCalls: number[] = [];
+    const group = new TileGroup([10, 11, 12], silent, (input) => (aloneCalls.push(input.segment.index), renderSegment(input)));
+    const results = members.map((m, i) => group.member(10 + i).render(m.input));
+    await until(() => engine.tileRequests.length === 1, "the group's render started");
+    members[1]!.controller.abort(new Error("segment 1 settled on-chain"));
+    engine.open();
+    const settled = await Promise.allSettled(results);
+    assert.equal(settled[1]!.status, "rejected");
+    assert.match(String((settled[1] as PromiseRejectedResult).reason), /segment 1 settled on-chain/);
+    assert.deepEqual(aloneCalls, [0, 2]);
+    for (const k of [0, 2]) {
+      assert.equal(settled[k]!.status, "fulfilled");
+      const direct = await renderSegment({ ...members[k]!.input, engine: createFakeEngine(), outDir: join(dir, `direct-${k}`), signal: undefined });
+      assert.equal((settled[k] as PromiseFulfilledResult<{ digest: string }>).value.digest, direct.digest);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the group waits for every member, renders without those that left or were aborted waiting, and reports progress to each", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-tilegroup-"));
+  try {
+    const engine = createFakeEngine({ tiles: true });
+    const members = await inputs(engine, dir);
+    const group = new TileGroup([10, 11, 12, 13], silent);
+    const first = group.member(10).render(members[0]!.input);
+    members[1]!.controller.abort(new Error("lease"));
+    const second = group.member(11).render(members[1]!.input);
+    await assert.rejects(second, /lease/);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(engine.tileRequests.length, 0, "member 12 has not arrived yet");
+    group.member(13).leave(); // its render ended before it got this far
+    const third = group.member(12).render(members[2]!.input);
+    const [a, c] = await Promise.all([first, third]);
+    assert.equal(engine.tileRequests.length, 1);
+    assert.deepEqual(engine.tileRequests[0]!.tiles.map((t) => t.rect.x), [0, 8]);
+    assert.notEqual(a.digest, c.digest);
+    for (const k of [0, 2]) {
+      const progress = members[k]!.progress;
+      assert.ok(progress.length > 2 && progress.at(-1) === 1, `member ${k}: ${progress.join(", ")}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real engine: POV-Ray in its sandbox.
+
+test("with POV-Ray, a provider holding the four tiles of a job renders them in one run, with the digests of a provider rendering tile by tile", { timeout: 90_000 }, async () => {
+  let launchesA = 0;
+  let launchesB = 0;
+  const together = createPovrayEngine({ runner: (run) => (launchesA++, runSandboxed(run)) });
+  const info = await together.detect();
+  assert.ok(info, "POV-Ray is installed (Debian package povray)");
+  const alone = { ...createPovrayEngine({ runner: (run) => (launchesB++, runSandboxed(run)) }), renderTiles: undefined };
+  const sceneCid = await world.storage.addFolder(fixturePath("povray", "scene"));
+  const job: Manifest = parseManifest({
+    version: 1,
+    engine: info,
+    scene: { cid: sceneCid, entry: "scene.pov", sizeBytes: 200 },
+    output: { width: 48, height: 32, format: "png" },
+    frames: { start: 1, end: 2 },
+    settings: { antialias: false, initialClock: 0, finalClock: 1, quality: 9 },
+    segmentation: { tilesX: 2, tilesY: 2, framesPerSegment: 2 },
+    verification: { mode: "exact" },
+  });
+  const manifestCid = await world.storage.addBytes(encodeManifest(job));
+  const jobId = world.market.createJob(REQUESTER, {
+    manifestCid,
+    segmentCount: segmentCount(job),
+    redundancy: 2,
+    quorum: 2,
+    rewardPerReplica: TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 600,
+    revealWindow: 300,
+    deadline: world.market.now() + 86_400n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+  });
+  const config = { engines: ["povray"], limits: { maxConcurrentSegments: 4 } };
+  const a = await startNode(world, PROVIDER_A, { engine: together, name: "a", config });
+  await until(() => a.store.listReplicas({ jobId }).length === 4, "A holds the four tiles");
+  const b = await startNode(world, PROVIDER_B, { engine: alone, name: "b", config });
+  await until(() => events("SegmentAccepted").length === 4, "all four segments accepted at quorum 2", 80_000);
+  assert.equal(launchesA, 1, "A: one POV-Ray run for the four tiles (frames 1–2)");
+  assert.equal(launchesB, 4, "B: one POV-Ray run per tile");
+  assert.deepEqual(digestsOf(a, jobId), digestsOf(b, jobId));
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4);
+});
