@@ -87,63 +87,20 @@ contract JobMarket is JobMarketBase, IJobMarket {
     }
 
     /// @inheritdoc IJobMarket
-    function recordOutput(uint256 jobId, string calldata outputCid) external {
-        JobView storage job = _jobs[jobId];
-        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
-        if (msg.sender != job.requester) revert JobMarketNotRequester(jobId, msg.sender);
-        if (bytes(outputCid).length == 0) revert JobMarketEmptyResultCid(jobId, 0);
-        emit OutputRecorded(jobId, outputCid);
+    function recordOutput(uint256, string calldata) external {
+        _delegate();
     }
 
     // ================================================================== provider
 
     /// @inheritdoc IJobMarket
-    function claim(uint256 jobId, uint256 count) external nonReentrant returns (uint256 claimed) {
-        if (count == 0 || count > MAX_BATCH) revert JobMarketInvalidClaimCount(count, MAX_BATCH);
-        Ctx memory c = _context(jobId);
-        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
-        uint64 leaseEnd = uint64(block.timestamp) + c.job.leaseDuration;
-        if (leaseEnd > c.job.deadline) revert JobMarketClaimWindowClosed(jobId, c.job.deadline - c.job.leaseDuration);
+    function requestClaim(uint256, uint256) external {
+        _delegate();
+    }
 
-        ClaimScan memory scan = ClaimScan({
-            jobId: jobId,
-            providerId: _providerIdOrAssign(msg.sender),
-            leaseEnd: leaseEnd,
-            segmentCount: c.job.segmentCount,
-            start: _randomStart(jobId, c.job.segmentCount),
-            wanted: count,
-            claimed: 0,
-            inspected: 0,
-            newlyTouched: 0,
-            slots: new uint256[](count)
-        });
-        // Visit the open segments from the start up to the end, then from 0 up to the start.
-        uint256 pos = scan.start;
-        uint256 limit = scan.segmentCount;
-        while (scan.claimed < count && scan.inspected < MAX_CLAIM_SCAN) {
-            (uint256 segment, bool found) = _nextOpen(jobId, pos, limit);
-            if (!found) {
-                if (limit != scan.segmentCount || scan.start == 0) break;
-                (pos, limit) = (0, scan.start);
-                continue;
-            }
-            ++scan.inspected;
-            (bool took, bool firstTouch) = _tryClaim(c, scan, uint32(segment));
-            if (took) {
-                ++scan.claimed;
-                if (firstTouch) ++scan.newlyTouched;
-            }
-            pos = segment + 1;
-        }
-        claimed = scan.claimed;
-        if (claimed == 0) revert JobMarketNothingToClaim(jobId);
-        uint256[] memory slots = scan.slots;
-        assembly ("memory-safe") {
-            mstore(slots, claimed) // trim to the slots actually claimed
-        }
-        emit ReplicasClaimed(jobId, msg.sender, leaseEnd, slots);
-        if (scan.newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + scan.newlyTouched;
-        _registry.lockCollateral(msg.sender, claimed * c.job.collateralPerReplica, c.job.minReputation);
+    /// @inheritdoc IJobMarket
+    function resolveClaims(uint256) external returns (uint256) {
+        _delegate();
     }
 
     /// @inheritdoc IJobMarket
@@ -219,13 +176,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
     // ================================================================== anyone
 
     /// @inheritdoc IJobMarket
-    function withdraw() external nonReentrant {
-        uint256 amount = _balances[msg.sender];
-        if (amount == 0) revert JobMarketNothingToWithdraw(msg.sender);
-        _balances[msg.sender] = 0;
-        _totalBalances -= amount;
-        emit Withdrawn(msg.sender, amount);
-        _token.safeTransfer(msg.sender, amount);
+    function withdraw() external {
+        _delegate();
     }
 
     // ================================================================== admin
@@ -266,6 +218,17 @@ contract JobMarket is JobMarketBase, IJobMarket {
     /// @notice Sets the receiver of protocol fees credited from now on. Owner only.
     function setTreasury(address) external {
         _delegate();
+    }
+
+    /// @dev Resolves the job's due tickets in the extension (JobMarketExtension.resolveDueClaims).
+    function _resolveDueElsewhere(uint256 jobId) private {
+        (bool ok, bytes memory data) =
+            _extension.delegatecall(abi.encodeCall(JobMarketExtension.resolveDueClaims, (jobId)));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(data, 32), mload(data))
+            }
+        }
     }
 
     /// @dev Runs the extension's function of the same selector on this contract's storage and
@@ -355,6 +318,21 @@ contract JobMarket is JobMarketBase, IJobMarket {
     }
 
     /// @inheritdoc IJobMarket
+    function claimQueueOf(uint256 jobId)
+        external
+        view
+        returns (uint256 createdBlock, uint256 head, Ticket[] memory waiting)
+    {
+        ClaimQueue memory q = _claimQueues[jobId];
+        waiting = new Ticket[](q.tail - q.head);
+        for (uint256 i; i < waiting.length; ++i) {
+            StoredTicket memory t = _tickets[jobId][q.head + i];
+            waiting[i] = Ticket(_providerAccounts[t.providerId], t.count, t.seedBlock);
+        }
+        return (q.createdBlock, q.head, waiting);
+    }
+
+    /// @inheritdoc IJobMarket
     function balanceOf(address account) external view returns (uint256) {
         return _balances[account];
     }
@@ -396,6 +374,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
             verification: p.verification,
             toleranceBps: p.toleranceBps
         });
+        _claimQueues[jobId] = ClaimQueue(0, 0, uint40(block.number));
         _totalEscrow += escrow;
         emit JobCreated(jobId, msg.sender, p, fee, escrow);
         _pull(escrow);
@@ -443,102 +422,6 @@ contract JobMarket is JobMarketBase, IJobMarket {
 
     function _escrowOf(JobParams calldata p) private view returns (uint256) {
         return uint256(p.segmentCount) * p.redundancy * _unitPrice(p.rewardPerReplica, _feeBps);
-    }
-
-    // ================================================================== internal: claiming
-
-    /// @dev Segment choice lives here alone, so a VRF can replace `prevrandao` on chains where
-    /// it is weak. The claimer cannot pick the segment: only where a scan starts is random, and
-    /// it depends on the block, not on anything the claimer supplies.
-    function _randomStart(uint256 jobId, uint32 segmentCount) private view returns (uint256) {
-        return uint256(keccak256(abi.encode(block.prevrandao, block.number, msg.sender, jobId))) % segmentCount;
-    }
-
-    /// @dev The lowest open segment in [from, limit), in at most three bitmap reads: the segment's
-    /// word, else the next word that is not full (from its group word), else the next group that is
-    /// not full (from the top word). Positions past the job's end read as open, so the first open
-    /// position found is the lowest one; if it lies at or past `limit`, none is open in the range.
-    function _nextOpen(uint256 jobId, uint256 from, uint256 limit) private view returns (uint256 segment, bool found) {
-        if (from >= limit) return (0, false);
-        uint256 word = from >> 8;
-        uint256 open = ~_closedBits[jobId][word] & (type(uint256).max << (from & 255));
-        if (open == 0) {
-            uint256 group = word >> 8;
-            // Shifts by 256 yield 0: no later word in this group.
-            uint256 notFull = ~_fullWords[jobId][group] & (type(uint256).max << ((word & 255) + 1));
-            if (notFull == 0) {
-                uint256 groups = ~_fullGroups[jobId] & (type(uint256).max << (group + 1));
-                if (groups == 0) return (0, false);
-                group = _lowestBit(groups);
-                notFull = ~_fullWords[jobId][group];
-            }
-            word = (group << 8) | _lowestBit(notFull);
-            open = ~_closedBits[jobId][word];
-        }
-        segment = (word << 8) | _lowestBit(open);
-        found = segment < limit;
-    }
-
-    /// @dev Index of the lowest set bit of a non-zero word.
-    function _lowestBit(uint256 x) private pure returns (uint256) {
-        return Math.log2(x & (~x + 1));
-    }
-
-    /// @dev Takes a free slot of `segment` for the provider unless it already holds one there.
-    function _tryClaim(Ctx memory c, ClaimScan memory scan, uint32 segment)
-        private
-        returns (bool took, bool firstTouch)
-    {
-        uint256 jobId = scan.jobId;
-        SegmentHeader h = _loadHeader(jobId, segment);
-        if (h.slots() == 0) {
-            h = h.withSlots(c.job.redundancy);
-            firstTouch = true;
-        }
-        uint8 slots = h.slots();
-        if (h.status() != SegmentStatus.Open || h.assigned() >= slots) return (false, false);
-        uint8 free = type(uint8).max;
-        if (h.assigned() == 0 && !h.givenBack()) {
-            free = 0;
-        } else {
-            uint8 record = type(uint8).max; // an emptied slot that still names its last holder
-            for (uint8 k; k < slots; ++k) {
-                Replica storage rep = _replicas[jobId][segment][k];
-                uint32 holder = rep.providerId;
-                if (rep.state != ReplicaState.Empty) {
-                    if (holder == scan.providerId) return (false, false); // never two replicas of one segment for one provider
-                } else if (holder == 0) {
-                    if (free == type(uint8).max) free = k;
-                } else {
-                    // Given back: its last holder waits until its lease would have ended plus one lease.
-                    if (holder == scan.providerId && block.timestamp <= uint256(rep.leaseEnd) + c.job.leaseDuration) {
-                        return (false, false);
-                    }
-                    if (record == type(uint8).max) record = k;
-                }
-            }
-            if (free == type(uint8).max) free = record; // prefer a slot that keeps nobody's record
-        }
-        _replicas[jobId][segment][free] = Replica({
-            seal: bytes20(0),
-            providerId: scan.providerId,
-            leaseEnd: uint40(scan.leaseEnd),
-            state: ReplicaState.Claimed
-        });
-        h = h.withAssigned(h.assigned() + 1);
-        _storeHeader(jobId, segment, h);
-        if (h.assigned() == slots) _setClosed(jobId, segment, true);
-        scan.slots[scan.claimed] = (uint256(segment) << 8) | free;
-        return (true, firstTouch);
-    }
-
-    function _providerIdOrAssign(address provider) private returns (uint32 id) {
-        id = _providerIds[provider];
-        if (id == 0) {
-            id = ++_providerCount;
-            _providerIds[provider] = id;
-            _providerAccounts[id] = provider;
-        }
     }
 
     // ================================================================== internal: settlement
@@ -652,6 +535,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && c.job.status == JobStatus.Open
             && block.timestamp + c.job.leaseDuration <= c.job.deadline;
         if (canEscalate) {
+            _resolveDueElsewhere(c.jobId); // a due ticket meets the open set it was drawn against
             _setClosed(c.jobId, segment, false);
             emit TieBreakerOpened(c.jobId, segment, slots + 1);
             return h.withTieBreakers(h.tieBreakers() + 1).withSlots(slots + 1).withRevealDeadline(0);

@@ -5,6 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
@@ -37,6 +38,12 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     uint256 internal constant MAX_BATCH = 64;
     /// @notice Most open segments a claim inspects before giving up (bounds its gas).
     uint256 internal constant MAX_CLAIM_SCAN = 256;
+    /// @notice Most claim tickets waiting per job (a full queue refuses requests until it resolves).
+    uint256 internal constant MAX_QUEUED_TICKETS = 256;
+    /// @notice Blocks after which a ticket's seed hash is gone (EVM `blockhash` reaches 256 back).
+    uint256 internal constant MAX_TICKET_AGE = 256;
+    /// @notice Share of a lapsed ticket's collateral forfeited to the requester (see ClaimLapsed).
+    uint16 internal constant LAPSE_FORFEIT_BPS = 5_000;
     /// @notice Longest `detail` an `abandon` may publish, in bytes (an engine's error line).
     uint256 internal constant MAX_ABANDON_DETAIL = 256;
     /// @notice Lowest minimum lease and reveal window a deployment may choose (each deployment
@@ -93,6 +100,20 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         uint256 inspected;
         uint32 newlyTouched;
         uint256[] slots; // segment << 8 | replica, for the event
+    }
+
+    /// @dev A waiting claim request, one slot (see IJobMarketTypes.Ticket).
+    struct StoredTicket {
+        uint32 providerId;
+        uint8 count;
+        uint40 seedBlock;
+    }
+
+    /// @dev A job's claim queue: tickets [head, tail) wait in `_tickets`; written at creation.
+    struct ClaimQueue {
+        uint32 head;
+        uint32 tail;
+        uint40 createdBlock;
     }
 
     /// @dev Running totals while a segment is being accepted.
@@ -165,6 +186,10 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     /// @dev The first provider that gave each segment back for a SceneFault (owed the refusal fee if
     /// the segment closes unrendered); declared after the slots the gas benchmark reads.
     mapping(uint256 jobId => mapping(uint32 segment => uint32 providerId)) internal _sceneRefusers;
+    mapping(uint256 jobId => ClaimQueue) internal _claimQueues;
+    mapping(uint256 jobId => mapping(uint256 index => StoredTicket)) internal _tickets;
+    /// @dev When each provider last gave a slot of each job back (`abandon`): the re-draw cooldown.
+    mapping(uint256 jobId => mapping(uint32 providerId => uint64 at)) internal _lastGiveBack;
 
     /// @dev Validates and fixes the immutables; JobMarket's constructor does the rest (deploys the
     /// registry first, sets fee and treasury, emits the deployment events). The extension is built
@@ -398,6 +423,190 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         }
         c.deltaCount = 0;
         _registry.applyOutcomes(deltas);
+    }
+
+    // ------------------------------------------------------------------ claiming
+
+    /// @dev Fills `scan.wanted` slots from `scan.start`: the open segments from the start up to the
+    /// end, then from 0 up to the start, at most MAX_CLAIM_SCAN inspected. Returns the trimmed slots.
+    function _scanClaims(Ctx memory c, ClaimScan memory scan) internal returns (uint256[] memory slots) {
+        uint256 pos = scan.start;
+        uint256 limit = scan.segmentCount;
+        while (scan.claimed < scan.wanted && scan.inspected < MAX_CLAIM_SCAN) {
+            (uint256 segment, bool found) = _nextOpen(scan.jobId, pos, limit);
+            if (!found) {
+                if (limit != scan.segmentCount || scan.start == 0) break;
+                (pos, limit) = (0, scan.start);
+                continue;
+            }
+            ++scan.inspected;
+            (bool took, bool firstTouch) = _tryClaim(c, scan, uint32(segment));
+            if (took) {
+                ++scan.claimed;
+                if (firstTouch) ++scan.newlyTouched;
+            }
+            pos = segment + 1;
+        }
+        slots = scan.slots;
+        uint256 claimed = scan.claimed;
+        assembly ("memory-safe") {
+            mstore(slots, claimed) // trim to the slots actually claimed
+        }
+        if (scan.newlyTouched != 0) {
+            c.job.segmentsTouched += scan.newlyTouched;
+            _jobs[scan.jobId].segmentsTouched = c.job.segmentsTouched;
+        }
+    }
+
+    /// @dev Resolves the job's due tickets first-in first-out: those seeded in an earlier block, at
+    /// most MAX_BATCH slots per call (but always at least one ticket). Returns how many resolved.
+    /// Every path that changes the open set calls this first, so a due ticket meets the open set
+    /// its seed block left, whoever calls and whenever.
+    function _resolveDue(Ctx memory c) internal returns (uint256 resolved) {
+        ClaimQueue memory q = _claimQueues[c.jobId];
+        uint256 budget = MAX_BATCH;
+        while (q.head < q.tail) {
+            StoredTicket memory t = _tickets[c.jobId][q.head];
+            if (t.seedBlock >= block.number) break;
+            if (resolved != 0 && t.count > budget) break;
+            delete _tickets[c.jobId][q.head];
+            _resolveTicket(c, t, q.head);
+            budget -= t.count < budget ? t.count : budget;
+            ++q.head;
+            ++resolved;
+        }
+        if (resolved != 0) _claimQueues[c.jobId].head = q.head;
+    }
+
+    /// @dev Draws one ticket's slots; releases what it could not fill (a lapse on an open job forfeits).
+    function _resolveTicket(Ctx memory c, StoredTicket memory t, uint256 index) internal {
+        address provider = _providerAccounts[t.providerId];
+        uint256 collateral = c.job.collateralPerReplica;
+        bytes32 seed = blockhash(t.seedBlock); // zero once MAX_TICKET_AGE blocks old
+        uint64 leaseEnd = uint64(block.timestamp) + c.job.leaseDuration;
+        uint256 unfilled = t.count;
+        uint256 forfeited;
+        if (seed == bytes32(0)) {
+            if (c.job.status == JobStatus.Open) forfeited = (unfilled * collateral * LAPSE_FORFEIT_BPS) / BPS;
+        } else if (c.job.status == JobStatus.Open && leaseEnd <= c.job.deadline) {
+            ClaimScan memory scan = ClaimScan({
+                jobId: c.jobId,
+                providerId: t.providerId,
+                leaseEnd: leaseEnd,
+                segmentCount: c.job.segmentCount,
+                start: _claimRandomness(seed, c.jobId, index) % c.job.segmentCount,
+                wanted: t.count,
+                claimed: 0,
+                inspected: 0,
+                newlyTouched: 0,
+                slots: new uint256[](t.count)
+            });
+            uint256[] memory slots = _scanClaims(c, scan);
+            if (slots.length != 0) emit ReplicasClaimed(c.jobId, provider, leaseEnd, slots);
+            unfilled -= slots.length;
+        }
+        if (unfilled == 0) return;
+        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
+        d.unlock += uint128(unfilled * collateral - forfeited);
+        if (forfeited != 0) {
+            d.slash += uint128(forfeited);
+            c.compensation += forfeited;
+        }
+        emit ClaimLapsed(c.jobId, provider, unfilled, forfeited);
+    }
+
+    /// @dev Where a ticket's scan starts. Segment choice lives here alone, so a VRF can replace the
+    /// block hash on chains where it is weak: the claimer supplies nothing, and the seed block's
+    /// hash was unknown when the request was signed.
+    function _claimRandomness(bytes32 seed, uint256 jobId, uint256 index) internal pure virtual returns (uint256) {
+        return uint256(keccak256(abi.encode(seed, jobId, index)));
+    }
+
+    /// @dev The lowest open segment in [from, limit), in at most three bitmap reads: the segment's
+    /// word, else the next word that is not full (from its group word), else the next group that is
+    /// not full (from the top word). Positions past the job's end read as open, so the first open
+    /// position found is the lowest one; if it lies at or past `limit`, none is open in the range.
+    function _nextOpen(uint256 jobId, uint256 from, uint256 limit) internal view returns (uint256 segment, bool found) {
+        if (from >= limit) return (0, false);
+        uint256 word = from >> 8;
+        uint256 open = ~_closedBits[jobId][word] & (type(uint256).max << (from & 255));
+        if (open == 0) {
+            uint256 group = word >> 8;
+            // Shifts by 256 yield 0: no later word in this group.
+            uint256 notFull = ~_fullWords[jobId][group] & (type(uint256).max << ((word & 255) + 1));
+            if (notFull == 0) {
+                uint256 groups = ~_fullGroups[jobId] & (type(uint256).max << (group + 1));
+                if (groups == 0) return (0, false);
+                group = _lowestBit(groups);
+                notFull = ~_fullWords[jobId][group];
+            }
+            word = (group << 8) | _lowestBit(notFull);
+            open = ~_closedBits[jobId][word];
+        }
+        segment = (word << 8) | _lowestBit(open);
+        found = segment < limit;
+    }
+
+    /// @dev Index of the lowest set bit of a non-zero word.
+    function _lowestBit(uint256 x) internal pure returns (uint256) {
+        return Math.log2(x & (~x + 1));
+    }
+
+    /// @dev Takes a free slot of `segment` for the provider unless it already holds one there.
+    function _tryClaim(Ctx memory c, ClaimScan memory scan, uint32 segment)
+        internal
+        returns (bool took, bool firstTouch)
+    {
+        uint256 jobId = scan.jobId;
+        SegmentHeader h = _loadHeader(jobId, segment);
+        if (h.slots() == 0) {
+            h = h.withSlots(c.job.redundancy);
+            firstTouch = true;
+        }
+        uint8 slots = h.slots();
+        if (h.status() != SegmentStatus.Open || h.assigned() >= slots) return (false, false);
+        uint8 free = type(uint8).max;
+        if (h.assigned() == 0 && !h.givenBack()) {
+            free = 0;
+        } else {
+            uint8 record = type(uint8).max; // an emptied slot that still names its last holder
+            for (uint8 k; k < slots; ++k) {
+                Replica storage rep = _replicas[jobId][segment][k];
+                uint32 holder = rep.providerId;
+                if (rep.state != ReplicaState.Empty) {
+                    if (holder == scan.providerId) return (false, false); // never two replicas of one segment for one provider
+                } else if (holder == 0) {
+                    if (free == type(uint8).max) free = k;
+                } else {
+                    // Given back: its last holder waits until its lease would have ended plus one lease.
+                    if (holder == scan.providerId && block.timestamp <= uint256(rep.leaseEnd) + c.job.leaseDuration) {
+                        return (false, false);
+                    }
+                    if (record == type(uint8).max) record = k;
+                }
+            }
+            if (free == type(uint8).max) free = record; // prefer a slot that keeps nobody's record
+        }
+        _replicas[jobId][segment][free] = Replica({
+            seal: bytes20(0),
+            providerId: scan.providerId,
+            leaseEnd: uint40(scan.leaseEnd),
+            state: ReplicaState.Claimed
+        });
+        h = h.withAssigned(h.assigned() + 1);
+        _storeHeader(jobId, segment, h);
+        if (h.assigned() == slots) _setClosed(jobId, segment, true);
+        scan.slots[scan.claimed] = (uint256(segment) << 8) | free;
+        return (true, firstTouch);
+    }
+
+    function _providerIdOrAssign(address provider) internal returns (uint32 id) {
+        id = _providerIds[provider];
+        if (id == 0) {
+            id = ++_providerCount;
+            _providerIds[provider] = id;
+            _providerAccounts[id] = provider;
+        }
     }
 
     function _loadHeader(uint256 jobId, uint32 segment) internal view returns (SegmentHeader) {

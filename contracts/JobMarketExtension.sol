@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
@@ -13,6 +14,7 @@ import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 /// is fixed for JobMarket's lifetime (an immutable): nobody can swap this code. Called directly it
 /// runs on its own empty storage, holds no tokens and can move nothing.
 contract JobMarketExtension is JobMarketBase {
+    using SafeERC20 for IERC20;
     using SegmentHeaderLib for SegmentHeader;
 
     constructor(
@@ -23,6 +25,50 @@ contract JobMarketExtension is JobMarketBase {
         uint32 minRevealWindow_,
         uint96 minCreditReward_
     ) JobMarketBase(token_, registry_, admin, minLease_, minRevealWindow_, minCreditReward_) {}
+
+    // ================================================================== claim tickets
+
+    /// @notice See IJobMarket.requestClaim.
+    function requestClaim(uint256 jobId, uint256 count) external nonReentrant {
+        if (count == 0 || count > MAX_BATCH) revert JobMarketInvalidClaimCount(count, MAX_BATCH);
+        Ctx memory c = _context(jobId);
+        if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
+        if (block.timestamp + c.job.leaseDuration > c.job.deadline) {
+            revert JobMarketClaimWindowClosed(jobId, c.job.deadline - c.job.leaseDuration);
+        }
+        ClaimQueue memory q = _claimQueues[jobId];
+        if (block.number <= q.createdBlock) revert JobMarketTooEarly(jobId, uint256(q.createdBlock) + 1);
+        uint32 providerId = _providerIdOrAssign(msg.sender);
+        uint64 cooldownEnd = _lastGiveBack[jobId][providerId];
+        if (cooldownEnd != 0) {
+            cooldownEnd += c.job.leaseDuration;
+            if (block.timestamp < cooldownEnd) revert JobMarketGiveBackCooldown(jobId, cooldownEnd);
+        }
+        if (_resolveDue(c) != 0) q.head = _claimQueues[jobId].head;
+        if (q.tail - q.head >= MAX_QUEUED_TICKETS) revert JobMarketClaimQueueFull(jobId);
+        _tickets[jobId][q.tail] = StoredTicket(providerId, uint8(count), uint40(block.number));
+        _claimQueues[jobId].tail = q.tail + 1;
+        emit ClaimRequested(jobId, msg.sender, count, block.number);
+        _settle(c);
+        _registry.lockCollateral(msg.sender, count * c.job.collateralPerReplica, c.job.minReputation);
+    }
+
+    /// @notice See IJobMarket.resolveClaims.
+    function resolveClaims(uint256 jobId) external nonReentrant returns (uint256 resolved) {
+        resolved = _resolveAndSettle(jobId);
+    }
+
+    /// @notice JobMarket's `reveal` calls this by delegatecall before it reopens a segment for a
+    /// tie-breaker, inside its own reentrancy lock (JobMarket exposes no function of this selector).
+    function resolveDueClaims(uint256 jobId) external {
+        _resolveAndSettle(jobId);
+    }
+
+    function _resolveAndSettle(uint256 jobId) private returns (uint256 resolved) {
+        Ctx memory c = _context(jobId);
+        resolved = _resolveDue(c);
+        if (resolved != 0) _settle(c);
+    }
 
     // ================================================================== requester, provider, anyone
 
@@ -42,6 +88,7 @@ contract JobMarketExtension is JobMarketBase {
     function closeSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
         _checkBatch(segments.length);
         Ctx memory c = _context(jobId);
+        _resolveDue(c);
         bool pastDeadline = block.timestamp > c.job.deadline;
         uint32 newlyTouched;
         for (uint256 i; i < segments.length; ++i) {
@@ -95,7 +142,9 @@ contract JobMarketExtension is JobMarketBase {
             revert JobMarketAbandonDetailTooLong(bytes(detail).length, MAX_ABANDON_DETAIL);
         }
         Ctx memory c = _context(jobId);
+        _resolveDue(c);
         uint32 providerId = _providerIds[msg.sender];
+        _lastGiveBack[jobId][providerId] = uint64(block.timestamp);
         for (uint256 i; i < slots.length; ++i) {
             SlotRef calldata ref = slots[i];
             Replica storage rep = _heldReplica(c, ref.segment, ref.replica, providerId);
@@ -139,6 +188,7 @@ contract JobMarketExtension is JobMarketBase {
     function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
         _checkBatch(slots.length);
         Ctx memory c = _context(jobId);
+        _resolveDue(c);
         // Slots expired along with a listed one (see `_expireMissedReveals`): listing them too is no error.
         uint256[] memory swept = new uint256[](slots.length * SegmentHeaderLib.MAX_SLOTS);
         uint256 sweptCount;
@@ -199,6 +249,25 @@ contract JobMarketExtension is JobMarketBase {
             if (swept[i] == key) return true;
         }
         return false;
+    }
+
+    /// @notice See IJobMarket.recordOutput.
+    function recordOutput(uint256 jobId, string calldata outputCid) external {
+        JobView storage job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert JobMarketUnknownJob(jobId);
+        if (msg.sender != job.requester) revert JobMarketNotRequester(jobId, msg.sender);
+        if (bytes(outputCid).length == 0) revert JobMarketEmptyResultCid(jobId, 0);
+        emit OutputRecorded(jobId, outputCid);
+    }
+
+    /// @notice See IJobMarket.withdraw.
+    function withdraw() external nonReentrant {
+        uint256 amount = _balances[msg.sender];
+        if (amount == 0) revert JobMarketNothingToWithdraw(msg.sender);
+        _balances[msg.sender] = 0;
+        _totalBalances -= amount;
+        emit Withdrawn(msg.sender, amount);
+        _token.safeTransfer(msg.sender, amount);
     }
 
     /// @notice Schedules a new protocol fee (at most MAX_FEE_BPS) for jobs created once it is

@@ -4,9 +4,11 @@ pragma solidity 0.8.30;
 /// @title IJobMarket — escrowed render jobs settled by redundant-render agreement
 /// @notice The path of one job:
 /// 1. `createJob` escrows `segments * redundancy * (reward + fee)` from the requester.
-/// 2. Providers `claim` replica slots; the contract picks the segments (random start over the
-///    open segments) and never gives one provider two live replicas of one segment. Each claim
-///    locks `collateralPerReplica` of the provider's stake and starts a lease.
+/// 2. Providers `requestClaim` replica slots: the request locks `collateralPerReplica` per slot
+///    and queues a ticket; in a later block the ticket resolves (`resolveClaims`, or in passing),
+///    and the contract draws its segments from the request block's hash, unknown when the request
+///    was signed, over the open segments. It never gives one provider two live replicas of one
+///    segment. Each assigned slot starts a lease.
 /// 3. Before its lease ends a provider `commit`s `keccak256(abi.encode(digest, salt, provider,
 ///    jobId, segment))` for each replica it rendered; in a Tolerant job
 ///    `keccak256(abi.encode(digest, keccak256(fingerprint), salt, provider, jobId, segment))`.
@@ -111,6 +113,13 @@ interface IJobMarketTypes {
         uint8 replica;
     }
 
+    /// @notice A claim request waiting to resolve (`requestClaim`, `claimQueueOf`).
+    struct Ticket {
+        address provider;
+        uint8 count; // slots asked for (their collateral is locked)
+        uint40 seedBlock; // the request's block: its hash draws the slots
+    }
+
     /// @notice One commitment of a batch.
     struct CommitInput {
         uint32 segment;
@@ -189,7 +198,12 @@ interface IJobMarketTypes {
     error JobMarketJobNotOpen(uint256 jobId);
     error JobMarketClaimWindowClosed(uint256 jobId, uint64 lastClaimAt);
     error JobMarketInvalidClaimCount(uint256 count, uint256 max);
-    error JobMarketNothingToClaim(uint256 jobId);
+    /// @notice A claim request in the job's creation block: retry from block `fromBlock`.
+    error JobMarketTooEarly(uint256 jobId, uint256 fromBlock);
+    /// @notice MAX_QUEUED_TICKETS claim requests of this job are waiting: `resolveClaims`, then retry.
+    error JobMarketClaimQueueFull(uint256 jobId);
+    /// @notice The caller gave a slot of this job back and may not request claims on it before `until`.
+    error JobMarketGiveBackCooldown(uint256 jobId, uint64 until);
     error JobMarketEmptyBatch();
     error JobMarketBatchTooLarge(uint256 length, uint256 max);
     error JobMarketInvalidSegment(uint256 jobId, uint32 segment);
@@ -237,7 +251,17 @@ interface IJobMarketTypes {
     event JobCreated(
         uint256 indexed jobId, address indexed requester, JobParams params, uint16 feeBps, uint256 escrow
     );
-    /// @notice A provider was assigned replica slots (one event per `claim`). Each entry of
+    /// @notice A provider asked for `count` replica slots of the job (`requestClaim`); `count` x
+    /// collateral is locked now, and the slots are drawn when the ticket resolves, from the hash of
+    /// `seedBlock` (the request's own block, unknown when the request was signed).
+    event ClaimRequested(uint256 indexed jobId, address indexed provider, uint256 count, uint256 seedBlock);
+    /// @notice `unfilled` slots of a provider's ticket were not assigned: no open segment took them,
+    /// the job stopped taking claims, or the ticket lapsed (its seed block's hash was no longer
+    /// available, MAX_TICKET_AGE blocks). Their collateral is released but for `forfeited`, which a
+    /// lapse on an open job costs (LAPSE_FORFEIT_BPS; to the requester): waiting to see where a
+    /// ticket would land and letting it lapse is never free.
+    event ClaimLapsed(uint256 indexed jobId, address indexed provider, uint256 unfilled, uint256 forfeited);
+    /// @notice A provider was assigned replica slots (one event per resolved ticket). Each entry of
     /// `slots` is `segment << 8 | replica`. Watched by that provider's node to render them.
     event ReplicasClaimed(uint256 indexed jobId, address indexed provider, uint64 leaseEnd, uint256[] slots);
     /// @notice Commitments were stored for `slots` (`segment << 8 | replica`), one event per `commit`.
@@ -356,9 +380,20 @@ interface IJobMarket is IJobMarketTypes {
 
     // ---------------------------------------------------------------- provider
 
-    /// @notice Claims up to `count` replica slots of `jobId`; the contract chooses the segments.
-    /// Returns the number claimed (reverts with JobMarketNothingToClaim if none).
-    function claim(uint256 jobId, uint256 count) external returns (uint256 claimed);
+    /// @notice Asks for `count` (1..MAX_BATCH) replica slots of `jobId`: locks `count` x
+    /// collateral now and queues a ticket seeded by this block. Nobody can know where a ticket lands
+    /// when it is signed: its slots are drawn when it resolves, in a later block, from this block's
+    /// hash (`_claimRandomness`, a hook for a VRF on chains whose block hashes are weak), over the
+    /// open segments. Due tickets of the job resolve first-in first-out, at most MAX_BATCH slots per
+    /// call, at the start of every call that changes which segments are open (this one, `abandon`,
+    /// `expire`, `closeSegments`, a `reveal` that opens a tie-breaker) and in `resolveClaims`: neither
+    /// the requester nor anyone else can choose the open set a due ticket meets. Not in the job's
+    /// creation block (JobMarketTooEarly), nor within one lease of the caller's last give-back on this
+    /// job (JobMarketGiveBackCooldown): re-drawing by giving slots back costs time.
+    function requestClaim(uint256 jobId, uint256 count) external;
+    /// @notice Resolves the job's due tickets (anyone may call; a provider calls it a block after
+    /// its request). Returns the number of tickets resolved (0 if none was due).
+    function resolveClaims(uint256 jobId) external returns (uint256 resolved);
     /// @notice Stores commitments for replicas the caller holds, before their leases end.
     function commit(uint256 jobId, CommitInput[] calldata commits) external;
     /// @notice Reveals digests, salts, result CIDs and (Tolerant jobs) fingerprints; settles every
@@ -407,6 +442,9 @@ interface IJobMarket is IJobMarketTypes {
     function jobOf(uint256 jobId) external view returns (JobView memory);
     function segmentOf(uint256 jobId, uint32 segment) external view returns (SegmentView memory);
     function replicaOf(uint256 jobId, uint32 segment, uint8 replica) external view returns (ReplicaView memory);
+    /// @notice The job's block of creation and its waiting tickets, oldest first (`head` is the
+    /// index of the first, the event order of ClaimRequested).
+    function claimQueueOf(uint256 jobId) external view returns (uint256 createdBlock, uint256 head, Ticket[] memory waiting);
     function balanceOf(address account) external view returns (uint256);
     /// @notice Sum of all internal balances not yet withdrawn.
     function totalBalances() external view returns (uint256);

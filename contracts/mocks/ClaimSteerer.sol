@@ -42,9 +42,12 @@ contract ClaimSteerer {
         registry.stake(amount);
     }
 
-    /// @notice Claims one slot of `jobId`; reverts unless it landed on one of `wanted`.
+    /// @notice Claims one slot of `jobId`; reverts unless it landed on one of `wanted`. With claim
+    /// tickets the request cannot resolve in its own block (its seed is that block's hash), so
+    /// there is never a landing to check: this reverts every time, and the steering is gone.
     function claimOnto(uint256 jobId, uint32[] calldata wanted) external onlyOperator {
-        market.claim(jobId, 1);
+        market.requestClaim(jobId, 1);
+        market.resolveClaims(jobId);
         for (uint256 i; i < wanted.length; ++i) {
             uint8 slots = market.segmentOf(jobId, wanted[i]).slots;
             for (uint8 k; k < slots; ++k) {

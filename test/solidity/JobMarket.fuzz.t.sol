@@ -64,11 +64,13 @@ contract JobMarketFuzz is TestBase {
         uint256 jobId = _post(segments, redundancy, redundancy / 2 + 1);
         for (uint256 round; round < 8; ++round) {
             vm.prevrandao(keccak256(abi.encode(randomness, round)));
-            vm.roll(block.number + 1);
+            _nextBlock(keccak256(abi.encode(randomness, round)));
             address p = providers[uint256(keccak256(abi.encode(claimsSeed, round))) % providers.length];
             vm.prank(p);
-            try market.claim(jobId, bound(uint256(keccak256(abi.encode(claimsSeed, round, "n"))), 1, 64)) {} catch {}
+            try market.requestClaim(jobId, bound(uint256(keccak256(abi.encode(claimsSeed, round, "n"))), 1, 64)) {} catch {}
         }
+        _nextBlock(randomness);
+        while (market.resolveClaims(jobId) != 0) {}
         for (uint32 s; s < segments; ++s) {
             IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, s);
             assertTrue(seg.assigned <= seg.slots, "more replicas than slots");
@@ -93,10 +95,13 @@ contract JobMarketFuzz is TestBase {
         address[3] memory holders;
         for (uint8 i; i < 3; ++i) {
             holders[i] = providers[i];
+            _nextBlock(bytes32(uint256(order)));
             vm.prank(holders[i]);
-            market.claim(jobId, 1);
+            market.requestClaim(jobId, 1);
             digests[i] = (cheatMask >> i) & 1 == 1 ? keccak256(abi.encode("garbage", i)) : keccak256("pixels");
         }
+        _nextBlock(bytes32(uint256(order)));
+        market.resolveClaims(jobId);
         for (uint8 i; i < 3; ++i) _commit(jobId, holders[i], digests[i]);
         for (uint8 k; k < 3; ++k) {
             uint8 i = uint8((uint256(k) + order) % 3);

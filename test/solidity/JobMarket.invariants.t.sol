@@ -76,6 +76,10 @@ contract JobMarketInvariants is TestBase {
             for (uint256 j; j < handler.jobCount(); ++j) {
                 uint256 jobId = handler.jobs(j);
                 IJobMarketTypes.JobView memory job = market.jobOf(jobId);
+                (,, IJobMarketTypes.Ticket[] memory waiting) = market.claimQueueOf(jobId);
+                for (uint256 t; t < waiting.length; ++t) {
+                    if (waiting[t].provider == p) expected += uint256(waiting[t].count) * job.collateralPerReplica;
+                }
                 for (uint32 s; s < job.segmentCount; ++s) {
                     for (uint8 r; r < 4; ++r) {
                         IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, s, r);

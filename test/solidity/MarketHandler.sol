@@ -107,14 +107,18 @@ contract MarketHandler is TestBase {
         market.applyFee();
     }
 
-    /// @notice Every provider, in a seeded order, asks for up to `count` slots of the job.
+    /// @notice Every provider, in a seeded order, asks for up to `count` slots of the job; a block
+    /// later anyone resolves the tickets (none may claim in the job's creation block).
     function claim(uint256 jobSeed, uint256 providerSeed, uint256 count) external {
         if (jobs.length == 0) return;
         uint256 jobId = _job(jobSeed);
+        _nextBlock(bytes32(providerSeed));
         for (uint256 i; i < providers.length; ++i) {
             vm.prank(_provider(providerSeed + i));
-            try market.claim(jobId, bound(count, 1, 6)) {} catch {}
+            try market.requestClaim(jobId, bound(count, 1, 6)) {} catch {}
         }
+        _nextBlock(bytes32(providerSeed));
+        market.resolveClaims(jobId);
     }
 
     /// @notice Every provider commits what it holds in the job, one batch each, as nodes do.
@@ -272,8 +276,11 @@ contract MarketHandler is TestBase {
         if (stakedBefore - registry.providerOf(p).staked != forfeit) revert("an abandon slashed other than its forfeit");
         if (market.balanceOf(REQUESTER) - requesterBefore != forfeit) revert("an abandon's forfeit did not reach the requester");
         // The abandoner cannot take the same segments back at once (hostage slots, issue 9.4).
+        _nextBlock(bytes32(jobSeed));
         vm.prank(p);
-        try market.claim(jobId, held.length) {} catch {}
+        try market.requestClaim(jobId, held.length) {} catch {}
+        _nextBlock(bytes32(jobSeed));
+        market.resolveClaims(jobId);
         for (uint256 i; i < held.length; ++i) {
             for (uint8 k; k < 4; ++k) {
                 IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, held[i].segment, k);

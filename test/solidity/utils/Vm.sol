@@ -12,10 +12,18 @@ interface Vm {
     function expectRevert(bytes4 selector) external;
     function prevrandao(bytes32 value) external;
     function roll(uint256 blockNumber) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
 }
 
 abstract contract TestBase {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @dev Moves to the next block and gives the one just left a hash (a rolled-over block has
+    /// none, and claim tickets draw their slots from their request block's hash).
+    function _nextBlock(bytes32 entropy) internal {
+        vm.roll(block.number + 1);
+        vm.setBlockhash(block.number - 1, keccak256(abi.encode(entropy, block.number - 1)));
+    }
 
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
         if (max <= min) return min;
