@@ -1,6 +1,6 @@
 /**
  * Scenario driver for contract tests: deploys the real Ignition module, funds and stakes
- * providers, and speaks the protocol in its own verbs (postJob, claim, commitAll, revealAll),
+ * providers, and speaks the protocol in its own verbs (postJob, claim = request + resolve, commitAll, revealAll),
  * so that full-flow tests read like the path of a job.
  */
 import { expect } from "chai";
@@ -96,11 +96,16 @@ export async function postJob(d: Deployment, overrides: Partial<Record<keyof Job
   return event.args.jobId as bigint;
 }
 
-/** Claims up to `count` slots for `provider`; returns the slots it got. */
+/**
+ * Claims up to `count` slots for `provider` as a provider node does: `requestClaim` (its ticket is
+ * seeded by that block), then `resolveClaims` in the next block (automine). Returns the slots the
+ * ticket got, [] when none was open (the ticket's ClaimLapsed released their collateral).
+ */
 export async function claim(d: Deployment, provider: HardhatEthersSigner, jobId: bigint, count: number) {
-  const tx = await d.market.connect(provider).claim(jobId, count);
-  const [event] = await eventsOf(d, tx, "ReplicasClaimed");
-  return unpackSlots(event.args.slots);
+  await d.market.connect(provider).requestClaim(jobId, count);
+  const resolve = await d.market.connect(provider).resolveClaims(jobId);
+  const claimed = (await eventsOf(d, resolve, "ReplicasClaimed")).filter((e) => e.args.provider === provider.address);
+  return claimed.flatMap((e) => unpackSlots(e.args.slots));
 }
 
 /** Claims until every slot of the job is held, round-robin over `providers`; returns slots per provider. */
@@ -110,13 +115,9 @@ export async function claimEverything(d: Deployment, jobId: bigint, providers: H
   while (progress) {
     progress = false;
     for (const provider of providers) {
-      try {
-        const slots = await claim(d, provider, jobId, 64);
-        held.get(provider)!.push(...slots);
-        progress ||= slots.length > 0;
-      } catch (error) {
-        if (!String(error).includes("JobMarketNothingToClaim")) throw error;
-      }
+      const slots = await claim(d, provider, jobId, 64);
+      held.get(provider)!.push(...slots);
+      progress ||= slots.length > 0;
     }
   }
   return held;
