@@ -59,7 +59,10 @@ export interface MarketPort {
   providerOf(who: Address): Promise<ProviderView>;
   freeStake(who: Address): Promise<bigint>;
   marketBalanceOf(who: Address): Promise<bigint>;
+  /** Requests `count` slots and resolves the ticket in the next block (JobMarket.requestClaim, resolveClaims). */
   claim(jobId: bigint, count: number): Promise<TxResult & { slots: { segment: number; replica: number; leaseEnd: bigint }[] }>;
+  /** Resolves the job's due claim tickets, this node's among them (after a restart between request and resolution). */
+  resolveClaims(jobId: bigint): Promise<TxResult>;
   commit(jobId: bigint, commits: CommitInput[]): Promise<TxResult>;
   reveal(jobId: bigint, reveals: RevealInput[]): Promise<TxResult>;
   /** Gives slots back, publishing why (`AbandonReason`) and in words (at most MAX_ABANDON_DETAIL bytes). */
@@ -93,6 +96,7 @@ export function createMarketPort(client: MarketClient): MarketPort {
     freeStake: (who) => client.freeStake(who),
     marketBalanceOf: (who) => client.marketBalanceOf(who),
     claim: (jobId, count) => client.claim(jobId, count),
+    resolveClaims: (jobId) => client.resolveClaims(jobId),
     commit: (jobId, commits) => client.commit(jobId, commits),
     reveal: (jobId, reveals) => client.reveal(jobId, reveals),
     abandon: (jobId, slots, reason, detail) => client.abandon(jobId, slots, reason, detail),

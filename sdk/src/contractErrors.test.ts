@@ -80,8 +80,8 @@ test("reverts no ABI explains, require strings and transport failures", () => {
 test("decisions switch on the error name; a misspelt name does not compile", () => {
   const decide = (error: unknown): string => {
     switch (contractErrorOf(error)?.name) {
-      case "JobMarketNothingToClaim":
-        return "exhausted";
+      case "JobMarketTooEarly":
+        return "wait";
       case "JobMarketClaimWindowClosed":
       case "JobMarketJobNotOpen":
         return "skip";
@@ -89,10 +89,10 @@ test("decisions switch on the error name; a misspelt name does not compile", () 
         return "retry";
     }
   };
-  assert.equal(decide(new ContractRevertError("claim", { name: "JobMarketNothingToClaim", args: [1n] })), "exhausted");
-  assert.equal(decide(new ContractRevertError("claim", { name: "JobMarketJobNotOpen", args: [1n] })), "skip");
-  assert.equal(decide(new FatalError("CONTRACT_JobMarketNothingToClaim", "a string code alone is not a contract error")), "retry");
+  assert.equal(decide(new ContractRevertError("requestClaim", { name: "JobMarketTooEarly", args: [1n, 5n] })), "wait");
+  assert.equal(decide(new ContractRevertError("requestClaim", { name: "JobMarketJobNotOpen", args: [1n] })), "skip");
+  assert.equal(decide(new FatalError("CONTRACT_JobMarketTooEarly", "a string code alone is not a contract error")), "retry");
   // @ts-expect-error not an error of any of the three contracts
-  const misspelt: ContractErrorName = "JobMarketNothingToClam";
+  const misspelt: ContractErrorName = "JobMarketTooEarlly";
   assert.ok(misspelt);
 });

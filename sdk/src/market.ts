@@ -6,6 +6,7 @@
  */
 import {
   BaseError,
+  getAddress,
   parseEventLogs,
   type Address,
   type ContractFunctionArgs,
@@ -126,7 +127,7 @@ export function createMarketClient(conn: ChainConnection) {
    * cost grew between estimate and inclusion (another provider's claim landed first) does not run
    * out of gas. A transaction that reverts on-chain anyway is explained: out of gas is retryable;
    * otherwise the call is simulated again against the block it was mined in, and the contract's
-   * error decoded (a lost race reads `JobMarketNothingToClaim`, not "reverted").
+   * error decoded (a lost race reads e.g. `JobMarketClaimWindowClosed`, not "reverted").
    */
   function send(
     target: { address: Address; abi: typeof jobMarketAbi | typeof providerRegistryAbi | typeof renderTokenAbi },
@@ -135,7 +136,9 @@ export function createMarketClient(conn: ChainConnection) {
   ): Promise<TxOutcome> {
     const run = async (): Promise<TxOutcome> => {
       const from = account();
-      const call = { address: target.address, abi: target.abi, functionName, args, account: from } as Parameters<typeof publicClient.simulateContract>[0];
+      // Against the pending block: the one this transaction joins. A ticket requested in the latest
+      // block is due there (and its resolution's gas counted), not in the latest block itself.
+      const call = { address: target.address, abi: target.abi, functionName, args, account: from, blockTag: "pending" } as Parameters<typeof publicClient.simulateContract>[0];
       let request;
       let gas: bigint;
       try {
@@ -172,7 +175,7 @@ export function createMarketClient(conn: ChainConnection) {
       return new RetryableError("CHAIN_OUT_OF_GAS", `${action} transaction ${hash} ran out of gas (used all of its ${gasLimit} limit); trying again estimates anew`);
     }
     try {
-      await publicClient.simulateContract({ ...call, blockNumber } as Parameters<typeof publicClient.simulateContract>[0]);
+      await publicClient.simulateContract({ ...call, blockTag: undefined, blockNumber } as Parameters<typeof publicClient.simulateContract>[0]);
     } catch (error) {
       const decoded = toProtocolError(error, action);
       if (decoded instanceof ContractRevertError) return decoded;
@@ -239,11 +242,25 @@ export function createMarketClient(conn: ChainConnection) {
     stake: (amount: bigint) => send(registry, "stake", [amount]),
     requestUnstake: (amount: bigint) => send(registry, "requestUnstake", [amount]),
     withdrawStake: () => send(registry, "withdrawStake", []),
+    /** Asks for `count` slots (locks their collateral); the ticket resolves in a later block. */
+    requestClaim: (jobId: bigint, count: number) => send(market, "requestClaim", [jobId, BigInt(count)]),
+    /** Resolves the job's due tickets (anyone's, oldest first); a ticket is due the block after its request. */
+    resolveClaims: (jobId: bigint) => send(market, "resolveClaims", [jobId]),
+    /**
+     * Claims as a provider does: `requestClaim`, then `resolveClaims` in a later block (the request's
+     * block hash, unknown when it was signed, draws the slots). Returns the slots assigned to this
+     * account in either transaction ([] when none was open: the ticket lapsed unfilled) — a ticket
+     * resolved in passing by someone else's transaction in between shows in the events instead.
+     */
     claim: async (jobId: bigint, count: number) => {
-      const outcome = await send(market, "claim", [jobId, BigInt(count)]);
-      const [claimed] = eventsNamed(outcome.events, "ReplicasClaimed");
-      const leaseEnd = claimed.args.leaseEnd;
-      return { ...outcome, leaseEnd, slots: unpackSlots(claimed.args.slots).map((slot) => ({ ...slot, leaseEnd })) };
+      const me = account().address;
+      const request = await send(market, "requestClaim", [jobId, BigInt(count)]);
+      const resolution = await send(market, "resolveClaims", [jobId]);
+      const mine = eventsNamed([...request.events, ...resolution.events], "ReplicasClaimed").filter(
+        (e) => getAddress(e.args.provider) === getAddress(me),
+      );
+      const slots = mine.flatMap((e) => unpackSlots(e.args.slots).map((slot) => ({ ...slot, leaseEnd: e.args.leaseEnd })));
+      return { ...resolution, request, leaseEnd: mine.at(-1)?.args.leaseEnd, slots };
     },
     commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
     reveal: (jobId: bigint, reveals: RevealInput[]) =>

@@ -1,10 +1,11 @@
 /**
- * Two providers race for the last free slot on a real chain (Hardhat node + the real Ignition
- * deployment), both transactions in one block (issue 12 item 10): both simulate fine, one wins,
- * the other reverts on-chain. The loser's error must say why — the contract's
- * `JobMarketNothingToClaim`, decoded by simulating the call again against the block it was mined
- * in — not a bare "reverted on-chain", so the worker's decisions switch on it. Every transaction
- * carries the estimate's headroom (a claim's cost can grow between estimate and inclusion).
+ * Transactions that race on a real chain (Hardhat node + the real Ignition deployment), both in one
+ * block (issue 12 item 10). Two providers ask for the last free slot in one block: with claim
+ * tickets neither reverts — both requests lock collateral, the first ticket takes the slot and the
+ * other lapses unfilled with its collateral back. Two keepers expire the same missed lease in one
+ * block: both simulate fine, one wins, the other reverts on-chain, and its error must say why — the
+ * contract's `JobMarketNotExpirable`, decoded by simulating the call again against the block it was
+ * mined in — not a bare "reverted on-chain". Every transaction carries the estimate's headroom.
  */
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
@@ -45,7 +46,7 @@ after(async () => {
   await rm(join(import.meta.dirname, "../../../ignition/deployments", DEPLOYMENT), { recursive: true, force: true });
 });
 
-test("the loser of a claim race in one block gets the decoded contract error; transactions carry gas headroom", { timeout: 120_000 }, async () => {
+test("racing claims in one block: the second ticket lapses unfilled at no cost; a racing expire's loser gets the decoded contract error; transactions carry gas headroom", { timeout: 120_000 }, async () => {
   const deployer = await client(DEVNET_ROLES.deployer);
   const requester = await client(DEVNET_ROLES.requester);
   const providers = [await client(DEVNET_ROLES.firstProvider), await client(DEVNET_ROLES.firstProvider + 1)];
@@ -72,30 +73,58 @@ test("the loser of a claim race in one block gets the decoded contract error; tr
     maxFeeBps: 1_000,
   });
 
-  // Both claims are simulated against the same state and mined in the same block.
-  await rpc("evm_setAutomine", [false]);
-  const racing = providers.map((p) => p.claim(jobId, 1).then((r) => ({ ok: r }), (error: unknown) => ({ error })));
-  // Wait until both transactions are in the mempool, then mine them together.
-  for (let i = 0; i < 200; i++) {
-    const pending = (await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: unknown[] };
-    if (pending.transactions.length >= 2) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await rpc("evm_mine");
-  await rpc("evm_setAutomine", [true]);
-  const outcomes = await Promise.all(racing);
+  // Both requests are simulated against the same state and mined in the same block.
+  const freeBefore = await Promise.all(providers.map((p) => p.freeStake(p.account!)));
+  const racing = await inOneBlock(providers.map((p) => () => p.claim(jobId, 1)));
+  const claims = racing.map((o) => {
+    if ("error" in o) throw o.error;
+    return o.ok;
+  });
+  assert.deepEqual(claims.map((c) => c.slots.length).sort(), [0, 1], "one ticket takes the slot, the other finds nothing open");
+  const loser = claims.findIndex((c) => c.slots.length === 0);
+  assert.equal(await providers[loser]!.freeStake(providers[loser]!.account!), freeBefore[loser], "the unfilled ticket's collateral is back");
+  // Whichever resolution ran first resolved both due tickets, oldest first.
+  const lapsed = claims.flatMap((c) => c.events).filter((e) => e.eventName === "ClaimLapsed");
+  assert.equal(lapsed.length, 1, "the losing ticket's resolution says it lapsed unfilled");
+  assert.equal(lapsed[0]!.args.provider, providers[loser]!.account);
+  assert.equal(lapsed[0]!.args.forfeited, 0n, "an unfilled ticket forfeits nothing");
 
-  const winners = outcomes.filter((o) => "ok" in o);
-  const losers = outcomes.filter((o): o is { error: unknown } => "error" in o);
-  assert.equal(winners.length, 1, JSON.stringify(outcomes.map((o) => ("error" in o ? String(o.error) : "ok"))));
-  assert.equal(losers.length, 1);
+  // The winner's transactions were sent with the estimate's headroom.
+  const won = claims[1 - loser]!;
+  for (const tx of [won.request, won]) {
+    const sent = await requester.conn.publicClient.getTransaction({ hash: tx.hash });
+    assert.ok(sent.gas >= gasWithHeadroom(tx.gasUsed) - 30_000n, `gas limit ${sent.gas} for ${tx.gasUsed} used`);
+    assert.ok(sent.gas > tx.gasUsed + 20_000n, `gas limit ${sent.gas} leaves headroom over ${tx.gasUsed}`);
+  }
+
+  // Two keepers expire the winner's missed lease in one block: one wins, the other's revert is decoded.
+  await rpc("evm_increaseTime", [120]);
+  await rpc("evm_mine");
+  const keepers = [await client(DEVNET_ROLES.firstProvider + 2), await client(DEVNET_ROLES.firstProvider + 3)];
+  const slot = won.slots[0]!;
+  const expiring = await inOneBlock(keepers.map((k) => () => k.expire(jobId, [{ segment: slot.segment, replica: slot.replica }])));
+  const winners = expiring.filter((o) => "ok" in o);
+  const losers = expiring.filter((o): o is { error: unknown } => "error" in o);
+  assert.equal(winners.length, 1, JSON.stringify(expiring.map((o) => ("error" in o ? String(o.error) : "ok"))));
   const error = losers[0]!.error;
   assert.ok(error instanceof ContractRevertError, `the loser's error: ${String(error)}`);
-  assert.equal(contractErrorOf(error)?.name, "JobMarketNothingToClaim", (error as Error).message);
-
-  // The winner's transaction was sent with the estimate's headroom.
-  const won = (winners[0] as { ok: Awaited<ReturnType<MarketClient["claim"]>> }).ok;
-  const sent = await requester.conn.publicClient.getTransaction({ hash: won.hash });
-  assert.ok(sent.gas >= gasWithHeadroom(won.gasUsed) - 30_000n, `gas limit ${sent.gas} for ${won.gasUsed} used`);
-  assert.ok(sent.gas > won.gasUsed + 20_000n, `gas limit ${sent.gas} leaves headroom over ${won.gasUsed}`);
+  assert.equal(contractErrorOf(error)?.name, "JobMarketNotExpirable", (error as Error).message);
 });
+
+/** Runs the calls with automine off until each has a transaction pending, mines them in one block. */
+async function inOneBlock<T>(calls: (() => Promise<T>)[]): Promise<({ ok: T } | { error: unknown })[]> {
+  await rpc("evm_setAutomine", [false]);
+  try {
+    const racing = calls.map((call) => call().then((ok) => ({ ok }), (error: unknown) => ({ error })));
+    for (let i = 0; i < 200; i++) {
+      const pending = (await rpc("eth_getBlockByNumber", ["pending", false])) as { transactions: unknown[] };
+      if (pending.transactions.length >= calls.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await rpc("evm_mine");
+    await rpc("evm_setAutomine", [true]);
+    return await Promise.all(racing);
+  } finally {
+    await rpc("evm_setAutomine", [true]);
+  }
+}

@@ -23,6 +23,7 @@ import {
   JobStatus as ChainJobStatus,
   keeperFee,
   packSlot,
+  unpackSlot,
   ReplicaState as ChainReplicaState,
   reputationScore,
   SegmentStatus as ChainSegmentStatus,
@@ -65,6 +66,11 @@ interface FakeJob {
   params: JobParamsOnChain;
   status: number;
   segments: FakeSegment[];
+  createdBlock: bigint;
+  /** Claim tickets waiting to resolve, oldest first (JobMarket's claim queue). */
+  waiting: { provider: Address; count: number; seedBlock: bigint }[];
+  /** When each provider last gave a slot back (the contract's re-draw cooldown, one lease). */
+  lastGiveBack: Map<string, bigint>;
 }
 
 interface FakeProvider {
@@ -122,7 +128,7 @@ export class FakeMarket {
       revealDeadline: 0n,
       replicas: [],
     }));
-    this.jobs.set(jobId, { requester, params, status: ChainJobStatus.Open, segments });
+    this.jobs.set(jobId, { requester, params, status: ChainJobStatus.Open, segments, createdBlock: this.block, waiting: [], lastGiveBack: new Map() });
     this.emit("JobCreated", { jobId, requester, params, feeBps: 100, escrow: 0n });
     this.mine();
     return jobId;
@@ -132,6 +138,15 @@ export class FakeMarket {
     const job = this.job(jobId);
     job.status = ChainJobStatus.Cancelled;
     this.emit("JobCancelled", { jobId, refunded: 0n });
+    this.mine();
+  }
+
+  /**
+   * `who` requests `count` slots and its ticket is left waiting, as for a node that stopped between
+   * its request and the ticket's resolution (the resolution is anyone's next transaction on the job).
+   */
+  leaveTicketWaiting(who: Address, jobId: bigint, count: number): void {
+    this.requestClaim(who, jobId, count);
     this.mine();
   }
 
@@ -192,6 +207,7 @@ export class FakeMarket {
       freeStake: (who) => guard("freeStake", () => self.freeStakeOf(who)),
       marketBalanceOf: (who) => guard("marketBalanceOf", () => self.balances.get(who.toLowerCase()) ?? 0n),
       claim: (jobId, count) => write("claim", [jobId, count], () => ({ slots: self.claim(account, jobId, count) })),
+      resolveClaims: (jobId) => write("resolveClaims", [jobId], () => ({ resolved: self.resolveDue(jobId) })),
       commit: (jobId, commits) => write("commit", [jobId, commits], () => (self.commit(account, jobId, commits), {})),
       reveal: (jobId, reveals) => write("reveal", [jobId, reveals], () => (self.reveal(account, jobId, reveals), {})),
       abandon: (jobId, slots, reason, detail) => write("abandon", [jobId, slots, reason, detail], () => (self.abandon(account, jobId, slots, reason, detail), {})),
@@ -258,36 +274,78 @@ export class FakeMarket {
 
   // ------------------------------------------------------------------------------------ protocol
 
+  /** Request then resolution in the next block, as the sdk's `claim` does; returns `who`'s new slots. */
   private claim(who: Address, jobId: bigint, count: number) {
+    const before = this.log.length + this.pending.length;
+    this.requestClaim(who, jobId, count);
+    this.mine();
+    this.resolveDue(jobId);
+    return [...this.log.slice(before), ...this.pending]
+      .filter((e) => e.eventName === "ReplicasClaimed" && e.args.provider === who)
+      .flatMap((e) => (e.args as { slots: readonly bigint[]; leaseEnd: bigint }).slots.map((packed) => ({ ...unpackSlot(packed), leaseEnd: (e.args as { leaseEnd: bigint }).leaseEnd })));
+  }
+
+  /** JobMarket.requestClaim: checks, locks `count` x collateral, resolves due tickets, queues this one. */
+  private requestClaim(who: Address, jobId: bigint, count: number): void {
     const job = this.job(jobId);
     if (job.status !== ChainJobStatus.Open) throw revert("JobMarketJobNotOpen", jobId);
     const leaseEnd = this.now() + BigInt(job.params.leaseDuration);
-    if (leaseEnd > job.params.deadline) throw revert("JobMarketClaimWindowClosed", jobId);
+    if (leaseEnd > job.params.deadline) throw revert("JobMarketClaimWindowClosed", jobId, job.params.deadline - BigInt(job.params.leaseDuration));
+    if (this.block <= job.createdBlock) throw revert("JobMarketTooEarly", jobId, job.createdBlock + 1n);
     const p = this.providers.get(who.toLowerCase());
     if (!p?.registered) throw revert("ProviderRegistryNotRegistered", who);
     if (score(p) < job.params.minReputation) throw revert("ProviderRegistryReputationTooLow", who);
-    const claimed: { segment: number; replica: number; leaseEnd: bigint }[] = [];
-    for (const [segment, s] of job.segments.entries()) {
-      if (claimed.length >= count) break;
-      const replicas = s.replicas.filter((r) => r !== undefined);
-      const assigned = replicas.filter((r) => r.state !== ChainReplicaState.Empty && r.state !== ChainReplicaState.Settled).length;
-      if (!isSegmentClaimableBy({ status: s.status, slots: s.slots, assigned, revealDeadline: s.revealDeadline }, replicas, who, job.params.redundancy, { now: this.now(), leaseDuration: job.params.leaseDuration })) continue;
-      // Like JobMarket._tryClaim: the lowest empty slot, preferring one that keeps no give-back's record.
-      let free = -1;
-      for (let k = s.slots - 1; k >= 0; k--) if (!s.replicas[k]) free = k;
-      if (free < 0) for (let k = s.slots - 1; k >= 0; k--) if (s.replicas[k]!.state === ChainReplicaState.Empty) free = k;
-      if (free >= 0) claimed.push({ segment, replica: free, leaseEnd });
+    const gaveBack = job.lastGiveBack.get(who.toLowerCase());
+    if (gaveBack !== undefined && this.now() < gaveBack + BigInt(job.params.leaseDuration)) {
+      throw revert("JobMarketGiveBackCooldown", jobId, gaveBack + BigInt(job.params.leaseDuration));
     }
-    if (claimed.length === 0) throw revert("JobMarketNothingToClaim", jobId);
-    const need = BigInt(claimed.length) * job.params.collateralPerReplica;
+    const need = BigInt(count) * job.params.collateralPerReplica;
+    this.resolveDue(jobId);
     if (p.staked - p.locked < need) throw revert("ProviderRegistryInsufficientFreeStake", who, p.staked - p.locked, need);
     p.locked += need;
-    for (const c of claimed) {
-      job.segments[c.segment].replicas[c.replica] = { provider: who, state: ChainReplicaState.Claimed, leaseEnd };
-      job.segments[c.segment].touched = true;
+    job.waiting.push({ provider: who, count, seedBlock: this.block });
+    this.emit("ClaimRequested", { jobId, provider: who, count: BigInt(count), seedBlock: this.block });
+  }
+
+  /**
+   * JobMarket._resolveDue: tickets seeded before this block, oldest first; each takes the lowest
+   * claimable segments (the contract draws a random start: tests here must not depend on which),
+   * the rest of the ticket lapses unfilled with its collateral back.
+   */
+  resolveDue(jobId: bigint): number {
+    const job = this.job(jobId);
+    let resolved = 0;
+    while (job.waiting.length > 0 && job.waiting[0].seedBlock < this.block) {
+      const ticket = job.waiting.shift()!;
+      resolved++;
+      const p = this.providers.get(ticket.provider.toLowerCase())!;
+      const leaseEnd = this.now() + BigInt(job.params.leaseDuration);
+      const claimed: { segment: number; replica: number }[] = [];
+      if (job.status === ChainJobStatus.Open && leaseEnd <= job.params.deadline) {
+        for (const [segment, s] of job.segments.entries()) {
+          if (claimed.length >= ticket.count) break;
+          const replicas = s.replicas.filter((r) => r !== undefined);
+          const assigned = replicas.filter((r) => r.state !== ChainReplicaState.Empty && r.state !== ChainReplicaState.Settled).length;
+          if (!isSegmentClaimableBy({ status: s.status, slots: s.slots, assigned, revealDeadline: s.revealDeadline }, replicas, ticket.provider, job.params.redundancy, { now: this.now(), leaseDuration: job.params.leaseDuration })) continue;
+          // Like JobMarket._tryClaim: the lowest empty slot, preferring one that keeps no give-back's record.
+          let free = -1;
+          for (let k = s.slots - 1; k >= 0; k--) if (!s.replicas[k]) free = k;
+          if (free < 0) for (let k = s.slots - 1; k >= 0; k--) if (s.replicas[k]!.state === ChainReplicaState.Empty) free = k;
+          if (free >= 0) claimed.push({ segment, replica: free });
+        }
+      }
+      for (const c of claimed) {
+        job.segments[c.segment].replicas[c.replica] = { provider: ticket.provider, state: ChainReplicaState.Claimed, leaseEnd };
+        job.segments[c.segment].touched = true;
+      }
+      if (claimed.length) this.emit("ReplicasClaimed", { jobId, provider: ticket.provider, leaseEnd, slots: claimed.map((c) => packSlot(c.segment, c.replica)) });
+      const unfilled = ticket.count - claimed.length;
+      if (unfilled > 0) {
+        p.locked -= BigInt(unfilled) * job.params.collateralPerReplica;
+        this.emit("ClaimLapsed", { jobId, provider: ticket.provider, unfilled: BigInt(unfilled), forfeited: 0n });
+      }
     }
-    this.emit("ReplicasClaimed", { jobId, provider: who, leaseEnd, slots: claimed.map((c) => packSlot(c.segment, c.replica)) });
-    return claimed;
+    return resolved;
   }
 
   private commit(who: Address, jobId: bigint, commits: CommitInput[]): void {
@@ -394,6 +452,8 @@ export class FakeMarket {
 
   private abandon(who: Address, jobId: bigint, slots: Slot[], reason: number, detail: string): void {
     const job = this.job(jobId);
+    this.resolveDue(jobId);
+    job.lastGiveBack.set(who.toLowerCase(), this.now());
     const max = Number(jobMarketConstants.MAX_ABANDON_DETAIL);
     if (new TextEncoder().encode(detail).length > max) throw revert("JobMarketAbandonDetailTooLong", new TextEncoder().encode(detail).length, max);
     for (const ref of slots) {
@@ -415,6 +475,7 @@ export class FakeMarket {
 
   private expire(keeper: Address, jobId: bigint, slots: Slot[]): void {
     const job = this.job(jobId);
+    this.resolveDue(jobId);
     for (const ref of slots) {
       const s = this.segment(job, jobId, ref.segment);
       const r = s.replicas[ref.replica];
@@ -432,6 +493,7 @@ export class FakeMarket {
 
   private closeSegments(jobId: bigint, segments: number[]): void {
     const job = this.job(jobId);
+    this.resolveDue(jobId);
     for (const segment of segments) {
       const s = this.segment(job, jobId, segment);
       const view = this.segmentView(jobId, segment);

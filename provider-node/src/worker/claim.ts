@@ -24,8 +24,48 @@ export async function manifestOf(ctx: WorkerContext, jobId: bigint): Promise<Man
   return manifest;
 }
 
+/** How often the node looks for claim tickets of its own left waiting (a restart between request and resolution). */
+export const TICKET_CHECK_INTERVAL_MS = 30_000;
+
+/**
+ * A claim is a request and, a block later, its resolution (the sdk's `claim` sends both). A node that
+ * stopped in between left a ticket waiting with its collateral locked: the contract resolves it in
+ * passing on anyone's next claim, give-back or expiry of the job, and lets it lapse after 256 blocks
+ * at a forfeit. So the node resolves its own waiting tickets itself, from the fold's claim queue.
+ */
+export async function resolveWaitingTickets(ctx: WorkerContext): Promise<void> {
+  const { store, market } = ctx.d;
+  const last = ctx.lastTicketCheck ?? -Infinity;
+  if (ctx.d.clock.now() - last < TICKET_CHECK_INTERVAL_MS) return;
+  ctx.lastTicketCheck = ctx.d.clock.now();
+  let latest: bigint;
+  try {
+    latest = await market.blockNumber();
+  } catch (error) {
+    ctx.failed("tickets", error, {}, "reading the block number");
+    return;
+  }
+  for (const job of store.listJobs({})) {
+    const record = store.market.loadFoldJob(job.jobId, []);
+    const mine = record?.tickets?.filter((t) => t.provider.toLowerCase() === ctx.me.toLowerCase() && t.seedBlock < latest + 1n) ?? [];
+    if (mine.length === 0) continue;
+    const key = `resolve:${job.jobId}`;
+    if (!ctx.ready(key)) continue;
+    try {
+      await market.resolveClaims(job.jobId);
+      ctx.backoff.succeeded(key);
+      ctx.log.info({ jobId: String(job.jobId), tickets: mine.length }, `resolved ${mine.length} claim ticket(s) of job ${job.jobId} left waiting`);
+      await ctx.syncQuietly();
+      startRenders(ctx, Number(await market.latestTimestamp()));
+    } catch (error) {
+      ctx.failed(key, error, { jobId: String(job.jobId) }, "resolving claim tickets");
+    }
+  }
+}
+
 export async function claimWork(ctx: WorkerContext, now: number): Promise<void> {
   const { store, config, market } = ctx.d;
+  await resolveWaitingTickets(ctx);
   const candidates = store.listJobs({ status: "open" }).filter((job) => !(job.decision === "skipped" && job.final));
   if (candidates.length === 0) return;
   for (const job of candidates) {
@@ -107,7 +147,16 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
     const count = Math.min(free, affordable, MAX_BATCH, open, trial ? 1 : MAX_BATCH);
     if (count <= 0) continue;
     try {
-      await market.claim(job.jobId, count);
+      const { slots } = await market.claim(job.jobId, count);
+      if (slots.length === 0) {
+        // The ticket found nothing open to this node when it resolved (its collateral is back).
+        ctx.exhausted.set(job.jobId, ctx.d.clock.now());
+        ctx.backoff.succeeded(key);
+        ctx.situation = undefined;
+        await ctx.syncQuietly();
+        ctx.log.debug({ jobId: String(job.jobId) }, "nothing left to claim in this job for now");
+        continue;
+      }
       if (trial) {
         // Counted only once the claim is on-chain (a paused node or a failed claim has not tried).
         ctx.deferred.markTrial(job.jobId);
@@ -128,9 +177,14 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
       startRenders(ctx, now);
     } catch (error) {
       switch (contractErrorOf(error)?.name) {
-        case "JobMarketNothingToClaim":
+        case "JobMarketTooEarly":
+          // Requested in the job's creation block: the next tick is a later block.
+          ctx.log.debug({ jobId: String(job.jobId) }, "the job was created in this block: claiming from the next");
+          break;
+        case "JobMarketGiveBackCooldown":
+          // This node gave a slot of the job back less than a lease ago: no new draw until then.
           ctx.exhausted.set(job.jobId, ctx.d.clock.now());
-          ctx.log.debug({ jobId: String(job.jobId) }, "nothing left to claim in this job for now");
+          ctx.log.debug({ jobId: String(job.jobId) }, `no new claim on job ${job.jobId} yet: ${(error as Error).message}`);
           break;
         case "JobMarketClaimWindowClosed":
         case "JobMarketJobNotOpen":

@@ -88,6 +88,8 @@ export class WorkerContext {
   readonly toAbandon = new Map<number, GiveBack>();
   /** Jobs where the last claim found nothing to claim, until a slot reopens (or a minute passes). */
   readonly exhausted = new Map<bigint, number>();
+  /** When `resolveWaitingTickets` last looked (clock ms). */
+  lastTicketCheck?: number;
   /** Measured ÷ estimated render time, applied to every estimate. */
   readonly speed: RenderSpeed;
   /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */

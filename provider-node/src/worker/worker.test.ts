@@ -72,6 +72,18 @@ test("restart after a crash while rendering: renders again and settles", async (
   assert.equal(events("ReplicasClaimed").length, 1, "no second claim");
 });
 
+test("restart after a crash between a claim's request and its resolution: the node resolves its own waiting ticket and renders, without a second request", async () => {
+  const { jobId } = await postJob(world, { tiles: 2, redundancy: 1 });
+  // The node sent requestClaim(2) and stopped before resolveClaims: its collateral is locked, no slots yet.
+  world.market.leaveTicketWaiting(PROVIDER_A, jobId, 2);
+  assert.equal(world.market.freeStakeOf(PROVIDER_A), 1_000n * TOKEN - 2n * world.market.jobView(jobId).collateralPerReplica);
+  const a = await startNode(world, PROVIDER_A, { name: "a" });
+  await until(() => statesOf(a, jobId).join() === "0:accepted,1:accepted", "both segments accepted after the ticket resolved");
+  assert.equal(world.market.calls.filter((c) => c.method === "resolveClaims" && c.from === PROVIDER_A).length, 1, "the node resolved its waiting ticket");
+  assert.equal(events("ClaimRequested").length, 1, "no second request: the waiting ticket was the node's claim");
+  assert.equal(events("ClaimLapsed").length, 0);
+});
+
 test("restart with a rendered replica: commits with the salt saved before the crash", async () => {
   const { jobId } = await postJob(world, { tiles: 2, redundancy: 2 });
   // Segment 1 never finishes, so segment 0 waits (rendered, salt saved) to share its commit.

@@ -39,7 +39,7 @@
  * their RPC and only want the state (the provider node) turn them off.
  */
 import { getAddress, keccak256, type Address, type Hex } from "viem";
-import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames, Verification } from "../contracts.generated.ts";
+import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames, Verification, jobMarketConstants } from "../contracts.generated.ts";
 import type { JobParamsOnChain } from "../market.ts";
 import { sortEvents } from "./events.ts";
 import { isSegmentDone } from "./predicates.ts";
@@ -132,6 +132,19 @@ export interface GiveBackRecord {
   blockNumber: bigint;
 }
 
+/**
+ * One claim request (`ClaimRequested`) waiting to resolve: the contract draws its slots from the
+ * hash of `seedBlock` in a later block and resolves a job's tickets first-in first-out.
+ */
+export interface TicketRecord {
+  provider: Address;
+  count: number;
+  seedBlock: bigint;
+  requestTx: Hex;
+  /** Slots assigned so far (`ReplicasClaimed`); the rest lapse (`ClaimLapsed`). */
+  filled: number;
+}
+
 /** A job's parameters as its JobCreated event carries them (verification Exact, tolerance 0 for earlier contract versions). */
 export type JobParamsRecord = JobParamsOnChain;
 
@@ -157,6 +170,11 @@ export interface JobRecord {
   /** Refund paid by `cancelJob`, when cancelled. */
   cancelRefund?: bigint;
   outputCids: string[];
+  /** Claim requests not resolved yet, oldest first (the contract's claim queue). */
+  tickets: TicketRecord[];
+  /** Slots of this job's tickets that lapsed unfilled, and the collateral their lapses forfeited. */
+  lapsedSlots: number;
+  lapseForfeited: bigint;
   createdBlock: bigint;
   createdTx: Hex;
   /** Block of the last event of this job. */
@@ -456,6 +474,20 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     if (seg.status === SEGMENT_STATUS.Accepted) late.set(rep, job);
   };
 
+  /** The ticket a ReplicasClaimed / ClaimLapsed resolves: the oldest waiting one (FIFO), which must be the provider's. */
+  const resolvingTicket = (job: JobRecord, provider: Address): TicketRecord | undefined => {
+    const head = job.tickets[0];
+    if (!head) {
+      anomaly(`job ${job.jobId}`, `slots were resolved for ${provider} with no claim request waiting`);
+      return undefined;
+    }
+    if (head.provider !== getAddress(provider)) {
+      anomaly(`job ${job.jobId}`, `the oldest waiting ticket is ${head.provider}'s, but ${provider}'s resolved first`);
+      return undefined;
+    }
+    return head;
+  };
+
   switch (e.eventName) {
     // ============================================================ market: jobs
     case "JobCreated": {
@@ -497,6 +529,9 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
         credits: zeroCredits(),
         creditsToRequester: zeroCredits(),
         outputCids: [],
+        tickets: [],
+        lapsedSlots: 0,
+        lapseForfeited: 0n,
         createdBlock: e.blockNumber,
         createdTx: e.transactionHash,
         lastBlock: e.blockNumber,
@@ -521,10 +556,43 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       return;
     }
 
+    // ============================================================ market: claim tickets
+    case "ClaimRequested": {
+      const job = jobOf();
+      if (!job) return;
+      if (job.status !== JOB_STATUS.Open) anomaly(`job ${job.jobId}`, "a claim was requested while the job was not open");
+      if (BigInt(a.seedBlock as bigint) !== e.blockNumber) anomaly(`job ${job.jobId}`, `a ticket seeded by block ${a.seedBlock} was requested in block ${e.blockNumber}`);
+      if (e.blockNumber === job.createdBlock) anomaly(`job ${job.jobId}`, "a claim was requested in the job's creation block");
+      job.tickets.push({ provider: getAddress(a.provider as string), count: Number(a.count), seedBlock: BigInt(a.seedBlock as bigint), requestTx: e.transactionHash, filled: 0 });
+      return;
+    }
+    case "ClaimLapsed": {
+      const job = jobOf();
+      if (!job) return;
+      const ticket = resolvingTicket(job, a.provider as Address);
+      if (!ticket) return;
+      const unfilled = Number(a.unfilled);
+      const forfeited = BigInt(a.forfeited as bigint);
+      if (ticket.filled + unfilled !== ticket.count) anomaly(`job ${job.jobId}`, `a ticket of ${ticket.count} slots filled ${ticket.filled} and lapsed ${unfilled}`);
+      const most = (BigInt(unfilled) * job.params.collateralPerReplica * BigInt(jobMarketConstants.LAPSE_FORFEIT_BPS)) / 10_000n;
+      if (forfeited !== 0n && forfeited !== most) anomaly(`job ${job.jobId}`, `a lapsed ticket forfeited ${forfeited}, not 0 or ${most}`);
+      job.lapsedSlots += unfilled;
+      job.lapseForfeited += forfeited;
+      job.tickets.shift();
+      return;
+    }
+
     // ============================================================ market: replicas
     case "ReplicasClaimed": {
       const job = jobOf();
       if (!job) return;
+      const ticket = resolvingTicket(job, a.provider as Address);
+      if (ticket) {
+        ticket.filled += (a.slots as readonly bigint[]).length;
+        if (ticket.filled > ticket.count) anomaly(`job ${job.jobId}`, `a ticket of ${ticket.count} slots was given ${ticket.filled}`);
+        if (e.blockNumber <= ticket.seedBlock) anomaly(`job ${job.jobId}`, `a ticket seeded by block ${ticket.seedBlock} resolved in block ${e.blockNumber}`);
+        if (ticket.filled >= ticket.count) job.tickets.shift();
+      }
       for (const packed of a.slots as readonly bigint[]) {
         const { segment, replica } = unpackSlot(packed);
         claimSlot(job, segmentIn(job, segment), replica, a.provider, BigInt(a.leaseEnd as bigint));
