@@ -13,6 +13,7 @@ import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 import {FingerprintLib} from "./libraries/Fingerprint.sol";
 import {JobRules} from "./JobRules.sol";
+import {AgreementLib} from "./libraries/Agreement.sol";
 
 /// @title JobMarket — escrowed render jobs settled by redundant-render agreement
 /// @notice Behaviour, errors and events are documented in IJobMarketTypes. This code holds job creation,
@@ -326,7 +327,9 @@ contract JobMarket is JobMarketBase, IJobMarket {
         ClaimQueue memory q = _claimQueues[jobId];
         waiting = new Ticket[](q.tail - q.head);
         for (uint256 i; i < waiting.length; ++i) {
-            StoredTicket memory t = _tickets[jobId][q.head + i];
+            StoredTicket memory t = i == 0 && q.firstCount != 0
+                ? StoredTicket(q.firstProviderId, q.firstCount, q.firstSeedBlock)
+                : _tickets[jobId][q.head + i];
             waiting[i] = Ticket(_providerAccounts[t.providerId], t.count, t.seedBlock);
         }
         return (q.createdBlock, q.head, waiting);
@@ -374,7 +377,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
             verification: p.verification,
             toleranceBps: p.toleranceBps
         });
-        _claimQueues[jobId] = ClaimQueue(0, 0, uint40(block.number));
+        _claimQueues[jobId] = ClaimQueue(0, 0, uint40(block.number), 0, 0, 0);
         _totalEscrow += escrow;
         emit JobCreated(jobId, msg.sender, p, fee, escrow);
         _pull(escrow);
@@ -512,6 +515,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         for (uint8 k; k < slots; ++k) {
             if ((considered >> k) & 1 != 0) seals[k] = reps[k].seal;
         }
+        if (c.job.verification == Verification.Exact) return AgreementLib.best(AgreementLib.exactMasks(seals, considered));
         return _rules.support(
             c.jobId,
             rv.segment,

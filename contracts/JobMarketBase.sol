@@ -109,11 +109,17 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         uint40 seedBlock;
     }
 
-    /// @dev A job's claim queue: tickets [head, tail) wait in `_tickets`; written at creation.
+    /// @dev A job's claim queue, one slot written at creation: tickets [head, tail) wait, oldest
+    /// first. A ticket requested into an empty queue is kept here (`first*`, count != 0), in the slot
+    /// every request and resolution writes anyway; only tickets queued behind it use `_tickets`.
+    /// So the inline ticket, when present, is always the one at `head`.
     struct ClaimQueue {
         uint32 head;
         uint32 tail;
         uint40 createdBlock;
+        uint32 firstProviderId;
+        uint8 firstCount;
+        uint40 firstSeedBlock;
     }
 
     /// @dev Running totals while a segment is being accepted.
@@ -462,20 +468,30 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     /// most MAX_BATCH slots per call (but always at least one ticket). Returns how many resolved.
     /// Every path that changes the open set calls this first, so a due ticket meets the open set
     /// its seed block left, whoever calls and whenever.
-    function _resolveDue(Ctx memory c) internal returns (uint256 resolved) {
-        ClaimQueue memory q = _claimQueues[c.jobId];
+    function _resolveDue(Ctx memory c, ClaimQueue memory q) internal returns (uint256 resolved) {
         uint256 budget = MAX_BATCH;
         while (q.head < q.tail) {
-            StoredTicket memory t = _tickets[c.jobId][q.head];
+            bool held = q.firstCount != 0;
+            StoredTicket memory t = held
+                ? StoredTicket(q.firstProviderId, q.firstCount, q.firstSeedBlock)
+                : _tickets[c.jobId][q.head];
             if (t.seedBlock >= block.number) break;
             if (resolved != 0 && t.count > budget) break;
-            delete _tickets[c.jobId][q.head];
+            if (held) (q.firstProviderId, q.firstCount, q.firstSeedBlock) = (0, 0, 0);
+            else delete _tickets[c.jobId][q.head];
             _resolveTicket(c, t, q.head);
             budget -= t.count < budget ? t.count : budget;
             ++q.head;
             ++resolved;
         }
-        if (resolved != 0) _claimQueues[c.jobId].head = q.head;
+    }
+
+    /// @dev `_resolveDue` for the paths that change the open set; stores the queue if it moved.
+    function _resolveDueAndStore(Ctx memory c) internal returns (uint256 resolved) {
+        ClaimQueue memory q = _claimQueues[c.jobId];
+        if (q.head == q.tail) return 0;
+        resolved = _resolveDue(c, q);
+        if (resolved != 0) _claimQueues[c.jobId] = q;
     }
 
     /// @dev Draws one ticket's slots; releases what it could not fill (a lapse on an open job forfeits).

@@ -44,10 +44,12 @@ contract JobMarketExtension is JobMarketBase {
             cooldownEnd += c.job.leaseDuration;
             if (block.timestamp < cooldownEnd) revert JobMarketGiveBackCooldown(jobId, cooldownEnd);
         }
-        if (_resolveDue(c) != 0) q.head = _claimQueues[jobId].head;
+        _resolveDue(c, q);
         if (q.tail - q.head >= MAX_QUEUED_TICKETS) revert JobMarketClaimQueueFull(jobId);
-        _tickets[jobId][q.tail] = StoredTicket(providerId, uint8(count), uint40(block.number));
-        _claimQueues[jobId].tail = q.tail + 1;
+        if (q.head == q.tail) (q.firstProviderId, q.firstCount, q.firstSeedBlock) = (providerId, uint8(count), uint40(block.number));
+        else _tickets[jobId][q.tail] = StoredTicket(providerId, uint8(count), uint40(block.number));
+        ++q.tail;
+        _claimQueues[jobId] = q;
         emit ClaimRequested(jobId, msg.sender, count, block.number);
         _settle(c);
         _registry.lockCollateral(msg.sender, count * c.job.collateralPerReplica, c.job.minReputation);
@@ -66,7 +68,7 @@ contract JobMarketExtension is JobMarketBase {
 
     function _resolveAndSettle(uint256 jobId) private returns (uint256 resolved) {
         Ctx memory c = _context(jobId);
-        resolved = _resolveDue(c);
+        resolved = _resolveDueAndStore(c);
         if (resolved != 0) _settle(c);
     }
 
@@ -88,7 +90,7 @@ contract JobMarketExtension is JobMarketBase {
     function closeSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
         _checkBatch(segments.length);
         Ctx memory c = _context(jobId);
-        _resolveDue(c);
+        _resolveDueAndStore(c);
         bool pastDeadline = block.timestamp > c.job.deadline;
         uint32 newlyTouched;
         for (uint256 i; i < segments.length; ++i) {
@@ -142,7 +144,7 @@ contract JobMarketExtension is JobMarketBase {
             revert JobMarketAbandonDetailTooLong(bytes(detail).length, MAX_ABANDON_DETAIL);
         }
         Ctx memory c = _context(jobId);
-        _resolveDue(c);
+        _resolveDueAndStore(c);
         uint32 providerId = _providerIds[msg.sender];
         _lastGiveBack[jobId][providerId] = uint64(block.timestamp);
         for (uint256 i; i < slots.length; ++i) {
@@ -188,7 +190,7 @@ contract JobMarketExtension is JobMarketBase {
     function expire(uint256 jobId, SlotRef[] calldata slots) external nonReentrant {
         _checkBatch(slots.length);
         Ctx memory c = _context(jobId);
-        _resolveDue(c);
+        _resolveDueAndStore(c);
         // Slots expired along with a listed one (see `_expireMissedReveals`): listing them too is no error.
         uint256[] memory swept = new uint256[](slots.length * SegmentHeaderLib.MAX_SLOTS);
         uint256 sweptCount;

@@ -3,10 +3,11 @@ pragma solidity 0.8.30;
 
 import {IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {FingerprintLib} from "./libraries/Fingerprint.sol";
+import {AgreementLib} from "./libraries/Agreement.sol";
 
 /// @title JobRules — agreement between the replicas of a segment, Exact or Tolerant
 /// @notice Stateless and immutable: JobMarket deploys its own in its constructor and calls
-/// `support` for every tally (the comparison lives here so that JobMarket stays under the EIP-170
+/// `support` for every Tolerant tally (Exact ones it counts itself with AgreementLib; the comparison lives here so that JobMarket stays under the EIP-170
 /// code size limit). Reverts with IJobMarketTypes' errors, which reach JobMarket's callers unchanged.
 contract JobRules {
     /// @notice Support among the replicas in `considered` (bit k = replica k): replicas k and m
@@ -14,7 +15,7 @@ contract JobRules {
     /// fingerprints agree within `toleranceBps` (FingerprintLib). A replica's support is the number
     /// of considered replicas that agree with it, itself included. Returns the lowest-numbered
     /// replica with the highest support (`winner`), that support, and the bitmask of the replicas
-    /// that agree with the winner. JobMarket calls it for every tally, in both modes. Tolerant:
+    /// that agree with the winner. JobMarket calls it for Tolerant tallies. Tolerant:
     /// replica `self`'s fingerprint is `own`; every other considered replica k's is `peers[k]`,
     /// which must hash to its seal `seals[k]` (the first 160 bits of keccak256 of the fingerprint
     /// it revealed), else JobMarketPeerFingerprintInvalid.
@@ -54,10 +55,6 @@ contract JobRules {
                 }
             }
         }
-        for (uint256 k; k < n; ++k) {
-            uint8 count;
-            for (uint8 bits = masks[k]; bits != 0; bits &= bits - 1) ++count;
-            if (count > best) (winner, best, agreeing) = (uint8(k), count, masks[k]);
-        }
+        return AgreementLib.best(masks);
     }
 }

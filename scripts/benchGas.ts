@@ -2,10 +2,12 @@
  * Gas benchmark (a script that prints figures, not a test). Providers act as the provider node
  * does: the first commits, the second finds its peer sealed and reveals directly, the first reveals.
  *  - gas per settled segment of a 64-segment job at r=2, counting every transaction of the job
- *    (create, claims, commits, reveals, withdrawals) divided by the segments, for batch sizes 1
- *    and 16;
+ *    (create, claim requests and resolutions, commits, reveals, withdrawals) divided by the
+ *    segments, for batch sizes 1 and 16. The two claimers take turns, so each request resolves the
+ *    ticket before it in passing (the contract's FIFO) and only the last needs a resolveClaims;
+ *    the figure where each claimer resolves its own every ticket is printed beside it;
  *  - createJob gas at 1 and at 10,000 segments;
- *  - claim(1) gas on a fresh 1-segment job, and on 10,000- and 1,000,000-segment jobs whose only
+ *  - claim(1) gas (requestClaim + resolveClaims, as the provider node sends them) on a fresh 1-segment job, and on 10,000- and 1,000,000-segment jobs whose only
  *    open segment is the last (the others are marked closed by writing the market's bitmap
  *    storage directly, as claiming a million slots would take hours; the claim must then land
  *    on the last segment, which also checks the storage slots written).
@@ -24,7 +26,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import type { ContractTransactionResponse } from "ethers";
+import type { ContractTransactionResponse, Log } from "ethers";
 import { network } from "hardhat";
 import TessellateModule from "../ignition/modules/Tessellate.ts";
 import { closeAllBut } from "./bench/claimBitmap.ts";
@@ -111,7 +113,7 @@ function fingerprint(segment: number, changed: number): string {
 }
 
 /** Runs one whole r=2 job with every provider batching `batch` slots per transaction. */
-async function settledJobGas(p: Protocol, batch: number, tolerant = false) {
+async function settledJobGas(p: Protocol, batch: number, tolerant = false, interleaved = true) {
   let total = 0n;
   const phases: Record<string, bigint> = {};
   const mark = (name: string, before: bigint) => { phases[name] = (phases[name] ?? 0n) + total - before; };
@@ -120,19 +122,46 @@ async function settledJobGas(p: Protocol, batch: number, tolerant = false) {
   const jobId = (await p.market.jobCount()) as bigint;
   const held = new Map<HardhatEthersSigner, { segment: number; replica: number }[]>();
   let before = total;
-  for (const provider of p.providers) {
-    const slots: { segment: number; replica: number }[] = [];
-    while (slots.length < SEGMENTS) {
-      const receipt = await (await p.market.connect(provider).claim(jobId, batch)).wait();
-      total += receipt!.gasUsed;
-      for (const log of receipt!.logs) {
-        const parsed = p.market.interface.parseLog(log);
-        if (parsed?.name !== "ReplicasClaimed") continue;
-        for (const packed of parsed.args.slots as bigint[]) slots.push({ segment: Number(packed >> 8n), replica: Number(packed & 0xffn) });
+  for (const provider of p.providers) held.set(provider, []);
+  const record = (logs: readonly Log[]) => {
+    for (const log of logs) {
+      const parsed = p.market.interface.parseLog(log);
+      if (parsed?.name !== "ReplicasClaimed") continue;
+      const who = p.providers.find((x) => x.address === parsed.args.provider)!;
+      for (const packed of parsed.args.slots as bigint[]) held.get(who)!.push({ segment: Number(packed >> 8n), replica: Number(packed & 0xffn) });
+    }
+  };
+  const waiting = async () => (await p.market.claimQueueOf(jobId))[2].length;
+  if (interleaved) {
+    // Claimers take turns: each request resolves the ticket before it in passing (FIFO), so only
+    // the last ticket needs a resolveClaims of its own.
+    while (p.providers.some((who) => held.get(who)!.length < SEGMENTS)) {
+      for (const provider of p.providers) {
+        if (held.get(provider)!.length + batch > SEGMENTS) continue;
+        const receipt = await (await p.market.connect(provider).requestClaim(jobId, batch)).wait();
+        total += receipt!.gasUsed;
+        record(receipt!.logs);
+      }
+      if (p.providers.every((who) => held.get(who)!.length + batch > SEGMENTS)) {
+        while ((await waiting()) > 0) {
+          const receipt = await (await p.market.connect(p.providers[0]).resolveClaims(jobId)).wait();
+          total += receipt!.gasUsed;
+          record(receipt!.logs);
+        }
       }
     }
-    held.set(provider, slots);
+  } else {
+    for (const provider of p.providers) {
+      while (held.get(provider)!.length < SEGMENTS) {
+        // A lone claimer: the request, then its own resolution in the next block.
+        const request = await (await p.market.connect(provider).requestClaim(jobId, batch)).wait();
+        const receipt = await (await p.market.connect(provider).resolveClaims(jobId)).wait();
+        total += request!.gasUsed + receipt!.gasUsed;
+        record([...request!.logs, ...receipt!.logs]);
+      }
+    }
   }
+  for (const [who, slots] of held) if (slots.length !== SEGMENTS) throw new Error(`${who.address} holds ${slots.length} slots, not ${SEGMENTS}`);
   mark('claims', before); before = total;
   // Tolerant: the two providers' pixels differ a little (their digests differ), their fingerprints in 7 blocks.
   const [first, second] = p.providers;
@@ -189,16 +218,17 @@ async function jobWithOnlyLastOpen(p: Protocol, segments: number): Promise<bigin
   return jobId;
 }
 
-/** Gas of one claim(1) by the first provider; checks the segment it landed on. */
+/** Gas of one claim(1) by the first provider (request + resolution); checks the segment it landed on. */
 async function claimGas(p: Protocol, jobId: bigint, expectedSegment: number): Promise<bigint> {
-  const receipt = await (await p.market.connect(p.providers[0]).claim(jobId, 1)).wait();
+  const request = await (await p.market.connect(p.providers[0]).requestClaim(jobId, 1)).wait();
+  const receipt = await (await p.market.connect(p.providers[0]).resolveClaims(jobId)).wait();
   for (const log of receipt!.logs) {
     const parsed = p.market.interface.parseLog(log);
     if (parsed?.name !== "ReplicasClaimed") continue;
     const segment = Number((parsed.args.slots as bigint[])[0] >> 8n);
     if (segment !== expectedSegment) throw new Error(`claim landed on segment ${segment}, not ${expectedSegment}: are the bitmap storage slots right?`);
   }
-  return receipt!.gasUsed;
+  return request!.gasUsed + receipt!.gasUsed;
 }
 
 /** Compares this run's figures with the snapshot (or rewrites it); returns the regressions. */
@@ -238,6 +268,8 @@ async function main() {
     if (batch === 1) perSegmentAt1 = perSegment;
     rows.push([`gas per settled segment, batch ${batch}`, `${perSegment.toLocaleString("en-US")} (job total ${total.toLocaleString("en-US")})`]);
   }
+  const loneAt16 = (await settledJobGas(protocol, 16, false, false)) / BigInt(SEGMENTS);
+  rows.push(["gas per settled segment, batch 16, each claimer resolving its own tickets", `${loneAt16.toLocaleString("en-US")} (+${(loneAt16 - perSegmentAt16).toLocaleString("en-US")}: one resolveClaims per claim)`]);
   const tolerantAt16 = (await settledJobGas(protocol, 16, true)) / BigInt(SEGMENTS);
   const tolerantRatio = Number(tolerantAt16) / Number(perSegmentAt16);
   rows.push(["gas per settled segment, Tolerant, batch 16", `${tolerantAt16.toLocaleString("en-US")} (ratio to Exact ${tolerantRatio.toFixed(4)})`]);
@@ -272,6 +304,7 @@ async function main() {
   const regressions = checkSnapshot({
     settledSegmentBatch1: Number(perSegmentAt1),
     settledSegmentBatch16: Number(perSegmentAt16),
+    settledSegmentBatch16LoneClaimer: Number(loneAt16),
     settledSegmentTolerantBatch16: Number(tolerantAt16),
     createJob1Segment: Number(createSmall),
     createJob10kSegments: Number(createLarge),
