@@ -49,7 +49,7 @@ test("a registry revert inside a market call decodes to the registry's error and
   await provider.stake(50n * TOKEN);
   await requester.approve(deployed.market, 100n * TOKEN);
   const now = await requester.latestTimestamp();
-  // Collateral above the provider's free stake: the market's claim reverts inside the registry.
+  // Collateral above the provider's free stake: the market's claim request reverts inside the registry.
   const { jobId } = await requester.createJob({
     manifestCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     segmentCount: 1,
@@ -79,5 +79,5 @@ test("a registry revert inside a market call decodes to the registry's error and
     assert.equal(needed, 60n * TOKEN);
   }
   assert.doesNotMatch((error as Error).message, /unknown error/);
-  assert.match((error as Error).message, /^claim was rejected by the contract: ProviderRegistryInsufficientFreeStake\(0x[0-9a-fA-F]{40}, 50000000000000000000, 60000000000000000000\)$/);
+  assert.match((error as Error).message, /^requestClaim was rejected by the contract: ProviderRegistryInsufficientFreeStake\(0x[0-9a-fA-F]{40}, 50000000000000000000, 60000000000000000000\)$/);
 });

@@ -51,8 +51,8 @@ describe("transaction errors", () => {
 
   it("names a registry error raised inside a market call (decoded against all three ABIs)", () => {
     const data = encodeErrorResult({ abi: providerRegistryAbi, errorName: "ProviderRegistryInsufficientFreeStake", args: [PROVIDER, 1n, 2n] });
-    const revert = new ContractFunctionRevertedError({ abi: jobMarketAbi, data, functionName: "claim" });
-    const error = new ContractFunctionExecutionError(revert, { abi: jobMarketAbi, functionName: "claim", args: [] });
+    const revert = new ContractFunctionRevertedError({ abi: jobMarketAbi, data, functionName: "requestClaim" });
+    const error = new ContractFunctionExecutionError(revert, { abi: jobMarketAbi, functionName: "requestClaim", args: [] });
     const described = describeError(error, "Claim");
     assert.equal(described.kind, "revert");
     assert.equal(described.revert?.name, "ProviderRegistryInsufficientFreeStake");

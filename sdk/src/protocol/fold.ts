@@ -172,6 +172,8 @@ export interface JobRecord {
   outputCids: string[];
   /** Claim requests not resolved yet, oldest first (the contract's claim queue). */
   tickets: TicketRecord[];
+  /** Whether the job ever saw a ClaimRequested (a contract with claim tickets). */
+  ticketed?: boolean;
   /** Slots of this job's tickets that lapsed unfilled, and the collateral their lapses forfeited. */
   lapsedSlots: number;
   lapseForfeited: bigint;
@@ -478,7 +480,8 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
   const resolvingTicket = (job: JobRecord, provider: Address): TicketRecord | undefined => {
     const head = job.tickets[0];
     if (!head) {
-      anomaly(`job ${job.jobId}`, `slots were resolved for ${provider} with no claim request waiting`);
+      // Contracts before claim tickets assigned slots at once (no ClaimRequested ever in the job).
+      if (job.ticketed) anomaly(`job ${job.jobId}`, `slots were resolved for ${provider} with no claim request waiting`);
       return undefined;
     }
     if (head.provider !== getAddress(provider)) {
@@ -563,6 +566,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       if (job.status !== JOB_STATUS.Open) anomaly(`job ${job.jobId}`, "a claim was requested while the job was not open");
       if (BigInt(a.seedBlock as bigint) !== e.blockNumber) anomaly(`job ${job.jobId}`, `a ticket seeded by block ${a.seedBlock} was requested in block ${e.blockNumber}`);
       if (e.blockNumber === job.createdBlock) anomaly(`job ${job.jobId}`, "a claim was requested in the job's creation block");
+      job.ticketed = true;
       job.tickets.push({ provider: getAddress(a.provider as string), count: Number(a.count), seedBlock: BigInt(a.seedBlock as bigint), requestTx: e.transactionHash, filled: 0 });
       return;
     }
