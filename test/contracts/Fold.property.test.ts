@@ -126,6 +126,13 @@ async function checkAgainstViews(d: Deployment, state: ProtocolState, secrets: S
   for (const job of state.jobs.values()) {
     const view = plain(await market.jobOf(job.jobId));
     expectView(`job ${job.jobId}`, expectedJobView(job) as unknown as Record<string, unknown>, view, seed, step);
+    // The fold's waiting claim tickets are the contract's claim queue, in order.
+    const [createdBlock, , waiting] = await market.claimQueueOf(job.jobId);
+    expect(createdBlock, `job ${job.jobId} creation block`).to.equal(job.createdBlock);
+    expect(
+      waiting.map((t) => [t.provider, Number(t.count), t.seedBlock]),
+      `job ${job.jobId} claim queue after ${step} (FOLD_SEED=${seed})`,
+    ).to.deep.equal(job.tickets.map((t) => [t.provider, t.count, t.seedBlock]));
     for (let s = 0; s < job.params.segmentCount; s++) {
       const seg = segmentOf(job, s);
       const segView = plain(await market.segmentOf(job.jobId, s));
@@ -207,10 +214,15 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     return attempt(`createJob(r=${redundancy}, q=${quorum}, ${params.verification === Verification.Tolerant ? `tolerant ${params.toleranceBps} bps, ` : ""}segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
   }
   const jobId = job!.jobId;
-  if (roll < 27) {
+  if (roll < 20) {
+    // A claim request: its ticket resolves in a later block, in passing or by resolveClaims.
     const p = rng.pick(d.providers);
     const count = rng.int(1, 3);
-    return attempt(`claim(${jobId}, ${count}) by ${p.address.slice(0, 6)}`, () => market.connect(p).claim(jobId, count));
+    return attempt(`requestClaim(${jobId}, ${count}) by ${p.address.slice(0, 6)}`, () => market.connect(p).requestClaim(jobId, count));
+  }
+  if (roll < 27) {
+    const p = rng.pick([...d.providers, d.keeper]);
+    return attempt(`resolveClaims(${jobId}) by ${p.address.slice(0, 6)}`, () => market.connect(p).resolveClaims(jobId));
   }
   if (roll < 47) {
     const claimed = slotsIn(state, jobId, [ReplicaState.Claimed]);
@@ -289,7 +301,7 @@ describe("the sdk event fold against the contracts (property)", function () {
     const base = Number(process.env.FOLD_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const runs = process.env.FOLD_SEED ? 1 : RUNS;
     const outcomes: Record<string, number> = {};
-    const seen = { created: 0, claimed: 0, committed: 0, revealed: 0, accepted: 0, expired: 0, closed: 0, tieBreakers: 0 };
+    const seen = { created: 0, requested: 0, lapsed: 0, claimed: 0, committed: 0, revealed: 0, accepted: 0, expired: 0, closed: 0, tieBreakers: 0 };
     for (let run = 0; run < runs; run++) {
       const seed = base + run;
       const rng = prng(seed);
@@ -303,6 +315,8 @@ describe("the sdk event fold against the contracts (property)", function () {
         for (const e of events) {
           if (e.eventName === "JobCreated") seen.created++;
           if (e.eventName === "ReplicasClaimed") seen.claimed++;
+          if (e.eventName === "ClaimRequested") seen.requested++;
+          if (e.eventName === "ClaimLapsed") seen.lapsed++;
           if (e.eventName === "ReplicasCommitted") seen.committed++;
           if (e.eventName === "ReplicasRevealed") seen.revealed++;
           if (e.eventName === "SegmentAccepted") seen.accepted++;

@@ -95,31 +95,31 @@ describe("JobMarket errors", function () {
 
   describe("lifecycle", function () {
     it("JobMarketUnknownJob", async function () {
-      await expect(d.market.claim(99, 1)).to.be.revertedWithCustomError(d.market, "JobMarketUnknownJob").withArgs(99);
+      await expect(d.market.requestClaim(99, 1)).to.be.revertedWithCustomError(d.market, "JobMarketUnknownJob").withArgs(99);
     });
 
     it("JobMarketInvalidClaimCount for 0 and above MAX_BATCH", async function () {
       const jobId = await postJob(d);
-      await expect(d.market.connect(d.providers[0]).claim(jobId, 0))
+      await expect(d.market.connect(d.providers[0]).requestClaim(jobId, 0))
         .to.be.revertedWithCustomError(d.market, "JobMarketInvalidClaimCount")
         .withArgs(0, 64);
-      await expect(d.market.connect(d.providers[0]).claim(jobId, 65)).to.be.revertedWithCustomError(
+      await expect(d.market.connect(d.providers[0]).requestClaim(jobId, 65)).to.be.revertedWithCustomError(
         d.market,
         "JobMarketInvalidClaimCount",
       );
     });
 
-    it("registry errors surface through claim: not registered, reputation too low, insufficient free stake", async function () {
+    it("registry errors surface through requestClaim: not registered, reputation too low, insufficient free stake", async function () {
       const jobId = await postJob(d);
-      await expect(d.market.connect(d.outsider).claim(jobId, 1))
+      await expect(d.market.connect(d.outsider).requestClaim(jobId, 1))
         .to.be.revertedWithCustomError(d.registry, "ProviderRegistryNotRegistered")
         .withArgs(d.outsider.address);
       const picky = await postJob(d, { minReputation: 6000 });
-      await expect(d.market.connect(d.providers[0]).claim(picky, 1))
+      await expect(d.market.connect(d.providers[0]).requestClaim(picky, 1))
         .to.be.revertedWithCustomError(d.registry, "ProviderRegistryReputationTooLow")
         .withArgs(d.providers[0].address, 5000, 6000);
       const rich = await postJob(d, { collateralPerReplica: 2_000n * 10n ** 18n, segmentCount: 1, redundancy: 1, quorum: 1 });
-      await expect(d.market.connect(d.providers[0]).claim(rich, 1)).to.be.revertedWithCustomError(
+      await expect(d.market.connect(d.providers[0]).requestClaim(rich, 1)).to.be.revertedWithCustomError(
         d.registry,
         "ProviderRegistryInsufficientFreeStake",
       );

@@ -61,7 +61,7 @@ describe("Attacks: reputation farming and scene faults (issue 9.8, 9.9)", functi
       await farm(d, farmer, farmer, 16, REWARD); // not even at a real price
       expect(await d.registry.reputation(farmer.address)).to.equal(5_000);
       const demanding = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, minReputation: 9_000 });
-      await expect(d.market.connect(farmer).claim(demanding, 1))
+      await expect(d.market.connect(farmer).requestClaim(demanding, 1))
         .to.be.revertedWithCustomError(d.registry, "ProviderRegistryReputationTooLow")
         .withArgs(farmer.address, 5_000, 9_000);
       await expectConservation(d);
@@ -86,7 +86,7 @@ describe("Attacks: reputation farming and scene faults (issue 9.8, 9.9)", functi
       expect(await d.registry.reputation(farmer.address)).to.equal(reputationScore({ accepted: 15, rejected: 0, expired: 0, abandoned: 0 }));
       expect(await d.registry.reputation(farmer.address)).to.be.lessThan(9_000);
       const demanding = await postJob(d, { segmentCount: 1, redundancy: 1, quorum: 1, minReputation: 9_000 });
-      await expect(d.market.connect(farmer).claim(demanding, 1)).to.be.revertedWithCustomError(d.registry, "ProviderRegistryReputationTooLow");
+      await expect(d.market.connect(farmer).requestClaim(demanding, 1)).to.be.revertedWithCustomError(d.registry, "ProviderRegistryReputationTooLow");
       await farm(d, sybil, farmer, 1, min);
       expect(await d.registry.reputation(farmer.address)).to.equal(9_000);
       // What it cost: the protocol fee on 16 rewards of at least minCreditReward, gone to the treasury.
@@ -146,7 +146,7 @@ describe("Attacks: reputation farming and scene faults (issue 9.8, 9.9)", functi
       const jobId = await postJob(d, { segmentCount: 1, redundancy: 2, quorum: 2 });
       const [sl] = await claim(d, liar, jobId, 1);
       await d.market.connect(liar).abandon(jobId, [sl], SCENE_FAULT, "");
-      await expect(d.market.connect(liar).claim(jobId, 1)).to.be.revertedWithCustomError(d.market, "JobMarketNothingToClaim");
+      await expect(d.market.connect(liar).requestClaim(jobId, 1)).to.be.revertedWithCustomError(d.market, "JobMarketGiveBackCooldown");
       const [sa] = await claim(d, a, jobId, 1);
       const [sb] = await claim(d, b, jobId, 1);
       await commitAll(d, a, jobId, [sa]);

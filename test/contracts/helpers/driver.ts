@@ -114,8 +114,12 @@ export async function claimEverything(d: Deployment, jobId: bigint, providers: H
   let progress = true;
   while (progress) {
     progress = false;
+    const { collateralPerReplica } = await d.market.jobOf(jobId);
     for (const provider of providers) {
-      const slots = await claim(d, provider, jobId, 64);
+      // A request locks collateral for every slot it asks for: ask for what the free stake covers.
+      const affordable = Number((await d.registry.freeStake(provider.address)) / collateralPerReplica);
+      if (affordable === 0) continue;
+      const slots = await claim(d, provider, jobId, Math.min(64, affordable));
       held.get(provider)!.push(...slots);
       progress ||= slots.length > 0;
     }
