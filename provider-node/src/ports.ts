@@ -60,7 +60,7 @@ export interface MarketPort {
   freeStake(who: Address): Promise<bigint>;
   marketBalanceOf(who: Address): Promise<bigint>;
   /** Requests `count` slots and resolves the ticket in the next block (JobMarket.requestClaim, resolveClaims). */
-  claim(jobId: bigint, count: number): Promise<TxResult & { slots: { segment: number; replica: number; leaseEnd: bigint }[] }>;
+  claim(jobId: bigint, count: number): Promise<TxResult & { slots: { segment: number; replica: number; leaseEnd: bigint }[]; unfilled: number }>;
   /** Resolves the job's due claim tickets, this node's among them (after a restart between request and resolution). */
   resolveClaims(jobId: bigint): Promise<TxResult>;
   commit(jobId: bigint, commits: CommitInput[]): Promise<TxResult>;

@@ -249,18 +249,22 @@ export function createMarketClient(conn: ChainConnection) {
     /**
      * Claims as a provider does: `requestClaim`, then `resolveClaims` in a later block (the request's
      * block hash, unknown when it was signed, draws the slots). Returns the slots assigned to this
-     * account in either transaction ([] when none was open: the ticket lapsed unfilled) — a ticket
-     * resolved in passing by someone else's transaction in between shows in the events instead.
+     * account in either transaction and `unfilled`, the slots its ticket found nothing open for
+     * (ClaimLapsed). A ticket resolved in passing by someone else's transaction in between shows in
+     * neither: read the events (both are then empty/0).
      */
     claim: async (jobId: bigint, count: number) => {
       const me = account().address;
       const request = await send(market, "requestClaim", [jobId, BigInt(count)]);
       const resolution = await send(market, "resolveClaims", [jobId]);
-      const mine = eventsNamed([...request.events, ...resolution.events], "ReplicasClaimed").filter(
-        (e) => getAddress(e.args.provider) === getAddress(me),
-      );
+      const events = [...request.events, ...resolution.events];
+      const mine = eventsNamed(events, "ReplicasClaimed").filter((e) => getAddress(e.args.provider) === getAddress(me));
       const slots = mine.flatMap((e) => unpackSlots(e.args.slots).map((slot) => ({ ...slot, leaseEnd: e.args.leaseEnd })));
-      return { ...resolution, request, leaseEnd: mine.at(-1)?.args.leaseEnd, slots };
+      // Slots of this account's tickets that found nothing open (0 when another transaction resolved the ticket).
+      const unfilled = eventsNamed(events, "ClaimLapsed")
+        .filter((e) => getAddress(e.args.provider) === getAddress(me))
+        .reduce((sum, e) => sum + Number(e.args.unfilled), 0);
+      return { ...resolution, request, leaseEnd: mine.at(-1)?.args.leaseEnd, slots, unfilled };
     },
     commit: (jobId: bigint, commits: CommitInput[]) => send(market, "commit", [jobId, commits]),
     reveal: (jobId: bigint, reveals: RevealInput[]) =>

@@ -206,7 +206,10 @@ export class FakeMarket {
       providerOf: (who) => guard("providerOf", () => self.providerView(who)),
       freeStake: (who) => guard("freeStake", () => self.freeStakeOf(who)),
       marketBalanceOf: (who) => guard("marketBalanceOf", () => self.balances.get(who.toLowerCase()) ?? 0n),
-      claim: (jobId, count) => write("claim", [jobId, count], () => ({ slots: self.claim(account, jobId, count) })),
+      claim: (jobId, count) => write("claim", [jobId, count], () => {
+        const slots = self.claim(account, jobId, count);
+        return { slots, unfilled: count - slots.length };
+      }),
       resolveClaims: (jobId) => write("resolveClaims", [jobId], () => ({ resolved: self.resolveDue(jobId) })),
       commit: (jobId, commits) => write("commit", [jobId, commits], () => (self.commit(account, jobId, commits), {})),
       reveal: (jobId, reveals) => write("reveal", [jobId, reveals], () => (self.reveal(account, jobId, reveals), {})),

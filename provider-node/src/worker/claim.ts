@@ -147,8 +147,8 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
     const count = Math.min(free, affordable, MAX_BATCH, open, trial ? 1 : MAX_BATCH);
     if (count <= 0) continue;
     try {
-      const { slots } = await market.claim(job.jobId, count);
-      if (slots.length === 0) {
+      const { unfilled } = await market.claim(job.jobId, count);
+      if (unfilled === count) {
         // The ticket found nothing open to this node when it resolved (its collateral is back).
         ctx.exhausted.set(job.jobId, ctx.d.clock.now());
         ctx.backoff.succeeded(key);
