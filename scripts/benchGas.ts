@@ -42,6 +42,12 @@ const TARGET_CLAIM_RATIO = 1.2;
 const TARGET_TOLERANT_RATIO = 1.3;
 /** A figure more than this fraction above its snapshot is a regression. */
 const REGRESSION_TOLERANCE = 0.01;
+/**
+ * A whole job's figures depend on where its claim tickets land, which the block hashes decide and
+ * they differ run to run (measured: ±0.7 % exact, ±1.3 % tolerant at batch 16): 2.5 % for those.
+ */
+const SETTLED_JOB_TOLERANCE = 0.025;
+const toleranceOf = (name: string) => (name.startsWith("settledSegment") ? SETTLED_JOB_TOLERANCE : REGRESSION_TOLERANCE);
 const SNAPSHOT_FILE = join(import.meta.dirname, "..", "gas-snapshot.json");
 const UPDATE = process.env.GAS_SNAPSHOT_UPDATE === "1";
 
@@ -249,7 +255,7 @@ function checkSnapshot(figures: Record<string, number>): string[] {
     }
     const change = (value - before) / before;
     console.log(`  ${name.padEnd(34)} ${before.toLocaleString("en-US").padStart(12)} -> ${value.toLocaleString("en-US").padStart(12)}  (${(change * 100).toFixed(2)} %)`);
-    if (change > REGRESSION_TOLERANCE) regressions.push(`${name}: ${value} is ${(change * 100).toFixed(2)} % above the snapshot's ${before}`);
+    if (change > toleranceOf(name)) regressions.push(`${name}: ${value} is ${(change * 100).toFixed(2)} % above the snapshot's ${before}`);
   }
   for (const name of Object.keys(snapshot)) if (!(name in figures)) regressions.push(`${name}: in gas-snapshot.json but no longer measured (run npm run bench:gas:update)`);
   return regressions;
@@ -312,7 +318,7 @@ async function main() {
     claim1Last10kSegments: Number(claim10k),
     claim1Last1mSegments: Number(claim1m),
   });
-  if (regressions.length > 0) console.log(`Regressions (over ${REGRESSION_TOLERANCE * 100} %):\n  ${regressions.join("\n  ")}`);
+  if (regressions.length > 0) console.log(`Regressions (over ${REGRESSION_TOLERANCE * 100} %, ${SETTLED_JOB_TOLERANCE * 100} % for whole jobs):\n  ${regressions.join("\n  ")}`);
   if (misses.length > 0 || regressions.length > 0) process.exitCode = 1;
 }
 
