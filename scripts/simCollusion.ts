@@ -58,8 +58,8 @@ import { network } from "hardhat";
 import TessellateModule from "../ignition/modules/Tessellate.ts";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
-import { unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { claimableBy, emptyClaimState, predictLanding, predictStart, recordAbandon, recordClaim } from "./sim/claimModel.ts";
+import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
+import { claimableBy, emptyClaimState, landingOdds, predictLanding, predictStart, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
 const STRATEGIES = ["random", "claim-or-revert", "block choice", "block choice + abandon", "tail waiting"] as const;
@@ -71,8 +71,10 @@ const UNIT = 10n ** 18n;
 const REWARD = UNIT;
 const COLLATERAL = 2n * UNIT;
 const STAKE = 1_000_000n * UNIT;
-/** How far along its scan "block choice + abandon" claims (extras given back). */
+/** How many slots "block choice + abandon" requests per ticket (the extras are given back). */
 const ABANDON_REACH = 16;
+/** "block choice" requests only when a one-slot ticket lands on a wanted segment with at least these odds. */
+const BLOCK_CHOICE_ODDS = 0.5;
 
 const items = z.string().transform((s) => s.split(",").map((x) => x.trim()));
 const numbers = items.transform((xs) => xs.map(Number));
@@ -187,12 +189,23 @@ interface Claimer {
   signer: HardhatEthersSigner;
 }
 
+/** A queued claim ticket of the job, as its ClaimRequested event told. */
+interface Ticket {
+  who: Claimer;
+  count: number;
+  seedBlock: bigint;
+  /** Its index in the job's queue: part of its seed. */
+  index: bigint;
+}
+
 interface JobOutcome {
   captured: number;
   operatorSlots: number;
   blocks: number;
   reverted: number;
   abandoned: number;
+  /** Requested slots that no segment took (the ticket resolved on a full job, or behind others). */
+  lapsed: number;
   /** Changes of the operator's abandoned/rejected/expired counters in the registry (reputation). */
   reputationMarks: number;
   paid: bigint;
@@ -241,14 +254,24 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     return n;
   };
   const marksBefore = await marks();
+  let nextIndex = 0n;
   const state = emptyClaimState(segmentCount, redundancy);
   const replicas = new Map<string, { segment: number; replica: number }[]>([...ops, ...honest].map((o) => [o.address.toLowerCase(), []]));
+  const byAddress = new Map<string, Claimer>([...ops, ...honest].map((o) => [o.address.toLowerCase(), o]));
   let assigned = 0;
   let budget = 0;
   let blocks = 0;
-  let sent = 0;
   let reverted = 0;
   let abandoned = 0;
+  let lapsed = 0;
+  /** Whether a transaction of this block went through (else the loop mines an empty block). */
+  let minedThisBlock = false;
+  /** The job's tickets not yet resolved, in queue order (from the ClaimRequested events). */
+  const queue: Ticket[] = [];
+  /** Budget the operator's waiting tickets hold back (returned when they resolve). */
+  const reserved = new Map<bigint, number>();
+  /** Operator addresses that gave slots back: refused further requests for one lease (the rest of the job). */
+  const cooled = new Set<string>();
 
   /**
    * Segments `who` wants: the operator's own segments with a free slot (a partner holds one,
@@ -270,108 +293,151 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   };
 
   /**
-   * Sends one claim in the next block with a fresh prevrandao, checks that the contract landed
-   * where the model said, and records it. A steerer's miss is a reverted transaction.
+   * Reads a receipt's ticket events in order: a ClaimRequested queues a ticket; a resolution is
+   * the queue's head ticket, whose landing the model computes from its seed block's hash and
+   * index (known only now) and checks against the contract's ReplicasClaimed / ClaimLapsed. The
+   * operator's resolved tickets are settled against its budget; under "block choice + abandon"
+   * the slots it does not want are given back (after the receipt is read).
    */
-  const send = async (who: Claimer, count: number, randao: Hex, wantedSegments?: number[]) => {
-    const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
-    await networkHelpers.setPrevRandao(randao);
-    const predicted = predictLanding(state, who.address, predictStart(randao, nextBlock, who.address, jobId, segmentCount), count);
-    sent++;
-    let receipt;
-    if (who.steerer) {
-      const hit = predicted.length > 0 && wantedSegments!.includes(predicted[0]);
-      try {
-        receipt = await (await who.steerer.connect(w.operator).claimOnto(jobId, wantedSegments!, { gasLimit: 5_000_000 })).wait();
-      } catch (error) {
-        if (hit || !String(error).includes("ClaimSteererMissed")) throw error;
-        reverted++;
-        return [];
+  const absorb = async (receipt: { logs: readonly { topics: readonly string[]; data: string }[] } | null) => {
+    const events = receipt!.logs
+      .map((log) => w.market.interface.parseLog(log))
+      .filter((e) => e !== null && ["ClaimRequested", "ReplicasClaimed", "ClaimLapsed"].includes(e.name) && e.args.jobId === jobId);
+    const giveBacks: { who: Claimer; segments: number[] }[] = [];
+    for (let i = 0; i < events.length; ) {
+      const event = events[i]!;
+      if (event.name === "ClaimRequested") {
+        const who = byAddress.get(String(event.args.provider).toLowerCase())!;
+        queue.push({ who, count: Number(event.args.count), seedBlock: event.args.seedBlock as bigint, index: nextIndex++ });
+        i++;
+        continue;
       }
-      if (!hit) throw new Error(`model mismatch: steerer claim succeeded where the model predicted segment ${predicted[0]}`);
-    } else {
-      receipt = await (await w.market.connect(who.signer).claim(jobId, count)).wait();
+      const ticket = queue.shift();
+      if (!ticket) throw new Error(`${event.name} with no ticket waiting`);
+      const seedHash = (await ethers.provider.getBlock(ticket.seedBlock))!.hash as Hex;
+      const predicted = predictLanding(state, ticket.who.address, predictStart(seedHash, jobId, ticket.index, segmentCount), ticket.count);
+      let slots: SlotRef[] = [];
+      if (predicted.length > 0) {
+        if (event.name !== "ReplicasClaimed" || String(event.args.provider).toLowerCase() !== ticket.who.address.toLowerCase()) {
+          throw new Error(`model mismatch: ticket ${ticket.index} should land on [${predicted}], the contract emitted ${event.name}`);
+        }
+        slots = unpackSlots(event.args.slots as bigint[]);
+        if (slots.map((s) => s.segment).join() !== predicted.join()) {
+          throw new Error(`model mismatch: ticket ${ticket.index} landed on [${slots.map((s) => s.segment)}], model said [${predicted}]`);
+        }
+        i++;
+      }
+      if (predicted.length < ticket.count) {
+        const lapse = events[i];
+        if (lapse?.name !== "ClaimLapsed" || Number(lapse.args.unfilled) !== ticket.count - predicted.length) {
+          throw new Error(`model mismatch: ticket ${ticket.index} should leave ${ticket.count - predicted.length} unfilled, the contract emitted ${lapse?.name}`);
+        }
+        lapsed += ticket.count - predicted.length;
+        i++;
+      }
+      let keep = slots;
+      if (ticket.who.isOperator) {
+        budget += reserved.get(ticket.index) ?? 0;
+        reserved.delete(ticket.index);
+        if (strategy === "block choice + abandon") {
+          const want = wanted(ticket.who);
+          keep = slots.filter((s) => want.has(s.segment)).slice(0, budget);
+        }
+        budget -= keep.length;
+      }
+      recordClaim(state, ticket.who.address, slots);
+      replicas.get(ticket.who.address.toLowerCase())!.push(...slots);
+      assigned += slots.length;
+      const extras = slots.filter((s) => !keep.includes(s)).map((s) => s.segment);
+      if (extras.length > 0) giveBacks.push({ who: ticket.who, segments: extras });
     }
-    const event = receipt!.logs.map((log) => w.market.interface.parseLog(log)).find((e) => e?.name === "ReplicasClaimed");
-    const slots = unpackSlots(event!.args.slots as bigint[]);
-    const got = slots.map((s) => s.segment);
-    if (got.join() !== predicted.join()) throw new Error(`model mismatch: claim landed on [${got}], model said [${predicted}]`);
-    recordClaim(state, who.address, slots);
-    replicas.get(who.address.toLowerCase())!.push(...slots);
-    assigned += got.length;
-    return got;
+    for (const { who, segments } of giveBacks) await giveBack(who, segments);
+  };
+
+  /** Sends `who`'s request for `count` slots (one block); the operator's holds back `reserve` of its budget. */
+  const request = async (who: Claimer, count: number, reserve = count) => {
+    const receipt = await (await w.market.connect(who.signer).requestClaim(jobId, count)).wait();
+    minedThisBlock = true;
+    if (who.isOperator) {
+      budget -= reserve;
+      reserved.set(nextIndex, reserve); // its ticket's index: the next one absorb queues
+    }
+    await absorb(receipt);
   };
 
   /** Gives `who`'s slots of these segments back at once, as a scene fault (no reputation mark). */
   const giveBack = async (who: Claimer, segments: number[]) => {
     const held = replicas.get(who.address.toLowerCase())!;
     const slots = held.filter((s) => segments.includes(s.segment));
-    await (await w.market.connect(who.signer).abandon(jobId, slots, AbandonReason.SceneFault, "")).wait();
+    const receipt = await (await w.market.connect(who.signer).abandon(jobId, slots, AbandonReason.SceneFault, "")).wait();
+    minedThisBlock = true;
     replicas.set(who.address.toLowerCase(), held.filter((s) => !segments.includes(s.segment)));
     recordAbandon(state, who.address, slots);
+    cooled.add(who.address.toLowerCase());
     assigned -= segments.length;
     abandoned += segments.length;
+    await absorb(receipt); // an abandon resolves due tickets first
+  };
+
+  /** The chance that a one-slot ticket of `o` resolved on today's state lands on a segment it wants. */
+  const wantedOdds = (o: Claimer) => {
+    const want = wanted(o);
+    return landingOdds(state, o.address).reduce((p, odds, s) => (want.has(s) ? p + odds : p), 0);
   };
 
   const operatorMove = async () => {
-    const randao = randomWord();
+    const active = ops.filter((o) => !cooled.has(o.address.toLowerCase()) && claimableBy(state, o.address).length > 0);
     if (strategy === "random") {
-      const who = ops.filter((o) => claimableBy(state, o.address).length > 0);
-      if (who.length === 0) return;
-      budget -= (await send(pick(who), 1, randao)).length;
+      if (active.length > 0) await request(pick(active), 1);
       return;
     }
     if (strategy === "claim-or-revert") {
+      // The steerer requests and resolves in one transaction: never due, so it always reverts.
       const who = ops.map((o) => ({ o, want: [...wanted(o)] })).filter((x) => x.want.length > 0);
       if (who.length === 0) return;
       const { o, want } = pick(who);
-      budget -= (await send(o, 1, randao, want)).length;
-      return;
+      try {
+        await (await o.steerer!.connect(w.operator).claimOnto(jobId, want, { gasLimit: 5_000_000 })).wait();
+      } catch (error) {
+        if (!String(error).includes("ClaimSteererMissed")) throw error;
+        reverted++;
+        return;
+      }
+      throw new Error("a claim-or-revert steerer landed: claim tickets should make that impossible");
     }
     if (strategy === "block choice") {
-      // Predict the next block for each address; claim with the one whose landing run is longest.
-      const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
-      let best: { o: Claimer; count: number } | undefined;
-      for (const o of ops) {
-        const want = wanted(o);
-        const start = predictStart(randao, nextBlock, o.address, jobId, segmentCount);
-        const landing = predictLanding(state, o.address, start, Math.min(budget, jobMarketConstants.MAX_BATCH));
-        let count = 0;
-        while (count < landing.length && want.has(landing[count])) count++;
-        if (count > 0 && (!best || count > best.count)) best = { o, count };
+      // No prediction is possible: it requests one slot only at moments when the odds of landing
+      // on a wanted segment, over the unknown seed, are at least BLOCK_CHOICE_ODDS.
+      let best: { o: Claimer; p: number } | undefined;
+      for (const o of active) {
+        const p = wantedOdds(o);
+        if (!best || p > best.p) best = { o, p };
       }
-      if (best) budget -= (await send(best.o, best.count, randao)).length;
+      if (best && best.p >= BLOCK_CHOICE_ODDS) await request(best.o, 1);
       return;
     }
     if (strategy === "block choice + abandon") {
-      // Claim up to the last wanted segment within reach of the scan; give the extras back.
-      const nextBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
-      let best: { o: Claimer; count: number; hits: number } | undefined;
-      for (const o of ops) {
+      // Requests ABANDON_REACH slots from the address with the most wanted segments expected in
+      // its scan, keeps the wanted ones and gives the rest back; the give-back cools that address
+      // for a lease (JobMarketGiveBackCooldown), so it rotates to its next address.
+      let best: { o: Claimer; hits: number } | undefined;
+      for (const o of active) {
         const want = wanted(o);
-        const start = predictStart(randao, nextBlock, o.address, jobId, segmentCount);
-        const landing = predictLanding(state, o.address, start, ABANDON_REACH);
         let hits = 0;
-        let count = 0;
-        for (let i = 0; i < landing.length && hits < budget; i++) {
-          if (want.has(landing[i])) [hits, count] = [hits + 1, i + 1];
+        for (let start = 0; start < segmentCount; start++) {
+          hits += predictLanding(state, o.address, start, ABANDON_REACH).filter((s) => want.has(s)).length / segmentCount;
         }
-        if (hits > 0 && (!best || hits > best.hits || (hits === best.hits && count < best.count))) best = { o, count, hits };
+        if (hits > 0 && (!best || hits > best.hits)) best = { o, hits };
       }
-      if (!best) return;
-      const want = wanted(best.o);
-      const got = await send(best.o, best.count, randao);
-      const extras = got.filter((s) => !want.has(s));
-      budget -= got.length - extras.length;
-      if (extras.length > 0) await giveBack(best.o, extras);
+      if (best) await request(best.o, ABANDON_REACH, Math.min(budget, ABANDON_REACH));
       return;
     }
-    // tail waiting: claim only where every segment the address can land on is wanted.
-    for (const o of ops) {
+    // tail waiting: request only where every segment the address can land on is wanted.
+    for (const o of active) {
       const claimable = claimableBy(state, o.address);
       const want = wanted(o);
-      if (claimable.length > 0 && claimable.every((s) => want.has(s))) {
-        budget -= (await send(o, Math.min(budget, claimable.length, jobMarketConstants.MAX_BATCH), randao)).length;
+      if (claimable.every((s) => want.has(s))) {
+        await request(o, Math.min(budget, claimable.length, jobMarketConstants.MAX_BATCH));
         return;
       }
     }
@@ -380,15 +446,26 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   const total = segmentCount * redundancy;
   while (assigned < total) {
     blocks++;
-    const sentBefore = sent;
+    minedThisBlock = false;
     if (random() < config.claimRate) {
       if (random() < operatorShare) budget++;
-      else await send(pick(honest.filter((h) => claimableBy(state, h.address).length > 0)), 1, randomWord());
+      else {
+        const able = honest.filter((h) => claimableBy(state, h.address).length > 0);
+        if (able.length > 0) await request(pick(able), 1);
+      }
     }
-    if (budget > 0) await operatorMove();
-    if (sent === sentBefore) await networkHelpers.mine(); // a block with no claim of this job
+    const operatorWaiting = queue.some((t) => t.who.isOperator);
+    if (budget > 0 && !operatorWaiting) await operatorMove();
+    if (!minedThisBlock) {
+      // A block with no request of this job: a keeper resolves what is due, else nothing happens.
+      if (queue.length > 0) await absorb(await (await w.market.connect(w.requester).resolveClaims(jobId)).wait());
+      else await networkHelpers.mine();
+    }
     if (blocks % 50 === 0) progress(`  ${strategy}, f=${share}, r=${redundancy}: ${assigned}/${total} slots assigned, block ${blocks}`);
+    if (blocks > 200 * total) throw new Error(`the job is not fully claimed after ${blocks} blocks`);
   }
+  // Tickets still waiting find no open segment: they lapse unfilled (collateral back, no forfeit).
+  while (queue.length > 0) await absorb(await (await w.market.connect(w.requester).resolveClaims(jobId)).wait());
 
   // The cheats: every replica of a captured segment reveals the same garbage (nobody can tell);
   // then, where it holds at least q but not all replicas, its replicas out-vote the honest rest.
@@ -400,7 +477,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   const outvoted = await cheat(w, jobId, [...ops, ...honest], replicas, operatorAddresses, majority);
   const operatorSlots = ops.reduce((n, o) => n + replicas.get(o.address.toLowerCase())!.length, 0);
   return {
-    captured: captured.size, operatorSlots, blocks, reverted, abandoned, reputationMarks: (await marks()) - marksBefore, paid: unchecked.paid,
+    captured: captured.size, operatorSlots, blocks, reverted, abandoned, lapsed, reputationMarks: (await marks()) - marksBefore, paid: unchecked.paid,
     majority: majority.size, majorityAccepted: outvoted.accepted, majorityPaid: outvoted.paid, honestSlashed: outvoted.slashed,
   };
 }
