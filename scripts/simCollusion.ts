@@ -80,7 +80,7 @@ const items = z.string().transform((s) => s.split(",").map((x) => x.trim()));
 const numbers = items.transform((xs) => xs.map(Number));
 const isStrategy = (x: string): x is Strategy => (STRATEGIES as readonly string[]).includes(x);
 const Config = z.object({
-  jobs: z.coerce.number().int().min(1).default(3),
+  jobs: z.coerce.number().int().min(1).default(5),
   segments: z.coerce.number().int().min(4).max(256).default(64),
   claimers: z.coerce.number().int().min(6).max(200).default(30),
   shares: numbers.pipe(z.array(z.number().gt(0).lt(1)).min(1)).default([0.1, 0.2, 0.33]),
@@ -527,11 +527,15 @@ interface Row {
   measured: number;
   model: number;
   ratio: number;
+  /** 95 % Wilson interval of P, divided by f^r. */
+  ratioLow: number;
+  ratioHigh: number;
   slotShare: number;
   profitPerSegment: number;
   blocksPerJob: number;
   revertedPerJob: number;
   abandonedPerJob: number;
+  lapsedPerJob: number;
   marksPerJob: number;
   /** Segments where the operator held at least q replicas (it decides the result). */
   quorumHeld: number;
@@ -546,6 +550,19 @@ function atLeast(q: number, r: number, f: number): number {
   let p = 0;
   for (let j = q; j <= r; j++) p += binomial(r, j) * f ** j * (1 - f) ** (r - j);
   return p;
+}
+
+/**
+ * The 95 % Wilson score interval of a proportion of x in n. It treats the segments of a row as
+ * independent draws; segments of one job are not quite (they share the claim order), so read it
+ * as the noise floor, not an exact bound.
+ */
+function wilson(x: number, n: number): [number, number] {
+  const z = 1.96;
+  const p = x / n;
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
 function binomial(n: number, k: number): number {
@@ -570,7 +587,7 @@ async function main() {
         continue;
       }
       for (const strategy of config.strategies) {
-        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, abandoned = 0, marks = 0, paid = 0n, majority = 0, majorityAccepted = 0, majorityPaid = 0n, slashed = 0;
+        let captured = 0, operatorSlots = 0, blocks = 0, reverted = 0, abandoned = 0, lapsed = 0, marks = 0, paid = 0n, majority = 0, majorityAccepted = 0, majorityPaid = 0n, slashed = 0;
         for (let j = 0; j < config.jobs; j++) {
           const outcome = await runJob(w, strategy, share, redundancy);
           captured += outcome.captured;
@@ -578,6 +595,7 @@ async function main() {
           blocks += outcome.blocks;
           reverted += outcome.reverted;
           abandoned += outcome.abandoned;
+          lapsed += outcome.lapsed;
           marks += outcome.reputationMarks;
           majority += outcome.majority;
           majorityAccepted += outcome.majorityAccepted;
@@ -589,14 +607,18 @@ async function main() {
         const f = k / config.claimers;
         const measured = captured / segments;
         const model = f ** redundancy;
+        const [low, high] = wilson(captured, segments);
         rows.push({
           share, redundancy, strategy, segments, captured, measured, model,
           ratio: measured / model,
+          ratioLow: low / model,
+          ratioHigh: high / model,
           slotShare: operatorSlots / (segments * redundancy),
           profitPerSegment: Number(paid) / Number(UNIT) / segments,
           blocksPerJob: blocks / config.jobs,
           revertedPerJob: reverted / config.jobs,
           abandonedPerJob: abandoned / config.jobs,
+          lapsedPerJob: lapsed / config.jobs,
           marksPerJob: marks / config.jobs,
           quorumHeld: captured + majority,
           quorumModel: atLeast(QUORUM, redundancy, f),
@@ -610,19 +632,21 @@ async function main() {
   progress("");
   printRows(rows);
   printOutvoting(rows.filter((r) => r.redundancy > QUORUM));
-  const misses = rows.filter((r) => r.ratio > TARGET_RATIO || r.profitPerSegment > 0 || r.profitWithOutvotePerSegment > 0);
+  const misses = rows.filter((r) => r.ratio > TARGET_RATIO);
+  const clearMisses = misses.filter((r) => r.ratioLow > TARGET_RATIO);
+  const profitable = rows.filter((r) => r.profitPerSegment > 0 || r.profitWithOutvotePerSegment > 0);
   console.log(
-    `\nTarget (issue 10 property 4): P <= ${TARGET_RATIO} x f^r under every strategy, and a negative expected profit of cheating.` +
-      `\n${misses.length} of ${rows.length} rows miss it.` +
-      (misses.length > 0
-        ? " With today's contracts that is expected: claims are predictable one block ahead, a reverted claim costs nothing and" +
-          " nothing checks an accepted result (docs/collusion.md §1 and §4 are not built). This is the baseline."
-        : ""),
+    `\nAssignment target (issue 10 properties 1 and 4): P <= ${TARGET_RATIO} x f^r under every strategy.` +
+      `\n${misses.length} of ${rows.length} rows miss it` +
+      (misses.length > 0 ? ` (${misses.map((r) => `f=${r.share} r=${r.redundancy} ${r.strategy}`).join("; ")})` : "") +
+      `; ${clearMisses.length} of them with the whole 95 % interval above ${TARGET_RATIO}.` +
+      `\nCheat profit: ${profitable.length} of ${rows.length} rows were paid for garbage. Expected: nothing checks an accepted result` +
+      " until the audits of docs/collusion.md §4 are built, so any captured segment pays.",
   );
   const thin = rows.filter((r) => r.model * r.segments < 5);
   if (thin.length > 0) console.log(`Rows where random assignment expects < 5 captured segments (${thin.map((r) => `f=${r.share} r=${r.redundancy}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}) are noisy: raise SIM_JOBS.`);
   console.log(`Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-  if (config.strict && misses.length > 0) process.exitCode = 1;
+  if (config.strict && misses.length > 0) process.exitCode = 1; // the assignment target only: §4 is not built
 }
 
 function table(header: string[], body: string[][], left: number) {
@@ -657,7 +681,7 @@ function printOutvoting(rows: Row[]) {
 }
 
 function printRows(rows: Row[]) {
-  const header = ["f", "r", "strategy", "captured", "P measured", "f^r", "P / f^r", "op. slots", "E[cheat profit]/segment", "blocks/job", "reverted/job", "abandoned/job", "rep. marks/job"];
+  const header = ["f", "r", "strategy", "captured", "P measured", "f^r", "P / f^r", "95 % CI of P / f^r", "op. slots", "E[cheat profit]/segment", "blocks/job", "reverted/job", "abandoned/job", "lapsed/job", "rep. marks/job"];
   const body = rows.map((r) => [
     r.share.toString(),
     r.redundancy.toString(),
@@ -666,16 +690,20 @@ function printRows(rows: Row[]) {
     r.measured.toFixed(4),
     r.model.toFixed(4),
     r.ratio.toFixed(2) + (r.ratio > TARGET_RATIO ? " !" : ""),
+    `${r.ratioLow.toFixed(2)}–${r.ratioHigh.toFixed(2)}`,
     `${(r.slotShare * 100).toFixed(1)} %`,
     `+${r.profitPerSegment.toFixed(3)} tokens`,
     r.blocksPerJob.toFixed(0),
     r.revertedPerJob.toFixed(0),
     r.abandonedPerJob.toFixed(0),
+    r.lapsedPerJob.toFixed(1),
     r.marksPerJob.toFixed(0),
   ]);
   table(header, body, 3);
   console.log(
-    "\ncaptured: segments where the operator held every replica; op. slots: the operator's share of all slots;" +
+    "\ncaptured: segments where the operator held every replica, out of n = jobs x segments (the sample size);" +
+      "\n95 % CI: Wilson interval of P divided by f^r (segments taken as independent draws); op. slots: the operator's share of all slots;" +
+      "\nlapsed: requested slots no segment took (a ticket resolved behind others on a full job);" +
       "\nrep. marks: abandoned, rejected and expired counts the registry recorded against the operator's addresses during the job;" +
       "\nE[cheat profit]/segment: what the market paid the operator for garbage reveals on captured segments, per job segment" +
       "\n(the render cost saved, worst case C = reward); the loss when caught is 0 today: nothing checks an accepted result.",
