@@ -5,51 +5,54 @@
  * ends up holding every replica of a segment — the precondition for a cheat nobody can see:
  * skip the render, reveal the same garbage from all replicas, be paid.
  *
- * The job's claiming runs block by block. In each block either an honest address claims one slot
- * (probability 1 − f) or the operator gains one claim of budget (probability f), so that the
- * operator has the share f of the claims an honest network makes. What the operator does with
- * its budget is the strategy:
- *  - random:          claims at once, one slot, like an honest provider;
+ * Claims go through claim tickets (docs/collusion.md §1): `requestClaim` in one block queues a
+ * ticket seeded by that block; the job's due tickets resolve first-in first-out in a later block,
+ * in passing at the start of the next request or give-back, or by a keeper's `resolveClaims` in a
+ * block with no request. The job's claiming runs block by block. In each block either an honest
+ * address requests one slot (probability 1 − f) or the operator gains one claim of budget
+ * (probability f), so that the operator has the share f of the claims an honest network makes.
+ * What the operator does with its budget is the strategy (it has at most one ticket waiting):
+ *  - random:          requests at once, one slot, like an honest provider;
  *  - claim-or-revert: its addresses are ClaimSteerer contracts (contracts/mocks, test-only) that
- *                     claim one slot and revert unless it landed on a wanted segment; retried
- *                     every block, a miss costs only a reverted transaction;
- *  - block choice:    its addresses are plain accounts; before each block it predicts every one
- *                     of its addresses' landing (scripts/sim/claimModel.ts: prevrandao is known
- *                     one block ahead) and claims only in blocks where it lands on wanted
- *                     segments, with the claim count that takes all of them;
- *  - block choice + abandon: the same, but it claims past unwanted segments up to wanted ones
- *                     further along the scan and gives the extras back at once (`abandon` with
- *                     reason SceneFault: the forfeit is pro rata of a lease elapsed, about 0,
- *                     and a SceneFault give-back is not counted against reputation);
- *  - tail waiting:    no prediction: it claims only when one of its addresses can land on nothing
- *                     but wanted segments (the job's tail, where few segments are left open).
+ *                     request one slot, resolve and revert unless it landed on a wanted segment,
+ *                     retried every block. A ticket is never due in its own block, so this always
+ *                     reverts: the script counts the reverts and fails if one ever lands;
+ *  - block choice:    no prediction is possible (the landing comes from the hash of the request's
+ *                     block); its best is to request at chosen moments: one slot, only when the
+ *                     odds that a ticket resolved on today's state lands on a wanted segment are at
+ *                     least BLOCK_CHOICE_ODDS (scripts/sim/claimModel.ts `landingOdds`, which sees
+ *                     the scan's bias toward segments after long closed runs);
+ *  - block choice + abandon: requests ABANDON_REACH slots from the address with the most wanted
+ *                     segments expected in its scan, keeps the wanted ones and gives the rest back
+ *                     (`abandon`, SceneFault: forfeit about 0, no reputation mark). The give-back
+ *                     refuses that address new requests on the job for one lease
+ *                     (JobMarketGiveBackCooldown: here the rest of the job), so it rotates to its
+ *                     next address;
+ *  - tail waiting:    requests only when one of its addresses can land on nothing but wanted
+ *                     segments (the job's tail, where few segments are left open).
  * A segment is wanted by an operator address when nobody holds it yet, or when only the operator
- * holds it and a slot is free. Every claim is also predicted by the model and the run stops if the
- * contract disagrees, so the figures rest on the same model the block-choice attacker uses.
+ * holds it and a slot is free. Every resolved ticket is also computed by the model, from its seed
+ * block's hash and its index in the queue (known only after the request), and the run stops if
+ * the contract disagrees: the script's picture of the claim state is the contract's.
  *
  * After claiming, the operator cheats on the segments where it holds every replica: it commits and
  * reveals the same garbage digest from each of them, and the script reads what the market credited
- * it. Today nothing can catch that, so the expected profit of cheating per segment is what it was
- * paid for garbage (reward r per captured segment, the render cost saved: worst case C = reward,
- * docs/collusion.md §4), with nothing at risk. Where r > q it also out-votes: on segments where it
+ * it. Nothing catches that yet (audits, §4, are not built), so the expected profit of cheating per
+ * segment is what it was paid for garbage (reward r per captured segment, the render cost saved:
+ * worst case C = reward), with nothing at risk. Where r > q it also out-votes: on segments where it
  * holds at least q but not all replicas its replicas reveal garbage, the honest ones the true
  * digest; the script counts the garbage the market accepted and the honest replicas it slashed.
  *
- * Prints, per share f and redundancy r (q = 2), per strategy: segments captured, the measured
- * probability P, the model's f^r, P / f^r (target <= 1.5, issue 10 property 4), the operator's
- * share of the slots, and the expected profit of cheating per segment; for r > q a second table
- * gives P(at least q replicas) against its binomial model, and the out-voting cheat. With today's contracts the
- * steered strategies miss the target: this is the baseline the claim-ticket change must fix.
- *
- * After the claim-ticket change (docs/collusion.md §1): claims go through `send` in runJob alone;
- * replace its `claim` call by the request and resolution, drop its model check (the point of the
- * change is that the model can no longer predict), keep the strategies (they then steer blind), and
- * run with SIM_STRICT=1.
+ * Prints, per share f and redundancy r (q = 2), per strategy: segments captured out of n (the
+ * sample size), the measured probability P, the model's f^r, P / f^r (target <= 1.5, issue 10
+ * property 4) with its 95 % interval, the operator's share of the slots, and the expected profit of
+ * cheating per segment; for r > q a second table gives P(at least q replicas) against its binomial
+ * model, and the out-voting cheat. The pre-ticket baseline is in docs/collusion.md §5.
  *
  * Usage: npm run sim:collusion
- * Options (environment): SIM_JOBS (jobs per row, default 3), SIM_SEGMENTS (64), SIM_CLAIMERS (30),
+ * Options (environment): SIM_JOBS (jobs per row, default 5), SIM_SEGMENTS (64), SIM_CLAIMERS (30),
  * SIM_SHARES ("0.1,0.2,0.33"), SIM_REDUNDANCIES ("2,3"), SIM_STRATEGIES (all), SIM_SEED (1),
- * SIM_STRICT=1 (exit 1 when a row misses the target: for after the change).
+ * SIM_CLAIM_RATE (0.25), SIM_STRICT=1 (exit 1 when a row's P / f^r exceeds 1.5).
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Address, Hex } from "viem";
