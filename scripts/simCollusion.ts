@@ -374,12 +374,12 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     const slots = held.filter((s) => segments.includes(s.segment));
     const receipt = await (await w.market.connect(who.signer).abandon(jobId, slots, AbandonReason.SceneFault, "")).wait();
     minedThisBlock = true;
+    await absorb(receipt); // an abandon resolves due tickets first, on the open set before the give-back
     replicas.set(who.address.toLowerCase(), held.filter((s) => !segments.includes(s.segment)));
     recordAbandon(state, who.address, slots);
     cooled.add(who.address.toLowerCase());
     assigned -= segments.length;
     abandoned += segments.length;
-    await absorb(receipt); // an abandon resolves due tickets first
   };
 
   /** The chance that a one-slot ticket of `o` resolved on today's state lands on a segment it wants. */
