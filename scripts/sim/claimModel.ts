@@ -1,25 +1,43 @@
 /**
- * An adversary's off-chain model of where `JobMarket.claim` lands, reproduced from the contract
- * source (contracts/JobMarket.sol `claim`, `_randomStart`, `_nextOpen`, `_tryClaim`):
- *  - the scan starts at `keccak256(abi.encode(prevrandao, block.number, claimer, jobId)) % segmentCount`;
+ * An off-chain model of where a claim ticket lands, reproduced from the contract source
+ * (contracts/JobMarketBase.sol `_resolveTicket`, `_claimRandomness`, `_scanClaims`, `_nextOpen`,
+ * `_tryClaim`), used by the collusion simulation (scripts/simCollusion.ts) and its attack tests:
+ *  - `requestClaim(jobId, count)` in block B queues ticket number i of the job (its index in the
+ *    job's queue, from 0) seeded by B; it resolves first-in first-out in a later block;
+ *  - the scan starts at `keccak256(abi.encode(blockhash(B), jobId, i)) % segmentCount`;
  *  - it visits the open segments (bitmap: a segment closes when every slot is assigned) from the
  *    start to the end, then from 0 up to the start, at most MAX_CLAIM_SCAN of them;
  *  - it skips a segment the claimer already holds a replica of, and takes one free slot of each
  *    other, until `count` slots are taken.
- * On Ethereum `prevrandao` of block n+1 is fixed by block n, so all of this is known one block
- * ahead: this is the hole of issue 10 property 1, measured by scripts/simCollusion.ts. A slot
- * given back (`abandon`) reopens its segment; the emptied slot keeps its last holder's record,
- * which refuses that holder the segment for its lease plus one lease, until another claimer takes
- * that very slot (claims prefer never-used slots). The model keeps the record for the rest of the
- * job (the simulated jobs are claimed within minutes of multi-day leases). The model is checked against every claim the
- * simulation sends and by test/contracts/attacks/claimPrediction.test.ts.
+ * The landing is known only once block B exists, after the request is final: this is claim
+ * tickets' answer to issue 10 property 1. Before tickets the start was
+ * `keccak256(abi.encode(prevrandao, block.number, claimer, jobId))` of the claim's own block, known
+ * one block ahead (`predictPrevrandaoStart`, kept to show that it no longer matches).
+ * A slot given back (`abandon`) reopens its segment; the emptied slot keeps its last holder's
+ * record, which refuses that holder the segment for its lease plus one lease, until another
+ * claimer takes that very slot (claims prefer never-used slots). The model keeps the record for
+ * the rest of the job (the simulated jobs are claimed within minutes of multi-day leases). The
+ * simulation checks the model against every ticket the contract resolves, and
+ * test/contracts/attacks/claimPrediction.test.ts checks it on its own.
  */
 import { encodeAbiParameters, keccak256, type Address, type Hex } from "viem";
 import { jobMarketConstants } from "../../sdk/src/contracts.generated.ts";
 import type { SlotRef } from "../../sdk/src/protocol/slots.ts";
 
-/** The contract's `_randomStart` for a claim by `claimer` in a block with these `prevrandao` and number. */
-export function predictStart(prevrandao: Hex, blockNumber: bigint, claimer: Address, jobId: bigint, segmentCount: number): number {
+/** The contract's scan start for ticket `ticketIndex` of `jobId`, seeded by a block with hash `seedHash`. */
+export function predictStart(seedHash: Hex, jobId: bigint, ticketIndex: bigint, segmentCount: number): number {
+  const hash = keccak256(
+    encodeAbiParameters([{ type: "bytes32" }, { type: "uint256" }, { type: "uint256" }], [seedHash, jobId, ticketIndex]),
+  );
+  return Number(BigInt(hash) % BigInt(segmentCount));
+}
+
+/**
+ * The scan start of the contract BEFORE claim tickets (`_randomStart` of `claim`, in the block
+ * that mined the claim): what a block-choice attacker computed one block ahead. Kept for the
+ * attack test that shows it no longer names where a claim lands.
+ */
+export function predictPrevrandaoStart(prevrandao: Hex, blockNumber: bigint, claimer: Address, jobId: bigint, segmentCount: number): number {
   const hash = keccak256(
     encodeAbiParameters(
       [{ type: "uint256" }, { type: "uint256" }, { type: "address" }, { type: "uint256" }],
@@ -49,7 +67,7 @@ export function emptyClaimState(segmentCount: number, slots: number): ClaimState
   };
 }
 
-/** The segments a `claim(jobId, count)` by `claimer` lands on, given the scan's start. */
+/** The segments a ticket of `count` slots by `claimer` lands on, given the scan's start. */
 export function predictLanding(state: ClaimState, claimer: Address, start: number, count: number): number[] {
   const me = claimer.toLowerCase();
   const landed: number[] = [];
@@ -64,6 +82,20 @@ export function predictLanding(state: ClaimState, claimer: Address, start: numbe
     landed.push(segment);
   }
   return landed;
+}
+
+/**
+ * What a claimer can still compute before it requests: the chance, over the uniformly random scan
+ * start, that a one-slot ticket resolved on this state lands on each segment (segments after a
+ * long closed run are likelier: the scan starts anywhere in the run and takes the next open one).
+ */
+export function landingOdds(state: ClaimState, claimer: Address): number[] {
+  const odds = new Array<number>(state.segmentCount).fill(0);
+  for (let start = 0; start < state.segmentCount; start++) {
+    const [segment] = predictLanding(state, claimer, start, 1);
+    if (segment !== undefined) odds[segment] += 1 / state.segmentCount;
+  }
+  return odds;
 }
 
 /** Segments `claimer` could land on at all (open, not held by it): when only one is left, landing is certain. */
