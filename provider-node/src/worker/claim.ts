@@ -47,7 +47,7 @@ export async function resolveWaitingTickets(ctx: WorkerContext): Promise<void> {
   }
   for (const job of store.listJobs({})) {
     const record = store.market.loadFoldJob(job.jobId, []);
-    const mine = record?.tickets?.filter((t) => t.provider.toLowerCase() === ctx.me.toLowerCase() && t.seedBlock < latest + 1n) ?? [];
+    const mine = record?.tickets?.filter((t) => t.provider.toLowerCase() === ctx.me.toLowerCase() && t.seedBlock <= latest) ?? [];
     if (mine.length === 0) continue;
     const key = `resolve:${job.jobId}`;
     if (!ctx.ready(key)) continue;
