@@ -303,7 +303,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
             revealed: h.revealed(),
             tieBreakers: h.tieBreakers(),
             revealDeadline: h.revealDeadline(),
-            acceptedSeal: h.status() == SegmentStatus.Accepted ? _replicas[jobId][segment][h.winner()].seal : bytes20(0)
+            acceptedSeal: h.status() == SegmentStatus.Accepted ? _replicas[jobId][segment][h.winner()].seal : bytes20(0),
+            round: h.round()
         });
     }
 
@@ -464,8 +465,9 @@ contract JobMarket is JobMarketBase, IJobMarket {
             revert JobMarketWrongReplicaState(jobId, rv.segment, rv.replica, state);
         }
 
-        rep.seal = tolerant ? bytes20(fingerprintHash) : bytes20(rv.digest);
+        rep.seal = tolerant ? bytes20(fingerprintHash) : bytes20(_chainToRoundZero(rv.digest, h.round()));
         rep.state = ReplicaState.Revealed;
+        if (h.round() != 0) rep.revealRound = h.round();
         h = h.withRevealed(h.revealed() + 1);
 
         if (h.status() == SegmentStatus.Accepted) {
@@ -478,6 +480,15 @@ contract JobMarket is JobMarketBase, IJobMarket {
             h = _tally(c, rv, h);
         }
         _storeHeader(jobId, rv.segment, h);
+    }
+
+    /// @dev Link `round` of a digest chain hashed down to link 0 (IJobMarket.reveal): what replicas
+    /// of every round compare on.
+    function _chainToRoundZero(bytes32 link, uint8 round) private pure returns (bytes32) {
+        for (uint8 i; i < round; ++i) {
+            link = keccak256(abi.encode(link));
+        }
+        return link;
     }
 
     /// @dev Counts agreement after a reveal of an open segment; accepts, opens a tie-breaker or fails.
@@ -538,7 +549,9 @@ contract JobMarket is JobMarketBase, IJobMarket {
         uint8 slots = h.slots();
         bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && c.job.status == JobStatus.Open
             && block.timestamp + c.job.leaseDuration <= c.job.deadline;
-        if (canEscalate) {
+        bool claimable;
+        if (canEscalate) (h, claimable) = _nextRoundIfRevealed(c, segment, h);
+        if (canEscalate && claimable) {
             _resolveDueElsewhere(c.jobId); // a due ticket meets the open set it was drawn against
             _setClosed(c.jobId, segment, false);
             emit TieBreakerOpened(c.jobId, segment, slots + 1);

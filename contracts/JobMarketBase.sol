@@ -86,6 +86,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         uint32 providerId; // market-local id, see `_providerIds`
         uint40 leaseEnd;
         ReplicaState state;
+        uint8 revealRound; // the blind round the replica revealed in (written only when not 0)
     }
 
     /// @dev State of one `claim` call's scan over the open-segment bitmap.
@@ -280,8 +281,32 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
             // The reveal window closes until the new holder commits, so nobody reveals early.
             h = h.withCommitted(h.committed() - 1).withRevealDeadline(0);
         }
+        bool claimable;
+        (h, claimable) = _nextRoundIfRevealed(c, segment, h);
         _storeHeader(c.jobId, segment, h);
-        if (c.job.status == JobStatus.Open) _setClosed(c.jobId, segment, false);
+        if (claimable && c.job.status == JobStatus.Open) _setClosed(c.jobId, segment, false);
+    }
+
+    /// @dev A slot of `segment` is about to open (reopened, or a tie-breaker). If a replica of an
+    /// Exact segment revealed in the current round, its new holder would have seen that link of the
+    /// digest chain: the next round starts, whose link nobody can derive from it. At MAX_ROUND there
+    /// is no deeper link: the slot must not open (`claimable` false), and the segment waits for
+    /// `closeSegments` (or fails, for a tie-breaker).
+    function _nextRoundIfRevealed(Ctx memory c, uint32 segment, SegmentHeader h)
+        internal
+        returns (SegmentHeader, bool claimable)
+    {
+        if (c.job.verification != Verification.Exact || h.revealed() == 0) return (h, true);
+        uint8 round = h.round();
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        bool seen;
+        for (uint8 k; k < h.slots() && !seen; ++k) {
+            seen = reps[k].state == ReplicaState.Revealed && reps[k].revealRound == round;
+        }
+        if (!seen) return (h, true);
+        if (round == SegmentHeaderLib.MAX_ROUND) return (h, false);
+        emit BlindRoundOpened(c.jobId, segment, round + 1);
+        return (h.withRound(round + 1), true);
     }
 
     function _heldReplica(Ctx memory c, uint32 segment, uint8 replica, uint32 providerId)
@@ -607,7 +632,8 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
             seal: bytes20(0),
             providerId: scan.providerId,
             leaseEnd: uint40(scan.leaseEnd),
-            state: ReplicaState.Claimed
+            state: ReplicaState.Claimed,
+            revealRound: 0
         });
         h = h.withAssigned(h.assigned() + 1);
         _storeHeader(jobId, segment, h);

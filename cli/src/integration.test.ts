@@ -24,7 +24,7 @@ import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
-import { AbandonReason, unpackSlot } from "@tessellate/sdk/protocol";
+import { AbandonReason, roundDigest, unpackSlot } from "@tessellate/sdk/protocol";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 import { cancelJob } from "./commands/cancel.ts";
 import { fetchJob } from "./commands/fetch.ts";
@@ -90,7 +90,9 @@ async function renderAndCommit(provider: MarketClient, jobId: bigint, manifest: 
   for (const { segment, replica } of slots) {
     const files = renderSegment(manifest, segment, wrongSegments.includes(segment));
     const resultCid = await storage.addEntries(files);
-    const digest = pngDigest([...files.values()]) as Hex;
+    // The link of the segment's blind round (a tie-breaker reveals a deeper one), as the provider node does.
+    const round = Number((await provider.segmentOf(jobId, segment)).round);
+    const digest = roundDigest(pngDigest([...files.values()]) as Hex, round);
     const salt = randomSalt();
     reveals.push({ segment, replica, digest, salt, resultCid, commitment: commitmentOf(digest, salt, provider.account as Address, jobId, segment) });
   }

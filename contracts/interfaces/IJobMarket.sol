@@ -172,6 +172,7 @@ interface IJobMarketTypes {
         uint8 tieBreakers;
         uint64 revealDeadline; // 0 while the reveal window is not open
         bytes20 acceptedSeal; // the accepted replica's seal while a late replica may still reveal; 0 otherwise
+        uint8 round; // blind round (see `reveal`): the digest chain link a reveal now carries
     }
 
     /// @notice A replica slot as stored.
@@ -321,6 +322,10 @@ interface IJobMarketTypes {
     event ReplicaReleased(uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider);
     /// @notice No digest can reach quorum: one more slot opened (`slots` in total).
     event TieBreakerOpened(uint256 indexed jobId, uint32 segment, uint8 slots);
+    /// @notice A slot of `segment` opened after some of its replicas revealed in the current round
+    /// (Exact jobs): round `round` begins; its replicas reveal link `round` of their digest chain
+    /// (see `reveal`).
+    event BlindRoundOpened(uint256 indexed jobId, uint32 segment, uint8 round);
     /// @notice Every slot revealed, no digest reached the quorum and no tie-breaker can open (none
     /// left, the job cancelled, or its lease would end past the deadline): collateral released,
     /// nobody paid, the segment's budget forfeited (it stays in the job's escrow for good) —
@@ -401,6 +406,14 @@ interface IJobMarket is IJobMarketTypes {
     /// A committed replica reveals while its segment's window is open (salt checked against the
     /// commitment); a claimed, uncommitted replica may reveal before its lease ends when every other
     /// slot of its segment is committed (salt ignored), which opens the window for the others.
+    /// Blind rounds (Exact jobs): a replica revealing in round k reveals link k of a hash chain
+    /// over its pixels, d_MAX_ROUND = the pixel digest, d_(k-1) = keccak256(d_k), and the market
+    /// stores d_0 = keccak256^k(d_k) as its seal, so replicas of different rounds compare as
+    /// before. A slot that opens after some replica revealed in the current round (a tie-breaker,
+    /// a slot whose holder missed the reveal) starts the next round (BlindRoundOpened): its new
+    /// holder must reveal a link deeper than any revealed so far, which nobody can compute from a
+    /// revealed digest, only from the pixels. At the last round no such slot opens (the segment
+    /// fails instead).
     function reveal(uint256 jobId, RevealInput[] calldata reveals) external;
     /// @notice Gives back claimed, uncommitted replicas before their leases end. Collateral is
     /// returned but for ABANDON_FORFEIT_BPS of it pro rata of the lease already elapsed (to the

@@ -6,13 +6,15 @@ import {IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 /// @notice A segment's counters in 64 bits, so that four segments share one storage word and a
 /// batch over consecutive segments writes a quarter of the words.
 /// Layout (low bit first): status 3 | slots 3 | assigned 3 | committed 3 | revealed 3 |
-/// tieBreakers 3 | winner 3 | revealDeadline 40 | givenBack 1.
+/// tieBreakers 3 | winner 3 | revealDeadline 40 | givenBack 1 | round 2.
 type SegmentHeader is uint64;
 
 /// @title SegmentHeaderLib — getters and copy-on-write setters of a packed segment header
 library SegmentHeaderLib {
     /// @notice Most replica slots a segment can have (redundancy plus tie-breakers); fits 3 bits.
     uint8 internal constant MAX_SLOTS = 6;
+    /// @notice Last blind round a segment can reach (2 bits): rounds 0..3, see `round`.
+    uint8 internal constant MAX_ROUND = 3;
 
     uint8 private constant STATUS = 0;
     uint8 private constant SLOTS = 3;
@@ -23,9 +25,11 @@ library SegmentHeaderLib {
     uint8 private constant WINNER = 18;
     uint8 private constant REVEAL_DEADLINE = 21;
     uint8 private constant GIVEN_BACK = 61;
+    uint8 private constant ROUND = 62;
     uint64 private constant MASK3 = 7;
     uint64 private constant MASK40 = (1 << 40) - 1;
     uint64 private constant MASK1 = 1;
+    uint64 private constant MASK2 = 3;
 
     function unpack(uint256 word, uint32 segment) internal pure returns (SegmentHeader) {
         return SegmentHeader.wrap(uint64(word >> ((segment & 3) * 64)));
@@ -77,6 +81,17 @@ library SegmentHeaderLib {
 
     function withGivenBack(SegmentHeader h) internal pure returns (SegmentHeader) {
         return _set(h, GIVEN_BACK, MASK1, 1);
+    }
+
+    /// @notice The segment's blind round: 0 until a slot opens after a replica revealed in the
+    /// current round (a tie-breaker; a slot whose holder missed the reveal); each such opening
+    /// starts the next round, whose reveals carry the next link of the digest chain (IJobMarket.reveal).
+    function round(SegmentHeader h) internal pure returns (uint8) {
+        return uint8(_get(h, ROUND, MASK2));
+    }
+
+    function withRound(SegmentHeader h, uint8 v) internal pure returns (SegmentHeader) {
+        return _set(h, ROUND, MASK2, v);
     }
 
     function withStatus(SegmentHeader h, IJobMarketTypes.SegmentStatus v) internal pure returns (SegmentHeader) {

@@ -10,7 +10,8 @@
  * frame is always verified.
  */
 import { FatalError, RetryableError, TessellateError } from "./errors.ts";
-import { createPixelDigest, isPixelDigest, sameDigest, type PixelDigester } from "./pixelDigest.ts";
+import { createPixelDigest, isPixelDigest, type PixelDigester } from "./pixelDigest.ts";
+import { isLinkOf } from "./protocol/digestChain.ts";
 import { decodePng, encodePng, readPngSize } from "./png.ts";
 import { frameGroupCount, framesOfGroup, segmentAt, segmentCount, tileCount, tileRect, type SegmentPlanInput } from "./segmentPlan.ts";
 import { maxTilePngBytes, resolveAcceptedSegment, type AcceptedSegment, type SegmentCheck, resultFileName } from "./resultFiles.ts";
@@ -103,7 +104,7 @@ export async function compositeToSink(options: CompositeToSinkOptions): Promise<
         const index = group * tiles + t;
         const expected = results[t].digest;
         const actual = digesters[t].digest();
-        if (!sameDigest(actual, expected)) {
+        if (!isLinkOf(actual, expected as `0x${string}`)) {
           const seg = segmentAt(manifest, index);
           throw new FatalError(
             "COMPOSITE_DIGEST_MISMATCH",

@@ -5,7 +5,8 @@
  */
 import { FatalError } from "./errors.ts";
 import { fingerprint } from "./fingerprint.ts";
-import { pngDigest, sameDigest } from "./pixelDigest.ts";
+import { pngDigest } from "./pixelDigest.ts";
+import { isLinkOf } from "./protocol/digestChain.ts";
 import { decodePng, readPngSize } from "./png.ts";
 import { segmentAt, type SegmentPlanInput } from "./segmentPlan.ts";
 import type { Storage } from "./storage.ts";
@@ -103,8 +104,9 @@ export async function verifyAcceptedSegment(
   } catch (error) {
     return { ...base, ok: false, problem: `the PNGs of ${accepted.resultCid} cannot be decoded: ${(error as Error).message}` };
   }
-  if (!sameDigest(actual, accepted.digest)) {
-    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the revealed ${base.expected}` };
+  // The revealed digest is a link of the pixel digest's chain (the round it was revealed in).
+  if (!isLinkOf(actual as `0x${string}`, accepted.digest as `0x${string}`)) {
+    return { ...base, ok: false, actual, problem: `the pixels at ${accepted.resultCid} have digest ${actual}, not the revealed ${base.expected} (nor any link of its chain, sdk digestChain.ts)` };
   }
   if (accepted.fingerprint === undefined) return { ...base, ok: true, actual };
   // Tolerant: the contract compared the revealed fingerprints, never the pixels; re-derive it.

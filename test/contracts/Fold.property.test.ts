@@ -31,7 +31,7 @@ import {
   type FoldEvent,
   type ProtocolState,
 } from "../../sdk/src/protocol/index.ts";
-import { COLLATERAL, type Deployment, commitmentOf, deployFixture, digestOf, ethers, fingerprintOf, networkHelpers } from "./helpers/driver.ts";
+import { COLLATERAL, type Deployment, commitmentOf, deployFixture, digestOf, ethers, fingerprintOf, linkOf, networkHelpers } from "./helpers/driver.ts";
 
 const RUNS = Number(process.env.FOLD_RUNS ?? 20);
 const STEPS = Number(process.env.FOLD_STEPS ?? 60);
@@ -229,7 +229,9 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     if (claimed.length === 0) return "nothing to commit";
     const slot = rng.pick(claimed);
     const p = signerOf(slot.provider);
-    const digest = rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`garbage:${slot.segment}:${slot.replica}`);
+    // The link of the segment's blind round, as the fold has it (a provider node reads it the same way).
+    const round = segmentOf(job!, slot.segment)?.round ?? 0;
+    const digest = linkOf(rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`garbage:${slot.segment}:${slot.replica}`), round);
     const salt = ethers.keccak256(ethers.toUtf8Bytes(`salt:${jobId}:${slot.segment}:${slot.replica}:${rng.int(0, 1e9)}`));
     const fingerprint = job!.params.verification === Verification.Tolerant ? randomFingerprint(rng, jobId, slot.segment, slot.replica) : undefined;
     const commitment = commitmentOf(digest, salt, p.address, jobId, slot.segment, fingerprint);
@@ -246,7 +248,7 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     const slot = rng.pick(candidates);
     const p = signerOf(slot.provider);
     const secret = secrets.committed.get(key(jobId, slot.segment, slot.replica));
-    const digest = secret?.digest ?? (rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`other:${slot.segment}`));
+    const digest = secret?.digest ?? linkOf(rng.chance(0.8) ? digestOf(`segment:${slot.segment}`) : digestOf(`other:${slot.segment}`), segmentOf(job!, slot.segment)?.round ?? 0);
     const salt = secret?.salt ?? ethers.keccak256(ethers.toUtf8Bytes(`direct:${jobId}:${slot.segment}:${slot.replica}`));
     const tolerant = job!.params.verification === Verification.Tolerant;
     const fingerprint = tolerant ? (secret?.fingerprint ?? randomFingerprint(rng, jobId, slot.segment, slot.replica)) : "0x";

@@ -121,6 +121,17 @@ export class MarketProjection {
     return row && toSlot(row);
   }
 
+  /**
+   * The segment's blind round as the fold has it (0 for a segment it has not seen): which link of
+   * its digest chain a reveal carries (sdk digestChain.ts). It cannot change between a replica's
+   * claim and its reveal (a round starts only when a slot opens after a reveal of the current
+   * round), and the claim's event is folded after the round's.
+   */
+  roundOf(jobId: bigint, segment: number): number {
+    const row = this.sql("SELECT record FROM fold_segments WHERE job_id = ? AND segment = ?").get(jobId, segment) as { record: string } | undefined;
+    return row ? ((parseWithBigints(row.record) as Partial<SegmentRecord>).round ?? 0) : 0;
+  }
+
   /** Slots of a segment in the projection. */
   slotsOf(jobId: bigint, segment: number): MarketSlotRow[] {
     return (this.sql("SELECT * FROM market_slots WHERE job_id = ? AND segment = ? ORDER BY replica").all(jobId, segment) as Row[]).map(toSlot);

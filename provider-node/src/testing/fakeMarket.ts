@@ -9,7 +9,7 @@
  * real client's. Time comes from the given clock. Not a replacement for the contract tests.
  */
 import { keccak256, toHex, type Address, type Hex } from "viem";
-import { commitmentOf, onChainJobParams, type CommitInput, type JobParams, type JobParamsOnChain, type RevealInput, type Slot } from "@tessellate/sdk";
+import { commitmentOf, linkZero, MAX_BLIND_ROUND, onChainJobParams, type CommitInput, type JobParams, type JobParamsOnChain, type RevealInput, type Slot } from "@tessellate/sdk";
 import { ContractRevertError, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError } from "@tessellate/sdk/errors";
 import {
@@ -47,7 +47,9 @@ interface FakeReplica {
   state: number;
   leaseEnd: bigint;
   commitment?: Hex;
+  /** Once revealed: link 0 of the revealed digest's chain (what the contract compares). */
   digest?: Hex;
+  revealRound?: number;
 }
 
 interface FakeSegment {
@@ -56,6 +58,8 @@ interface FakeSegment {
   touched: boolean;
   slots: number;
   tieBreakers: number;
+  /** Blind round (sdk digestChain.ts). */
+  round: number;
   revealDeadline: bigint;
   accepted?: Hex;
   replicas: (FakeReplica | undefined)[];
@@ -125,6 +129,7 @@ export class FakeMarket {
       touched: false,
       slots: params.redundancy,
       tieBreakers: 0,
+      round: 0,
       revealDeadline: 0n,
       replicas: [],
     }));
@@ -238,6 +243,7 @@ export class FakeMarket {
       revealed: held.filter((r) => r!.state === ChainReplicaState.Revealed).length,
       tieBreakers: s.tieBreakers,
       revealDeadline: s.revealDeadline,
+      round: s.round,
     };
   }
 
@@ -404,24 +410,26 @@ export class FakeMarket {
         throw revert("JobMarketWrongReplicaState", jobId, rv.segment, rv.replica, r.state);
       }
       r.state = ChainReplicaState.Revealed;
-      r.digest = rv.digest;
+      r.digest = linkZero(rv.digest, s.round);
+      r.revealRound = s.round;
       if (s.status === ChainSegmentStatus.Accepted) {
         this.judge(job, jobId, rv.segment, rv.replica, s.accepted!);
         continue;
       }
       const revealed = s.replicas.map((x, k) => ({ x, k })).filter(({ x }) => x?.state === ChainReplicaState.Revealed);
-      const agree = revealed.filter(({ x }) => x!.digest === rv.digest).length;
+      const agree = revealed.filter(({ x }) => x!.digest === r.digest).length;
       if (agree >= job.params.quorum) {
         s.status = ChainSegmentStatus.Accepted;
-        s.accepted = rv.digest;
+        s.accepted = r.digest;
         // Exact only: the accepted result is the lowest-numbered replica of the agreeing group.
-        const group = revealed.filter(({ x }) => x!.digest === rv.digest).map(({ k }) => k);
+        const group = revealed.filter(({ x }) => x!.digest === r.digest).map(({ k }) => k);
         this.emit("SegmentAccepted", { jobId, segment: rv.segment, replica: Math.min(...group), agreeing: group.reduce((m, k) => m | (1 << k), 0) });
-        for (const { k } of revealed) this.judge(job, jobId, rv.segment, k, rv.digest);
+        for (const { k } of revealed) this.judge(job, jobId, rv.segment, k, r.digest);
         continue;
       }
       if (revealed.length < s.slots) continue;
-      const canEscalate = s.tieBreakers < MAX_TIE_BREAKERS && job.status === ChainJobStatus.Open && this.now() + BigInt(job.params.leaseDuration) <= job.params.deadline;
+      const canEscalate = s.tieBreakers < MAX_TIE_BREAKERS && job.status === ChainJobStatus.Open && this.now() + BigInt(job.params.leaseDuration) <= job.params.deadline
+        && this.nextRoundIfRevealed(jobId, rv.segment, s);
       if (canEscalate) {
         s.tieBreakers++;
         s.slots++;
@@ -434,6 +442,15 @@ export class FakeMarket {
       }
     }
     if (opened.length) this.emit("RevealsOpened", { jobId, revealDeadline: this.now() + BigInt(job.params.revealWindow), segments: opened });
+  }
+
+  /** JobMarketBase._nextRoundIfRevealed: a slot opening after a reveal of the current round starts the next round; false at the last round. */
+  private nextRoundIfRevealed(jobId: bigint, segment: number, s: FakeSegment): boolean {
+    if (!s.replicas.some((x) => x?.state === ChainReplicaState.Revealed && x.revealRound === s.round)) return true;
+    if (s.round === MAX_BLIND_ROUND) return false;
+    s.round++;
+    this.emit("BlindRoundOpened", { jobId, segment, round: s.round });
+    return true;
   }
 
   private judge(job: FakeJob, jobId: bigint, segment: number, k: number, accepted: Hex): void {
@@ -488,6 +505,7 @@ export class FakeMarket {
       if (s.status === ChainSegmentStatus.Open) {
         s.replicas[ref.replica] = undefined;
         if (reason === "reveal") s.revealDeadline = 0n;
+        this.nextRoundIfRevealed(jobId, ref.segment, s); // (the fake does not keep a slot shut in the last round)
       } else {
         r.state = ChainReplicaState.Settled;
       }

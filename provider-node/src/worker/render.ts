@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { rm } from "node:fs/promises";
 import { isAddressEqual, type Hex } from "viem";
-import { commitmentOf, segmentAt } from "@tessellate/sdk";
+import { commitmentOf, roundDigest, segmentAt } from "@tessellate/sdk";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { AbandonReason, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Logger } from "../ports.ts";
@@ -133,17 +133,19 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       cheat: config.testing.cheat,
     };
     const rendered = await (together ? together.render(input) : renderSegment(input));
+    // Exact jobs reveal the link of the segment's blind round; the fold's round holds from claim to reveal.
+    const digest = roundDigest(rendered.digest, store.market.roundOf(row.jobId, row.segment));
     const resultCid = await retrying(ctx, () => storage.addFolder(outDir, { signal: flight.controller.signal }), flight.controller.signal);
     flight.controller.signal.throwIfAborted();
     const salt = replicaSalt(ctx.d.saltSecret, row);
     if (recovering) {
-      await finishRecovery(ctx, row, { digest: rendered.digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, seconds: rendered.seconds }, log);
+      await finishRecovery(ctx, row, { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, seconds: rendered.seconds }, log);
       return;
     }
     current = store.getReplica(row.id)!;
     if (current.state !== "rendering") return; // settled on-chain meanwhile (e.g. released)
     // Digest, fingerprint, salt and result CID are on disk before any commitment is sent.
-    store.transition(row.id, "rendered", { digest: rendered.digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
+    store.transition(row.id, "rendered", { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
     metrics.observeRender(rendered.seconds);
     observeSpeed(ctx, row, rendered.seconds);
     if (ctx.deferred.hasOverrun(row.jobId)) {
@@ -154,7 +156,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     log.info(
       {
         seconds: Math.round(rendered.seconds * 100) / 100,
-        digest: rendered.digest,
+        digest,
         resultCid,
         ...(rendered.fingerprint === undefined ? {} : { fingerprint: `${rendered.fingerprint.slice(0, 18)}…` }),
         ...(config.testing.corruptDigests ? { testingCorruptDigest: true } : {}),

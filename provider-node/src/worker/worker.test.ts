@@ -5,7 +5,7 @@ import { afterEach, beforeEach, test } from "node:test";
 import { commitmentOf } from "@tessellate/sdk";
 import { ContractRevertError } from "@tessellate/sdk/contractErrors";
 import { RetryableError } from "@tessellate/sdk/errors";
-import { AbandonReason } from "@tessellate/sdk/protocol";
+import { AbandonReason, linkZero } from "@tessellate/sdk/protocol";
 import { createLogger } from "../logger.ts";
 import type { MarketPort } from "../ports.ts";
 import { EngineError } from "../sandbox/engineError.ts";
@@ -371,6 +371,12 @@ test("a cheater (test-only corruptDigests) is out-voted by a tie-breaker and sla
     await until(() => statesOf(a, jobId).join() === "0:accepted" && statesOf(c, jobId).join() === "0:accepted" && statesOf(b, jobId).join() === "0:rejected", "verdicts recorded");
     assert.equal(b.store.earnings().slashed, 2n * TOKEN);
     await until(() => c.store.earnings().credited.TieBreakerReward === TOKEN, "tie-breaker paid");
+    // The tie-breaker took its slot after both digests were public: it revealed link 1 of the
+    // digest chain, which hashes to A's link 0 (blind rounds: a copy of A's digest would not have).
+    assert.equal(events("BlindRoundOpened").length, 1);
+    const digestOf = (node: typeof a) => node.store.listReplicas({ jobId })[0]!.digest!;
+    assert.notEqual(digestOf(c), digestOf(a));
+    assert.equal(linkZero(digestOf(c), 1), digestOf(a));
   } finally {
     delete process.env.TESSELLATE_ALLOW_TEST_MODES;
   }

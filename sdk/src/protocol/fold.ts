@@ -41,6 +41,7 @@
 import { getAddress, keccak256, type Address, type Hex } from "viem";
 import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState as REPLICA_STATE, ReplicaStateNames, SegmentStatus as SEGMENT_STATUS, SegmentStatusNames, Verification, jobMarketConstants } from "../contracts.generated.ts";
 import type { JobParamsOnChain } from "../market.ts";
+import { linkZero } from "./digestChain.ts";
 import { sortEvents } from "./events.ts";
 import { isSegmentDone } from "./predicates.ts";
 import { jobEscrow, sealOf, unitPrice } from "./price.ts";
@@ -86,6 +87,8 @@ export interface ReplicaRecord {
   fingerprint?: Hex;
   /** Furthest step the current holder reached: 1 claimed, 2 committed, 3 revealed (0 when empty). */
   stage: number;
+  /** Blind round the replica revealed in (digestChain.ts); set with the reveal. */
+  revealRound?: number;
   /** How a settled replica ended. */
   verdict?: "accepted" | "rejected" | "expired" | "released";
 }
@@ -101,6 +104,8 @@ export interface SegmentRecord {
   committed: number;
   revealed: number;
   tieBreakers: number;
+  /** Blind round (digestChain.ts, `BlindRoundOpened`): the link of its digest chain a reveal now carries. */
+  round: number;
   revealDeadline: bigint;
   /**
    * The accepted result: its replica (the lowest-numbered one with the highest support, chosen by
@@ -257,7 +262,7 @@ export function segmentOf(job: JobRecord, index: number): SegmentRecord {
 export { isSegmentDone };
 
 function emptySegment(index: number): SegmentRecord {
-  return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, revealDeadline: 0n, cleared: false, replicas: [], givenBack: [] };
+  return { index, status: SEGMENT_STATUS.Open, slots: 0, assigned: 0, committed: 0, revealed: 0, tieBreakers: 0, round: 0, revealDeadline: 0n, cleared: false, replicas: [], givenBack: [] };
 }
 
 function emptyReplica(): ReplicaRecord {
@@ -467,7 +472,9 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
     if (tolerant && (fingerprint === undefined || fingerprint.length !== 2 + 2 * 256)) {
       anomaly(replicaSubject(job, seg, k), `revealed a fingerprint of ${fingerprint === undefined ? "no" : (fingerprint.length - 2) / 2} bytes in a Tolerant job (256 expected)`);
     }
-    rep.seal = tolerant && fingerprint !== undefined ? sealOf(keccak256(fingerprint)) : sealOf(digest);
+    // Exact: the market compares link 0 of the digest chain, whatever round the link came from.
+    rep.seal = tolerant && fingerprint !== undefined ? sealOf(keccak256(fingerprint)) : sealOf(linkZero(digest, seg.round));
+    rep.revealRound = seg.round;
     if (resultCid !== undefined) rep.resultCid = resultCid;
     if (tolerant && fingerprint !== undefined) rep.fingerprint = fingerprint;
     rep.stage = 3;
@@ -770,6 +777,18 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       seg.slots = slots;
       seg.tieBreakers++;
       seg.revealDeadline = 0n;
+      return;
+    }
+    case "BlindRoundOpened": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const round = Number(a.round);
+      if (round !== seg.round + 1) anomaly(segmentSubject(job, seg), `blind round ${round} opened after round ${seg.round}`);
+      if (!seg.replicas.some((r) => r.state === REPLICA_STATE.Revealed && (r.revealRound ?? 0) === seg.round)) {
+        anomaly(segmentSubject(job, seg), `blind round ${round} opened while no replica had revealed in round ${seg.round}`);
+      }
+      seg.round = round;
       return;
     }
     case "SegmentFailed": {

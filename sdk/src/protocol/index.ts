@@ -28,6 +28,7 @@ export * from "./reputation.ts";
 export * from "./events.ts";
 export * from "./predicates.ts";
 export * from "./fold.ts";
+export * from "./digestChain.ts";
 export * from "./views.ts";
 export * from "./compare.ts";
 export * from "./commitments.ts";

@@ -4,7 +4,7 @@
  * views. Times are chain seconds.
  */
 import type { Address } from "viem";
-import { AbandonReason, JobStatus, jobMarketConstants, ReplicaState, SegmentStatus } from "../contracts.generated.ts";
+import { AbandonReason, JobStatus, jobMarketConstants, ReplicaState, SegmentStatus, segmentHeaderConstants } from "../contracts.generated.ts";
 
 export interface JobLike {
   status: number;
@@ -20,12 +20,24 @@ export interface SegmentLike {
   /** Slots committed or revealed, and the replica slots: where given, `isClosable` also applies the commit-wait rule. */
   committed?: number;
   replicas?: readonly Pick<ReplicaLike, "state" | "leaseEnd">[];
+  /** Blind round (digestChain.ts); where given with the replicas' `revealRound`, claimability applies the last round's rule. */
+  round?: number;
 }
 
 export interface ReplicaLike {
   provider: Address;
   state: number;
   leaseEnd: bigint;
+  revealRound?: number;
+}
+
+/**
+ * A slot emptied in the last blind round after a replica revealed in it stays shut
+ * (JobMarketBase._nextRoundIfRevealed): no deeper link of the digest chain is left to ask its new
+ * holder for, so the segment waits for `closeSegments`.
+ */
+export function isShutInLastRound(round: number | undefined, replicas: readonly Pick<ReplicaLike, "state" | "revealRound">[]): boolean {
+  return round === segmentHeaderConstants.MAX_ROUND && replicas.some((r) => r.state === ReplicaState.Revealed && r.revealRound === round);
 }
 
 /**
@@ -105,20 +117,21 @@ export function isHeld(rep: Pick<ReplicaLike, "state">): boolean {
 
 /**
  * Whether `provider` could be given a slot of this segment (JobMarket._tryClaim): open, not every
- * slot taken, no non-empty slot of it belongs to `provider` (never two replicas of one segment),
+ * slot taken, no non-empty slot of it belongs to `provider` (never two replicas of one segment), not shut in the last blind round ({@link isShutInLastRound}),
  * and `provider` is not cooling down after giving a slot of it back ({@link isCoolingDown}; without
  * `at`, a give-back of its own counts as still cooling down). `redundancy` stands in for the slot
  * count of an untouched segment.
  */
 export function isSegmentClaimableBy(
   seg: SegmentLike,
-  replicas: readonly (Pick<ReplicaLike, "provider" | "state"> & { leaseEnd?: bigint })[],
+  replicas: readonly (Pick<ReplicaLike, "provider" | "state" | "revealRound"> & { leaseEnd?: bigint })[],
   provider: Address,
   redundancy: number,
   at?: { now: bigint; leaseDuration: number },
 ): boolean {
   const slots = seg.slots === 0 ? redundancy : seg.slots;
   if (seg.status !== SegmentStatus.Open || seg.assigned >= slots) return false;
+  if (isShutInLastRound(seg.round, replicas)) return false;
   const me = provider.toLowerCase();
   return !replicas.some((r) => (r.state !== ReplicaState.Empty && r.provider.toLowerCase() === me) || isCoolingDown(r, provider, at?.now, at?.leaseDuration ?? 0));
 }

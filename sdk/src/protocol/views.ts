@@ -44,6 +44,7 @@ export function expectedSegmentView(job: JobRecord, seg: SegmentRecord): Segment
     tieBreakers: seg.tieBreakers,
     revealDeadline: seg.revealDeadline,
     acceptedSeal: seg.status === SegmentStatus.Accepted && seg.accepted && !seg.cleared ? seg.accepted.seal : ZERO_SEAL,
+    round: seg.round,
   };
 }
 

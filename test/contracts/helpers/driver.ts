@@ -9,6 +9,7 @@ import type { ContractTransactionResponse, Log } from "ethers";
 import { network } from "hardhat";
 import TessellateModule from "../../../ignition/modules/Tessellate.ts";
 import { commitmentOf as sdkCommitmentOf } from "../../../sdk/src/commitment.ts";
+import { roundDigest } from "../../../sdk/src/protocol/digestChain.ts";
 import { unpackSlots } from "../../../sdk/src/protocol/slots.ts";
 import type { JobMarket, ProviderRegistry, RenderToken } from "../../../types/ethers-contracts/index.ts";
 
@@ -153,8 +154,26 @@ export function fingerprintOf(label: string, changed = 0, flat = 0): string {
   return ethers.hexlify(bytes);
 }
 
-/** What a provider "renders" for a segment: honest providers agree on `segment:<n>`. */
+/**
+ * What a provider "renders" for a segment — its pixel digest: honest providers agree on
+ * `segment:<n>`. What it commits and reveals is the link of the segment's blind round
+ * (sdk digestChain.ts), as the provider node does.
+ */
 export type Renderer = (slot: Slot) => string;
+
+/** Each slot's segment's blind round now (segmentOf). */
+export async function roundsOf(d: Deployment, jobId: bigint, slots: Slot[]): Promise<number[]> {
+  const rounds = new Map<number, number>();
+  for (const slot of slots) {
+    if (!rounds.has(slot.segment)) rounds.set(slot.segment, Number((await d.market.segmentOf(jobId, slot.segment)).round));
+  }
+  return slots.map((slot) => rounds.get(slot.segment)!);
+}
+
+/** The digest a replica reveals in `round`: that link of its pixel digest's chain. */
+export function linkOf(pixelDigest: string, round = 0): string {
+  return roundDigest(pixelDigest as `0x${string}`, round);
+}
 export const honest: Renderer = (slot) => digestOf(`segment:${slot.segment}`);
 export const cheater: Renderer = (slot) => digestOf(`garbage:${slot.segment}`);
 
@@ -165,19 +184,21 @@ export async function commitAll(
   slots: Slot[],
   render: Renderer = honest,
 ) {
-  const commits = slots.map((slot) => ({
+  const rounds = await roundsOf(d, jobId, slots);
+  const commits = slots.map((slot, i) => ({
     segment: slot.segment,
     replica: slot.replica,
-    commitment: commitmentOf(render(slot), saltOf(provider, slot), provider.address, jobId, slot.segment),
+    commitment: commitmentOf(linkOf(render(slot), rounds[i]), saltOf(provider, slot), provider.address, jobId, slot.segment),
   }));
   return d.market.connect(provider).commit(jobId, commits);
 }
 
-export function revealInputs(provider: HardhatEthersSigner, slots: Slot[], render: Renderer = honest) {
-  return slots.map((slot) => ({
+/** Reveal inputs of `slots`; `rounds[i]` is slot i's blind round (0 when absent). */
+export function revealInputs(provider: HardhatEthersSigner, slots: Slot[], render: Renderer = honest, rounds: number[] = []) {
+  return slots.map((slot, i) => ({
     segment: slot.segment,
     replica: slot.replica,
-    digest: render(slot),
+    digest: linkOf(render(slot), rounds[i] ?? 0),
     salt: saltOf(provider, slot),
     resultCid: `bafyresult-${slot.segment}-${render(slot).slice(2, 10)}`,
     fingerprint: "0x",
@@ -192,7 +213,7 @@ export async function revealAll(
   slots: Slot[],
   render: Renderer = honest,
 ) {
-  return d.market.connect(provider).reveal(jobId, revealInputs(provider, slots, render));
+  return d.market.connect(provider).reveal(jobId, revealInputs(provider, slots, render, await roundsOf(d, jobId, slots)));
 }
 
 /** Parsed events of `name` emitted by the market in `tx`. */
