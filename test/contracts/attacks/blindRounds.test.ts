@@ -195,3 +195,45 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
     expect((await d.market.segmentOf(jobId, 0)).round).to.equal(1n);
   });
 });
+
+describe("Blind rounds: the last round", function () {
+  it("a slot that would open after a reveal in round 3 stays shut (no deeper link is left); the segment ends with closeSegments", async function () {
+    const d = await networkHelpers.loadFixture(deployFixture);
+    const p = d.providers; // five addresses; an expired one may claim the segment again
+    const jobId = await postJob(d, { segmentCount: 1, redundancy: 5, quorum: 5 });
+    const held = new Map<number, Slot>();
+    const take = async (k: number) => {
+      const [slot] = await claim(d, p[k]!, jobId, 1);
+      expect(slot, `provider ${k} lands on the segment`).to.not.equal(undefined);
+      held.set(k, slot!);
+    };
+    // Each round: the missing slots are taken and committed; one of them reveals, the others miss
+    // the window and are expired, which starts the next round (someone revealed in this one).
+    let revealer = 0;
+    for (const k of [0, 1, 2, 3, 4]) await take(k);
+    for (let round = 0; round <= 3; round++) {
+      const waiting = [...held.keys()].filter((k) => k >= revealer);
+      for (const k of waiting) await commitAll(d, p[k]!, jobId, [held.get(k)!]);
+      await revealAll(d, p[revealer]!, jobId, [held.get(revealer)!]);
+      await networkHelpers.time.increase(REVEAL_WINDOW + 1);
+      const missed = waiting.filter((k) => k !== revealer).map((k) => held.get(k)!);
+      const tx = await d.market.connect(d.keeper).expire(jobId, missed);
+      if (round < 3) {
+        await expect(tx).to.emit(d.market, "BlindRoundOpened").withArgs(jobId, 0, round + 1);
+        revealer++;
+        for (const k of waiting.filter((k) => k >= revealer)) await take(k);
+      } else {
+        // Round 3 had a reveal: a fifth opening would need link 4, which does not exist.
+        await expect(tx).to.not.emit(d.market, "BlindRoundOpened");
+      }
+    }
+    const seg = await d.market.segmentOf(jobId, 0);
+    expect(seg.round).to.equal(3n);
+    expect(seg.status).to.equal(SegmentStatus.Open);
+    expect(seg.assigned).to.equal(4, "four revealed, the fifth slot empty");
+    expect(await claim(d, p[4]!, jobId, 1)).to.deep.equal([], "the empty slot is not claimable: the ticket lapses");
+    await networkHelpers.time.increaseTo((await d.market.jobOf(jobId)).deadline + 1n);
+    await expect(d.market.connect(d.outsider).closeSegments(jobId, [0])).to.emit(d.market, "SegmentClosed").withArgs(jobId, 0);
+    await expectConservation(d);
+  });
+});
