@@ -26,6 +26,7 @@ import {
   providerRegistryConstants,
   ReplicaState,
   reputationScore,
+  roundDigest,
   SegmentStatus,
   segmentOf,
   unitPrice,
@@ -168,6 +169,31 @@ describe("the event fold", () => {
     h.tx(["ReplicaExpired", { jobId: 1n, segment: 0, replica: 1, provider: P2, keeper: K, slashed: COLLATERAL }]);
     const seg = segmentOf(foldEvents(h.events).jobs.get(1n)!, 0);
     assert.deepEqual([seg.status, seg.assigned, seg.replicas[1].state], [SegmentStatus.Open, 1, ReplicaState.Empty]);
+  });
+
+  it("blind rounds: a round opened after a reveal makes a later link compare with link 0; a round opened without one is an anomaly", () => {
+    const P3 = getAddress("0xA000000000000000000000000000000000000003");
+    const pixels = `0x${"ab".repeat(32)}` as Hex;
+    const h = missed();
+    h.tx(["ReplicasCommitted", { jobId: 1n, provider: P2, slots: [packSlot(0, 1)] }], ["RevealsOpened", { jobId: 1n, revealDeadline: 500n, segments: [0] }]);
+    h.tx(["ReplicasRevealed", { jobId: 1n, provider: P1, slots: [packSlot(0, 0)], digests: [roundDigest(pixels, 0)], resultCids: ["bafyA"], fingerprints: ["0x"] }]);
+    h.tx(["ReplicaExpired", { jobId: 1n, segment: 0, replica: 1, provider: P2, keeper: K, slashed: COLLATERAL }], ["BlindRoundOpened", { jobId: 1n, segment: 0, round: 1 }]);
+    h.tx(["ReplicasClaimed", { jobId: 1n, provider: P3, leaseEnd: 900n, slots: [packSlot(0, 1)] }]);
+    h.tx(
+      ["ReplicasRevealed", { jobId: 1n, provider: P3, slots: [packSlot(0, 1)], digests: [roundDigest(pixels, 1)], resultCids: ["bafyC"], fingerprints: ["0x"] }],
+      ["RevealsOpened", { jobId: 1n, revealDeadline: 1000n, segments: [0] }],
+      ["SegmentAccepted", { jobId: 1n, segment: 0, replica: 0, agreeing: 3 }],
+    );
+    const state = foldEvents(h.events);
+    const seg = segmentOf(state.jobs.get(1n)!, 0);
+    assert.equal(seg.round, 1);
+    assert.equal(seg.replicas[1]!.seal, seg.replicas[0]!.seal, "link 1 hashed down to link 0 is the seal of link 0");
+    assert.equal(seg.replicas[1]!.revealRound, 1);
+    assert.deepEqual(state.anomalies.filter((a) => /round/.test(a.problem)), []);
+
+    const wrong = missed();
+    wrong.tx(["BlindRoundOpened", { jobId: 1n, segment: 0, round: 1 }]);
+    assert.ok(foldEvents(wrong.events).anomalies.some((a) => /blind round 1 opened while no replica had revealed in round 0/.test(a.problem)));
   });
 
   it("records anomalies only with checks on", () => {
