@@ -55,7 +55,7 @@ describe("accepted results", () => {
     const wrongSize = await store(storage, 0, { width: 5 });
     assert.match((await verifyAcceptedSegment(manifest, 0, wrongSize, storage)).problem!, /is 5×4 pixels, but the tile is 3×4/);
     storage.forget(good.resultCid);
-    assert.match((await verifyAcceptedSegment(manifest, 0, good, storage)).problem!, /no provider found/);
+    assert.match((await verifyAcceptedSegment(manifest, 0, good, storage, undefined, 0)).problem!, /no provider found/);
   });
 
   it("composites the complete frames and names the missing and the corrupt segments", async () => {

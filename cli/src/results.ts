@@ -95,7 +95,7 @@ export async function compositeAvailable(options: {
       report.frames.push(...result.frames);
     } catch (error) {
       signal?.throwIfAborted();
-      const checks = await Promise.all(indices.map((i) => verifyAcceptedSegment(manifest, i, accepted.get(i)!, storage, signal)));
+      const checks = await Promise.all(indices.map((i) => verifyAcceptedSegment(manifest, i, accepted.get(i)!, storage, signal, 0)));
       report.failed.push({
         frames,
         message: `${describeFrames(frames)} could not be composited: ${(error as Error).message}`,

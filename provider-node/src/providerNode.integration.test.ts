@@ -107,9 +107,9 @@ async function postJob(requester: Awaited<ReturnType<typeof client>>, manifest: 
   return jobId;
 }
 
-/** Waits (60 s at most) until both nodes hold two accepted replicas of the job. */
+/** Waits (60 s at most) until both nodes hold two accepted replicas of the job, their results published (added to IPFS once accepted). */
 async function untilSettled(jobId: bigint): Promise<void> {
-  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted").length === 2;
+  const settled = (node: ProviderNode) => node.store.listReplicas({ jobId }).filter((r) => r.state === "accepted" && r.published).length === 2;
   const deadline = Date.now() + 60_000;
   while (!nodes.every(settled)) {
     if (Date.now() > deadline) {

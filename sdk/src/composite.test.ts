@@ -221,7 +221,8 @@ describe("compositeFrames", () => {
     const accepted = await renderJob(storage, p);
     storage.forget(accepted.get(1)!.resultCid);
     await withTempDir(async (outDir) => {
-      await assert.rejects(compositeFrames({ manifest: p, storage, accepted, outDir }), (error) => {
+      // Waits up to publishWaitMs for the result to be published, then gives up.
+      await assert.rejects(compositeFrames({ manifest: p, storage, accepted, outDir, publishWaitMs: 300 }), (error) => {
         assert.ok(error instanceof RetryableError);
         assert.equal(error.code, "STORAGE_UNAVAILABLE");
         assert.match(error.message, /^segment 1, frame 0 /);

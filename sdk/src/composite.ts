@@ -29,6 +29,8 @@ export interface CompositeOptions {
   deflateLevel?: number;
   /** Called when another agreeing replica's result stands in for a segment's accepted one (see compositeToSink). */
   onFallback?: CompositeToSinkOptions["onFallback"];
+  /** How long to wait for an accepted result to appear on IPFS (see compositeToSink). */
+  publishWaitMs?: number;
 }
 
 /** One written frame. */

@@ -43,6 +43,8 @@ export interface CompositeToSinkOptions {
    * result is used instead (`used`), with the checks that failed before it.
    */
   onFallback?: (segment: number, used: AcceptedSegment, failed: SegmentCheck[]) => void;
+  /** How long to wait for an accepted result to appear on IPFS (resultFiles.ts DEFAULT_PUBLISH_WAIT_MS). */
+  publishWaitMs?: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function compositeToSink(options: CompositeToSinkOptions): Promise<
   /** Picks the first of a segment's agreeing results that checks out; throws naming every failed check when none does. */
   const resolve = async (index: number): Promise<AcceptedSegment> => {
     const result = accepted.get(index)!;
-    const { result: chosen, checks } = await resolveAcceptedSegment(manifest, index, result, storage, signal);
+    const { result: chosen, checks } = await resolveAcceptedSegment(manifest, index, result, storage, signal, options.publishWaitMs);
     if (!chosen) {
       const seg = segmentAt(manifest, index);
       throw new FatalError(

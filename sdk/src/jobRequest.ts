@@ -150,8 +150,13 @@ export function jobCost(segments: number, redundancy: number, reward: bigint, fe
  * The query of the Kubo RPC `add` Tessellate sends: CIDv1 with raw leaves, Kubo's default
  * chunker and layout, progress lines streamed. The CLI's storage and the dApp's upload use this one.
  */
-export function kuboAddQuery(options: { pin?: boolean } = {}): URLSearchParams {
-  return new URLSearchParams({ "cid-version": "1", "raw-leaves": "true", pin: String(options.pin ?? true), progress: "true", "stream-channels": "true" });
+export function kuboAddQuery(options: { pin?: boolean; onlyHash?: boolean } = {}): URLSearchParams {
+  const query = new URLSearchParams({ "cid-version": "1", "raw-leaves": "true", pin: String(options.pin ?? true), progress: "true", "stream-channels": "true" });
+  if (options.onlyHash) {
+    query.set("only-hash", "true");
+    query.set("pin", "false");
+  }
+  return query;
 }
 
 /** One entry of a folder add: a folder (no content) or a file. */

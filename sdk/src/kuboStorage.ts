@@ -20,28 +20,10 @@ import { basename, join, relative, resolve, sep } from "node:path";
 import { create, type KuboRPCClient } from "kubo-rpc-client";
 import { CID } from "multiformats/cid";
 import { FatalError, RetryableError, TessellateError } from "./errors.ts";
-import type { AddOptions, AddProgress, Storage } from "./storage.ts";
+import { STORAGE_ERROR_CODES, type AddOptions, type AddProgress, type Storage } from "./storage.ts";
 import { kuboAddForm, kuboAddQuery, type FolderAddEntry } from "./jobRequest.ts";
 
-/** Error codes of this module (stable; match on the code, never on the message). */
-export const STORAGE_ERROR_CODES = {
-  /** Retryable: the node was unreachable, failed, or went silent past the deadline. */
-  unavailable: "STORAGE_UNAVAILABLE",
-  /** Fatal: the CID (or a path inside it) is not on the node. */
-  notFound: "STORAGE_NOT_FOUND",
-  /** Fatal: the string given is not a CID (or CID/path). */
-  badCid: "STORAGE_BAD_CID",
-  /** Fatal: the content exceeds `maxBytes`, or the node refused an upload as too large. */
-  tooLarge: "STORAGE_TOO_LARGE",
-  /** Fatal: the node refused the request (e.g. `cat` of a folder). */
-  rejected: "STORAGE_REJECTED",
-  /** Fatal: the local file or folder to add is missing or of an unsupported kind. */
-  badInput: "STORAGE_BAD_INPUT",
-  /** Fatal: a folder on IPFS holds an entry name that cannot be written safely to disk. */
-  badContent: "STORAGE_BAD_CONTENT",
-  /** Fatal: reading or writing the local disk failed. */
-  localIo: "STORAGE_LOCAL_IO",
-} as const;
+export { STORAGE_ERROR_CODES } from "./storage.ts";
 
 export interface KuboStorageOptions {
   /** RPC API base URL, e.g. `http://127.0.0.1:5001` (the `/api/v0` path is added when absent). */
@@ -102,7 +84,7 @@ export function createKuboStorage(options: KuboStorageOptions): Storage {
         },
         cancel: (reason) => source.cancel(reason),
       });
-      const query = kuboAddQuery({ pin: options.pin });
+      const query = kuboAddQuery({ pin: options.pin, onlyHash: options.onlyHash });
       const progress = new StoredProgress(options.onProgress);
       let root: string | undefined;
       let last: string | undefined;

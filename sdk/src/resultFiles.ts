@@ -3,13 +3,42 @@
  * provider nodes (which write results), the CLI (which fetches and composites them) and the dApp.
  * Browser-safe.
  */
-import { FatalError } from "./errors.ts";
+import { FatalError, TessellateError } from "./errors.ts";
 import { fingerprint } from "./fingerprint.ts";
 import { pngDigest } from "./pixelDigest.ts";
 import { isLinkOf } from "./protocol/digestChain.ts";
 import { decodePng, readPngSize } from "./png.ts";
 import { segmentAt, type SegmentPlanInput } from "./segmentPlan.ts";
-import type { Storage } from "./storage.ts";
+import { STORAGE_ERROR_CODES, type Storage } from "./storage.ts";
+
+/**
+ * How long a reader waits for an accepted result to appear on IPFS. A provider reveals only its
+ * result's CID and adds the folder once its replica is accepted (the provider node's publish.ts:
+ * no replica that takes a slot later can hash a public result), so a result is on IPFS a moment
+ * after `SegmentAccepted`, not at the reveal.
+ */
+export const DEFAULT_PUBLISH_WAIT_MS = 30_000;
+
+/** A read that failed because the content is not (yet) on the node, as opposed to wrong content. */
+function notYetPublished(error: unknown): boolean {
+  return error instanceof TessellateError && (error.code === STORAGE_ERROR_CODES.notFound || error.code === STORAGE_ERROR_CODES.unavailable);
+}
+
+/** `storage.cat`, retried while the content is not on the node yet, until `deadline` (ms since the epoch). */
+async function catPublished(storage: Pick<Storage, "cat">, path: string, options: { maxBytes: number; signal?: AbortSignal }, deadline: number): Promise<Uint8Array> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await storage.cat(path, options);
+    } catch (error) {
+      if (!notYetPublished(error) || Date.now() >= deadline) throw error;
+    }
+    const pause = Math.min(2_000, 100 * 2 ** attempt, Math.max(0, deadline - Date.now()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, pause);
+      options.signal?.addEventListener("abort", () => (clearTimeout(timer), reject(options.signal!.reason)), { once: true });
+    });
+  }
+}
 
 /**
  * What the chain accepted for one segment: the accepted replica's revealed result (the fold's
@@ -73,7 +102,8 @@ export interface SegmentCheck {
  * Fetches the result of segment `index` (one PNG per frame, named by `resultFileName`), and
  * re-computes its pixel digest with the sdk's decoder and, when `accepted` carries one, its
  * fingerprint (the CLI's audit and the dApp's Audit page). Only `accepted` itself is checked,
- * not its alternatives (see {@link resolveAcceptedSegment}).
+ * not its alternatives (see {@link resolveAcceptedSegment}). A result not on IPFS yet is waited
+ * for up to `publishWaitMs` ({@link DEFAULT_PUBLISH_WAIT_MS}): its provider adds it once accepted.
  */
 export async function verifyAcceptedSegment(
   manifest: SegmentPlanInput,
@@ -81,14 +111,16 @@ export async function verifyAcceptedSegment(
   accepted: AcceptedSegment,
   storage: Pick<Storage, "cat">,
   signal?: AbortSignal,
+  publishWaitMs: number = DEFAULT_PUBLISH_WAIT_MS,
 ): Promise<SegmentCheck> {
+  const deadline = Date.now() + publishWaitMs;
   const segment = segmentAt(manifest, index);
   const base = { segment: index, expected: accepted.digest.toLowerCase(), resultCid: accepted.resultCid, ...(accepted.replica === undefined ? {} : { replica: accepted.replica }) };
   const pngs: Uint8Array[] = [];
   for (const frame of segment.frames) {
     const path = `${accepted.resultCid}/${resultFileName(frame)}`;
     try {
-      const bytes = await storage.cat(path, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height), signal });
+      const bytes = await catPublished(storage, path, { maxBytes: maxTilePngBytes(segment.tile.width, segment.tile.height), signal }, deadline);
       const size = readPngSize(bytes);
       if (size.width !== segment.tile.width || size.height !== segment.tile.height) {
         return { ...base, ok: false, problem: `${path} is ${size.width}×${size.height} pixels, but the tile is ${segment.tile.width}×${segment.tile.height}` };
@@ -127,8 +159,9 @@ export function resolveAcceptedSegment(
   accepted: AcceptedSegment,
   storage: Pick<Storage, "cat">,
   signal?: AbortSignal,
+  publishWaitMs: number = DEFAULT_PUBLISH_WAIT_MS,
 ): Promise<{ result?: AcceptedSegment; checks: SegmentCheck[] }> {
-  return firstResultThatChecksOut(manifest, index, [accepted, ...(accepted.alternatives ?? [])], storage, signal);
+  return firstResultThatChecksOut(manifest, index, [accepted, ...(accepted.alternatives ?? [])], storage, signal, publishWaitMs);
 }
 
 /** The first of `candidates` whose pixels check out, with every check made (see {@link resolveAcceptedSegment}). */
@@ -138,11 +171,12 @@ export async function firstResultThatChecksOut(
   candidates: readonly AcceptedSegment[],
   storage: Pick<Storage, "cat">,
   signal?: AbortSignal,
+  publishWaitMs: number = DEFAULT_PUBLISH_WAIT_MS,
 ): Promise<{ result?: AcceptedSegment; checks: SegmentCheck[] }> {
   const checks: SegmentCheck[] = [];
   for (const candidate of candidates) {
     signal?.throwIfAborted();
-    const check = await verifyAcceptedSegment(manifest, index, candidate, storage, signal);
+    const check = await verifyAcceptedSegment(manifest, index, candidate, storage, signal, publishWaitMs);
     checks.push(check);
     if (check.ok) return { result: candidate, checks };
   }

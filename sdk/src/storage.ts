@@ -3,6 +3,26 @@
  * (`kubo-rpc-client`), so any Kubo node, pinning service or the embedded devnet node works.
  * Tests of code that *uses* storage substitute an in-memory fake of this interface.
  */
+/** Error codes of every Storage implementation (stable; match on the code, never on the message). */
+export const STORAGE_ERROR_CODES = {
+  /** Retryable: the node was unreachable, failed, or went silent past the deadline. */
+  unavailable: "STORAGE_UNAVAILABLE",
+  /** Fatal: the CID (or a path inside it) is not on the node. */
+  notFound: "STORAGE_NOT_FOUND",
+  /** Fatal: the string given is not a CID (or CID/path). */
+  badCid: "STORAGE_BAD_CID",
+  /** Fatal: the content exceeds `maxBytes`, or the node refused an upload as too large. */
+  tooLarge: "STORAGE_TOO_LARGE",
+  /** Fatal: the node refused the request (e.g. `cat` of a folder). */
+  rejected: "STORAGE_REJECTED",
+  /** Fatal: the local file or folder to add is missing or of an unsupported kind. */
+  badInput: "STORAGE_BAD_INPUT",
+  /** Fatal: a folder on IPFS holds an entry name that cannot be written safely to disk. */
+  badContent: "STORAGE_BAD_CONTENT",
+  /** Fatal: reading or writing the local disk failed. */
+  localIo: "STORAGE_LOCAL_IO",
+} as const;
+
 export interface AddProgress {
   /** Bytes of content the node has stored so far (all files of the add together). */
   bytes: number;
@@ -19,6 +39,12 @@ export interface AddOptions {
   signal?: AbortSignal;
   /** Pin after adding (default true). */
   pin?: boolean;
+  /**
+   * Only compute the CID: store and announce nothing (Kubo's `only-hash`). A provider reveals its
+   * result's CID this way and adds the folder once its segment is accepted, so no later replica
+   * can hash a public result (issue 10 property 2).
+   */
+  onlyHash?: boolean;
 }
 
 export interface Storage {

@@ -56,6 +56,8 @@ export interface ReplicaRow {
   resultCid: string | null;
   /** Tolerant jobs: the result's 256-byte fingerprint (committed to, revealed); null in exact jobs. */
   fingerprint: Hex | null;
+  /** The result folder was added to IPFS (worker/publish.ts: only once the replica was accepted). */
+  published: boolean;
   attempts: number;
   lastError: string | null;
   renderSeconds: number | null;
@@ -116,6 +118,7 @@ CREATE TABLE IF NOT EXISTS replicas (
   commitment TEXT,
   result_cid TEXT,
   fingerprint TEXT,
+  published INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
   render_seconds REAL,
@@ -167,6 +170,8 @@ export class StateStore {
     // Added within schema version 2 (tolerant verification): older files get the column, empty.
     const replicaColumns = this.db.prepare("PRAGMA table_info(replicas)").all() as Row[]; // once, before the schema may change
     if (!replicaColumns.some((c) => c.name === "fingerprint")) this.db.exec("ALTER TABLE replicas ADD COLUMN fingerprint TEXT");
+    // Added with sealed results: a node that wrote this file before added every result at render time.
+    if (!replicaColumns.some((c) => c.name === "published")) this.db.exec("ALTER TABLE replicas ADD COLUMN published INTEGER NOT NULL DEFAULT 0; UPDATE replicas SET published = 1");
     this.market = new MarketProjection(this.db);
     const version = this.getMeta("schemaVersion");
     if (version === undefined) this.setMeta("schemaVersion", String(SCHEMA_VERSION));
@@ -328,6 +333,16 @@ export class StateStore {
     return row && toReplica(row);
   }
 
+  /** Accepted replicas whose result folder is not on IPFS yet (worker/publish.ts), oldest first. */
+  unpublishedAccepted(): ReplicaRow[] {
+    return (this.sql("SELECT * FROM replicas WHERE state = 'accepted' AND published = 0 AND result_cid IS NOT NULL ORDER BY id").all() as Row[]).map(toReplica);
+  }
+
+  /** Records that the replica's result folder was added to IPFS. */
+  markPublished(id: number): void {
+    this.sql("UPDATE replicas SET published = 1, updated_at = ? WHERE id = ?").run(this.now(), id);
+  }
+
   listReplicas(filter: { states?: readonly ReplicaState[]; jobId?: bigint; limit?: number } = {}): ReplicaRow[] {
     const where: string[] = [];
     const args: SQLInputValue[] = [];
@@ -450,6 +465,7 @@ function toReplica(row: Row): ReplicaRow {
     salt: (row.salt as Hex | null) ?? null,
     commitment: (row.commitment as Hex | null) ?? null,
     resultCid: (row.result_cid as string | null) ?? null,
+    published: Number(row.published ?? 0) === 1,
     fingerprint: (row.fingerprint as Hex | null) ?? null,
     attempts: Number(row.attempts),
     lastError: (row.last_error as string | null) ?? null,

@@ -107,8 +107,10 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     const why = recovering ? `the reveal deadline ${revealDeadlineOf(ctx, row)} is too close to recover the result` : `the lease ends at ${row.leaseEnd}: no time left to finish, upload and commit`;
     flight.controller.abort(new RenderAbort("lease", why));
   }, Math.min(1_000, Math.max(10, ctx.d.market.pollingIntervalMs)));
-  const outDir = join(config.dataDir, "results", `job-${row.jobId}`, `segment-${row.segment}-replica-${row.replica}-${row.id}`);
+  const outDir = resultDirOf(config.dataDir, row);
   let releaseScene: (() => void) | undefined;
+  // A rendered result stays on disk until it is published once accepted (publish.ts).
+  let keepResult = false;
   try {
     const manifest = await manifestOf(ctx, row.jobId);
     const engine = engines.get(manifest.engine.name);
@@ -135,10 +137,13 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     const rendered = await (together ? together.render(input) : renderSegment(input));
     // Exact jobs reveal the link of the segment's blind round; the fold's round holds from claim to reveal.
     const digest = roundDigest(rendered.digest, store.market.roundOf(row.jobId, row.segment));
-    const resultCid = await retrying(ctx, () => storage.addFolder(outDir, { signal: flight.controller.signal }), flight.controller.signal);
+    // Only the CID: the folder is added once the replica is accepted (publish.ts), so no replica
+    // that takes a slot later can download it and hash it (blind rounds, issue 10 property 2).
+    const resultCid = await retrying(ctx, () => storage.addFolder(outDir, { onlyHash: true, signal: flight.controller.signal }), flight.controller.signal);
     flight.controller.signal.throwIfAborted();
     const salt = replicaSalt(ctx.d.saltSecret, row);
     if (recovering) {
+      keepResult = true;
       await finishRecovery(ctx, row, { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, seconds: rendered.seconds }, log);
       return;
     }
@@ -146,6 +151,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     if (current.state !== "rendering") return; // settled on-chain meanwhile (e.g. released)
     // Digest, fingerprint, salt and result CID are on disk before any commitment is sent.
     store.transition(row.id, "rendered", { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
+    keepResult = true;
     metrics.observeRender(rendered.seconds);
     observeSpeed(ctx, row, rendered.seconds);
     if (ctx.deferred.hasOverrun(row.jobId)) {
@@ -213,7 +219,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     together?.leave();
     releaseScene?.();
     clearInterval(leaseTimer);
-    await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
+    if (!keepResult) await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
@@ -233,6 +239,11 @@ export async function retrying<T>(ctx: WorkerContext, action: () => Promise<T>, 
 }
 
 /** Reveal deadline of the row's segment, or the job deadline while its reveal window is not open. */
+/** Where a replica's result folder is written (and kept until it is published, see publish.ts). */
+export function resultDirOf(dataDir: string, row: Pick<ReplicaRow, "id" | "jobId" | "segment" | "replica">): string {
+  return join(dataDir, "results", `job-${row.jobId}`, `segment-${row.segment}-replica-${row.replica}-${row.id}`);
+}
+
 export function revealDeadlineOf(ctx: WorkerContext, row: ReplicaRow): number {
   const seg = ctx.d.store.market.getSegment(row.jobId, row.segment);
   return seg.revealDeadline > 0 ? seg.revealDeadline : Number(ctx.d.store.getJob(row.jobId)?.params.deadline ?? 0);

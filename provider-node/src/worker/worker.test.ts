@@ -24,9 +24,15 @@ test("happy path: claim, render, commit, reveal, settle and withdraw; the last r
   const { jobId } = await postJob(world, { tiles: 2, redundancy: 2 });
   const a = await startNode(world, PROVIDER_A);
   await until(() => statesOf(a, jobId).join() === "0:committed,1:committed", "A committed both, waiting for a second replica");
+  // Sealed results: a committed (later revealed) replica's CID is known, its folder is not on IPFS.
+  for (const row of a.store.listReplicas({ jobId })) {
+    assert.match(row.resultCid!, /^b/);
+    assert.equal(world.storage.has(`${row.resultCid}/frame-000001.png`), false, "not published before the replica is accepted");
+  }
   const b = await startNode(world, PROVIDER_B);
   await until(() => events("SegmentAccepted").length === 2, "both segments accepted");
   await until(() => statesOf(a, jobId).join() === "0:accepted,1:accepted" && statesOf(b, jobId).join() === "0:accepted,1:accepted", "every replica accepted locally");
+  await until(() => [a, b].every((node) => node.store.listReplicas({ jobId }).every((row) => row.published)), "every accepted result published");
   for (const node of [a, b]) {
     assert.equal(node.store.getJob(jobId)!.decision, "accepted");
     for (const row of node.store.listReplicas({ jobId })) {
@@ -377,6 +383,11 @@ test("a cheater (test-only corruptDigests) is out-voted by a tie-breaker and sla
     const digestOf = (node: typeof a) => node.store.listReplicas({ jobId })[0]!.digest!;
     assert.notEqual(digestOf(c), digestOf(a));
     assert.equal(linkZero(digestOf(c), 1), digestOf(a));
+    // Only the accepted replicas' results reach IPFS; the cheater's never does.
+    await until(() => [a, c].every((node) => node.store.listReplicas({ jobId })[0]!.published), "accepted results published");
+    const cheat = b.store.listReplicas({ jobId })[0]!;
+    assert.equal(cheat.published, false);
+    assert.equal(world.storage.has(`${cheat.resultCid}/frame-000001.png`), false);
   } finally {
     delete process.env.TESSELLATE_ALLOW_TEST_MODES;
   }

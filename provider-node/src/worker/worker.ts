@@ -2,7 +2,8 @@
  * The worker loop: turns the local state (projected from chain events by the watcher) into
  * actions. Each tick, in this order:
  *   1. commit rendered replicas (one batch per job; the salt was saved with the digest);
- *   2. reveal committed replicas whose segment's reveal window is open (one batch per job);
+ *   2. reveal committed replicas whose segment's reveal window is open (one batch per job), and
+ *      add accepted replicas' result folders to IPFS (until then only their CID is known: publish.ts);
  *   3. give back what cannot be finished: uncommitted claims of cancelled jobs, claims whose lease
  *      would run out; close partial segments of cancelled jobs and stuck segments past a deadline;
  *   4. start renders of claimed replicas (up to limits.maxConcurrentSegments; tiles of one job and
@@ -34,6 +35,7 @@ import { giveBack } from "./giveBack.ts";
 import { startRenders } from "./render.ts";
 import { keep, withdrawEarnings } from "./keeper.ts";
 import { publishMeasuredRenders } from "./measuredRenders.ts";
+import { publishAccepted } from "./publish.ts";
 import { commitRendered, resolveUnknown, revealCommitted } from "./seal.ts";
 
 export type { WorkerDeps } from "./context.ts";
@@ -252,6 +254,7 @@ export class Worker {
     await this.recover();
     await commitRendered(this.ctx, now);
     await revealCommitted(this.ctx, now);
+    await publishAccepted(this.ctx);
     await giveBack(this.ctx, now);
     startRenders(this.ctx, now);
     if (!this.ctx.stopping.signal.aborted) await claimWork(this.ctx, now);

@@ -80,6 +80,7 @@ export class MemoryStorage implements Storage {
     const isFolder = await stat(dir).then((info) => info.isDirectory(), () => false);
     if (!isFolder) throw new FatalError("STORAGE_BAD_INPUT", `cannot add ${dir}: it is not a folder — pass a folder to addFolder`);
     await walk(dir, "");
+    if (options.onlyHash) return new MemoryStorage().putTree(entries); // the CID, nothing stored here
     const cid = this.putTree(entries);
     this.afterAdd(cid, options);
     return cid;

@@ -1,0 +1,40 @@
+/**
+ * Publishing results once they are accepted (issue 10 property 2, sealed results).
+ *
+ * A replica reveals the CID of its result folder computed with `only-hash`: nothing is stored or
+ * announced, so a tie-breaker or replacement replica that takes a slot after the reveal cannot
+ * download the pixels and hash them into the deeper link of the digest chain it must reveal. Once
+ * the replica is accepted (its segment's quorum agreed with it, or it agreed late), the worker adds
+ * the folder for real and checks that the node returns the revealed CID; the requester's
+ * compositor waits for it (sdk resultFiles.ts). A rejected replica's result is never published (its
+ * folder stays in the data dir's results/). The state file records what was published, so a
+ * restart publishes what a crash left.
+ */
+import { rm } from "node:fs/promises";
+import type { WorkerContext } from "./context.ts";
+import { resultDirOf } from "./render.ts";
+
+/** Step 2b of the tick: adds every accepted replica's result folder that is not on IPFS yet. */
+export async function publishAccepted(ctx: WorkerContext): Promise<void> {
+  const { store, storage, config } = ctx.d;
+  for (const row of store.unpublishedAccepted()) {
+    if (ctx.stopping.signal.aborted) return;
+    const key = `publish:${row.id}`;
+    if (!ctx.ready(key)) continue;
+    const log = ctx.log.child({ jobId: row.jobId, segment: row.segment, replica: row.replica });
+    try {
+      const cid = await storage.addFolder(resultDirOf(config.dataDir, row), { signal: ctx.stopping.signal });
+      if (cid !== row.resultCid) {
+        // The files changed on disk since the reveal: what the chain names cannot be served.
+        log.error({ revealed: row.resultCid, added: cid }, "the result folder no longer gives the revealed CID; it cannot be published");
+      } else {
+        log.info({ resultCid: cid }, "accepted: result published");
+      }
+      store.markPublished(row.id);
+      ctx.backoff.succeeded(key);
+      await rm(resultDirOf(config.dataDir, row), { recursive: true, force: true }).catch(() => undefined); // the IPFS node holds it now
+    } catch (error) {
+      ctx.failed(key, error, { jobId: row.jobId, segment: row.segment, replica: row.replica }, "publishing the accepted result");
+    }
+  }
+}
