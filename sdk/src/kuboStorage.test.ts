@@ -114,6 +114,17 @@ test("addFolder makes the folder the root; cat, get and size work on it", async 
   assert.equal(await storage.size(emptyRoot), 0);
 });
 
+test("addFolder with onlyHash gives the CID a real add gives and stores nothing (sealed results: a provider reveals it before publishing)", async () => {
+  const result = join(workDir, "sealed-result");
+  await mkdir(result);
+  await writeFile(join(result, "frame-000001.png"), pattern(70_000));
+  const cid = await storage.addFolder(result, { onlyHash: true });
+  const fileMissing = await rejection(storage.cat(`${cid}/frame-000001.png`));
+  assert.equal((fileMissing as { code?: string }).code, "STORAGE_NOT_FOUND", "nothing readable before the folder is added");
+  assert.equal(await storage.addFolder(result), cid, "publishing later gives the revealed CID");
+  assert.deepEqual(await storage.cat(`${cid}/frame-000001.png`), pattern(70_000));
+});
+
 test("refuses content over maxBytes with STORAGE_TOO_LARGE", async () => {
   const cid = await storage.addBytes(pattern(50_000));
   const cat = await rejection(storage.cat(cid, { maxBytes: 49_999 }));
