@@ -120,8 +120,9 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
     await expectConservation(d);
   });
 
-  it("the new holder of a slot whose holder missed the reveal cannot reveal a peer's digest directly (before: paid without rendering)", async function () {
-    const [a, silent, copier] = d.providers;
+  /** r = 2: A revealed, its peer missed the window and was expired (round 1); the newcomer holds the reopened slot. */
+  async function reopenedAfterMissedReveal() {
+    const [a, silent, newcomer] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
     const [sa] = await claim(d, a, jobId, 1);
     const [ss] = await claim(d, silent, jobId, 1);
@@ -130,9 +131,14 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
     const published = await publishedDigests(d, await revealAll(d, a, jobId, [sa]));
     await networkHelpers.time.increase(REVEAL_WINDOW + 1);
     await expect(d.market.connect(d.keeper).expire(jobId, [ss])).to.emit(d.market, "BlindRoundOpened").withArgs(jobId, 0, 1);
-    const [sc] = await claim(d, copier, jobId, 1);
+    const [sn] = await claim(d, newcomer, jobId, 1);
+    return { jobId, a, sa, newcomer, sn, published };
+  }
+
+  it("the new holder of a slot whose holder missed the reveal cannot reveal a peer's digest directly (before: paid without rendering)", async function () {
+    const { jobId, sa, newcomer, sn, published } = await reopenedAfterMissedReveal();
     // Every other slot is sealed: the new holder may reveal directly — the digest it saw is useless.
-    const tx = await revealCopy(d, copier, jobId, sc, published.get(sa.replica)!);
+    const tx = await revealCopy(d, newcomer, jobId, sn, published.get(sa.replica)!);
     await expect(tx).to.not.emit(d.market, "SegmentAccepted");
     await expect(tx).to.not.emit(d.market, "Credited");
     expect((await d.market.segmentOf(jobId, 0)).status).to.equal(SegmentStatus.Open);
@@ -162,16 +168,7 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
   });
 
   it("an honest replacement in the next round agrees with the replica that revealed before it", async function () {
-    const [a, silent, replacement] = d.providers;
-    const jobId = await postJob(d, { segmentCount: 1 });
-    const [sa] = await claim(d, a, jobId, 1);
-    const [ss] = await claim(d, silent, jobId, 1);
-    await commitAll(d, a, jobId, [sa]);
-    await commitAll(d, silent, jobId, [ss]);
-    await revealAll(d, a, jobId, [sa]);
-    await networkHelpers.time.increase(REVEAL_WINDOW + 1);
-    await d.market.connect(d.keeper).expire(jobId, [ss]);
-    const [sr] = await claim(d, replacement, jobId, 1);
+    const { jobId, a, newcomer: replacement, sn: sr } = await reopenedAfterMissedReveal();
     const tx = await revealAll(d, replacement, jobId, [sr]); // direct reveal, link 1
     await expect(tx).to.emit(d.market, "SegmentAccepted");
     expect(await d.market.balanceOf(a.address)).to.equal(REWARD);
