@@ -56,7 +56,7 @@ export interface ReplicaRow {
   resultCid: string | null;
   /** Tolerant jobs: the result's 256-byte fingerprint (committed to, revealed); null in exact jobs. */
   fingerprint: Hex | null;
-  /** The result folder was added to IPFS (worker/publish.ts: only once the replica was accepted). */
+  /** Publishing is done (worker/publish.ts, only once the replica was accepted): the result folder was added to IPFS, or it is gone and cannot be. */
   published: boolean;
   attempts: number;
   lastError: string | null;

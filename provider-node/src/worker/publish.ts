@@ -10,6 +10,7 @@
  * folder stays in the data dir's results/). The state file records what was published, so a
  * restart publishes what a crash left.
  */
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { WorkerContext } from "./context.ts";
 import { resultDirOf } from "./render.ts";
@@ -22,8 +23,15 @@ export async function publishAccepted(ctx: WorkerContext): Promise<void> {
     const key = `publish:${row.id}`;
     if (!ctx.ready(key)) continue;
     const log = ctx.log.child({ jobId: row.jobId, segment: row.segment, replica: row.replica });
+    const dir = resultDirOf(config.dataDir, row);
+    if (!existsSync(dir)) {
+      // Lost with the data dir (a state file rebuilt from the chain): nothing to publish, once.
+      log.error({ resultCid: row.resultCid, dir }, "the accepted result's folder is gone from the data dir; it cannot be published (the requester falls back to another agreeing replica)");
+      store.markPublished(row.id);
+      continue;
+    }
     try {
-      const cid = await storage.addFolder(resultDirOf(config.dataDir, row), { signal: ctx.stopping.signal });
+      const cid = await storage.addFolder(dir, { signal: ctx.stopping.signal });
       if (cid !== row.resultCid) {
         // The files changed on disk since the reveal: what the chain names cannot be served.
         log.error({ revealed: row.resultCid, added: cid }, "the result folder no longer gives the revealed CID; it cannot be published");
@@ -32,7 +40,7 @@ export async function publishAccepted(ctx: WorkerContext): Promise<void> {
       }
       store.markPublished(row.id);
       ctx.backoff.succeeded(key);
-      await rm(resultDirOf(config.dataDir, row), { recursive: true, force: true }).catch(() => undefined); // the IPFS node holds it now
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined); // the IPFS node holds it now
     } catch (error) {
       ctx.failed(key, error, { jobId: row.jobId, segment: row.segment, replica: row.replica }, "publishing the accepted result");
     }
