@@ -38,6 +38,13 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     uint256 internal constant MAX_BATCH = 64;
     /// @notice Most open segments a claim inspects before giving up (bounds its gas).
     uint256 internal constant MAX_CLAIM_SCAN = 256;
+    /// @notice Draws a ticket makes for its first slot over the job's (segment, slot) pairs before
+    /// it falls back to the scan (`_drawClaims`). A draw succeeds with probability (free slots the
+    /// provider may take) / (segments x redundancy): with 12 draws fewer than 1 % of tickets fall
+    /// back while a third of the slots are free, so the scan, which favours a segment after a
+    /// closed run, decides only at a job's tail. The bound also caps the draw's gas: 12 bitmap and
+    /// header reads at most.
+    uint256 internal constant MAX_DRAW_ATTEMPTS = 12;
     /// @notice Most claim tickets waiting per job (a full queue refuses requests until it resolves).
     uint256 internal constant MAX_QUEUED_TICKETS = 256;
     /// @notice Blocks after which a ticket's seed hash is gone (EVM `blockhash` reaches 256 back).
@@ -458,6 +465,41 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
 
     // ------------------------------------------------------------------ claiming
 
+    /// @dev Fills `scan.wanted` slots. The first is drawn uniformly over the free (segment, slot)
+    /// pairs the provider may take, which is what assigning replicas at random gives: a segment
+    /// with two free slots weighs twice one with one, and a segment after a closed run weighs no
+    /// more than any other. Draw `a` is x = keccak256(randomness, a) % (segmentCount x redundancy),
+    /// segment x / redundancy, slot index x % redundancy; it is accepted iff the segment is open
+    /// (in the bitmap the scan reads), the index is below its number of free slots (its header)
+    /// and `_tryClaim` takes a slot (the provider holds none there and is not refused it). The
+    /// rest of the ticket scans on from the drawn segment (`_scanClaims`); if MAX_DRAW_ATTEMPTS
+    /// draws are rejected (few free slots: a job's tail), the whole ticket scans from
+    /// `scan.start`. Drawing every slot this way scatters a batch over header words (four
+    /// segments share one), which measured about 15,000 gas more per settled segment at batch 16.
+    /// A tie-breaker segment reopened with all its slots empty (slots > redundancy) weighs as
+    /// `redundancy` free slots, the most an index can name.
+    function _drawClaims(Ctx memory c, ClaimScan memory scan, uint256 randomness) internal returns (uint256[] memory) {
+        uint256 perSegment = c.job.redundancy;
+        uint256 space = uint256(scan.segmentCount) * perSegment;
+        bool took;
+        for (uint256 a; a < MAX_DRAW_ATTEMPTS && !took; ++a) {
+            uint256 x = uint256(keccak256(abi.encode(randomness, a))) % space;
+            uint32 segment = uint32(x / perSegment);
+            if ((_closedBits[scan.jobId][segment >> 8] >> (segment & 255)) & 1 == 1) continue; // the scan's open set
+            SegmentHeader h = _loadHeader(scan.jobId, segment);
+            uint256 slotCount = h.slots() == 0 ? perSegment : h.slots();
+            if (x % perSegment + h.assigned() >= slotCount) continue; // the index names no free slot
+            bool firstTouch;
+            (took, firstTouch) = _tryClaim(c, scan, segment);
+            if (took) {
+                ++scan.claimed;
+                if (firstTouch) ++scan.newlyTouched;
+                scan.start = segment + 1 < scan.segmentCount ? segment + 1 : 0;
+            }
+        }
+        return _scanClaims(c, scan);
+    }
+
     /// @dev Fills `scan.wanted` slots from `scan.start`: the open segments from the start up to the
     /// end, then from 0 up to the start, at most MAX_CLAIM_SCAN inspected. Returns the trimmed slots.
     function _scanClaims(Ctx memory c, ClaimScan memory scan) internal returns (uint256[] memory slots) {
@@ -530,19 +572,20 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         if (seed == bytes32(0)) {
             if (c.job.status == JobStatus.Open) forfeited = (unfilled * collateral * LAPSE_FORFEIT_BPS) / BPS;
         } else if (c.job.status == JobStatus.Open && leaseEnd <= c.job.deadline) {
+            uint256 randomness = _claimRandomness(seed, c.jobId, index);
             ClaimScan memory scan = ClaimScan({
                 jobId: c.jobId,
                 providerId: t.providerId,
                 leaseEnd: leaseEnd,
                 segmentCount: c.job.segmentCount,
-                start: _claimRandomness(seed, c.jobId, index) % c.job.segmentCount,
+                start: randomness % c.job.segmentCount,
                 wanted: t.count,
                 claimed: 0,
                 inspected: 0,
                 newlyTouched: 0,
                 slots: new uint256[](t.count)
             });
-            uint256[] memory slots = _scanClaims(c, scan);
+            uint256[] memory slots = _drawClaims(c, scan, randomness);
             if (slots.length != 0) emit ReplicasClaimed(c.jobId, provider, leaseEnd, slots);
             unfilled -= slots.length;
         }
@@ -556,9 +599,9 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         emit ClaimLapsed(c.jobId, provider, unfilled, forfeited);
     }
 
-    /// @dev Where a ticket's scan starts. Segment choice lives here alone, so a VRF can replace the
-    /// block hash on chains where it is weak: the claimer supplies nothing, and the seed block's
-    /// hash was unknown when the request was signed.
+    /// @dev A ticket's randomness: its draws (`_drawClaims`) and its fallback scan's start. Segment
+    /// choice lives here alone, so a VRF can replace the block hash on chains where it is weak: the
+    /// claimer supplies nothing, and the seed block's hash was unknown when the request was signed.
     function _claimRandomness(bytes32 seed, uint256 jobId, uint256 index) internal pure virtual returns (uint256) {
         return uint256(keccak256(abi.encode(seed, jobId, index)));
     }

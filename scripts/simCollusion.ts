@@ -20,10 +20,13 @@
  *  - block choice:    no prediction is possible (the landing comes from the hash of the request's
  *                     block); its best is to request at chosen moments: one slot, only when the
  *                     odds that a ticket resolved on today's state lands on a wanted segment are at
- *                     least BLOCK_CHOICE_ODDS (scripts/sim/claimModel.ts `landingOdds`, which sees
- *                     the scan's bias toward segments after long closed runs);
+ *                     least BLOCK_CHOICE_ODDS (scripts/sim/claimModel.ts `landingOdds`: a ticket's
+ *                     first slot is drawn uniformly over the free slots it may take, except at a
+ *                     job's tail, where every draw may miss and the scan, which favours a segment
+ *                     after a long closed run, decides);
  *  - block choice + abandon: requests ABANDON_REACH slots from the address with the most wanted
- *                     segments expected in its scan, keeps the wanted ones and gives the rest back
+ *                     segments expected in its landing (`coverageOdds`), keeps the wanted ones and
+ *                     gives the rest back
  *                     (`abandon`, SceneFault: forfeit about 0, no reputation mark). The give-back
  *                     refuses that address new requests on the job for one lease
  *                     (JobMarketGiveBackCooldown: here the rest of the job), so it rotates to its
@@ -62,7 +65,7 @@ import TessellateModule from "../ignition/modules/Tessellate.ts";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { claimableBy, emptyClaimState, landingOdds, predictLanding, predictStart, recordAbandon, recordClaim } from "./sim/claimModel.ts";
+import { claimRandomness, claimableBy, coverageOdds, emptyClaimState, landingOdds, predictLanding, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
 const STRATEGIES = ["random", "claim-or-revert", "block choice", "block choice + abandon", "tail waiting"] as const;
@@ -318,7 +321,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
       const ticket = queue.shift();
       if (!ticket) throw new Error(`${event.name} with no ticket waiting`);
       const seedHash = (await ethers.provider.getBlock(ticket.seedBlock))!.hash as Hex;
-      const predicted = predictLanding(state, ticket.who.address, predictStart(seedHash, jobId, ticket.index, segmentCount), ticket.count);
+      const predicted = predictLanding(state, ticket.who.address, claimRandomness(seedHash, jobId, ticket.index), ticket.count);
       let slots: SlotRef[] = [];
       if (predicted.length > 0) {
         if (event.name !== "ReplicasClaimed" || String(event.args.provider).toLowerCase() !== ticket.who.address.toLowerCase()) {
@@ -421,15 +424,12 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     }
     if (strategy === "block choice + abandon") {
       // Requests ABANDON_REACH slots from the address with the most wanted segments expected in
-      // its scan, keeps the wanted ones and gives the rest back; the give-back cools that address
+      // its landing, keeps the wanted ones and gives the rest back; the give-back cools that address
       // for a lease (JobMarketGiveBackCooldown), so it rotates to its next address.
       let best: { o: Claimer; hits: number } | undefined;
       for (const o of active) {
         const want = wanted(o);
-        let hits = 0;
-        for (let start = 0; start < segmentCount; start++) {
-          hits += predictLanding(state, o.address, start, ABANDON_REACH).filter((s) => want.has(s)).length / segmentCount;
-        }
+        const hits = coverageOdds(state, o.address, ABANDON_REACH).reduce((h, odds, s) => (want.has(s) ? h + odds : h), 0);
         if (hits > 0 && (!best || hits > best.hits)) best = { o, hits };
       }
       if (best) await request(best.o, ABANDON_REACH, Math.min(budget, ABANDON_REACH));

@@ -15,7 +15,7 @@
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
 import {
-  claimableBy, emptyClaimState, predictLanding, predictPrevrandaoStart, predictStart, recordClaim,
+  claimRandomness, claimableBy, emptyClaimState, predictLanding, predictPrevrandaoStart, predictScan, recordClaim,
 } from "../../../scripts/sim/claimModel.ts";
 import { unpackSlots } from "../../../sdk/src/protocol/slots.ts";
 import type { ClaimSteerer } from "../../../types/ethers-contracts/index.ts";
@@ -85,13 +85,13 @@ describe("Attack (issue 10.1): claim assignment cannot be predicted or steered b
       await networkHelpers.setPrevRandao(randao(i));
       const requestBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
       // What the attacker could compute before signing (the old contract's start, in that block).
-      const foretold = predictLanding(state, address, predictPrevrandaoStart(randao(i), requestBlock, address, jobId, segmentCount), 1);
+      const foretold = predictScan(state, address, predictPrevrandaoStart(randao(i), requestBlock, address, jobId, segmentCount), 1);
       const slots = await claim(d, provider, jobId, 1);
       expect(slots).to.have.length(1);
       // After the fact, from the seed block's hash and the ticket's index, the model names it exactly.
       const [, , waiting] = await d.market.claimQueueOf(jobId);
       expect(waiting).to.have.length(0);
-      const after = predictLanding(state, address, predictStart(await blockHash(requestBlock), jobId, BigInt(i), segmentCount), 1);
+      const after = predictLanding(state, address, claimRandomness(await blockHash(requestBlock), jobId, BigInt(i)), 1);
       expect(slots.map((s) => s.segment), `ticket ${i}`).to.deep.equal(after);
       if (slots[0].segment === foretold[0]) oldModelRight++;
       recordClaim(state, address, slots);
