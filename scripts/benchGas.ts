@@ -47,7 +47,14 @@ const REGRESSION_TOLERANCE = 0.01;
  * they differ run to run (measured: ±0.7 % exact, ±1.3 % tolerant at batch 16): 2.5 % for those.
  */
 const SETTLED_JOB_TOLERANCE = 0.025;
-const toleranceOf = (name: string) => (name.startsWith("settledSegment") ? SETTLED_JOB_TOLERANCE : REGRESSION_TOLERANCE);
+/**
+ * A claim on the last open segment of a large job costs one cold bitmap read per rejected draw
+ * (the ticket's draw over free slots, up to MAX_DRAW_ATTEMPTS, then the scan), and how many are
+ * rejected is the block hash's doing (measured 198.9k–204.5k at 10,000 segments): 3 % for those.
+ */
+const DRAWN_CLAIM_TOLERANCE = 0.03;
+const toleranceOf = (name: string) =>
+  name.startsWith("settledSegment") ? SETTLED_JOB_TOLERANCE : name.startsWith("claim1Last") ? DRAWN_CLAIM_TOLERANCE : REGRESSION_TOLERANCE;
 const SNAPSHOT_FILE = join(import.meta.dirname, "..", "gas-snapshot.json");
 const UPDATE = process.env.GAS_SNAPSHOT_UPDATE === "1";
 
@@ -318,7 +325,7 @@ async function main() {
     claim1Last10kSegments: Number(claim10k),
     claim1Last1mSegments: Number(claim1m),
   });
-  if (regressions.length > 0) console.log(`Regressions (over ${REGRESSION_TOLERANCE * 100} %, ${SETTLED_JOB_TOLERANCE * 100} % for whole jobs):\n  ${regressions.join("\n  ")}`);
+  if (regressions.length > 0) console.log(`Regressions (over ${REGRESSION_TOLERANCE * 100} %, ${SETTLED_JOB_TOLERANCE * 100} % for whole jobs, ${DRAWN_CLAIM_TOLERANCE * 100} % for drawn claims):\n  ${regressions.join("\n  ")}`);
   if (misses.length > 0 || regressions.length > 0) process.exitCode = 1;
 }
 
