@@ -12,8 +12,9 @@
  *    what the network's background activity costs a render (--no-idle-pass skips it);
  *  - marketplace: the whole local network (Hardhat node, Ignition deployment, embedded IPFS) with
  *    ONE provider daemon at r = 1, configured with TESSELLATE_CPU_THREADS = --threads and
- *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = 1, so it renders exactly like the direct pass: one
- *    segment at a time, same thread count. The job is posted by `submitJob` from @tessellate/cli
+ *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = --concurrent (1), so it renders like the direct pass: one
+ *    render at a time, same thread count (tiles of one job it holds at once may share one engine
+ *    process: the summary counts the provider's engine calls). The job is posted by `submitJob` from @tessellate/cli
  *    (scene upload and manifest first, not timed); the time runs from the `createJob` call to the
  *    moment the last `SegmentAccepted` event reaches this process. A small warm-up job goes first
  *    (--no-warm-up skips it): the figures are those of a provider that has run a job before.
@@ -54,7 +55,7 @@
  *
  * Flags: --engine builtin|povray|blender  --scene camera2|chess2|abyss|biscuit|woodbox (povray)  --frames-per-segment N (1)
  *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120; povray: the scene's)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
- *        --threads N (1)  --seed N (7)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
+ *        --threads N (1)  --concurrent N (1: the provider's render slots)  --seed N (7)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
  * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
@@ -110,6 +111,7 @@ const { values } = usage(() => parseArgs({
     tiles: { type: "string" },
     samples: { type: "string" },
     threads: { type: "string", default: "1" },
+    concurrent: { type: "string", default: "1" },
     seed: { type: "string", default: "7" },
     "idle-pass": { type: "boolean", default: true },
     "warm-up": { type: "boolean", default: true },
@@ -120,6 +122,12 @@ const { values } = usage(() => parseArgs({
 const threads = Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) {
   console.error("--threads must be a positive integer");
+  process.exit(2);
+}
+/** The provider's render slots (TESSELLATE_MAX_CONCURRENT_SEGMENTS); the direct passes stay one segment at a time. */
+const concurrent = Number(values.concurrent);
+if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 64) {
+  console.error("--concurrent must be an integer from 1 to 64");
   process.exit(2);
 }
 
@@ -229,7 +237,7 @@ const limits: RenderLimits = {
   memoryBytes: DEFAULTS.limits.memoryBytes,
   timeoutMs: DEFAULTS.limits.renderTimeoutSeconds * 1000,
 };
-const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, one segment at a time`;
+const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, provider render slots ${concurrent} (--concurrent)`;
 
 await runBench("overhead", { keep: values.keep }, async (run) => {
   run.print(`bench:overhead — ${settingsLine}`);
@@ -246,7 +254,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
     env: {
       TESSELLATE_ENGINES: ENGINE,
       TESSELLATE_CPU_THREADS: String(threads),
-      TESSELLATE_MAX_CONCURRENT_SEGMENTS: "1",
+      TESSELLATE_MAX_CONCURRENT_SEGMENTS: String(concurrent),
       TESSELLATE_MEMORY_BYTES: String(limits.memoryBytes),
       TESSELLATE_RENDER_TIMEOUT_SECONDS: String(DEFAULTS.limits.renderTimeoutSeconds),
     },
@@ -444,6 +452,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
   for (const line of table([
     ["figure", "value"],
     ["segments", String(segments.length)],
+    ["provider engine calls (its log: renders, less the tiles rendered together)", `${engineCalls(log)} (${log.filter((l) => l.msg === "rendering tiles together").length} group(s) of several tiles)`],
     ["threads per render", String(threads)],
     ["direct total (mean of before/after)", `${s(direct)}  (before ${s(sum(before.map((r) => r.ms)))}, after ${s(sum(after.map((r) => r.ms)))})`],
     ["direct per segment", s(perSegment)],
@@ -570,6 +579,12 @@ async function renderDirect(run: BenchRun, label: string, pids: Record<string, n
 }
 
 type DirectPass = Array<{ index: number; ms: number }> & { cpu: [CpuSample, CpuSample]; direct: DirectCpu };
+
+/** Engine calls of the provider: its renders, counting a group of tiles rendered together once. */
+function engineCalls(log: ProviderLogLine[]): number {
+  const together = log.filter((l) => l.msg === "rendering tiles together").map((l) => l.segments?.length ?? 1);
+  return log.filter((l) => l.msg === "rendering").length - sum(together.map((n) => n - 1));
+}
 
 function findLine(log: ProviderLogLine[], msg: string, segment: number): ProviderLogLine | undefined {
   return log.find((l) => l.msg === msg && l.segment === segment);

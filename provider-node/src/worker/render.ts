@@ -56,7 +56,7 @@ export function startRenders(ctx: WorkerContext, now: number): void {
  * alone. Rows not in a group of two or more are not in the map.
  */
 export function tileGroupsOf(ctx: WorkerContext, rows: readonly ReplicaRow[]): Map<number, TileGroup> {
-  const byKey = new Map<string, number[]>();
+  const byKey = new Map<string, { jobId: bigint; ids: number[] }>();
   if (cheapCheat(ctx.d.config.testing.cheat) !== "") return new Map();
   for (const row of rows) {
     if (row.state !== "claimed") continue;
@@ -69,12 +69,12 @@ export function tileGroupsOf(ctx: WorkerContext, rows: readonly ReplicaRow[]): M
       continue; // its own render reports the problem
     }
     const key = `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
-    byKey.set(key, [...(byKey.get(key) ?? []), row.id]);
+    byKey.set(key, { jobId: row.jobId, ids: [...(byKey.get(key)?.ids ?? []), row.id] });
   }
   const groups = new Map<number, TileGroup>();
-  for (const ids of byKey.values()) {
+  for (const { jobId, ids } of byKey.values()) {
     if (ids.length < 2) continue;
-    const group = new TileGroup(ids, ctx.log);
+    const group = new TileGroup(ids, ctx.log.child({ jobId: String(jobId) }));
     for (const id of ids) groups.set(id, group);
   }
   return groups;

@@ -92,6 +92,7 @@ export class TileGroup {
       return;
     }
     let results: RenderedSegment[];
+    this.log.info({ segments: members.map((m) => m.input.segment.index) }, "rendering tiles together");
     try {
       results = await renderSegmentsTogether(members.map((m) => m.input));
     } catch (error) {
