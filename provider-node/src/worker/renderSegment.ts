@@ -113,10 +113,11 @@ export function cheapCheat(cheat: RenderSegmentInput["cheat"]): CheatMode | "" {
 /**
  * Several segments of one job with the same frames and different tiles, rendered in one engine
  * call (`engine.renderTiles`: one process where the engine can) with the threads all of them were
- * granted, each into its own result folder with its own digest, exactly as `renderSegment` of each
- * would give. The time is shared out by the tiles' areas.
+ * granted (or `threads`: those of the render slots the group takes), each into its own result
+ * folder with its own digest, exactly as `renderSegment` of each would give. The time is shared
+ * out by the tiles' areas.
  */
-export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput[]): Promise<RenderedSegment[]> {
+export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput[], threads?: number): Promise<RenderedSegment[]> {
   const [first] = inputs;
   const { engine, manifest } = first!;
   const frames = first!.segment.frames;
@@ -148,7 +149,7 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
     last: frames.at(-1)!,
     tiles: inputs.map((input) => ({ rect: input.segment.tile, outPathOf: (frame: number) => join(input.outDir, resultFileName(frame)) })),
     limits: {
-      threads: inputs.reduce((sum, input) => sum + input.limits.threads, 0),
+      threads: threads ?? inputs.reduce((sum, input) => sum + input.limits.threads, 0),
       memoryBytes: first!.limits.memoryBytes,
       timeoutMs: Math.max(1, Math.min(first!.limits.timeoutMs * frames.length * inputs.length, left)),
     },

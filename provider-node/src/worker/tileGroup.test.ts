@@ -82,6 +82,48 @@ test("a lease running out during the group's render stops it and gives every til
 });
 
 // ---------------------------------------------------------------------------------------------
+// One render slot holding several tiles (limits.tilesPerRender).
+
+const claimCounts = (from: string) => world.market.calls.filter((c) => c.method === "claim" && c.from === from).map((c) => c.args[1]);
+
+test("a node with one render slot claims the four tiles of a job at once and renders them in one engine launch, with that slot's threads", async () => {
+  const { jobId } = await postJob(world, { tiles: 4, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true });
+  const a = await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1, cpuThreads: 2 } } });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4], "one claim of four tiles: the slot holds limits.tilesPerRender (4 by default)");
+  assert.equal(engine.tileRequests.length, 1, "one launch for the four tiles");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 4);
+  assert.equal(engine.tileRequests[0]!.limits.threads, 2, "the one slot's threads, not four slots'");
+  assert.equal(engine.requests.length, 0, "no tile rendered on its own");
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4, "four different tiles, each with its own digest");
+});
+
+test("with tilesPerRender 1 a node with one render slot claims and renders tile by tile", async () => {
+  await postJob(world, { tiles: 4, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true });
+  await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1, tilesPerRender: 1 } } });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A), [1, 1, 1, 1]);
+  assert.equal(engine.tileRequests.length, 0);
+  assert.equal(engine.requests.length, 4);
+});
+
+test("a slot holds only as many tiles as the lease leaves room for, their estimated renders one after the other", async () => {
+  // 4x4-pixel tiles at benchmark score 0.001: an estimated 16 s each, × 2 (safety factor) = 32 s;
+  // a 80 s lease less the 5 s commit margin has room for two.
+  await postJob(world, { tiles: 4, redundancy: 1, lease: 80 });
+  const engine = createFakeEngine({ tiles: true });
+  engine.close();
+  await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.001, limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [2], "two tiles claimed, not four");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 2);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+});
+
+// ---------------------------------------------------------------------------------------------
 // TileGroup on its own: members arriving, leaving and aborting.
 
 const manifest = parseManifest({
@@ -153,6 +195,30 @@ test("the group waits for every member, renders without those that left or were 
       const progress = members[k]!.progress;
       assert.ok(progress.length > 2 && progress.at(-1) === 1, `member ${k}: ${progress.join(", ")}`);
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a group in one render slot that fails renders its members alone one at a time, in that slot's threads", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-tilegroup-"));
+  try {
+    const engine = createFakeEngine({ tiles: true, fail: () => new EngineError("ENGINE_FAILED", "broken", { exitCode: 1, signal: null, lastLines: [] }) });
+    const members = await inputs(engine, dir);
+    let running = 0;
+    let most = 0;
+    const alone = async (input: RenderSegmentInput) => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return { digest: `0x${String(input.segment.index).padStart(64, "0")}` as `0x${string}`, files: [], seconds: 0 };
+    };
+    const group = new TileGroup([10, 11, 12], silent, alone, testLimits.threads);
+    const results = await Promise.all(members.map((m, i) => group.member(10 + i).render(m.input)));
+    assert.equal(engine.tileRequests.length, 1);
+    assert.equal(engine.tileRequests[0]!.limits.threads, testLimits.threads, "the group renders with the slot's threads");
+    assert.deepEqual(results.map((r) => r.digest.slice(-1)), ["0", "1", "2"]);
+    assert.equal(most, 1, "one member at a time: the slot's threads are one render's");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
