@@ -1,7 +1,8 @@
 /**
  * Claimed tiles of one job rendered in one engine call (worker/tileGroup.ts): launches counted with
  * a fake engine and with the real POV-Ray, each tile still its own digest, commit and reveal; a
- * failing group falls back to one render per tile; aborts reach every member.
+ * failing group falls back to one render per tile; aborts reach every member; one render slot
+ * holds up to limits.tilesPerRender tiles of a job, as many as its lease leaves room for.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -121,6 +122,49 @@ test("a slot holds only as many tiles as the lease leaves room for, their estima
   assert.equal(engine.tileRequests[0]!.tiles.length, 2);
   engine.open();
   await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+});
+
+test("a slot holding tiles of two frame ranges renders each range in one launch, one after the other; while one renders the watcher may poll slowly", async () => {
+  // 2 tiles × frames 1–2, one frame per segment: segments 0–1 are frame 1, 2–3 frame 2.
+  const sceneBytes = new TextEncoder().encode(JSON.stringify({ version: 1, note: "fake scene" }));
+  const sceneCid = await world.storage.addEntries({ "scene.json": sceneBytes });
+  const job: Manifest = parseManifest({
+    version: 1,
+    engine: { name: "builtin", version: "1.0.0" },
+    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: sceneBytes.length },
+    output: { width: 8, height: 4, format: "png" },
+    frames: { start: 1, end: 2 },
+    settings: { samples: 1, seed: 1, maxBounces: 0 },
+    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+    verification: { mode: "exact" },
+  });
+  const manifestCid = await world.storage.addBytes(encodeManifest(job));
+  const jobId = world.market.createJob(REQUESTER, {
+    manifestCid,
+    segmentCount: segmentCount(job),
+    redundancy: 1,
+    quorum: 1,
+    rewardPerReplica: TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 600,
+    revealWindow: 300,
+    deadline: world.market.now() + 86_400n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+  });
+  const engine = createFakeEngine({ tiles: true });
+  engine.close();
+  const a = await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1 && statesOf(a, jobId).filter((s) => s.endsWith(":claimed")).length === 2, "one range rendering, the other two tiles waiting");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4], "the slot holds all four tiles");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 2);
+  assert.equal(a.worker.onlyRendering(), true, "the waiting tiles wait for the render's end, not for a tick or an event");
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.equal(engine.tileRequests.length, 2, "one launch per frame range");
+  assert.ok(engine.tileRequests.every((r) => r.first === r.last && r.tiles.length === 2));
+  assert.notEqual(engine.tileRequests[0]!.first, engine.tileRequests[1]!.first);
+  assert.equal(engine.requests.length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------
