@@ -105,8 +105,8 @@ export function freeTiles(ctx: WorkerContext, jobId: bigint, held: readonly Repl
 
 /**
  * The waiting replicas rendered in one engine call with `row` (worker/tileGroup.ts), `row` first:
- * claimed tiles of its job with the same frames, as many as the free slots hold (tilesPerSlot
- * each). A recovery, a job whose engine renders one tile per process, or a testing.cheat renders
+ * claimed tiles of its job with the same frames (any frames, where the engine renders each tile's
+ * own), as many as the free slots hold (tilesPerSlot each). A recovery, a job whose engine renders one tile per process, or a testing.cheat renders
  * alone.
  */
 function renderedWith(ctx: WorkerContext, row: ReplicaRow, waiting: readonly ReplicaRow[], freeSlots: number): ReplicaRow[] {
@@ -116,14 +116,16 @@ function renderedWith(ctx: WorkerContext, row: ReplicaRow, waiting: readonly Rep
   return [row, ...waiting.filter((r) => r.id !== row.id && groupKeyOf(ctx, r) === key)].slice(0, most);
 }
 
-/** Job and frame range of a claimed tile that can render with others, or undefined. */
+/** Job and frame range (job alone for engines with tilesOfSeveralFrameRanges) of a claimed tile that can render with others, or undefined. */
 function groupKeyOf(ctx: WorkerContext, row: ReplicaRow): string | undefined {
   if (row.state !== "claimed" || cheapCheat(ctx.d.config.testing.cheat) !== "") return undefined;
   const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
-  if (!manifest || !ctx.d.engines.get(manifest.engine.name)?.renderTiles) return undefined;
+  const engine = manifest && ctx.d.engines.get(manifest.engine.name);
+  if (!manifest || !engine?.renderTiles) return undefined;
   try {
     const frames = segmentAt(manifest, row.segment).frames;
-    return `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
+    // An engine that renders each tile's own frames (Blender) takes the job's tiles of any frames at once.
+    return engine.tilesOfSeveralFrameRanges ? `${row.jobId}` : `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
   } catch {
     return undefined; // its own render reports the problem
   }

@@ -124,8 +124,8 @@ test("a slot holds only as many tiles as the lease leaves room for, their estima
   await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
 });
 
-test("a slot holding tiles of two frame ranges renders each range in one launch, one after the other; while one renders the watcher may poll slowly", async () => {
-  // 2 tiles × frames 1–2, one frame per segment: segments 0–1 are frame 1, 2–3 frame 2.
+/** A job of 2 tiles × frames 1–2, one frame per segment: segments 0–1 are frame 1, 2–3 frame 2. */
+async function postTwoFrameJob(redundancy = 1): Promise<bigint> {
   const sceneBytes = new TextEncoder().encode(JSON.stringify({ version: 1, note: "fake scene" }));
   const sceneCid = await world.storage.addEntries({ "scene.json": sceneBytes });
   const job: Manifest = parseManifest({
@@ -139,11 +139,11 @@ test("a slot holding tiles of two frame ranges renders each range in one launch,
     verification: { mode: "exact" },
   });
   const manifestCid = await world.storage.addBytes(encodeManifest(job));
-  const jobId = world.market.createJob(REQUESTER, {
+  return world.market.createJob(REQUESTER, {
     manifestCid,
     segmentCount: segmentCount(job),
-    redundancy: 1,
-    quorum: 1,
+    redundancy,
+    quorum: redundancy,
     rewardPerReplica: TOKEN,
     collateralPerReplica: 2n * TOKEN,
     leaseDuration: 600,
@@ -152,6 +152,10 @@ test("a slot holding tiles of two frame ranges renders each range in one launch,
     minReputation: 0,
     maxFeeBps: 1_000,
   });
+}
+
+test("a slot holding tiles of two frame ranges renders each range in one launch, one after the other; while one renders the watcher may poll slowly", async () => {
+  const jobId = await postTwoFrameJob();
   const engine = createFakeEngine({ tiles: true });
   engine.close();
   const a = await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1 } } });
@@ -165,6 +169,25 @@ test("a slot holding tiles of two frame ranges renders each range in one launch,
   assert.ok(engine.tileRequests.every((r) => r.first === r.last && r.tiles.length === 2));
   assert.notEqual(engine.tileRequests[0]!.first, engine.tileRequests[1]!.first);
   assert.equal(engine.requests.length, 0);
+});
+
+test("an engine that renders each tile's own frames (Blender) gets the slot's tiles of two frame ranges in one launch, with the digests of rendering each alone", async () => {
+  const jobId = await postTwoFrameJob(2);
+  const engine = createFakeEngine({ tiles: true, tileFrames: true });
+  const a = await startNode(world, PROVIDER_A, { engine, name: "a", config: { limits: { maxConcurrentSegments: 1 } } });
+  await until(() => statesOf(a, jobId).every((s) => s.endsWith(":committed")) && statesOf(a, jobId).length === 4, "A committed its four tiles");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4]);
+  assert.equal(engine.tileRequests.length, 1, "one launch for both frame ranges");
+  const [launch] = engine.tileRequests;
+  assert.deepEqual([launch!.first, launch!.last], [1, 2]);
+  assert.deepEqual(launch!.tiles.map((t) => `${t.rect.x}:${t.first}-${t.last}`).sort(), ["0:1-1", "0:2-2", "4:1-1", "4:2-2"], "each tile with its own frame");
+  assert.equal(engine.requests.length, 0);
+  const alone = createFakeEngine();
+  const b = await startNode(world, PROVIDER_B, { engine: alone, name: "b" });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted at quorum 2: the digests agree");
+  assert.equal(alone.requests.length, 4, "B renders tile by tile");
+  assert.deepEqual(digestsOf(a, jobId), digestsOf(b, jobId));
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4);
 });
 
 // ---------------------------------------------------------------------------------------------
