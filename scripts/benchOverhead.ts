@@ -12,8 +12,11 @@
  *    what the network's background activity costs a render (--no-idle-pass skips it);
  *  - marketplace: the whole local network (Hardhat node, Ignition deployment, embedded IPFS) with
  *    ONE provider daemon at r = 1, configured with TESSELLATE_CPU_THREADS = --threads and
- *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = 1, so it renders exactly like the direct pass: one
- *    segment at a time, same thread count. The job is posted by `submitJob` from @tessellate/cli
+ *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = --concurrent (1) and TESSELLATE_TILES_PER_RENDER =
+ *    --tiles-per-render (unset: the provider's default, 4), so it renders like the direct pass:
+ *    one engine run at a time, same thread count, except that the tiles of one job and frame range
+ *    a render slot holds share one engine process (the summary counts the provider's engine
+ *    calls). The job is posted by `submitJob` from @tessellate/cli
  *    (scene upload and manifest first, not timed); the time runs from the `createJob` call to the
  *    moment the last `SegmentAccepted` event reaches this process. A small warm-up job goes first
  *    (--no-warm-up skips it): the figures are those of a provider that has run a job before.
@@ -54,7 +57,7 @@
  *
  * Flags: --engine builtin|povray|blender  --scene camera2|chess2|abyss|biscuit|woodbox (povray)  --frames-per-segment N (1)
  *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120; povray: the scene's)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
- *        --threads N (1)  --seed N (7)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
+ *        --threads N (1)  --concurrent N (1: the provider's render slots)  --tiles-per-render N (the provider's default)  --seed N (7)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
  * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
@@ -110,6 +113,8 @@ const { values } = usage(() => parseArgs({
     tiles: { type: "string" },
     samples: { type: "string" },
     threads: { type: "string", default: "1" },
+    concurrent: { type: "string", default: "1" },
+    "tiles-per-render": { type: "string" },
     seed: { type: "string", default: "7" },
     "idle-pass": { type: "boolean", default: true },
     "warm-up": { type: "boolean", default: true },
@@ -120,6 +125,18 @@ const { values } = usage(() => parseArgs({
 const threads = Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) {
   console.error("--threads must be a positive integer");
+  process.exit(2);
+}
+/** The provider's render slots (TESSELLATE_MAX_CONCURRENT_SEGMENTS); the direct passes stay one segment at a time. */
+const concurrent = Number(values.concurrent);
+if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 64) {
+  console.error("--concurrent must be an integer from 1 to 64");
+  process.exit(2);
+}
+/** The provider's limits.tilesPerRender (TESSELLATE_TILES_PER_RENDER) when given; else the provider's own default. */
+const tilesPerRender = values["tiles-per-render"] === undefined ? undefined : Number(values["tiles-per-render"]);
+if (tilesPerRender !== undefined && (!Number.isInteger(tilesPerRender) || tilesPerRender < 1 || tilesPerRender > 64)) {
+  console.error("--tiles-per-render must be an integer from 1 to 64");
   process.exit(2);
 }
 
@@ -229,7 +246,7 @@ const limits: RenderLimits = {
   memoryBytes: DEFAULTS.limits.memoryBytes,
   timeoutMs: DEFAULTS.limits.renderTimeoutSeconds * 1000,
 };
-const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, one segment at a time`;
+const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, provider render slots ${concurrent} (--concurrent) of up to ${tilesPerRender ?? "the provider's default number of"} tile(s) of a job each (--tiles-per-render)`;
 
 await runBench("overhead", { keep: values.keep }, async (run) => {
   run.print(`bench:overhead — ${settingsLine}`);
@@ -246,7 +263,8 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
     env: {
       TESSELLATE_ENGINES: ENGINE,
       TESSELLATE_CPU_THREADS: String(threads),
-      TESSELLATE_MAX_CONCURRENT_SEGMENTS: "1",
+      TESSELLATE_MAX_CONCURRENT_SEGMENTS: String(concurrent),
+      ...(tilesPerRender === undefined ? {} : { TESSELLATE_TILES_PER_RENDER: String(tilesPerRender) }),
       TESSELLATE_MEMORY_BYTES: String(limits.memoryBytes),
       TESSELLATE_RENDER_TIMEOUT_SECONDS: String(DEFAULTS.limits.renderTimeoutSeconds),
     },
@@ -444,6 +462,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
   for (const line of table([
     ["figure", "value"],
     ["segments", String(segments.length)],
+    ["provider engine calls (its log: renders, less the tiles rendered together)", `${engineCalls(log)} (${log.filter((l) => l.msg === "rendering tiles together").length} group(s) of several tiles)`],
     ["threads per render", String(threads)],
     ["direct total (mean of before/after)", `${s(direct)}  (before ${s(sum(before.map((r) => r.ms)))}, after ${s(sum(after.map((r) => r.ms)))})`],
     ["direct per segment", s(perSegment)],
@@ -570,6 +589,12 @@ async function renderDirect(run: BenchRun, label: string, pids: Record<string, n
 }
 
 type DirectPass = Array<{ index: number; ms: number }> & { cpu: [CpuSample, CpuSample]; direct: DirectCpu };
+
+/** Engine calls of the provider: its renders, counting a group of tiles rendered together once. */
+function engineCalls(log: ProviderLogLine[]): number {
+  const together = log.filter((l) => l.msg === "rendering tiles together").map((l) => l.segments?.length ?? 1);
+  return log.filter((l) => l.msg === "rendering").length - sum(together.map((n) => n - 1));
+}
 
 function findLine(log: ProviderLogLine[], msg: string, segment: number): ProviderLogLine | undefined {
   return log.find((l) => l.msg === msg && l.segment === segment);

@@ -26,11 +26,19 @@ export const DEFAULTS = {
   },
   limits: {
     /**
-     * Replicas rendered at the same time (also caps how many are claimed). Tiles of one job and
-     * frame range held at once render in one engine process (POV-Ray, Blender) with the threads
-     * of all of them (worker/tileGroup.ts).
+     * Render slots: engine runs at the same time, each with cpuThreads threads (also caps how
+     * many replicas are claimed: a slot holds one tile, or up to tilesPerRender tiles of one job).
+     * Tiles of one job and frame range started together render in one engine process (POV-Ray,
+     * Blender) with the threads of the slots they fill (worker/tileGroup.ts).
      */
     maxConcurrentSegments: 1,
+    /**
+     * Tiles of one job and frame range one render slot may hold at once and render in one engine
+     * process (POV-Ray, Blender: one start-up and scene load for all of them), as many as the
+     * job's lease leaves room for (they take about the sum of their render times). 1 = a tile per
+     * render.
+     */
+    tilesPerRender: 4,
     /** Threads one render may use. */
     cpuThreads: Math.max(1, availableParallelism()),
     /** Address-space limit of one engine process. */

@@ -61,8 +61,12 @@ export interface RenderFramesRequest extends Omit<RenderRequest, "frame" | "outP
  * `render` gives that tile and frame alone.
  */
 export interface RenderTilesRequest extends Omit<RenderFramesRequest, "rect" | "outPathOf"> {
-  /** The tiles, each with where its frames' PNGs go; at least two, not overlapping. */
-  tiles: Array<{ rect: Rect; outPathOf(frame: number): string }>;
+  /**
+   * The tiles, each with where its frames' PNGs go; at least two, not overlapping when they share
+   * frames. A tile's own `first`–`last` (inside the request's) is honoured only by engines with
+   * `tilesOfSeveralFrameRanges`; without them every tile renders the request's frames.
+   */
+  tiles: Array<{ rect: Rect; outPathOf(frame: number): string; first?: number; last?: number }>;
 }
 
 export interface RenderLimits {
@@ -99,6 +103,8 @@ export interface Engine {
    * `render`/`renderFrames` call per tile.
    */
   renderTiles?(request: RenderTilesRequest): Promise<void>;
+  /** True when `renderTiles` renders each tile's own frame range (tiles of different frames in one process). */
+  readonly tilesOfSeveralFrameRanges?: boolean;
   /** Renders a fixed reference scene and reports a speed score. */
   benchmark(limits: RenderLimits): Promise<BenchmarkResult>;
 }

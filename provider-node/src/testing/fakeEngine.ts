@@ -21,6 +21,8 @@ export interface FakeEngineOptions {
   hold?: (request: RenderRequest) => boolean;
   /** Give the engine `renderTiles`; `fail` and `hold` then apply to each tile's frame within it too. */
   tiles?: boolean;
+  /** With `tiles`: `renderTiles` renders each tile's own frame range (`tilesOfSeveralFrameRanges`, as Blender's). */
+  tileFrames?: boolean;
 }
 
 export interface FakeEngine extends Engine {
@@ -98,14 +100,16 @@ export function createFakeEngine(options: FakeEngineOptions = {}): FakeEngine {
   if (options.tiles) {
     engine.renderTiles = async (request) => {
       tileRequests.push(request);
-      const { tiles, first, last, onProgress: _progress, ...common } = request;
+      const { tiles, onProgress: _progress, ...common } = request;
       for (const [k, tile] of tiles.entries()) {
+        const first = (options.tileFrames ? tile.first : undefined) ?? request.first;
+        const last = (options.tileFrames ? tile.last : undefined) ?? request.last;
         for (let frame = first; frame <= last; frame++) {
           await paint({ ...common, rect: tile.rect, frame, outPath: tile.outPathOf(frame) });
-          request.onProgress?.((k * (last - first + 1) + frame - first + 1) / (tiles.length * (last - first + 1)));
+          request.onProgress?.((k + (frame - first + 1) / (last - first + 1)) / tiles.length);
         }
       }
     };
   }
-  return engine;
+  return options.tiles && options.tileFrames ? { ...engine, tilesOfSeveralFrameRanges: true } : engine;
 }

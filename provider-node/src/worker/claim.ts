@@ -12,7 +12,7 @@ import { isWorkHour } from "../config/config.ts";
 import { filterJob, type NodeCapabilities } from "../jobs/jobFilter.ts";
 import type { JobRow } from "../state/stateStore.ts";
 import { MAX_BATCH, META_OVERRUNS, problemLine, WorkerContext } from "./context.ts";
-import { startRenders } from "./render.ts";
+import { freeTiles, startRenders } from "./render.ts";
 
 
 export async function manifestOf(ctx: WorkerContext, jobId: bigint): Promise<Manifest> {
@@ -83,7 +83,7 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
     }
     return ctx.situation!;
   };
-  const busy = () => store.listReplicas({ states: ["claimed", "rendering", "recovering", "rendered", "committing"] }).length;
+  const busy = () => store.listReplicas({ states: ["claimed", "rendering", "recovering", "rendered", "committing"] });
   const canClaim = !ctx.paused && isWorkHour(config.limits.workHours, new Date(ctx.d.clock.now()));
 
   for (const job of candidates) {
@@ -142,7 +142,8 @@ export async function claimWork(ctx: WorkerContext, now: number): Promise<void> 
     if (exhaustedAt !== undefined && ctx.d.clock.now() - exhaustedAt < 60_000) continue;
     const key = `claim:${job.jobId}`;
     if (!ctx.ready(key)) continue;
-    const free = config.limits.maxConcurrentSegments - busy();
+    // Render slots free, in tiles of this job (a slot may hold several: render.ts tilesPerSlot).
+    const free = freeTiles(ctx, job.jobId, busy());
     const affordable = Number(current.freeStake / fresh.params.collateralPerReplica);
     const count = Math.min(free, affordable, MAX_BATCH, open, trial ? 1 : MAX_BATCH);
     if (count <= 0) continue;

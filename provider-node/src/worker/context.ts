@@ -75,6 +75,13 @@ export interface InFlight {
   fraction: number;
   /** Set once the scene is on disk and the engine was started (a lease that runs out after it is the scene's doing). */
   engineStartedAt?: number;
+  /** The render slots this render takes, shared by the tiles rendered with it in one engine call (render.ts). */
+  slots: RenderSlots;
+}
+
+/** Render slots (limits.maxConcurrentSegments) one engine call takes; held until its last tile's render ends. */
+export interface RenderSlots {
+  readonly count: number;
 }
 
 export class WorkerContext {
@@ -161,7 +168,7 @@ export class WorkerContext {
   }
 
   /** Estimated seconds of the row's render: from the benchmark, times the measured speed factor unless `raw`. */
-  estimateSeconds(row: ReplicaRow, raw = false): number | undefined {
+  estimateSeconds(row: Pick<ReplicaRow, "jobId">, raw = false): number | undefined {
     const job = this.d.store.getJob(row.jobId);
     if (!job?.manifest) return undefined;
     try {

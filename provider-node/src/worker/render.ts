@@ -11,7 +11,7 @@ import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { AbandonReason, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Logger } from "../ports.ts";
 import type { ReplicaRow } from "../state/stateStore.ts";
-import { fields, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight } from "./context.ts";
+import { fields, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight, type RenderSlots } from "./context.ts";
 import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
 import { cheapCheat, renderSegment, type RenderSegmentInput } from "./renderSegment.ts";
 import { TileGroup, type TileGroupMember } from "./tileGroup.ts";
@@ -25,59 +25,110 @@ export function startRenders(ctx: WorkerContext, now: number): void {
   // Recoveries first: their commitment is on-chain and waits for them.
   const recovering = store.listReplicas({ states: ["recovering"] }).sort((a, b) => a.id - b.id);
   const claimed = store.listReplicas({ states: ["claimed"] }).sort((a, b) => a.leaseEnd - b.leaseEnd);
-  const starting: Array<{ row: ReplicaRow; flight: InFlight }> = [];
-  for (const row of [...recovering, ...claimed]) {
-    if (ctx.inFlight.size >= config.limits.maxConcurrentSegments) break;
-    if (ctx.inFlight.has(row.id) || ctx.toAbandon.has(row.id)) continue;
-    if (row.state === "claimed" && (now > row.leaseEnd || store.getJob(row.jobId)?.status === "cancelled")) continue;
-    if (!ctx.ready(`render:${row.id}`)) continue;
-    const controller = new AbortController();
-    const state = row.state === "recovering" ? "recovering" : "rendering";
-    const flight: InFlight = { rowId: row.id, state, controller, startedAt: ctx.d.clock.now(), fraction: 0, done: Promise.resolve() };
-    ctx.inFlight.set(row.id, flight);
-    starting.push({ row, flight });
-  }
-  const groups = tileGroupsOf(ctx, starting.map((s) => s.row));
-  for (const { row, flight } of starting) {
-    flight.done = render(ctx, row, flight, groups.get(row.id)?.member(row.id)).finally(async () => {
-      ctx.inFlight.delete(row.id);
-      // The watcher may have polled slowly during the render (ChainWatcher.pollSlowly): catch up
-      // before the next tick decides (a direct reveal needs every other slot's commit).
-      if (!ctx.stopping.signal.aborted) await ctx.syncQuietly();
-      ctx.wake();
-    });
+  let free = config.limits.maxConcurrentSegments - slotsInUse(ctx);
+  if (free <= 0) return;
+  const waiting = [...recovering, ...claimed].filter(
+    (row) =>
+      !ctx.inFlight.has(row.id) &&
+      !ctx.toAbandon.has(row.id) &&
+      !(row.state === "claimed" && (now > row.leaseEnd || store.getJob(row.jobId)?.status === "cancelled")) &&
+      ctx.ready(`render:${row.id}`),
+  );
+  const started = new Set<number>();
+  for (const row of waiting) {
+    if (free <= 0) break;
+    if (started.has(row.id)) continue;
+    const tiles = renderedWith(ctx, row, waiting.filter((r) => !started.has(r.id)), free);
+    const slots: RenderSlots = { count: Math.min(free, tiles.length) };
+    free -= slots.count;
+    const group = tiles.length > 1 ? new TileGroup(tiles.map((t) => t.id), ctx.log.child({ jobId: String(row.jobId) }), renderSegment, slots.count * config.limits.cpuThreads) : undefined;
+    for (const tile of tiles) {
+      started.add(tile.id);
+      launch(ctx, tile, slots, group?.member(tile.id));
+    }
   }
 }
 
+/** Starts the background render of one replica in the given slots. */
+function launch(ctx: WorkerContext, row: ReplicaRow, slots: RenderSlots, together: TileGroupMember | undefined): void {
+  const controller = new AbortController();
+  const state = row.state === "recovering" ? "recovering" : "rendering";
+  const flight: InFlight = { rowId: row.id, state, controller, startedAt: ctx.d.clock.now(), fraction: 0, done: Promise.resolve(), slots };
+  ctx.inFlight.set(row.id, flight);
+  flight.done = render(ctx, row, flight, together).finally(async () => {
+    ctx.inFlight.delete(row.id);
+    // The watcher may have polled slowly during the render (ChainWatcher.pollSlowly): catch up
+    // before the next tick decides (a direct reveal needs every other slot's commit).
+    if (!ctx.stopping.signal.aborted) await ctx.syncQuietly();
+    ctx.wake();
+  });
+}
+
+/** Render slots taken by the renders in flight (the tiles of one engine call share theirs). */
+export function slotsInUse(ctx: WorkerContext): number {
+  const taken = new Set([...ctx.inFlight.values()].map((f) => f.slots));
+  return [...taken].reduce((sum, slots) => sum + slots.count, 0);
+}
+
 /**
- * The claimed replicas starting now that render together (worker/tileGroup.ts): those of one job
- * with the same frames, when the job's engine can render several tiles in one process and the
- * renders are honest (a testing.cheat that renders differently renders alone). Recoveries render
- * alone. Rows not in a group of two or more are not in the map.
+ * A claimed replica that waits for a render slot while every slot is taken: the end of a render
+ * wakes the worker for it, no chain event or tick would start it sooner.
  */
-export function tileGroupsOf(ctx: WorkerContext, rows: readonly ReplicaRow[]): Map<number, TileGroup> {
-  const byKey = new Map<string, number[]>();
-  if (cheapCheat(ctx.d.config.testing.cheat) !== "") return new Map();
-  for (const row of rows) {
-    if (row.state !== "claimed") continue;
-    const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
-    if (!manifest || !ctx.d.engines.get(manifest.engine.name)?.renderTiles) continue;
-    let frames: number[];
-    try {
-      frames = segmentAt(manifest, row.segment).frames;
-    } catch {
-      continue; // its own render reports the problem
-    }
-    const key = `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
-    byKey.set(key, [...(byKey.get(key) ?? []), row.id]);
+export function waitsForRenderSlot(ctx: WorkerContext, row: ReplicaRow): boolean {
+  return row.state === "claimed" && !ctx.inFlight.has(row.id) && !ctx.toAbandon.has(row.id) && slotsInUse(ctx) >= ctx.d.config.limits.maxConcurrentSegments;
+}
+
+/**
+ * Tiles of the job one render slot holds: limits.tilesPerRender when the job's engine renders
+ * several tiles in one process (and renders honestly: a testing.cheat renders alone) and the lease
+ * leaves room for that many one after the other (k × estimated render × safety factor + commit
+ * margin ≤ lease: a group takes about the sum of its tiles' render times), else 1. Claims count
+ * a held replica of the job as 1/k of a slot (claim.ts).
+ */
+export function tilesPerSlot(ctx: WorkerContext, jobId: bigint): number {
+  const { config, store, engines } = ctx.d;
+  const job = store.getJob(jobId);
+  if (config.limits.tilesPerRender <= 1 || !job?.manifest || cheapCheat(config.testing.cheat) !== "" || !engines.get(job.manifest.engine.name)?.renderTiles) return 1;
+  const seconds = ctx.estimateSeconds({ jobId });
+  if (seconds === undefined) return 1;
+  const room = seconds > 0 ? Math.floor((job.params.leaseDuration - config.limits.commitMarginSeconds) / (seconds * config.limits.renderTimeSafetyFactor)) : Infinity;
+  return Math.max(1, Math.min(config.limits.tilesPerRender, room));
+}
+
+/** Tiles of a job the free render slots can take on: what they hold of it, less the replicas held (each 1/k of a slot of its own job). */
+export function freeTiles(ctx: WorkerContext, jobId: bigint, held: readonly ReplicaRow[]): number {
+  const perSlot = new Map<bigint, number>();
+  const of = (id: bigint) => perSlot.get(id) ?? perSlot.set(id, tilesPerSlot(ctx, id)).get(id)!;
+  const used = held.reduce((sum, row) => sum + 1 / of(row.jobId), 0);
+  return Math.floor((ctx.d.config.limits.maxConcurrentSegments - used) * of(jobId) + 1e-9);
+}
+
+/**
+ * The waiting replicas rendered in one engine call with `row` (worker/tileGroup.ts), `row` first:
+ * claimed tiles of its job with the same frames (any frames, where the engine renders each tile's
+ * own), as many as the free slots hold (tilesPerSlot each). A recovery, a job whose engine renders one tile per process, or a testing.cheat renders
+ * alone.
+ */
+function renderedWith(ctx: WorkerContext, row: ReplicaRow, waiting: readonly ReplicaRow[], freeSlots: number): ReplicaRow[] {
+  const key = groupKeyOf(ctx, row);
+  if (key === undefined) return [row];
+  const most = freeSlots * tilesPerSlot(ctx, row.jobId);
+  return [row, ...waiting.filter((r) => r.id !== row.id && groupKeyOf(ctx, r) === key)].slice(0, most);
+}
+
+/** Job and frame range (job alone for engines with tilesOfSeveralFrameRanges) of a claimed tile that can render with others, or undefined. */
+function groupKeyOf(ctx: WorkerContext, row: ReplicaRow): string | undefined {
+  if (row.state !== "claimed" || cheapCheat(ctx.d.config.testing.cheat) !== "") return undefined;
+  const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
+  const engine = manifest && ctx.d.engines.get(manifest.engine.name);
+  if (!manifest || !engine?.renderTiles) return undefined;
+  try {
+    const frames = segmentAt(manifest, row.segment).frames;
+    // An engine that renders each tile's own frames (Blender) takes the job's tiles of any frames at once.
+    return engine.tilesOfSeveralFrameRanges ? `${row.jobId}` : `${row.jobId}:${frames[0]}-${frames.at(-1)}`;
+  } catch {
+    return undefined; // its own render reports the problem
   }
-  const groups = new Map<number, TileGroup>();
-  for (const ids of byKey.values()) {
-    if (ids.length < 2) continue;
-    const group = new TileGroup(ids, ctx.log);
-    for (const id of ids) groups.set(id, group);
-  }
-  return groups;
 }
 
 /**

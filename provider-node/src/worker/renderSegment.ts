@@ -111,22 +111,27 @@ export function cheapCheat(cheat: RenderSegmentInput["cheat"]): CheatMode | "" {
 }
 
 /**
- * Several segments of one job with the same frames and different tiles, rendered in one engine
- * call (`engine.renderTiles`: one process where the engine can) with the threads all of them were
- * granted, each into its own result folder with its own digest, exactly as `renderSegment` of each
- * would give. The time is shared out by the tiles' areas.
+ * Several segments of one job with the same frames and different tiles (or any frames, where the
+ * engine renders each tile's own: `tilesOfSeveralFrameRanges`), rendered in one engine call (`engine.renderTiles`: one process where the engine can) with the threads all of them were
+ * granted (or `threads`: those of the render slots the group takes), each into its own result
+ * folder with its own digest, exactly as `renderSegment` of each would give. The time is shared
+ * out by the tiles' areas.
  */
-export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput[]): Promise<RenderedSegment[]> {
+export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput[], threads?: number): Promise<RenderedSegment[]> {
   const [first] = inputs;
   const { engine, manifest } = first!;
-  const frames = first!.segment.frames;
   if (!engine.renderTiles) throw new FatalError("RENDER_REQUEST_INVALID", `the ${engine.name} engine cannot render several tiles in one process`);
   const sameRender = (m: Manifest) => JSON.stringify([m.engine, m.scene, m.output, m.frames, m.settings]);
+  const anyFrames = engine.tilesOfSeveralFrameRanges === true;
   for (const input of inputs) {
-    if (input.engine !== engine || sameRender(input.manifest) !== sameRender(manifest) || input.segment.frames.join() !== frames.join() || cheapCheat(input.cheat) !== "") {
-      throw new FatalError("RENDER_REQUEST_INVALID", "only segments of one job with the same frames, rendered honestly, can be rendered together");
+    if (input.engine !== engine || sameRender(input.manifest) !== sameRender(manifest) || (!anyFrames && input.segment.frames.join() !== first!.segment.frames.join()) || cheapCheat(input.cheat) !== "") {
+      throw new FatalError("RENDER_REQUEST_INVALID", "only segments of one job with the same frames (any frames, where the engine renders each tile's own), rendered honestly, can be rendered together");
     }
   }
+  const firstFrame = Math.min(...inputs.map((input) => input.segment.frames[0]!));
+  const lastFrame = Math.max(...inputs.map((input) => input.segment.frames.at(-1)!));
+  const frames = [firstFrame, lastFrame];
+  const frameCount = inputs.reduce((sum, input) => sum + input.segment.frames.length, 0);
   const now = first!.now ?? Date.now;
   const started = now();
   for (const { outDir } of inputs) {
@@ -144,13 +149,17 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
     height: manifest.output.height,
     frames: manifest.frames,
     settings: manifest.settings as Record<string, unknown>,
-    first: frames[0]!,
-    last: frames.at(-1)!,
-    tiles: inputs.map((input) => ({ rect: input.segment.tile, outPathOf: (frame: number) => join(input.outDir, resultFileName(frame)) })),
+    first: firstFrame,
+    last: lastFrame,
+    tiles: inputs.map((input) => ({
+      rect: input.segment.tile,
+      outPathOf: (frame: number) => join(input.outDir, resultFileName(frame)),
+      ...(anyFrames ? { first: input.segment.frames[0]!, last: input.segment.frames.at(-1)! } : {}),
+    })),
     limits: {
-      threads: inputs.reduce((sum, input) => sum + input.limits.threads, 0),
+      threads: threads ?? inputs.reduce((sum, input) => sum + input.limits.threads, 0),
       memoryBytes: first!.limits.memoryBytes,
-      timeoutMs: Math.max(1, Math.min(first!.limits.timeoutMs * frames.length * inputs.length, left)),
+      timeoutMs: Math.max(1, Math.min(first!.limits.timeoutMs * frameCount, left)),
     },
     signal: signals.length === 0 ? undefined : AbortSignal.any(signals),
     onProgress: (fraction) => {

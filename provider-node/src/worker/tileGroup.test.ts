@@ -1,7 +1,8 @@
 /**
  * Claimed tiles of one job rendered in one engine call (worker/tileGroup.ts): launches counted with
  * a fake engine and with the real POV-Ray, each tile still its own digest, commit and reveal; a
- * failing group falls back to one render per tile; aborts reach every member.
+ * failing group falls back to one render per tile; aborts reach every member; one render slot
+ * holds up to limits.tilesPerRender tiles of a job, as many as its lease leaves room for.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -82,6 +83,114 @@ test("a lease running out during the group's render stops it and gives every til
 });
 
 // ---------------------------------------------------------------------------------------------
+// One render slot holding several tiles (limits.tilesPerRender).
+
+const claimCounts = (from: string) => world.market.calls.filter((c) => c.method === "claim" && c.from === from).map((c) => c.args[1]);
+
+test("a node with one render slot claims the four tiles of a job at once and renders them in one engine launch, with that slot's threads", async () => {
+  const { jobId } = await postJob(world, { tiles: 4, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true });
+  const a = await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1, cpuThreads: 2 } } });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4], "one claim of four tiles: the slot holds limits.tilesPerRender (4 by default)");
+  assert.equal(engine.tileRequests.length, 1, "one launch for the four tiles");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 4);
+  assert.equal(engine.tileRequests[0]!.limits.threads, 2, "the one slot's threads, not four slots'");
+  assert.equal(engine.requests.length, 0, "no tile rendered on its own");
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4, "four different tiles, each with its own digest");
+});
+
+test("with tilesPerRender 1 a node with one render slot claims and renders tile by tile", async () => {
+  await postJob(world, { tiles: 4, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true });
+  await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1, tilesPerRender: 1 } } });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A), [1, 1, 1, 1]);
+  assert.equal(engine.tileRequests.length, 0);
+  assert.equal(engine.requests.length, 4);
+});
+
+test("a slot holds only as many tiles as the lease leaves room for, their estimated renders one after the other", async () => {
+  // 4x4-pixel tiles at benchmark score 0.001: an estimated 16 s each, × 2 (safety factor) = 32 s;
+  // a 80 s lease less the 5 s commit margin has room for two.
+  await postJob(world, { tiles: 4, redundancy: 1, lease: 80 });
+  const engine = createFakeEngine({ tiles: true });
+  engine.close();
+  await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.001, limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [2], "two tiles claimed, not four");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 2);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+});
+
+/** A job of 2 tiles × frames 1–2, one frame per segment: segments 0–1 are frame 1, 2–3 frame 2. */
+async function postTwoFrameJob(redundancy = 1): Promise<bigint> {
+  const sceneBytes = new TextEncoder().encode(JSON.stringify({ version: 1, note: "fake scene" }));
+  const sceneCid = await world.storage.addEntries({ "scene.json": sceneBytes });
+  const job: Manifest = parseManifest({
+    version: 1,
+    engine: { name: "builtin", version: "1.0.0" },
+    scene: { cid: sceneCid, entry: "scene.json", sizeBytes: sceneBytes.length },
+    output: { width: 8, height: 4, format: "png" },
+    frames: { start: 1, end: 2 },
+    settings: { samples: 1, seed: 1, maxBounces: 0 },
+    segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
+    verification: { mode: "exact" },
+  });
+  const manifestCid = await world.storage.addBytes(encodeManifest(job));
+  return world.market.createJob(REQUESTER, {
+    manifestCid,
+    segmentCount: segmentCount(job),
+    redundancy,
+    quorum: redundancy,
+    rewardPerReplica: TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 600,
+    revealWindow: 300,
+    deadline: world.market.now() + 86_400n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+  });
+}
+
+test("a slot holding tiles of two frame ranges renders each range in one launch, one after the other; while one renders the watcher may poll slowly", async () => {
+  const jobId = await postTwoFrameJob();
+  const engine = createFakeEngine({ tiles: true });
+  engine.close();
+  const a = await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1 && statesOf(a, jobId).filter((s) => s.endsWith(":claimed")).length === 2, "one range rendering, the other two tiles waiting");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4], "the slot holds all four tiles");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 2);
+  assert.equal(a.worker.onlyRendering(), true, "the waiting tiles wait for the render's end, not for a tick or an event");
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted");
+  assert.equal(engine.tileRequests.length, 2, "one launch per frame range");
+  assert.ok(engine.tileRequests.every((r) => r.first === r.last && r.tiles.length === 2));
+  assert.notEqual(engine.tileRequests[0]!.first, engine.tileRequests[1]!.first);
+  assert.equal(engine.requests.length, 0);
+});
+
+test("an engine that renders each tile's own frames (Blender) gets the slot's tiles of two frame ranges in one launch, with the digests of rendering each alone", async () => {
+  const jobId = await postTwoFrameJob(2);
+  const engine = createFakeEngine({ tiles: true, tileFrames: true });
+  const a = await startNode(world, PROVIDER_A, { engine, name: "a", config: { limits: { maxConcurrentSegments: 1 } } });
+  await until(() => statesOf(a, jobId).every((s) => s.endsWith(":committed")) && statesOf(a, jobId).length === 4, "A committed its four tiles");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4]);
+  assert.equal(engine.tileRequests.length, 1, "one launch for both frame ranges");
+  const [launch] = engine.tileRequests;
+  assert.deepEqual([launch!.first, launch!.last], [1, 2]);
+  assert.deepEqual(launch!.tiles.map((t) => `${t.rect.x}:${t.first}-${t.last}`).sort(), ["0:1-1", "0:2-2", "4:1-1", "4:2-2"], "each tile with its own frame");
+  assert.equal(engine.requests.length, 0);
+  const alone = createFakeEngine();
+  const b = await startNode(world, PROVIDER_B, { engine: alone, name: "b" });
+  await until(() => events("SegmentAccepted").length === 4, "every segment accepted at quorum 2: the digests agree");
+  assert.equal(alone.requests.length, 4, "B renders tile by tile");
+  assert.deepEqual(digestsOf(a, jobId), digestsOf(b, jobId));
+  assert.equal(new Set(digestsOf(a, jobId)).size, 4);
+});
+
+// ---------------------------------------------------------------------------------------------
 // TileGroup on its own: members arriving, leaving and aborting.
 
 const manifest = parseManifest({
@@ -153,6 +262,30 @@ test("the group waits for every member, renders without those that left or were 
       const progress = members[k]!.progress;
       assert.ok(progress.length > 2 && progress.at(-1) === 1, `member ${k}: ${progress.join(", ")}`);
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a group in one render slot that fails renders its members alone one at a time, in that slot's threads", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-tilegroup-"));
+  try {
+    const engine = createFakeEngine({ tiles: true, fail: () => new EngineError("ENGINE_FAILED", "broken", { exitCode: 1, signal: null, lastLines: [] }) });
+    const members = await inputs(engine, dir);
+    let running = 0;
+    let most = 0;
+    const alone = async (input: RenderSegmentInput) => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+      return { digest: `0x${String(input.segment.index).padStart(64, "0")}` as `0x${string}`, files: [], seconds: 0 };
+    };
+    const group = new TileGroup([10, 11, 12], silent, alone, testLimits.threads);
+    const results = await Promise.all(members.map((m, i) => group.member(10 + i).render(m.input)));
+    assert.equal(engine.tileRequests.length, 1);
+    assert.equal(engine.tileRequests[0]!.limits.threads, testLimits.threads, "the group renders with the slot's threads");
+    assert.deepEqual(results.map((r) => r.digest.slice(-1)), ["0", "1", "2"]);
+    assert.equal(most, 1, "one member at a time: the slot's threads are one render's");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

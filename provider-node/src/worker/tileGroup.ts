@@ -8,7 +8,10 @@
  * starts together one TileGroup: each member's render hands its render input to the group instead
  * of calling `renderSegment`, and once every member has arrived (or left: its render ended before
  * it, e.g. its replica changed on-chain) the group renders them all with `renderSegmentsTogether`
- * and gives each its own result.
+ * and gives each its own result. A group takes one render slot or more (render.ts: a slot holds up
+ * to limits.tilesPerRender tiles of one job, as many as its lease leaves room for) and renders
+ * with those slots' threads, so a node with one render slot still renders the tiles it holds of
+ * one job and frame range in one engine process.
  *
  * When the group's render fails, every member whose render was not aborted renders its tile on its
  * own (`renderSegment`, as without grouping), so a tile's error is its own: one bad tile does not
@@ -38,17 +41,22 @@ export class TileGroup {
   private readonly waiting = new Map<number, Waiting>();
   private readonly log: Logger;
   private readonly renderAlone: (input: RenderSegmentInput) => Promise<RenderedSegment>;
+  private readonly threads: number | undefined;
   private started = false;
 
   /**
    * @param memberIds the replica rows rendered together
    * @param log where a failure of the group's render is reported
    * @param renderAlone how a member renders on its own (tests substitute it)
+   * @param threads the group render's threads (those of the render slots it takes); by default
+   *   the sum of its members'. Rendered alone after a failure, at most threads ÷ a member's
+   *   threads members render at once.
    */
-  constructor(memberIds: readonly number[], log: Logger, renderAlone: (input: RenderSegmentInput) => Promise<RenderedSegment> = renderSegment) {
+  constructor(memberIds: readonly number[], log: Logger, renderAlone: (input: RenderSegmentInput) => Promise<RenderedSegment> = renderSegment, threads?: number) {
     this.expected = new Set(memberIds);
     this.log = log;
     this.renderAlone = renderAlone;
+    this.threads = threads;
   }
 
   member(id: number): TileGroupMember {
@@ -92,17 +100,29 @@ export class TileGroup {
       return;
     }
     let results: RenderedSegment[];
+    this.log.info({ segments: members.map((m) => m.input.segment.index) }, "rendering tiles together");
     try {
-      results = await renderSegmentsTogether(members.map((m) => m.input));
+      results = await renderSegmentsTogether(members.map((m) => m.input), this.threads);
     } catch (error) {
       const alive = members.filter((m) => !m.input.signal?.aborted);
       for (const m of members) if (m.input.signal?.aborted) m.reject(m.input.signal.reason);
       if (alive.length > 0) {
         this.log.warn({ err: (error as Error).message, tiles: members.length, segments: alive.map((m) => m.input.segment.index) }, "rendering the tiles together failed; rendering each on its own");
       }
-      for (const m of alive) this.renderAlone(m.input).then(m.resolve, m.reject);
+      void this.renderEachAlone(alive);
       return;
     }
     members.forEach((m, i) => m.resolve(results[i]!));
+  }
+
+  /** Each member on its own, as many at once as the group's threads allow (at least one). */
+  private async renderEachAlone(members: Waiting[]): Promise<void> {
+    const threadsEach = Math.max(1, members[0]?.input.limits.threads ?? 1);
+    const atOnce = this.threads === undefined ? members.length : Math.max(1, Math.floor(this.threads / threadsEach));
+    const queue = [...members];
+    const lane = async () => {
+      for (let m = queue.shift(); m; m = queue.shift()) await this.renderAlone(m.input).then(m.resolve, m.reject);
+    };
+    await Promise.all(Array.from({ length: Math.min(atOnce, members.length) }, lane));
   }
 }

@@ -6,10 +6,11 @@
  *      add accepted replicas' result folders to IPFS (until then only their CID is known: publish.ts);
  *   3. give back what cannot be finished: uncommitted claims of cancelled jobs, claims whose lease
  *      would run out; close partial segments of cancelled jobs and stuck segments past a deadline;
- *   4. start renders of claimed replicas (up to limits.maxConcurrentSegments; tiles of one job and
- *      frame range started together render in one engine process: tileGroup.ts);
+ *   4. start renders of claimed replicas (in limits.maxConcurrentSegments render slots; tiles of
+ *      one job and frame range started together render in one engine process: tileGroup.ts);
  *   5. evaluate new jobs with the filter (manifests fetched in the background) and claim
- *      (one batch per job, up to the free concurrency and free stake) unless paused;
+ *      (one batch per job, up to the free render slots — a slot holds up to
+ *      limits.tilesPerRender tiles of a job whose lease leaves room — and free stake) unless paused;
  *   6. keeper: expire other providers' missed leases and reveal windows when the fee beats gas;
  *   7. withdraw earnings above the threshold.
  * Renders run in the background and wake the loop when done; the watcher wakes it on new events;
@@ -32,7 +33,7 @@ import { backoffDelay } from "./backoff.ts";
 import { fields, RenderAbort, WorkerContext, type WorkerDeps } from "./context.ts";
 import { claimWork } from "./claim.ts";
 import { giveBack } from "./giveBack.ts";
-import { startRenders } from "./render.ts";
+import { slotsInUse, startRenders, waitsForRenderSlot } from "./render.ts";
 import { keep, withdrawEarnings } from "./keeper.ts";
 import { publishMeasuredRenders } from "./measuredRenders.ts";
 import { publishAccepted } from "./publish.ts";
@@ -167,15 +168,16 @@ export class Worker {
   }
 
   /**
-   * True while every replica the node holds is being rendered and it may start no more renders
-   * (the concurrency limit is reached), with no manifest or scene being fetched: no chain event
-   * could make it act before a render ends, except abort a render whose replica was settled.
+   * True while every replica the node holds is being rendered or waits for a render slot, and it
+   * may start no more renders (every render slot is taken), with no manifest or scene being
+   * fetched: no chain event could make it act before a render ends, except abort a render whose
+   * replica was settled (or give back a waiting tile of a cancelled job, a second later).
    */
   onlyRendering(): boolean {
     const { inFlight, fetchingManifests, fetchingScenes } = this.ctx;
-    if (inFlight.size === 0 || inFlight.size < this.d.config.limits.maxConcurrentSegments) return false;
+    if (inFlight.size === 0 || slotsInUse(this.ctx) < this.d.config.limits.maxConcurrentSegments) return false;
     if (fetchingManifests.size > 0 || fetchingScenes.size > 0) return false;
-    return this.d.store.listReplicas({ states: ACTIVE_STATES }).every((row) => inFlight.has(row.id));
+    return this.d.store.listReplicas({ states: ACTIVE_STATES }).every((row) => inFlight.has(row.id) || waitsForRenderSlot(this.ctx, row));
   }
 
   /** Runs one tick (serialized with the loop's); for tests and the loop itself. */
@@ -211,7 +213,8 @@ export class Worker {
    * Until the next tick: the polling interval while a replica waits for the worker itself (claimed,
    * its render not started; rendered, its commit not sent; a render or recovery to restart after a
    * restart) or a manifest or scene is being fetched, else IDLE_TICK_MS. Everything else wakes the
-   * worker: a render in flight when it ends, a replica waiting for other providers (committed,
+   * worker: a render in flight when it ends (and a claimed tile waiting for a taken render slot
+   * with it), a replica waiting for other providers (committed,
    * revealed) through the watcher, which wakes it on every new block with events (a posted job, a
    * reopened slot, the last commit of a segment), so the slow tick only serves time-driven checks
    * (keeper expiries, deferred jobs, leases), which a second's delay does not hurt. Before, a node
@@ -223,7 +226,7 @@ export class Worker {
     const holdsWork =
       this.ctx.fetchingManifests.size > 0 ||
       this.ctx.fetchingScenes.size > 0 ||
-      this.d.store.listReplicas({ states: WORKER_DRIVEN_STATES }).some((row) => !this.ctx.inFlight.has(row.id));
+      this.d.store.listReplicas({ states: WORKER_DRIVEN_STATES }).some((row) => !this.ctx.inFlight.has(row.id) && !waitsForRenderSlot(this.ctx, row));
     const interval = holdsWork ? polling : Math.max(polling, IDLE_TICK_MS);
     const now = this.d.clock.now();
     const next = this.ctx.backoff.nextReadyAt(now);

@@ -219,6 +219,26 @@ describe("blender engine", { skip: info === null && "Blender is not installed: a
     }
   });
 
+  test("tiles of different frames rendered in one Blender run equal each tile and frame rendered on its own", async () => {
+    let launches = 0;
+    const counting = createBlenderEngine({ runner: (run) => (launches++, runSandboxed(run)) });
+    assert.equal(counting.tilesOfSeveralFrameRanges, true);
+    const { outPath: _unused, frame: _frame, rect: _rect, ...common } = request({ sceneDir, outPath: "" });
+    // The same rectangle at frames 4 and 2–3 (a job of one-frame segments holds such tiles), and another at 1.
+    const tiles: Array<[string, Rect, number, number]> = [["late", TILE, 4, 4], ["early", TILE, 2, 3], ["other", { x: 0, y: 24, width: 13, height: 24 }, 1, 1]];
+    const outPathOf = (name: string) => (frame: number) => output.path(`mixed-${name}-${frame}.png`);
+    await counting.renderTiles!({ ...common, first: 1, last: 4, tiles: tiles.map(([name, rect, first, last]) => ({ rect, first, last, outPathOf: outPathOf(name) })) });
+    assert.equal(launches, 1, "one Blender process for the three tiles");
+    for (const [name, rect, first, last] of tiles) {
+      for (let frame = first; frame <= last; frame++) {
+        const alone = await render(`${name}-frame-${frame}-alone`, { rect, frame });
+        const together = await pixels(outPathOf(name)(frame));
+        assert.ok(samePixels(alone, together), `${name}, frame ${frame}: max difference ${maxChannelDifference(alone, together)}`);
+      }
+      assert.ok(!existsSync(outPathOf(name)(first - 1)) && !existsSync(outPathOf(name)(last + 1)), `${name}: only its own frames`);
+    }
+  });
+
   test("an unknown camera or scene name fails instead of rendering something else", async () => {
     const camera = await engineError(render("no-camera", { settings: { ...SETTINGS, camera: "Nope" } }));
     assert.equal(camera.code, "ENGINE_FAILED");

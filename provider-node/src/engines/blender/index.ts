@@ -17,8 +17,9 @@
  *   rendered with Cycles in its place.
  * - Settings: `{ samples, seed, adaptiveSampling, denoise, camera?, scene? }`.
  * - Several tiles of one job (`renderTiles`): one Blender process, no `-f`/`-a`; the script sets
- *   each tile's border in turn and renders its frames (an animation render of the frame range,
- *   as `-s -e -a` does), so Blender's start-up and the scene's load are paid once, not per tile.
+ *   each tile's border and frame range in turn and renders its frames (an animation render of
+ *   the range, as `-s -e -a` does), so Blender's start-up and the scene's load are paid once, not
+ *   per tile; the tiles may have different frame ranges (`tilesOfSeveralFrameRanges`).
  *
  * - Cycles' CPU kernel variables (`CYCLES_CPU_NO_AVX2`, `CYCLES_CPU_NO_AVX`, …; see cpuKernel.ts)
  *   set in the node's environment are passed into Blender's (nothing else of it is), and the
@@ -153,8 +154,10 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
   /** Renders frames `first`–`last` of every tile in one Blender run (renderSegment.py loops over the tiles). */
   async function renderTilesIn(workDir: string, request: RenderTilesRequest, settings: BlenderSettings): Promise<void> {
     const diagnostics = blenderDiagnostics();
-    const frameCount = request.last - request.first + 1;
-    const total = frameCount * request.tiles.length;
+    const framesOf = (t: RenderTilesRequest["tiles"][number]) => ({ first: t.first ?? request.first, last: t.last ?? request.last });
+    const counts = request.tiles.map((t) => framesOf(t).last - framesOf(t).first + 1);
+    const total = counts.reduce((sum, n) => sum + n, 0);
+    const before = counts.map((_, i) => counts.slice(0, i).reduce((sum, n) => sum + n, 0));
     const prefixOf = (tile: number) => `${OUTPUT_PREFIX}t${tile}_`;
     let tile = 0;
     const asFirst: RenderRequest = { ...request, rect: request.tiles[0]!.rect, frame: request.first, outPath: "" };
@@ -171,16 +174,18 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
         if (next) tile = Number(next[1]) - 1;
         const progress = /^Fra:(\d+) .*\| Sample (\d+)\/(\d+)/.exec(line);
         if (progress) {
-          const frame = Number(progress[1]) - request.first + Number(progress[2]) / Math.max(1, Number(progress[3]));
-          request.onProgress?.(Math.min(1, (tile * frameCount + frame) / total));
+          const frame = Number(progress[1]) - framesOf(request.tiles[tile] ?? request.tiles[0]!).first + Number(progress[2]) / Math.max(1, Number(progress[3]));
+          request.onProgress?.(Math.min(1, ((before[tile] ?? 0) + frame) / total));
         }
       },
     });
     const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
-    for (const [i, { rect, outPathOf }] of request.tiles.entries()) {
-      const written = await findEngineOutputs(workDir, prefixOf(i), "blender", request, lastLines, diagnostics);
+    for (const [i, t] of request.tiles.entries()) {
+      const { rect, outPathOf } = t;
+      const own = framesOf(t);
+      const written = await findEngineOutputs(workDir, prefixOf(i), "blender", own, lastLines, diagnostics);
       const { width, height } = rect;
-      for (let frame = request.first; frame <= request.last; frame++) {
+      for (let frame = own.first; frame <= own.last; frame++) {
         await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, outPathOf(frame));
       }
     }
@@ -189,6 +194,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
 
   return {
     name: "blender",
+    tilesOfSeveralFrameRanges: true,
 
     async renderTiles(request: RenderTilesRequest): Promise<void> {
       const settings = parseBlenderSettings(request.settings);
@@ -280,7 +286,12 @@ export function blenderArguments(request: RenderRequest, settings: BlenderSettin
 export function blenderTilesArguments(request: RenderTilesRequest, settings: BlenderSettings, outputPrefixOf: (tile: number) => string): string[] {
   for (const tile of request.tiles) assertRectInside(tile.rect, request.width, request.height);
   checkFrames(request, request.first, request.last);
-  const tiles = request.tiles.map(({ rect }, i) => ({ rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height }, output: outputPrefixOf(i) }));
+  const tiles = request.tiles.map(({ rect, first, last }, i) => {
+    const own = { first: first ?? request.first, last: last ?? request.last };
+    checkFrames(request, own.first, own.last);
+    if (own.first < request.first || own.last > request.last) throw new FatalError("RENDER_REQUEST_INVALID", `tile ${i}'s frames ${own.first}–${own.last} are outside the request's ${request.first}–${request.last}`);
+    return { rect: { x: rect.x, y: rect.y, width: rect.width, height: rect.height }, output: outputPrefixOf(i), ...own };
+  });
   return commandLine(request, settings, { tiles, first: request.first, last: request.last }, []);
 }
 

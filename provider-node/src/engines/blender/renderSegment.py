@@ -7,10 +7,11 @@
 #   {"width", "height", "rect": {"x", "y", "width", "height"}, "threads", "output",
 #    "blendFile", "externalFilesModule", "samples", "seed", "adaptiveSampling", "denoise",
 #    "camera"?, "scene"?}
-# or, for several tiles of the same frames in this one process (the scene loaded and set up once),
-# "tiles": [{"rect", "output"}, ...], "first", "last" in place of "rect" and "output": the script
-# then renders frames first-last of every tile itself, one tile after the other, each as the
-# command line would (the same render pipeline, animation render of the frame range).
+# or, for several tiles in this one process (the scene loaded and set up once),
+# "tiles": [{"rect", "output", "first"?, "last"?}, ...], "first", "last" in place of "rect" and
+# "output": the script then renders each tile's frames (its own first-last, else the request's)
+# itself, one tile after the other, each as the command line would (the same render pipeline,
+# animation render of the frame range).
 # Any problem raises SystemExit: Blender then exits with status 1 without rendering.
 import json
 import os
@@ -118,10 +119,10 @@ if tiles is None:
     render.filepath = args["output"]
 else:
     # Every tile's frames, rendered here; the command line gives no -f/-a, so Blender exits after.
-    scene.frame_start = args["first"]
-    scene.frame_end = args["last"]
     scene.frame_step = 1
     for number, tile in enumerate(tiles, start=1):
+        scene.frame_start = tile.get("first", args["first"])
+        scene.frame_end = tile.get("last", args["last"])
         set_border(tile["rect"])
         render.filepath = tile["output"]
         print(f"tessellate: tile {number} of {len(tiles)}", flush=True)
