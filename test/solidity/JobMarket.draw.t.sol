@@ -5,7 +5,7 @@ import {JobMarket} from "../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
 import {IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
-import {TestBase} from "./utils/Vm.sol";
+import {MarketFixture} from "./utils/MarketFixture.sol";
 
 /// @notice The state snapshots these tests repeat one ticket from (Hardhat's Solidity test runner
 /// implements them at the standard cheatcode address).
@@ -17,29 +17,11 @@ interface VmSnapshots {
 /// @notice Issue 10 property 4 (docs/collusion.md §1): a ticket's slot is drawn uniformly over the
 /// free (segment, slot) pairs, as assigning replicas at random would. Each test repeats one ticket
 /// from one claim state under many seed blocks and counts where it lands.
-contract JobMarketDrawTest is TestBase {
+contract JobMarketDrawTest is MarketFixture {
     VmSnapshots internal constant snapshots = VmSnapshots(address(uint160(uint256(keccak256("hevm cheat code")))));
 
-    RenderToken internal token;
-    ProviderRegistry internal registry;
-    JobMarket internal market;
-    address[] internal providers;
-
     function setUp() public {
-        token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether);
-        registry = ProviderRegistry(market.registry());
-        token.approve(address(market), type(uint256).max);
-        for (uint160 i = 1; i <= 4; ++i) {
-            address p = address(0x3000 + i);
-            providers.push(p);
-            token.transfer(p, 1_000_000 ether);
-            vm.startPrank(p);
-            token.approve(address(registry), type(uint256).max);
-            registry.register("bafyprofile");
-            registry.stake(1_000_000 ether);
-            vm.stopPrank();
-        }
+        _deployMarket(0x3000, 4, 1_000_000 ether, 1_000_000 ether);
     }
 
     /// @notice Attack stopped: requesting when the odds are good (docs/collusion.md §5, "block
@@ -72,9 +54,9 @@ contract JobMarketDrawTest is TestBase {
             if (hits[s] > most) most = hits[s];
         }
         // Binomial(160, 1/8): mean 20, sd 4.2; the scan's 9/16 would give the segment after the run ~90.
-        assertTrue(hits[after_] <= 36, string.concat("segment after the closed run favoured: ", _dec(hits[after_]), " of 160"));
-        assertTrue(most <= 36, string.concat("an open segment favoured: ", _dec(most), " of 160"));
-        assertTrue(least >= 8, string.concat("an open segment starved: ", _dec(least), " of 160"));
+        assertTrue(hits[after_] <= 36, string.concat("segment after the closed run favoured: ", _str(hits[after_]), " of 160"));
+        assertTrue(most <= 36, string.concat("an open segment favoured: ", _str(most), " of 160"));
+        assertTrue(least >= 8, string.concat("an open segment starved: ", _str(least), " of 160"));
     }
 
     /// @notice Attack stopped: favouring a segment that is already partly held (where a partner's
@@ -91,7 +73,7 @@ contract JobMarketDrawTest is TestBase {
         assertEq(market.segmentOf(jobId, 1 - fuller).assigned, 1, "the other holds one");
         uint256[16] memory hits = _repeat(jobId, providers[2], 240);
         assertEq(hits[0] + hits[1], 240, "every ticket lands");
-        assertTrue(hits[fuller] >= 60 && hits[fuller] <= 100, string.concat("1-free-slot segment: ", _dec(hits[fuller]), " of 240, want about 80"));
+        assertTrue(hits[fuller] >= 60 && hits[fuller] <= 100, string.concat("1-free-slot segment: ", _str(hits[fuller]), " of 240, want about 80"));
     }
 
     /// @notice A job's tail: when nearly every draw misses (1 open segment of 129), the ticket falls
@@ -169,15 +151,5 @@ contract JobMarketDrawTest is TestBase {
                 toleranceBps: 0
             })
         );
-    }
-
-    function _dec(uint256 v) private pure returns (string memory) {
-        if (v == 0) return "0";
-        bytes memory b;
-        while (v != 0) {
-            b = abi.encodePacked(bytes1(uint8(48 + (v % 10))), b);
-            v /= 10;
-        }
-        return string(b);
     }
 }

@@ -5,30 +5,12 @@ import {JobMarket} from "../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
 import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
-import {TestBase} from "./utils/Vm.sol";
+import {MarketFixture} from "./utils/MarketFixture.sol";
 
 /// @notice Stateless fuzz tests of the claim rule and of one segment's settlement.
-contract JobMarketFuzz is TestBase {
-    RenderToken internal token;
-    ProviderRegistry internal registry;
-    JobMarket internal market;
-    address[] internal providers;
-
+contract JobMarketFuzz is MarketFixture {
     function setUp() public {
-        token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether);
-        registry = ProviderRegistry(market.registry());
-        token.approve(address(market), type(uint256).max);
-        for (uint160 i = 1; i <= 6; ++i) {
-            address p = address(0x2000 + i);
-            providers.push(p);
-            token.transfer(p, 100_000 ether);
-            vm.startPrank(p);
-            token.approve(address(registry), type(uint256).max);
-            registry.register("bafyprofile");
-            registry.stake(50_000 ether);
-            vm.stopPrank();
-        }
+        _deployMarket(0x2000, 6, 100_000 ether, 50_000 ether);
     }
 
     function _post(uint32 segments, uint8 redundancy, uint8 quorum) internal returns (uint256) {

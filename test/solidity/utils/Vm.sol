@@ -38,7 +38,7 @@ abstract contract TestBase {
         if (!ok) revert(what);
     }
 
-    function _str(uint256 v) private pure returns (string memory) {
+    function _str(uint256 v) internal pure returns (string memory) {
         if (v == 0) return "0";
         bytes memory b;
         while (v != 0) {
