@@ -11,6 +11,7 @@ import {
   type Deployment,
   type Slot,
   cheater,
+  claimAndCommitEach,
   claim,
   claimEverything,
   commitAll,
@@ -80,10 +81,7 @@ describe("JobMarket scenarios", function () {
   it("out-votes a cheater at r=2 with a tie-breaker paid from the cheater's collateral", async function () {
     const [honestA, cheat, tieBreaker] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
-    const [slotA] = await claim(d, honestA, jobId, 1);
-    const [slotC] = await claim(d, cheat, jobId, 1);
-    await commitAll(d, honestA, jobId, [slotA]);
-    await commitAll(d, cheat, jobId, [slotC], cheater);
+    const [slotA, slotC] = await claimAndCommitEach(d, jobId, [honestA, cheat], [honest, cheater]);
     await revealAll(d, honestA, jobId, [slotA]);
     const tx = await revealAll(d, cheat, jobId, [slotC], cheater);
     await expect(tx).to.emit(d.market, "TieBreakerOpened").withArgs(jobId, 0, 3);

@@ -14,6 +14,8 @@ import {
   type Deployment,
   ReplicaState,
   cheater,
+  honest,
+  claimAndCommitEach,
   claim,
   commitAll,
   deployFixture,
@@ -217,10 +219,7 @@ describe("Claim tickets (issue 10.1)", function () {
     // resolves the due ticket first, against the full segment: it lapses, its collateral back.
     const [honestA, cheat, accomplice] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
-    const [slotA] = await claim(d, honestA, jobId, 1);
-    const [slotC] = await claim(d, cheat, jobId, 1);
-    await commitAll(d, honestA, jobId, [slotA]);
-    await commitAll(d, cheat, jobId, [slotC], cheater);
+    const [slotA, slotC] = await claimAndCommitEach(d, jobId, [honestA, cheat], [honest, cheater]);
     await revealAll(d, honestA, jobId, [slotA]);
     await d.market.connect(accomplice).requestClaim(jobId, 1);
     const disagree = await revealAll(d, cheat, jobId, [slotC], cheater); // the next block: the ticket is due

@@ -23,6 +23,8 @@ import {
   type Deployment,
   type Slot,
   cheater,
+  honest,
+  claimAndCommitEach,
   claim,
   commitAll,
   commitmentOf,
@@ -68,10 +70,7 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
   async function disputedSegment() {
     const [honestA, cheat, copier] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
-    const [sa] = await claim(d, honestA, jobId, 1);
-    const [sb] = await claim(d, cheat, jobId, 1);
-    await commitAll(d, honestA, jobId, [sa]);
-    await commitAll(d, cheat, jobId, [sb], cheater);
+    const [sa, sb] = await claimAndCommitEach(d, jobId, [honestA, cheat], [honest, cheater]);
     const published = await publishedDigests(d, await revealAll(d, honestA, jobId, [sa]));
     const last = await revealAll(d, cheat, jobId, [sb], cheater);
     for (const [k, v] of await publishedDigests(d, last)) published.set(k, v);
@@ -124,10 +123,7 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
   async function reopenedAfterMissedReveal() {
     const [a, silent, newcomer] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1 });
-    const [sa] = await claim(d, a, jobId, 1);
-    const [ss] = await claim(d, silent, jobId, 1);
-    await commitAll(d, a, jobId, [sa]);
-    await commitAll(d, silent, jobId, [ss]);
+    const [sa, ss] = await claimAndCommitEach(d, jobId, [a, silent]);
     const published = await publishedDigests(d, await revealAll(d, a, jobId, [sa]));
     await networkHelpers.time.increase(REVEAL_WINDOW + 1);
     await expect(d.market.connect(d.keeper).expire(jobId, [ss])).to.emit(d.market, "BlindRoundOpened").withArgs(jobId, 0, 1);
@@ -148,12 +144,7 @@ describe("Attack (issue 10.2): a replica that has seen the revealed digests", fu
   it("r = 3, q = 2: a replacement copying the garbage digest cannot out-vote the honest replica (before: garbage accepted, honest slashed)", async function () {
     const [a, cheat, silent, copier] = d.providers;
     const jobId = await postJob(d, { segmentCount: 1, redundancy: 3, quorum: 2 });
-    const [sa] = await claim(d, a, jobId, 1);
-    const [sb] = await claim(d, cheat, jobId, 1);
-    const [ss] = await claim(d, silent, jobId, 1);
-    await commitAll(d, a, jobId, [sa]);
-    await commitAll(d, cheat, jobId, [sb], cheater);
-    await commitAll(d, silent, jobId, [ss]);
+    const [sa, sb, ss] = await claimAndCommitEach(d, jobId, [a, cheat, silent], [honest, cheater, honest]);
     await revealAll(d, a, jobId, [sa]);
     const published = await publishedDigests(d, await revealAll(d, cheat, jobId, [sb], cheater));
     await networkHelpers.time.increase(REVEAL_WINDOW + 1);

@@ -194,6 +194,21 @@ export async function commitAll(
 }
 
 /** Reveal inputs of `slots`; `rounds[i]` is slot i's blind round (0 when absent). */
+/**
+ * Each of `providers`, in order, claims one slot of `jobId` (a one-segment job: they all land on
+ * segment 0) and commits what `renders[i]` gives (honest when absent). Returns the slots, in order.
+ */
+export async function claimAndCommitEach(d: Deployment, jobId: bigint, providers: HardhatEthersSigner[], renders: Renderer[] = []): Promise<Slot[]> {
+  const slots: Slot[] = [];
+  for (const p of providers) {
+    const [slot] = await claim(d, p, jobId, 1);
+    if (slot === undefined) throw new Error(`${p.address} landed on no slot of job ${jobId}`);
+    slots.push(slot);
+  }
+  for (const [i, p] of providers.entries()) await commitAll(d, p, jobId, [slots[i]!], renders[i] ?? honest);
+  return slots;
+}
+
 export function revealInputs(provider: HardhatEthersSigner, slots: Slot[], render: Renderer = honest, rounds: number[] = []) {
   return slots.map((slot, i) => ({
     segment: slot.segment,
