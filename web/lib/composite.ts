@@ -4,7 +4,7 @@
  * pixels — and its pixel digest checked against the one the quorum accepted) with a sink that
  * keeps the verified frames in memory for download.
  */
-import { compositeToSink, FatalError, RetryableError, type AcceptedSegment, type SegmentPlanInput, type Storage } from "@tessellate/sdk";
+import { compositeToSink, FatalError, RetryableError, STORAGE_ERROR_CODES, type AcceptedSegment, type SegmentPlanInput, type Storage } from "@tessellate/sdk";
 
 /** `cat` over an IPFS gateway (`GET /ipfs/<cid>/<path>`), bounded by `maxBytes`. */
 export function gatewayCat(gatewayUrl: string): Pick<Storage, "cat"> {
@@ -15,13 +15,13 @@ export function gatewayCat(gatewayUrl: string): Pick<Storage, "cat"> {
       try {
         response = await fetch(`${base}/ipfs/${path}`, { signal: options.signal });
       } catch (error) {
-        throw new RetryableError("STORAGE_UNAVAILABLE", `the IPFS gateway at ${gatewayUrl} could not be reached: ${(error as Error).message}`, { cause: error });
+        throw new RetryableError(STORAGE_ERROR_CODES.unavailable, `the IPFS gateway at ${gatewayUrl} could not be reached: ${(error as Error).message}`, { cause: error });
       }
-      if (response.status === 404) throw new FatalError("STORAGE_NOT_FOUND", `${path} is not on the IPFS gateway at ${gatewayUrl}`);
-      if (!response.ok) throw new RetryableError("STORAGE_UNAVAILABLE", `the IPFS gateway at ${gatewayUrl} answered HTTP ${response.status} for ${path}`);
+      if (response.status === 404) throw new FatalError(STORAGE_ERROR_CODES.notFound, `${path} is not on the IPFS gateway at ${gatewayUrl}`);
+      if (!response.ok) throw new RetryableError(STORAGE_ERROR_CODES.unavailable, `the IPFS gateway at ${gatewayUrl} answered HTTP ${response.status} for ${path}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
       if (options.maxBytes !== undefined && bytes.byteLength > options.maxBytes) {
-        throw new FatalError("STORAGE_TOO_LARGE", `${path} is ${bytes.byteLength} bytes, more than the ${options.maxBytes}-byte limit for it`);
+        throw new FatalError(STORAGE_ERROR_CODES.tooLarge, `${path} is ${bytes.byteLength} bytes, more than the ${options.maxBytes}-byte limit for it`);
       }
       return bytes;
     },

@@ -24,7 +24,7 @@ import { basename, join } from "node:path";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { FatalError, RetryableError } from "../errors.ts";
-import type { AddOptions, Storage } from "../storage.ts";
+import { STORAGE_ERROR_CODES, type AddOptions, type Storage } from "../storage.ts";
 
 const RAW_CODEC = 0x55;
 const DAG_PB_CODEC = 0x70;
@@ -78,7 +78,7 @@ export class MemoryStorage implements Storage {
       }
     };
     const isFolder = await stat(dir).then((info) => info.isDirectory(), () => false);
-    if (!isFolder) throw new FatalError("STORAGE_BAD_INPUT", `cannot add ${dir}: it is not a folder — pass a folder to addFolder`);
+    if (!isFolder) throw new FatalError(STORAGE_ERROR_CODES.badInput, `cannot add ${dir}: it is not a folder — pass a folder to addFolder`);
     await walk(dir, "");
     if (options.onlyHash) return new MemoryStorage().putTree(entries); // the CID, nothing stored here
     const cid = this.putTree(entries);
@@ -99,7 +99,7 @@ export class MemoryStorage implements Storage {
     options.signal?.throwIfAborted();
     this.stats.cat++;
     const node = this.resolve(path);
-    if (node.kind === "dir") throw new FatalError("STORAGE_REJECTED", `${path} is a folder, not a file — cat a file inside it`);
+    if (node.kind === "dir") throw new FatalError(STORAGE_ERROR_CODES.rejected, `${path} is a folder, not a file — cat a file inside it`);
     checkMax(path, node.bytes.length, options.maxBytes);
     this.stats.bytesServed += node.bytes.length;
     return node.bytes.slice();
@@ -138,7 +138,7 @@ export class MemoryStorage implements Storage {
   /** Replaces the bytes served at `cid/path` without changing any CID (a lying gateway). */
   overwrite(path: string, bytes: Uint8Array): void {
     const node = this.resolve(path);
-    if (node.kind !== "file") throw new FatalError("STORAGE_REJECTED", `${path} is a folder`);
+    if (node.kind !== "file") throw new FatalError(STORAGE_ERROR_CODES.rejected, `${path} is a folder`);
     node.bytes = bytes.slice();
   }
 
@@ -174,12 +174,12 @@ export class MemoryStorage implements Storage {
     for (const [path, bytes] of files) {
       const parts = path.split("/");
       if (parts.some((p) => p === "" || p === "." || p === "..")) {
-        throw new FatalError("STORAGE_BAD_INPUT", `entry path "${path}" must be relative, without empty, "." or ".." parts`);
+        throw new FatalError(STORAGE_ERROR_CODES.badInput, `entry path "${path}" must be relative, without empty, "." or ".." parts`);
       }
       let dir = root;
       for (const part of parts.slice(0, -1)) {
         let next = dir.get(part);
-        if (next instanceof Uint8Array) throw new FatalError("STORAGE_BAD_INPUT", `"${part}" in "${path}" is both a file and a folder`);
+        if (next instanceof Uint8Array) throw new FatalError(STORAGE_ERROR_CODES.badInput, `"${part}" in "${path}" is both a file and a folder`);
         if (!next) dir.set(part, (next = new Map()));
         dir = next;
       }
@@ -204,14 +204,14 @@ export class MemoryStorage implements Storage {
     try {
       CID.parse(root);
     } catch {
-      throw new FatalError("STORAGE_BAD_CID", `"${path}" does not start with a CID — pass "cid" or "cid/path/inside"`);
+      throw new FatalError(STORAGE_ERROR_CODES.badCid, `"${path}" does not start with a CID — pass "cid" or "cid/path/inside"`);
     }
     let node = this.nodes.get(root);
-    if (!node) throw new RetryableError("STORAGE_UNAVAILABLE", `no provider found for ${root} — check that the content was added and pinned`);
+    if (!node) throw new RetryableError(STORAGE_ERROR_CODES.unavailable, `no provider found for ${root} — check that the content was added and pinned`);
     for (const [i, part] of parts.entries()) {
       const child: string | undefined = node.kind === "dir" ? node.entries.get(part) : undefined;
       if (!child) {
-        throw new FatalError("STORAGE_NOT_FOUND", `${[root, ...parts.slice(0, i + 1)].join("/")} does not exist — check the path inside ${root}`);
+        throw new FatalError(STORAGE_ERROR_CODES.notFound, `${[root, ...parts.slice(0, i + 1)].join("/")} does not exist — check the path inside ${root}`);
       }
       node = this.nodes.get(child)!;
     }
@@ -228,7 +228,7 @@ export class MemoryStorage implements Storage {
 
 function checkMax(path: string, size: number, maxBytes: number | undefined): void {
   if (maxBytes !== undefined && size > maxBytes) {
-    throw new FatalError("STORAGE_TOO_LARGE", `${path} is ${size} bytes, more than the ${maxBytes} allowed — raise maxBytes or check the CID`);
+    throw new FatalError(STORAGE_ERROR_CODES.tooLarge, `${path} is ${size} bytes, more than the ${maxBytes} allowed — raise maxBytes or check the CID`);
   }
 }
 
