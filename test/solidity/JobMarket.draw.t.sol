@@ -31,7 +31,7 @@ contract JobMarketDrawTest is MarketFixture {
     /// segments are closed in one run: the scan gave the segment after it 9/16 (before the draw: 89 of
     /// these 160 tickets); the draw gives every open segment 1/8 (20 of 160).
     function test_draw_segmentAfterClosedRunIsNotFavoured() public {
-        uint256 jobId = _post(16, 1);
+        uint256 jobId = _post(16, 1, 1);
         _claimNow(jobId, providers[0], 8); // r = 1: the 8 segments it takes close, in one run
         uint32 after_;
         uint256 open;
@@ -65,7 +65,7 @@ contract JobMarketDrawTest is MarketFixture {
     /// of 240, sd 7.3); a draw by segment, as the scan's uniform start was, gives it 1/2 (before the
     /// draw: 127 of these 240).
     function test_draw_weightsSegmentsByFreeSlots() public {
-        uint256 jobId = _post(2, 3);
+        uint256 jobId = _post(2, 3, 2);
         _claimNow(jobId, providers[0], 2); // one slot of each segment
         _claimNow(jobId, providers[1], 1); // one segment is left with 1 free slot, the other with 2
         uint32 fuller = market.segmentOf(jobId, 0).assigned == 2 ? 0 : 1;
@@ -79,7 +79,7 @@ contract JobMarketDrawTest is MarketFixture {
     /// @notice A job's tail: when nearly every draw misses (1 open segment of 129), the ticket falls
     /// back to the scan and still takes the last open segment.
     function test_draw_fallsBackToTheScanAtTheTail() public {
-        uint256 jobId = _post(129, 1);
+        uint256 jobId = _post(129, 1, 1);
         _claimNow(jobId, providers[0], 64);
         _claimNow(jobId, providers[1], 64);
         uint32 last = 129;
@@ -131,25 +131,5 @@ contract JobMarketDrawTest is MarketFixture {
     function _closed(uint256 jobId, uint32 segment) internal view returns (bool) {
         IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, segment);
         return seg.slots != 0 && seg.assigned == seg.slots;
-    }
-
-    function _post(uint32 segments, uint8 redundancy) internal returns (uint256) {
-        return market.createJob(
-            IJobMarketTypes.JobParams({
-                manifestCid: "bafymanifest",
-                segmentCount: segments,
-                redundancy: redundancy,
-                quorum: redundancy == 1 ? 1 : 2,
-                rewardPerReplica: 1 ether,
-                collateralPerReplica: 2 ether,
-                leaseDuration: 600,
-                revealWindow: 600,
-                deadline: uint64(block.timestamp + 1 days),
-                minReputation: 0,
-                maxFeeBps: 100,
-                verification: IJobMarketTypes.Verification.Exact,
-                toleranceBps: 0
-            })
-        );
     }
 }

@@ -13,25 +13,6 @@ contract JobMarketFuzz is MarketFixture {
         _deployMarket(0x2000, 6, 100_000 ether, 50_000 ether);
     }
 
-    function _post(uint32 segments, uint8 redundancy, uint8 quorum) internal returns (uint256) {
-        return market.createJob(
-            IJobMarketTypes.JobParams({
-                manifestCid: "bafymanifest",
-                segmentCount: segments,
-                redundancy: redundancy,
-                quorum: quorum,
-                rewardPerReplica: 1 ether,
-                collateralPerReplica: 2 ether,
-                leaseDuration: 600,
-                revealWindow: 600,
-                deadline: uint64(block.timestamp + 1 days),
-                minReputation: 0,
-                maxFeeBps: 100,
-                verification: IJobMarketTypes.Verification.Exact,
-                toleranceBps: 0
-            })
-        );
-    }
 
     /// @notice Whatever the job shape, claim sizes and randomness, no provider ever holds two
     /// live replicas of one segment, and no segment holds more replicas than its slots.

@@ -138,6 +138,11 @@ async function postTwoFrameJob(redundancy = 1): Promise<bigint> {
     segmentation: { tilesX: 2, tilesY: 1, framesPerSegment: 1 },
     verification: { mode: "exact" },
   });
+  return createJobOf(job, redundancy);
+}
+
+/** Posts `job` on the fake market (quorum = redundancy, 600 s lease, 300 s reveal window, one day). */
+async function createJobOf(job: Manifest, redundancy: number): Promise<bigint> {
   const manifestCid = await world.storage.addBytes(encodeManifest(job));
   return world.market.createJob(REQUESTER, {
     manifestCid,
@@ -312,20 +317,7 @@ test("with POV-Ray, a provider holding the four tiles of a job renders them in o
     segmentation: { tilesX: 2, tilesY: 2, framesPerSegment: 2 },
     verification: { mode: "exact" },
   });
-  const manifestCid = await world.storage.addBytes(encodeManifest(job));
-  const jobId = world.market.createJob(REQUESTER, {
-    manifestCid,
-    segmentCount: segmentCount(job),
-    redundancy: 2,
-    quorum: 2,
-    rewardPerReplica: TOKEN,
-    collateralPerReplica: 2n * TOKEN,
-    leaseDuration: 600,
-    revealWindow: 300,
-    deadline: world.market.now() + 86_400n,
-    minReputation: 0,
-    maxFeeBps: 1_000,
-  });
+  const jobId = await createJobOf(job, 2);
   const config = { engines: ["povray"], limits: { maxConcurrentSegments: 4 } };
   const a = await startNode(world, PROVIDER_A, { engine: together, name: "a", config });
   await until(() => a.store.listReplicas({ jobId }).length === 4, "A holds the four tiles");

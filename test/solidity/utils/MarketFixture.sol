@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {JobMarket} from "../../../contracts/JobMarket.sol";
 import {ProviderRegistry} from "../../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../../contracts/RenderToken.sol";
+import {IJobMarketTypes} from "../../../contracts/interfaces/IJobMarket.sol";
 import {TestBase} from "./Vm.sol";
 
 /// @notice A market with its registry and token, and registered, staked providers (shared setUp).
@@ -30,5 +31,26 @@ abstract contract MarketFixture is TestBase {
             registry.stake(stake);
             vm.stopPrank();
         }
+    }
+
+    /// @dev Posts an Exact job of `segments` segments (reward 1, collateral 2, 600 s lease and reveal window, 1 day).
+    function _post(uint32 segments, uint8 redundancy, uint8 quorum) internal returns (uint256) {
+        return market.createJob(
+            IJobMarketTypes.JobParams({
+                manifestCid: "bafymanifest",
+                segmentCount: segments,
+                redundancy: redundancy,
+                quorum: quorum,
+                rewardPerReplica: 1 ether,
+                collateralPerReplica: 2 ether,
+                leaseDuration: 600,
+                revealWindow: 600,
+                deadline: uint64(block.timestamp + 1 days),
+                minReputation: 0,
+                maxFeeBps: 100,
+                verification: IJobMarketTypes.Verification.Exact,
+                toleranceBps: 0
+            })
+        );
     }
 }
