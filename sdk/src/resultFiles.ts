@@ -34,8 +34,9 @@ async function catPublished(storage: Pick<Storage, "cat">, path: string, options
     }
     const pause = Math.min(2_000, 100 * 2 ** attempt, Math.max(0, deadline - Date.now()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, pause);
-      options.signal?.addEventListener("abort", () => (clearTimeout(timer), reject(options.signal!.reason)), { once: true });
+      const onAbort = () => (clearTimeout(timer), reject(options.signal!.reason));
+      const timer = setTimeout(() => (options.signal?.removeEventListener("abort", onAbort), resolve()), pause);
+      options.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 }
