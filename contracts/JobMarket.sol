@@ -478,6 +478,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
             _clearIfResolved(c, rv.segment, h.slots());
         } else {
             h = _tally(c, rv, h);
+            // A tally that opened a tie-breaker closed the window again: nothing to announce.
+            opened = opened && h.revealDeadline() != 0;
         }
         _storeHeader(jobId, rv.segment, h);
     }

@@ -393,6 +393,24 @@ describe("JobMarket scenarios", function () {
     await expectConservation(d);
   });
 
+  it("a direct reveal that ends in a tie-breaker announces no reveal window (was: RevealsOpened for a segment waiting for its tie-breaker)", async function () {
+    const [a, silent, newcomer] = d.providers;
+    const jobId = await postJob(d, { segmentCount: 1 });
+    const [sa, ss] = await claimAndCommitEach(d, jobId, [a, silent]);
+    await revealAll(d, a, jobId, [sa]);
+    await networkHelpers.time.increase(REVEAL_WINDOW + 1);
+    await d.market.connect(d.keeper).expire(jobId, [ss]); // the window closes until the slot is sealed again
+    const [sn] = await claim(d, newcomer, jobId, 1);
+    // The newcomer's slot is the last unsealed one: it reveals directly, disagreeing with A.
+    const direct = await revealAll(d, newcomer, jobId, [sn], cheater);
+    await expect(direct).to.emit(d.market, "TieBreakerOpened").withArgs(jobId, 0, 3);
+    await expect(direct).to.not.emit(d.market, "RevealsOpened");
+    const seg = await d.market.segmentOf(jobId, 0);
+    expect(seg.revealDeadline).to.equal(0n, "no window is open while the tie-breaker slot is unclaimed");
+    expect(seg.status).to.equal(SegmentStatus.Open);
+    await expectConservation(d);
+  });
+
   it("refuses a direct reveal after the lease ended, and a plain r=1 job needs no commitment", async function () {
     const [p, q] = d.providers;
     const two = await postJob(d, { segmentCount: 1 });
