@@ -9,6 +9,7 @@ import {IJobMarket} from "./interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {JobMarketExtension} from "./JobMarketExtension.sol";
+import {EXTENSION_CREATION_CODE_HASH} from "./generated/ExtensionCodeHash.sol";
 import {ProviderRegistry} from "./ProviderRegistry.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 import {FingerprintLib} from "./libraries/Fingerprint.sol";
@@ -23,7 +24,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
     using SafeERC20 for IERC20;
     using SegmentHeaderLib for SegmentHeader;
 
-    /// @dev JobMarketExtension, deployed here with the same immutables (see JobMarketBase).
+    /// @dev JobMarketExtension, deployed here with the same immutables from the creation code its
+    /// blueprint holds, checked against EXTENSION_CREATION_CODE_HASH (see JobMarketBase).
     address private immutable _extension;
     /// @dev The agreement rule of a segment's replicas (JobRules), deployed here, immutable.
     JobRules private immutable _rules;
@@ -41,6 +43,8 @@ contract JobMarket is JobMarketBase, IJobMarket {
     /// @param minCreditReward_ least reward per replica whose acceptance earns reputation, in token
     /// units: farming reputation through a second address as requester then costs at least the
     /// protocol fee on this amount per credited replica (see ProviderRegistry's score)
+    /// @param extensionBlueprint a JobMarketExtensionBlueprint: its creation code must hash to
+    /// EXTENSION_CREATION_CODE_HASH, so no deployer can bring other extension code
     constructor(
         IERC20 token_,
         uint64 unbondingDelay_,
@@ -49,10 +53,11 @@ contract JobMarket is JobMarketBase, IJobMarket {
         uint16 feeBps_,
         uint32 minLease_,
         uint32 minRevealWindow_,
-        uint96 minCreditReward_
+        uint96 minCreditReward_,
+        address extensionBlueprint
     ) JobMarketBase(token_, _newRegistry(token_, unbondingDelay_), admin, minLease_, minRevealWindow_, minCreditReward_) {
-        _extension = address(
-            new JobMarketExtension(token_, _registry, admin, minLease_, minRevealWindow_, minCreditReward_)
+        _extension = _deployExtension(
+            extensionBlueprint, abi.encode(token_, _registry, admin, minLease_, minRevealWindow_, minCreditReward_)
         );
         _rules = new JobRules();
         emit CreditRuleSet(minCreditReward_);
@@ -65,6 +70,23 @@ contract JobMarket is JobMarketBase, IJobMarket {
     function _newRegistry(IERC20 token_, uint64 unbondingDelay_) private returns (IProviderRegistry) {
         if (address(token_) == address(0)) revert JobMarketZeroAddress();
         return new ProviderRegistry(token_, unbondingDelay_);
+    }
+
+    /// @dev Deploys JobMarketExtension from the creation code `blueprint` holds after its 0xFE
+    /// byte (JobMarketExtensionBlueprint), refusing any code whose hash is not the compiled one.
+    function _deployExtension(address blueprint, bytes memory constructorArgs) private returns (address extension) {
+        uint256 size = blueprint.code.length;
+        if (size == 0) revert JobMarketInvalidExtensionBlueprint(blueprint);
+        bytes memory creationCode = new bytes(size - 1);
+        assembly ("memory-safe") {
+            extcodecopy(blueprint, add(creationCode, 32), 1, sub(size, 1))
+        }
+        if (keccak256(creationCode) != EXTENSION_CREATION_CODE_HASH) revert JobMarketInvalidExtensionBlueprint(blueprint);
+        bytes memory initCode = abi.encodePacked(creationCode, constructorArgs);
+        assembly ("memory-safe") {
+            extension := create(0, add(initCode, 32), mload(initCode))
+        }
+        if (extension == address(0)) revert JobMarketInvalidExtensionBlueprint(blueprint);
     }
 
     // ================================================================== requester

@@ -206,8 +206,9 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     mapping(uint256 jobId => mapping(uint32 providerId => uint64 at)) internal _lastGiveBack;
 
     /// @dev Validates and fixes the immutables; JobMarket's constructor does the rest (deploys the
-    /// registry first, sets fee and treasury, emits the deployment events). The extension is built
-    /// with the same values, so both codes read the same immutables.
+    /// registry first, then the extension from its blueprint, sets fee and treasury, emits the
+    /// deployment events). The extension is built with the same values, so both codes read the
+    /// same immutables.
     constructor(
         IERC20 token_,
         IProviderRegistry registry_,

@@ -8,7 +8,8 @@ import {JobMarketBase} from "./JobMarketBase.sol";
 import {SegmentHeader, SegmentHeaderLib} from "./libraries/SegmentHeader.sol";
 
 /// @title JobMarketExtension — JobMarket's lifecycle and admin paths, run by delegatecall
-/// @notice Deployed by JobMarket's constructor with JobMarket's own immutables and reached only
+/// @notice Deployed by JobMarket's constructor with JobMarket's own immutables, from the creation
+/// code of a JobMarketExtensionBlueprint whose hash JobMarket's source fixes, and reached only
 /// through JobMarket's functions of the same names, which delegatecall here: the code runs on
 /// JobMarket's storage, balance and reentrancy lock, and its events are JobMarket's. The address
 /// is fixed for JobMarket's lifetime (an immutable): nobody can swap this code. Called directly it

@@ -229,6 +229,9 @@ interface IJobMarketTypes {
     /// @notice `applyFee` before the scheduled fee's delay has passed.
     error JobMarketFeeNotDue(uint64 effectiveAt);
     error JobMarketZeroAddress();
+    /// @notice The constructor's extension blueprint holds no code, or code other than the
+    /// JobMarketExtension creation code whose hash JobMarket was compiled with.
+    error JobMarketInvalidExtensionBlueprint(address blueprint);
     /// @notice A deployment's minimum lease or reveal window is outside [floor, max].
     error JobMarketInvalidTimingMinimum(uint32 minimum, uint32 floor, uint32 max);
     /// @notice The token delivered less than was pulled (a fee-on-transfer or rebasing token):

@@ -22,7 +22,8 @@ export const DEFAULTS = {
 
 /**
  * Market and its registry over a given payment token. The market deploys its ProviderRegistry
- * in its own constructor, and that registry takes the market as its only lock/slash caller for
+ * and its extension (from JobMarketExtensionBlueprint, whose code it checks by hash) in its own
+ * constructor, and that registry takes the market as its only lock/slash caller for
  * good: there is no registry admin, no role to grant and nothing for the deployer to renounce.
  * Shared by the module that deploys its own token and the one that uses an existing one.
  */
@@ -36,7 +37,10 @@ export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<str
   const minRevealWindow = m.getParameter("minRevealWindow", DEFAULTS.minRevealWindow);
   const minCreditReward = m.getParameter("minCreditReward", DEFAULTS.minCreditReward);
 
-  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow, minCreditReward], { after });
+  // The extension's creation code, kept out of JobMarket's own (EIP-3860's initcode limit); the
+  // market checks its hash and deploys the extension from it.
+  const blueprint = m.contract("JobMarketExtensionBlueprint", [], { after });
+  const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow, minCreditReward, blueprint], { after });
   const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };
 }

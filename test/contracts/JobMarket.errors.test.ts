@@ -12,6 +12,7 @@ import {
   networkHelpers,
   postJob,
   revealInputs,
+  extensionBlueprint,
 } from "./helpers/driver.ts";
 
 /** Every custom error of JobMarket, provoked once, with its arguments. */
@@ -314,11 +315,11 @@ describe("JobMarket errors", function () {
 
     it("rejects a zero token or admin at construction (JobMarketZeroAddress)", async function () {
       const Market = await ethers.getContractFactory("JobMarket");
-      await expect(Market.deploy(ethers.ZeroAddress, 3600, d.admin.address, d.admin.address, 0, 30, 30, 0)).to.be.revertedWithCustomError(
+      await expect(Market.deploy(ethers.ZeroAddress, 3600, d.admin.address, d.admin.address, 0, 30, 30, 0, await extensionBlueprint())).to.be.revertedWithCustomError(
         Market,
         "JobMarketZeroAddress",
       );
-      await expect(Market.deploy(d.token.target, 3600, ethers.ZeroAddress, d.admin.address, 0, 30, 30, 0)).to.be.revertedWithCustomError(
+      await expect(Market.deploy(d.token.target, 3600, ethers.ZeroAddress, d.admin.address, 0, 30, 30, 0, await extensionBlueprint())).to.be.revertedWithCustomError(
         Market,
         "OwnableInvalidOwner",
       );

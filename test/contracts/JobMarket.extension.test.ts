@@ -1,14 +1,31 @@
 import { expect } from "chai";
 import { type Deployment, claim, deployFixture, ethers, networkHelpers, postJob } from "./helpers/driver.ts";
 
-/** EIP-170's limit on a contract's runtime code. */
+/** EIP-170's limit on a contract's runtime code, EIP-3860's on creation code. */
 const MAX_CODE_SIZE = 24_576;
+const MAX_INITCODE_SIZE = 49_152;
+
+/** Creation code that deploys `runtime` as a contract's code, whatever its bytes. */
+function deployingCode(runtime: string): string {
+  const size = (runtime.length - 2) / 2;
+  const length = size.toString(16).padStart(4, "0");
+  // PUSH2 size, DUP1, PUSH1 12 (this prefix's length), PUSH1 0, CODECOPY, PUSH1 0, RETURN
+  return `0x61${length}80600c6000396000f3${runtime.slice(2)}`;
+}
+
+/** Deploys a contract whose code is exactly `runtime`. */
+async function deployRaw(runtime: string): Promise<string> {
+  const [deployer] = await ethers.getSigners();
+  const tx = await deployer.sendTransaction({ data: deployingCode(runtime) });
+  const receipt = await tx.wait();
+  return receipt!.contractAddress!;
+}
 
 /**
  * JobMarket is two codes over one storage (see contracts/JobMarketBase.sol): the lifecycle and
  * admin paths run in JobMarketExtension by delegatecall. These tests pin what that split must keep:
- * both codes fit EIP-170, the extension is the one JobMarket deployed, and nobody gains anything by
- * calling the extension directly.
+ * both codes fit EIP-170 and JobMarket's creation code EIP-3860, the extension is the one JobMarket
+ * deployed from code its own source fixes, and nobody gains anything by calling the extension directly.
  */
 describe("JobMarket extension (delegatecall split)", function () {
   let d: Deployment;
@@ -29,6 +46,34 @@ describe("JobMarket extension (delegatecall split)", function () {
     console.log(`      JobMarket ${market} bytes, JobMarketExtension ${extension} bytes (limit ${MAX_CODE_SIZE})`);
     expect(market).to.be.greaterThan(0).and.at.most(MAX_CODE_SIZE);
     expect(extension).to.be.greaterThan(0).and.at.most(MAX_CODE_SIZE);
+  });
+
+  it("JobMarket's creation code fits EIP-3860: the extension's comes from its blueprint, not from JobMarket's", async function () {
+    const market = (await ethers.getContractFactory("JobMarket")).bytecode;
+    const extension = (await ethers.getContractFactory("JobMarketExtension")).bytecode;
+    const size = (market.length - 2) / 2;
+    console.log(`      JobMarket creation code ${size} bytes (limit ${MAX_INITCODE_SIZE}); the extension's ${(extension.length - 2) / 2} are not in it`);
+    expect(size).to.be.at.most(MAX_INITCODE_SIZE);
+    expect(market.includes(extension.slice(2, 2 + 2 * 4096)), "JobMarket embeds the extension's creation code").to.equal(false);
+  });
+
+  it("attack (deployer): a market cannot be deployed with other extension code than its source names", async function () {
+    const Market = await ethers.getContractFactory("JobMarket");
+    const a = d.admin.address;
+    const genuine = (await ethers.getContractFactory("JobMarketExtension")).bytecode;
+    // A doctored extension: the genuine creation code with one byte changed (any backdoor would do).
+    const doctored = `0x${genuine.slice(2, -2)}${genuine.slice(-2) === "00" ? "01" : "00"}`;
+    const cases = { "a doctored extension": await deployRaw(`0xfe${doctored.slice(2)}`), "an account with no code": d.outsider.address };
+    for (const [what, blueprint] of Object.entries(cases)) {
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, blueprint), what)
+        .to.be.revertedWithCustomError(Market, "JobMarketInvalidExtensionBlueprint")
+        .withArgs(blueprint);
+    }
+    // The genuine blueprint deploys, and the blueprint itself cannot be called (its code starts with INVALID).
+    const blueprint = await deployRaw(`0xfe${genuine.slice(2)}`);
+    const market = await Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, blueprint);
+    expect(await market.minLease()).to.equal(30);
+    await expect(d.outsider.sendTransaction({ to: blueprint, data: "0x" })).to.be.revertedWithoutReason(ethers);
   });
 
   it("runs on the market's storage: a cancel through the market refunds from the market's escrow", async function () {

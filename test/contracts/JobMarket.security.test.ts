@@ -24,6 +24,7 @@ import {
   postJob,
   revealAll,
   unitPrice,
+  extensionBlueprint,
 } from "./helpers/driver.ts";
 import { bitmapSlots, closeAllBut } from "../../scripts/bench/claimBitmap.ts";
 import { jobMarketConstants } from "../../sdk/src/contracts.generated.ts";
@@ -236,7 +237,7 @@ describe("Security: the review's attacks are blocked", function () {
       const FeeToken = await ethers.getContractFactory("FeeOnTransferToken");
       const token = await FeeToken.deploy(10n ** 30n, deployer.address);
       const Market = await ethers.getContractFactory("JobMarket");
-      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100, 30, 30, 0);
+      const market = await Market.deploy(token.target, 3600, deployer.address, deployer.address, 100, 30, 30, 0, await extensionBlueprint());
       const registry = await ethers.getContractAt("ProviderRegistry", await market.registry());
       return { deployer, token, market, registry };
     }
@@ -303,10 +304,10 @@ describe("Security: the review's attacks are blocked", function () {
     it("refuses minimums below the 30 s floor or above the maxima at construction", async function () {
       const Market = await ethers.getContractFactory("JobMarket");
       const a = d.admin.address;
-      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 29, 600, 0))
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 29, 600, 0, await extensionBlueprint()))
         .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
         .withArgs(29, 30, 7 * 86_400);
-      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1, 0))
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 600, 7 * 86_400 + 1, 0, await extensionBlueprint()))
         .to.be.revertedWithCustomError(Market, "JobMarketInvalidTimingMinimum")
         .withArgs(7 * 86_400 + 1, 30, 7 * 86_400);
     });

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {JobMarket} from "../../contracts/JobMarket.sol";
+import {JobMarketExtensionBlueprint} from "../../contracts/JobMarketExtensionBlueprint.sol";
 import {ProviderRegistry} from "../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../contracts/RenderToken.sol";
 import {IJobMarket, IJobMarketTypes} from "../../contracts/interfaces/IJobMarket.sol";
@@ -17,7 +18,7 @@ contract JobMarketInvariants is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30, 1 ether);
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30, 1 ether, address(new JobMarketExtensionBlueprint()));
         registry = ProviderRegistry(market.registry());
         handler = new MarketHandler(token, registry, market);
         token.transfer(address(handler), 5_000_000 ether);

@@ -61,6 +61,12 @@ export async function deployFixture(): Promise<Deployment> {
   return { token, registry, market, admin, requester, keeper, providers, outsider };
 }
 
+/** A JobMarketExtensionBlueprint, for tests that deploy a JobMarket themselves. */
+export async function extensionBlueprint(): Promise<string> {
+  const blueprint = await (await ethers.getContractFactory("JobMarketExtensionBlueprint")).deploy();
+  return blueprint.getAddress();
+}
+
 export type JobParams = Parameters<JobMarket["createJob"]>[0];
 
 /** Job parameters with sensible test defaults; deadline one day ahead. */

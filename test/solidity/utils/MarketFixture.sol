@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {JobMarket} from "../../../contracts/JobMarket.sol";
+import {JobMarketExtensionBlueprint} from "../../../contracts/JobMarketExtensionBlueprint.sol";
 import {ProviderRegistry} from "../../../contracts/ProviderRegistry.sol";
 import {RenderToken} from "../../../contracts/RenderToken.sol";
 import {IJobMarketTypes} from "../../../contracts/interfaces/IJobMarket.sol";
@@ -18,7 +19,7 @@ abstract contract MarketFixture is TestBase {
     /// and `count` providers at addresses `base + 1 ..`, each funded with `funds` and staking `stake`.
     function _deployMarket(uint160 base, uint160 count, uint256 funds, uint256 stake) internal {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether);
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether, address(new JobMarketExtensionBlueprint()));
         registry = ProviderRegistry(market.registry());
         token.approve(address(market), type(uint256).max);
         for (uint160 i = 1; i <= count; ++i) {
