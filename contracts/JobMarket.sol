@@ -2,7 +2,6 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IJobMarket} from "./interfaces/IJobMarket.sol";
@@ -43,8 +42,9 @@ contract JobMarket is JobMarketBase, IJobMarket {
     /// @param minCreditReward_ least reward per replica whose acceptance earns reputation, in token
     /// units: farming reputation through a second address as requester then costs at least the
     /// protocol fee on this amount per credited replica (see ProviderRegistry's score)
-    /// @param extensionBlueprint a JobMarketExtensionBlueprint: its creation code must hash to
-    /// EXTENSION_CREATION_CODE_HASH, so no deployer can bring other extension code
+    /// @param extensionBlueprint the two JobMarketExtensionBlueprint parts (0 then 1): the creation
+    /// code they hold must hash to EXTENSION_CREATION_CODE_HASH, so no deployer can bring other
+    /// extension code
     constructor(
         IERC20 token_,
         uint64 unbondingDelay_,
@@ -54,7 +54,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         uint32 minLease_,
         uint32 minRevealWindow_,
         uint96 minCreditReward_,
-        address extensionBlueprint
+        address[2] memory extensionBlueprint
     ) JobMarketBase(token_, _newRegistry(token_, unbondingDelay_), admin, minLease_, minRevealWindow_, minCreditReward_) {
         _extension = _deployExtension(
             extensionBlueprint, abi.encode(token_, _registry, admin, minLease_, minRevealWindow_, minCreditReward_)
@@ -72,41 +72,35 @@ contract JobMarket is JobMarketBase, IJobMarket {
         return new ProviderRegistry(token_, unbondingDelay_);
     }
 
-    /// @dev Deploys JobMarketExtension from the creation code `blueprint` holds after its 0xFE
-    /// byte (JobMarketExtensionBlueprint), refusing any code whose hash is not the compiled one.
-    function _deployExtension(address blueprint, bytes memory constructorArgs) private returns (address extension) {
-        uint256 size = blueprint.code.length;
-        if (size == 0) revert JobMarketInvalidExtensionBlueprint(blueprint);
-        bytes memory creationCode = new bytes(size - 1);
+    /// @dev Deploys JobMarketExtension from the creation code the two `parts` hold after their
+    /// 0xFE byte (JobMarketExtensionBlueprint), refusing any code whose hash is not the compiled one.
+    function _deployExtension(address[2] memory parts, bytes memory constructorArgs) private returns (address extension) {
+        (uint256 first, uint256 second) = (parts[0].code.length, parts[1].code.length);
+        if (first == 0 || second == 0) revert JobMarketInvalidExtensionBlueprint(first == 0 ? parts[0] : parts[1]);
+        bytes memory creationCode = new bytes(first + second - 2);
+        (address a, address b) = (parts[0], parts[1]);
         assembly ("memory-safe") {
-            extcodecopy(blueprint, add(creationCode, 32), 1, sub(size, 1))
+            extcodecopy(a, add(creationCode, 32), 1, sub(first, 1))
+            extcodecopy(b, add(add(creationCode, 32), sub(first, 1)), 1, sub(second, 1))
         }
-        if (keccak256(creationCode) != EXTENSION_CREATION_CODE_HASH) revert JobMarketInvalidExtensionBlueprint(blueprint);
+        if (keccak256(creationCode) != EXTENSION_CREATION_CODE_HASH) revert JobMarketInvalidExtensionBlueprint(parts[0]);
         bytes memory initCode = abi.encodePacked(creationCode, constructorArgs);
         assembly ("memory-safe") {
             extension := create(0, add(initCode, 32), mload(initCode))
         }
-        if (extension == address(0)) revert JobMarketInvalidExtensionBlueprint(blueprint);
+        if (extension == address(0)) revert JobMarketInvalidExtensionBlueprint(parts[0]);
     }
 
     // ================================================================== requester
 
     /// @inheritdoc IJobMarket
-    function createJob(JobParams calldata params) external nonReentrant returns (uint256 jobId) {
-        jobId = _createJob(params);
+    function createJob(JobParams calldata) external returns (uint256) {
+        _delegate();
     }
 
     /// @inheritdoc IJobMarket
-    function createJobWithPermit(JobParams calldata params, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        nonReentrant
-        returns (uint256 jobId)
-    {
-        // A permit front-run by someone else still leaves the allowance in place: ignore its failure
-        // and let the transfer decide (OpenZeppelin's recommended pattern).
-        try IERC20Permit(address(_token)).permit(msg.sender, address(this), _escrowOf(params), permitDeadline, v, r, s) {}
-            catch {}
-        jobId = _createJob(params);
+    function createJobWithPermit(JobParams calldata, uint256, uint8, bytes32, bytes32) external returns (uint256) {
+        _delegate();
     }
 
     /// @inheritdoc IJobMarket
@@ -125,6 +119,41 @@ contract JobMarket is JobMarketBase, IJobMarket {
     function resolveClaims(uint256) external returns (uint256) {
         _delegate();
     }
+
+    /// @inheritdoc IJobMarket
+    function auditSegments(uint256 jobId, uint32[] calldata segments) external nonReentrant {
+        _checkBatch(segments.length);
+        Ctx memory c = _context(jobId);
+        _resolveDueElsewhere(jobId); // an audit slot changes the open set
+        for (uint256 i; i < segments.length; ++i) {
+            uint32 segment = segments[i];
+            _checkSegment(c, segment);
+            SegmentHeader h = _loadHeader(jobId, segment);
+            uint64 quorumBlock = h.revealDeadline();
+            if (h.status() != SegmentStatus.Verifying || block.number <= quorumBlock) {
+                revert JobMarketAuditNotDue(jobId, segment);
+            }
+            h = h.withRevealDeadline(0);
+            bytes32 seed = blockhash(quorumBlock); // zero once 256 blocks old: then always audited
+            if (seed == bytes32(0) || uint256(keccak256(abi.encode(seed, jobId, segment))) % BPS < c.job.auditBps) {
+                bool claimable;
+                if (c.job.status == JobStatus.Open && block.timestamp + c.job.leaseDuration <= c.job.deadline) {
+                    (h, claimable) = _nextRoundIfRevealed(c, segment, h);
+                }
+                if (claimable) {
+                    uint8 slot = h.slots();
+                    _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Auditing).withSlots(slot + 1));
+                    _setClosed(jobId, segment, false);
+                    emit AuditOpened(jobId, segment, slot);
+                    continue;
+                }
+            }
+            _refundUnits(c, 1); // the audit unit
+            _storeHeader(jobId, segment, _acceptAudited(c, _replicas[jobId][segment], segment, h, h.winner(), _originals(c)));
+        }
+        _settle(c);
+    }
+
 
     /// @inheritdoc IJobMarket
     function commit(uint256 jobId, CommitInput[] calldata commits) external nonReentrant {
@@ -373,83 +402,6 @@ contract JobMarket is JobMarketBase, IJobMarket {
         return _totalEscrow;
     }
 
-    // ================================================================== internal: jobs
-
-    function _createJob(JobParams calldata p) private returns (uint256 jobId) {
-        _validate(p);
-        uint16 fee = _feeBps;
-        if (fee > p.maxFeeBps) revert JobMarketFeeAboveMax(fee, p.maxFeeBps);
-        // At most MAX_SEGMENTS * MAX_REDUNDANCY * 1.1 * 2^96 < 2^119: always fits the uint128 escrow.
-        uint256 escrow = _escrowOf(p);
-        jobId = ++_jobCount;
-        _jobs[jobId] = JobView({
-            requester: msg.sender,
-            segmentCount: p.segmentCount,
-            segmentsTouched: 0,
-            redundancy: p.redundancy,
-            quorum: p.quorum,
-            status: JobStatus.Open,
-            rewardPerReplica: p.rewardPerReplica,
-            collateralPerReplica: p.collateralPerReplica,
-            leaseDuration: p.leaseDuration,
-            revealWindow: p.revealWindow,
-            deadline: p.deadline,
-            escrow: uint128(escrow),
-            feeBps: fee,
-            minReputation: p.minReputation,
-            verification: p.verification,
-            toleranceBps: p.toleranceBps
-        });
-        _claimQueues[jobId] = ClaimQueue(0, 0, uint40(block.number), 0, 0, 0);
-        _totalEscrow += escrow;
-        emit JobCreated(jobId, msg.sender, p, fee, escrow);
-        _pull(escrow);
-    }
-
-    /// @dev Pulls `amount` from the caller and checks that exactly `amount` arrived, so that a
-    /// fee-on-transfer token can never leave escrow short of its books.
-    function _pull(uint256 amount) private {
-        uint256 before = _token.balanceOf(address(this));
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-        uint256 received = _token.balanceOf(address(this)) - before;
-        if (received != amount) revert JobMarketTransferShortfall(amount, received);
-    }
-
-    function _validate(JobParams calldata p) private view {
-        if (bytes(p.manifestCid).length == 0) revert JobMarketEmptyManifest();
-        if (p.segmentCount == 0 || p.segmentCount > MAX_SEGMENTS) {
-            revert JobMarketInvalidSegmentCount(p.segmentCount, MAX_SEGMENTS);
-        }
-        if (p.redundancy == 0 || p.redundancy > MAX_REDUNDANCY) {
-            revert JobMarketInvalidRedundancy(p.redundancy, MAX_REDUNDANCY);
-        }
-        if (p.quorum > p.redundancy || uint256(p.quorum) * 2 <= p.redundancy) {
-            revert JobMarketInvalidQuorum(p.quorum, p.redundancy);
-        }
-        if (p.rewardPerReplica == 0) revert JobMarketZeroReward();
-        if (p.collateralPerReplica < p.rewardPerReplica) {
-            revert JobMarketCollateralBelowReward(p.collateralPerReplica, p.rewardPerReplica);
-        }
-        if (p.leaseDuration < _minLease || p.leaseDuration > MAX_LEASE) {
-            revert JobMarketInvalidLease(p.leaseDuration, _minLease, MAX_LEASE);
-        }
-        if (p.revealWindow < _minRevealWindow || p.revealWindow > MAX_REVEAL_WINDOW) {
-            revert JobMarketInvalidRevealWindow(p.revealWindow, _minRevealWindow, MAX_REVEAL_WINDOW);
-        }
-        uint64 earliest = uint64(block.timestamp) + p.leaseDuration + p.revealWindow;
-        uint64 latest = uint64(block.timestamp) + MAX_JOB_DURATION;
-        if (p.deadline < earliest || p.deadline > latest) revert JobMarketInvalidDeadline(p.deadline, earliest, latest);
-        if (p.minReputation > MAX_REPUTATION) revert JobMarketInvalidMinReputation(p.minReputation, MAX_REPUTATION);
-        uint16 maxTolerance = p.verification == Verification.Tolerant ? MAX_TOLERANCE_BPS : 0;
-        if (p.toleranceBps > maxTolerance || (maxTolerance != 0 && p.toleranceBps == 0)) {
-            revert JobMarketInvalidTolerance(p.verification, p.toleranceBps, maxTolerance);
-        }
-    }
-
-    function _escrowOf(JobParams calldata p) private view returns (uint256) {
-        return uint256(p.segmentCount) * p.redundancy * _unitPrice(p.rewardPerReplica, _feeBps);
-    }
-
     // ================================================================== internal: settlement
 
     /// @dev Checks one reveal against its commitment, then settles the replica or tallies the segment.
@@ -499,9 +451,10 @@ contract JobMarket is JobMarketBase, IJobMarket {
             _settleLate(c, rv.segment, rv.replica, rep, agreeing == pair);
             _clearIfResolved(c, rv.segment, h.slots());
         } else {
-            h = _tally(c, rv, h);
-            // A tally that opened a tie-breaker closed the window again: nothing to announce.
-            opened = opened && h.revealDeadline() != 0;
+            h = h.status() == SegmentStatus.Open ? _tally(c, rv, h) : _auditTally(c, rv, h);
+            // A tally that opened a tie-breaker or audit slots closed the window again, and a
+            // Verifying segment's field holds its quorum block: nothing to announce.
+            opened = opened && h.revealDeadline() != 0 && h.status() != SegmentStatus.Verifying;
         }
         _storeHeader(jobId, rv.segment, h);
     }
@@ -527,12 +480,67 @@ contract JobMarket is JobMarketBase, IJobMarket {
         }
         (uint8 winner, uint8 best, uint8 agreeing) = _support(c, reps, h.slots(), rv, revealed);
         if (best >= c.job.quorum) {
+            if (c.job.auditBps != 0) {
+                // Nobody is paid before the audit draw (auditSegments, seeded by this block's hash).
+                emit SegmentVerifying(c.jobId, rv.segment, winner, agreeing);
+                return h.withStatus(SegmentStatus.Verifying).withWinner(winner).withRevealDeadline(uint64(block.number));
+            }
             emit SegmentAccepted(c.jobId, rv.segment, winner, agreeing);
-            _settleAccepted(c, reps, rv.segment, h.slots(), agreeing);
+            _settleAccepted(c, reps, rv.segment, h.slots(), agreeing, _originals(c));
             return h.withStatus(SegmentStatus.Accepted).withWinner(winner);
         }
         if (unrevealed != 0) return h; // waiting for the other reveals
         return _escalateOrFail(c, reps, rv.segment, h);
+    }
+
+    /// @dev A reveal into an audited segment (Auditing or Disputed), once every slot revealed. The
+    /// auditor agreeing with the accepted result settles it (the auditor paid from the audit unit);
+    /// disagreeing opens two escalation slots in a new blind round. Disputed: the seal two of the
+    /// three auditors share wins (the accepted replica if it is theirs, else the lowest slot that
+    /// holds it); none shared fails the segment. An escalation that cannot open (the last blind
+    /// round, the job not open, a lease past the deadline) leaves the accepted result standing and
+    /// releases the auditor without a verdict.
+    function _auditTally(Ctx memory c, RevealInput calldata rv, SegmentHeader h) private returns (SegmentHeader) {
+        uint8 slots = h.slots();
+        if (h.revealed() < slots) return h;
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][rv.segment];
+        bytes20 accepted = reps[h.winner()].seal;
+        if (h.status() == SegmentStatus.Auditing) {
+            uint8 auditor = slots - 1;
+            uint8 units = _originals(c) | uint8(uint256(1) << auditor);
+            if (reps[auditor].seal == accepted) return _acceptAudited(c, reps, rv.segment, h, h.winner(), units);
+            bool claimable;
+            bool canEscalate = c.job.status == JobStatus.Open && block.timestamp + c.job.leaseDuration <= c.job.deadline;
+            if (canEscalate) (h, claimable) = _nextRoundIfRevealed(c, rv.segment, h);
+            if (!(canEscalate && claimable)) {
+                _release(c, rv.segment, auditor, reps[auditor]);
+                reps[auditor].state = ReplicaState.Settled;
+                _refundUnits(c, 1);
+                return _acceptAudited(c, reps, rv.segment, h, h.winner(), _originals(c));
+            }
+            _resolveDueElsewhere(c.jobId); // a due ticket meets the open set it was drawn against
+            _setClosed(c.jobId, rv.segment, false);
+            emit AuditDisputed(c.jobId, rv.segment, slots + ESCALATION_SLOTS);
+            return h.withStatus(SegmentStatus.Disputed).withSlots(slots + ESCALATION_SLOTS).withRevealDeadline(0);
+        }
+        uint8 first = slots - 1 - ESCALATION_SLOTS;
+        (bytes20 a0, bytes20 a1, bytes20 a2) = (reps[first].seal, reps[first + 1].seal, reps[first + 2].seal);
+        bytes20 majority = a0 == a1 || a0 == a2 ? a0 : a1 == a2 ? a1 : bytes20(0);
+        uint8 winner = h.winner();
+        if (majority == bytes20(0)) {
+            for (uint8 k; k < slots; ++k) {
+                _release(c, rv.segment, k, reps[k]);
+                delete reps[k];
+            }
+            _refundUnits(c, 1); // the audit unit; the originals' stay forfeited (their results are public)
+            emit SegmentFailed(c.jobId, rv.segment);
+            return h.withStatus(SegmentStatus.Failed);
+        }
+        if (majority != accepted) {
+            winner = 0;
+            while (reps[winner].seal != majority) ++winner;
+        }
+        return _acceptAudited(c, reps, rv.segment, h, winner, _originals(c) | uint8(uint256(1) << first));
     }
 
     /// @dev Support over the replicas in `considered` (bit k = replica k, all revealed): the
@@ -592,75 +600,6 @@ contract JobMarket is JobMarketBase, IJobMarket {
         return h.withStatus(SegmentStatus.Failed);
     }
 
-    /// @dev Pays the replicas in `agreeing` (bit k = replica k) and slashes the other revealed ones.
-    /// Original slots are paid from the requester's units; a tie-breaker that agrees is paid from
-    /// the seized collateral of the replicas that disagree, which always exist when a tie-breaker
-    /// opened and cover it because collateral >= reward. What is left of the seized collateral
-    /// compensates the requester. Replicas still unrevealed keep their slot and their unit until
-    /// they reveal or expire; when there are none, every replica slot is cleared.
-    function _settleAccepted(
-        Ctx memory c,
-        mapping(uint8 => Replica) storage reps,
-        uint32 segment,
-        uint8 slots,
-        uint8 agreeing
-    ) private {
-        bool clear = true;
-        for (uint8 k; k < slots; ++k) {
-            if (reps[k].state == ReplicaState.Committed) {
-                clear = false;
-                break;
-            }
-        }
-        Verdicts memory v;
-        for (uint8 k; k < slots; ++k) {
-            _judge(c, reps[k], segment, k, (agreeing >> k) & 1 != 0, clear, v);
-        }
-        if (v.seized > v.tieBreakerPaid) c.compensation += v.seized - v.tieBreakerPaid;
-        if (v.unitsToRefund != 0) _refundUnits(c, v.unitsToRefund);
-    }
-
-    /// @dev Verdict on one revealed replica of a segment being accepted.
-    function _judge(
-        Ctx memory c,
-        Replica storage rep,
-        uint32 segment,
-        uint8 k,
-        bool agrees,
-        bool clear,
-        Verdicts memory v
-    ) private {
-        if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
-        address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
-        if (agrees) {
-            d.unlock += c.job.collateralPerReplica;
-            d.accepted += 1;
-            if (k < c.job.redundancy) {
-                _payUnit(c, provider);
-            } else {
-                _credit(c, provider, CreditKind.TieBreakerReward, c.job.rewardPerReplica);
-                v.tieBreakerPaid += c.job.rewardPerReplica;
-            }
-        } else {
-            d.slash += c.job.collateralPerReplica;
-            d.rejected += 1;
-            v.seized += c.job.collateralPerReplica;
-            if (k < c.job.redundancy) ++v.unitsToRefund;
-            emit ReplicaRejected(c.jobId, segment, k, provider, c.job.collateralPerReplica);
-        }
-        if (clear) _clear(rep);
-        else rep.state = ReplicaState.Settled;
-    }
-
-    /// @dev Zeroes a replica slot (one SSTORE to zero: a storage refund).
-    function _clear(Replica storage rep) private {
-        rep.seal = bytes20(0);
-        rep.providerId = 0;
-        rep.leaseEnd = 0;
-        rep.state = ReplicaState.Empty;
-    }
-
     /// @dev A replica revealing after its segment was accepted is paid or slashed on its own.
     function _settleLate(Ctx memory c, uint32 segment, uint8 replica, Replica storage rep, bool agrees) private {
         address provider = _providerAccounts[rep.providerId];
@@ -680,15 +619,6 @@ contract JobMarket is JobMarketBase, IJobMarket {
     }
 
     // ================================================================== internal: money verbs
-
-    /// @dev One replica's unit leaves escrow: the reward to the provider, the fee to the treasury.
-    function _payUnit(Ctx memory c, address provider) private {
-        uint256 reward = c.job.rewardPerReplica;
-        uint256 fee = (reward * c.job.feeBps) / BPS;
-        c.escrowOut += reward + fee;
-        _credit(c, provider, CreditKind.Reward, reward);
-        c.fees += fee;
-    }
 
     // ================================================================== internal: registry outcomes
 

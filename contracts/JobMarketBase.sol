@@ -30,6 +30,14 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     uint8 internal constant MAX_REDUNDANCY = 5;
     /// @notice Extra slots a segment may open when its replicas disagree.
     uint8 internal constant MAX_TIE_BREAKERS = 1;
+    /// @notice Audit slots an audited segment opens when its auditor disagrees (AuditDisputed).
+    uint8 internal constant ESCALATION_SLOTS = 2;
+    /// @notice Highest redundancy of an audited job: its replicas, a tie-breaker, the auditor and
+    /// the escalation must fit MAX_SLOTS.
+    uint8 internal constant MAX_AUDITED_REDUNDANCY = 2;
+    /// @notice Least collateral of an audited job, in rewards: a losing auditor's collateral pays
+    /// both escalation auditors.
+    uint8 internal constant AUDIT_COLLATERAL_MULTIPLE = 2;
     /// @notice Most segments per job. Claims find open segments through a three-level bitmap
     /// (segments, then full words, then full groups of words), so a claim's cost does not grow
     /// with the job: 1,000,000 segments need 3,907 words, 16 group words and one top word.
@@ -135,6 +143,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         uint256 seized;
         uint256 tieBreakerPaid;
         uint256 unitsToRefund;
+        uint8 unitMask; // slots paid from the requester's units (see `_settleAccepted`)
     }
 
     /// @dev A credit buffered during one call, summed per (account, kind).
@@ -175,7 +184,8 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     uint256 internal _totalEscrow;
     uint256 internal _totalBalances;
 
-    /// @dev JobView's field order packs into three slots; it is both the storage and the view.
+    /// @dev JobView's field order packs into three slots (32, 32 and 32 bytes); it is both the
+    /// storage and the view.
     mapping(uint256 jobId => JobView) internal _jobs;
     /// @dev Bit set = segment takes no claim (settled, or every slot held). Zero = open, so
     /// creating a job writes nothing per segment.
@@ -254,7 +264,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
 
     /// @dev Whether `closeSegments` may refund this segment now.
     function _closable(Ctx memory c, uint32 segment, SegmentHeader h, bool pastDeadline) internal view returns (bool) {
-        if (h.status() != SegmentStatus.Open) return false;
+        if (!_inPlay(h.status())) return false;
         if (pastDeadline) {
             // An untouched segment of a cancelled job was refunded by `cancelJob`.
             if (h.slots() == 0 && c.job.status == JobStatus.Cancelled) return false;
@@ -367,6 +377,125 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         address provider = _providerAccounts[rep.providerId];
         _outcome(c, provider).unlock += c.job.collateralPerReplica;
         emit ReplicaReleased(c.jobId, segment, replica, provider);
+    }
+
+    /// @dev Pays the replicas in `agreeing` (bit k = replica k) and slashes the other revealed ones.
+    /// Slots in `unitMask` (the originals, and an audit slot) are paid from the requester's units
+    /// and a unit of theirs that disagrees is refunded; any other slot that agrees (a tie-breaker,
+    /// an escalation auditor) is paid from
+    /// the seized collateral of the replicas that disagree, which always exist when a tie-breaker
+    /// opened and cover it because collateral >= reward (an audited job's collateral >=
+    /// AUDIT_COLLATERAL_MULTIPLE rewards covers its escalation auditors). What is left of the seized collateral
+    /// compensates the requester. Replicas still unrevealed keep their slot and their unit until
+    /// they reveal or expire; when there are none, every replica slot is cleared.
+    function _settleAccepted(
+        Ctx memory c,
+        mapping(uint8 => Replica) storage reps,
+        uint32 segment,
+        uint8 slots,
+        uint8 agreeing,
+        uint8 unitMask
+    ) internal {
+        bool clear = true;
+        for (uint8 k; k < slots; ++k) {
+            if (reps[k].state == ReplicaState.Committed) {
+                clear = false;
+                break;
+            }
+        }
+        Verdicts memory v;
+        v.unitMask = unitMask;
+        for (uint8 k; k < slots; ++k) {
+            _judge(c, reps[k], segment, k, (agreeing >> k) & 1 != 0, clear, v);
+        }
+        if (v.seized > v.tieBreakerPaid) c.compensation += v.seized - v.tieBreakerPaid;
+        if (v.unitsToRefund != 0) _refundUnits(c, v.unitsToRefund);
+    }
+
+    /// @dev Verdict on one revealed replica of a segment being accepted.
+    function _judge(
+        Ctx memory c,
+        Replica storage rep,
+        uint32 segment,
+        uint8 k,
+        bool agrees,
+        bool clear,
+        Verdicts memory v
+    ) internal {
+        if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
+        address provider = _providerAccounts[rep.providerId];
+        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
+        if (agrees) {
+            d.unlock += c.job.collateralPerReplica;
+            d.accepted += 1;
+            if ((v.unitMask >> k) & 1 != 0) {
+                _payUnit(c, provider);
+            } else {
+                _credit(c, provider, CreditKind.TieBreakerReward, c.job.rewardPerReplica);
+                v.tieBreakerPaid += c.job.rewardPerReplica;
+            }
+        } else {
+            d.slash += c.job.collateralPerReplica;
+            d.rejected += 1;
+            v.seized += c.job.collateralPerReplica;
+            if ((v.unitMask >> k) & 1 != 0) ++v.unitsToRefund;
+            emit ReplicaRejected(c.jobId, segment, k, provider, c.job.collateralPerReplica);
+        }
+        if (clear) _clear(rep);
+        else rep.state = ReplicaState.Settled;
+    }
+
+    /// @dev Zeroes a replica slot (one SSTORE to zero: a storage refund).
+    function _clear(Replica storage rep) internal {
+        rep.seal = bytes20(0);
+        rep.providerId = 0;
+        rep.leaseEnd = 0;
+        rep.state = ReplicaState.Empty;
+    }
+
+    /// @dev One replica's unit leaves escrow: the reward to the provider, the fee to the treasury.
+    function _payUnit(Ctx memory c, address provider) internal {
+        uint256 reward = c.job.rewardPerReplica;
+        uint256 fee = (reward * c.job.feeBps) / BPS;
+        c.escrowOut += reward + fee;
+        _credit(c, provider, CreditKind.Reward, reward);
+        c.fees += fee;
+    }
+
+    /// @dev Slots paid from the requester's units: the job's original replicas.
+    function _originals(Ctx memory c) internal pure returns (uint8) {
+        return uint8((uint256(1) << c.job.redundancy) - 1);
+    }
+
+    /// @dev Units the requester escrows per segment: one per replica, plus the auditor's in an audited job.
+    function _unitsPerSegment(Ctx memory c) internal pure returns (uint256) {
+        return c.job.auditBps == 0 ? c.job.redundancy : uint256(c.job.redundancy) + 1;
+    }
+
+    /// @dev Whether a segment's slots are still being claimed, committed or revealed.
+    function _inPlay(SegmentStatus status) internal pure returns (bool) {
+        return status == SegmentStatus.Open || status == SegmentStatus.Auditing || status == SegmentStatus.Disputed;
+    }
+
+    /// @dev Accepts an audited segment with `winner`'s result: every revealed replica sharing its
+    /// seal is paid, the other revealed ones slashed (`_settleAccepted` with `unitMask`).
+    function _acceptAudited(
+        Ctx memory c,
+        mapping(uint8 => Replica) storage reps,
+        uint32 segment,
+        SegmentHeader h,
+        uint8 winner,
+        uint8 unitMask
+    ) internal returns (SegmentHeader) {
+        bytes20 seal = reps[winner].seal;
+        uint8 slots = h.slots();
+        uint8 agreeing;
+        for (uint8 k; k < slots; ++k) {
+            if (reps[k].state == ReplicaState.Revealed && reps[k].seal == seal) agreeing |= uint8(uint256(1) << k);
+        }
+        emit SegmentAccepted(c.jobId, segment, winner, agreeing);
+        _settleAccepted(c, reps, segment, slots, agreeing, unitMask);
+        return h.withStatus(SegmentStatus.Accepted).withWinner(winner);
     }
 
     /// @dev `units` replica units leave escrow back to the requester.
@@ -649,7 +778,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
             firstTouch = true;
         }
         uint8 slots = h.slots();
-        if (h.status() != SegmentStatus.Open || h.assigned() >= slots) return (false, false);
+        if (!_inPlay(h.status()) || h.assigned() >= slots) return (false, false);
         uint8 free = type(uint8).max;
         if (h.assigned() == 0 && !h.givenBack()) {
             free = 0;

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
@@ -26,6 +27,113 @@ contract JobMarketExtension is JobMarketBase {
         uint32 minRevealWindow_,
         uint96 minCreditReward_
     ) JobMarketBase(token_, registry_, admin, minLease_, minRevealWindow_, minCreditReward_) {}
+
+    // ================================================================== jobs
+
+    /// @notice See IJobMarket.createJob.
+    function createJob(JobParams calldata params) external nonReentrant returns (uint256 jobId) {
+        jobId = _createJob(params);
+    }
+
+    /// @notice See IJobMarket.createJobWithPermit.
+    function createJobWithPermit(JobParams calldata params, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        // A permit front-run by someone else still leaves the allowance in place: ignore its failure
+        // and let the transfer decide (OpenZeppelin's recommended pattern).
+        try IERC20Permit(address(_token)).permit(msg.sender, address(this), _escrowOf(params), permitDeadline, v, r, s) {}
+            catch {}
+        jobId = _createJob(params);
+    }
+
+    // ================================================================== internal: jobs
+
+    function _createJob(JobParams calldata p) private returns (uint256 jobId) {
+        _validate(p);
+        uint16 fee = _feeBps;
+        if (fee > p.maxFeeBps) revert JobMarketFeeAboveMax(fee, p.maxFeeBps);
+        // At most MAX_SEGMENTS * MAX_REDUNDANCY * 1.1 * 2^96 < 2^119: always fits the uint128 escrow.
+        uint256 escrow = _escrowOf(p);
+        jobId = ++_jobCount;
+        _jobs[jobId] = JobView({
+            requester: msg.sender,
+            segmentCount: p.segmentCount,
+            segmentsTouched: 0,
+            redundancy: p.redundancy,
+            quorum: p.quorum,
+            status: JobStatus.Open,
+            rewardPerReplica: p.rewardPerReplica,
+            collateralPerReplica: p.collateralPerReplica,
+            leaseDuration: p.leaseDuration,
+            revealWindow: p.revealWindow,
+            deadline: p.deadline,
+            escrow: uint128(escrow),
+            feeBps: fee,
+            minReputation: p.minReputation,
+            verification: p.verification,
+            toleranceBps: p.toleranceBps,
+            auditBps: p.auditBps
+        });
+        _claimQueues[jobId] = ClaimQueue(0, 0, uint40(block.number), 0, 0, 0);
+        _totalEscrow += escrow;
+        emit JobCreated(jobId, msg.sender, p, fee, escrow);
+        _pull(escrow);
+    }
+
+    /// @dev Pulls `amount` from the caller and checks that exactly `amount` arrived, so that a
+    /// fee-on-transfer token can never leave escrow short of its books.
+    function _pull(uint256 amount) private {
+        uint256 before = _token.balanceOf(address(this));
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = _token.balanceOf(address(this)) - before;
+        if (received != amount) revert JobMarketTransferShortfall(amount, received);
+    }
+
+    function _validate(JobParams calldata p) private view {
+        if (bytes(p.manifestCid).length == 0) revert JobMarketEmptyManifest();
+        if (p.segmentCount == 0 || p.segmentCount > MAX_SEGMENTS) {
+            revert JobMarketInvalidSegmentCount(p.segmentCount, MAX_SEGMENTS);
+        }
+        if (p.redundancy == 0 || p.redundancy > MAX_REDUNDANCY) {
+            revert JobMarketInvalidRedundancy(p.redundancy, MAX_REDUNDANCY);
+        }
+        if (p.quorum > p.redundancy || uint256(p.quorum) * 2 <= p.redundancy) {
+            revert JobMarketInvalidQuorum(p.quorum, p.redundancy);
+        }
+        if (p.rewardPerReplica == 0) revert JobMarketZeroReward();
+        if (p.collateralPerReplica < p.rewardPerReplica) {
+            revert JobMarketCollateralBelowReward(p.collateralPerReplica, p.rewardPerReplica);
+        }
+        if (p.leaseDuration < _minLease || p.leaseDuration > MAX_LEASE) {
+            revert JobMarketInvalidLease(p.leaseDuration, _minLease, MAX_LEASE);
+        }
+        if (p.revealWindow < _minRevealWindow || p.revealWindow > MAX_REVEAL_WINDOW) {
+            revert JobMarketInvalidRevealWindow(p.revealWindow, _minRevealWindow, MAX_REVEAL_WINDOW);
+        }
+        uint64 earliest = uint64(block.timestamp) + p.leaseDuration + p.revealWindow;
+        uint64 latest = uint64(block.timestamp) + MAX_JOB_DURATION;
+        if (p.deadline < earliest || p.deadline > latest) revert JobMarketInvalidDeadline(p.deadline, earliest, latest);
+        if (p.minReputation > MAX_REPUTATION) revert JobMarketInvalidMinReputation(p.minReputation, MAX_REPUTATION);
+        uint16 maxTolerance = p.verification == Verification.Tolerant ? MAX_TOLERANCE_BPS : 0;
+        if (p.toleranceBps > maxTolerance || (maxTolerance != 0 && p.toleranceBps == 0)) {
+            revert JobMarketInvalidTolerance(p.verification, p.toleranceBps, maxTolerance);
+        }
+        if (p.auditBps != 0) {
+            if (
+                p.auditBps > BPS || p.verification != Verification.Exact || p.quorum != p.redundancy
+                    || p.redundancy > MAX_AUDITED_REDUNDANCY
+            ) revert JobMarketInvalidAudit(p.auditBps, p.verification, p.redundancy, p.quorum);
+            uint256 minimum = uint256(p.rewardPerReplica) * AUDIT_COLLATERAL_MULTIPLE;
+            if (p.collateralPerReplica < minimum) revert JobMarketAuditCollateralTooLow(p.collateralPerReplica, minimum);
+        }
+    }
+
+    function _escrowOf(JobParams calldata p) private view returns (uint256) {
+        uint256 units = p.auditBps == 0 ? p.redundancy : uint256(p.redundancy) + 1; // + the auditor's
+        return uint256(p.segmentCount) * units * _unitPrice(p.rewardPerReplica, _feeBps);
+    }
 
     // ================================================================== claim tickets
 
@@ -82,7 +190,7 @@ contract JobMarketExtension is JobMarketBase {
         if (c.job.status != JobStatus.Open) revert JobMarketJobNotOpen(jobId);
         _jobs[jobId].status = JobStatus.Cancelled;
         uint256 untouched = c.job.segmentCount - c.job.segmentsTouched;
-        uint256 refunded = _refundUnits(c, untouched * c.job.redundancy);
+        uint256 refunded = _refundUnits(c, untouched * _unitsPerSegment(c));
         emit JobCancelled(jobId, refunded);
         _settle(c);
     }
@@ -99,13 +207,17 @@ contract JobMarketExtension is JobMarketBase {
             _checkSegment(c, segment);
             SegmentHeader h = _loadHeader(jobId, segment);
             if (!_closable(c, segment, h, pastDeadline)) revert JobMarketSegmentNotClosable(jobId, segment);
+            if (h.status() != SegmentStatus.Open) {
+                _closeAudit(c, segment, h);
+                continue;
+            }
             if (h.slots() == 0) {
                 // Untouched segment of a job past its deadline (a cancelled job refunded these already).
                 h = h.withSlots(c.job.redundancy);
                 ++newlyTouched;
             }
             // A revealed replica's result is public: its unit is forfeited (stays in escrow for good).
-            uint256 refundable = c.job.redundancy;
+            uint256 refundable = _unitsPerSegment(c);
             for (uint8 k; k < h.slots(); ++k) {
                 Replica storage rep = _replicas[jobId][segment][k];
                 ReplicaState state = rep.state;
@@ -133,6 +245,28 @@ contract JobMarketExtension is JobMarketBase {
         }
         if (newlyTouched != 0) _jobs[jobId].segmentsTouched = c.job.segmentsTouched + newlyTouched;
         _settle(c);
+    }
+
+    /// @dev An audit that could not finish (its slots unclaimed or unrevealed by the deadline, or
+    /// after a cancellation): the accepted result stands. Auditors that missed their lease or
+    /// reveal are seized, the others released without a verdict; the audit unit goes back.
+    function _closeAudit(Ctx memory c, uint32 segment, SegmentHeader h) private {
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        uint8 slots = h.slots();
+        uint8 first = h.status() == SegmentStatus.Auditing ? slots - 1 : slots - 1 - ESCALATION_SLOTS;
+        for (uint8 k = first; k < slots; ++k) {
+            Replica storage rep = reps[k];
+            ReplicaState state = rep.state;
+            bool missedLease = state == ReplicaState.Claimed && block.timestamp > rep.leaseEnd;
+            bool missedReveal = state == ReplicaState.Committed && h.revealDeadline() != 0
+                && block.timestamp > h.revealDeadline();
+            if (missedLease || missedReveal) _seizeExpired(c, segment, k, rep);
+            else _release(c, segment, k, rep);
+            rep.state = ReplicaState.Settled;
+        }
+        _refundUnits(c, 1);
+        _storeHeader(c.jobId, segment, _acceptAudited(c, reps, segment, h, h.winner(), _originals(c)));
+        _setClosed(c.jobId, segment, true);
     }
 
     /// @notice See IJobMarketTypes.abandon.
@@ -211,12 +345,12 @@ contract JobMarketExtension is JobMarketBase {
                 if (state == ReplicaState.Empty && _swept(swept, sweptCount, ref.segment, ref.replica)) continue;
                 revert JobMarketNotExpirable(jobId, ref.segment, ref.replica);
             }
-            if (missedReveal && h.status() == SegmentStatus.Open) {
+            if (missedReveal && _inPlay(h.status())) {
                 sweptCount = _expireMissedReveals(c, ref.segment, h.slots(), swept, sweptCount);
                 continue;
             }
             _seizeExpired(c, ref.segment, ref.replica, rep);
-            if (h.status() == SegmentStatus.Open) {
+            if (_inPlay(h.status())) {
                 _reopen(c, ref.segment, ref.replica, missedReveal);
             } else {
                 // Accepted segment whose late replica never revealed: its unit goes back.

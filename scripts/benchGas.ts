@@ -108,6 +108,7 @@ async function jobParams(segmentCount: number, redundancy = 2, tolerant = false)
     maxFeeBps: 100,
     verification: tolerant ? 1 : 0,
     toleranceBps: tolerant ? 2_500 : 0,
+    auditBps: 0,
   };
 }
 

@@ -242,6 +242,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
     maxFeeBps: 100,
     verification: 0,
     toleranceBps: 0,
+    auditBps: 0,
   })).wait();
   const jobId = await w.market.jobCount();
   const ops: Claimer[] = Array.from({ length: k }, (_, i) =>

@@ -50,7 +50,10 @@ interface IJobMarketTypes {
         Open, // replica slots being claimed, committed and revealed
         Accepted, // quorum reached; digest and result CID emitted; late reveals still settle
         Failed, // every slot revealed, no quorum, no tie-breaker left: budget forfeited, nobody paid
-        Closed // ended by `closeSegments` without a quorum: unrevealed units refunded, revealed ones paid or forfeited
+        Closed, // ended by `closeSegments` without a quorum: unrevealed units refunded, revealed ones paid or forfeited
+        Verifying, // audited job: quorum reached, nobody paid yet; `auditSegments` draws whether it is audited
+        Auditing, // one audit slot open (a blind round): an auditor re-renders the segment
+        Disputed // the auditor disagreed: two more audit slots; the auditors' majority decides
     }
 
     /// @notice Lifecycle of one replica slot of a segment.
@@ -105,6 +108,11 @@ interface IJobMarketTypes {
         uint16 maxFeeBps; // highest protocol fee the requester accepts; createJob reverts above it
         Verification verification; // how replicas are compared
         uint16 toleranceBps; // Tolerant: share of compared fingerprint blocks that may differ, 1..MAX_TOLERANCE_BPS; Exact: 0
+        // Share of accepted segments re-rendered by a drawn auditor before anyone is paid, in basis
+        // points (see `auditSegments`); 0 = no audits. Audits need an Exact job with quorum =
+        // redundancy <= MAX_AUDITED_REDUNDANCY and collateral >= AUDIT_COLLATERAL_MULTIPLE x reward;
+        // the escrow holds one more unit per segment (the auditor's), refunded when not audited.
+        uint16 auditBps;
     }
 
     /// @notice One replica, addressed by segment and slot index.
@@ -150,6 +158,7 @@ interface IJobMarketTypes {
         uint32 segmentsTouched;
         uint8 redundancy;
         uint8 quorum;
+        Verification verification;
         uint16 feeBps;
         uint16 minReputation;
         uint96 rewardPerReplica;
@@ -158,8 +167,8 @@ interface IJobMarketTypes {
         uint32 revealWindow;
         uint64 deadline;
         uint128 escrow;
-        Verification verification;
         uint16 toleranceBps;
+        uint16 auditBps;
     }
 
     /// @notice A segment as stored.
@@ -170,7 +179,7 @@ interface IJobMarketTypes {
         uint8 committed; // slots committed or revealed
         uint8 revealed; // slots revealed
         uint8 tieBreakers;
-        uint64 revealDeadline; // 0 while the reveal window is not open
+        uint64 revealDeadline; // 0 while the reveal window is not open; Verifying: the quorum's block number (the audit draw's seed)
         bytes20 acceptedSeal; // the accepted replica's seal while a late replica may still reveal; 0 otherwise
         uint8 round; // blind round (see `reveal`): the digest chain link a reveal now carries
     }
@@ -241,6 +250,15 @@ interface IJobMarketTypes {
 
     /// @notice A Tolerant job needs 1..max (`max` = MAX_TOLERANCE_BPS); an Exact job needs 0 (`max` = 0).
     error JobMarketInvalidTolerance(Verification verification, uint16 toleranceBps, uint16 max);
+    /// @notice `auditBps` above 10,000, or audits asked of a job that cannot have them: they need an
+    /// Exact job whose quorum equals its redundancy, at most MAX_AUDITED_REDUNDANCY.
+    error JobMarketInvalidAudit(uint16 auditBps, Verification verification, uint8 redundancy, uint8 quorum);
+    /// @notice An audited job needs collateral of at least AUDIT_COLLATERAL_MULTIPLE rewards (a
+    /// losing auditor's collateral pays the two escalation auditors).
+    error JobMarketAuditCollateralTooLow(uint96 collateralPerReplica, uint256 minimum);
+    /// @notice `auditSegments` on a segment that is not Verifying, or in the block that accepted it
+    /// (its audit draw uses that block's hash).
+    error JobMarketAuditNotDue(uint256 jobId, uint32 segment);
     /// @notice A reveal's fingerprint must be FINGERPRINT_BYTES long in a Tolerant job and empty in an Exact one.
     error JobMarketInvalidFingerprintLength(uint256 jobId, uint32 segment, uint256 length, uint256 expected);
     /// @notice The reveal had to compare with replica `replica`'s fingerprint but `peerFingerprints`
@@ -294,6 +312,16 @@ interface IJobMarketTypes {
     /// requesters to composite (the accepted result first, the other agreeing ones as fallbacks),
     /// by auditors to re-check them.
     event SegmentAccepted(uint256 indexed jobId, uint32 indexed segment, uint8 replica, uint8 agreeing);
+    /// @notice Audited job: the segment reached quorum (`replica`, `agreeing` as in SegmentAccepted)
+    /// but nobody is paid yet: from the next block `auditSegments` draws whether it is audited
+    /// (with probability auditBps / 10,000, from this block's hash). Results stay sealed until
+    /// SegmentAccepted.
+    event SegmentVerifying(uint256 indexed jobId, uint32 indexed segment, uint8 replica, uint8 agreeing);
+    /// @notice The segment is audited: slot `slot` opened for a drawn auditor, in a new blind round.
+    event AuditOpened(uint256 indexed jobId, uint32 segment, uint8 slot);
+    /// @notice The auditor disagreed with the accepted result: two more audit slots opened (`slots`
+    /// in total), in a new blind round. Two agreeing auditors of the three decide.
+    event AuditDisputed(uint256 indexed jobId, uint32 segment, uint8 slots);
     /// @notice A replica's digest lost the quorum: its collateral was seized.
     event ReplicaRejected(
         uint256 indexed jobId, uint32 segment, uint8 replica, address indexed provider, uint256 slashed
@@ -402,6 +430,19 @@ interface IJobMarket is IJobMarketTypes {
     /// @notice Resolves the job's due tickets (anyone may call; a provider calls it a block after
     /// its request). Returns the number of tickets resolved (0 if none was due).
     function resolveClaims(uint256 jobId) external returns (uint256 resolved);
+    /// @notice Audited jobs: for each listed Verifying segment, from the block after its quorum,
+    /// draws from the quorum block's hash whether it is audited (probability auditBps / 10,000; a
+    /// hash older than 256 blocks always audits, so waiting never avoids an audit). Not audited:
+    /// the segment is accepted and settled (the audit unit refunded). Audited: one audit slot opens
+    /// in a new blind round (AuditOpened), taken through claim tickets like any slot; an auditor
+    /// that agrees is paid from the audit unit and the segment is accepted; one that disagrees
+    /// opens two more slots (AuditDisputed); then the digest two of the three auditors share wins:
+    /// if it is not the accepted one, the replicas that agreed on it are slashed, their units
+    /// refunded, and the auditors paid from the audit unit and the seized collateral; if it is, the
+    /// dissenting auditor pays the two escalation auditors. No two auditors agreeing fails the
+    /// segment. If an audit can open no slot (last blind round, job no longer open, lease past the
+    /// deadline), the segment is accepted as it stands. Anyone may call; the segment's replicas do.
+    function auditSegments(uint256 jobId, uint32[] calldata segments) external;
     /// @notice Stores commitments for replicas the caller holds, before their leases end.
     function commit(uint256 jobId, CommitInput[] calldata commits) external;
     /// @notice Reveals digests, salts, result CIDs and (Tolerant jobs) fingerprints; settles every

@@ -39,7 +39,7 @@ export function deployMarket(m: IgnitionModuleBuilder, token: ContractFuture<str
 
   // The extension's creation code, kept out of JobMarket's own (EIP-3860's initcode limit); the
   // market checks its hash and deploys the extension from it.
-  const blueprint = m.contract("JobMarketExtensionBlueprint", [], { after });
+  const blueprint = [0, 1].map((part) => m.contract("JobMarketExtensionBlueprint", [part], { id: `JobMarketExtensionBlueprint${part}`, after }));
   const market = m.contract("JobMarket", [token, unbondingDelay, admin, treasury, feeBps, minLease, minRevealWindow, minCreditReward, blueprint], { after });
   const registry = m.contractAt("ProviderRegistry", m.staticCall(market, "registry"), { id: "ProviderRegistry" });
   return { registry, market };

@@ -69,6 +69,8 @@ export interface MarketPort {
   abandon(jobId: bigint, slots: Slot[], reason: AbandonReason, detail: string): Promise<TxResult>;
   expire(jobId: bigint, slots: Slot[]): Promise<TxResult>;
   closeSegments(jobId: bigint, segments: number[]): Promise<TxResult>;
+  /** Draws the audit of segments that reached quorum in an audited job (JobMarket.auditSegments). */
+  auditSegments(jobId: bigint, segments: number[]): Promise<TxResult>;
   withdraw(): Promise<TxResult>;
   /** The node's latest registered profile CID (registry events), undefined when it never registered. Optional: test markets may leave it out. */
   profileCid?(who: Address): Promise<string | undefined>;
@@ -102,6 +104,7 @@ export function createMarketPort(client: MarketClient): MarketPort {
     abandon: (jobId, slots, reason, detail) => client.abandon(jobId, slots, reason, detail),
     expire: (jobId, slots) => client.expire(jobId, slots),
     closeSegments: (jobId, segments) => client.closeSegments(jobId, segments),
+    auditSegments: (jobId, segments) => client.auditSegments(jobId, segments),
     withdraw: () => client.withdraw(),
     profileCid: async (who) => {
       const cids = await profileCidsFromEvents(publicClient, client.addresses.registry, await client.blockNumber());

@@ -206,6 +206,43 @@ test("the same nodes settle a tolerant job: each replica commits to and reveals 
   assert.ok(revealed.length > 0 && revealed.every((e) => e.args.fingerprints.every((f) => f.length === 2 + 2 * 256)), "every reveal carried a 256-byte fingerprint");
 });
 
+test("an audited job (r = 1, every segment audited): each segment's auditor is the other node, which re-renders it in a blind round; both are paid", { timeout: 120_000 }, async () => {
+  assert.equal(nodes.length, 2, "runs after the exact job's test, on its nodes");
+  const requester = await client(DEVNET_ROLES.requester);
+  const sceneCid = await storage.addFolder(join(import.meta.dirname, "../../scenes/builtin-sample"));
+  const { manifest, manifestCid } = await builtinManifest(sceneCid, { width: 24, height: 16 }, 11, "exact");
+  const before = nodes.map((n) => n.store.earnings().credited.Reward ?? 0n);
+  const now = await requester.latestTimestamp();
+  const { jobId } = await requester.createJob({
+    manifestCid,
+    segmentCount: segmentCount(manifest),
+    redundancy: 1,
+    quorum: 1,
+    rewardPerReplica: 1n * TOKEN,
+    collateralPerReplica: 2n * TOKEN,
+    leaseDuration: 300,
+    revealWindow: 300,
+    deadline: now + 3_600n,
+    minReputation: 0,
+    maxFeeBps: 1_000,
+    auditBps: 10_000,
+  });
+  // Each node holds two accepted replicas: its originals and its audits of the other node's segments.
+  await untilSettled(jobId);
+  const events = await requester.events(0n, await requester.blockNumber());
+  const ofJob = <T extends { args: { jobId: bigint } }>(list: T[]) => list.filter((e) => e.args.jobId === jobId);
+  assert.equal(ofJob(eventsNamed(events, "SegmentVerifying")).length, 2, "nobody was paid at the quorum");
+  assert.equal(ofJob(eventsNamed(events, "AuditOpened")).length, 2, "the nodes drew both audits (auditBps 10,000)");
+  for (const e of ofJob(eventsNamed(events, "SegmentAccepted"))) assert.equal(e.args.agreeing, 0b11, "the auditor agreed with the original");
+  for (const [i, node] of nodes.entries()) {
+    assert.equal((node.store.earnings().credited.Reward ?? 0n) - before[i]!, 2n * TOKEN, "paid for two replicas (originals and audits)");
+  }
+  for (let segment = 0; segment < 2; segment++) {
+    const rows = nodes.map((n) => n.store.listReplicas({ jobId }).find((r) => r.segment === segment)!);
+    assert.equal(rows[0]!.digest === rows[1]!.digest, false, "the auditor revealed a deeper link of the same pixels' chain");
+  }
+});
+
 test("the CLI registers (benchmark + profile on IPFS), stakes, reports, withdraws and unstakes", { timeout: 60_000 }, async () => {
   const index = DEVNET_ROLES.firstProvider + 2;
   const deployer = await client(DEVNET_ROLES.deployer);

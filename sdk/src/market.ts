@@ -29,14 +29,20 @@ export const protocolAbi = [...jobMarketAbi, ...providerRegistryAbi, ...renderTo
 /** The parameters of `createJob` exactly as the contract takes them, typed from the generated ABI. */
 export type JobParamsOnChain = ContractFunctionArgs<typeof jobMarketAbi, "nonpayable", "createJob">[0];
 /**
- * The parameters of `createJob`: {@link JobParamsOnChain} with `verification` and `toleranceBps`
- * optional (an Exact job, tolerance 0, when left out).
+ * The parameters of `createJob`: {@link JobParamsOnChain} with `verification`, `toleranceBps` and
+ * `auditBps` optional (an Exact job, tolerance 0, no audits, when left out).
  */
-export type JobParams = Omit<JobParamsOnChain, "verification" | "toleranceBps"> & Partial<Pick<JobParamsOnChain, "verification" | "toleranceBps">>;
+export type JobParams = Omit<JobParamsOnChain, "verification" | "toleranceBps" | "auditBps"> &
+  Partial<Pick<JobParamsOnChain, "verification" | "toleranceBps" | "auditBps">>;
 
-/** A job's parameters with the verification defaults filled in (Exact, tolerance 0), as sent to `createJob`. */
+/** A job's parameters with the defaults filled in (Exact, tolerance 0, no audits), as sent to `createJob`. */
 export function onChainJobParams(params: JobParams): JobParamsOnChain {
-  return { ...params, verification: params.verification ?? Verification.Exact, toleranceBps: params.toleranceBps ?? 0 };
+  return {
+    ...params,
+    verification: params.verification ?? Verification.Exact,
+    toleranceBps: params.toleranceBps ?? 0,
+    auditBps: params.auditBps ?? 0,
+  };
 }
 
 /** What the contracts' views return, typed from the generated ABIs (never declared by hand). */
@@ -234,6 +240,8 @@ export function createMarketClient(conn: ChainConnection) {
     },
     cancelJob: (jobId: bigint) => send(market, "cancelJob", [jobId]),
     closeSegments: (jobId: bigint, segments: number[]) => send(market, "closeSegments", [jobId, segments]),
+    /** Draws the audit of audited segments that reached quorum in an earlier block (JobMarket.auditSegments). */
+    auditSegments: (jobId: bigint, segments: number[]) => send(market, "auditSegments", [jobId, segments]),
     recordOutput: (jobId: bigint, outputCid: string) => send(market, "recordOutput", [jobId, outputCid]),
 
     // ------------------------------------------------------------ provider

@@ -209,9 +209,16 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
       // One job in two is Tolerant (fingerprints compared on-chain within the tolerance).
       verification: rng.chance(0.5) ? Verification.Tolerant : Verification.Exact,
       toleranceBps: 0,
+      auditBps: 0,
     };
     if (params.verification === Verification.Tolerant) params.toleranceBps = rng.pick([1, 2_500, 5_000]);
-    return attempt(`createJob(r=${redundancy}, q=${quorum}, ${params.verification === Verification.Tolerant ? `tolerant ${params.toleranceBps} bps, ` : ""}segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
+    else if (rng.chance(0.4)) {
+      // An audited job: quorum = redundancy <= 2 (collateral 20 >= two rewards of at most 10).
+      params.redundancy = params.quorum = rng.int(1, 2);
+      params.auditBps = rng.pick([5_000, 10_000]);
+    }
+    const audited = params.auditBps ? `audited ${params.auditBps} bps, ` : "";
+    return attempt(`createJob(r=${params.redundancy}, q=${params.quorum}, ${params.verification === Verification.Tolerant ? `tolerant ${params.toleranceBps} bps, ` : audited}segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));
   }
   const jobId = job!.jobId;
   if (roll < 20) {
@@ -219,6 +226,12 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
     const p = rng.pick(d.providers);
     const count = rng.int(1, 3);
     return attempt(`requestClaim(${jobId}, ${count}) by ${p.address.slice(0, 6)}`, () => market.connect(p).requestClaim(jobId, count));
+  }
+  if (roll < 24 && job!.params.auditBps > 0) {
+    // The audit draw of the segments that reached quorum (a replica's node calls it a block later).
+    const verifying = [...Array(job!.params.segmentCount).keys()].filter((s) => segmentOf(job!, s)?.status === SegmentStatus.Verifying);
+    const segments = verifying.length && rng.chance(0.9) ? verifying : [rng.int(0, job!.params.segmentCount - 1)];
+    return attempt(`auditSegments(${jobId}, [${segments}])`, () => market.connect(d.keeper).auditSegments(jobId, segments));
   }
   if (roll < 27) {
     const p = rng.pick([...d.providers, d.keeper]);
@@ -303,7 +316,7 @@ describe("the sdk event fold against the contracts (property)", function () {
     const base = Number(process.env.FOLD_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const runs = process.env.FOLD_SEED ? 1 : RUNS;
     const outcomes: Record<string, number> = {};
-    const seen = { created: 0, requested: 0, lapsed: 0, claimed: 0, committed: 0, revealed: 0, accepted: 0, expired: 0, closed: 0, tieBreakers: 0 };
+    const seen = { created: 0, requested: 0, lapsed: 0, claimed: 0, committed: 0, revealed: 0, accepted: 0, expired: 0, closed: 0, tieBreakers: 0, audits: 0, disputes: 0 };
     for (let run = 0; run < runs; run++) {
       const seed = base + run;
       const rng = prng(seed);
@@ -325,6 +338,8 @@ describe("the sdk event fold against the contracts (property)", function () {
           if (e.eventName === "ReplicaExpired") seen.expired++;
           if (e.eventName === "SegmentClosed") seen.closed++;
           if (e.eventName === "TieBreakerOpened") seen.tieBreakers++;
+          if (e.eventName === "AuditOpened") seen.audits++;
+          if (e.eventName === "AuditDisputed") seen.disputes++;
         }
       };
       await catchUp();

@@ -60,20 +60,27 @@ describe("JobMarket extension (delegatecall split)", function () {
   it("attack (deployer): a market cannot be deployed with other extension code than its source names", async function () {
     const Market = await ethers.getContractFactory("JobMarket");
     const a = d.admin.address;
-    const genuine = (await ethers.getContractFactory("JobMarketExtension")).bytecode;
-    // A doctored extension: the genuine creation code with one byte changed (any backdoor would do).
-    const doctored = `0x${genuine.slice(2, -2)}${genuine.slice(-2) === "00" ? "01" : "00"}`;
-    const cases = { "a doctored extension": await deployRaw(`0xfe${doctored.slice(2)}`), "an account with no code": d.outsider.address };
-    for (const [what, blueprint] of Object.entries(cases)) {
-      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, blueprint), what)
-        .to.be.revertedWithCustomError(Market, "JobMarketInvalidExtensionBlueprint")
-        .withArgs(blueprint);
+    const genuine = (await ethers.getContractFactory("JobMarketExtension")).bytecode.slice(2);
+    const half = 2 * Math.floor(genuine.length / 4); // hex characters of the first part (JobMarketExtensionBlueprint)
+    const part = async (hex: string) => deployRaw(`0xfe${hex}`);
+    const [first, second] = [await part(genuine.slice(0, half)), await part(genuine.slice(half))];
+    // A doctored extension: the genuine creation code with its last byte changed (any backdoor would do).
+    const doctored = await part(`${genuine.slice(half, -2)}${genuine.slice(-2) === "00" ? "01" : "00"}`);
+    const cases: Record<string, [string, string]> = {
+      "a doctored extension": [first, doctored],
+      "the parts swapped": [second, first],
+      "an account with no code": [first, d.outsider.address],
+    };
+    for (const [what, parts] of Object.entries(cases)) {
+      await expect(Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, parts), what).to.be.revertedWithCustomError(
+        Market,
+        "JobMarketInvalidExtensionBlueprint",
+      );
     }
-    // The genuine blueprint deploys, and the blueprint itself cannot be called (its code starts with INVALID).
-    const blueprint = await deployRaw(`0xfe${genuine.slice(2)}`);
-    const market = await Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, blueprint);
+    // The genuine parts deploy, and a part itself cannot be called (its code starts with INVALID).
+    const market = await Market.deploy(d.token.target, 3600, a, a, 100, 30, 30, 0, [first, second]);
     expect(await market.minLease()).to.equal(30);
-    await expect(d.outsider.sendTransaction({ to: blueprint, data: "0x" })).to.be.revertedWithoutReason(ethers);
+    await expect(d.outsider.sendTransaction({ to: first, data: "0x" })).to.be.revertedWithoutReason(ethers);
   });
 
   it("runs on the market's storage: a cancel through the market refunds from the market's escrow", async function () {

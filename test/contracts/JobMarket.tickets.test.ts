@@ -63,7 +63,7 @@ describe("Claim tickets (issue 10.1)", function () {
   });
 
   it("no request in the job's creation block (was: the requester claimed every segment in the transaction after createJob)", async function () {
-    const params = { manifestCid: "bafymanifest", segmentCount: 4, redundancy: 2, quorum: 2, rewardPerReplica: 10n ** 19n, collateralPerReplica: COLLATERAL, leaseDuration: 600, revealWindow: 300, deadline: (await networkHelpers.time.latest()) + 86_400, minReputation: 0, maxFeeBps: 1_000, verification: 0, toleranceBps: 0 };
+    const params = { manifestCid: "bafymanifest", segmentCount: 4, redundancy: 2, quorum: 2, rewardPerReplica: 10n ** 19n, collateralPerReplica: COLLATERAL, leaseDuration: 600, revealWindow: 300, deadline: (await networkHelpers.time.latest()) + 86_400, minReputation: 0, maxFeeBps: 1_000, verification: 0, toleranceBps: 0, auditBps: 0 };
     const jobId = (await d.market.jobCount()) + 1n;
     await ethers.provider.send("evm_setAutomine", [false]);
     try {

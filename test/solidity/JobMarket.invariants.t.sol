@@ -18,7 +18,7 @@ contract JobMarketInvariants is TestBase {
 
     function setUp() public {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30, 1 ether, address(new JobMarketExtensionBlueprint()));
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 150, 30, 30, 1 ether, [address(new JobMarketExtensionBlueprint(0)), address(new JobMarketExtensionBlueprint(1))]);
         registry = ProviderRegistry(market.registry());
         handler = new MarketHandler(token, registry, market);
         token.transfer(address(handler), 5_000_000 ether);
@@ -82,7 +82,7 @@ contract JobMarketInvariants is TestBase {
                     if (waiting[t].provider == p) expected += uint256(waiting[t].count) * job.collateralPerReplica;
                 }
                 for (uint32 s; s < job.segmentCount; ++s) {
-                    for (uint8 r; r < 4; ++r) {
+                    for (uint8 r; r < 6; ++r) { // MAX_SLOTS: an audited segment's escalation fills all six
                         IJobMarketTypes.ReplicaView memory rep = market.replicaOf(jobId, s, r);
                         bool held = rep.state == IJobMarketTypes.ReplicaState.Claimed
                             || rep.state == IJobMarketTypes.ReplicaState.Committed || rep.state == IJobMarketTypes.ReplicaState.Revealed;
@@ -104,7 +104,9 @@ contract JobMarketInvariants is TestBase {
             for (uint32 s; s < job.segmentCount; ++s) {
                 IJobMarketTypes.SegmentView memory seg = market.segmentOf(jobId, s);
                 bool pendingLate = seg.status == IJobMarketTypes.SegmentStatus.Accepted && seg.revealed < seg.slots;
-                if (seg.status == IJobMarketTypes.SegmentStatus.Open || pendingLate) allFinal = false;
+                bool auditing = seg.status == IJobMarketTypes.SegmentStatus.Verifying
+                    || seg.status == IJobMarketTypes.SegmentStatus.Auditing || seg.status == IJobMarketTypes.SegmentStatus.Disputed;
+                if (seg.status == IJobMarketTypes.SegmentStatus.Open || pendingLate || auditing) allFinal = false;
                 if (seg.status == IJobMarketTypes.SegmentStatus.Failed || seg.status == IJobMarketTypes.SegmentStatus.Closed) {
                     forfeitable += job.redundancy;
                 }

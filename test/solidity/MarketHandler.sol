@@ -84,10 +84,17 @@ contract MarketHandler is TestBase {
             maxFeeBps: (seed >> 96) % 4 == 1 ? uint16(bound(seed >> 100, 0, 1_000)) : uint16(1_000) /* MAX_FEE_BPS */,
             // One job in two is Tolerant, with a tolerance anywhere in its bounds.
             verification: (seed >> 120) % 2 == 0 ? IJobMarketTypes.Verification.Exact : IJobMarketTypes.Verification.Tolerant,
-            toleranceBps: 0
+            toleranceBps: 0,
+            auditBps: 0
         });
         if (p.verification == IJobMarketTypes.Verification.Tolerant) {
             p.toleranceBps = uint16(bound(seed >> 124, 1, 5_000 /* MAX_TOLERANCE_BPS */));
+        } else if (uint256(keccak256(abi.encode(seed, "audit"))) % 2 == 0) {
+            // One Exact job in two is audited (quorum = redundancy <= 2, collateral >= 2 rewards).
+            p.redundancy = uint8(bound(seed >> 144, 1, 2));
+            p.quorum = p.redundancy;
+            p.collateralPerReplica = 2 * reward + uint96(bound(seed >> 152, 0, 50 ether));
+            p.auditBps = uint16(bound(seed >> 160, 1, 10_000));
         }
         vm.prank(REQUESTER);
         try market.createJob(p) returns (uint256 jobId) {
@@ -306,6 +313,15 @@ contract MarketHandler is TestBase {
         if (jobs.length == 0) return;
         vm.prank(REQUESTER);
         try market.cancelJob(_job(jobSeed)) {} catch {}
+    }
+
+    /// @notice Anyone draws the audit of a segment that reached quorum in an audited job.
+    function audit(uint256 jobSeed, uint256 segmentSeed) external {
+        if (jobs.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        uint32[] memory segments = new uint32[](1);
+        segments[0] = uint32(segmentSeed % market.jobOf(jobId).segmentCount);
+        try market.auditSegments(jobId, segments) {} catch {}
     }
 
     function closeSegment(uint256 jobSeed, uint256 segmentSeed) external {

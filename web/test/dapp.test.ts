@@ -134,6 +134,7 @@ async function seedChain() {
           maxFeeBps: 1_000,
           verification: 0,
           toleranceBps: 0,
+          auditBps: 0,
         },
       ],
     }),

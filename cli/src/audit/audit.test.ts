@@ -102,6 +102,7 @@ function viewsOf(state: ProtocolState) {
       escrow: job.escrow,
       verification: job.params.verification,
       toleranceBps: job.params.toleranceBps,
+      auditBps: job.params.auditBps,
     });
   }
   const plan = plannedReads(state);

@@ -170,6 +170,18 @@ export class MarketProjection {
   }
 
   /**
+   * Segments of audited jobs that reached quorum before block `before` and wait for their audit
+   * draw (`auditSegments`), among those where `provider` holds a replica: its pay waits for it.
+   */
+  verifyingSegments(provider: Address, before: bigint): { jobId: bigint; segment: number }[] {
+    const rows = this.sql(
+      `SELECT DISTINCT g.job_id, g.segment FROM market_segments g JOIN market_slots s ON s.job_id = g.job_id AND s.segment = g.segment
+       WHERE g.status = 'verifying' AND g.reveal_deadline < ? AND lower(s.provider) = lower(?) ORDER BY g.job_id, g.segment`,
+    ).all(before, provider) as Row[];
+    return rows.map((r) => ({ jobId: BigInt(r.job_id as number), segment: Number(r.segment) }));
+  }
+
+  /**
    * How many segments of a job `provider` could still claim according to the projection (the
    * sdk's `isSegmentClaimableBy`: open, not every slot held, none of it `provider`'s, and not one
    * it gave back and is still cooling down on — without `at`, every give-back counts). The

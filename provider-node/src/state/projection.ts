@@ -200,6 +200,8 @@ export function applyEvents(store: StateStore, events: ChainEvent[], me: Address
         break;
       }
       case "TieBreakerOpened":
+      case "AuditOpened": // an audit slot, or the escalation's two, to be claimed
+      case "AuditDisputed":
         effects.reopenedJobs.add(event.args.jobId);
         break;
       case "Credited":

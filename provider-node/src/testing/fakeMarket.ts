@@ -221,6 +221,9 @@ export class FakeMarket {
       abandon: (jobId, slots, reason, detail) => write("abandon", [jobId, slots, reason, detail], () => (self.abandon(account, jobId, slots, reason, detail), {})),
       expire: (jobId, slots) => write("expire", [jobId, slots], () => (self.expire(account, jobId, slots), {})),
       closeSegments: (jobId, segments) => write("closeSegments", [jobId, segments], () => (self.closeSegments(jobId, segments), {})),
+      auditSegments: () => {
+        throw new Error("the fake market does not model audited jobs (auditBps > 0); test them on the real contracts");
+      },
       withdraw: () => write("withdraw", [], () => (self.withdraw(account), {})),
     };
   }

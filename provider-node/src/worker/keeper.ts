@@ -44,6 +44,33 @@ export async function keep(ctx: WorkerContext, now: number): Promise<void> {
   }
 }
 
+/**
+ * Audited jobs: asks for the audit draw of the segments this node holds a replica of once their
+ * quorum block is past (JobMarket.auditSegments). Nobody is paid before it; any caller will do,
+ * so a node whose pay waits on it calls it.
+ */
+export async function drawAudits(ctx: WorkerContext): Promise<void> {
+  const { store, market } = ctx.d;
+  if (store.market.verifyingSegments(ctx.me, BigInt(Number.MAX_SAFE_INTEGER)).length === 0) return; // no RPC call when nothing waits
+  const due = store.market.verifyingSegments(ctx.me, await market.blockNumber());
+  const byJob = new Map<bigint, number[]>();
+  for (const { jobId, segment } of due) byJob.set(jobId, [...(byJob.get(jobId) ?? []), segment]);
+  for (const [jobId, segments] of byJob) {
+    const key = `audit:${jobId}`;
+    if (!ctx.ready(key)) continue;
+    for (const batch of chunks(segments, MAX_BATCH)) {
+      try {
+        await market.auditSegments(jobId, batch);
+        ctx.log.info({ jobId: String(jobId), segments: batch }, "drew the audit of segments that reached quorum");
+        ctx.backoff.succeeded(key);
+      } catch (error) {
+        ctx.failed(key, error, { jobId: String(jobId), segments: batch.length }, "auditSegments");
+      }
+      await ctx.syncQuietly();
+    }
+  }
+}
+
 export async function withdrawEarnings(ctx: WorkerContext): Promise<void> {
   const { market, config, clock } = ctx.d;
   if (clock.now() - ctx.lastWithdrawCheck < Math.max(1_000, market.pollingIntervalMs * 10) || !ctx.ready("withdraw")) return;

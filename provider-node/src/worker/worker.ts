@@ -12,6 +12,7 @@
  *      (one batch per job, up to the free render slots — a slot holds up to
  *      limits.tilesPerRender tiles of a job whose lease leaves room — and free stake) unless paused;
  *   6. keeper: expire other providers' missed leases and reveal windows when the fee beats gas;
+ *      draw the audit of audited segments it holds a replica of once they reached quorum;
  *   7. withdraw earnings above the threshold.
  * Renders run in the background and wake the loop when done; the watcher wakes it on new events;
  * otherwise it ticks once per polling interval. Failures back off per item (exponentially for
@@ -34,7 +35,7 @@ import { fields, RenderAbort, WorkerContext, type WorkerDeps } from "./context.t
 import { claimWork } from "./claim.ts";
 import { giveBack } from "./giveBack.ts";
 import { slotsInUse, startRenders, waitsForRenderSlot } from "./render.ts";
-import { keep, withdrawEarnings } from "./keeper.ts";
+import { drawAudits, keep, withdrawEarnings } from "./keeper.ts";
 import { publishMeasuredRenders } from "./measuredRenders.ts";
 import { publishAccepted } from "./publish.ts";
 import { commitRendered, resolveUnknown, revealCommitted } from "./seal.ts";
@@ -262,6 +263,7 @@ export class Worker {
     startRenders(this.ctx, now);
     if (!this.ctx.stopping.signal.aborted) await claimWork(this.ctx, now);
     await keep(this.ctx, now);
+    await drawAudits(this.ctx);
     await withdrawEarnings(this.ctx);
     await publishMeasuredRenders(this.ctx);
   }

@@ -43,8 +43,8 @@ import { CreditKindNames, JobStatus as JOB_STATUS, JobStatusNames, ReplicaState 
 import type { JobParamsOnChain } from "../market.ts";
 import { linkZero } from "./digestChain.ts";
 import { sortEvents } from "./events.ts";
-import { isSegmentDone } from "./predicates.ts";
-import { jobEscrow, sealOf, unitPrice } from "./price.ts";
+import { isInPlay, isSegmentDone } from "./predicates.ts";
+import { jobEscrow, sealOf, unitPrice, unitsPerSegment } from "./price.ts";
 import { countsAsAbandoned, earnsCredit, reputationScore, type ReputationCounters } from "./reputation.ts";
 import { unpackSlot } from "./slots.ts";
 
@@ -330,7 +330,10 @@ type A = Record<string, unknown>;
 function applyTransaction(state: ProtocolState, txEvents: FoldEvent[], checks: boolean): Set<SegmentRecord> {
   const closedHere = new Set<string>();
   for (const e of txEvents) {
-    if (e.eventName === "SegmentClosed") {
+    // A segment closed here (SegmentClosed), or an audit closed by closeSegments (its accepted
+    // result stands: SegmentAccepted in the same transaction as its auditors' ReplicaExpired),
+    // reopens none of its slots.
+    if (e.eventName === "SegmentClosed" || e.eventName === "SegmentAccepted") {
       const a = e.args as A;
       closedHere.add(`${a.jobId}:${a.segment}`);
     }
@@ -352,7 +355,8 @@ function applyTransaction(state: ProtocolState, txEvents: FoldEvent[], checks: b
   }
   // The contract clears a settled segment's slots in the same transaction once none can still reveal.
   for (const seg of touched) {
-    if (seg.status !== SEGMENT_STATUS.Open && !seg.replicas.some((r) => r.state === REPLICA_STATE.Committed)) seg.cleared = true;
+    const settled = !inPlayOrVerifying(seg.status); // accepted, failed or closed (an audit keeps its replicas)
+    if (settled && !seg.replicas.some((r) => r.state === REPLICA_STATE.Committed)) seg.cleared = true;
   }
   return touched;
 }
@@ -427,7 +431,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       seg.slots = job.params.redundancy;
       job.segmentsTouched++;
     }
-    if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `claimed while ${SegmentStatusNames[seg.status]}`);
+    if (!isInPlay(seg.status)) anomaly(segmentSubject(job, seg), `claimed while ${SegmentStatusNames[seg.status]}`);
     if (k >= seg.slots) anomaly(replicaSubject(job, seg, k), `claimed slot ${k} of a segment with ${seg.slots} slots`);
     const rep = replicaIn(job, seg, k);
     expectState(job, seg, k, rep, [REPLICA_STATE.Empty]);
@@ -521,11 +525,12 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
         maxFeeBps: Number(p.maxFeeBps),
         verification: Number(p.verification ?? Verification.Exact),
         toleranceBps: Number(p.toleranceBps ?? 0),
+        auditBps: Number(p.auditBps ?? 0),
       };
       const feeBps = Number(a.feeBps);
       const escrow = BigInt(a.escrow as bigint);
       const expected = jobEscrow(params, feeBps);
-      if (escrow !== expected) anomaly(`job ${jobId}`, `escrowed ${escrow}, but segments × redundancy × (reward + fee) is ${expected}`);
+      if (escrow !== expected) anomaly(`job ${jobId}`, `escrowed ${escrow}, but segments × units per segment × (reward + fee) is ${expected}`);
       state.jobs.set(jobId, {
         jobId,
         requester: getAddress(a.requester as string),
@@ -556,7 +561,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       job.status = JOB_STATUS.Cancelled;
       job.cancelRefund = BigInt(a.refunded as bigint);
       const untouched = BigInt(job.params.segmentCount - job.segmentsTouched);
-      const expected = untouched * BigInt(job.params.redundancy) * unitPrice(job.params.rewardPerReplica, job.feeBps);
+      const expected = untouched * BigInt(unitsPerSegment(job.params)) * unitPrice(job.params.rewardPerReplica, job.feeBps);
       if (job.cancelRefund !== expected) anomaly(`job ${job.jobId}`, `cancellation refunded ${job.cancelRefund}, but its ${untouched} untouched segments are worth ${expected}`);
       return;
     }
@@ -670,7 +675,12 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `accepted while ${SegmentStatusNames[seg.status]}`);
+      const audited = job.params.auditBps > 0;
+      if (audited ? seg.status === SEGMENT_STATUS.Open || !inPlayOrVerifying(seg.status) : seg.status !== SEGMENT_STATUS.Open) {
+        anomaly(segmentSubject(job, seg), `accepted while ${SegmentStatusNames[seg.status]}`);
+      }
+      // An audit draw that audits nothing clears the quorum block it kept as the reveal deadline.
+      if (seg.status === SEGMENT_STATUS.Verifying) seg.revealDeadline = 0n;
       seg.status = SEGMENT_STATUS.Accepted;
       if (a.replica === undefined) {
         // Earlier contract versions: the completing reveal's digest and CID; agreement = equal digests.
@@ -733,7 +743,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       expectState(job, seg, k, rep, [REPLICA_STATE.Claimed, REPLICA_STATE.Committed]);
       provider(a.provider).derived.expired++;
       const wasCommitted = rep.state === REPLICA_STATE.Committed;
-      if (seg.status === SEGMENT_STATUS.Open && !closedHere.has(`${job.jobId}:${seg.index}`)) {
+      if (isInPlay(seg.status) && !closedHere.has(`${job.jobId}:${seg.index}`)) {
         reopen(seg, k, wasCommitted);
       } else {
         rep.state = REPLICA_STATE.Settled;
@@ -768,6 +778,40 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       rep.verdict = "released";
       return;
     }
+    case "SegmentVerifying": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      if (job.params.auditBps === 0) anomaly(segmentSubject(job, seg), "verifying in a job without audits");
+      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `verifying while ${SegmentStatusNames[seg.status]}`);
+      seg.status = SEGMENT_STATUS.Verifying;
+      seg.revealDeadline = e.blockNumber; // the audit draw's seed block (JobMarket._tally)
+      return;
+    }
+    case "AuditOpened": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const slot = Number(a.slot);
+      if (seg.status !== SEGMENT_STATUS.Verifying) anomaly(segmentSubject(job, seg), `audit opened while ${SegmentStatusNames[seg.status]}`);
+      if (slot !== seg.slots) anomaly(segmentSubject(job, seg), `audit slot ${slot} opened after ${seg.slots} slots`);
+      seg.status = SEGMENT_STATUS.Auditing;
+      seg.slots = slot + 1;
+      seg.revealDeadline = 0n;
+      return;
+    }
+    case "AuditDisputed": {
+      const job = jobOf();
+      if (!job) return;
+      const seg = segmentIn(job);
+      const slots = Number(a.slots);
+      if (seg.status !== SEGMENT_STATUS.Auditing) anomaly(segmentSubject(job, seg), `audit disputed while ${SegmentStatusNames[seg.status]}`);
+      if (slots !== seg.slots + Number(jobMarketConstants.ESCALATION_SLOTS)) anomaly(segmentSubject(job, seg), `audit dispute opened slot count ${slots} after ${seg.slots} slots`);
+      seg.status = SEGMENT_STATUS.Disputed;
+      seg.slots = slots;
+      seg.revealDeadline = 0n;
+      return;
+    }
     case "TieBreakerOpened": {
       const job = jobOf();
       if (!job) return;
@@ -795,7 +839,7 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `failed while ${SegmentStatusNames[seg.status]}`);
+      if (seg.status !== SEGMENT_STATUS.Open && seg.status !== SEGMENT_STATUS.Disputed) anomaly(segmentSubject(job, seg), `failed while ${SegmentStatusNames[seg.status]}`);
       seg.status = SEGMENT_STATUS.Failed;
       return;
     }
@@ -938,6 +982,10 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       state.eventCount--;
       return;
   }
+}
+
+function inPlayOrVerifying(status: number): boolean {
+  return isInPlay(status) || status === SEGMENT_STATUS.Verifying;
 }
 
 function newProvider(address: Address, accepted: number): ProviderRecord {

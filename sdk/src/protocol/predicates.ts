@@ -45,7 +45,7 @@ export function isShutInLastRound(round: number | undefined, replicas: readonly 
  * (a segment stalled: see {@link isStalled}) needs the segment's replicas; without them it is not applied.
  */
 export function isClosable(job: JobLike, seg: SegmentLike, now: bigint): boolean {
-  if (seg.status !== SegmentStatus.Open) return false;
+  if (!isInPlay(seg.status)) return false;
   if (now > job.params.deadline) {
     // An untouched segment of a cancelled job was refunded by `cancelJob`.
     if (seg.slots === 0 && job.status === JobStatus.Cancelled) return false;
@@ -130,7 +130,7 @@ export function isSegmentClaimableBy(
   at?: { now: bigint; leaseDuration: number },
 ): boolean {
   const slots = seg.slots === 0 ? redundancy : seg.slots;
-  if (seg.status !== SegmentStatus.Open || seg.assigned >= slots) return false;
+  if (!isInPlay(seg.status) || seg.assigned >= slots) return false;
   if (isShutInLastRound(seg.round, replicas)) return false;
   const me = provider.toLowerCase();
   return !replicas.some((r) => (r.state !== ReplicaState.Empty && r.provider.toLowerCase() === me) || isCoolingDown(r, provider, at?.now, at?.leaseDuration ?? 0));
@@ -146,7 +146,15 @@ export function isRefundedByCancellation(job: Pick<JobLike, "status">, seg: Pick
 
 /** True once nothing more will happen to the segment: accepted, failed, closed, or refunded by a cancellation while untouched. */
 export function isSegmentDone(job: Pick<JobLike, "status">, seg: Pick<SegmentLike, "status" | "slots">): boolean {
-  return seg.status !== SegmentStatus.Open || isRefundedByCancellation(job, seg);
+  return (!isInPlay(seg.status) && seg.status !== SegmentStatus.Verifying) || isRefundedByCancellation(job, seg);
+}
+
+/**
+ * Whether a segment's slots are still being claimed, committed or revealed (JobMarketBase._inPlay):
+ * Open, or an audit under way (Auditing, Disputed). A Verifying segment waits for `auditSegments`.
+ */
+export function isInPlay(status: number): boolean {
+  return status === SegmentStatus.Open || status === SegmentStatus.Auditing || status === SegmentStatus.Disputed;
 }
 
 /** Give-back reasons that say the job itself cannot be rendered (not the provider's time or resources). */

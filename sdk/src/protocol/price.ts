@@ -11,9 +11,14 @@ export function unitPrice(rewardPerReplica: bigint, feeBps: number): bigint {
   return rewardPerReplica + (rewardPerReplica * BigInt(feeBps)) / BPS;
 }
 
-/** What `createJob` pulls into escrow: segments × redundancy × (reward + fee). */
-export function jobEscrow(params: { segmentCount: number; redundancy: number; rewardPerReplica: bigint }, feeBps: number): bigint {
-  return BigInt(params.segmentCount) * BigInt(params.redundancy) * unitPrice(params.rewardPerReplica, feeBps);
+/** Units escrowed per segment: one per replica, plus the auditor's in an audited job (`auditBps` > 0). */
+export function unitsPerSegment(params: { redundancy: number; auditBps?: number }): number {
+  return params.redundancy + ((params.auditBps ?? 0) > 0 ? 1 : 0);
+}
+
+/** What `createJob` pulls into escrow: segments × units per segment × (reward + fee). */
+export function jobEscrow(params: { segmentCount: number; redundancy: number; rewardPerReplica: bigint; auditBps?: number }, feeBps: number): bigint {
+  return BigInt(params.segmentCount) * BigInt(unitsPerSegment(params)) * unitPrice(params.rewardPerReplica, feeBps);
 }
 
 /** The keeper's share of seized collateral for expiring `slots` replicas (JobMarket.KEEPER_FEE_BPS). */

@@ -30,6 +30,7 @@ export function expectedJobView(job: JobRecord): JobView {
     escrow: job.escrow,
     verification: p.verification,
     toleranceBps: p.toleranceBps,
+    auditBps: p.auditBps,
   };
 }
 

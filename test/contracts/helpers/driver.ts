@@ -61,10 +61,11 @@ export async function deployFixture(): Promise<Deployment> {
   return { token, registry, market, admin, requester, keeper, providers, outsider };
 }
 
-/** A JobMarketExtensionBlueprint, for tests that deploy a JobMarket themselves. */
-export async function extensionBlueprint(): Promise<string> {
-  const blueprint = await (await ethers.getContractFactory("JobMarketExtensionBlueprint")).deploy();
-  return blueprint.getAddress();
+/** The two JobMarketExtensionBlueprint parts, for tests that deploy a JobMarket themselves. */
+export async function extensionBlueprint(): Promise<[string, string]> {
+  const factory = await ethers.getContractFactory("JobMarketExtensionBlueprint");
+  const parts = await Promise.all([0, 1].map(async (part) => (await factory.deploy(part)).getAddress()));
+  return [parts[0]!, parts[1]!];
 }
 
 export type JobParams = Parameters<JobMarket["createJob"]>[0];
@@ -86,6 +87,7 @@ export async function jobParams(overrides: Partial<Record<keyof JobParams, unkno
     maxFeeBps: 1_000,
     verification: 0,
     toleranceBps: 0,
+    auditBps: 0,
     ...overrides,
   } as JobParams;
 }

@@ -19,7 +19,7 @@ abstract contract MarketFixture is TestBase {
     /// and `count` providers at addresses `base + 1 ..`, each funded with `funds` and staking `stake`.
     function _deployMarket(uint160 base, uint160 count, uint256 funds, uint256 stake) internal {
         token = new RenderToken(10_000_000 ether, address(this));
-        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether, address(new JobMarketExtensionBlueprint()));
+        market = new JobMarket(token, 1 hours, address(this), address(0xFEE), 100, 30, 30, 1 ether, [address(new JobMarketExtensionBlueprint(0)), address(new JobMarketExtensionBlueprint(1))]);
         registry = ProviderRegistry(market.registry());
         token.approve(address(market), type(uint256).max);
         for (uint160 i = 1; i <= count; ++i) {
@@ -50,7 +50,8 @@ abstract contract MarketFixture is TestBase {
                 minReputation: 0,
                 maxFeeBps: 100,
                 verification: IJobMarketTypes.Verification.Exact,
-                toleranceBps: 0
+                toleranceBps: 0,
+                auditBps: 0
             })
         );
     }
