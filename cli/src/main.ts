@@ -143,6 +143,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--min-reputation <bp>", `lowest provider score allowed, in basis points (0-10000)${dflt("minReputation")}`)
     .option("--max-fee <bp>", "highest protocol fee the job accepts, in basis points (default: the market's current fee; createJob reverts if the fee is higher by then)")
     .addOption(new Option("--verification <mode>", "verification mode: exact (equal pixel digests) or tolerant (fingerprints within --tolerance) (default tolerant for blender, exact for builtin and povray)").choices(["exact", "tolerant"]))
+    .option("--audit <bp>", "share of accepted segments a drawn auditor re-renders before anyone is paid, in parts of 10,000 (exact jobs at quorum = redundancy <= 2, collateral >= 2 x reward; one more unit per segment is escrowed, refunded when not audited) (default: 0, no audits)")
     .option("--tolerance <bp>", `tolerant jobs: share of compared fingerprint blocks, in parts of 10,000, that may differ between agreeing renders${dflt("tolerance")}`)
     .option("--out <dir>", "folder for the composited frames (default tessellate-job-<id>)")
     .option("--no-wait", "post the job and return; watch and fetch later")

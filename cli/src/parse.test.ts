@@ -52,6 +52,14 @@ describe("job submit arguments", () => {
     assert.match(problemsOf({ ...BASE, verification: "tolerant", tolerance: "a lot" }).join("\n"), /--tolerance: "a lot" is not a whole number/);
   });
 
+  it("--audit sets the job's audit rate (default 0: no audits); the sdk's audit rules name --audit", () => {
+    assert.equal(parseSubmitOptions("s", BASE, NOW).auditBps, 0);
+    assert.equal(parseSubmitOptions("s", { ...BASE, audit: "3333" }, NOW).auditBps, 3333);
+    assert.match(problemsOf({ ...BASE, audit: "10001" }).join("\n"), /--audit: /);
+    assert.match(problemsOf({ ...BASE, audit: "3333", redundancy: "3" }).join("\n"), /--audit: needs a quorum equal to the redundancy/);
+    assert.match(problemsOf({ ...BASE, audit: "3333", verification: "tolerant" }).join("\n"), /--audit: needs exact verification/);
+  });
+
   it("defaults the quorum to a majority and the collateral to twice the reward", () => {
     const o = parseSubmitOptions("s", { size: "16x16", reward: "2", redundancy: "3" }, NOW);
     assert.equal(o.quorum, 2);

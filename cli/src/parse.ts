@@ -24,6 +24,7 @@ const TERMS_FLAGS: Record<keyof JobTerms, string> = {
   minReputation: "--min-reputation",
   verification: "--verification",
   toleranceBps: "--tolerance",
+  auditBps: "--audit",
 };
 
 /** Defaults of `job submit`, in one place. Money (`--reward`) and the image size have none. */
@@ -84,6 +85,8 @@ export interface SubmitOptions {
   verification: VerificationMode;
   /** Tolerant jobs: the share of compared fingerprint blocks (parts of 10,000) that may differ; absent in exact jobs. */
   toleranceBps?: number;
+  /** Share of accepted segments re-rendered by a drawn auditor before payment (parts of 10,000); 0 = none. */
+  auditBps: number;
   /** Folder the composited frames are written to. */
   out: string;
   /** Watch progress and composite when done (false with `--no-wait`). */
@@ -125,6 +128,7 @@ export interface RawSubmitOptions {
   maxFee?: string;
   verification?: string;
   tolerance?: string;
+  audit?: string;
   out?: string;
   wait?: boolean;
   permit?: boolean;
@@ -410,6 +414,7 @@ export function parseSubmitOptions(
   const leaseSeconds = attempt(() => parseDuration("--lease", get("lease", raw.lease), "5m"));
   const revealWindowSeconds = attempt(() => parseDuration("--reveal-window", get("revealWindow", raw.revealWindow), "2m"));
   const deadline = attempt(() => parseDeadline("--deadline", get("deadline", raw.deadline), nowSeconds));
+  const auditBps = raw.audit === undefined ? 0 : attempt(() => parseInteger("--audit", raw.audit!, 0, jobMarketConstants.BPS, 0));
   const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, Number.MAX_SAFE_INTEGER, 0));
   // The market's own minimum lease and reveal window are checked again against the chain when the job is posted.
   for (const p of jobTermsProblems({
@@ -423,6 +428,7 @@ export function parseSubmitOptions(
     minReputation,
     verification,
     toleranceBps,
+    auditBps,
   })) {
     problems.push(new UsageError(TERMS_FLAGS[p.field], p.problem, p.fix));
   }
@@ -469,6 +475,7 @@ export function parseSubmitOptions(
     maxFeeBps,
     verification: verification!,
     ...(toleranceBps === undefined ? {} : { toleranceBps }),
+    auditBps: auditBps ?? 0,
     out: raw.out ?? "",
     wait: raw.wait ?? true,
     permit: raw.permit ?? false,

@@ -54,6 +54,24 @@ describe("jobTermsProblems: what createJob would refuse, before anything is sent
     assert.match(problem!.problem, /only to tolerant verification/);
   });
 
+  it("takes audits only where the contract does: exact, quorum = redundancy <= 2, collateral >= 2 rewards, rate <= 10,000", () => {
+    const audited = { ...good, redundancy: 2, quorum: 2, auditBps: 3333 };
+    assert.deepEqual(fields(audited), []);
+    assert.deepEqual(fields({ ...audited, redundancy: 1, quorum: 1 }), []);
+    assert.deepEqual(fields({ ...audited, auditBps: 10_001 }), ["auditBps"]);
+    assert.deepEqual(fields({ ...audited, redundancy: 3, quorum: 2 }), ["auditBps"]);
+    assert.deepEqual(fields({ ...audited, redundancy: 3, quorum: 3 }), ["auditBps"]);
+    assert.deepEqual(fields({ ...audited, verification: "tolerant", toleranceBps: 2500 }), ["auditBps"]);
+    assert.deepEqual(fields({ ...audited, collateralPerReplica: 19n }), ["auditBps"]);
+    assert.match(jobTermsProblems({ ...audited, collateralPerReplica: 19n })[0]!.fix, /2 × the reward/);
+    assert.deepEqual(fields({ ...good, auditBps: 0 }), [], "0: no audits, any terms");
+  });
+
+  it("an audited job escrows one more unit per segment (the auditor's)", () => {
+    assert.equal(jobCost(3, 2, 100n, 100, 3333).escrow, 3n * 3n * 101n);
+    assert.equal(jobCost(3, 2, 100n, 100).escrow, 3n * 2n * 101n);
+  });
+
   it("checks only the fields given", () => assert.deepEqual(jobTermsProblems({ quorum: 2 }), []));
   it("checks the lease and reveal window against a deployment's own minimums", () => {
     const market = { minLease: 600, minRevealWindow: 900 };

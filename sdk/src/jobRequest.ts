@@ -6,7 +6,7 @@
  * upload gets the CIDs the CLI gets. Browser-safe: the dApp's New job page and the CLI share it.
  */
 import { jobMarketConstants } from "./contracts.generated.ts";
-import { unitPrice } from "./protocol/price.ts";
+import { unitPrice, unitsPerSegment } from "./protocol/price.ts";
 import { DEFAULT_TOLERANCE_BPS } from "./fingerprint.ts";
 import type { EngineName, VerificationMode } from "./manifest.ts";
 
@@ -36,6 +36,8 @@ export interface JobTerms {
   verification: VerificationMode;
   /** Tolerant jobs: the share of compared fingerprint blocks (parts of 10,000) that may differ; absent or 0 in exact jobs. */
   toleranceBps?: number;
+  /** Share of accepted segments a drawn auditor re-renders before anyone is paid (parts of 10,000); absent or 0: no audits. */
+  auditBps?: number;
 }
 
 /** One problem of a job's terms: the field, what is wrong, how to fix it. */
@@ -123,6 +125,17 @@ export function jobTermsProblems(terms: Partial<JobTerms>, minimums: TimingMinim
   if (terms.verification === "exact" && tolerance !== undefined && tolerance !== 0) {
     push("toleranceBps", "applies only to tolerant verification (exact mode compares pixel digests)", "leave the tolerance out, or choose tolerant verification");
   }
+  const audit = terms.auditBps;
+  if (audit !== undefined && audit !== 0) {
+    const multiple = BigInt(c.AUDIT_COLLATERAL_MULTIPLE);
+    if (!isInt(audit) || audit < 0 || audit > c.BPS) push("auditBps", `must be an integer from 0 to ${c.BPS} parts of 10,000, got ${audit}`, "3333 audits one accepted segment in three");
+    else if (terms.verification !== "exact") push("auditBps", "needs exact verification (an auditor's link of the digest chain is compared with the accepted one)", "choose exact verification, or leave audits out");
+    else if (terms.redundancy !== undefined && terms.quorum !== undefined && (terms.redundancy > c.MAX_AUDITED_REDUNDANCY || terms.quorum !== terms.redundancy)) {
+      push("auditBps", `needs a quorum equal to the redundancy, at most ${c.MAX_AUDITED_REDUNDANCY} (the auditor and two escalation auditors need free slots), got ${terms.quorum} of ${terms.redundancy}`, `use redundancy 1 or 2 with the same quorum`);
+    } else if (terms.collateralPerReplica !== undefined && terms.rewardPerReplica !== undefined && terms.collateralPerReplica < terms.rewardPerReplica * multiple) {
+      push("auditBps", `needs collateral of at least ${multiple} × the reward (a losing auditor pays the two escalation auditors)`, `raise the collateral to ${multiple} × the reward or more`);
+    }
+  }
   return problems;
 }
 
@@ -140,8 +153,9 @@ export interface JobCost {
   fees: bigint;
 }
 
-export function jobCost(segments: number, redundancy: number, reward: bigint, feeBps: number): JobCost {
-  const replicas = BigInt(segments) * BigInt(redundancy);
+/** Escrow of `segments` segments at `redundancy`, plus one auditor's unit per segment when audited (`auditBps` > 0). */
+export function jobCost(segments: number, redundancy: number, reward: bigint, feeBps: number, auditBps = 0): JobCost {
+  const replicas = BigInt(segments) * BigInt(unitsPerSegment({ redundancy, auditBps }));
   const unit = unitPrice(reward, feeBps);
   return { segments, replicas, feePerReplica: unit - reward, escrow: replicas * unit, rewards: replicas * reward, fees: replicas * (unit - reward) };
 }

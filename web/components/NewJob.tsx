@@ -224,6 +224,7 @@ export function NewJob() {
         maxFeeBps: feeBps.data ?? 0,
         verification: terms.verification === "tolerant" ? Verification.Tolerant : Verification.Exact,
         toleranceBps: terms.verification === "tolerant" ? terms.toleranceBps! : 0,
+        auditBps: terms.auditBps ?? 0,
       };
       let receipt;
       if (usePermit) {
@@ -404,7 +405,9 @@ export function NewJob() {
             </div>
             {form.verification === "tolerant" ? (
               <Field field="tolerance" label="Tolerance (parts of 10,000 of the compared blocks that may differ)" inputMode="numeric" form={form} set={set} problems={problems} hint="2500 accepts honest renders from different CPUs and refuses cheaper ones (docs/tolerant.md)." />
-            ) : null}
+            ) : (
+              <Field field="audit" label="Audit rate (parts of 10,000 of accepted segments)" inputMode="numeric" form={form} set={set} problems={problems} hint="A drawn auditor re-renders that share of accepted segments before anyone is paid; 3333 audits one in three. Needs quorum = replicas (at most 2) and collateral of at least 2 × the reward. 0: no audits." />
+            )}
             <Field field="redundancy" label="Replicas per segment" form={form} set={set} problems={problems} hint="Each replica is rendered by a different provider." />
             <Field field="quorum" label="Quorum (equal digests to accept)" form={form} set={set} problems={problems} />
             <Field field="reward" label={`Reward per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} />

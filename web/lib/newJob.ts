@@ -46,6 +46,8 @@ export interface NewJobForm {
   verification: VerificationMode;
   /** Tolerant jobs: parts of 10,000 of the compared fingerprint blocks that may differ. */
   tolerance: string;
+  /** Parts of 10,000 of accepted segments a drawn auditor re-renders before payment; 0 = none. */
+  audit: string;
 }
 
 export type FormField = keyof NewJobForm | "scene";
@@ -74,6 +76,7 @@ export const NEW_JOB_DEFAULTS: NewJobForm = {
   minReputation: "0",
   verification: "exact",
   tolerance: String(DEFAULT_TOLERANCE_BPS),
+  audit: "0",
 };
 
 /** Which engine settings the form shows per engine. */
@@ -123,6 +126,7 @@ const TERMS_FIELDS: Record<keyof JobTerms, FormField> = {
   minReputation: "minReputation",
   verification: "verification",
   toleranceBps: "tolerance",
+  auditBps: "audit",
 };
 
 export interface NewJobCheck {
@@ -209,6 +213,7 @@ export function checkNewJob(
     ["leaseSeconds", form.leaseSeconds],
     ["revealWindowSeconds", form.revealWindowSeconds],
     ["minReputation", form.minReputation],
+    ["auditBps", form.audit],
   ] as const;
   for (const [key, text] of ints) {
     const v = integer(text);
@@ -248,7 +253,7 @@ export function checkNewJob(
   );
   if (complete && !Object.values(TERMS_FIELDS).some((f) => problems[f])) check.terms = parsed as JobTerms;
   if (check.segments !== undefined && parsed.redundancy !== undefined && parsed.rewardPerReplica !== undefined && options.feeBps !== undefined && !problems.redundancy && !problems.reward) {
-    check.cost = jobCost(check.segments, parsed.redundancy, parsed.rewardPerReplica, options.feeBps);
+    check.cost = jobCost(check.segments, parsed.redundancy, parsed.rewardPerReplica, options.feeBps, parsed.auditBps ?? 0);
   }
   return check;
 }

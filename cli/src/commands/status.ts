@@ -162,6 +162,7 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
   lines.push(`  deadline         ${formatTimestamp(p.deadline, chainTime)}`);
   lines.push(`  min reputation   ${p.minReputation} bp`);
   lines.push(`  verification     ${describeVerification({ mode: p.verification === Verification.Tolerant ? "tolerant" : "exact", toleranceBps: p.toleranceBps })}`);
+  if (p.auditBps > 0) lines.push(`  audits           ${p.auditBps / 100} % of accepted segments re-rendered by a drawn auditor before payment`);
   lines.push(`  escrow           ${t(view.escrow)} left of ${t(job.escrowCreated)}`);
   if (report.escrowMismatch) lines.push(`  !! the events give an escrow of ${t(report.escrowMismatch.events)} — run \`tessellate audit\``);
   lines.push(`  paid             ${t(money.paid)} rewards, ${t(money.fees)} fees; refunded ${t(money.refunded)}${money.compensation > 0n ? `; compensation ${t(money.compensation)}` : ""}`);

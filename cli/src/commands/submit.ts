@@ -187,8 +187,13 @@ export function formatPlan(args: {
     ...formatSceneDefaults(o.sceneDefaults),
     `plan       ${plural(cost.segments, "segment")} = ${plural(tileCount(m), "tile")} (${m.segmentation.tilesX}×${m.segmentation.tilesY}) × ${plural(frameGroupCount(m), "frame group")} (${plural(frames, "frame")} ${m.frames.start}–${m.frames.end}, ${m.segmentation.framesPerSegment} per segment)`,
     `           ${plural(o.redundancy, "replica")} per segment, quorum ${o.quorum}; lease ${formatDuration(o.leaseSeconds)}, reveal window ${formatDuration(o.revealWindowSeconds)}`,
-    `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`,
+    o.auditBps > 0
+      ? `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × (${plural(o.redundancy, "replica")} + 1 auditor) × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`
+      : `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`,
     `           providers lock ${t(o.collateral)} collateral per replica; unpaid budget is refunded`,
+    ...(o.auditBps > 0
+      ? [`audits     ${o.auditBps / 100} % of accepted segments are re-rendered by a drawn auditor before anyone is paid; an auditor's unit not used is refunded`]
+      : []),
     `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — ` +
       (args.measured
         ? `an ESTIMATE from ${plural(args.measured.renders, `measured ${m.engine.name} render`)} by ${plural(args.measured.providers, "provider")}, not a quote`
@@ -345,7 +350,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
 
   // ------------------------------------------------------------ cost and plan
   const [feeBps, symbol, balance, chainNow] = await Promise.all([market.feeBps(), tokenSymbol(market), market.tokenBalanceOf(me), market.latestTimestamp()]);
-  const cost = jobCost(segments, options.redundancy, options.reward, feeBps);
+  const cost = jobCost(segments, options.redundancy, options.reward, feeBps, options.auditBps);
   // Measured history first: the providers' published render times for this engine.
   const measured = measuredEstimate(manifest, options.redundancy, (await scan()).providers.flatMap((p) => (p.profile ? [p.profile] : [])), options.reward);
   const estimate = measured?.estimate ?? estimateJob({ manifest, benchmarkScore: options.benchmarkScore, redundancy: options.redundancy, rewardPerReplica: options.reward });
@@ -378,6 +383,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
     maxFeeBps: options.maxFeeBps ?? feeBps,
     verification: manifest.verification.mode === "tolerant" ? Verification.Tolerant : Verification.Exact,
     toleranceBps: manifest.verification.mode === "tolerant" ? manifest.verification.toleranceBps! : 0,
+    auditBps: options.auditBps,
   };
 
   // ------------------------------------------------------------ pay and post

@@ -228,6 +228,8 @@ export interface PostJobOptions {
   revealWindow?: number;
   /** Seconds from the chain's clock. */
   deadlineIn?: number;
+  /** Share of accepted segments audited (parts of 10,000); default 0. */
+  auditBps?: number;
 }
 
 export interface PostedJob {
@@ -285,6 +287,7 @@ export async function createJobRaw(
     deadline: (now > wall ? now : wall) + BigInt(args.deadlineIn ?? 3_600),
     minReputation: 0,
     maxFeeBps: 1_000,
+    auditBps: args.auditBps ?? 0,
   });
   const [event] = eventsNamed(created.events, "JobCreated");
   return { jobId: created.jobId, blockNumber: created.receipt.blockNumber, escrow: event.args.escrow };
