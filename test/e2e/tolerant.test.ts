@@ -14,7 +14,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { auditChain, collectingOutput, fetchJob, formatAuditReport, parseSubmitOptions, readSceneDefaults, submitJob, waitForJob } from "@tessellate/cli";
-import { CreditKind, eventsNamed, type MarketClient } from "@tessellate/sdk";
+import { CreditKind, eventsNamed, resultFileName, type MarketClient } from "@tessellate/sdk";
 import type { RunningProvider } from "../../scripts/devnet/network.ts";
 import { apiGet, apiPost, creditedTo, E2ENetwork, eventsSince, ofJob, readLog, REQUESTER, ROOT, slotsBy } from "./helpers/e2e.ts";
 
@@ -160,6 +160,11 @@ describe("tolerant verification with Blender on the local network", { skip: hasB
       await apiPost(honest[0]!, "/resume");
       const outcome = await waitForJob({ jobId: job.jobId, fromBlock: job.blockNumber, pollIntervalMs: 250, timeoutMs: 240_000 }, { market: requester });
       assert.equal(outcome.complete, true, `job ${job.jobId} completed\n${e2e.logTails()}`);
+      // Results are published once accepted (sealed results): let the liar add its swapped image
+      // before it stops, so the compositor refuses it for its pixels, not for being absent.
+      const [revealed] = eventsNamed(ofJob(await eventsSince(requester, job.blockNumber), job.jobId), "ReplicasRevealed").filter((e) => e.args.provider === liar.address);
+      const liarCid = revealed!.args.resultCids[0]!;
+      await e2e.waitFor(`the swapping replica to publish ${liarCid}`, async () => e2e.net.storage.cat(`${liarCid}/${resultFileName(1)}`).then(() => true, () => false), 30_000, 250);
     } finally {
       await liar.stop();
       await apiPost(honest[1]!, "/resume");
