@@ -109,7 +109,7 @@ function Composite({ manifest, job }: { manifest: Manifest; job: JobRecord }) {
   );
 }
 
-export const SEGMENT_STATES = ["open", "claimed", "committed", "revealing", "tie-breaker", "accepted", "failed", "closed"] as const;
+export const SEGMENT_STATES = ["open", "claimed", "committed", "revealing", "tie-breaker", "verifying", "auditing", "accepted", "failed", "closed"] as const;
 export type SegmentState = (typeof SEGMENT_STATES)[number];
 
 /** How a segment shows: its status, else how far its replicas are (an untouched segment of a cancelled job was refunded: closed). */
@@ -117,6 +117,9 @@ function stateOf(seg: SegmentRecord, job: JobRecord): SegmentState {
   if (seg.status === SegmentStatus.Accepted) return "accepted";
   if (seg.status === SegmentStatus.Failed) return "failed";
   if (seg.status === SegmentStatus.Closed || isRefundedByCancellation(job, seg)) return "closed";
+  // Audited jobs: quorum reached, waiting for the audit draw; then an auditor (or the dispute's three) re-rendering.
+  if (seg.status === SegmentStatus.Verifying) return "verifying";
+  if (seg.status === SegmentStatus.Auditing || seg.status === SegmentStatus.Disputed) return "auditing";
   if (seg.tieBreakers > 0) return "tie-breaker";
   if (seg.revealDeadline > 0n) return "revealing";
   if (seg.committed > 0) return "committed";

@@ -70,6 +70,7 @@ export function JobSummary({ id }: { id: string }) {
             value={j ? (j.verification === Verification.Tolerant ? `${VerificationNames[j.verification]}: up to ${formatBps(j.toleranceBps)} of the compared fingerprint blocks may differ` : `${VerificationNames[j.verification] ?? j.verification}: every pixel equal`) : "…"}
             testId="job-verification"
           />
+          <Stat label="Audits" value={j ? (j.auditBps > 0 ? `${formatBps(j.auditBps)} of accepted segments re-rendered by a drawn auditor before payment` : "none") : "…"} testId="job-audits" />
         </dl>
       </section>
       <section className="panel">

@@ -426,6 +426,10 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
 
     // A valid job: 160×120, frames 1–2, 2×2 tiles → 8 segments; 2 replicas, quorum 2.
     await byTestId(page, "field-verification").selectOption("exact");
+    // Exact jobs may be audited: the rate is checked as the contract does (here, out of range), then left at 0.
+    await byTestId(page, "field-audit").fill("10001");
+    await byTestId(page, "problem-audit", "must be an integer from 0 to 10000").waitFor();
+    await byTestId(page, "field-audit").fill("0");
     await fillFields(page, { tilesX: "2", quorum: "2", collateral: "4", frameEnd: "2", leaseSeconds: "240", revealWindowSeconds: "90", deadlineHours: "3" });
     await byTestId(page, "plan-summary", /^8 segments = 4 tiles \(2×2\) × 2 frame groups/).waitFor();
     assert.equal(await byTestId(page, "plan-tile").count(), 4);
@@ -464,6 +468,7 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
     assert.equal(await byTestId(page, "tx-approve-escrow").count(), 0);
     await waitForText(page, "job-segments", "0 of 8 touched");
     await waitForText(page, "job-verification", "Exact: every pixel equal");
+    await waitForText(page, "job-audits", "none");
     await waitForText(page, "job-escrow", formatAmount(escrow, decimals, symbol));
     const manifestCid = (await byTestId(page, "job-manifest-cid").textContent()) ?? "";
     // The live part, from the sdk's event fold: 8 open segments over 2 frame groups, the creation in the timeline.
