@@ -79,21 +79,44 @@ export function waitsForRenderSlot(ctx: WorkerContext, row: ReplicaRow): boolean
 }
 
 /**
- * Tiles of the job one render slot holds: limits.tilesPerRender when the job's engine renders
- * several tiles in one process (and renders honestly: a testing.cheat renders alone) and the lease
- * leaves room for that many one after the other (k × estimated render × safety factor + commit
- * margin ≤ lease: a group takes about the sum of its tiles' render times), else 1. Claims count
- * a held replica of the job as 1/k of a slot (claim.ts).
+ * Tiles of the job one render slot holds, when the job's engine renders several tiles in one
+ * process (and renders honestly: a testing.cheat renders alone), else 1:
+ *   k = clamp(ceil(launch ÷ (LAUNCH_SHARE × tile)), limits.tilesPerRender, limits.maxTilesPerRender)
+ * where launch is what one engine process adds to a slot (Engine.launchSeconds: start-up, scene
+ * load) and tile the node's estimate of one tile (benchmark estimate × measured speed factor) less
+ * that launch: the fewest tiles whose render makes one launch at most LAUNCH_SHARE of the group's
+ * time (a tile estimated at no more than a launch: the cap). Engines without a launch cost take
+ * limits.tilesPerRender. Then bounded by the lease: k × estimated render × safety factor + commit
+ * margin ≤ lease (a group takes about the sum of its tiles' render times). Claims count a held
+ * replica of the job as 1/k of a slot (claim.ts).
+ *
+ * The estimate of a tile is what tiles measured, their launch included (a tile rendered alone
+ * pays a whole launch; in a group of n, 1/n of one), so "less the launch" errs towards more tiles
+ * for cheap ones, where the launch dominates, and hardly moves an expensive tile's figure.
  */
 export function tilesPerSlot(ctx: WorkerContext, jobId: bigint): number {
   const { config, store, engines } = ctx.d;
   const job = store.getJob(jobId);
-  if (config.limits.tilesPerRender <= 1 || !job?.manifest || cheapCheat(config.testing.cheat) !== "" || !engines.get(job.manifest.engine.name)?.renderTiles) return 1;
+  const engine = job?.manifest && engines.get(job.manifest.engine.name);
+  if (!job || !engine?.renderTiles || cheapCheat(config.testing.cheat) !== "") return 1;
   const seconds = ctx.estimateSeconds({ jobId });
   if (seconds === undefined) return 1;
+  const { tilesPerRender, maxTilesPerRender } = config.limits;
+  const most = Math.max(tilesPerRender, maxTilesPerRender);
+  const launch = engine.launchSeconds ?? 0;
+  const own = seconds - launch;
+  const wanted = launch <= 0 ? tilesPerRender : own <= 0 ? most : Math.ceil(launch / (LAUNCH_SHARE * own));
+  const tiles = Math.min(most, Math.max(tilesPerRender, wanted));
   const room = seconds > 0 ? Math.floor((job.params.leaseDuration - config.limits.commitMarginSeconds) / (seconds * config.limits.renderTimeSafetyFactor)) : Infinity;
-  return Math.max(1, Math.min(config.limits.tilesPerRender, room));
+  return Math.max(1, Math.min(tiles, room));
 }
+
+/**
+ * The largest share of a render slot's time one engine launch may take before the slot holds more
+ * tiles of the job (tilesPerSlot): a tenth, so that launches cost at most ~10 % on top of the
+ * render where the cap allows (issue 12's target is 25 % for everything the market adds).
+ */
+export const LAUNCH_SHARE = 0.1;
 
 /** Tiles of a job the free render slots can take on: what they hold of it, less the replicas held (each 1/k of a slot of its own job). */
 export function freeTiles(ctx: WorkerContext, jobId: bigint, held: readonly ReplicaRow[]): number {

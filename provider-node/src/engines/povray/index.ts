@@ -135,6 +135,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
 
   return {
     name: "povray",
+    launchSeconds: POVRAY_LAUNCH_SECONDS,
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {
       const settings = parsePovraySettings(request.settings);
@@ -204,6 +205,14 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
  * one POV-Ray run (the rectangle, cropped per tile); else each tile in its own run.
  */
 export const BOUNDING_AREA_FACTOR = 1.25;
+
+/**
+ * Seconds one POV-Ray run adds to a render slot (Engine.launchSeconds): 0.60–0.68 s of wall time
+ * for a 1-pixel render of a one-sphere scene through this adapter (bubblewrap sandbox included),
+ * measured on the project's 2-core machine (2026-12-04, POV-Ray 3.7), of which ~0.00 CPU-s: its
+ * front end sleeps in 50–100 ms polls. A real scene adds its parse on top (woodbox: 0.2 CPU-s).
+ */
+export const POVRAY_LAUNCH_SECONDS = 0.65;
 
 /** The POV-Ray runs that render `tiles`: each run's region and the indices of the tiles cropped from it. */
 export function povrayTileRuns(tiles: readonly Rect[]): Array<{ rect: Rect; tiles: number[] }> {
