@@ -165,7 +165,9 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
   const recovering = flight.state === "recovering";
   let current: ReplicaRow;
   try {
-    current = recovering ? row : store.transition(row.id, "rendering");
+    // Not flushed to the disk (rederivable): a power cut that rolls it back leaves the replica
+    // claimed, which is what recovery makes of a replica left rendering anyway (Worker.recover).
+    current = recovering ? row : store.transaction(() => store.transition(row.id, "rendering"), { rederivable: true });
   } catch (error) {
     together?.leave();
     log.warn({ err: (error as Error).message }, "replica changed before its render started");
@@ -223,15 +225,19 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
     }
     current = store.getReplica(row.id)!;
     if (current.state !== "rendering") return; // settled on-chain meanwhile (e.g. released)
-    // Digest, fingerprint, salt and result CID are on disk before any commitment is sent.
-    store.transition(row.id, "rendered", { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
-    keepResult = true;
-    metrics.observeRender(rendered.seconds);
-    observeSpeed(ctx, row, rendered.seconds);
-    if (ctx.deferred.hasOverrun(row.jobId)) {
-      ctx.deferred.markProven(row.jobId);
-      if (!ctx.deferred.hasOverrun(row.jobId)) store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
-    } else ctx.deferred.markProven(row.jobId);
+    // Digest, fingerprint, salt and result CID are on disk before any commitment is sent. The
+    // render's measurements (measured renders, speed ratios, overruns) go in the same commit: one
+    // flushed write per tile instead of two or three (profiled: a provider's per-tile CPU).
+    store.transaction(() => {
+      store.transition(row.id, "rendered", { digest, fingerprint: rendered.fingerprint ?? null, salt, resultCid, renderSeconds: rendered.seconds, lastError: null });
+      keepResult = true;
+      metrics.observeRender(rendered.seconds);
+      observeSpeed(ctx, row, rendered.seconds);
+      if (ctx.deferred.hasOverrun(row.jobId)) {
+        ctx.deferred.markProven(row.jobId);
+        if (!ctx.deferred.hasOverrun(row.jobId)) store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
+      } else ctx.deferred.markProven(row.jobId);
+    });
     ctx.backoff.succeeded(`render:${row.id}`);
     log.info(
       {
