@@ -42,7 +42,7 @@ export const DEFAULTS = {
     /**
      * Most tiles of one job a render slot holds when the engine's start-up dominates a tile's
      * estimated render: a slot takes enough tiles that one launch (Engine.launchSeconds) is at
-     * most a tenth of their estimated render, up to this many, never fewer than tilesPerRender
+     * most a twentieth of their estimated render, up to this many, never fewer than tilesPerRender
      * and always within the lease (worker/render.ts tilesPerSlot). Set it to tilesPerRender for
      * a fixed number.
      */

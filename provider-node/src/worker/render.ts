@@ -113,10 +113,14 @@ export function tilesPerSlot(ctx: WorkerContext, jobId: bigint): number {
 
 /**
  * The largest share of a render slot's time one engine launch may take before the slot holds more
- * tiles of the job (tilesPerSlot): a tenth, so that launches cost at most ~10 % on top of the
- * render where the cap allows (issue 12's target is 25 % for everything the market adds).
+ * tiles of the job (tilesPerSlot): a twentieth, so that launches cost ~5 % on top of the render
+ * where the cap allows (issue 12's target is 25 % for everything the market adds). Not a tenth:
+ * measured (bench:overhead, Blender, 16 tiles, a shared 2-core machine), a tile's estimate after
+ * one measured render was ~0.9 s, of which only ~0.4 s beyond the nominal 0.5 s launch (a launch
+ * takes more wall time on a loaded machine), so with a tenth the 16 tiles took two Blender processes,
+ * 1.34–1.36 × the direct render's engine CPU.
  */
-export const LAUNCH_SHARE = 0.1;
+export const LAUNCH_SHARE = 0.05;
 
 /** Tiles of a job the free render slots can take on: what they hold of it, less the replicas held (each 1/k of a slot of its own job). */
 export function freeTiles(ctx: WorkerContext, jobId: bigint, held: readonly ReplicaRow[]): number {

@@ -111,7 +111,7 @@ test("with tilesPerRender 1 a node with one render slot claims and renders tile 
 });
 
 // Tiles per slot from the estimate (render.ts tilesPerSlot): the fewest tiles whose render makes
-// one launch at most LAUNCH_SHARE (a tenth) of the group's, between limits.tilesPerRender and
+// one launch at most LAUNCH_SHARE (a twentieth) of the group's, between limits.tilesPerRender and
 // limits.maxTilesPerRender. The harness's fake tiles (4x4 pixels, 1 sample) are estimated at
 // 16 ÷ (benchmarkScore × 1000) s each.
 
@@ -126,21 +126,21 @@ test("a job of cheap tiles under an engine whose launch dominates is claimed and
   assert.equal(engine.requests.length, 0, "no tile rendered on its own");
 });
 
-test("tiles estimated at 1 s under a 0.4 s launch are held 7 per slot: the fewest whose render makes a launch at most a tenth", async () => {
-  // benchmark score 0.016: 1 s per tile, 0.6 s of it the tile's own: ceil(0.4 / (0.1 × 0.6)) = 7.
+test("tiles estimated at 1 s under a 0.4 s launch are held 14 per slot: the fewest whose render makes a launch at most a twentieth", async () => {
+  // benchmark score 0.016: 1 s per tile, 0.6 s of it the tile's own: ceil(0.4 / (0.05 × 0.6)) = 14.
   await postJob(world, { tiles: 20, redundancy: 1 });
   const engine = createFakeEngine({ tiles: true, launchSeconds: 0.4 });
   engine.close(); // nothing finishes, so no measured render moves the estimate
   await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.016, limits: { maxConcurrentSegments: 1 } } });
   await until(() => engine.tileRequests.length === 1, "the first launch");
-  assert.deepEqual(claimCounts(PROVIDER_A), [7]);
-  assert.equal(engine.tileRequests[0]!.tiles.length, 7);
+  assert.deepEqual(claimCounts(PROVIDER_A), [14]);
+  assert.equal(engine.tileRequests[0]!.tiles.length, 14);
   engine.open();
   await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
 });
 
 test("a job of expensive tiles keeps groups at limits.tilesPerRender: a launch is already a small part of one tile's render", async () => {
-  // benchmark score 0.0016: 10 s per tile against a 0.5 s launch: ceil(0.5 / 0.95) = 1, so the floor of 4
+  // benchmark score 0.0016: 10 s per tile against a 0.5 s launch: ceil(0.5 / (0.05 × 9.5)) = 2, so the floor of 4
   // (the 600 s lease has room for 29).
   await postJob(world, { tiles: 20, redundancy: 1 });
   const engine = createFakeEngine({ tiles: true, launchSeconds: 0.5 });
