@@ -114,11 +114,11 @@ export function tilesPerSlot(ctx: WorkerContext, jobId: bigint): number {
 /**
  * The largest share of a render slot's time one engine launch may take before the slot holds more
  * tiles of the job (tilesPerSlot): a twentieth, so that launches cost ~5 % on top of the render
- * where the cap allows (issue 12's target is 25 % for everything the market adds). Not a tenth:
- * measured (bench:overhead, Blender, 16 tiles, a shared 2-core machine), a tile's estimate after
- * one measured render was ~0.9 s, of which only ~0.4 s beyond the nominal 0.5 s launch (a launch
- * takes more wall time on a loaded machine), so with a tenth the 16 tiles took two Blender processes,
- * 1.34–1.36 × the direct render's engine CPU.
+ * where the cap allows (issue 12's target is 25 % for everything the market adds, the protocol's
+ * steps included). The tile's estimate it is compared with is wall time measured on this machine
+ * (benchmark estimate × speed factor), launch included and inflated by the machine's load: on the
+ * shared 2-core bench machine one Blender warm-up render measured 2.36 s (estimated 5.37 s), so the
+ * next job's first claim took 6 of its 16 tiles (9 in another run), the rest once those rendered.
  */
 export const LAUNCH_SHARE = 0.05;
 
