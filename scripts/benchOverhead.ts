@@ -13,7 +13,8 @@
  *  - marketplace: the whole local network (Hardhat node, Ignition deployment, embedded IPFS) with
  *    ONE provider daemon at r = 1, configured with TESSELLATE_CPU_THREADS = --threads and
  *    TESSELLATE_MAX_CONCURRENT_SEGMENTS = --concurrent (1) and TESSELLATE_TILES_PER_RENDER =
- *    --tiles-per-render (unset: the provider's default, 4), so it renders like the direct pass:
+ *    --tiles-per-render and TESSELLATE_MAX_TILES_PER_RENDER = --max-tiles-per-render (unset: the
+ *    provider's defaults, 4 and 16), so it renders like the direct pass:
  *    one engine run at a time, same thread count, except that the tiles of one job and frame range
  *    a render slot holds share one engine process (the summary counts the provider's engine
  *    calls). The job is posted by `submitJob` from @tessellate/cli
@@ -57,8 +58,9 @@
  *
  * Flags: --engine builtin|povray|blender  --scene camera2|chess2|abyss|biscuit|woodbox (povray)  --frames-per-segment N (1)
  *        --frames A-B (1-4; povray: the .ini's)  --size WxH (160x120; povray: the scene's)  --tiles CxR (1x1; 2x2)  --samples N (768; blender 16)
- *        --threads N (1)  --concurrent N (1: the provider's render slots)  --tiles-per-render N (the provider's default)  --seed N (7)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
- * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961.
+ *        --threads N (1)  --concurrent N (1: the provider's render slots)  --tiles-per-render N  --max-tiles-per-render N (the provider's defaults)  --seed N (7)
+ *        --port-base P (chain P, IPFS API P+1 / gateway P+2, provider API P+3)  --no-idle-pass  --no-warm-up  --keep (keep the temp folder with logs)
+ * Ports: chain 8961, IPFS API 5961 / gateway 5962, provider API 7961 (shifted by TESSELLATE_TEST_PORT_OFFSET), or --port-base.
  * Exit code 0 when the figures were produced (target met or not), non-zero on errors.
  */
 import { execFileSync } from "node:child_process";
@@ -101,7 +103,6 @@ const ROOT = join(import.meta.dirname, "..");
 const SCENE = join(ROOT, "scenes/builtin-sample");
 const TARGET_RATIO = 1.1;
 const MIN_SEGMENT_SECONDS = 5;
-const PORTS = { chainPort: testPort(8961), ipfsApiPort: testPort(5961), ipfsGatewayPort: testPort(5962), providerPort: testPort(7961) };
 
 const { values } = usage(() => parseArgs({
   options: {
@@ -115,6 +116,8 @@ const { values } = usage(() => parseArgs({
     threads: { type: "string", default: "1" },
     concurrent: { type: "string", default: "1" },
     "tiles-per-render": { type: "string" },
+    "max-tiles-per-render": { type: "string" },
+    "port-base": { type: "string" },
     seed: { type: "string", default: "7" },
     "idle-pass": { type: "boolean", default: true },
     "warm-up": { type: "boolean", default: true },
@@ -139,6 +142,22 @@ if (tilesPerRender !== undefined && (!Number.isInteger(tilesPerRender) || tilesP
   console.error("--tiles-per-render must be an integer from 1 to 64");
   process.exit(2);
 }
+/** The provider's limits.maxTilesPerRender (TESSELLATE_MAX_TILES_PER_RENDER) when given; else the provider's own default. */
+const maxTilesPerRender = values["max-tiles-per-render"] === undefined ? undefined : Number(values["max-tiles-per-render"]);
+if (maxTilesPerRender !== undefined && (!Number.isInteger(maxTilesPerRender) || maxTilesPerRender < 1 || maxTilesPerRender > 64)) {
+  console.error("--max-tiles-per-render must be an integer from 1 to 64");
+  process.exit(2);
+}
+/** --port-base P: chain P, IPFS API P+1, gateway P+2, provider API P+3; else the fixed test ports. */
+const portBase = values["port-base"] === undefined ? undefined : Number(values["port-base"]);
+if (portBase !== undefined && (!Number.isInteger(portBase) || portBase < 1024 || portBase > 65_532)) {
+  console.error("--port-base must be a port from 1024 to 65532 (four consecutive ports are used)");
+  process.exit(2);
+}
+const PORTS =
+  portBase === undefined
+    ? { chainPort: testPort(8961), ipfsApiPort: testPort(5961), ipfsGatewayPort: testPort(5962), providerPort: testPort(7961) }
+    : { chainPort: portBase, ipfsApiPort: portBase + 1, ipfsGatewayPort: portBase + 2, providerPort: portBase + 3 };
 
 /**
  * --engine povray: POV-Ray's animation sample camera2 (its .ini: 30 frames, cyclic clock), 2x2
@@ -246,7 +265,7 @@ const limits: RenderLimits = {
   memoryBytes: DEFAULTS.limits.memoryBytes,
   timeoutMs: DEFAULTS.limits.renderTimeoutSeconds * 1000,
 };
-const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, provider render slots ${concurrent} (--concurrent) of up to ${tilesPerRender ?? "the provider's default number of"} tile(s) of a job each (--tiles-per-render)`;
+const settingsLine = `${ENGINE} engine, ${SCENE_DIR}/${SCENE_ENTRY}, ${options.width}x${options.height}, frames ${options.frames.start}-${options.frames.end}, ${options.tilesX}x${options.tilesY} tiles, ${options.framesPerSegment} frame(s) per segment, ${segments.length} segments, settings ${JSON.stringify(options.settings)}; ${threads} thread(s) per render, provider render slots ${concurrent} (--concurrent) of ${tilesPerRender ?? "the provider's default number of"} (--tiles-per-render) to ${maxTilesPerRender ?? "the provider's default most"} (--max-tiles-per-render) tile(s) of a job each`;
 
 await runBench("overhead", { keep: values.keep }, async (run) => {
   run.print(`bench:overhead — ${settingsLine}`);
@@ -265,6 +284,7 @@ await runBench("overhead", { keep: values.keep }, async (run) => {
       TESSELLATE_CPU_THREADS: String(threads),
       TESSELLATE_MAX_CONCURRENT_SEGMENTS: String(concurrent),
       ...(tilesPerRender === undefined ? {} : { TESSELLATE_TILES_PER_RENDER: String(tilesPerRender) }),
+      ...(maxTilesPerRender === undefined ? {} : { TESSELLATE_MAX_TILES_PER_RENDER: String(maxTilesPerRender) }),
       TESSELLATE_MEMORY_BYTES: String(limits.memoryBytes),
       TESSELLATE_RENDER_TIMEOUT_SECONDS: String(DEFAULTS.limits.renderTimeoutSeconds),
     },

@@ -52,7 +52,8 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   { path: "dataDir", env: "TESSELLATE_DATA_DIR", flag: "--data-dir", kind: "string", hint: "give a folder for the node's database, scene cache and results" },
   { path: "engines", env: "TESSELLATE_ENGINES", flag: "--engines", kind: "list", hint: "give a comma-separated list of engine names, e.g. builtin,povray" },
   { path: "limits.maxConcurrentSegments", env: "TESSELLATE_MAX_CONCURRENT_SEGMENTS", flag: "--max-concurrent-segments", kind: "int", hint: "give how many segments may render at once (1..64)" },
-  { path: "limits.tilesPerRender", env: "TESSELLATE_TILES_PER_RENDER", flag: "--tiles-per-render", kind: "int", hint: "give how many tiles of one job and frame range one render slot may hold and render in one engine process (1..64; 1 = a tile per render)" },
+  { path: "limits.tilesPerRender", env: "TESSELLATE_TILES_PER_RENDER", flag: "--tiles-per-render", kind: "int", hint: "give how many tiles of one job and frame range one render slot holds at least, as its lease leaves room, and renders in one engine process (1..64; more, up to limits.maxTilesPerRender, when the engine's start-up dominates a tile's render)" },
+  { path: "limits.maxTilesPerRender", env: "TESSELLATE_MAX_TILES_PER_RENDER", flag: "--max-tiles-per-render", kind: "int", hint: "give the most tiles of one job one render slot may hold when the engine's start-up dominates a tile's estimated render (1..64; at or below limits.tilesPerRender: always that many)" },
   { path: "limits.cpuThreads", env: "TESSELLATE_CPU_THREADS", flag: "--cpu-threads", kind: "int", hint: "give how many threads one render may use (1..1024)" },
   { path: "limits.memoryBytes", env: "TESSELLATE_MEMORY_BYTES", flag: "--memory", kind: "bytes", hint: 'give the memory limit of one engine process, e.g. 4GiB or 4294967296 (at least 64MiB)' },
   { path: "limits.maxSceneBytes", env: "TESSELLATE_MAX_SCENE_BYTES", flag: "--max-scene-bytes", kind: "bytes", hint: "give the largest scene folder to accept, e.g. 1GiB" },
@@ -121,6 +122,7 @@ export const configSchema = z.strictObject({
   limits: z.strictObject({
     maxConcurrentSegments: z.int().min(1).max(64),
     tilesPerRender: z.int().min(1).max(64),
+    maxTilesPerRender: z.int().min(1).max(64),
     cpuThreads: z.int().min(1).max(1024),
     memoryBytes: z.int().min(64 * 1024 * 1024),
     maxSceneBytes: z.int().min(1),

@@ -27,18 +27,26 @@ export const DEFAULTS = {
   limits: {
     /**
      * Render slots: engine runs at the same time, each with cpuThreads threads (also caps how
-     * many replicas are claimed: a slot holds one tile, or up to tilesPerRender tiles of one job).
+     * many replicas are claimed: a slot holds one tile, or tilesPerRender to maxTilesPerRender tiles of one job).
      * Tiles of one job and frame range started together render in one engine process (POV-Ray,
      * Blender) with the threads of the slots they fill (worker/tileGroup.ts).
      */
     maxConcurrentSegments: 1,
     /**
-     * Tiles of one job and frame range one render slot may hold at once and render in one engine
-     * process (POV-Ray, Blender: one start-up and scene load for all of them), as many as the
-     * job's lease leaves room for (they take about the sum of their render times). 1 = a tile per
-     * render.
+     * Tiles of one job and frame range one render slot holds at least (the lease permitting) and
+     * renders in one engine process (POV-Ray, Blender: one start-up and scene load for all of
+     * them), as many as the job's lease leaves room for (they take about the sum of their render
+     * times). 1 = a tile per render, unless the engine's start-up dominates (maxTilesPerRender).
      */
     tilesPerRender: 4,
+    /**
+     * Most tiles of one job a render slot holds when the engine's start-up dominates a tile's
+     * estimated render: a slot takes enough tiles that one launch (Engine.launchSeconds) is at
+     * most a twentieth of their estimated render, up to this many, never fewer than tilesPerRender
+     * and always within the lease (worker/render.ts tilesPerSlot). Set it to tilesPerRender for
+     * a fixed number.
+     */
+    maxTilesPerRender: 16,
     /** Threads one render may use. */
     cpuThreads: Math.max(1, availableParallelism()),
     /** Address-space limit of one engine process. */

@@ -105,6 +105,12 @@ export interface Engine {
   renderTiles?(request: RenderTilesRequest): Promise<void>;
   /** True when `renderTiles` renders each tile's own frame range (tiles of different frames in one process). */
   readonly tilesOfSeveralFrameRanges?: boolean;
+  /**
+   * Seconds one engine process adds to a render slot's time beyond its tiles' own pixels (start-up,
+   * scene load), for engines that start a process per render. The worker holds more tiles of a job
+   * in one process when this dominates a tile's estimated render (worker/render.ts tilesPerSlot).
+   */
+  readonly launchSeconds?: number;
   /** Renders a fixed reference scene and reports a speed score. */
   benchmark(limits: RenderLimits): Promise<BenchmarkResult>;
 }

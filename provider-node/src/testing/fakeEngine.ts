@@ -23,6 +23,8 @@ export interface FakeEngineOptions {
   tiles?: boolean;
   /** With `tiles`: `renderTiles` renders each tile's own frame range (`tilesOfSeveralFrameRanges`, as Blender's). */
   tileFrames?: boolean;
+  /** Engine.launchSeconds: what one launch would add to a render slot (the worker sizes its tile groups by it). */
+  launchSeconds?: number;
 }
 
 export interface FakeEngine extends Engine {
@@ -111,5 +113,9 @@ export function createFakeEngine(options: FakeEngineOptions = {}): FakeEngine {
       }
     };
   }
-  return options.tiles && options.tileFrames ? { ...engine, tilesOfSeveralFrameRanges: true } : engine;
+  return {
+    ...engine,
+    ...(options.tiles && options.tileFrames ? { tilesOfSeveralFrameRanges: true } : {}),
+    ...(options.launchSeconds === undefined ? {} : { launchSeconds: options.launchSeconds }),
+  };
 }

@@ -110,6 +110,76 @@ test("with tilesPerRender 1 a node with one render slot claims and renders tile 
   assert.equal(engine.requests.length, 4);
 });
 
+// Tiles per slot from the estimate (render.ts tilesPerSlot): the fewest tiles whose render makes
+// one launch at most LAUNCH_SHARE (a twentieth) of the group's, between limits.tilesPerRender and
+// limits.maxTilesPerRender. The harness's fake tiles (4x4 pixels, 1 sample) are estimated at
+// 16 ÷ (benchmarkScore × 1000) s each.
+
+test("a job of cheap tiles under an engine whose launch dominates is claimed and rendered in one launch of up to maxTilesPerRender (16) tiles", async () => {
+  // benchmark score 1000: 16 µs per tile, far below a 0.5 s launch: the cap.
+  await postJob(world, { tiles: 20, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true, launchSeconds: 0.5 });
+  await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1 } } });
+  await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A), [16, 4], "the slot takes 16 tiles, then the 4 left");
+  assert.deepEqual(engine.tileRequests.map((r) => r.tiles.length), [16, 4], "two launches for 20 tiles, not five of four");
+  assert.equal(engine.requests.length, 0, "no tile rendered on its own");
+});
+
+test("tiles estimated at 1 s under a 0.4 s launch are held 14 per slot: the fewest whose render makes a launch at most a twentieth", async () => {
+  // benchmark score 0.016: 1 s per tile, 0.6 s of it the tile's own: ceil(0.4 / (0.05 × 0.6)) = 14.
+  await postJob(world, { tiles: 20, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true, launchSeconds: 0.4 });
+  engine.close(); // nothing finishes, so no measured render moves the estimate
+  await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.016, limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [14]);
+  assert.equal(engine.tileRequests[0]!.tiles.length, 14);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
+});
+
+test("a job of expensive tiles keeps groups at limits.tilesPerRender: a launch is already a small part of one tile's render", async () => {
+  // benchmark score 0.0016: 10 s per tile against a 0.5 s launch: ceil(0.5 / (0.05 × 9.5)) = 2, so the floor of 4
+  // (the 600 s lease has room for 29).
+  await postJob(world, { tiles: 20, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true, launchSeconds: 0.5 });
+  engine.close();
+  await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.0016, limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [4], "four tiles claimed, not 16");
+  assert.equal(engine.tileRequests[0]!.tiles.length, 4);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
+});
+
+test("limits.maxTilesPerRender caps the tiles a slot holds of a cheap job", async () => {
+  // 16 µs per tile against a 0.5 s launch would take 16; the cap is 6.
+  await postJob(world, { tiles: 8, redundancy: 1 });
+  const engine = createFakeEngine({ tiles: true, launchSeconds: 0.5 });
+  engine.close();
+  await startNode(world, PROVIDER_A, { engine, config: { limits: { maxConcurrentSegments: 1, maxTilesPerRender: 6 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [6]);
+  assert.equal(engine.tileRequests[0]!.tiles.length, 6);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 8, "every segment accepted");
+});
+
+test("a launch that dominates still holds no more tiles than the lease leaves room for", async () => {
+  // 1 s per tile (score 0.016) under a 2 s launch: the cap (16) is wanted, but a 25 s lease less
+  // the 5 s commit margin holds floor(20 / (1 s × 2)) = 10 renders one after the other.
+  await postJob(world, { tiles: 16, redundancy: 1, lease: 25 });
+  const engine = createFakeEngine({ tiles: true, launchSeconds: 2 });
+  engine.close();
+  await startNode(world, PROVIDER_A, { engine, config: { benchmarkScore: 0.016, limits: { maxConcurrentSegments: 1 } } });
+  await until(() => engine.tileRequests.length === 1, "the first launch");
+  assert.deepEqual(claimCounts(PROVIDER_A), [10]);
+  assert.equal(engine.tileRequests[0]!.tiles.length, 10);
+  engine.open();
+  await until(() => events("SegmentAccepted").length === 16, "every segment accepted");
+});
+
 test("a slot holds only as many tiles as the lease leaves room for, their estimated renders one after the other", async () => {
   // 4x4-pixel tiles at benchmark score 0.001: an estimated 16 s each, × 2 (safety factor) = 32 s;
   // a 80 s lease less the 5 s commit margin has room for two.

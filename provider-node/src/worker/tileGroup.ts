@@ -8,8 +8,9 @@
  * starts together one TileGroup: each member's render hands its render input to the group instead
  * of calling `renderSegment`, and once every member has arrived (or left: its render ended before
  * it, e.g. its replica changed on-chain) the group renders them all with `renderSegmentsTogether`
- * and gives each its own result. A group takes one render slot or more (render.ts: a slot holds up
- * to limits.tilesPerRender tiles of one job, as many as its lease leaves room for) and renders
+ * and gives each its own result. A group takes one render slot or more (render.ts tilesPerSlot: a
+ * slot holds limits.tilesPerRender tiles of one job, more up to limits.maxTilesPerRender when the
+ * engine's launch dominates a tile's estimated render, as many as its lease leaves room for) and renders
  * with those slots' threads, so a node with one render slot still renders the tiles it holds of
  * one job and frame range in one engine process.
  *

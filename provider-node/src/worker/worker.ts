@@ -10,7 +10,8 @@
  *      one job and frame range started together render in one engine process: tileGroup.ts);
  *   5. evaluate new jobs with the filter (manifests fetched in the background) and claim
  *      (one batch per job, up to the free render slots — a slot holds up to
- *      limits.tilesPerRender tiles of a job whose lease leaves room — and free stake) unless paused;
+ *      limits.tilesPerRender tiles of a job, up to limits.maxTilesPerRender where the engine's
+ *      launch dominates a tile's render, as its lease leaves room: render.ts tilesPerSlot — and free stake) unless paused;
  *   6. keeper: expire other providers' missed leases and reveal windows when the fee beats gas;
  *      draw the audit of audited segments it holds a replica of once they reached quorum;
  *   7. withdraw earnings above the threshold.

@@ -78,6 +78,13 @@ const RENDER_SCRIPT = fileURLToPath(new URL("./renderSegment.py", import.meta.ur
 const BENCHMARK_SCRIPT = fileURLToPath(new URL("./benchmarkScene.py", import.meta.url));
 const BENCHMARK = { width: 160, height: 120, samples: 16 };
 const OUTPUT_PREFIX = "render_";
+/**
+ * Seconds one Blender process adds to a render slot (Engine.launchSeconds): 0.48–0.53 s of wall
+ * time, 0.45–0.47 CPU-s (start-up, loading the adapter's test scene, Cycles' scene sync) for a
+ * 1-pixel, 1-sample render through this adapter in its bubblewrap sandbox, measured on the
+ * project's 2-core machine (2026-12-04, Blender 3.4.1).
+ */
+export const BLENDER_LAUNCH_SECONDS = 0.5;
 
 export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine {
   const binary = options.binary ?? "blender";
@@ -195,6 +202,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
   return {
     name: "blender",
     tilesOfSeveralFrameRanges: true,
+    launchSeconds: BLENDER_LAUNCH_SECONDS,
 
     async renderTiles(request: RenderTilesRequest): Promise<void> {
       const settings = parseBlenderSettings(request.settings);

@@ -10,7 +10,9 @@
  *   off every pixel is computed on its own, and tiles compose into exactly the full frame.
  * - Several tiles of one job (`renderTiles`): POV-Ray renders one region per run, so their
  *   bounding rectangle is rendered once and each tile cropped from it when it is at most
- *   BOUNDING_AREA_FACTOR times the tiles' area; else each tile gets its own run.
+ *   BOUNDING_AREA_FACTOR times the tiles' area; else each tile gets its own run. Tiles of
+ *   different frame ranges (`tilesOfSeveralFrameRanges`) share a run over all their frames on the
+ *   same condition in pixels × frames (`povrayFrameRuns`).
  * - POV-Ray reads an end column/row of exactly `1` as the fraction 1.0 (the whole width), so a
  *   one-pixel-wide region at the left or top edge is rendered two pixels wide and cropped.
  * - Cyclic animations (`cyclic`, an .ini's `Cyclic_Animation=on`) pass `+KC`: POV-Ray then
@@ -99,7 +101,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     workDir: string,
     request: Omit<RenderFramesRequest, "outPathOf">,
     settings: PovraySettings,
-    crops: ReadonlyArray<{ rect: Rect; outPathOf(frame: number): string }>,
+    crops: ReadonlyArray<{ rect: Rect; outPathOf(frame: number): string; first?: number; last?: number }>,
   ): Promise<void> {
     const diagnostics = povrayDiagnostics(request.sceneDir);
     const count = request.last - request.first + 1;
@@ -128,13 +130,17 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
         : await findEngineOutputs(workDir, OUTPUT_BASENAME, "povray", request, lastLines, diagnostics);
     for (let frame = request.first; frame <= request.last; frame++) {
       // POV-Ray keeps the full frame size for a partial render: crop the rectangles out of it.
-      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, crops.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })));
+      // A crop with its own frames (a tile of another segment's frame range) takes only those.
+      const own = crops.filter((crop) => (crop.first ?? request.first) <= frame && frame <= (crop.last ?? request.last));
+      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, own.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })));
     }
     request.onProgress?.(1);
   }
 
   return {
     name: "povray",
+    launchSeconds: POVRAY_LAUNCH_SECONDS,
+    tilesOfSeveralFrameRanges: true,
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {
       const settings = parsePovraySettings(request.settings);
@@ -146,16 +152,21 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
      * tile cropped out of it when it is at most BOUNDING_AREA_FACTOR times the tiles' area (a
      * scene parse and start-up saved per tile outweigh the extra pixels); else one run per tile.
      * Without anti-aliasing every pixel is computed on its own, so a tile's pixels are the same
-     * whichever region it was rendered in.
+     * whichever region it was rendered in. Tiles of different frame ranges (each tile's own
+     * `first`–`last`: tilesOfSeveralFrameRanges) render in one run over the frames of all of
+     * them when that box of pixels × frames is at most BOUNDING_AREA_FACTOR times theirs
+     * (povrayFrameRuns); else each frame range as above, one after the other. A frame's pixels
+     * do not depend on the run's frame range either: the clock spans the job's frames (+KFI/+KFF).
      */
     async renderTiles(request: RenderTilesRequest): Promise<void> {
       const settings = parsePovraySettings(request.settings);
       for (const tile of request.tiles) assertRectInside(tile.rect, request.width, request.height);
-      const runs = povrayTileRuns(request.tiles.map((tile) => tile.rect));
+      const tiles = request.tiles.map((tile) => ({ ...tile, first: tile.first ?? request.first, last: tile.last ?? request.last }));
+      const runs = povrayFrameRuns(tiles);
       for (const [k, run] of runs.entries()) {
-        const crops = run.tiles.map((i) => request.tiles[i]!);
+        const crops = run.tiles.map((i) => tiles[i]!);
         const onProgress = request.onProgress && ((fraction: number) => request.onProgress!((k + fraction) / runs.length));
-        await withWorkDir("povray", (workDir) => renderRegionIn(workDir, { ...request, rect: run.rect, onProgress }, settings, crops), options.sandbox?.workRoot);
+        await withWorkDir("povray", (workDir) => renderRegionIn(workDir, { ...request, rect: run.rect, first: run.first, last: run.last, onProgress }, settings, crops), options.sandbox?.workRoot);
       }
       request.onProgress?.(1);
     },
@@ -205,6 +216,14 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
  */
 export const BOUNDING_AREA_FACTOR = 1.25;
 
+/**
+ * Seconds one POV-Ray run adds to a render slot (Engine.launchSeconds): 0.60–0.68 s of wall time
+ * for a 1-pixel render of a one-sphere scene through this adapter (bubblewrap sandbox included),
+ * measured on the project's 2-core machine (2026-12-04, POV-Ray 3.7), of which ~0.00 CPU-s: its
+ * front end sleeps in 50–100 ms polls. A real scene adds its parse on top (woodbox: 0.2 CPU-s).
+ */
+export const POVRAY_LAUNCH_SECONDS = 0.65;
+
 /** The POV-Ray runs that render `tiles`: each run's region and the indices of the tiles cropped from it. */
 export function povrayTileRuns(tiles: readonly Rect[]): Array<{ rect: Rect; tiles: number[] }> {
   const area = (rect: Rect) => rect.width * rect.height;
@@ -212,6 +231,28 @@ export function povrayTileRuns(tiles: readonly Rect[]): Array<{ rect: Rect; tile
   const tilesArea = tiles.reduce((sum, tile) => sum + area(tile), 0);
   if (area(bounds) <= BOUNDING_AREA_FACTOR * tilesArea) return [{ rect: bounds, tiles: tiles.map((_, i) => i) }];
   return tiles.map((rect, i) => ({ rect, tiles: [i] }));
+}
+
+/**
+ * POV-Ray runs for tiles with their own frame ranges: all of them in one run of their bounding
+ * rectangle over all their frames when that is at most BOUNDING_AREA_FACTOR times their own
+ * pixels × frames (a claim of consecutive one-frame segments spans a few frames, mostly whole);
+ * else per frame range (in frame order) by {@link povrayTileRuns}.
+ */
+export function povrayFrameRuns(tiles: ReadonlyArray<{ rect: Rect; first: number; last: number }>): Array<{ rect: Rect; first: number; last: number; tiles: number[] }> {
+  const volume = (rect: Rect, first: number, last: number) => rect.width * rect.height * (last - first + 1);
+  const first = Math.min(...tiles.map((t) => t.first));
+  const last = Math.max(...tiles.map((t) => t.last));
+  const bounds = boundingRect(tiles.map((t) => t.rect));
+  const own = tiles.reduce((sum, t) => sum + volume(t.rect, t.first, t.last), 0);
+  if (volume(bounds, first, last) <= BOUNDING_AREA_FACTOR * own) return [{ rect: bounds, first, last, tiles: tiles.map((_, i) => i) }];
+  const ranges = new Map<string, number[]>();
+  for (const [i, t] of tiles.entries()) ranges.set(`${t.first}-${t.last}`, [...(ranges.get(`${t.first}-${t.last}`) ?? []), i]);
+  const byFrame = [...ranges.values()].sort((a, b) => tiles[a[0]!]!.first - tiles[b[0]!]!.first || tiles[a[0]!]!.last - tiles[b[0]!]!.last);
+  return byFrame.flatMap((members) => {
+    const { first: from, last: to } = tiles[members[0]!]!;
+    return povrayTileRuns(members.map((i) => tiles[i]!.rect)).map((run) => ({ rect: run.rect, first: from, last: to, tiles: run.tiles.map((j) => members[j]!) }));
+  });
 }
 
 /** Debian's POV-Ray reads its system configuration from here (`POVCONFDIR`). */

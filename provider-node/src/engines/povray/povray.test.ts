@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { EngineError } from "../../sandbox/engineError.ts";
@@ -6,7 +7,7 @@ import { cropRgba, type RgbaImage } from "../crop.ts";
 import type { Rect, RenderRequest } from "../engine.ts";
 import { fixturePath, outputDir, pixels, samePixels, testLimits } from "../fixtures/engineTesting.ts";
 import { runSandboxed } from "../../sandbox/sandbox.ts";
-import { createPovrayEngine, parsePovraySettings, povrayArguments, povrayTileRuns, type PovraySettings } from "./index.ts";
+import { createPovrayEngine, parsePovraySettings, povrayArguments, povrayFrameRuns, povrayTileRuns, type PovraySettings } from "./index.ts";
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -199,6 +200,38 @@ describe("povray engine", { skip: info === null && "POV-Ray is not installed: ap
         }
       }
     }
+  });
+
+  test("tiles of consecutive one-frame segments (two frames, one tile of a third) render in one run over their frames, each tile only its own frame, with the pixels of rendering it alone", async () => {
+    let launches = 0;
+    const counting = createPovrayEngine({ runner: (run) => (launches++, runSandboxed(run)) });
+    assert.equal(counting.tilesOfSeveralFrameRanges, true);
+    const left: Rect = { x: 0, y: 0, width: 32, height: 48 };
+    const right: Rect = { x: 32, y: 0, width: 32, height: 48 };
+    // Frames 2 and 3 whole, frame 4 half: 5 tiles' pixels × frames of a 6-tile box (1.2 ≤ 1.25).
+    const tiles = [
+      { rect: left, first: 2, last: 2 },
+      { rect: right, first: 2, last: 2 },
+      { rect: left, first: 3, last: 3 },
+      { rect: right, first: 3, last: 3 },
+      { rect: left, first: 4, last: 4 },
+    ];
+    assert.deepEqual(povrayFrameRuns(tiles), [{ rect: { x: 0, y: 0, width: 64, height: 48 }, first: 2, last: 4, tiles: [0, 1, 2, 3, 4] }]);
+    const frames = { start: 1, end: 4 };
+    const { outPath: _unused, frame: _frame, rect: _rect, ...common } = request({ outPath: "", frames });
+    const outPathOf = (i: number) => (frame: number) => output.path(`ranges-${i}-${frame}.png`);
+    await counting.renderTiles!({ ...common, first: 2, last: 4, tiles: tiles.map((t, i) => ({ ...t, outPathOf: outPathOf(i) })) });
+    assert.equal(launches, 1, "one POV-Ray run for the five tiles of three frames");
+    for (const [i, { rect, first }] of tiles.entries()) {
+      const alone = await pixels(await render(`ranges-alone-${i}`, { rect, frame: first, frames }));
+      assert.ok(samePixels(alone, await pixels(outPathOf(i)(first))), `tile ${i}, frame ${first}`);
+      for (const other of [2, 3, 4].filter((f) => f !== first)) assert.ok(!existsSync(outPathOf(i)(other)), `tile ${i} got no frame ${other}`);
+    }
+    // Tiles of frames far apart: a box over frames 1–4 would be 8/3 of their pixels × frames.
+    assert.deepEqual(povrayFrameRuns([{ rect: left, first: 1, last: 1 }, { rect: right, first: 4, last: 4 }, { rect: right, first: 1, last: 1 }]), [
+      { rect: { x: 0, y: 0, width: 64, height: 48 }, first: 1, last: 1, tiles: [0, 2] },
+      { rect: right, first: 4, last: 4, tiles: [1] },
+    ]);
   });
 
   test("tiles far apart are rendered one run each, not as their bounding rectangle", async () => {
