@@ -36,7 +36,8 @@
  * Options (environment): SIM_PROVIDERS (N, default 10), SIM_SHARES ("0.1,0.2,0.33"),
  * SIM_REDUNDANCIES ("1,2"), SIM_AUDIT_BPS (3333), SIM_COLLATERAL_MULTIPLE (m, 4),
  * SIM_RENDER_COST (C in rewards, 1), SIM_SEGMENTS (per job, 64), SIM_JOBS (per row, 30; the default run takes about 5 minutes on two loaded cores),
- * SIM_SEED (1), SIM_STRICT=1 (exit 1 when a row's measured expected profit is not negative).
+ * SIM_SEED (1), SIM_STRICT=1 (exit 1 when a row's measured expected profit is not negative; a row
+ * with no captured segment has no measurement and counts as not negative: raise SIM_JOBS).
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Hex } from "viem";
@@ -396,7 +397,7 @@ async function main() {
   const notNegative = rows.filter((r) => !(r.profit < 0));
   console.log(
     `\nEvery row's measured expected profit of cheating negative: ${notNegative.length === 0 ? "yes" : "no"}` +
-      (notNegative.length > 0 ? ` (${notNegative.map((r) => `f=${r.share} r=${r.redundancy}: ${sign(r.profit)}`).join("; ")})` : "") +
+      (notNegative.length > 0 ? ` (${notNegative.map((r) => `f=${r.share} r=${r.redundancy}: ${r.captured === 0 ? "no captured segment, raise SIM_JOBS" : sign(r.profit)}`).join("; ")})` : "") +
       ` — ${rows.length} row(s); model negative in ${rows.filter((r) => r.model < 0).length} of them.`,
   );
   console.log(`Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
