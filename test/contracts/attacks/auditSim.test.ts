@@ -4,7 +4,9 @@
  * reveals the same garbage from all of them (and from any audit slot it is drawn to); before
  * audits it was paid for every such segment (sim:collusion: E[cheat profit] = +C per replica).
  * The script throws (exit 1) if the operator's market balance or stake moved other than the
- * contract's events say, or if a segment ends neither accepted nor audited to the end.
+ * contract's events say, or if a segment ends neither accepted nor audited to the end. The
+ * chain's block hashes (hence the draws) change run to run with the block timestamps, so the
+ * sample sizes below make every asserted outcome near-certain rather than seeded.
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
@@ -39,23 +41,25 @@ describe("npm run sim:audits (the script, smallest run)", function () {
     // The attack stopped: a lone trusted provider (r = 1) reveals garbage. With auditBps 10,000
     // every segment is audited, and the operator's one address cannot audit its own segment, so
     // the auditor is honest and the escalation too: paid 0, lost m x reward = 4, per replica −4.
-    const run = simAudits({ SIM_SEGMENTS: "32", SIM_JOBS: "1", SIM_SHARES: "0.1", SIM_REDUNDANCIES: "1", SIM_AUDIT_BPS: "10000", SIM_STRICT: "1" });
+    const run = simAudits({ SIM_SEGMENTS: "64", SIM_JOBS: "2", SIM_SHARES: "0.1", SIM_REDUNDANCIES: "1", SIM_AUDIT_BPS: "10000", SIM_STRICT: "1" });
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(0);
     const [, , , captured, audited, caught, accepted, , profit] = row(run.stdout, "0.1", 1);
     const n = Number(captured!.split("/")[0]);
-    expect(n, "the uniform draw gave the operator's address some of the 32 segments").to.be.greaterThan(0);
+    expect(n, "the uniform draw gave the operator's address some of the 128 segments (0.9^128 that it gets none)").to.be.greaterThan(0);
     expect([Number(audited), Number(caught), Number(accepted)]).to.deep.equal([n, n, 0]);
     expect(profit).to.equal("-4.000");
     expect(run.stdout).to.include("Every row's measured expected profit of cheating negative: yes");
   });
 
   it("SIM_STRICT=1 exits 1 when audits are too rare to make cheating lose (auditBps 1: the garbage is paid)", function () {
-    const run = simAudits({ SIM_SEGMENTS: "16", SIM_JOBS: "1", SIM_SHARES: "0.33", SIM_REDUNDANCIES: "1", SIM_AUDIT_BPS: "1", SIM_STRICT: "1" });
+    const run = simAudits({ SIM_SEGMENTS: "64", SIM_JOBS: "1", SIM_SHARES: "0.33", SIM_REDUNDANCIES: "1", SIM_AUDIT_BPS: "1", SIM_STRICT: "1" });
     expect(run.status, `${run.stdout}\n${run.stderr}`).to.equal(1);
-    const [, , , captured, audited, , accepted, , profit] = row(run.stdout, "0.33", 1);
-    expect(Number(audited)).to.equal(0);
-    expect(accepted).to.equal(captured!.split("/")[0]);
-    expect(profit).to.equal("+1.000");
+    const [, , , captured, audited, caught, accepted, , profit] = row(run.stdout, "0.33", 1);
+    const n = Number(captured!.split("/")[0]);
+    // About 19 captured segments, each audited with probability 1 / 10,000: nearly always none is.
+    expect(Number(audited)).to.be.lessThanOrEqual(1);
+    expect(Number(accepted)).to.equal(n - Number(caught));
+    expect(Number(profit)).to.be.greaterThan(0.5, "the garbage is paid: +1 per replica when nothing is audited");
     expect(run.stdout).to.include("Every row's measured expected profit of cheating negative: no");
   });
 });
