@@ -61,10 +61,10 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { network } from "hardhat";
-import TessellateModule from "../ignition/modules/Tessellate.ts";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
+import { deployMarket, generator, progress, stakedClaimers, table, wilson } from "./sim/harness.ts";
 import { claimRandomness, claimableBy, coverageOdds, emptyClaimState, landingOdds, predictLanding, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
@@ -114,19 +114,9 @@ if (!parsed.success) {
 }
 const config = parsed.data;
 
-const { ethers, ignition, networkHelpers } = await network.create();
+const connection = await network.create();
+const { ethers, networkHelpers } = connection;
 
-/** A small seeded generator (mulberry32): the same SIM_SEED replays the same run. */
-function generator(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = generator(config.seed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const randomWord = (): Hex => `0x${Array.from({ length: 8 }, () => Math.floor(random() * 2 ** 32).toString(16).padStart(8, "0")).join("")}`;
@@ -144,25 +134,9 @@ interface World {
 }
 
 async function deploy(): Promise<World> {
-  const { token, registry, market } = (await ignition.deploy(TessellateModule, {
-    parameters: { Tessellate: { unbondingDelay: 3600n, feeBps: 100n } },
-  })) as unknown as { token: RenderToken; registry: ProviderRegistry; market: JobMarket };
-  const [treasury, requester, operator] = await ethers.getSigners();
-  await token.transfer(requester.address, 10n ** 26n);
-  await token.connect(requester).approve(market.target, ethers.MaxUint256);
-  const claimers: HardhatEthersSigner[] = [];
-  for (let i = 0; i < config.claimers; i++) {
-    const address = ethers.getAddress(ethers.keccak256(ethers.toUtf8Bytes(`tessellate.sim.claimer:${i}`)).slice(0, 42));
-    await networkHelpers.impersonateAccount(address);
-    await networkHelpers.setBalance(address, 10n ** 24n);
-    const signer = await ethers.getSigner(address);
-    await token.connect(treasury).transfer(address, STAKE);
-    await token.connect(signer).approve(registry.target, ethers.MaxUint256);
-    await registry.connect(signer).register(`bafysimclaimer${i}`);
-    await registry.connect(signer).stake(STAKE);
-    claimers.push(signer);
-    progress(`setup: claimer ${i + 1}/${config.claimers} registered and staked`);
-  }
+  const deployed = await deployMarket(connection);
+  const { token, registry, market, requester, operator } = deployed;
+  const claimers = await stakedClaimers(connection, deployed, config.claimers, STAKE);
   const steererCount = Math.max(...config.shares.map(operatorSize));
   await token.transfer(operator.address, BigInt(steererCount) * STAKE);
   const factory = await ethers.getContractFactory("ClaimSteerer", operator);
@@ -180,11 +154,6 @@ async function deploy(): Promise<World> {
 /** How many of the claimer addresses the operator holds at share f (at least r are needed to capture). */
 function operatorSize(share: number): number {
   return Math.max(1, Math.round(share * config.claimers));
-}
-
-function progress(line: string) {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
-  else if (line) process.stderr.write(`${line}\n`);
 }
 
 /** One claimer as the simulation drives it: an account, or a steerer contract the operator drives. */
@@ -556,19 +525,6 @@ function atLeast(q: number, r: number, f: number): number {
   return p;
 }
 
-/**
- * The 95 % Wilson score interval of a proportion of x in n. It treats the segments of a row as
- * independent draws; segments of one job are not quite (they share the claim order), so read it
- * as the noise floor, not an exact bound.
- */
-function wilson(x: number, n: number): [number, number] {
-  const z = 1.96;
-  const p = x / n;
-  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
-
 function binomial(n: number, k: number): number {
   let c = 1;
   for (let i = 1; i <= k; i++) c = (c * (n - i + 1)) / i;
@@ -651,14 +607,6 @@ async function main() {
   if (thin.length > 0) console.log(`Rows where random assignment expects < 5 captured segments (${thin.map((r) => `f=${r.share} r=${r.redundancy}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}) are noisy: raise SIM_JOBS.`);
   console.log(`Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   if (config.strict && misses.length > 0) process.exitCode = 1; // the assignment target only: §4 is not built
-}
-
-function table(header: string[], body: string[][], left: number) {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < left ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(line(header));
-  console.log(widths.map((n) => "-".repeat(n)).join("  "));
-  for (const b of body) console.log(line(b));
 }
 
 /** r > q: the operator decides a segment with q replicas; its garbage wins and the honest rest is slashed. */
