@@ -4,4 +4,4 @@ pragma solidity 0.8.30;
 
 /// @dev keccak256 of JobMarketExtension's creation code (no constructor arguments): the only
 /// extension code JobMarket's constructor deploys (see JobMarketExtensionBlueprint).
-bytes32 constant EXTENSION_CREATION_CODE_HASH = 0xe03050522d58aa28c7aff3a387058c2b0375fb62a74e3e80c258036dca9a7b24;
+bytes32 constant EXTENSION_CREATION_CODE_HASH = 0x713196b014d48c4584ee2768fd52ee54b6d6949c70cc44f4017d4e8d06af4eb1;

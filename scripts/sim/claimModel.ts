@@ -11,8 +11,10 @@
  *    redundancy)`, segment x / redundancy, slot index x % redundancy, accepted iff the segment is
  *    open, the index is below its free slots and the claimer holds none of it and is not refused it;
  *  - the rest of the ticket scans the open segments (bitmap: a segment closes when every slot is
- *    assigned) from the drawn segment + 1 to the end, then from 0 on, at most MAX_CLAIM_SCAN of
- *    them; if every draw was rejected, the whole ticket scans from R % segmentCount;
+ *    assigned) from the start of the drawn segment's cell (`cellStart`: the segments cut into runs
+ *    of `count` rounded up to a multiple of 4, the segments of one header word) to the end, then
+ *    from 0 on, at most MAX_CLAIM_SCAN of them; if every draw was rejected, the whole ticket scans
+ *    from R % segmentCount;
  *  - the scan skips a segment the claimer already holds a replica of, and takes one free slot of
  *    each other, until `count` slots are taken.
  * The landing is known only once block B exists, after the request is final: this is claim
@@ -86,7 +88,7 @@ export function emptyClaimState(segmentCount: number, slots: number): ClaimState
 
 /**
  * The segments a ticket of `count` slots by `claimer` with randomness `randomness` lands on, in
- * the order of its ReplicasClaimed event: the drawn first slot, then the scan from the next segment.
+ * the order of its ReplicasClaimed event: the drawn first slot, then the scan from its cell's start.
  */
 export function predictLanding(state: ClaimState, claimer: Address, randomness: bigint, count: number): number[] {
   const me = claimer.toLowerCase();
@@ -96,7 +98,7 @@ export function predictLanding(state: ClaimState, claimer: Address, randomness: 
     const segment = Number(x / BigInt(state.slots));
     if (Number(x % BigInt(state.slots)) >= free(state, segment) || !takes(state, segment, me)) continue;
     const after = { ...state, holders: state.holders.map((h, s) => (s === segment ? [...h, me] : h)) };
-    return [segment, ...predictScan(after, claimer, segment + 1 < state.segmentCount ? segment + 1 : 0, count - 1)];
+    return [segment, ...predictScan(after, claimer, cellStart(segment, count), count - 1)];
   }
   return predictScan(state, claimer, Number(randomness % BigInt(state.segmentCount)), count);
 }
@@ -158,7 +160,7 @@ export function coverageOdds(state: ClaimState, claimer: Address, count: number)
   for (let s = 0; s < state.segmentCount; s++) {
     if (drawn[s] > 0) {
       const after = { ...state, holders: state.holders.map((h, t) => (t === s ? [...h, me] : h)) };
-      for (const t of [s, ...predictScan(after, claimer, s + 1 < state.segmentCount ? s + 1 : 0, count - 1)]) odds[t] += drawn[s];
+      for (const t of [s, ...predictScan(after, claimer, cellStart(s, count), count - 1)]) odds[t] += drawn[s];
     }
     for (const t of predictScan(state, claimer, s, count)) odds[t] += fallback / state.segmentCount;
   }
@@ -188,6 +190,16 @@ export function recordAbandon(state: ClaimState, claimer: Address, slots: readon
     state.holders[segment] = state.holders[segment].filter((h) => h !== me);
     state.records[segment].push({ replica, address: me });
   }
+}
+
+/**
+ * Where the rest of a ticket of `count` slots drawn on `segment` scans from (`_drawClaims`): the
+ * start of the segment's cell, the job's segments cut into runs of `count` rounded up to whole
+ * header words (four segments each).
+ */
+export function cellStart(segment: number, count: number): number {
+  const cell = (count + 3) & ~3;
+  return segment - (segment % cell);
 }
 
 /** Free slots of a segment (0: closed in the bitmap). */

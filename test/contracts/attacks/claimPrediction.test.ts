@@ -15,7 +15,7 @@
 import { expect } from "chai";
 import type { Address, Hex } from "viem";
 import {
-  claimRandomness, claimableBy, emptyClaimState, predictLanding, predictPrevrandaoStart, predictScan, recordClaim,
+  cellStart, claimRandomness, claimableBy, emptyClaimState, predictLanding, predictPrevrandaoStart, predictScan, recordClaim,
 } from "../../../scripts/sim/claimModel.ts";
 import { unpackSlots } from "../../../sdk/src/protocol/slots.ts";
 import type { ClaimSteerer } from "../../../types/ethers-contracts/index.ts";
@@ -154,6 +154,37 @@ describe("Attack (issue 10.1): claim assignment cannot be predicted or steered b
     expect(claimed).to.have.length(1);
     expect(claimed[0]!.args.provider, "the ticket's provider, not the caller").to.equal(provider.address);
     expect(unpackSlots(claimed[0]!.args.slots as bigint[])).to.have.length(2);
+  });
+});
+
+describe("Claim model (scripts/sim/claimModel.ts): where a multi-slot ticket's further slots land", function () {
+  it("the rest of a ticket scans from the start of the drawn segment's cell (its count rounded up to header words), as the model predicts", async function () {
+    // Why: a ticket's further slots share as few header words (four segments each) as they can, and
+    // so do same-size tickets drawn into one cell (docs/collusion.md, Gas). The first slot is the
+    // uniform draw; the model must name every slot, or the simulation loses the claim state.
+    const d = await networkHelpers.loadFixture(deployFixture);
+    const segmentCount = 64;
+    const jobId = await postJob(d, { segmentCount, redundancy: 2, quorum: 2 });
+    const state = emptyClaimState(segmentCount, 2);
+    const counts = [16, 16, 6, 16, 5, 1, 16];
+    for (const [i, count] of counts.entries()) {
+      const provider = d.providers[i % 2];
+      const requestBlock = BigInt(await ethers.provider.getBlockNumber()) + 1n;
+      const slots = await claim(d, provider, jobId, count);
+      const expected = predictLanding(state, provider.address as Address, claimRandomness(await blockHash(requestBlock), jobId, BigInt(i)), count);
+      expect(slots.map((s) => s.segment), `ticket ${i} (${count} slots)`).to.deep.equal(expected);
+      if (i === 0) {
+        // A fresh job: the first ticket fills exactly the drawn segment's 16-segment cell.
+        const start = cellStart(slots[0].segment, count);
+        expect(start % 16).to.equal(0);
+        expect([...slots.map((s) => s.segment)].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 16 }, (_, k) => start + k));
+      }
+      recordClaim(state, provider.address as Address, slots);
+    }
+    expect(cellStart(37, 16)).to.equal(32);
+    expect(cellStart(37, 6)).to.equal(32);
+    expect(cellStart(37, 5)).to.equal(32);
+    expect(cellStart(37, 1)).to.equal(36);
   });
 });
 
