@@ -558,7 +558,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         for (uint8 k; k < slots; ++k) {
             if ((considered >> k) & 1 != 0) seals[k] = reps[k].seal;
         }
-        if (c.job.verification == Verification.Exact) return AgreementLib.best(AgreementLib.exactMasks(seals, considered));
+        if (c.job.verification == Verification.Exact) return AgreementLib.exactBest(seals, considered);
         return _rules.support(
             c.jobId,
             rv.segment,

@@ -424,7 +424,8 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     ) internal {
         if (rep.state != ReplicaState.Revealed) return; // unrevealed: settles when it reveals or expires
         address provider = _providerAccounts[rep.providerId];
-        IProviderRegistry.ProviderDelta memory d = _outcome(c, provider);
+        uint256 at = _outcomeAt(c, provider);
+        IProviderRegistry.ProviderDelta memory d = c.deltas[at];
         if (agrees) {
             d.unlock += c.job.collateralPerReplica;
             d.accepted += 1;
@@ -445,12 +446,13 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         else rep.state = ReplicaState.Settled;
     }
 
-    /// @dev Zeroes a replica slot (one SSTORE to zero: a storage refund).
+    /// @dev Zeroes a replica slot, its blind round included (one SSTORE to zero: a storage refund).
     function _clear(Replica storage rep) internal {
         rep.seal = bytes20(0);
         rep.providerId = 0;
         rep.leaseEnd = 0;
         rep.state = ReplicaState.Empty;
+        rep.revealRound = 0;
     }
 
     /// @dev One replica's unit leaves escrow: the reward to the provider, the fee to the treasury.
@@ -566,14 +568,24 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
     }
 
     /// @dev The buffered delta of `provider`, flushing the buffer to the registry when it is full.
-    function _outcome(Ctx memory c, address provider) internal returns (IProviderRegistry.ProviderDelta memory d) {
-        for (uint256 i; i < c.deltaCount; ++i) {
-            if (c.deltas[i].provider == provider) return c.deltas[i];
+    function _outcome(Ctx memory c, address provider) internal returns (IProviderRegistry.ProviderDelta memory) {
+        uint256 at = _outcomeAt(c, provider); // first: it may allocate `c.deltas`
+        return c.deltas[at];
+    }
+
+    /// @dev `_outcome`'s index in `c.deltas`, for the settlement path (twice per settled segment):
+    /// a returned struct is a zeroed allocation per call, an index is not.
+    function _outcomeAt(Ctx memory c, address provider) internal returns (uint256 i) {
+        for (; i < c.deltaCount; ++i) {
+            if (c.deltas[i].provider == provider) return i;
         }
-        if (c.deltas.length == 0) c.deltas = new IProviderRegistry.ProviderDelta[](OUTCOME_BUFFER);
-        else if (c.deltaCount == OUTCOME_BUFFER) _flushOutcomes(c);
-        d = c.deltas[c.deltaCount];
-        d.provider = provider;
+        if (c.deltas.length == 0) {
+            c.deltas = new IProviderRegistry.ProviderDelta[](OUTCOME_BUFFER);
+        } else if (i == OUTCOME_BUFFER) {
+            _flushOutcomes(c);
+            i = 0;
+        }
+        c.deltas[i].provider = provider;
         ++c.deltaCount;
     }
 

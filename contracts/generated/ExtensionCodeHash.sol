@@ -4,4 +4,4 @@ pragma solidity 0.8.30;
 
 /// @dev keccak256 of JobMarketExtension's creation code (no constructor arguments): the only
 /// extension code JobMarket's constructor deploys (see JobMarketExtensionBlueprint).
-bytes32 constant EXTENSION_CREATION_CODE_HASH = 0x713196b014d48c4584ee2768fd52ee54b6d6949c70cc44f4017d4e8d06af4eb1;
+bytes32 constant EXTENSION_CREATION_CODE_HASH = 0x833aa6cb36f301095c052c1754fe8e7fc748761a5a7b491d8a12d5536c06fc1b;

@@ -5,20 +5,29 @@ pragma solidity 0.8.30;
 /// @notice Exact agreement is equality of seals; JobMarket counts it in-contract (no call), JobRules
 /// uses the same counting for Tolerant agreement. Bit k of a mask = replica k.
 library AgreementLib {
-    /// @notice Masks of Exact agreement: masks[k] holds every considered replica whose seal equals k's.
-    function exactMasks(bytes20[] memory seals, uint8 considered) internal pure returns (uint8[] memory masks) {
+    /// @notice `best` over Exact agreement (replicas agree iff their seals are equal), counted
+    /// without building the masks: replica k's mask holds every considered replica whose seal
+    /// equals k's, itself included.
+    function exactBest(bytes20[] memory seals, uint8 considered)
+        internal
+        pure
+        returns (uint8 winner, uint8 support, uint8 agreeing)
+    {
         uint256 n = seals.length;
-        masks = new uint8[](n);
-        for (uint256 k; k < n; ++k) {
-            if ((uint256(considered) >> k) & 1 != 0) masks[k] = uint8(uint256(1) << k);
-        }
-        for (uint256 k; k < n; ++k) {
-            if (masks[k] == 0) continue;
-            for (uint256 m = k + 1; m < n; ++m) {
-                if (masks[m] != 0 && seals[k] == seals[m]) {
-                    masks[k] |= uint8(uint256(1) << m);
-                    masks[m] |= uint8(uint256(1) << k);
+        unchecked {
+            // Only the 8 replicas `considered` can name count: no count or mask can overflow.
+            for (uint256 k; k < n; ++k) {
+                if ((uint256(considered) >> k) & 1 == 0) continue;
+                bytes20 seal = seals[k];
+                uint8 mask;
+                uint8 count;
+                for (uint256 m; m < n; ++m) {
+                    if ((uint256(considered) >> m) & 1 != 0 && seals[m] == seal) {
+                        mask |= uint8(1 << m);
+                        ++count;
+                    }
                 }
+                if (count > support) (winner, support, agreeing) = (uint8(k), count, mask);
             }
         }
     }
