@@ -46,7 +46,7 @@ import { network } from "hardhat";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { roundDigest } from "../sdk/src/protocol/digestChain.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { type Market, deployMarket, generator, progress, stakedClaimers, table } from "./sim/harness.ts";
+import { type Market, deployMarket, generator, progress, stakedClaimers, table, configOrExit } from "./sim/harness.ts";
 
 const UNIT = 10n ** 18n;
 const REWARD = UNIT;
@@ -77,12 +77,7 @@ const parsed = Config.safeParse({
   seed: process.env.SIM_SEED,
   strict: process.env.SIM_STRICT,
 });
-if (!parsed.success) {
-  const envName = (key: PropertyKey) => `SIM_${String(key).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-  for (const issue of parsed.error.issues) console.error(`${envName(issue.path[0])}: ${issue.message} (see the usage at the top of scripts/simAudits.ts)`);
-  process.exit(2);
-}
-const config = parsed.data;
+const config = configOrExit(parsed, "scripts/simAudits.ts");
 /** Collateral per replica in token units (m × reward, m may be fractional). */
 const COLLATERAL = (REWARD * BigInt(Math.round(config.collateralMultiple * 1_000))) / 1_000n;
 const tokens = (x: bigint) => Number(x) / Number(UNIT);

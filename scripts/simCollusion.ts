@@ -64,7 +64,7 @@ import { network } from "hardhat";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { deployMarket, generator, progress, stakedClaimers, table, wilson } from "./sim/harness.ts";
+import { deployMarket, generator, progress, stakedClaimers, table, wilson, configOrExit } from "./sim/harness.ts";
 import { claimRandomness, claimableBy, coverageOdds, emptyClaimState, landingOdds, predictLanding, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
@@ -107,12 +107,7 @@ const parsed = Config.safeParse({
   seed: process.env.SIM_SEED,
   strict: process.env.SIM_STRICT,
 });
-if (!parsed.success) {
-  const envName = (key: PropertyKey) => `SIM_${String(key).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-  for (const issue of parsed.error.issues) console.error(`${envName(issue.path[0])}: ${issue.message} (see the usage at the top of scripts/simCollusion.ts)`);
-  process.exit(2);
-}
-const config = parsed.data;
+const config = configOrExit(parsed, "scripts/simCollusion.ts");
 
 const connection = await network.create();
 const { ethers, networkHelpers } = connection;

@@ -87,8 +87,8 @@ async function builtinManifest(sceneCid: string, size: { width: number; height: 
   return { manifest, manifestCid: await storage.addBytes(encodeManifest(manifest)) };
 }
 
-/** Posts a 2-segment job of `manifest` at r = q = 2 (1 token per replica, 2 of collateral). */
-async function postJob(requester: Awaited<ReturnType<typeof client>>, manifest: Manifest, manifestCid: string, mode: Pick<JobParams, "verification" | "toleranceBps"> = {}): Promise<bigint> {
+/** Posts a 2-segment job of `manifest` at r = q = 2 (1 token per replica, 2 of collateral), `mode` over those terms. */
+async function postJob(requester: Awaited<ReturnType<typeof client>>, manifest: Manifest, manifestCid: string, mode: Partial<Pick<JobParams, "verification" | "toleranceBps" | "redundancy" | "quorum" | "auditBps">> = {}): Promise<bigint> {
   const now = await requester.latestTimestamp();
   const { jobId } = await requester.createJob({
     manifestCid,
@@ -212,21 +212,7 @@ test("an audited job (r = 1, every segment audited): each segment's auditor is t
   const sceneCid = await storage.addFolder(join(import.meta.dirname, "../../scenes/builtin-sample"));
   const { manifest, manifestCid } = await builtinManifest(sceneCid, { width: 24, height: 16 }, 11, "exact");
   const before = nodes.map((n) => n.store.earnings().credited.Reward ?? 0n);
-  const now = await requester.latestTimestamp();
-  const { jobId } = await requester.createJob({
-    manifestCid,
-    segmentCount: segmentCount(manifest),
-    redundancy: 1,
-    quorum: 1,
-    rewardPerReplica: 1n * TOKEN,
-    collateralPerReplica: 2n * TOKEN,
-    leaseDuration: 300,
-    revealWindow: 300,
-    deadline: now + 3_600n,
-    minReputation: 0,
-    maxFeeBps: 1_000,
-    auditBps: 10_000,
-  });
+  const jobId = await postJob(requester, manifest, manifestCid, { redundancy: 1, quorum: 1, auditBps: 10_000 });
   // Each node holds two accepted replicas: its originals and its audits of the other node's segments.
   await untilSettled(jobId);
   const events = await requester.events(0n, await requester.blockNumber());

@@ -92,3 +92,14 @@ export function wilson(x: number, n: number): [number, number] {
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
+
+/**
+ * A script's configuration from its SIM_* variables, or exit 2 naming each bad variable
+ * (`shares` reads SIM_SHARES, `claimRate` SIM_CLAIM_RATE) and pointing at the script's usage.
+ */
+export function configOrExit<T>(parsed: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } }, script: string): T {
+  if (parsed.success) return parsed.data;
+  const envName = (key: PropertyKey) => `SIM_${String(key).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  for (const issue of parsed.error.issues) console.error(`${envName(issue.path[0])}: ${issue.message} (see the usage at the top of ${script})`);
+  process.exit(2);
+}

@@ -14,7 +14,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { fetchJob, waitForJob } from "@tessellate/cli";
 import { CreditKind, decodePng, eventsNamed, resultFileName, type MarketClient } from "@tessellate/sdk";
 import type { RunningProvider } from "../../scripts/devnet/network.ts";
-import { apiPost, creditedTo, differingPixels, E2ENetwork, eventsSince, ofJob, postJob, renderReferenceFrames, REQUESTER, slotsBy, TOKEN, uploadSampleScene } from "./helpers/e2e.ts";
+import { creditedTo, differingPixels, E2ENetwork, eventsSince, ofJob, postJob, postJobFirstClaimedBy, renderReferenceFrames, REQUESTER, slotsBy, TOKEN, uploadSampleScene } from "./helpers/e2e.ts";
 
 const e2e = new E2ENetwork("audits", { chain: 8871, ipfsApi: 5971, ipfsGateway: 5972, providerHttp: 7971 });
 const REWARD = TOKEN(1);
@@ -37,18 +37,12 @@ describe("r = 1 plus audits with a cheating provider", { timeout: 200_000 }, () 
   it("every audit catches the cheater: its replicas are slashed, the honest ones paid, the composite true", async () => {
     const net = e2e.net;
     // The honest nodes wait until the cheater holds an original replica, so one is certainly audited.
-    for (const p of honest) await apiPost(p, "/pause");
     const stakeBefore = (await requester.providerOf(cheater.address)).staked;
     const scene = await uploadSampleScene(net);
-    const job = await postJob(net, requester, scene, { redundancy: 1, quorum: 1, reward: REWARD, collateral: COLLATERAL, leaseDuration: 300, revealWindow: 120, auditBps: 10_000 });
-    const { jobId } = job;
-    await e2e.waitFor(
-      `the cheater (provider ${cheater.account}) to claim a replica of job ${jobId}`,
-      async () => slotsBy(await eventsSince(requester, job.blockNumber), "ReplicasClaimed", jobId, cheater.address).length > 0,
-      60_000,
-      100,
+    const job = await postJobFirstClaimedBy(e2e, requester, cheater, honest, () =>
+      postJob(net, requester, scene, { redundancy: 1, quorum: 1, reward: REWARD, collateral: COLLATERAL, leaseDuration: 300, revealWindow: 120, auditBps: 10_000 }),
     );
-    for (const p of honest) await apiPost(p, "/resume");
+    const { jobId } = job;
 
     const outcome = await waitForJob({ jobId, fromBlock: job.blockNumber, pollIntervalMs: 250, timeoutMs: 150_000 }, { market: requester });
     assert.equal(outcome.complete, true, `job ${jobId} completed (open: ${outcome.open.join(", ")}, failed: ${outcome.failed.join(", ")}; stopped: ${outcome.stoppedEarly})\n${e2e.logTails()}`);

@@ -15,13 +15,13 @@ import { CreditKind, decodePng, eventsNamed, resultFileName, type MarketClient }
 import type { RunningProvider } from "../../scripts/devnet/network.ts";
 import {
   addressOf,
-  apiPost,
   creditedTo,
   differingPixels,
   E2ENetwork,
   eventsSince,
   ofJob,
   postJob,
+  postJobFirstClaimedBy,
   readLog,
   renderReferenceFrames,
   REQUESTER,
@@ -51,19 +51,13 @@ describe("a provider that commits wrong digests", { timeout: 170_000 }, () => {
   it("is out-voted by a tie-breaker and slashed; the honest providers are paid and the job completes", async () => {
     const net = e2e.net;
     // The honest nodes wait until the cheater holds a replica, so it certainly takes part.
-    for (const p of honest) await apiPost(p, "/pause");
     const stakes = new Map<string, bigint>();
     for (const p of [...honest, cheater]) stakes.set(p.address, (await requester.providerOf(p.address)).staked);
     const scene = await uploadSampleScene(net);
-    const job = await postJob(net, requester, scene, { redundancy: 2, quorum: 2, reward: REWARD, collateral: COLLATERAL, leaseDuration: 300, revealWindow: 120 });
-    const { jobId } = job;
-    await e2e.waitFor(
-      `the cheater (provider ${cheater.account}) to claim a replica of job ${jobId}`,
-      async () => slotsBy(await eventsSince(requester, job.blockNumber), "ReplicasClaimed", jobId, cheater.address).length > 0,
-      60_000,
-      100,
+    const job = await postJobFirstClaimedBy(e2e, requester, cheater, honest, () =>
+      postJob(net, requester, scene, { redundancy: 2, quorum: 2, reward: REWARD, collateral: COLLATERAL, leaseDuration: 300, revealWindow: 120 }),
     );
-    for (const p of honest) await apiPost(p, "/resume");
+    const { jobId } = job;
 
     const outcome = await waitForJob({ jobId, fromBlock: job.blockNumber, pollIntervalMs: 250, timeoutMs: 120_000 }, { market: requester });
     assert.equal(outcome.complete, true, `job ${jobId} completed (open: ${outcome.open.join(", ")}, failed: ${outcome.failed.join(", ")}; stopped: ${outcome.stoppedEarly})\n${e2e.logTails()}`);

@@ -331,6 +331,29 @@ export function slotsBy(events: ProtocolEvent[], kind: "ReplicasClaimed" | "Repl
     .flatMap((a) => unpackSlots(a.slots));
 }
 
+/**
+ * Posts a job while `others` are paused, waits until `first` claimed a replica of it, then resumes
+ * them: a test of a misbehaving provider makes sure it takes part.
+ */
+export async function postJobFirstClaimedBy(
+  e2e: E2ENetwork,
+  requester: MarketClient,
+  first: RunningProvider,
+  others: RunningProvider[],
+  post: () => Promise<PostedJob>,
+): Promise<PostedJob> {
+  for (const p of others) await apiPost(p, "/pause");
+  const job = await post();
+  await e2e.waitFor(
+    `provider ${first.account} to claim a replica of job ${job.jobId}`,
+    async () => slotsBy(await eventsSince(requester, job.blockNumber), "ReplicasClaimed", job.jobId, first.address).length > 0,
+    60_000,
+    100,
+  );
+  for (const p of others) await apiPost(p, "/resume");
+  return job;
+}
+
 /** Sum of `Credited` amounts of the given kinds to `account` from the job. */
 export function creditedTo(events: ProtocolEvent[], jobId: bigint, account: Address, kinds: number[]): bigint {
   return eventsNamed(events, "Credited")
