@@ -136,15 +136,28 @@ contract JobMarket is JobMarketBase, IJobMarket {
             h = h.withRevealDeadline(0);
             bytes32 seed = blockhash(quorumBlock); // zero once 256 blocks old: then always audited
             if (seed == bytes32(0) || uint256(keccak256(abi.encode(seed, jobId, segment))) % BPS < c.job.auditBps) {
+                bool open = c.job.status == JobStatus.Open;
+                bool inTime = block.timestamp + c.job.leaseDuration <= c.job.deadline;
                 bool claimable;
-                if (c.job.status == JobStatus.Open && block.timestamp + c.job.leaseDuration <= c.job.deadline) {
-                    (h, claimable) = _nextRoundIfRevealed(c, segment, h);
-                }
+                if (open && inTime) (h, claimable) = _nextRoundIfRevealed(c, segment, h);
                 if (claimable) {
                     uint8 slot = h.slots();
                     _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Auditing).withSlots(slot + 1));
                     _setClosed(jobId, segment, false);
                     emit AuditOpened(jobId, segment, slot);
+                    continue;
+                }
+                if (open && !inTime) {
+                    // Drawn for an audit that can no longer run: nobody checked the result, so
+                    // nobody is paid (the replicas draw their audit in the block after the quorum;
+                    // one that waits for the deadline to dodge it gains nothing).
+                    for (uint8 k; k < h.slots(); ++k) {
+                        _release(c, segment, k, _replicas[jobId][segment][k]);
+                        delete _replicas[jobId][segment][k];
+                    }
+                    _refundUnits(c, _unitsPerSegment(c));
+                    _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
+                    emit SegmentClosed(jobId, segment);
                     continue;
                 }
             }

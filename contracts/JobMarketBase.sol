@@ -796,6 +796,12 @@ abstract contract JobMarketBase is IJobMarketTypes, Ownable2Step, ReentrancyGuar
         }
         uint8 slots = h.slots();
         if (!_inPlay(h.status()) || h.assigned() >= slots) return (false, false);
+        // An audited job's original (and tie-breaker) slots leave room before the deadline for the
+        // quorum's reveals, an audit and its dispute: 2 leases + 3 reveal windows after the lease.
+        if (
+            c.job.auditBps != 0 && h.status() == SegmentStatus.Open
+                && scan.leaseEnd + 2 * uint256(c.job.leaseDuration) + 3 * uint256(c.job.revealWindow) > c.job.deadline
+        ) return (false, false);
         uint8 free = type(uint8).max;
         if (h.assigned() == 0 && !h.givenBack()) {
             free = 0;

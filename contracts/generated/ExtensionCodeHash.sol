@@ -4,4 +4,4 @@ pragma solidity 0.8.30;
 
 /// @dev keccak256 of JobMarketExtension's creation code (no constructor arguments): the only
 /// extension code JobMarket's constructor deploys (see JobMarketExtensionBlueprint).
-bytes32 constant EXTENSION_CREATION_CODE_HASH = 0x833aa6cb36f301095c052c1754fe8e7fc748761a5a7b491d8a12d5536c06fc1b;
+bytes32 constant EXTENSION_CREATION_CODE_HASH = 0xafea5f387a4e76f162adf2b5b98c24dbaa094662b5825d846b5fc8f1bc59cf2b;

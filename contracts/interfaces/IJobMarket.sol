@@ -440,8 +440,12 @@ interface IJobMarket is IJobMarketTypes {
     /// if it is not the accepted one, the replicas that agreed on it are slashed, their units
     /// refunded, and the auditors paid from the audit unit and the seized collateral; if it is, the
     /// dissenting auditor pays the two escalation auditors. No two auditors agreeing fails the
-    /// segment. If an audit can open no slot (last blind round, job no longer open, lease past the
-    /// deadline), the segment is accepted as it stands. Anyone may call; the segment's replicas do.
+    /// segment. An audit drawn when its slot's lease would end past the deadline (of an open job)
+    /// closes the segment unpaid: collateral released, every unit refunded (SegmentClosed) — so
+    /// waiting to draw gains nothing; an audited job's original slots stop taking claims 2 leases
+    /// + 3 reveal windows before the deadline, leaving an honest segment room for its audit. If an
+    /// audit can open no slot for another reason (last blind round, job cancelled), the segment is
+    /// accepted as it stands. Anyone may call; the segment's replicas do, the block after the quorum.
     function auditSegments(uint256 jobId, uint32[] calldata segments) external;
     /// @notice Stores commitments for replicas the caller holds, before their leases end.
     function commit(uint256 jobId, CommitInput[] calldata commits) external;

@@ -216,6 +216,10 @@ async function act(d: Deployment, rng: Rng, state: ProtocolState, secrets: Secre
       // An audited job: quorum = redundancy <= 2 (collateral 20 >= two rewards of at most 10).
       params.redundancy = params.quorum = rng.int(1, 2);
       params.auditBps = rng.pick([5_000, 10_000]);
+      // Its original slots take claims until 2 leases + 3 reveal windows after their lease before the deadline.
+      params.leaseDuration = rng.pick([30, 120]);
+      params.revealWindow = 30;
+      params.deadline = Number(now) + 3600;
     }
     const audited = params.auditBps ? `audited ${params.auditBps} bps, ` : "";
     return attempt(`createJob(r=${params.redundancy}, q=${params.quorum}, ${params.verification === Verification.Tolerant ? `tolerant ${params.toleranceBps} bps, ` : audited}segments=${params.segmentCount})`, () => market.connect(d.requester).createJob(params));

@@ -847,7 +847,10 @@ function applyEvent(state: ProtocolState, e: FoldEvent, closedHere: ReadonlySet<
       const job = jobOf();
       if (!job) return;
       const seg = segmentIn(job);
-      if (seg.status !== SEGMENT_STATUS.Open) anomaly(segmentSubject(job, seg), `closed while ${SegmentStatusNames[seg.status]}`);
+      // An audited segment drawn for an audit too late to run is closed unpaid (JobMarket.auditSegments).
+      const auditTooLate = seg.status === SEGMENT_STATUS.Verifying && job.params.auditBps > 0;
+      if (seg.status !== SEGMENT_STATUS.Open && !auditTooLate) anomaly(segmentSubject(job, seg), `closed while ${SegmentStatusNames[seg.status]}`);
+      if (auditTooLate) seg.revealDeadline = 0n;
       if (seg.slots === 0) {
         seg.slots = job.params.redundancy;
         job.segmentsTouched++;

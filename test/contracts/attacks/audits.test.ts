@@ -276,6 +276,44 @@ describe("Audits: the draw, the escrow and the rules", function () {
     await expectFoldAgrees(d, jobId);
   });
 
+  it("attack: replicas that never draw their audit and draw it once no audit can open are not paid (was: accepted as it stood)", async function () {
+    const [c1, c2] = d.providers;
+    const jobId = await postJob(d, { segmentCount: 1, redundancy: 2, quorum: 2, auditBps: ALWAYS });
+    const [s1, s2] = await claimAndCommitEach(d, jobId, [c1!, c2!], [cheater, cheater]);
+    await revealAll(d, c1!, jobId, [s1!], cheater);
+    await revealAll(d, c2!, jobId, [s2!], cheater);
+    // The colluders wait until an audit slot's lease would end past the deadline, then draw.
+    const { deadline, leaseDuration } = await d.market.jobOf(jobId);
+    await networkHelpers.time.increaseTo(deadline - leaseDuration + 1n);
+    const stakes = await Promise.all([c1!, c2!].map(async (p) => (await d.registry.providerOf(p.address)).staked));
+    const tx = await d.market.connect(c1!).auditSegments(jobId, [0]);
+    await expect(tx).to.not.emit(d.market, "SegmentAccepted");
+    await expect(tx).to.emit(d.market, "SegmentClosed").withArgs(jobId, 0);
+    await expect(tx).to.emit(d.market, "Credited").withArgs(d.requester.address, jobId, CreditKind.Refund, 3n * UNIT_PRICE);
+    expect([await d.market.balanceOf(c1!.address), await d.market.balanceOf(c2!.address)]).to.deep.equal([0n, 0n], "nobody is paid for a segment whose audit came too late");
+    for (const [i, p] of [c1!, c2!].entries()) {
+      expect((await d.registry.providerOf(p.address)).staked).to.equal(stakes[i], "released, not slashed (the results were never checked)");
+      expect(await d.registry.freeStake(p.address)).to.equal(stakes[i]);
+    }
+    expect((await d.market.jobOf(jobId)).escrow).to.equal(0n);
+    await expectConservation(d);
+    await expectFoldAgrees(d, jobId);
+  });
+
+  it("an audited job's original slots stop taking claims a lease and three reveal windows plus a lease before the deadline (room for an audit and its dispute); audit slots do not", async function () {
+    const [a, b, auditor] = d.providers;
+    const jobId = await postJob(d, { segmentCount: 2, redundancy: 1, quorum: 1, auditBps: ALWAYS });
+    const { deadline, leaseDuration, revealWindow } = await d.market.jobOf(jobId);
+    const [slot] = await claim(d, a!, jobId, 1);
+    await revealAll(d, a!, jobId, [slot!]);
+    await networkHelpers.time.increaseTo(deadline - 2n * leaseDuration - 3n * revealWindow - leaseDuration + 1n);
+    await d.market.auditSegments(jobId, [slot!.segment]);
+    // The other segment's original slot is past its cutoff; the audit slot is not.
+    expect(await claim(d, b!, jobId, 2)).to.deep.equal([{ segment: slot!.segment, replica: 1 }], "only the audit slot is drawn");
+    expect(await claim(d, auditor!, jobId, 1)).to.deep.equal([], "the original slot no longer takes claims");
+    await expectConservation(d);
+  });
+
   it("refuses audits a job cannot have, and collateral below two rewards", async function () {
     const bad = async (overrides: Record<string, unknown>) => d.market.connect(d.requester).createJob(await jobParams({ segmentCount: 1, ...overrides }));
     await expect(bad({ redundancy: 2, quorum: 2, auditBps: 10_001 })).to.be.revertedWithCustomError(d.market, "JobMarketInvalidAudit");
