@@ -46,7 +46,7 @@ import { network } from "hardhat";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { roundDigest } from "../sdk/src/protocol/digestChain.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { type Market, deployMarket, generator, progress, stakedClaimers, table, configOrExit } from "./sim/harness.ts";
+import { type Market, deployMarket, generator, progress, stakedClaimers, table, configOrExit, postSimJob } from "./sim/harness.ts";
 
 const UNIT = 10n ** 18n;
 const REWARD = UNIT;
@@ -118,23 +118,7 @@ async function runJob(m: Market, claimers: HardhatEthersSigner[], k: number, red
   const S = config.segments;
   const startBlock = await ethers.provider.getBlockNumber();
   const now = await networkHelpers.time.latest();
-  await (await market.connect(m.requester).createJob({
-    manifestCid: "bafysimaudits",
-    segmentCount: S,
-    redundancy,
-    quorum: redundancy,
-    rewardPerReplica: REWARD,
-    collateralPerReplica: COLLATERAL,
-    leaseDuration: 3 * 86_400,
-    revealWindow: 86_400,
-    deadline: now + 30 * 86_400,
-    minReputation: 0,
-    maxFeeBps: 100,
-    verification: 0,
-    toleranceBps: 0,
-    auditBps: config.auditBps,
-  })).wait();
-  const jobId = await market.jobCount();
+  const jobId = await postSimJob(m, now, { manifestCid: "bafysimaudits", segmentCount: S, redundancy, quorum: redundancy, reward: REWARD, collateral: COLLATERAL, auditBps: config.auditBps });
   const addressOf = (s: HardhatEthersSigner) => s.address.toLowerCase();
   const isOperator = new Set(claimers.slice(0, k).map(addressOf));
   const byAddress = new Map(claimers.map((c) => [addressOf(c), c]));

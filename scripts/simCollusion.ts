@@ -64,7 +64,7 @@ import { network } from "hardhat";
 import { commitmentOf } from "../sdk/src/commitment.ts";
 import { AbandonReason, jobMarketConstants } from "../sdk/src/contracts.generated.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
-import { deployMarket, generator, progress, stakedClaimers, table, wilson, configOrExit } from "./sim/harness.ts";
+import { deployMarket, generator, progress, stakedClaimers, table, wilson, configOrExit, postSimJob } from "./sim/harness.ts";
 import { claimRandomness, claimableBy, coverageOdds, emptyClaimState, landingOdds, predictLanding, recordAbandon, recordClaim } from "./sim/claimModel.ts";
 import type { ClaimSteerer, JobMarket, ProviderRegistry, RenderToken } from "../types/ethers-contracts/index.ts";
 
@@ -192,23 +192,7 @@ async function runJob(w: World, strategy: Strategy, share: number, redundancy: n
   const operatorShare = k / config.claimers;
   const segmentCount = config.segments;
   const now = await networkHelpers.time.latest();
-  await (await w.market.connect(w.requester).createJob({
-    manifestCid: "bafysimcollusion",
-    segmentCount,
-    redundancy,
-    quorum: QUORUM,
-    rewardPerReplica: REWARD,
-    collateralPerReplica: COLLATERAL,
-    leaseDuration: 3 * 86_400,
-    revealWindow: 86_400,
-    deadline: now + 30 * 86_400,
-    minReputation: 0,
-    maxFeeBps: 100,
-    verification: 0,
-    toleranceBps: 0,
-    auditBps: 0,
-  })).wait();
-  const jobId = await w.market.jobCount();
+  const jobId = await postSimJob(w, now, { manifestCid: "bafysimcollusion", segmentCount, redundancy, quorum: QUORUM, reward: REWARD, collateral: COLLATERAL });
   const ops: Claimer[] = Array.from({ length: k }, (_, i) =>
     strategy === "claim-or-revert"
       ? { address: w.steerers[i].target as Address, isOperator: true, steerer: w.steerers[i], signer: w.operator }

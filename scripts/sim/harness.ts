@@ -103,3 +103,32 @@ export function configOrExit<T>(parsed: { success: true; data: T } | { success: 
   for (const issue of parsed.error.issues) console.error(`${envName(issue.path[0])}: ${issue.message} (see the usage at the top of ${script})`);
   process.exit(2);
 }
+
+/**
+ * Posts an Exact job for a simulation: `segmentCount` segments at `redundancy` / `quorum`, leases
+ * of 3 days and reveal windows of a day (time never runs out inside a run), a 30-day deadline.
+ * Returns its id.
+ */
+export async function postSimJob(
+  m: Pick<Market, "market" | "requester">,
+  now: number,
+  terms: { manifestCid: string; segmentCount: number; redundancy: number; quorum: number; reward: bigint; collateral: bigint; auditBps?: number },
+): Promise<bigint> {
+  await (await m.market.connect(m.requester).createJob({
+    manifestCid: terms.manifestCid,
+    segmentCount: terms.segmentCount,
+    redundancy: terms.redundancy,
+    quorum: terms.quorum,
+    rewardPerReplica: terms.reward,
+    collateralPerReplica: terms.collateral,
+    leaseDuration: 3 * 86_400,
+    revealWindow: 86_400,
+    deadline: now + 30 * 86_400,
+    minReputation: 0,
+    maxFeeBps: 100,
+    verification: 0,
+    toleranceBps: 0,
+    auditBps: terms.auditBps ?? 0,
+  })).wait();
+  return m.market.jobCount();
+}
