@@ -151,10 +151,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
                     // Drawn for an audit that can no longer run: nobody checked the result, so
                     // nobody is paid (the replicas draw their audit in the block after the quorum;
                     // one that waits for the deadline to dodge it gains nothing).
-                    for (uint8 k; k < h.slots(); ++k) {
-                        _release(c, segment, k, _replicas[jobId][segment][k]);
-                        delete _replicas[jobId][segment][k];
-                    }
+                    _releaseAll(c, segment, h.slots());
                     _refundUnits(c, _unitsPerSegment(c));
                     _storeHeader(jobId, segment, h.withStatus(SegmentStatus.Closed));
                     emit SegmentClosed(jobId, segment);
@@ -503,7 +500,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
             return h.withStatus(SegmentStatus.Accepted).withWinner(winner);
         }
         if (unrevealed != 0) return h; // waiting for the other reveals
-        return _escalateOrFail(c, reps, rv.segment, h);
+        return _escalateOrFail(c, rv.segment, h);
     }
 
     /// @dev A reveal into an audited segment (Auditing or Disputed), once every slot revealed. The
@@ -541,10 +538,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
         bytes20 majority = a0 == a1 || a0 == a2 ? a0 : a1 == a2 ? a1 : bytes20(0);
         uint8 winner = h.winner();
         if (majority == bytes20(0)) {
-            for (uint8 k; k < slots; ++k) {
-                _release(c, rv.segment, k, reps[k]);
-                delete reps[k];
-            }
+            _releaseAll(c, rv.segment, slots);
             _refundUnits(c, 1); // the audit unit; the originals' stay forfeited (their results are public)
             emit SegmentFailed(c.jobId, rv.segment);
             return h.withStatus(SegmentStatus.Failed);
@@ -587,10 +581,7 @@ contract JobMarket is JobMarketBase, IJobMarket {
 
     /// @dev Every slot revealed and no digest reached the quorum: open a tie-breaker slot while
     /// the job can still take claims, otherwise fail the segment (collateral back, budget forfeited).
-    function _escalateOrFail(Ctx memory c, mapping(uint8 => Replica) storage reps, uint32 segment, SegmentHeader h)
-        private
-        returns (SegmentHeader)
-    {
+    function _escalateOrFail(Ctx memory c, uint32 segment, SegmentHeader h) private returns (SegmentHeader) {
         uint8 slots = h.slots();
         bool canEscalate = h.tieBreakers() < MAX_TIE_BREAKERS && c.job.status == JobStatus.Open
             && block.timestamp + c.job.leaseDuration <= c.job.deadline;
@@ -602,15 +593,22 @@ contract JobMarket is JobMarketBase, IJobMarket {
             emit TieBreakerOpened(c.jobId, segment, slots + 1);
             return h.withTieBreakers(h.tieBreakers() + 1).withSlots(slots + 1).withRevealDeadline(0);
         }
-        for (uint8 k; k < slots; ++k) {
-            _release(c, segment, k, reps[k]);
-            delete reps[k];
-        }
+        _releaseAll(c, segment, slots);
         // Every slot revealed (the results are public) and they disagree: nobody may recover the
         // budget, or a requester disputing with its own replica would keep honest results for free.
         // It is forfeited: it stays in the job's escrow for good.
         emit SegmentFailed(c.jobId, segment);
         return h.withStatus(SegmentStatus.Failed);
+    }
+
+    /// @dev Returns every held replica's collateral without a verdict and clears the segment's slots
+    /// (a segment that fails, or is closed unpaid).
+    function _releaseAll(Ctx memory c, uint32 segment, uint8 slots) private {
+        mapping(uint8 => Replica) storage reps = _replicas[c.jobId][segment];
+        for (uint8 k; k < slots; ++k) {
+            _release(c, segment, k, reps[k]);
+            delete reps[k];
+        }
     }
 
     /// @dev A replica revealing after its segment was accepted is paid or slashed on its own.
