@@ -34,7 +34,7 @@
  *
  * Usage: npm run sim:audits
  * Options (environment): SIM_PROVIDERS (N, default 10), SIM_SHARES ("0.1,0.2,0.33"),
- * SIM_REDUNDANCIES ("1,2"), SIM_AUDIT_BPS (3333), SIM_COLLATERAL_MULTIPLE (m, 4),
+ * SIM_REDUNDANCIES ("1,2"), SIM_AUDIT_BPS (the tools' default, 4000), SIM_COLLATERAL_MULTIPLE (m, the tools' default for audited jobs, 4),
  * SIM_RENDER_COST (C in rewards, 1), SIM_SEGMENTS (per job, 64), SIM_JOBS (per row, 30; the default run takes about 5 minutes on two loaded cores),
  * SIM_SEED (1), SIM_STRICT=1 (exit 1 when a row's measured expected profit is not negative; a row
  * with no captured segment has no measurement and counts as not negative: raise SIM_JOBS).
@@ -44,6 +44,7 @@ import type { Hex } from "viem";
 import { z } from "zod";
 import { network } from "hardhat";
 import { commitmentOf } from "../sdk/src/commitment.ts";
+import { DEFAULT_AUDIT_BPS, DEFAULT_AUDITED_COLLATERAL_MULTIPLE } from "../sdk/src/jobRequest.ts";
 import { roundDigest } from "../sdk/src/protocol/digestChain.ts";
 import { type SlotRef, unpackSlots } from "../sdk/src/protocol/slots.ts";
 import { type Market, deployMarket, generator, progress, stakedClaimers, table, configOrExit, postSimJob } from "./sim/harness.ts";
@@ -57,8 +58,8 @@ const Config = z.object({
   providers: z.coerce.number().int().min(4).max(200).default(10),
   shares: numbers.pipe(z.array(z.number().gt(0).lt(1)).min(1)).default([0.1, 0.2, 0.33]),
   redundancies: numbers.pipe(z.array(z.number().int().min(1).max(2)).min(1)).default([1, 2]),
-  auditBps: z.coerce.number().int().min(1).max(10_000).default(3_333),
-  collateralMultiple: z.coerce.number().min(2).default(4),
+  auditBps: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_AUDIT_BPS),
+  collateralMultiple: z.coerce.number().min(2).default(DEFAULT_AUDITED_COLLATERAL_MULTIPLE),
   renderCost: z.coerce.number().min(0).max(1).default(1),
   segments: z.coerce.number().int().min(1).max(256).default(64),
   jobs: z.coerce.number().int().min(1).default(30),

@@ -171,6 +171,7 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.match(submitted.stdout, /cost {7}escrow 6.06 RNDR-T = 4 segments × 1 replica × /);
     assert.match(submitted.stdout, /posted {5}job 1 /);
     assert.doesNotMatch(submitted.stdout, /WARNING/, "the registered provider offers builtin at the default version in exact mode");
+    assert.match(submitted.stdout, /audits {5}off: 1 registered provider can take this job; an audit and its escalation need 4 \(1 replica \+ 3 auditors\) \(--audit <bp> audits anyway\)/);
     assert.match(submitted.stdout, /an ESTIMATE at benchmark score 1000, not a quote\n +no registered provider has published measured builtin render times yet/);
     assert.match(submitted.stdout, /2 of 2 frames written to/);
     assert.match(submitted.stdout, /output {5}bafy\w+ recorded on-chain/);
@@ -361,6 +362,36 @@ describe("the tessellate binary", { timeout: 120_000 }, () => {
     assert.equal(line[1], formatSeconds(expected));
     assert.match(posted.stdout, /on those past renders this estimate was off by ×1\.1 \(median\), ×1\.1 \(90 %\); the benchmark alone by ×8\.0, ×8\.8/);
     await tessellate(["job", "cancel", String(jobId)]);
+  });
+
+  // Issue 10 property 4's defaults: an exact job is audited at 40 % with collateral 4 × the reward
+  // wherever enough providers can take it for a dispute to finish (last: it registers providers).
+  it("job submit audits an exact job by default once redundancy + 3 registered providers can take it, collateral 4 × the reward", async () => {
+    const deployer = await createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses, account: devnetAccount(0) }));
+    const found = Object.fromEntries((await createEngineRegistry().detectAll()).map((info) => [info.name, info.version]));
+    for (const i of [3, 4, 5, 6]) {
+      const extra = await createMarketClient(await connectChain({ rpcUrl: chain.rpcUrl, addresses, account: devnetAccount(i) }));
+      await deployer.transferToken(extra.account!, parseEther("60"));
+      await extra.approve(addresses.registry, parseEther("50"));
+      await extra.register(await publishTestProfile(storage, extra.account!, found));
+      await extra.stake(parseEther("50"));
+    }
+    const posted = await tessellate(["job", "submit", SCENE, "--engine", "builtin", "--size", "16x12", "--tiles", "2x1", "--reward", "0.5", "--no-wait"]);
+    assert.equal(posted.code, 0, `${posted.stdout}\n${posted.stderr}`);
+    assert.match(posted.stdout, /cost {7}escrow 3.03 RNDR-T = 2 segments × \(2 replicas \+ 1 auditor\) × \(0.5 RNDR-T reward/);
+    assert.match(posted.stdout, /providers lock 2 RNDR-T collateral per replica/);
+    assert.match(posted.stdout, /audits {5}40 % of accepted segments are re-rendered by a drawn auditor before anyone is paid; .* \(the default for this job; --audit 0 turns audits off\)/);
+    const job = await requester.jobOf(jobIdOf(posted.stdout));
+    assert.equal(job.auditBps, 4000);
+    assert.equal(job.collateralPerReplica, parseEther("2"));
+
+    const off = await tessellate(["job", "submit", SCENE, "--engine", "builtin", "--size", "16x12", "--tiles", "2x1", "--reward", "0.5", "--audit", "0", "--no-wait"]);
+    assert.equal(off.code, 0, `${off.stdout}\n${off.stderr}`);
+    const plain = await requester.jobOf(jobIdOf(off.stdout));
+    assert.equal(plain.auditBps, 0);
+    assert.equal(plain.collateralPerReplica, parseEther("1"), "no audits: collateral 2 × the reward");
+    assert.doesNotMatch(off.stdout, /audits /);
+    for (const id of [jobIdOf(posted.stdout), jobIdOf(off.stdout)]) await tessellate(["job", "cancel", String(id)]);
   });
 
   it("job status lists the segments of a cancelled, fully refunded job as Refunded, not Open", async () => {

@@ -12,6 +12,7 @@ import { connectChain } from "@tessellate/sdk/chain";
 import { TessellateError } from "@tessellate/sdk/errors";
 import { createKuboStorage } from "@tessellate/sdk/node";
 import { ENGINE_NAMES, engineSettingsHelp } from "@tessellate/sdk/manifest";
+import { DEFAULT_AUDIT_BPS, DEFAULT_AUDITED_COLLATERAL_MULTIPLE, DEFAULT_COLLATERAL_MULTIPLE, providersForAudits } from "@tessellate/sdk/jobRequest";
 import { createMarketClient, type MarketClient } from "@tessellate/sdk/market";
 import type { Storage } from "@tessellate/sdk/storage";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
@@ -132,7 +133,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--redundancy <r>", `independent renders per segment (1-5)${dflt("redundancy")}`)
     .option("--quorum <q>", "equal digests needed (default: a majority of --redundancy)")
     .option("--reward <tokens>", "reward per agreeing replica, in tokens, e.g. 1.5")
-    .option("--collateral <tokens>", "collateral each replica locks, ≥ reward (default: 2 × reward)")
+    .option("--collateral <tokens>", `collateral each replica locks (default: ${DEFAULT_AUDITED_COLLATERAL_MULTIPLE} × reward with audits, ${DEFAULT_COLLATERAL_MULTIPLE} × reward without)`)
     .option("--samples <n>", `samples per pixel (builtin, blender)${dflt("samples")}`)
     .option("--seed <n>", `random seed (builtin, blender; POV-Ray only when given)${dflt("seed")}`)
     .option("--max-bounces <n>", `path length limit (builtin only)${dflt("maxBounces")}`)
@@ -143,7 +144,7 @@ export function createProgram(runtime: Runtime): Command {
     .option("--min-reputation <bp>", `lowest provider score allowed, in basis points (0-10000)${dflt("minReputation")}`)
     .option("--max-fee <bp>", "highest protocol fee the job accepts, in basis points (default: the market's current fee; createJob reverts if the fee is higher by then)")
     .addOption(new Option("--verification <mode>", "verification mode: exact (equal pixel digests) or tolerant (fingerprints within --tolerance) (default tolerant for blender, exact for builtin and povray)").choices(["exact", "tolerant"]))
-    .option("--audit <bp>", "share of accepted segments a drawn auditor re-renders before anyone is paid, in parts of 10,000 (exact jobs at quorum = redundancy <= 2, collateral >= 2 x reward; one more unit per segment is escrowed, refunded when not audited) (default: 0, no audits)")
+    .option("--audit <bp>", `share of accepted segments a drawn auditor re-renders before anyone is paid, in parts of 10,000; 0 turns audits off (exact jobs at quorum = redundancy <= 2, collateral >= 2 x reward; one more unit per segment is escrowed, refunded when not audited) (default: ${DEFAULT_AUDIT_BPS} on a job that can be audited and that at least redundancy + 3 registered providers can take, e.g. ${providersForAudits(2)} at redundancy 2; else 0)`)
     .option("--tolerance <bp>", `tolerant jobs: share of compared fingerprint blocks, in parts of 10,000, that may differ between agreeing renders${dflt("tolerance")}`)
     .option("--out <dir>", "folder for the composited frames (default tessellate-job-<id>)")
     .option("--no-wait", "post the job and return; watch and fetch later")

@@ -52,18 +52,42 @@ describe("job submit arguments", () => {
     assert.match(problemsOf({ ...BASE, verification: "tolerant", tolerance: "a lot" }).join("\n"), /--tolerance: "a lot" is not a whole number/);
   });
 
-  it("--audit sets the job's audit rate (default 0: no audits); the sdk's audit rules name --audit", () => {
-    assert.equal(parseSubmitOptions("s", BASE, NOW).auditBps, 0);
-    assert.equal(parseSubmitOptions("s", { ...BASE, audit: "3333" }, NOW).auditBps, 3333);
+  it("--audit sets the job's audit rate; the sdk's audit rules name --audit", () => {
+    const given = parseSubmitOptions("s", { ...BASE, audit: "3333" }, NOW);
+    assert.equal(given.auditBps, 3333);
+    assert.equal(given.auditDefaulted, undefined, "a rate the user gave is not a default job submit may turn off");
+    assert.equal(parseSubmitOptions("s", { ...BASE, audit: "0" }, NOW).auditBps, 0);
     assert.match(problemsOf({ ...BASE, audit: "10001" }).join("\n"), /--audit: /);
     assert.match(problemsOf({ ...BASE, audit: "3333", redundancy: "3" }).join("\n"), /--audit: needs a quorum equal to the redundancy/);
     assert.match(problemsOf({ ...BASE, audit: "3333", verification: "tolerant" }).join("\n"), /--audit: needs exact verification/);
   });
 
-  it("defaults the quorum to a majority and the collateral to twice the reward", () => {
+  it("defaults the quorum to a majority and the collateral to twice the reward on a job that cannot be audited", () => {
     const o = parseSubmitOptions("s", { size: "16x16", reward: "2", redundancy: "3" }, NOW);
     assert.equal(o.quorum, 2);
     assert.equal(o.collateral, 4_000_000_000_000_000_000n);
+    assert.equal(o.auditBps, 0);
+    assert.match(o.auditDefaulted?.offReason ?? "", /audits need quorum = redundancy ≤ 2, this job has 2 of 3/);
+  });
+
+  it("audits an exact job at quorum = redundancy by default, at 40 % with collateral 4 × the reward (issue 10 property 4's defaults)", () => {
+    const o = parseSubmitOptions("s", { size: "16x16", reward: "2" }, NOW);
+    assert.equal(o.redundancy, 2);
+    assert.equal(o.quorum, 2);
+    assert.equal(o.auditBps, 4000);
+    assert.equal(o.collateral, 8_000_000_000_000_000_000n);
+    assert.deepEqual(o.auditDefaulted, { collateralGiven: false });
+    const r1 = parseSubmitOptions("s", { size: "16x16", reward: "2", redundancy: "1" }, NOW);
+    assert.equal(r1.auditBps, 4000, "r = 1 plus audits: the trusted-provider setting");
+    // A collateral the user gave is kept: at 2 × the reward (the contract's minimum) audits stay on,
+    // below it they go off rather than refuse terms the user never asked to be audited.
+    const atMinimum = parseSubmitOptions("s", { size: "16x16", reward: "2", collateral: "4" }, NOW);
+    assert.equal(atMinimum.auditBps, 4000);
+    assert.equal(atMinimum.collateral, 4_000_000_000_000_000_000n);
+    const below = parseSubmitOptions("s", { size: "16x16", reward: "2", collateral: "3" }, NOW);
+    assert.equal(below.auditBps, 0);
+    assert.match(below.auditDefaulted?.offReason ?? "", /collateral ≥ 2 × the reward/);
+    assert.equal(parseSubmitOptions("s", { size: "16x16", reward: "2", verification: "tolerant" }, NOW).auditBps, 0);
   });
 
   it("names --size and shows how to write it when the size is malformed", () => {

@@ -6,7 +6,7 @@
 import { DEFAULT_TOLERANCE_BPS } from "@tessellate/sdk/fingerprint";
 import { DEFAULT_VERIFICATION, ENGINE_NAMES, MANIFEST_LIMITS, VERIFICATION_MODES, type EngineName, type VerificationMode } from "@tessellate/sdk/manifest";
 import { jobMarketConstants } from "@tessellate/sdk/protocol";
-import { jobTermsProblems, MAX_UINT96, quorumRange, type JobTerms } from "@tessellate/sdk/jobRequest";
+import { defaultAuditTerms, jobTermsProblems, MAX_UINT96, quorumRange, type JobTerms } from "@tessellate/sdk/jobRequest";
 import { parseUnits } from "viem";
 import { UsageError, UsageErrors } from "./errors.ts";
 import { TOKEN_DECIMALS } from "./format.ts";
@@ -87,6 +87,12 @@ export interface SubmitOptions {
   toleranceBps?: number;
   /** Share of accepted segments re-rendered by a drawn auditor before payment (parts of 10,000); 0 = none. */
   auditBps: number;
+  /**
+   * Present when `auditBps` (and with it the collateral, unless given) is the tools' default, not
+   * the user's: `job submit` settles it against the providers able to take the job
+   * (sdk `defaultAuditTerms`); `offReason` says why audits are off when they are.
+   */
+  auditDefaulted?: { collateralGiven: boolean; offReason?: string };
   /** Folder the composited frames are written to. */
   out: string;
   /** Watch progress and composite when done (false with `--no-wait`). */
@@ -377,9 +383,17 @@ export function parseSubmitOptions(
   const reward = raw.reward === undefined
     ? (problems.push(new UsageError("--reward", "is missing", "give the reward per replica in tokens, e.g. --reward 1.5")), undefined)
     : attempt(() => parseTokenAmount("--reward", raw.reward!, { example: "1.5", allowZero: true }));
-  const collateral = raw.collateral === undefined
-    ? reward === undefined ? undefined : reward * 2n
-    : attempt(() => parseTokenAmount("--collateral", raw.collateral!, { example: "3", allowZero: true }));
+  const givenCollateral = raw.collateral === undefined ? undefined : attempt(() => parseTokenAmount("--collateral", raw.collateral!, { example: "3", allowZero: true }));
+  const givenAudit = raw.audit === undefined ? undefined : attempt(() => parseInteger("--audit", raw.audit!, 0, jobMarketConstants.BPS, 0));
+  // Audits are on by default where a job can be audited, and the collateral follows the audit
+  // rate (sdk defaultAuditTerms); `job submit` turns a default audit off when too few providers
+  // can take the job.
+  const auditTerms = reward === undefined || redundancy === undefined || quorum === undefined || verification === undefined
+    || (raw.collateral !== undefined && givenCollateral === undefined) || (raw.audit !== undefined && givenAudit === undefined)
+    ? undefined
+    : defaultAuditTerms({ verification, redundancy, quorum, rewardPerReplica: reward, collateralPerReplica: givenCollateral, auditBps: givenAudit });
+  const collateral = auditTerms?.collateralPerReplica ?? givenCollateral;
+  const auditBps = auditTerms?.auditBps ?? givenAudit;
 
   const settings: Record<string, unknown> = {};
   if (engine) {
@@ -414,7 +428,6 @@ export function parseSubmitOptions(
   const leaseSeconds = attempt(() => parseDuration("--lease", get("lease", raw.lease), "5m"));
   const revealWindowSeconds = attempt(() => parseDuration("--reveal-window", get("revealWindow", raw.revealWindow), "2m"));
   const deadline = attempt(() => parseDeadline("--deadline", get("deadline", raw.deadline), nowSeconds));
-  const auditBps = raw.audit === undefined ? 0 : attempt(() => parseInteger("--audit", raw.audit!, 0, jobMarketConstants.BPS, 0));
   const minReputation = attempt(() => parseInteger("--min-reputation", get("minReputation", raw.minReputation), 0, Number.MAX_SAFE_INTEGER, 0));
   // The market's own minimum lease and reveal window are checked again against the chain when the job is posted.
   for (const p of jobTermsProblems({
@@ -475,7 +488,8 @@ export function parseSubmitOptions(
     maxFeeBps,
     verification: verification!,
     ...(toleranceBps === undefined ? {} : { toleranceBps }),
-    auditBps: auditBps ?? 0,
+    auditBps: auditBps!,
+    ...(auditTerms?.defaulted ? { auditDefaulted: { collateralGiven: givenCollateral !== undefined, ...(auditTerms.reason === undefined ? {} : { offReason: auditTerms.reason }) } } : {}),
     out: raw.out ?? "",
     wait: raw.wait ?? true,
     permit: raw.permit ?? false,

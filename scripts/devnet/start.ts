@@ -3,10 +3,12 @@
  *
  *  1. Hardhat's node on 127.0.0.1:8545, the protocol deployed with Ignition, bindings regenerated;
  *  2. the embedded IPFS node (API :5001, gateway :8080);
- *  3. three provider daemons (devnet accounts 2–4), each benchmarked, registered and staked,
+ *  3. five provider daemons (devnet accounts 2–6), each benchmarked, registered and staked,
  *     with the engines found on this machine (builtin always);
  *  4. a sample job: the animated builtin scene in scenes/builtin-sample, 8 frames × 2×2 tiles,
- *     redundancy 2, submitted by the requester (account 1) with live progress;
+ *     redundancy 2, on `job submit`'s default terms otherwise — exact, so audited at 40 % with
+ *     collateral 4 × the reward (five providers: enough for an audit's dispute to finish) —
+ *     submitted by the requester (account 1) with live progress;
  *  5. the composited frames in out/, a settlement summary, and an audit that rebuilds every
  *     balance from events alone and re-verifies the accepted results' digests from IPFS;
  *  6. the dApp (web/, built by `npm start` before this script) on http://127.0.0.1:3000, with the
@@ -14,7 +16,7 @@
  * Then it keeps running for you to use (CLI, provider APIs, gateway) until Ctrl-C, which shuts
  * everything down. `--exit` stops after the summary (CI, scripts).
  *
- * Flags: --exit  --providers N (default 3)  --frames A-B (default 1-8)  --out DIR (default out)
+ * Flags: --exit  --providers N (default 5; fewer than 5 turns the default audits off)  --frames A-B (default 1-8)  --out DIR (default out)
  *        --web-port N (default 3000)  --no-web
  */
 import { parseArgs } from "node:util";
@@ -34,7 +36,7 @@ const ROOT = join(import.meta.dirname, "../..");
 const { values } = parseArgs({
   options: {
     exit: { type: "boolean", default: false },
-    providers: { type: "string", default: "3" },
+    providers: { type: "string", default: "5" },
     frames: { type: "string", default: "1-8" },
     out: { type: "string", default: "out" },
     web: { type: "boolean", default: true },
@@ -124,7 +126,6 @@ try {
     redundancy: "2",
     quorum: "2",
     reward: "2",
-    collateral: "4",
     samples: "16",
     seed: "7",
     maxBounces: "4",
@@ -211,14 +212,18 @@ async function printSummary(
     return [
       `provider ${account}`,
       `${address.slice(0, 10)}…`,
-      `${earned / reward} segment(s)`,
+      `${earned / reward} replica(s)`,
       `earned ${formatTokens(earned)}`,
       `withdrawn ${formatTokens(out)}`,
       `gas ${(Number(gasWei) / 1e18).toFixed(6)} ETH`,
     ];
   });
   const requester = devnetAccount(DEVNET_ROLES.requester).address;
+  const ofJob = (name: "SegmentVerifying" | "AuditOpened" | "AuditDisputed") => eventsNamed(events, name).filter((e) => e.args.jobId === jobId).length;
   console.log("\nSettlement summary (from the chain's events)");
+  if (created && created.args.params.auditBps > 0) {
+    console.log(`  audits      ${created.args.params.auditBps / 100} %: ${ofJob("SegmentVerifying")} segments reached their quorum and drew, ${ofJob("AuditOpened")} were audited, ${ofJob("AuditDisputed")} disputed`);
+  }
   for (const row of rows) console.log(`  ${row[0].padEnd(11)} ${row[1]}  ${row[2].padEnd(14)} ${row[3].padEnd(26)} ${row[4].padEnd(28)} ${row[5]}`);
   console.log(
     `  requester   ${requester.slice(0, 10)}…  paid ${formatTokens(created?.args.escrow ?? 0n)} into escrow; refunded ${formatTokens(

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { folderAddEntries, jobCost, jobTermsProblems, kuboAddQuery, MAX_UINT96, quorumRange, type JobTerms } from "./jobRequest.ts";
+import { canBeAudited, DEFAULT_AUDIT_BPS, defaultAuditTerms, folderAddEntries, jobCost, jobTermsProblems, kuboAddQuery, MAX_UINT96, providersForAudits, quorumRange, type JobTerms } from "./jobRequest.ts";
 import { jobMarketConstants } from "./contracts.generated.ts";
 
 const good: JobTerms = {
@@ -80,6 +80,43 @@ describe("jobTermsProblems: what createJob would refuse, before anything is sent
     assert.match(problems[0]!.problem, /from 600 s \(this market's minimum lease\)/);
     assert.match(problems[1]!.problem, /from 900 s \(this market's minimum reveal window\)/);
     assert.deepEqual(jobTermsProblems({ leaseSeconds: 600, revealWindowSeconds: 900 }, market), []);
+  });
+});
+
+describe("defaultAuditTerms: the audit rate and collateral the tools propose", () => {
+  const reward = 10n;
+  const exact = { verification: "exact" as const, redundancy: 2, quorum: 2, rewardPerReplica: reward };
+
+  it("audits a job that can be audited at 40 % with collateral 4 × the reward, terms createJob accepts", () => {
+    const t = defaultAuditTerms(exact, providersForAudits(2));
+    assert.deepEqual(t, { auditBps: DEFAULT_AUDIT_BPS, collateralPerReplica: 40n, defaulted: true });
+    assert.equal(DEFAULT_AUDIT_BPS, 4000);
+    assert.deepEqual(jobTermsProblems({ ...exact, collateralPerReplica: t.collateralPerReplica, auditBps: t.auditBps }), []);
+  });
+
+  it("turns default audits off, collateral 2 × the reward, where they could not work, and says why", () => {
+    const cases: Array<[Parameters<typeof defaultAuditTerms>[0], number | undefined, RegExp]> = [
+      [{ ...exact, verification: "tolerant" }, 10, /tolerant jobs cannot be audited/],
+      [{ ...exact, redundancy: 3, quorum: 2 }, 10, /quorum = redundancy ≤ 2, this job has 2 of 3/],
+      [{ ...exact, redundancy: 3, quorum: 3 }, 10, /quorum = redundancy ≤ 2, this job has 3 of 3/],
+      [exact, 4, /4 registered providers can take this job; an audit and its escalation need 5 \(2 replicas \+ 3 auditors\)/],
+      [{ ...exact, collateralPerReplica: 19n }, 10, /collateral ≥ 2 × the reward/],
+    ];
+    for (const [terms, eligible, reason] of cases) {
+      const t = defaultAuditTerms(terms, eligible);
+      assert.equal(t.auditBps, 0);
+      assert.equal(t.collateralPerReplica, terms.collateralPerReplica ?? 20n);
+      assert.match(t.reason ?? "", reason);
+    }
+    assert.equal(defaultAuditTerms({ ...exact, redundancy: 1, quorum: 1 }, 4).auditBps, DEFAULT_AUDIT_BPS, "r = 1 needs 4 providers");
+    assert.equal(defaultAuditTerms(exact).auditBps, DEFAULT_AUDIT_BPS, "providers not known yet: on");
+    assert.equal(canBeAudited({ verification: "exact", redundancy: 0, quorum: 0 }), false);
+  });
+
+  it("keeps what the requester gave: the rate, and a collateral at or above the contract's minimum", () => {
+    assert.deepEqual(defaultAuditTerms({ ...exact, auditBps: 0 }, 10), { auditBps: 0, collateralPerReplica: 20n, defaulted: false });
+    assert.deepEqual(defaultAuditTerms({ ...exact, auditBps: 2500 }, 1), { auditBps: 2500, collateralPerReplica: 40n, defaulted: false });
+    assert.deepEqual(defaultAuditTerms({ ...exact, collateralPerReplica: 20n }, 10), { auditBps: DEFAULT_AUDIT_BPS, collateralPerReplica: 20n, defaulted: true });
   });
 });
 

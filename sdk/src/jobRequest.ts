@@ -139,6 +139,65 @@ export function jobTermsProblems(terms: Partial<JobTerms>, minimums: TimingMinim
   return problems;
 }
 
+/**
+ * The audit rate the tools propose for a job that can be audited: 40 % of accepted segments, with
+ * collateral {@link DEFAULT_AUDITED_COLLATERAL_MULTIPLE} × the reward. The model of
+ * docs/collusion.md §4 then gives an operator holding a share f ≤ 1/3 of the claiming addresses a
+ * loss on every segment it captures and fills with garbage (−0.19 rewards per replica at f = 0.33,
+ * at the worst case of a render that costs its whole reward); `npm run sim:audits` measures it on
+ * the contracts with these defaults.
+ */
+export const DEFAULT_AUDIT_BPS = 4_000;
+/** Collateral per replica the tools propose for an audited job, in rewards (the contract's minimum is 2). */
+export const DEFAULT_AUDITED_COLLATERAL_MULTIPLE = 4;
+/** Collateral per replica the tools propose for a job without audits, in rewards. */
+export const DEFAULT_COLLATERAL_MULTIPLE = 2;
+
+/** Whether a job with these terms can be audited at all (exact, quorum = redundancy ≤ `MAX_AUDITED_REDUNDANCY`). */
+export function canBeAudited(terms: Pick<JobTerms, "verification" | "redundancy" | "quorum">): boolean {
+  return terms.verification === "exact" && terms.quorum === terms.redundancy && terms.redundancy >= 1 && terms.redundancy <= jobMarketConstants.MAX_AUDITED_REDUNDANCY;
+}
+
+/**
+ * Distinct providers an audited segment may need: its replicas, the auditor and two escalation
+ * auditors (a segment's holders cannot audit it). With fewer able to take the job, a disputed
+ * audit cannot finish and the accepted result stands at the deadline.
+ */
+export function providersForAudits(redundancy: number): number {
+  return redundancy + 3;
+}
+
+/**
+ * The audit rate and collateral the tools propose when the requester gave neither or one of them:
+ * {@link DEFAULT_AUDIT_BPS} on a job that can be audited, when at least
+ * {@link providersForAudits} providers can take it (`eligibleProviders`; undefined = not known
+ * yet) and a collateral the requester chose allows it; the collateral follows the audit rate.
+ * `reason` says why audits are off when they are.
+ */
+export function defaultAuditTerms(
+  terms: Pick<JobTerms, "verification" | "redundancy" | "quorum" | "rewardPerReplica"> & { collateralPerReplica?: bigint; auditBps?: number },
+  eligibleProviders?: number,
+): { auditBps: number; collateralPerReplica: bigint; defaulted: boolean; reason?: string } {
+  const collateralFor = (auditBps: number) =>
+    terms.collateralPerReplica ?? terms.rewardPerReplica * BigInt(auditBps > 0 ? DEFAULT_AUDITED_COLLATERAL_MULTIPLE : DEFAULT_COLLATERAL_MULTIPLE);
+  if (terms.auditBps !== undefined) return { auditBps: terms.auditBps, collateralPerReplica: collateralFor(terms.auditBps), defaulted: false };
+  const off = (reason: string) => ({ auditBps: 0, collateralPerReplica: collateralFor(0), defaulted: true, reason });
+  if (!canBeAudited(terms)) {
+    return off(terms.verification !== "exact"
+      ? `${terms.verification} jobs cannot be audited`
+      : `audits need quorum = redundancy ≤ ${jobMarketConstants.MAX_AUDITED_REDUNDANCY}, this job has ${terms.quorum} of ${terms.redundancy}`);
+  }
+  const minimum = terms.rewardPerReplica * BigInt(jobMarketConstants.AUDIT_COLLATERAL_MULTIPLE);
+  if (terms.collateralPerReplica !== undefined && terms.collateralPerReplica < minimum) {
+    return off(`audits need collateral ≥ ${jobMarketConstants.AUDIT_COLLATERAL_MULTIPLE} × the reward, and the collateral given is less`);
+  }
+  const needed = providersForAudits(terms.redundancy);
+  if (eligibleProviders !== undefined && eligibleProviders < needed) {
+    return off(`${eligibleProviders} registered provider${eligibleProviders === 1 ? "" : "s"} can take this job; an audit and its escalation need ${needed} (${terms.redundancy} replica${terms.redundancy === 1 ? "" : "s"} + 3 auditors)`);
+  }
+  return { auditBps: DEFAULT_AUDIT_BPS, collateralPerReplica: collateralFor(DEFAULT_AUDIT_BPS), defaulted: true };
+}
+
 /** What a job costs up front. */
 export interface JobCost {
   segments: number;

@@ -12,6 +12,8 @@ import { signTypedData, simulateContract } from "wagmi/actions";
 import { parseSignature } from "viem";
 import {
   SCENE_EXTENSIONS,
+  DEFAULT_AUDITED_COLLATERAL_MULTIPLE,
+  DEFAULT_COLLATERAL_MULTIPLE,
   DEFAULT_VERIFICATION,
   ENGINE_NAMES,
   Verification,
@@ -82,7 +84,7 @@ function Field(props: { field: keyof NewJobForm; label: ReactNode; form: NewJobF
         {props.label}
         <input data-testid={`field-${props.field}`} inputMode={props.inputMode ?? "numeric"} value={props.form[props.field]} onChange={(e) => props.set(props.field, e.target.value)} aria-invalid={props.problems[props.field] ? true : undefined} />
       </label>
-      {props.hint && <p className="muted hint">{props.hint}</p>}
+      {props.hint && <p className="muted hint" data-testid={`hint-${props.field}`}>{props.hint}</p>}
       <Problems field={props.field} problems={props.problems} />
     </div>
   );
@@ -161,7 +163,16 @@ export function NewJob() {
   const sizeBytes = files.reduce((sum, f) => sum + f.file.size, 0);
   const scene = files.length > 0 && entry ? { entry, sizeBytes } : undefined;
 
-  const check = checkNewJob(effective, scene, { decimals, feeBps: feeBps.data, minimums });
+  const eligibleProviders = offers.data?.eligibleFor({ engine: form.engine, version: engineVersion, verification: form.verification });
+  const check = checkNewJob(effective, scene, { decimals, feeBps: feeBps.data, minimums, eligibleProviders });
+  const auditHint = check.audit?.auditDefaulted
+    ? check.audit.auditBps > 0
+      ? `Empty: the default, ${check.audit.auditBps} (${check.audit.auditBps / 100} %) for this job — ${eligibleProviders ?? "?"} registered providers can take it. 0: no audits.`
+      : `Empty: the default, no audits for this job — ${check.audit.reason}.`
+    : "A drawn auditor re-renders that share of accepted segments before anyone is paid. Needs quorum = replicas (at most 2) and collateral of at least 2 × the reward. 0: no audits; empty: the default.";
+  const collateralHint = check.audit?.collateralDefaulted
+    ? `Empty: ${formatAmount(check.audit.collateralPerReplica, decimals, symbol)}, ${check.audit.auditBps > 0 ? `${DEFAULT_AUDITED_COLLATERAL_MULTIPLE} × the reward with audits` : `${DEFAULT_COLLATERAL_MULTIPLE} × the reward without audits`}. A provider that copies or cheats loses it.`
+    : `At least the reward; empty: ${DEFAULT_AUDITED_COLLATERAL_MULTIPLE} × the reward with audits, ${DEFAULT_COLLATERAL_MULTIPLE} × without. A provider that copies or cheats loses it.`;
   const problems = { ...check.problems };
   if (files.length > 0 && !entry && found.problem) problems.scene = [found.problem, ...(problems.scene ?? []).filter((p) => !p.startsWith("no scene yet"))];
   if (files.length > 0 && sizeBytes === 0) problems.scene = ["the scene's files are empty — pick the folder holding the scene and everything it includes"];
@@ -406,12 +417,12 @@ export function NewJob() {
             {form.verification === "tolerant" ? (
               <Field field="tolerance" label="Tolerance (parts of 10,000 of the compared blocks that may differ)" inputMode="numeric" form={form} set={set} problems={problems} hint="2500 accepts honest renders from different CPUs and refuses cheaper ones (docs/tolerant.md)." />
             ) : (
-              <Field field="audit" label="Audit rate (parts of 10,000 of accepted segments)" inputMode="numeric" form={form} set={set} problems={problems} hint="A drawn auditor re-renders that share of accepted segments before anyone is paid; 3333 audits one in three. Needs quorum = replicas (at most 2) and collateral of at least 2 × the reward. 0: no audits." />
+              <Field field="audit" label="Audit rate (parts of 10,000 of accepted segments)" inputMode="numeric" form={form} set={set} problems={problems} hint={auditHint} />
             )}
             <Field field="redundancy" label="Replicas per segment" form={form} set={set} problems={problems} hint="Each replica is rendered by a different provider." />
             <Field field="quorum" label="Quorum (equal digests to accept)" form={form} set={set} problems={problems} />
             <Field field="reward" label={`Reward per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} />
-            <Field field="collateral" label={`Collateral per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} hint="At least the reward: a provider that copies or cheats loses it." />
+            <Field field="collateral" label={`Collateral per replica (${sym})`} inputMode="decimal" form={form} set={set} problems={problems} hint={collateralHint} />
             <Field field="leaseSeconds" label="Lease (s, claim → commit)" form={form} set={set} problems={problems} hint={minimums ? `This market's minimum: ${formatDuration(minimums.minLease)}.` : undefined} />
             <Field field="revealWindowSeconds" label="Reveal window (s)" form={form} set={set} problems={problems} hint={minimums ? `This market's minimum: ${formatDuration(minimums.minRevealWindow)}.` : undefined} />
             <Field field="deadlineHours" label="Deadline (hours from now)" inputMode="decimal" form={form} set={set} problems={problems} />

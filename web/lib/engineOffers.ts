@@ -9,7 +9,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { usePublicClient } from "wagmi";
 import type { Address } from "viem";
-import { engineOffersOf, scanProviders, type EngineOffer } from "@tessellate/sdk";
+import { engineOffersOf, needsCoverage, scanProviders, type EngineOffer, type JobNeeds } from "@tessellate/sdk";
 import { gatewayCat } from "./composite.ts";
 import { useRuntimeConfig } from "./runtime.tsx";
 
@@ -23,6 +23,8 @@ export interface EngineOffers {
   unreadable: Address[];
   /** The builtin benchmark scores the profiles advertise (thousands of samples per second), for the estimate. */
   benchmarkScores: number[];
+  /** How many registered providers offer all a job needs (engine, exact version, verification mode). */
+  eligibleFor(needs: JobNeeds): number;
 }
 
 export function useEngineOffers() {
@@ -40,6 +42,7 @@ export function useEngineOffers() {
         registered: scan.providers.length,
         unreadable: scan.providers.filter((p) => p.unreadable !== undefined).map((p) => p.address),
         benchmarkScores,
+        eligibleFor: (needs) => needsCoverage(scan, needs).all,
       };
     },
   });

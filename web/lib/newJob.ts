@@ -7,6 +7,7 @@
 import { parseUnits } from "viem";
 import {
   DEFAULT_TOLERANCE_BPS,
+  defaultAuditTerms,
   MANIFEST_VERSION,
   jobCost,
   jobTermsProblems,
@@ -46,7 +47,7 @@ export interface NewJobForm {
   verification: VerificationMode;
   /** Tolerant jobs: parts of 10,000 of the compared fingerprint blocks that may differ. */
   tolerance: string;
-  /** Parts of 10,000 of accepted segments a drawn auditor re-renders before payment; 0 = none. */
+  /** Parts of 10,000 of accepted segments a drawn auditor re-renders before payment; 0 = none; empty = the default. */
   audit: string;
 }
 
@@ -76,7 +77,8 @@ export const NEW_JOB_DEFAULTS: NewJobForm = {
   minReputation: "0",
   verification: "exact",
   tolerance: String(DEFAULT_TOLERANCE_BPS),
-  audit: "0",
+  // Empty: the tools' default (sdk defaultAuditTerms) — audits and the collateral that goes with them.
+  audit: "",
 };
 
 /** Which engine settings the form shows per engine. */
@@ -137,6 +139,8 @@ export interface NewJobCheck {
   segments?: number;
   terms?: JobTerms;
   cost?: JobCost;
+  /** The audit rate and collateral the job would get, when the fields that decide them are valid; `defaulted`: from empty fields. */
+  audit?: { auditBps: number; collateralPerReplica: bigint; auditDefaulted: boolean; collateralDefaulted: boolean; reason?: string };
 }
 
 function integer(text: string): number | undefined | "bad" {
@@ -181,10 +185,18 @@ export function manifestDraft(form: NewJobForm, scene: PickedScene | undefined, 
 export function checkNewJob(
   form: NewJobForm,
   scene: PickedScene | undefined,
-  options: { decimals: number | undefined; feeBps: number | undefined; /** The market's `minLease()` / `minRevealWindow()`; the floor every market allows when not read yet. */ minimums?: TimingMinimums },
+  options: {
+    decimals: number | undefined;
+    feeBps: number | undefined;
+    /** The market's `minLease()` / `minRevealWindow()`; the floor every market allows when not read yet. */
+    minimums?: TimingMinimums;
+    /** Registered providers that offer the job's engine version and mode; unknown: default audits stay on. */
+    eligibleProviders?: number;
+  },
 ): NewJobCheck {
   const problems: Partial<Record<FormField, string[]>> = {};
   const add = (field: FormField, text: string) => (problems[field] ??= []).push(text);
+  let audit: NewJobCheck["audit"];
 
   if (!scene) add("scene", "no scene yet — drop the scene folder or file here, or choose it");
   if (form.engineVersion.trim() === "") add("engineVersion", "no engine version — pick one that registered providers run");
@@ -213,7 +225,6 @@ export function checkNewJob(
     ["leaseSeconds", form.leaseSeconds],
     ["revealWindowSeconds", form.revealWindowSeconds],
     ["minReputation", form.minReputation],
-    ["auditBps", form.audit],
   ] as const;
   for (const [key, text] of ints) {
     const v = integer(text);
@@ -221,25 +232,36 @@ export function checkNewJob(
     else if (v === "bad") add(TERMS_FIELDS[key], `"${text}" is not a whole number — write digits only, e.g. 2`);
     else parsed[key] = v;
   }
+  // A tolerant job's audit field is hidden: it takes the default, which is no audits.
+  const auditText = form.verification === "tolerant" ? "" : form.audit;
+  const givenAudit = integer(auditText);
+  if (givenAudit === "bad") add("audit", `"${auditText}" is not a whole number — write digits only, e.g. 4000, or leave it empty for the default`);
   const hours = form.deadlineHours.trim();
   if (hours === "") add("deadlineHours", "is missing — give the hours from now the job may run, e.g. 2");
   else if (!/^\d+(\.\d+)?$/.test(hours)) add("deadlineHours", `"${hours}" is not a number of hours — e.g. 2 or 0.5`);
   else parsed.deadlineInSeconds = Math.round(Number(hours) * 3600);
   if (options.decimals === undefined) add("reward", "reading the token's decimals…");
   else {
-    for (const [key, field, text, example] of [
-      ["rewardPerReplica", "reward", form.reward, "1.5"],
-      ["collateralPerReplica", "collateral", form.collateral, "3"],
-    ] as const) {
-      const v = amount(text, options.decimals);
-      if (v === undefined) add(field, `is missing — give an amount in tokens, e.g. ${example}`);
-      else if (v === "bad") add(field, `"${text}" is not an amount — write it like ${example} (at most ${options.decimals} decimals)`);
-      else parsed[key] = v;
+    const reward = amount(form.reward, options.decimals);
+    if (reward === undefined) add("reward", "is missing — give an amount in tokens, e.g. 1.5");
+    else if (reward === "bad") add("reward", `"${form.reward}" is not an amount — write it like 1.5 (at most ${options.decimals} decimals)`);
+    else parsed.rewardPerReplica = reward;
+    const collateral = amount(form.collateral, options.decimals);
+    if (collateral === "bad") add("collateral", `"${form.collateral}" is not an amount — write it like 3 (at most ${options.decimals} decimals), or leave it empty for the default`);
+    // Empty audit rate or collateral: the defaults `job submit` proposes, from the same sdk rule.
+    if (reward !== undefined && reward !== "bad" && collateral !== "bad" && givenAudit !== "bad" && parsed.redundancy !== undefined && parsed.quorum !== undefined) {
+      const d = defaultAuditTerms(
+        { verification: form.verification, redundancy: parsed.redundancy, quorum: parsed.quorum, rewardPerReplica: reward, collateralPerReplica: collateral, auditBps: givenAudit },
+        options.eligibleProviders,
+      );
+      parsed.auditBps = d.auditBps;
+      parsed.collateralPerReplica = d.collateralPerReplica;
+      audit = { auditBps: d.auditBps, collateralPerReplica: d.collateralPerReplica, auditDefaulted: d.defaulted, collateralDefaulted: collateral === undefined, ...(d.reason === undefined ? {} : { reason: d.reason }) };
     }
   }
   for (const p of jobTermsProblems(parsed, options.minimums)) add(TERMS_FIELDS[p.field], `${p.problem} — ${p.fix}`);
 
-  const check: NewJobCheck = { problems };
+  const check: NewJobCheck = { problems, ...(audit ? { audit } : {}) };
   if (validated.ok || Object.keys(problems).every((f) => f === "scene" || f === "engineVersion")) {
     // The plan is drawn as soon as size, frames and tiles are valid, even before a scene is chosen.
     const draft = validateManifest({ ...manifestDraft(form, scene ?? { entry: "scene", sizeBytes: 1 }), engine: { name: form.engine, version: form.engineVersion || "?" } });

@@ -426,11 +426,17 @@ describe("dApp in Chromium against next start and a devnet chain", { timeout: 60
 
     // A valid job: 160×120, frames 1–2, 2×2 tiles → 8 segments; 2 replicas, quorum 2.
     await byTestId(page, "field-verification").selectOption("exact");
-    // Exact jobs may be audited: the rate is checked as the contract does (here, out of range), then left at 0.
+    // Exact jobs may be audited: the rate is checked as the contract does (here, out of range), then set to 0.
     await byTestId(page, "field-audit").fill("10001");
     await byTestId(page, "problem-audit", "must be an integer from 0 to 10000").waitFor();
     await byTestId(page, "field-audit").fill("0");
     await fillFields(page, { tilesX: "2", quorum: "2", collateral: "4", frameEnd: "2", leaseSeconds: "240", revealWindowSeconds: "90", deadlineHours: "3" });
+    // Left empty, the rate and the collateral are job submit's defaults, which this network (too
+    // few providers for an audit's dispute to finish) turns off, saying why.
+    await fillFields(page, { audit: "", collateral: "" });
+    await byTestId(page, "hint-audit", /^Empty: the default, no audits for this job — \d+ registered providers? can take this job; an audit and its escalation need 5/).waitFor();
+    await byTestId(page, "hint-collateral", /^Empty: 4 \S+, 2 × the reward without audits/).waitFor();
+    await fillFields(page, { audit: "0", collateral: "4" });
     await byTestId(page, "plan-summary", /^8 segments = 4 tiles \(2×2\) × 2 frame groups/).waitFor();
     assert.equal(await byTestId(page, "plan-tile").count(), 4);
     const reward = parseUnits("2", decimals);

@@ -13,9 +13,28 @@ describe("New job form checks", () => {
     const check = checkNewJob(form(), scene, options);
     assert.deepEqual(check.problems, {});
     assert.equal(check.segments, 4);
-    assert.equal(check.cost?.escrow, 4n * 2n * (1_500_000_000_000_000_000n + 15_000_000_000_000_000n));
+    // 2 replicas + the auditor's unit per segment: an exact job at quorum = redundancy is audited by default.
+    assert.equal(check.cost?.escrow, 4n * 3n * (1_500_000_000_000_000_000n + 15_000_000_000_000_000n));
     assert.equal(check.terms?.deadlineInSeconds, 7200);
+    assert.equal(check.terms?.auditBps, 4000);
     assert.equal(hasProblems(check), false);
+  });
+
+  it("an empty audit rate and collateral take job submit's defaults: audits at 40 % and 4 × the reward, off where too few providers can take the job", () => {
+    const defaults = checkNewJob(form({ collateral: "" }), scene, { ...options, eligibleProviders: 5 });
+    assert.deepEqual(defaults.problems, {});
+    assert.equal(defaults.terms?.auditBps, 4000);
+    assert.equal(defaults.terms?.collateralPerReplica, 6_000_000_000_000_000_000n);
+    assert.deepEqual(defaults.audit, { auditBps: 4000, collateralPerReplica: 6_000_000_000_000_000_000n, auditDefaulted: true, collateralDefaulted: true });
+    const few = checkNewJob(form({ collateral: "" }), scene, { ...options, eligibleProviders: 3 });
+    assert.equal(few.terms?.auditBps, 0);
+    assert.equal(few.terms?.collateralPerReplica, 3_000_000_000_000_000_000n);
+    assert.match(few.audit?.reason ?? "", /3 registered providers can take this job; an audit and its escalation need 5/);
+    assert.equal(few.cost?.escrow, 4n * 2n * (1_500_000_000_000_000_000n + 15_000_000_000_000_000n));
+    const off = checkNewJob(form({ audit: "0" }), scene, { ...options, eligibleProviders: 9 });
+    assert.equal(off.terms?.auditBps, 0, "0 turns audits off");
+    assert.equal(checkNewJob(form({ verification: "tolerant" }), scene, options).terms?.auditBps, 0, "a tolerant job is never audited");
+    assert.match(checkNewJob(form({ audit: "4k" }), scene, options).problems.audit?.[0] ?? "", /not a whole number/);
   });
 
   it("explains a missing scene and a missing engine version before anything is sent", () => {

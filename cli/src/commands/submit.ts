@@ -14,7 +14,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { estimateJob, type JobEstimate } from "@tessellate/sdk/estimate";
 import { measuredEstimate, type MeasuredEstimate } from "@tessellate/sdk/measuredEstimate";
 import { encodeManifest, MANIFEST_VERSION, validateManifest, type EngineName, type Manifest } from "@tessellate/sdk/manifest";
-import { jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
+import { defaultAuditTerms, jobCost, jobTermsProblems, PLACEHOLDER_SCENE_CID, providersForAudits, SCENE_EXTENSIONS, type JobCost } from "@tessellate/sdk/jobRequest";
 import { decodeProtocolEvents, eventsNamed, toProtocolError, type JobParams, type MarketClient } from "@tessellate/sdk/market";
 import { permitTypedData, PERMIT_VALIDITY_SECONDS, type Eip712DomainView } from "@tessellate/sdk/permit";
 import { AbandonReasonNames, protocolNow, sceneRefusals, Verification, type JobRecord } from "@tessellate/sdk/protocol";
@@ -192,8 +192,11 @@ export function formatPlan(args: {
       : `cost       escrow ${t(cost.escrow)} = ${plural(cost.segments, "segment")} × ${plural(o.redundancy, "replica")} × (${t(o.reward)} reward + ${t(cost.feePerReplica)} fee at ${args.feeBps / 100}%; accepting at most ${(o.maxFeeBps ?? args.feeBps) / 100}%)`,
     `           providers lock ${t(o.collateral)} collateral per replica; unpaid budget is refunded`,
     ...(o.auditBps > 0
-      ? [`audits     ${o.auditBps / 100} % of accepted segments are re-rendered by a drawn auditor before anyone is paid; an auditor's unit not used is refunded`]
-      : []),
+      ? [`audits     ${o.auditBps / 100} % of accepted segments are re-rendered by a drawn auditor before anyone is paid; an auditor's unit not used is refunded` +
+          (o.auditDefaulted ? ` (the default for this job; --audit 0 turns audits off)` : "")]
+      : o.auditDefaulted?.offReason
+        ? [`audits     off: ${o.auditDefaulted.offReason} (--audit <bp> audits anyway)`]
+        : []),
     `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — ` +
       (args.measured
         ? `an ESTIMATE from ${plural(args.measured.renders, `measured ${m.engine.name} render`)} by ${plural(args.measured.providers, "provider")}, not a quote`
@@ -290,6 +293,37 @@ export function coverageWarning(scan: ProviderScan, needs: JobNeeds): string[] {
   ];
 }
 
+/**
+ * A default audit rate settled against the providers able to take the job (sdk
+ * `defaultAuditTerms`): off, with the collateral the tools propose without audits, when fewer
+ * than redundancy + 3 can (a dispute could not finish). A rate the user gave is kept.
+ */
+export function settleAudits(options: SubmitOptions, eligibleProviders: number): Pick<SubmitOptions, "auditBps" | "collateral" | "auditDefaulted"> {
+  const given = options.auditDefaulted;
+  if (!given) return { auditBps: options.auditBps, collateral: options.collateral };
+  const terms = defaultAuditTerms(
+    {
+      verification: options.verification,
+      redundancy: options.redundancy,
+      quorum: options.quorum,
+      rewardPerReplica: options.reward,
+      ...(given.collateralGiven ? { collateralPerReplica: options.collateral } : {}),
+    },
+    eligibleProviders,
+  );
+  return { auditBps: terms.auditBps, collateral: terms.collateralPerReplica, auditDefaulted: { collateralGiven: given.collateralGiven, ...(terms.reason === undefined ? {} : { offReason: terms.reason }) } };
+}
+
+/** The warning for an audit rate the user asked for on a network too small for a dispute to finish. */
+export function auditStaffingWarning(options: Pick<SubmitOptions, "auditBps" | "auditDefaulted" | "redundancy">, eligibleProviders: number): string[] {
+  const needed = providersForAudits(options.redundancy);
+  if (options.auditBps === 0 || options.auditDefaulted || eligibleProviders >= needed) return [];
+  return [
+    `WARNING    ${plural(eligibleProviders, "registered provider")} can take this job; an audit and its escalation need ${needed} different providers: ` +
+      `an audit nobody can take, or a dispute that cannot finish, leaves the accepted result standing at the deadline`,
+  ];
+}
+
 /** Posts a job (and, with `options.wait`, sees it through). The market client must sign. */
 export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise<SubmitResult> {
   const { market, storage } = deps;
@@ -322,7 +356,11 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
     out.print(`engine     ${describeEngineVersion(offers, chosen)}`);
   }
   // Before anything is uploaded or paid: would any registered provider take this job at all?
-  for (const line of coverageWarning(await scan(), { engine: options.engine, version: engineVersion, verification: options.verification })) out.print(line);
+  const needs: JobNeeds = { engine: options.engine, version: engineVersion, verification: options.verification };
+  for (const line of coverageWarning(await scan(), needs)) out.print(line);
+  const eligible = needsCoverage(await scan(), needs).all;
+  Object.assign(options, settleAudits(options, eligible));
+  for (const line of auditStaffingWarning(options, eligible)) out.print(line);
   const prepared = await prepareScene(options.scene, options.entry, options.engine);
   // Everything the manifest says is checked before anything is uploaded: a job that would be
   // refused (anti-aliasing or the denoiser in exact mode, an unknown settings key…) costs no upload.
