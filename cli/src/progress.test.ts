@@ -42,6 +42,13 @@ describe("progress formatting", () => {
     );
   });
 
+  it("shows an audited job's draws and audits, and counts the audit slots among the replicas", () => {
+    assert.equal(
+      formatJobProgress({ ...progress, failed: 0, tieBreakers: 0, replicas: 19, verifying: 2, auditing: 1, audited: 2 }, { barWidth: 0 }),
+      "job 3 4/8 accepted · replicas claimed 16/19 committed 12/19 revealed 9/19 · 2 awaiting the audit draw · 1 in audit · 2 audited · 1:23",
+    );
+  });
+
   it("shows task progress in bytes", () => {
     assert.equal(formatTaskProgress("uploading scene", 1536, 4096, "bytes", { barWidth: 8, ascii: true }), "uploading scene [###.....] 1.5 KiB / 4.0 KiB");
   });

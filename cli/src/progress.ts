@@ -17,7 +17,7 @@ export interface ProgressStream {
 export interface JobProgress {
   jobId: bigint;
   segments: number;
-  /** Replica slots: segments × redundancy, plus tie-breaker slots opened. */
+  /** Replica slots: segments × redundancy, plus tie-breaker and audit slots opened. */
   replicas: number;
   /** Replica slots currently held or finished at each step (a reopened slot counts again only when re-claimed). */
   claimed: number;
@@ -29,6 +29,12 @@ export interface JobProgress {
   /** Segments refunded by a cancellation without ever being claimed. */
   refunded: number;
   tieBreakers: number;
+  /** Audited jobs: segments at their quorum waiting for the audit draw (Verifying), nobody paid yet. */
+  verifying?: number;
+  /** Audited jobs: segments whose audit is running (Auditing, or Disputed). */
+  auditing?: number;
+  /** Audited jobs: segments drawn for an audit so far (their audit slot opened). */
+  audited?: number;
   /** Segments that will not change any more. */
   done: number;
   elapsedMs: number;
@@ -51,12 +57,22 @@ export function jobProgressOf(job: JobRecord, elapsedMs = 0): JobProgress {
     done: 0,
     elapsedMs,
   };
+  const audits = job.params.auditBps > 0;
+  if (audits) Object.assign(p, { verifying: 0, auditing: 0, audited: 0 });
   for (const seg of job.segments.values()) {
     if (seg.status === SegmentStatus.Accepted) p.accepted++;
     else if (seg.status === SegmentStatus.Failed) p.failed++;
     else if (seg.status === SegmentStatus.Closed) p.closed++;
     p.tieBreakers += seg.tieBreakers;
     p.replicas += seg.tieBreakers;
+    if (audits) {
+      // Slots beyond the replicas and tie-breakers are the audit's (one, plus two on a dispute).
+      const auditSlots = Math.max(0, seg.slots - job.params.redundancy - seg.tieBreakers);
+      p.replicas += auditSlots;
+      if (auditSlots > 0) p.audited!++;
+      if (seg.status === SegmentStatus.Verifying) p.verifying!++;
+      if (seg.status === SegmentStatus.Auditing || seg.status === SegmentStatus.Disputed) p.auditing!++;
+    }
     for (const rep of seg.replicas) {
       if (rep.state === ReplicaState.Empty) continue;
       if (rep.stage >= 1) p.claimed++;
@@ -91,6 +107,9 @@ export function formatJobProgress(p: JobProgress, options: { barWidth?: number; 
   if (p.closed > 0) parts.push(`${p.closed} closed`);
   if (p.refunded > 0) parts.push(`${p.refunded} refunded`);
   if (p.tieBreakers > 0) parts.push(`${p.tieBreakers} tie-breaker${p.tieBreakers === 1 ? "" : "s"}`);
+  if (p.verifying) parts.push(`${p.verifying} awaiting the audit draw`);
+  if (p.auditing) parts.push(`${p.auditing} in audit`);
+  if (p.audited !== undefined) parts.push(`${p.audited} audited`);
   parts.push(formatElapsed(p.elapsedMs));
   return parts.join(" · ");
 }

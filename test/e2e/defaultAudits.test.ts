@@ -54,6 +54,10 @@ describe("job submit's default terms on a network of five providers", { timeout:
     // 16 draws at 40 %: none audited has probability 0.6^16 ≈ 0.03 %.
     assert.ok(audited.length > 0, "some segments were audited");
     assert.equal(eventsNamed(events, "AuditDisputed").length, 0, "honest auditors agree");
+    // The live view counts the audit slots among the replicas and says how many were audited.
+    const last = output.progressText().trim().split("\n").filter((l) => l.startsWith(`job ${jobId} `)).at(-1) ?? "";
+    const slots = 32 + audited.length;
+    assert.match(last, new RegExp(`16/16 accepted · replicas claimed ${slots}/${slots} committed ${slots}/${slots} revealed ${slots}/${slots} · ${audited.length} audited`), last);
     // A segment's holders cannot audit it: nobody revealed two slots of one segment.
     for (const p of providers) {
       const segments = slotsBy(events, "ReplicasRevealed", jobId, p.address).map((s) => s.segment);
