@@ -16,7 +16,7 @@ import { connectChain, type ContractAddresses } from "@tessellate/sdk/chain";
 import { commitmentOf, randomSalt } from "@tessellate/sdk/commitment";
 import { resultFileName } from "@tessellate/sdk/resultFiles";
 import { decodeManifest, type Manifest } from "@tessellate/sdk/manifest";
-import { createMarketClient, type MarketClient, type ProtocolEvent } from "@tessellate/sdk/market";
+import { createMarketClient, eventsNamed, type MarketClient, type ProtocolEvent } from "@tessellate/sdk/market";
 import { pngDigest } from "@tessellate/sdk/pixelDigest";
 import { decodePng, encodePng } from "@tessellate/sdk/png";
 import { segmentAt } from "@tessellate/sdk/segmentPlan";
@@ -24,7 +24,7 @@ import { MemoryStorage } from "@tessellate/sdk/testing/memoryStorage";
 import { deployProtocol, startChain, type RunningChain } from "../../scripts/devnet/chain.ts";
 import { devnetAccount } from "../../scripts/devnet/accounts.ts";
 import { testPort } from "../../scripts/devnet/ports.ts";
-import { AbandonReason, roundDigest, unpackSlot } from "@tessellate/sdk/protocol";
+import { AbandonReason, roundDigest, SegmentStatus, unpackSlot } from "@tessellate/sdk/protocol";
 import { auditChain, auditExitCode, formatAuditReport } from "./commands/audit.ts";
 import { cancelJob } from "./commands/cancel.ts";
 import { fetchJob } from "./commands/fetch.ts";
@@ -372,6 +372,27 @@ describe("tessellate CLI on a local chain", { timeout: 120_000 }, () => {
     assert.match(status, /given back \(why providers returned a claimed slot\):/);
     assert.match(status, /segment \d {2}\S+ {2}SceneFault — povray: Parse Error: Cannot open include file drums2\.inc/);
     await cancelJob({ jobId: result.jobId }, { market: requester, output: collectingOutput() });
+  });
+
+  it("draws an audit the replicas' nodes left due: the requester's wait sends auditSegments and the segments settle", async () => {
+    // r = 1 plus audits at 1 part in 10,000: the draw almost surely accepts (the draw is the
+    // quorum block's hash; an audit would show as AuditOpened and leave the wait to its timeout).
+    const options = parseSubmitOptions(SCENE, { size: "8x4", frames: "1-2", tiles: "1x1", redundancy: "1", quorum: "1", reward: "1", audit: "1", wait: false });
+    const submitted = await submitJob(options, { market: requester, storage });
+    const { jobId } = submitted;
+    const [provider] = providers;
+    const posted = decodeManifest(await storage.cat(await manifestCidOf(jobId)));
+    const slots = await claim(provider, jobId, 2);
+    await provider.reveal(jobId, await renderAndCommit(provider, jobId, posted, slots));
+    for (const segment of [0, 1]) assert.equal(Number((await requester.segmentOf(jobId, segment)).status), SegmentStatus.Verifying, "waiting for its draw, nobody paid");
+
+    const outcome = await waitForJob({ jobId, pollIntervalMs: 100, timeoutMs: 20_000, drawDueAudits: { afterMs: 300 } }, { market: requester });
+    assert.equal(outcome.complete, true, `stopped: ${outcome.stoppedEarly}`);
+    const drawn = eventsNamed(await requester.events(submitted.blockNumber, await requester.blockNumber()), "SegmentAccepted").filter((e) => e.args.jobId === jobId);
+    assert.equal(drawn.length, 2);
+    const tx = await requester.conn.publicClient.getTransaction({ hash: drawn[0]!.transactionHash! });
+    assert.equal(tx.from.toLowerCase(), requester.account!.toLowerCase(), "the requester's wait sent the draw");
+    assert.equal(outcome.money.paid, 2n * parseEther("1"));
   });
 
   it("pays with an EIP-2612 permit; after the deadline the wait closes what can no longer settle and refunds it", async () => {

@@ -20,7 +20,7 @@ import { cancelJob } from "./commands/cancel.ts";
 import { compositeJob, fetchJob } from "./commands/fetch.ts";
 import { formatJobStatus, jobStatus } from "./commands/status.ts";
 import { submitExitCode, submitJob } from "./commands/submit.ts";
-import { waitForJob } from "./commands/wait.ts";
+import { AUDIT_DRAW_GRACE_MS, waitForJob } from "./commands/wait.ts";
 import { withdrawBalance } from "./commands/withdraw.ts";
 import { CONFIG_ENV, loadAccount, loadConfig, requireAccount, type CliConfig, type ConfigFlags } from "./config.ts";
 import { tokenSymbol } from "./chainReads.ts";
@@ -213,7 +213,13 @@ export function createProgram(runtime: Runtime): Command {
         const { market, storage } = await setup(cmd, false);
         const live = createLiveLine(out.progress);
         const outcome = await waitForJob(
-          { jobId, fromBlock: fromBlock > 0n ? fromBlock : undefined, signal: runtime.signal, onProgress: (p) => live.set(formatJobProgress(p, { ascii: !out.progress.isTTY })) },
+          {
+            jobId,
+            fromBlock: fromBlock > 0n ? fromBlock : undefined,
+            signal: runtime.signal,
+            drawDueAudits: { afterMs: AUDIT_DRAW_GRACE_MS }, // with a key configured
+            onProgress: (p) => live.set(formatJobProgress(p, { ascii: !out.progress.isTTY })),
+          },
           { market },
         );
         live.done();

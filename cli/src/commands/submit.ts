@@ -30,7 +30,7 @@ import type { SubmitOptions } from "../parse.ts";
 import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
 import { formatSceneDefaults } from "../sceneDefaults.ts";
 import { compositeJob, type FetchJobResult } from "./fetch.ts";
-import { waitForJob, type JobOutcome } from "./wait.ts";
+import { AUDIT_DRAW_GRACE_MS, waitForJob, type JobOutcome } from "./wait.ts";
 
 export { SCENE_EXTENSIONS } from "@tessellate/sdk/jobRequest";
 
@@ -456,6 +456,7 @@ export async function submitJob(given: SubmitOptions, deps: SubmitDeps): Promise
         jobId: posted.jobId,
         fromBlock: posted.blockNumber,
         closeWhenExpired: true,
+        drawDueAudits: { afterMs: AUDIT_DRAW_GRACE_MS },
         signal: deps.signal,
         pollIntervalMs: deps.pollIntervalMs,
         onProgress: (p, job) => {

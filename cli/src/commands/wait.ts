@@ -8,11 +8,18 @@
 import type { AcceptedSegment } from "@tessellate/sdk/resultFiles";
 import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import type { MarketClient } from "@tessellate/sdk/market";
-import { acceptedSegmentOf, createFold, isHeld, isSegmentDone, protocolNow, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
+import { contractErrorOf } from "@tessellate/sdk/contractErrors";
+import { acceptedSegmentOf, createFold, dueAuditDraws, isHeld, isSegmentDone, jobMarketConstants, protocolNow, sceneRefusals, SegmentStatus, segmentOf, type JobRecord } from "@tessellate/sdk/protocol";
 import { findJobCreation, readJobEvents } from "../chainReads.ts";
 import { sleep as defaultSleep } from "../output.ts";
 import { jobProgressOf, type JobProgress } from "../progress.ts";
 import { closableSegments, closeInBatches } from "./cancel.ts";
+
+/**
+ * How long `job submit` and `job wait` let an audit draw stay due before sending it themselves
+ * (the replicas' nodes draw within a poll or two, to be paid).
+ */
+export const AUDIT_DRAW_GRACE_MS = 15_000;
 
 export interface WaitForJobOptions {
   jobId: bigint;
@@ -22,6 +29,12 @@ export interface WaitForJobOptions {
   pollIntervalMs?: number;
   /** After the deadline, close segments that can no longer settle (sends transactions). */
   closeWhenExpired?: boolean;
+  /**
+   * Audited jobs: draw the audit of segments whose draw has been due for `afterMs` (sends
+   * `auditSegments`). The replicas' nodes draw it as soon as it is due, to be paid; this keeps a
+   * job moving when they do not. Unset: never.
+   */
+  drawDueAudits?: { afterMs: number };
   /** Give up after this long (default: no limit; the job's deadline bounds the wait anyway). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -131,6 +144,7 @@ export async function waitForJob(
   const rebuilder = createFold();
   let next = fromBlock;
   let lastCloseAt = -Infinity;
+  const dueSince = new Map<number, number>();
 
   for (;;) {
     options.signal?.throwIfAborted();
@@ -156,6 +170,8 @@ export async function waitForJob(
       return { ...jobOutcomeOf(job, now() - started, next - 1n), stoppedEarly: "refused" };
     }
 
+    if (options.drawDueAudits && market.account && (await drawStaleAudits(market, job, latest, dueSince, now(), options.drawDueAudits.afterMs))) continue;
+
     const chainNow = await market.latestTimestamp();
     const clock = protocolNow(chainNow, now());
     if (clock > job.params.deadline) {
@@ -177,6 +193,25 @@ export async function waitForJob(
     }
     await pause(pollMs, options.signal);
   }
+}
+
+/**
+ * Sends `auditSegments` for the segments whose draw has been due since `afterMs` ago (first seen
+ * due: `dueSince`); true when it drew some. A draw someone else sent first is no error.
+ */
+async function drawStaleAudits(market: MarketClient, job: JobRecord, latest: bigint, dueSince: Map<number, number>, at: number, afterMs: number): Promise<boolean> {
+  const due = dueAuditDraws(job, latest);
+  for (const segment of dueSince.keys()) if (!due.includes(segment)) dueSince.delete(segment);
+  for (const segment of due) if (!dueSince.has(segment)) dueSince.set(segment, at);
+  const stale = due.filter((segment) => at - dueSince.get(segment)! >= afterMs).slice(0, jobMarketConstants.MAX_BATCH);
+  if (stale.length === 0) return false;
+  try {
+    await market.auditSegments(job.jobId, stale);
+  } catch (error) {
+    if (contractErrorOf(error)?.name !== "JobMarketAuditNotDue") throw error;
+  }
+  for (const segment of stale) dueSince.delete(segment);
+  return true;
 }
 
 /** Whether every registered provider gave this job back because of its scene, and nobody holds a slot of it. */

@@ -157,6 +157,16 @@ export function isInPlay(status: number): boolean {
   return status === SegmentStatus.Open || status === SegmentStatus.Auditing || status === SegmentStatus.Disputed;
 }
 
+/**
+ * The segments of an audited job whose audit draw is due at block `latest` (JobMarket.auditSegments):
+ * Verifying, with the quorum block (the fold keeps it in `revealDeadline`) before `latest`.
+ */
+export function dueAuditDraws(job: { segments: ReadonlyMap<number, Pick<SegmentLike, "status" | "revealDeadline">> }, latest: bigint): number[] {
+  const due: number[] = [];
+  for (const [segment, seg] of job.segments) if (seg.status === SegmentStatus.Verifying && seg.revealDeadline < latest) due.push(segment);
+  return due.sort((a, b) => a - b);
+}
+
 /** Give-back reasons that say the job itself cannot be rendered (not the provider's time or resources). */
 export const SCENE_REFUSALS: readonly number[] = [AbandonReason.SceneFault, AbandonReason.SceneUnavailable];
 
