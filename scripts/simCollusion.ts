@@ -579,8 +579,8 @@ async function main() {
       `\n${misses.length} of ${rows.length} rows miss it` +
       (misses.length > 0 ? ` (${misses.map((r) => `f=${r.share} r=${r.redundancy} ${r.strategy}`).join("; ")})` : "") +
       `; ${clearMisses.length} of them with the whole 95 % interval above ${TARGET_RATIO}.` +
-      `\nCheat profit: ${profitable.length} of ${rows.length} rows were paid for garbage. Expected: nothing checks an accepted result` +
-      " until the audits of docs/collusion.md §4 are built, so any captured segment pays.",
+      `\nCheat profit: ${profitable.length} of ${rows.length} rows were paid for garbage. Expected: these jobs are not audited` +
+      " (auditBps 0), so any captured segment pays; `npm run sim:audits` measures audited jobs (the default terms).",
   );
   const thin = rows.filter((r) => r.model * r.segments < 5);
   if (thin.length > 0) console.log(`Rows where random assignment expects < 5 captured segments (${thin.map((r) => `f=${r.share} r=${r.redundancy}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}) are noisy: raise SIM_JOBS.`);
@@ -637,7 +637,7 @@ function printRows(rows: Row[]) {
       "\nlapsed: requested slots no segment took (a ticket resolved behind others on a full job);" +
       "\nrep. marks: abandoned, rejected and expired counts the registry recorded against the operator's addresses during the job;" +
       "\nE[cheat profit]/segment: what the market paid the operator for garbage reveals on captured segments, per job segment" +
-      "\n(the render cost saved, worst case C = reward); the loss when caught is 0 today: nothing checks an accepted result.",
+      "\n(the render cost saved, worst case C = reward); nothing catches it in these unaudited jobs (audited ones: npm run sim:audits).",
   );
 }
 
