@@ -37,7 +37,12 @@
  * SIM_REDUNDANCIES ("1,2"), SIM_AUDIT_BPS (the tools' default, 4000), SIM_COLLATERAL_MULTIPLE (m, the tools' default for audited jobs, 4),
  * SIM_RENDER_COST (C in rewards, 1), SIM_SEGMENTS (per job, 64), SIM_JOBS (per row, 30; the default run takes about 5 minutes on two loaded cores),
  * SIM_SEED (1), SIM_STRICT=1 (exit 1 when a row's measured expected profit is not negative; a row
- * with no captured segment has no measurement and counts as not negative: raise SIM_JOBS).
+ * with no captured segment has no measurement and counts as not negative: raise SIM_JOBS),
+ * SIM_STRATEGIES ("uniform,racer"): uniform — the operator's addresses claim like everyone; racer —
+ * before anyone else draws, one of its addresses that holds no replica of a captured segment draws
+ * that segment's audit and requests a one-slot ticket in the same block (docs/collusion.md §4,
+ * racing for the audit slot: found, not fixed — its rows are positive, so SIM_STRICT=1 exits 1 on
+ * the default run).
  */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { Hex } from "viem";
@@ -65,6 +70,7 @@ const Config = z.object({
   jobs: z.coerce.number().int().min(1).default(30),
   seed: z.coerce.number().int().default(1),
   strict: z.enum(["0", "1"]).default("0").transform((s) => s === "1"),
+  strategies: z.string().transform((s) => s.split(",").map((x) => x.trim())).pipe(z.array(z.enum(["uniform", "racer"])).min(1)).default(["uniform", "racer"]),
 });
 const parsed = Config.safeParse({
   providers: process.env.SIM_PROVIDERS,
@@ -77,6 +83,7 @@ const parsed = Config.safeParse({
   jobs: process.env.SIM_JOBS,
   seed: process.env.SIM_SEED,
   strict: process.env.SIM_STRICT,
+  strategies: process.env.SIM_STRATEGIES,
 });
 const config = configOrExit(parsed, "scripts/simAudits.ts");
 /** Collateral per replica in token units (m × reward, m may be fractional). */
@@ -114,7 +121,9 @@ interface JobOutcome {
 /** How many of the N addresses the operator owns at share f. */
 const operatorSize = (share: number) => Math.max(1, Math.round(share * config.providers));
 
-async function runJob(m: Market, claimers: HardhatEthersSigner[], k: number, redundancy: number): Promise<JobOutcome> {
+type Strategy = "uniform" | "racer";
+
+async function runJob(m: Market, claimers: HardhatEthersSigner[], k: number, redundancy: number, strategy: Strategy): Promise<JobOutcome> {
   const { market, registry } = m;
   const S = config.segments;
   const startBlock = await ethers.provider.getBlockNumber();
@@ -233,8 +242,34 @@ async function runJob(m: Market, claimers: HardhatEthersSigner[], k: number, red
   const all = [...Array(S).keys()];
   const verifying = (await renderSlots(all, () => 0)).filter((e) => e!.name === "SegmentVerifying").length;
   if (verifying !== S) throw new Error(`${verifying} of ${S} segments Verifying after the reveals`);
+  // 2b. The racer: for each captured segment, before anyone else draws, one of its addresses that
+  // holds no replica of it draws that segment's audit and requests a one-slot ticket in the same
+  // block, after the draw. Every other segment is still Verifying, so the audit slot is the job's
+  // only open pair and the racer's ticket, first in the queue, lands on it (a ticket that finds
+  // nothing open lapses at no cost).
+  const raced = new Set<number>();
+  if (strategy === "racer") {
+    for (const segment of [...captured].sort((x, y) => x - y)) {
+      const accomplice = operators.find((o) => ![...holders[segment].values()].includes(addressOf(o)));
+      if (!accomplice) continue;
+      raced.add(segment);
+      await ethers.provider.send("evm_setAutomine", [false]);
+      const draw = await market.connect(accomplice).auditSegments(jobId, [segment], { gasLimit: 3_000_000 });
+      const ticket = await market.connect(accomplice).requestClaim(jobId, 1, { gasLimit: 1_000_000 });
+      await ethers.provider.send("evm_mine", []);
+      await ethers.provider.send("evm_setAutomine", [true]);
+      const drawn = await draw.wait();
+      const requested = await ticket.wait();
+      if (drawn!.blockNumber !== requested!.blockNumber) throw new Error("the racer's draw and ticket landed in different blocks");
+      settle(absorb(drawn));
+      absorb(requested);
+      while (pending > 0) absorb(await (await market.connect(m.requester).resolveClaims(jobId)).wait());
+      if (holders[segment].size === slotCount[segment] && slotCount[segment] > redundancy) settle(await renderSlots([segment], () => redundancy));
+    }
+  }
   // 3. The draw, in the next block.
-  settle(events(await (await market.connect(m.requester).auditSegments(jobId, all)).wait()));
+  const undrawn = all.filter((s) => !raced.has(s));
+  if (undrawn.length > 0) settle(events(await (await market.connect(m.requester).auditSegments(jobId, undrawn)).wait()));
   // 4. Audits, then escalations (a segment's slots beyond those already held are claimed, then rendered).
   for (let step = 0; step < 2; step++) {
     const open = all.filter((s) => holders[s].size < slotCount[s]);
@@ -269,6 +304,7 @@ async function runJob(m: Market, claimers: HardhatEthersSigner[], k: number, red
 }
 
 interface Row {
+  strategy: Strategy;
   share: number;
   f: number;
   redundancy: number;
@@ -314,18 +350,22 @@ async function main() {
   const claimers = await stakedClaimers(connection, m, config.providers, STAKE);
   progress("");
   const rows: Row[] = [];
-  for (const redundancy of config.redundancies) {
+  for (const strategy of config.strategies) for (const redundancy of config.redundancies) {
     for (const share of config.shares) {
       const k = operatorSize(share);
       if (k < redundancy) {
-        console.log(`f=${share}, r=${redundancy}: the operator's ${k} address(es) cannot hold ${redundancy} replicas of a segment; skipped`);
+        if (strategy === config.strategies[0]) console.log(`f=${share}, r=${redundancy}: the operator's ${k} address(es) cannot hold ${redundancy} replicas of a segment; skipped`);
+        continue;
+      }
+      if (strategy === "racer" && k < redundancy + 1) {
+        console.log(`f=${share}, r=${redundancy}, racer: the operator's ${k} address(es) leave none that holds no replica to race for the audit slot; skipped`);
         continue;
       }
       const captured: CapturedOutcome[] = [];
       let auditedOther = 0, honestAuditorsSlashed = 0, colludingAuditorNet = 0n;
       for (let j = 0; j < config.jobs; j++) {
-        progress(`  f=${share}, r=${redundancy}: job ${j + 1}/${config.jobs}`);
-        const o = await runJob(m, claimers, k, redundancy);
+        progress(`  f=${share}, r=${redundancy}, ${strategy}: job ${j + 1}/${config.jobs}`);
+        const o = await runJob(m, claimers, k, redundancy, strategy);
         captured.push(...o.captured);
         auditedOther += o.auditedOther;
         honestAuditorsSlashed += o.honestAuditorsSlashed;
@@ -339,7 +379,7 @@ async function main() {
       const sd = n > 1 ? Math.sqrt(profits.reduce((x, y) => x + (y - mean) ** 2, 0) / (n - 1)) : NaN;
       const half = (1.96 * sd) / Math.sqrt(n);
       rows.push({
-        share, f, redundancy, k,
+        strategy, share, f, redundancy, k,
         segments: config.jobs * config.segments,
         captured: n,
         audited: captured.filter((c) => c.audited).length,
@@ -356,11 +396,11 @@ async function main() {
   progress("");
   const sign = (x: number) => (Number.isNaN(x) ? "n/a" : `${x >= 0 ? "+" : ""}${x.toFixed(3)}`);
   table(
-    ["f", "r", "op. addresses", "captured", "audited", "caught", "garbage accepted", "honest auditors slashed", "E[cheat profit]/replica", "95 % CI", "model", "model (N finite)"],
+    ["f", "r", "op. addresses", "captured", "audited", "caught", "garbage accepted", "honest auditors slashed", "E[cheat profit]/replica", "95 % CI", "model", "model (N finite)", "strategy"],
     rows.map((r) => [
       r.share.toString(), r.redundancy.toString(), `${r.k}/${config.providers}`,
       `${r.captured}/${r.segments}`, r.audited.toString(), r.caught.toString(), r.garbageAccepted.toString(), r.honestAuditorsSlashed.toString(),
-      sign(r.profit), r.captured > 1 ? `${sign(r.profitLow)} – ${sign(r.profitHigh)}` : "n/a", sign(r.model), sign(r.finiteModel),
+      sign(r.profit), r.captured > 1 ? `${sign(r.profitLow)} – ${sign(r.profitHigh)}` : "n/a", sign(r.model), sign(r.finiteModel), r.strategy,
     ]),
     3,
   );
@@ -369,7 +409,9 @@ async function main() {
       "\naudited: captured segments the draw audited; caught: captured segments whose garbage replicas were slashed; garbage accepted: captured segments that paid the garbage;" +
       "\nhonest auditors slashed: on captured segments, honest auditors out-voted by two colluding escalation auditors;" +
       "\nE[cheat profit]/replica (in rewards): mean over captured segments of (paid − collateral lost) / r − (reward − C), with its 95 % interval (normal approximation);" +
-      `\nmodel: C − a (1 − f)(1 − f²)(reward + collateral), a = ${a}; model (N finite): the same with the draw's pool (N − r may audit, k − r of them the operator's).`,
+      `\nmodel: C − a (1 − f)(1 − f²)(reward + collateral), a = ${a}; model (N finite): the same with the draw's pool (N − r may audit, k − r of them the operator's).` +
+      "\nstrategy: uniform — the operator's addresses claim like everyone (audit slots go to whoever the tickets draw); racer — it draws each captured" +
+      "\nsegment's audit itself, with a ticket of its own in the same block (the audit slot is then the job's only open pair; docs/collusion.md §4, racing for the audit slot).",
   );
   const colluding = rows.reduce((x, r) => x + r.colludingAuditorNet, 0);
   const other = rows.reduce((x, r) => x + r.auditedOther, 0);
@@ -377,7 +419,7 @@ async function main() {
   const notNegative = rows.filter((r) => !(r.profit < 0));
   console.log(
     `\nEvery row's measured expected profit of cheating negative: ${notNegative.length === 0 ? "yes" : "no"}` +
-      (notNegative.length > 0 ? ` (${notNegative.map((r) => `f=${r.share} r=${r.redundancy}: ${r.captured === 0 ? "no captured segment, raise SIM_JOBS" : sign(r.profit)}`).join("; ")})` : "") +
+      (notNegative.length > 0 ? ` (${notNegative.map((r) => `f=${r.share} r=${r.redundancy} ${r.strategy}: ${r.captured === 0 ? "no captured segment, raise SIM_JOBS" : sign(r.profit)}`).join("; ")})` : "") +
       ` — ${rows.length} row(s); model negative in ${rows.filter((r) => r.model < 0).length} of them.`,
   );
   console.log(`Run time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
