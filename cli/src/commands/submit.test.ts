@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { UsageError, UsageErrors } from "../errors.ts";
 import { parseSubmitOptions } from "../parse.ts";
-import { buildManifest, coverageWarning, jobCost, prepareScene, uploadProgressLine } from "./submit.ts";
+import { auditStaffingWarning, buildManifest, coverageWarning, jobCost, prepareScene, settleAudits, uploadProgressLine } from "./submit.ts";
 
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
@@ -111,5 +111,30 @@ describe("coverageWarning: what job submit says when no registered provider offe
   it("suggests the offered version when only the version is missing, and says when nobody runs the engine", () => {
     assert.match(coverageWarning(scan, { engine: "povray", version: "3.6", verification: "exact" }).join("\n"), /0 offer version 3\.6, 2 render exact jobs\n.*use --engine-version 3\.8\.0/);
     assert.match(coverageWarning(scan, { engine: "blender", version: "4.2.0", verification: "exact" }).join("\n"), /0 offer blender, 0 offer version 4\.2\.0/);
+  });
+});
+
+describe("settleAudits and auditStaffingWarning: the default audit terms against the providers able to take the job", () => {
+  const base = { size: "16x16", reward: "2" };
+
+  it("keeps the default audits where redundancy + 3 providers can take the job, and turns them off below, collateral back to 2 × the reward", () => {
+    const o = parseSubmitOptions("s", base, 0);
+    assert.deepEqual(settleAudits(o, 5), { auditBps: 4000, collateral: 8_000_000_000_000_000_000n, auditDefaulted: { collateralGiven: false } });
+    const off = settleAudits(o, 4);
+    assert.equal(off.auditBps, 0);
+    assert.equal(off.collateral, 4_000_000_000_000_000_000n);
+    assert.match(off.auditDefaulted?.offReason ?? "", /4 registered providers can take this job; an audit and its escalation need 5/);
+    // A collateral the user gave stays what it was either way.
+    const given = parseSubmitOptions("s", { ...base, collateral: "5" }, 0);
+    assert.equal(settleAudits(given, 1).collateral, 5_000_000_000_000_000_000n);
+  });
+
+  it("never changes a rate the user gave; warns when too few providers could finish its dispute", () => {
+    const o = parseSubmitOptions("s", { ...base, audit: "2500" }, 0);
+    assert.deepEqual(settleAudits(o, 1), { auditBps: 2500, collateral: o.collateral });
+    assert.match(auditStaffingWarning(o, 4).join("\n"), /^WARNING {4}4 registered providers can take this job; an audit and its escalation need 5 different providers: .*accepted result standing/);
+    assert.deepEqual(auditStaffingWarning(o, 5), []);
+    assert.deepEqual(auditStaffingWarning(parseSubmitOptions("s", { ...base, audit: "0" }, 0), 1), [], "no audits, no warning");
+    assert.deepEqual(auditStaffingWarning({ ...parseSubmitOptions("s", base, 0) }, 1), [], "a default rate is turned off instead of warned about");
   });
 });
