@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { auditChain, collectingOutput, formatAuditReport, parseSubmitOptions, submitJob } from "@tessellate/cli";
+import { auditChain, collectingOutput, formatAuditReport, formatJobStatus, jobStatus, parseSubmitOptions, submitJob } from "@tessellate/cli";
 import { CreditKind, DEFAULT_AUDIT_BPS, eventsNamed, type MarketClient } from "@tessellate/sdk";
 import type { RunningProvider } from "../../scripts/devnet/network.ts";
 import { creditedTo, E2ENetwork, eventsSince, ofJob, REQUESTER, SAMPLE_SCENE_DIR, slotsBy, TOKEN } from "./helpers/e2e.ts";
@@ -76,6 +76,10 @@ describe("job submit's default terms on a network of five providers", { timeout:
       const revealed = slotsBy(events, "ReplicasRevealed", jobId, p.address).length;
       assert.equal(creditedTo(events, jobId, p.address, [CreditKind.Reward]), TOKEN(1) * BigInt(revealed), `provider ${p.account} paid for each of its ${revealed} replicas`);
     }
+
+    const status = formatJobStatus(await jobStatus({ jobId }, { market: requester })).join("\n");
+    assert.match(status, /audits {11}40 % of accepted segments re-rendered by a drawn auditor before payment/);
+    assert.match(status, new RegExp(`progress: 16/16 accepted, .*; audits: ${audited.length} drawn$`, "m"));
 
     const report = await auditChain({ verifyResults: true }, { market: requester, storage: e2e.net.storage });
     assert.deepEqual(report.discrepancies, [], formatAuditReport(report).join("\n"));

@@ -169,7 +169,8 @@ export function formatJobStatus(report: JobStatusReport, options: { symbol?: str
   for (const cid of job.outputCids) lines.push(`  output           ${cid}`);
   lines.push("");
   lines.push(
-    `progress: ${progress.accepted}/${progress.segments} accepted, ${progress.failed} failed, ${progress.closed} closed${progress.refunded ? `, ${progress.refunded} refunded` : ""}; replicas claimed ${progress.claimed}, committed ${progress.committed}, revealed ${progress.revealed} of ${progress.replicas}${progress.tieBreakers ? `; ${progress.tieBreakers} tie-breaker(s)` : ""}`,
+    `progress: ${progress.accepted}/${progress.segments} accepted, ${progress.failed} failed, ${progress.closed} closed${progress.refunded ? `, ${progress.refunded} refunded` : ""}; replicas claimed ${progress.claimed}, committed ${progress.committed}, revealed ${progress.revealed} of ${progress.replicas}${progress.tieBreakers ? `; ${progress.tieBreakers} tie-breaker(s)` : ""}` +
+      (progress.audited !== undefined ? `; audits: ${progress.audited} drawn${progress.verifying ? `, ${progress.verifying} awaiting the draw` : ""}${progress.auditing ? `, ${progress.auditing} under way` : ""}` : ""),
   );
   lines.push("");
   const rows = report.segments.map((s) => [
