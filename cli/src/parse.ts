@@ -92,7 +92,7 @@ export interface SubmitOptions {
    * the user's: `job submit` settles it against the providers able to take the job
    * (sdk `defaultAuditTerms`); `offReason` says why audits are off when they are.
    */
-  auditDefaulted?: { collateralGiven: boolean; offReason?: string };
+  auditDefaulted?: { collateralGiven: boolean; offReason?: string; overridable?: boolean };
   /** Folder the composited frames are written to. */
   out: string;
   /** Watch progress and composite when done (false with `--no-wait`). */
@@ -489,7 +489,7 @@ export function parseSubmitOptions(
     verification: verification!,
     ...(toleranceBps === undefined ? {} : { toleranceBps }),
     auditBps: auditBps!,
-    ...(auditTerms?.defaulted ? { auditDefaulted: { collateralGiven: givenCollateral !== undefined, ...(auditTerms.reason === undefined ? {} : { offReason: auditTerms.reason }) } } : {}),
+    ...(auditTerms?.defaulted ? { auditDefaulted: { collateralGiven: givenCollateral !== undefined, ...(auditTerms.reason === undefined ? {} : { offReason: auditTerms.reason, overridable: auditTerms.overridable }) } } : {}),
     out: raw.out ?? "",
     wait: raw.wait ?? true,
     permit: raw.permit ?? false,

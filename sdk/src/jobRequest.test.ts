@@ -107,6 +107,7 @@ describe("defaultAuditTerms: the audit rate and collateral the tools propose", (
       assert.equal(t.auditBps, 0);
       assert.equal(t.collateralPerReplica, terms.collateralPerReplica ?? 20n);
       assert.match(t.reason ?? "", reason);
+      assert.equal(t.overridable, eligible === 4, "only a network too small for a dispute would still take an audit rate the requester gives");
     }
     assert.equal(defaultAuditTerms({ ...exact, redundancy: 1, quorum: 1 }, 4).auditBps, DEFAULT_AUDIT_BPS, "r = 1 needs 4 providers");
     assert.equal(defaultAuditTerms(exact).auditBps, DEFAULT_AUDIT_BPS, "providers not known yet: on");

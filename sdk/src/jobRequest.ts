@@ -172,16 +172,17 @@ export function providersForAudits(redundancy: number): number {
  * {@link DEFAULT_AUDIT_BPS} on a job that can be audited, when at least
  * {@link providersForAudits} providers can take it (`eligibleProviders`; undefined = not known
  * yet) and a collateral the requester chose allows it; the collateral follows the audit rate.
- * `reason` says why audits are off when they are.
+ * `reason` says why audits are off when they are; `overridable`, whether an audit rate the
+ * requester gives would still be accepted (only a too-small network is).
  */
 export function defaultAuditTerms(
   terms: Pick<JobTerms, "verification" | "redundancy" | "quorum" | "rewardPerReplica"> & { collateralPerReplica?: bigint; auditBps?: number },
   eligibleProviders?: number,
-): { auditBps: number; collateralPerReplica: bigint; defaulted: boolean; reason?: string } {
+): { auditBps: number; collateralPerReplica: bigint; defaulted: boolean; reason?: string; overridable?: boolean } {
   const collateralFor = (auditBps: number) =>
     terms.collateralPerReplica ?? terms.rewardPerReplica * BigInt(auditBps > 0 ? DEFAULT_AUDITED_COLLATERAL_MULTIPLE : DEFAULT_COLLATERAL_MULTIPLE);
   if (terms.auditBps !== undefined) return { auditBps: terms.auditBps, collateralPerReplica: collateralFor(terms.auditBps), defaulted: false };
-  const off = (reason: string) => ({ auditBps: 0, collateralPerReplica: collateralFor(0), defaulted: true, reason });
+  const off = (reason: string, overridable = false) => ({ auditBps: 0, collateralPerReplica: collateralFor(0), defaulted: true, reason, overridable });
   if (!canBeAudited(terms)) {
     return off(terms.verification !== "exact"
       ? `${terms.verification} jobs cannot be audited`
@@ -193,7 +194,7 @@ export function defaultAuditTerms(
   }
   const needed = providersForAudits(terms.redundancy);
   if (eligibleProviders !== undefined && eligibleProviders < needed) {
-    return off(`${eligibleProviders} registered provider${eligibleProviders === 1 ? "" : "s"} can take this job; an audit and its escalation need ${needed} (${terms.redundancy} replica${terms.redundancy === 1 ? "" : "s"} + 3 auditors)`);
+    return off(`${eligibleProviders} registered provider${eligibleProviders === 1 ? "" : "s"} can take this job; an audit and its escalation need ${needed} (${terms.redundancy} replica${terms.redundancy === 1 ? "" : "s"} + 3 auditors)`, true);
   }
   return { auditBps: DEFAULT_AUDIT_BPS, collateralPerReplica: collateralFor(DEFAULT_AUDIT_BPS), defaulted: true };
 }

@@ -195,7 +195,7 @@ export function formatPlan(args: {
       ? [`audits     ${o.auditBps / 100} % of accepted segments are re-rendered by a drawn auditor before anyone is paid; an auditor's unit not used is refunded` +
           (o.auditDefaulted ? ` (the default for this job; --audit 0 turns audits off)` : "")]
       : o.auditDefaulted?.offReason
-        ? [`audits     off: ${o.auditDefaulted.offReason} (--audit <bp> audits anyway)`]
+        ? [`audits     off: ${o.auditDefaulted.offReason}${o.auditDefaulted.overridable ? " (--audit <bp> audits anyway)" : ""}`]
         : []),
     `estimate   ~${formatSeconds(e.secondsPerSegment)} per segment, ~${formatSeconds(e.renderSecondsPerReplica)} to render every segment once, ~${formatSeconds(e.totalRenderSeconds)} for all replicas — ` +
       (args.measured
@@ -311,7 +311,7 @@ export function settleAudits(options: SubmitOptions, eligibleProviders: number):
     },
     eligibleProviders,
   );
-  return { auditBps: terms.auditBps, collateral: terms.collateralPerReplica, auditDefaulted: { collateralGiven: given.collateralGiven, ...(terms.reason === undefined ? {} : { offReason: terms.reason }) } };
+  return { auditBps: terms.auditBps, collateral: terms.collateralPerReplica, auditDefaulted: { collateralGiven: given.collateralGiven, ...(terms.reason === undefined ? {} : { offReason: terms.reason, overridable: terms.overridable }) } };
 }
 
 /** The warning for an audit rate the user asked for on a network too small for a dispute to finish. */
