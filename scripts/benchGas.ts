@@ -148,15 +148,18 @@ async function settledJobGas(p: Protocol, batch: number, tolerant = false, inter
   const waiting = async () => (await p.market.claimQueueOf(jobId))[2].length;
   if (interleaved) {
     // Claimers take turns: each request resolves the ticket before it in passing (FIFO), so only
-    // the last ticket needs a resolveClaims of its own.
+    // the last ticket needs a resolveClaims of its own. A claimer asks for what its waiting
+    // tickets do not already cover (no surplus ticket that would lapse unfilled).
+    const requested = new Map(p.providers.map((who) => [who, 0]));
     while (p.providers.some((who) => held.get(who)!.length < SEGMENTS)) {
       for (const provider of p.providers) {
-        if (held.get(provider)!.length + batch > SEGMENTS) continue;
+        if (requested.get(provider)! + batch > SEGMENTS) continue;
         const receipt = await (await p.market.connect(provider).requestClaim(jobId, batch)).wait();
+        requested.set(provider, requested.get(provider)! + batch);
         total += receipt!.gasUsed;
         record(receipt!.logs);
       }
-      if (p.providers.every((who) => held.get(who)!.length + batch > SEGMENTS)) {
+      if (p.providers.every((who) => requested.get(who)! + batch > SEGMENTS)) {
         while ((await waiting()) > 0) {
           const receipt = await (await p.market.connect(p.providers[0]).resolveClaims(jobId)).wait();
           total += receipt!.gasUsed;
