@@ -69,6 +69,11 @@ export interface RenderTilesRequest extends Omit<RenderFramesRequest, "rect" | "
   tiles: Array<{ rect: Rect; outPathOf(frame: number): string; first?: number; last?: number }>;
 }
 
+/** What `renderTiles` did: the engine processes it ran (the worker learns a launch's cost from it: jobs/launchCost.ts); 1 when it says nothing. */
+export interface RenderTilesResult {
+  processes: number;
+}
+
 export interface RenderLimits {
   threads: number;
   /** Address-space limit for the engine process, in bytes. */
@@ -102,7 +107,7 @@ export interface Engine {
    * worker uses it for the tiles of one job it holds at once; engines without it get one
    * `render`/`renderFrames` call per tile.
    */
-  renderTiles?(request: RenderTilesRequest): Promise<void>;
+  renderTiles?(request: RenderTilesRequest): Promise<RenderTilesResult | void>;
   /** True when `renderTiles` renders each tile's own frame range (tiles of different frames in one process). */
   readonly tilesOfSeveralFrameRanges?: boolean;
   /**

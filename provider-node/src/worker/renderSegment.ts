@@ -39,6 +39,18 @@ export interface RenderedSegment {
   fingerprint?: Fingerprint;
   files: string[];
   seconds: number;
+  /**
+   * The engine call that rendered it, shared by the tiles rendered together (one object for all of
+   * them): its processes, wall seconds and tiles; absent for a test-only cheap render.
+   */
+  call?: EngineCallInfo;
+}
+
+/** One engine call of a render: what the worker learns an engine's launch cost from (jobs/launchCost.ts). */
+export interface EngineCallInfo {
+  processes: number;
+  seconds: number;
+  tiles: number;
 }
 
 export async function renderSegment(input: RenderSegmentInput): Promise<RenderedSegment> {
@@ -99,7 +111,10 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     files.push(outPath);
     input.onProgress?.((i + 1) / count);
   }
-  return digestSegment(input, files, (now() - started) / 1000);
+  const seconds = (now() - started) / 1000;
+  // One process for the frames when renderFrames took them, else one per frame.
+  const call = cheap ? undefined : { processes: engine.renderFrames && count > 1 ? 1 : count, seconds, tiles: 1 };
+  return { ...(await digestSegment(input, files, seconds)), ...(call ? { call } : {}) };
 }
 
 /**
@@ -142,7 +157,7 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
   const left = Math.min(...deadlines) - now();
   if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${frames[0]}–${frames.at(-1)}`);
   const signals = inputs.map((input) => input.signal).filter((signal): signal is AbortSignal => signal !== undefined);
-  await engine.renderTiles({
+  const done = await engine.renderTiles({
     sceneDir: first!.sceneDir,
     entry: manifest.scene.entry,
     width: manifest.output.width,
@@ -167,13 +182,14 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
     },
   });
   const seconds = (now() - started) / 1000;
+  const call: EngineCallInfo = { processes: done?.processes ?? 1, seconds, tiles: inputs.length };
   const area = (input: RenderSegmentInput) => input.segment.tile.width * input.segment.tile.height;
   const totalArea = inputs.reduce((sum, input) => sum + area(input), 0);
   const results: RenderedSegment[] = [];
   for (const input of inputs) {
     input.onProgress?.(1);
     const files = input.segment.frames.map((frame) => join(input.outDir, resultFileName(frame)));
-    results.push(await digestSegment(input, files, (seconds * area(input)) / totalArea));
+    results.push({ ...(await digestSegment(input, files, (seconds * area(input)) / totalArea)), call });
   }
   return results;
 }

@@ -40,7 +40,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest, RenderTilesResult } from "../engine.ts";
 import { blenderDiagnostics } from "../engineDiagnostics.ts";
 import { cyclesKernelEnv, cyclesKernelFromLogLine } from "./cpuKernel.ts";
 
@@ -204,9 +204,10 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     tilesOfSeveralFrameRanges: true,
     launchSeconds: BLENDER_LAUNCH_SECONDS,
 
-    async renderTiles(request: RenderTilesRequest): Promise<void> {
+    async renderTiles(request: RenderTilesRequest): Promise<RenderTilesResult> {
       const settings = parseBlenderSettings(request.settings);
       await withWorkDir("blender", (workDir) => renderTilesIn(workDir, request, settings), options.sandbox?.workRoot);
+      return { processes: 1 };
     },
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {
