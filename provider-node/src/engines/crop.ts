@@ -45,15 +45,21 @@ export async function cropPngFile(
   expected: { width: number; height: number },
   rect: Rect,
   outPath: string,
+  onImage?: (outPath: string, image: RgbaImage) => void,
 ): Promise<void> {
-  await cropPngFileInto(sourcePath, expected, [{ rect, outPath }]);
+  await cropPngFileInto(sourcePath, expected, [{ rect, outPath }], onImage);
 }
 
-/** As {@link cropPngFile}, for several rectangles of one image (decoded once). */
+/**
+ * As {@link cropPngFile}, for several rectangles of one image (decoded once). `onImage` gets each
+ * crop's pixels once its file is written (RenderRequest.onImage: the worker digests them as they
+ * are instead of decoding the file again).
+ */
 export async function cropPngFileInto(
   sourcePath: string,
   expected: { width: number; height: number },
   crops: ReadonlyArray<{ rect: Rect; outPath: string }>,
+  onImage?: (outPath: string, image: RgbaImage) => void,
 ): Promise<void> {
   const image = await readPngRgba(sourcePath);
   if (image.width !== expected.width || image.height !== expected.height) {
@@ -62,7 +68,11 @@ export async function cropPngFileInto(
       `the engine wrote a ${image.width}×${image.height} image where ${expected.width}×${expected.height} was asked for`,
     );
   }
-  for (const { rect, outPath } of crops) await writePngRgba(outPath, cropRgba(image, rect));
+  for (const { rect, outPath } of crops) {
+    const crop = cropRgba(image, rect);
+    await writePngRgba(outPath, crop);
+    onImage?.(outPath, crop);
+  }
 }
 
 /** The smallest rectangle holding every one of `rects` (at least one). */

@@ -3,6 +3,7 @@
  * segment indices: the worker maps (manifest, segment) to a `RenderRequest` through the sdk's
  * segment plan, so an engine only renders one rectangle of one frame into a PNG.
  */
+import type { RgbaImage } from "@tessellate/sdk/png";
 
 /** A pixel rectangle, origin at the top-left of the frame. */
 export interface Rect {
@@ -41,6 +42,12 @@ export interface RenderRequest {
   signal?: AbortSignal;
   /** Called with a fraction in [0, 1] as work advances. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Called with the pixels of each PNG the engine wrote, once it is on disk (engines that decode
+   * and re-encode their output: crop.ts), so the worker digests them without decoding the file
+   * again. The pixels are exactly the file's; engines that do not call it are decoded instead.
+   */
+  onImage?: (outPath: string, image: RgbaImage) => void;
 }
 
 /**

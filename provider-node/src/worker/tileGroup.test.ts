@@ -153,7 +153,7 @@ test("a job of expensive tiles keeps groups at limits.tilesPerRender: a launch i
   await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
 });
 
-test("a launch measured in one warm-up render, not its wall time as a tile's, makes the next job's 16 cheap tiles one launch", async () => {
+test("a launch measured in one warm-up render, not its wall time as a tile's, makes the next job's 16 cheap tiles one launch", { timeout: 20_000 }, async () => {
   // A "blender" engine whose every launch takes 400 ms although its constant says 0.1 s (a busy
   // machine): the warm-up tile's 0.4 s, taken as the tile's estimate (0.4 s, of which 0.3 s its
   // own), would hold ceil(0.1 / (0.05 × 0.3)) = 7 tiles per slot. Learned from the call (launch ≈
@@ -172,7 +172,7 @@ test("a launch measured in one warm-up render, not its wall time as a tile's, ma
   assert.ok(jobId > warmUp.jobId);
   const after = JSON.parse(node.store.getMeta("engineLaunchCalls") ?? "{}");
   assert.equal(after["blender@1.0.0"]?.length, 2, "the group's call recorded once, not once per tile");
-}, { timeout: 20_000 });
+});
 
 test("limits.maxTilesPerRender caps the tiles a slot holds of a cheap job", async () => {
   // 16 µs per tile against a 0.5 s launch would take 16; the cap is 6.

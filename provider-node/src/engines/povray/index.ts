@@ -88,7 +88,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     });
     const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"), diagnostics);
     // POV-Ray keeps the full frame size for a partial render: crop the rectangle out of it.
-    await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath);
+    await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath, request.onImage);
     request.onProgress?.(1);
     return traceSeconds;
   }
@@ -132,7 +132,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
       // POV-Ray keeps the full frame size for a partial render: crop the rectangles out of it.
       // A crop with its own frames (a tile of another segment's frame range) takes only those.
       const own = crops.filter((crop) => (crop.first ?? request.first) <= frame && frame <= (crop.last ?? request.last));
-      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, own.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })));
+      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, own.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })), request.onImage);
     }
     request.onProgress?.(1);
   }
