@@ -41,8 +41,9 @@ export const DEFAULTS = {
     tilesPerRender: 4,
     /**
      * Most tiles of one job a render slot holds when the engine's start-up dominates a tile's
-     * estimated render: a slot takes enough tiles that one launch (Engine.launchSeconds) is at
-     * most a twentieth of their estimated render, up to this many, never fewer than tilesPerRender
+     * estimated render: a slot takes enough tiles that one launch (what one engine process costs
+     * this node, learned from its own engine calls: jobs/launchCost.ts; Engine.launchSeconds before
+     * the first) is at most a twentieth of their render, up to this many, never fewer than tilesPerRender
      * and always within the lease (worker/render.ts tilesPerSlot). Set it to tilesPerRender for
      * a fixed number.
      */

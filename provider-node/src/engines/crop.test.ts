@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertRectInside, cropPngFile, cropRgba, readPngRgba, writePngRgba, type RgbaImage } from "./crop.ts";
+import { encodePng, pngDigest } from "@tessellate/sdk";
+import { assertRectInside, cropPngFile, cropPngFileInto, cropRgba, readPngRgba, RESULT_DEFLATE_LEVEL, writePngRgba, type RgbaImage } from "./crop.ts";
 
 /** A 4×3 image whose pixel (x, y) is RGBA (x, y, x + y, 255). */
 function gradient(): RgbaImage {
@@ -35,6 +36,26 @@ test("a PNG round-trips through write and read, and cropPngFile checks the engin
       { code: "ENGINE_OUTPUT_INVALID" },
     );
     assert.ok((await readFile(join(dir, "tile.png"))).subarray(1, 4).equals(Buffer.from("PNG")));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("cropPngFileInto reports each crop's pixels, exactly the file's, written at the fast deflate level with the digest of the default level", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-crop-"));
+  try {
+    await writePngRgba(join(dir, "full.png"), gradient());
+    const reported = new Map<string, RgbaImage>();
+    const crops = [{ rect: { x: 0, y: 0, width: 2, height: 3 }, outPath: join(dir, "a.png") }, { rect: { x: 2, y: 1, width: 2, height: 2 }, outPath: join(dir, "b.png") }];
+    await cropPngFileInto(join(dir, "full.png"), { width: 4, height: 3 }, crops, (path, image) => reported.set(path, image));
+    assert.deepEqual([...reported.keys()], crops.map((c) => c.outPath));
+    for (const { rect, outPath } of crops) {
+      const file = await readPngRgba(outPath);
+      assert.deepEqual(reported.get(outPath), file);
+      assert.deepEqual(file, cropRgba(gradient(), rect));
+      assert.equal(pngDigest([new Uint8Array(await readFile(outPath))]), pngDigest([encodePng(file)]), "level 1 or 6: the same digest");
+    }
+    assert.equal(RESULT_DEFLATE_LEVEL, 1);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

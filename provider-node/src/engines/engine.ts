@@ -3,6 +3,7 @@
  * segment indices: the worker maps (manifest, segment) to a `RenderRequest` through the sdk's
  * segment plan, so an engine only renders one rectangle of one frame into a PNG.
  */
+import type { RgbaImage } from "@tessellate/sdk/png";
 
 /** A pixel rectangle, origin at the top-left of the frame. */
 export interface Rect {
@@ -41,6 +42,12 @@ export interface RenderRequest {
   signal?: AbortSignal;
   /** Called with a fraction in [0, 1] as work advances. */
   onProgress?: (fraction: number) => void;
+  /**
+   * Called with the pixels of each PNG the engine wrote, once it is on disk (engines that decode
+   * and re-encode their output: crop.ts), so the worker digests them without decoding the file
+   * again. The pixels are exactly the file's; engines that do not call it are decoded instead.
+   */
+  onImage?: (outPath: string, image: RgbaImage) => void;
 }
 
 /**
@@ -67,6 +74,11 @@ export interface RenderTilesRequest extends Omit<RenderFramesRequest, "rect" | "
    * `tilesOfSeveralFrameRanges`; without them every tile renders the request's frames.
    */
   tiles: Array<{ rect: Rect; outPathOf(frame: number): string; first?: number; last?: number }>;
+}
+
+/** What `renderTiles` did: the engine processes it ran (the worker learns a launch's cost from it: jobs/launchCost.ts); 1 when it says nothing. */
+export interface RenderTilesResult {
+  processes: number;
 }
 
 export interface RenderLimits {
@@ -102,7 +114,7 @@ export interface Engine {
    * worker uses it for the tiles of one job it holds at once; engines without it get one
    * `render`/`renderFrames` call per tile.
    */
-  renderTiles?(request: RenderTilesRequest): Promise<void>;
+  renderTiles?(request: RenderTilesRequest): Promise<RenderTilesResult | void>;
   /** True when `renderTiles` renders each tile's own frame range (tiles of different frames in one process). */
   readonly tilesOfSeveralFrameRanges?: boolean;
   /**

@@ -25,6 +25,8 @@ export interface FakeEngineOptions {
   tileFrames?: boolean;
   /** Engine.launchSeconds: what one launch would add to a render slot (the worker sizes its tile groups by it). */
   launchSeconds?: number;
+  /** Milliseconds each "launch" really takes: once per `render` and once per `renderTiles` call, before any pixel. */
+  launchMs?: number;
 }
 
 export interface FakeEngine extends Engine {
@@ -78,6 +80,11 @@ export function createFakeEngine(options: FakeEngineOptions = {}): FakeEngine {
     request.onProgress?.(1);
   }
 
+  /** One "launch": `launchMs` of waiting (not aborted midway: the work of a process start-up). */
+  const launch = async () => {
+    if (options.launchMs) await new Promise((r) => setTimeout(r, options.launchMs));
+  };
+
   const engine: FakeEngine = {
     name: info.name,
     requests,
@@ -96,12 +103,14 @@ export function createFakeEngine(options: FakeEngineOptions = {}): FakeEngine {
     benchmark: async () => ({ score: 100, seconds: 0.01 }),
     async render(request) {
       requests.push(request);
+      await launch();
       await paint(request);
     },
   };
   if (options.tiles) {
     engine.renderTiles = async (request) => {
       tileRequests.push(request);
+      await launch();
       const { tiles, onProgress: _progress, ...common } = request;
       for (const [k, tile] of tiles.entries()) {
         const first = (options.tileFrames ? tile.first : undefined) ?? request.first;

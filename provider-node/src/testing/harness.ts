@@ -78,6 +78,8 @@ export interface JobOptions {
   deadlineIn?: number;
   minReputation?: number;
   engineVersion?: string;
+  /** The job's engine (default builtin); blender jobs take `{ samples: 1, seed: 1 }`. */
+  engine?: "builtin" | "blender";
 }
 
 /** Adds a scene and a manifest to storage and posts the job on the fake market. */
@@ -87,11 +89,11 @@ export async function postJob(world: World, options: JobOptions = {}): Promise<{
   const tiles = options.tiles ?? 2;
   const manifest = parseManifest({
     version: 1,
-    engine: { name: "builtin", version: options.engineVersion ?? "1.0.0" },
+    engine: { name: options.engine ?? "builtin", version: options.engineVersion ?? "1.0.0" },
     scene: { cid: sceneCid, entry: "scene.json", sizeBytes: sceneBytes.length },
     output: { width: 4 * tiles, height: 4, format: "png" },
     frames: { start: 1, end: options.frames ?? 1 },
-    settings: { samples: 1, seed: 1, maxBounces: 0 },
+    settings: options.engine === "blender" ? { samples: 1, seed: 1 } : { samples: 1, seed: 1, maxBounces: 0 },
     segmentation: { tilesX: tiles, tilesY: 1, framesPerSegment: options.frames ?? 1 },
     verification: { mode: "exact" },
   });

@@ -7,7 +7,7 @@
  * withdraw), `claim.ts` and `render.ts`; `worker.ts` owns the loop.
  */
 import { join } from "node:path";
-import { estimateJob } from "@tessellate/sdk";
+import { ENGINE_COST_TABLE, estimateJob } from "@tessellate/sdk";
 import { contractErrorOf, type ContractError, type ContractErrorName } from "@tessellate/sdk/contractErrors";
 import { RetryableError, TessellateError } from "@tessellate/sdk/errors";
 import { jobMarketConstants, type AbandonReason } from "@tessellate/sdk/protocol";
@@ -17,6 +17,7 @@ import { CHAIN_UNREACHABLE } from "../chain/rpcHealth.ts";
 import type { ProviderConfig } from "../config/config.ts";
 import type { EngineInfo } from "../engines/engine.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
+import { LaunchCosts, type EngineCall } from "../jobs/launchCost.ts";
 import { DeferredJobs, RenderSpeed, systemLoadPerCore, type OverrunRecord } from "../jobs/renderSpeed.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Clock, Logger, MarketPort } from "../ports.ts";
@@ -101,6 +102,10 @@ export class WorkerContext {
   readonly speed: RenderSpeed;
   /** Jobs skipped on an estimate alone: re-checked every tick, tried once when nobody else takes them. */
   readonly deferred: DeferredJobs;
+  /** What one engine process costs this node, learned from its engine calls (jobs/launchCost.ts). */
+  readonly launchCosts: LaunchCosts;
+  /** Engine calls already recorded in launchCosts (the tiles of one call share its object). */
+  readonly observedCalls = new WeakSet<object>();
   /** 1-minute load average ÷ cores, recorded with a render that overran its lease. */
   readonly loadPerCore: () => number;
   /** Rows whose direct reveal failed: they commit first. */
@@ -130,6 +135,7 @@ export class WorkerContext {
     this.speed = new RenderSpeed({ initialRatios: parseRatios(deps.store.getMeta("renderSpeedRatios")) });
     this.loadPerCore = deps.loadPerCore ?? systemLoadPerCore;
     this.deferred = new DeferredJobs({ overruns: parseOverruns(deps.store.getMeta(META_OVERRUNS)) });
+    this.launchCosts = new LaunchCosts(parseLaunchCalls(deps.store.getMeta(META_LAUNCH_CALLS)));
     this.scenes = new SceneCache(deps.storage, join(deps.config.dataDir, "scenes"), { maxBytes: deps.config.limits.sceneCacheBytes, log });
   }
 
@@ -178,6 +184,18 @@ export class WorkerContext {
       return undefined;
     }
   }
+
+  /**
+   * The benchmark's estimate of the pixels of one segment of the row's job, in seconds: the sdk's
+   * estimate less its per-segment start-up guess (ENGINE_COST_TABLE), which this node measures
+   * itself (launchCosts).
+   */
+  pixelSecondsOf(row: Pick<ReplicaRow, "jobId">): number | undefined {
+    const job = this.d.store.getJob(row.jobId);
+    const raw = this.estimateSeconds(row, true);
+    if (!job?.manifest || raw === undefined) return undefined;
+    return Math.max(0, raw - ENGINE_COST_TABLE[job.manifest.engine.name].startupSeconds);
+  }
 }
 
 /**
@@ -204,6 +222,17 @@ export function chunks<T>(items: T[], size: number): T[][] {
 
 /** State-file key of the lease overruns ({@link DeferredJobs.overrunRecords}). */
 export const META_OVERRUNS = "leaseOverruns";
+/** State-file key of the recorded engine calls ({@link LaunchCosts.records}). */
+export const META_LAUNCH_CALLS = "engineLaunchCalls";
+
+function parseLaunchCalls(text: string | undefined): Record<string, EngineCall[]> {
+  try {
+    const parsed: unknown = text ? JSON.parse(text) : {};
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, EngineCall[]>) : {};
+  } catch {
+    return {};
+  }
+}
 
 function parseOverruns(text: string | undefined): Record<string, OverrunRecord> {
   try {

@@ -11,9 +11,9 @@ import { FatalError, RetryableError } from "@tessellate/sdk/errors";
 import { AbandonReason, ReplicaState as ChainReplicaState } from "@tessellate/sdk/protocol";
 import type { Logger } from "../ports.ts";
 import type { ReplicaRow } from "../state/stateStore.ts";
-import { fields, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight, type RenderSlots } from "./context.ts";
+import { fields, META_LAUNCH_CALLS, META_OVERRUNS, problemLine, RenderAbort, round2, WorkerContext, type InFlight, type RenderSlots } from "./context.ts";
 import { abandonReasonOf, describeRenderFailure } from "./renderFailure.ts";
-import { cheapCheat, renderSegment, type RenderSegmentInput } from "./renderSegment.ts";
+import { cheapCheat, renderSegment, type EngineCallInfo, type RenderSegmentInput } from "./renderSegment.ts";
 import { TileGroup, type TileGroupMember } from "./tileGroup.ts";
 import { replicaSalt } from "./replicaSalt.ts";
 import { manifestOf, recordDecision } from "./claim.ts";
@@ -82,43 +82,55 @@ export function waitsForRenderSlot(ctx: WorkerContext, row: ReplicaRow): boolean
  * Tiles of the job one render slot holds, when the job's engine renders several tiles in one
  * process (and renders honestly: a testing.cheat renders alone), else 1:
  *   k = clamp(ceil(launch ÷ (LAUNCH_SHARE × tile)), limits.tilesPerRender, limits.maxTilesPerRender)
- * where launch is what one engine process adds to a slot (Engine.launchSeconds: start-up, scene
- * load) and tile the node's estimate of one tile (benchmark estimate × measured speed factor) less
- * that launch: the fewest tiles whose render makes one launch at most LAUNCH_SHARE of the group's
- * time (a tile estimated at no more than a launch: the cap). Engines without a launch cost take
- * limits.tilesPerRender. Then bounded by the lease: k × estimated render × safety factor + commit
- * margin ≤ lease (a group takes about the sum of its tiles' render times). Claims count a held
- * replica of the job as 1/k of a slot (claim.ts).
- *
- * The estimate of a tile is what tiles measured, their launch included (a tile rendered alone
- * pays a whole launch; in a group of n, 1/n of one), so "less the launch" errs towards more tiles
- * for cheap ones, where the launch dominates, and hardly moves an expensive tile's figure.
+ * where launch is what one engine process adds to a slot (start-up, scene load) and tile what one
+ * tile's own pixels take: the fewest tiles whose render makes one launch at most LAUNCH_SHARE of
+ * the group's time (a tile whose pixels cost nothing measurable: the cap). Both come from this
+ * node's own engine calls once it made one with the engine (jobs/launchCost.ts: launch and pixel
+ * factor fitted over calls of different sizes, tile = pixel factor × the benchmark's estimate of
+ * the tile's pixels); before that, launch is the engine's constant (Engine.launchSeconds) and tile
+ * the node's estimate of one tile (benchmark estimate × measured speed factor) less it. Engines
+ * without a launch cost take limits.tilesPerRender. Then bounded by the lease: k × estimated
+ * render × safety factor + commit margin ≤ lease (a group takes about the sum of its tiles' render
+ * times). Claims count a held replica of the job as 1/k of a slot (claim.ts).
  */
 export function tilesPerSlot(ctx: WorkerContext, jobId: bigint): number {
   const { config, store, engines } = ctx.d;
   const job = store.getJob(jobId);
   const engine = job?.manifest && engines.get(job.manifest.engine.name);
-  if (!job || !engine?.renderTiles || cheapCheat(config.testing.cheat) !== "") return 1;
+  if (!job?.manifest || !engine?.renderTiles || cheapCheat(config.testing.cheat) !== "") return 1;
   const seconds = ctx.estimateSeconds({ jobId });
   if (seconds === undefined) return 1;
   const { tilesPerRender, maxTilesPerRender } = config.limits;
   const most = Math.max(tilesPerRender, maxTilesPerRender);
-  const launch = engine.launchSeconds ?? 0;
-  const own = seconds - launch;
+  const { launch, own } = launchAndTile(ctx, jobId, engine.launchSeconds ?? 0, seconds);
   const wanted = launch <= 0 ? tilesPerRender : own <= 0 ? most : Math.ceil(launch / (LAUNCH_SHARE * own));
   const tiles = Math.min(most, Math.max(tilesPerRender, wanted));
   const room = seconds > 0 ? Math.floor((job.params.leaseDuration - config.limits.commitMarginSeconds) / (seconds * config.limits.renderTimeSafetyFactor)) : Infinity;
   return Math.max(1, Math.min(tiles, room));
 }
 
+/** Seconds one engine launch adds and one tile of the job takes on its own (see tilesPerSlot). */
+function launchAndTile(ctx: WorkerContext, jobId: bigint, launchConstant: number, tileSeconds: number): { launch: number; own: number } {
+  const manifest = ctx.d.store.getJob(jobId)?.manifest;
+  const learned = launchConstant > 0 && manifest ? ctx.launchCosts.costOf(launchKeyOf(manifest.engine), launchConstant) : undefined;
+  const pixels = learned ? ctx.pixelSecondsOf({ jobId }) : undefined;
+  if (!learned || pixels === undefined) return { launch: launchConstant, own: tileSeconds - launchConstant };
+  return { launch: learned.launchSeconds, own: learned.pixelFactor * pixels };
+}
+
+/** An engine's key in LaunchCosts: its name and exact version (another version may start differently). */
+export function launchKeyOf(engine: { name: string; version: string }): string {
+  return `${engine.name}@${engine.version}`;
+}
+
 /**
  * The largest share of a render slot's time one engine launch may take before the slot holds more
  * tiles of the job (tilesPerSlot): a twentieth, so that launches cost ~5 % on top of the render
  * where the cap allows (issue 12's target is 25 % for everything the market adds, the protocol's
- * steps included). The tile's estimate it is compared with is wall time measured on this machine
- * (benchmark estimate × speed factor), launch included and inflated by the machine's load: on the
- * shared 2-core bench machine one Blender warm-up render measured 2.36 s (estimated 5.37 s), so the
- * next job's first claim took 6 of its 16 tiles (9 in another run), the rest once those rendered.
+ * steps included). Launch and tile are this node's own measurements (jobs/launchCost.ts): compared
+ * with the wall time of one warm-up render instead (launch included, inflated by the machine's load:
+ * 2.36 s for a Blender tile whose pixels take a few hundredths), the next job's first claim took 6–9
+ * of its 16 tiles, the rest once those rendered: two Blender processes where one does.
  */
 export const LAUNCH_SHARE = 0.05;
 
@@ -241,6 +253,7 @@ export async function render(ctx: WorkerContext, row: ReplicaRow, flight: InFlig
       keepResult = true;
       metrics.observeRender(rendered.seconds);
       observeSpeed(ctx, row, rendered.seconds);
+      observeLaunch(ctx, row, rendered.call);
       if (ctx.deferred.hasOverrun(row.jobId)) {
         ctx.deferred.markProven(row.jobId);
         if (!ctx.deferred.hasOverrun(row.jobId)) store.setMeta(META_OVERRUNS, JSON.stringify(ctx.deferred.overrunRecords()));
@@ -396,4 +409,22 @@ export function observeSpeed(ctx: WorkerContext, row: ReplicaRow, seconds: numbe
   ctx.d.store.setMeta("renderSpeedRatios", JSON.stringify(ctx.speed.recent));
   ctx.log.info({ factor: round2(ctx.speed.factor), was: round2(before), estimatedSeconds: round2(estimated), measuredSeconds: round2(seconds) }, "renders take a different time than the benchmark predicts; re-checking deferred jobs");
   ctx.wake();
+}
+
+/**
+ * Feeds a finished engine call (once for the tiles rendered together) to the node's launch costs
+ * (jobs/launchCost.ts), for engines that start a process per render (Engine.launchSeconds).
+ */
+export function observeLaunch(ctx: WorkerContext, row: ReplicaRow, call: EngineCallInfo | undefined): void {
+  if (!call || ctx.observedCalls.has(call)) return;
+  ctx.observedCalls.add(call);
+  const manifest = ctx.d.store.getJob(row.jobId)?.manifest;
+  const engine = manifest && ctx.d.engines.get(manifest.engine.name);
+  const pixels = ctx.pixelSecondsOf(row);
+  if (!manifest || !engine?.launchSeconds || pixels === undefined) return;
+  const key = launchKeyOf(manifest.engine);
+  if (!ctx.launchCosts.observe(key, { processes: call.processes, pixelSeconds: pixels * call.tiles, seconds: call.seconds })) return;
+  ctx.d.store.setMeta(META_LAUNCH_CALLS, JSON.stringify(ctx.launchCosts.records()));
+  const cost = ctx.launchCosts.costOf(key, engine.launchSeconds);
+  if (cost) ctx.log.debug({ engine: key, processes: call.processes, tiles: call.tiles, seconds: round2(call.seconds), launchSeconds: round2(cost.launchSeconds), pixelFactor: round2(cost.pixelFactor), basis: cost.basis }, "engine launch cost");
 }

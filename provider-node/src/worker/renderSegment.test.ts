@@ -15,7 +15,7 @@ import { createPovrayEngine } from "../engines/povray/index.ts";
 import { fixturePath, testLimits } from "../engines/fixtures/engineTesting.ts";
 import { runSandboxed, type SandboxRunner } from "../sandbox/sandbox.ts";
 import type { Engine } from "../engines/engine.ts";
-import { renderSegment } from "./renderSegment.ts";
+import { renderSegment, renderSegmentsTogether } from "./renderSegment.ts";
 
 const manifest = parseManifest({
   version: 1,
@@ -47,6 +47,36 @@ test("a segment of 3 frames is one POV-Ray process, with the digest of rendering
     assert.equal(launches, 4, "frame by frame: one process per frame");
     assert.equal(together.digest, alone.digest);
     assert.equal(together.files.length, 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the digest of the pixels POV-Ray's adapter wrote (not decoded again) is the digest of the files, alone, frame by frame and tiles together", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tessellate-segment-"));
+  try {
+    const engine = createPovrayEngine();
+    let reported = 0;
+    const counting: Engine = {
+      ...engine,
+      render: (r) => engine.render({ ...r, onImage: (path, image) => (reported++, r.onImage?.(path, image)) }),
+      renderFrames: (r) => engine.renderFrames!({ ...r, onImage: (path, image) => (reported++, r.onImage?.(path, image)) }),
+      renderTiles: (r) => engine.renderTiles!({ ...r, onImage: (path, image) => (reported++, r.onImage?.(path, image)) }),
+    };
+    const silent: Engine = { ...engine, render: (r) => engine.render({ ...r, onImage: undefined }), renderFrames: (r) => engine.renderFrames!({ ...r, onImage: undefined }) };
+    const common = { manifest, sceneDir: fixturePath("povray", "scene"), limits: testLimits };
+    const fileDigest = async (files: string[]) => pngDigest(await Promise.all(files.map(async (f) => new Uint8Array(await readFile(f)))));
+    const frames = await renderSegment({ ...common, segment: segmentAt(manifest, 3), engine: counting, outDir: join(dir, "frames") });
+    assert.equal(reported, 3, "the adapter reported the 3 frames it wrote");
+    assert.equal(frames.digest, await fileDigest(frames.files));
+    const decoded = await renderSegment({ ...common, segment: segmentAt(manifest, 3), engine: silent, outDir: join(dir, "decoded") });
+    assert.equal(decoded.digest, frames.digest, "an engine that reports nothing: the files decoded, the same digest");
+    const oneByOne = await renderSegment({ ...common, segment: segmentAt(manifest, 3), engine: { ...counting, renderFrames: undefined }, outDir: join(dir, "one-by-one") });
+    assert.equal(oneByOne.digest, frames.digest);
+    const together = await renderSegmentsTogether([0, 1].map((index) => ({ ...common, segment: segmentAt(manifest, index), engine: counting, outDir: join(dir, `together-${index}`) })));
+    for (const result of together) assert.equal(result.digest, await fileDigest(result.files));
+    assert.equal(together[0]!.call, together[1]!.call, "one engine call, shared by the tiles");
+    assert.equal(together[0]!.call!.tiles, 2);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

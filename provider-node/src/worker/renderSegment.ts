@@ -2,12 +2,16 @@
  * Renders one segment: every frame of the segment's tile, through the engine's `render()`, into a
  * result folder with one PNG per frame named `resultFileName(frame)` — exactly what the compositor
  * reads — and computes the segment's pixel digest over those PNGs in frame order, and in tolerant
- * jobs its fingerprint (sdk/src/fingerprint.ts) over the same decoded frames.
+ * jobs its fingerprint (sdk/src/fingerprint.ts) over the same decoded frames. The pixels are those
+ * the engine adapter wrote (RenderRequest.onImage: it decodes and re-encodes every output), not
+ * decoded from the files again, up to {@link KEPT_PIXEL_BYTES} per engine call (beyond, and for
+ * engines that do not report them, the files are decoded); hashed with node:crypto's SHA-256.
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decodePng, encodePng, fingerprint, pngDigest, resultFileName, type Fingerprint, type Manifest, type PixelDigest, type Segment } from "@tessellate/sdk";
+import { createPixelDigest, decodePng, encodePng, fingerprint, resultFileName, type Fingerprint, type Manifest, type PixelDigest, type RgbaImage, type Segment } from "@tessellate/sdk";
 import { FatalError } from "@tessellate/sdk/errors";
+import { nodeSha256 } from "@tessellate/sdk/nodeSha256";
 import { nodeZlib } from "@tessellate/sdk/nodeZlib";
 import type { CheatMode } from "../config/config.ts";
 import type { Engine, Rect, RenderLimits, RenderRequest } from "../engines/engine.ts";
@@ -39,6 +43,18 @@ export interface RenderedSegment {
   fingerprint?: Fingerprint;
   files: string[];
   seconds: number;
+  /**
+   * The engine call that rendered it, shared by the tiles rendered together (one object for all of
+   * them): its processes, wall seconds and tiles; absent for a test-only cheap render.
+   */
+  call?: EngineCallInfo;
+}
+
+/** One engine call of a render: what the worker learns an engine's launch cost from (jobs/launchCost.ts). */
+export interface EngineCallInfo {
+  processes: number;
+  seconds: number;
+  tiles: number;
 }
 
 export async function renderSegment(input: RenderSegmentInput): Promise<RenderedSegment> {
@@ -49,6 +65,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
   const count = segment.frames.length;
+  const written = new WrittenImages();
   const common = {
     sceneDir: input.sceneDir,
     entry: manifest.scene.entry,
@@ -58,6 +75,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     frames: manifest.frames,
     settings: manifest.settings as Record<string, unknown>,
     signal: input.signal,
+    onImage: written.keep,
   };
   // Several frames in one engine process when the engine can (one start-up, one scene load).
   const cheap = cheapCheat(input.cheat);
@@ -92,6 +110,7 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
       outPath,
       limits: { ...input.limits, timeoutMs: Math.max(1, Math.min(input.limits.timeoutMs, left)) },
       signal: input.signal,
+      onImage: written.keep,
       onProgress: (fraction) => input.onProgress?.((i + Math.min(1, Math.max(0, fraction))) / count),
     };
     if (cheap) await renderCheaply(engine, request, cheap);
@@ -99,7 +118,10 @@ export async function renderSegment(input: RenderSegmentInput): Promise<Rendered
     files.push(outPath);
     input.onProgress?.((i + 1) / count);
   }
-  return digestSegment(input, files, (now() - started) / 1000);
+  const seconds = (now() - started) / 1000;
+  // One process for the frames when renderFrames took them, else one per frame.
+  const call = cheap ? undefined : { processes: engine.renderFrames && count > 1 ? 1 : count, seconds, tiles: 1 };
+  return { ...(await digestSegment(input, files, seconds, written)), ...(call ? { call } : {}) };
 }
 
 /**
@@ -142,7 +164,8 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
   const left = Math.min(...deadlines) - now();
   if (left <= 0) throw new FatalError("RENDER_TIMEOUT", `no time left before the lease ends to render frames ${frames[0]}–${frames.at(-1)}`);
   const signals = inputs.map((input) => input.signal).filter((signal): signal is AbortSignal => signal !== undefined);
-  await engine.renderTiles({
+  const written = new WrittenImages();
+  const done = await engine.renderTiles({
     sceneDir: first!.sceneDir,
     entry: manifest.scene.entry,
     width: manifest.output.width,
@@ -162,44 +185,72 @@ export async function renderSegmentsTogether(inputs: readonly RenderSegmentInput
       timeoutMs: Math.max(1, Math.min(first!.limits.timeoutMs * frameCount, left)),
     },
     signal: signals.length === 0 ? undefined : AbortSignal.any(signals),
+    onImage: written.keep,
     onProgress: (fraction) => {
       for (const input of inputs) input.onProgress?.(Math.min(1, Math.max(0, fraction)));
     },
   });
   const seconds = (now() - started) / 1000;
+  const call: EngineCallInfo = { processes: done?.processes ?? 1, seconds, tiles: inputs.length };
   const area = (input: RenderSegmentInput) => input.segment.tile.width * input.segment.tile.height;
   const totalArea = inputs.reduce((sum, input) => sum + area(input), 0);
   const results: RenderedSegment[] = [];
   for (const input of inputs) {
     input.onProgress?.(1);
     const files = input.segment.frames.map((frame) => join(input.outDir, resultFileName(frame)));
-    results.push(await digestSegment(input, files, (seconds * area(input)) / totalArea));
+    results.push({ ...(await digestSegment(input, files, (seconds * area(input)) / totalArea, written)), call });
   }
   return results;
 }
 
-/** The segment's digest (and tolerant fingerprint) over its rendered PNGs, in frame order. */
-async function digestSegment(input: RenderSegmentInput, files: string[], seconds: number): Promise<RenderedSegment> {
+/**
+ * Pixels of the PNGs an engine call wrote, by path (RenderRequest.onImage), up to
+ * KEPT_PIXEL_BYTES in all: what the digest hashes without decoding the files again.
+ */
+class WrittenImages {
+  private readonly images = new Map<string, RgbaImage>();
+  private bytes = 0;
+  readonly keep = (outPath: string, image: RgbaImage): void => {
+    if (this.bytes + image.data.byteLength > KEPT_PIXEL_BYTES) return;
+    this.bytes += image.data.byteLength;
+    this.images.set(outPath, image);
+  };
+  /** The pixels written to `path`, or those decoded from the file. */
+  async read(path: string): Promise<RgbaImage> {
+    return this.images.get(path) ?? decodePng(new Uint8Array(await readFile(path)), { zlib: nodeZlib });
+  }
+}
+
+/** Decoded pixels an engine call's digests reuse at most (a 30-frame 320×240 segment holds 9 MB); beyond, files are decoded again. */
+export const KEPT_PIXEL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The segment's digest (and tolerant fingerprint) over its rendered frames, in frame order: the
+ * pixels the engine wrote (`written`), else decoded from the PNGs. The test-only corruptions and
+ * swaps rewrite the files and digest what they wrote.
+ */
+async function digestSegment(input: RenderSegmentInput, files: string[], seconds: number, written = new WrittenImages()): Promise<RenderedSegment> {
   const { manifest } = input;
-  const pngs: Uint8Array[] = [];
+  const digester = createPixelDigest(files.length, { sha256: nodeSha256 });
+  const tolerant = manifest.verification.mode === "tolerant";
+  const frames: RgbaImage[] = [];
   for (const path of files) {
-    let bytes: Uint8Array = new Uint8Array(await readFile(path));
+    let image = await written.read(path);
     if (input.corrupt) {
-      bytes = corruptPng(bytes);
+      const bytes = corruptPng(encodePng(image, { zlib: nodeZlib }));
       await writeFile(path, bytes);
+      image = decodePng(bytes, { zlib: nodeZlib });
     }
-    pngs.push(bytes);
-  }
-  const tolerant = manifest.verification.mode === "tolerant" ? { fingerprint: fingerprint(pngs.map((bytes) => decodePng(bytes, { zlib: nodeZlib }))) } : {};
-  if (input.cheat === "swapped-result") {
-    // TEST ONLY: keep the honest fingerprint, publish another image and reveal its digest.
-    for (const [k, path] of files.entries()) {
-      pngs[k] = invertPng(pngs[k]!);
-      await writeFile(path, pngs[k]!);
+    if (tolerant) frames.push(image);
+    if (input.cheat === "swapped-result") {
+      // TEST ONLY: keep the honest fingerprint, publish another image and reveal its digest.
+      const bytes = invertPng(encodePng(image, { zlib: nodeZlib }));
+      await writeFile(path, bytes);
+      image = decodePng(bytes, { zlib: nodeZlib });
     }
+    digester.add(image);
   }
-  const digest = pngDigest(pngs, { zlib: nodeZlib });
-  return { digest, ...tolerant, files, seconds };
+  return { digest: digester.digest(), ...(tolerant ? { fingerprint: fingerprint(frames) } : {}), files, seconds };
 }
 
 /**

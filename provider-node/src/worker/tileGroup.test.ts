@@ -153,6 +153,27 @@ test("a job of expensive tiles keeps groups at limits.tilesPerRender: a launch i
   await until(() => events("SegmentAccepted").length === 20, "every segment accepted");
 });
 
+test("a launch measured in one warm-up render, not its wall time as a tile's, makes the next job's 16 cheap tiles one launch", { timeout: 20_000 }, async () => {
+  // A "blender" engine whose every launch takes 400 ms although its constant says 0.1 s (a busy
+  // machine): the warm-up tile's 0.4 s, taken as the tile's estimate (0.4 s, of which 0.3 s its
+  // own), would hold ceil(0.1 / (0.05 × 0.3)) = 7 tiles per slot. Learned from the call (launch ≈
+  // 0.4 s, pixels 4 × the benchmark's 0.13 ms), a tile's own pixels are ~0.5 ms: the cap, 16.
+  const engine = createFakeEngine({ name: "blender", tiles: true, tileFrames: true, launchSeconds: 0.1, launchMs: 400 });
+  const node = await startNode(world, PROVIDER_A, { engine, config: { engines: ["blender"], limits: { maxConcurrentSegments: 1 } } });
+  const warmUp = await postJob(world, { tiles: 1, redundancy: 1, engine: "blender" });
+  await until(() => events("SegmentAccepted").length === 1, "the warm-up tile accepted");
+  assert.equal(engine.requests.length, 1, "the warm-up: one launch");
+  const calls = JSON.parse(node.store.getMeta("engineLaunchCalls") ?? "{}");
+  assert.equal(calls["blender@1.0.0"]?.length, 1, "the node recorded the warm-up's engine call");
+  const { jobId } = await postJob(world, { tiles: 16, redundancy: 1, engine: "blender" });
+  await until(() => events("SegmentAccepted").length === 17, "every tile of the job accepted");
+  assert.deepEqual(claimCounts(PROVIDER_A).slice(1), [16], "one claim of all 16 tiles");
+  assert.deepEqual(engine.tileRequests.map((r) => r.tiles.length), [16], "one launch for the 16 tiles");
+  assert.ok(jobId > warmUp.jobId);
+  const after = JSON.parse(node.store.getMeta("engineLaunchCalls") ?? "{}");
+  assert.equal(after["blender@1.0.0"]?.length, 2, "the group's call recorded once, not once per tile");
+});
+
 test("limits.maxTilesPerRender caps the tiles a slot holds of a cheap job", async () => {
   // 16 µs per tile against a 0.5 s launch would take 16; the cap is 6.
   await postJob(world, { tiles: 8, redundancy: 1 });

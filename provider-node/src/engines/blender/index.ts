@@ -40,7 +40,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, cropPngFile } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest, RenderTilesResult } from "../engine.ts";
 import { blenderDiagnostics } from "../engineDiagnostics.ts";
 import { cyclesKernelEnv, cyclesKernelFromLogLine } from "./cpuKernel.ts";
 
@@ -126,7 +126,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     const lastLines = [...result.stdoutTail.split("\n"), ...result.stderrTail.split("\n")].filter((line) => line !== "");
     const written = await findEngineOutput(workDir, OUTPUT_PREFIX, "blender", lastLines, diagnostics);
     const { width, height } = request.rect;
-    await cropPngFile(written, { width, height }, { x: 0, y: 0, width, height }, request.outPath);
+    await cropPngFile(written, { width, height }, { x: 0, y: 0, width, height }, request.outPath, request.onImage);
     request.onProgress?.(1);
     return { renderSeconds, cpuKernel };
   }
@@ -153,7 +153,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     const written = await findEngineOutputs(workDir, OUTPUT_PREFIX, "blender", request, lastLines, diagnostics);
     const { width, height } = request.rect;
     for (let frame = request.first; frame <= request.last; frame++) {
-      await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, request.outPathOf(frame));
+      await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, request.outPathOf(frame), request.onImage);
     }
     request.onProgress?.(1);
   }
@@ -193,7 +193,7 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
       const written = await findEngineOutputs(workDir, prefixOf(i), "blender", own, lastLines, diagnostics);
       const { width, height } = rect;
       for (let frame = own.first; frame <= own.last; frame++) {
-        await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, outPathOf(frame));
+        await cropPngFile(written.get(frame)!, { width, height }, { x: 0, y: 0, width, height }, outPathOf(frame), request.onImage);
       }
     }
     request.onProgress?.(1);
@@ -204,9 +204,10 @@ export function createBlenderEngine(options: BlenderEngineOptions = {}): Engine 
     tilesOfSeveralFrameRanges: true,
     launchSeconds: BLENDER_LAUNCH_SECONDS,
 
-    async renderTiles(request: RenderTilesRequest): Promise<void> {
+    async renderTiles(request: RenderTilesRequest): Promise<RenderTilesResult> {
       const settings = parseBlenderSettings(request.settings);
       await withWorkDir("blender", (workDir) => renderTilesIn(workDir, request, settings), options.sandbox?.workRoot);
+      return { processes: 1 };
     },
 
     async renderFrames(request: RenderFramesRequest): Promise<void> {

@@ -32,7 +32,7 @@ import { FatalError } from "@tessellate/sdk/errors";
 import { commandOutput, findEngineOutput, findEngineOutputs, reportProgress, resolveSceneEntry, sandboxLimitsOf } from "../../sandbox/engineFiles.ts";
 import { runSandboxed, withWorkDir, type SandboxLogger, type SandboxOptions, type SandboxRequest, type SandboxRunner } from "../../sandbox/sandbox.ts";
 import { assertRectInside, boundingRect, cropPngFile, cropPngFileInto } from "../crop.ts";
-import type { BenchmarkResult, Engine, EngineInfo, Rect, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest } from "../engine.ts";
+import type { BenchmarkResult, Engine, EngineInfo, Rect, RenderFramesRequest, RenderLimits, RenderRequest, RenderTilesRequest, RenderTilesResult } from "../engine.ts";
 import { povrayDiagnostics } from "../engineDiagnostics.ts";
 
 export interface PovraySettings {
@@ -88,7 +88,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
     });
     const written = await findEngineOutput(workDir, OUTPUT_BASENAME, "povray", result.stderrTail.split("\n"), diagnostics);
     // POV-Ray keeps the full frame size for a partial render: crop the rectangle out of it.
-    await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath);
+    await cropPngFile(written, { width: request.width, height: request.height }, request.rect, request.outPath, request.onImage);
     request.onProgress?.(1);
     return traceSeconds;
   }
@@ -132,7 +132,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
       // POV-Ray keeps the full frame size for a partial render: crop the rectangles out of it.
       // A crop with its own frames (a tile of another segment's frame range) takes only those.
       const own = crops.filter((crop) => (crop.first ?? request.first) <= frame && frame <= (crop.last ?? request.last));
-      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, own.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })));
+      await cropPngFileInto(written.get(frame)!, { width: request.width, height: request.height }, own.map((crop) => ({ rect: crop.rect, outPath: crop.outPathOf(frame) })), request.onImage);
     }
     request.onProgress?.(1);
   }
@@ -158,7 +158,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
      * (povrayFrameRuns); else each frame range as above, one after the other. A frame's pixels
      * do not depend on the run's frame range either: the clock spans the job's frames (+KFI/+KFF).
      */
-    async renderTiles(request: RenderTilesRequest): Promise<void> {
+    async renderTiles(request: RenderTilesRequest): Promise<RenderTilesResult> {
       const settings = parsePovraySettings(request.settings);
       for (const tile of request.tiles) assertRectInside(tile.rect, request.width, request.height);
       const tiles = request.tiles.map((tile) => ({ ...tile, first: tile.first ?? request.first, last: tile.last ?? request.last }));
@@ -169,6 +169,7 @@ export function createPovrayEngine(options: PovrayEngineOptions = {}): Engine {
         await withWorkDir("povray", (workDir) => renderRegionIn(workDir, { ...request, rect: run.rect, first: run.first, last: run.last, onProgress }, settings, crops), options.sandbox?.workRoot);
       }
       request.onProgress?.(1);
+      return { processes: runs.length };
     },
 
     async detect(): Promise<EngineInfo | null> {
