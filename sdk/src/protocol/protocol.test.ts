@@ -12,6 +12,7 @@ import {
   replicaKey,
   sealOf,
   createFold,
+  dueAuditDraws,
   emptyState,
   expirableReason,
   foldEvents,
@@ -74,6 +75,14 @@ describe("protocol constants", () => {
 });
 
 describe("protocol rules", () => {
+  it("an audit draw is due once the block after the quorum block exists (JobMarket.auditSegments), for Verifying segments only", () => {
+    const seg = (status: number, quorumBlock: bigint) => ({ status, revealDeadline: quorumBlock });
+    const job = { segments: new Map([[2, seg(SegmentStatus.Verifying, 10n)], [0, seg(SegmentStatus.Verifying, 12n)], [1, seg(SegmentStatus.Open, 5n)], [3, seg(SegmentStatus.Auditing, 0n)]]) };
+    assert.deepEqual(dueAuditDraws(job, 10n), [], "not in the quorum block itself");
+    assert.deepEqual(dueAuditDraws(job, 11n), [2]);
+    assert.deepEqual(dueAuditDraws(job, 13n), [0, 2], "in segment order");
+  });
+
   it("packs and unpacks slots as segment << 8 | replica", () => {
     assert.equal(packSlot(3, 2), 0x302n);
     assert.deepEqual(unpackSlot(0x302n), { segment: 3, replica: 2 });
