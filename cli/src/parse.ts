@@ -110,6 +110,11 @@ export interface SubmitOptions {
   sceneDefaults?: SceneDefaults;
 }
 
+/** `SubmitOptions.auditDefaulted` for default audit terms (sdk `defaultAuditTerms`'s answer). */
+export function auditDefaultedOf(terms: ReturnType<typeof defaultAuditTerms>, collateralGiven: boolean): NonNullable<SubmitOptions["auditDefaulted"]> {
+  return { collateralGiven, ...(terms.reason === undefined ? {} : { offReason: terms.reason, overridable: terms.overridable }) };
+}
+
 /** Raw `job submit` values as commander hands them over (strings, booleans, undefined). */
 export interface RawSubmitOptions {
   entry?: string;
@@ -489,7 +494,7 @@ export function parseSubmitOptions(
     verification: verification!,
     ...(toleranceBps === undefined ? {} : { toleranceBps }),
     auditBps: auditBps!,
-    ...(auditTerms?.defaulted ? { auditDefaulted: { collateralGiven: givenCollateral !== undefined, ...(auditTerms.reason === undefined ? {} : { offReason: auditTerms.reason, overridable: auditTerms.overridable }) } } : {}),
+    ...(auditTerms?.defaulted ? { auditDefaulted: auditDefaultedOf(auditTerms, givenCollateral !== undefined) } : {}),
     out: raw.out ?? "",
     wait: raw.wait ?? true,
     permit: raw.permit ?? false,

@@ -26,7 +26,7 @@ import { describeEngineVersion, engineVersionsOf, needsCoverage, type JobNeeds, 
 import { UsageError, UsageErrors } from "../errors.ts";
 import { describeVerification, formatDuration, formatElapsed, formatSeconds, formatTimestamp, formatTokens, plural, shortAddress } from "../format.ts";
 import { silentOutput, type Output } from "../output.ts";
-import type { SubmitOptions } from "../parse.ts";
+import { auditDefaultedOf, type SubmitOptions } from "../parse.ts";
 import { createLiveLine, formatBytes, formatJobProgress, formatTaskProgress } from "../progress.ts";
 import { formatSceneDefaults } from "../sceneDefaults.ts";
 import { compositeJob, type FetchJobResult } from "./fetch.ts";
@@ -311,7 +311,7 @@ export function settleAudits(options: SubmitOptions, eligibleProviders: number):
     },
     eligibleProviders,
   );
-  return { auditBps: terms.auditBps, collateral: terms.collateralPerReplica, auditDefaulted: { collateralGiven: given.collateralGiven, ...(terms.reason === undefined ? {} : { offReason: terms.reason, overridable: terms.overridable }) } };
+  return { auditBps: terms.auditBps, collateral: terms.collateralPerReplica, auditDefaulted: auditDefaultedOf(terms, given.collateralGiven) };
 }
 
 /** The warning for an audit rate the user asked for on a network too small for a dispute to finish. */
